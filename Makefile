@@ -1,0 +1,41 @@
+# Two commands for users: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: demo test lint typecheck unit integration controlplane bench clean
+
+$(STAMP): pyproject.toml
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,cdk,bench]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/burst plan --scenario examples/seed-evaluation.yaml --output table
+
+test: lint typecheck unit integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check lambdas tests benchmarks stacks app.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+# The integration tests start a real kube-apiserver + etcd built by tools/controlplane.
+integration: $(STAMP) controlplane
+	FPGA_BURST_CONTROLPLANE_BIN="$$(tools/controlplane/build.sh)" $(BIN)/pytest tests/integration -q
+
+controlplane:
+	tools/controlplane/build.sh
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/plan.py
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

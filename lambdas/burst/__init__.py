@@ -1,0 +1,1 @@
+"""fpga-burst: burst FPGA workloads from an on-prem Kubernetes cluster into AWS."""

@@ -1,0 +1,168 @@
+"""The pure model: what the controller observes and what it decides.
+
+Every type is a frozen dataclass. Mappings are never mutated after construction; the
+adapters (kube.py, aws.py) and the scenario loader build them, the planner only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+
+# A board resource is an extended resource as the FPGA device plugin advertises it,
+# e.g. "xilinx/u250" or "xilinx/aws-vu9p-f1".
+BoardResource = str
+
+SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+SCALE_DOWN_DISABLED = "cluster-autoscaler.kubernetes.io/scale-down-disabled"
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
+
+
+@dataclass(frozen=True)
+class Toleration:
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: str = ""
+
+    def tolerates(self, taint: Taint) -> bool:
+        """Kubernetes' rule: an empty key with Exists tolerates everything."""
+        if self.effect and self.effect != taint.effect:
+            return False
+        if self.operator == "Exists":
+            return not self.key or self.key == taint.key
+        return self.key == taint.key and self.value == taint.value
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    name: str
+    boards: Mapping[BoardResource, int]
+    price_per_hour: float
+    vcpus: int = 0
+    memory_gib: float = 0.0
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the planner knows about FPGA workloads and instance types."""
+
+    # accelerator name -> board resource -> replicas per board
+    accelerators: Mapping[str, Mapping[BoardResource, int]] = field(default_factory=dict)
+    instance_types: Mapping[str, InstanceType] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str  # namespace/name
+    node: str | None = None  # bound node; None while pending
+    requests: Mapping[BoardResource, int] = field(default_factory=dict)
+    accelerators: Mapping[str, int] = field(default_factory=dict)
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    daemonset: bool = False  # owned by a DaemonSet: ignored by scale-down and drain
+    mirror: bool = False  # static pod mirrored by the kubelet: cannot be evicted
+
+    @property
+    def pending(self) -> bool:
+        return self.node is None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    node_group: str | None = None  # None: not managed by fpga-burst (on-prem)
+    ready: bool = True
+    unschedulable: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+    allocatable: Mapping[BoardResource, int] = field(default_factory=dict)
+    instance_id: str | None = None  # from providerID aws:///<az>/<instance-id>
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    lifecycle_state: str  # as the ASG reports it, e.g. "InService", "Terminating:Wait"
+    availability_zone: str = ""
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    name: str
+    instance_type: str
+    min_size: int
+    max_size: int
+    desired: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+    priority: int = 0
+    # Boards per instance. Empty: taken from the catalog's instance type.
+    boards: Mapping[BoardResource, int] = field(default_factory=dict)
+    instances: tuple[Instance, ...] = ()
+    # Why the group may not grow right now (a failed launch), or None.
+    backoff: str | None = None
+    last_scale_up: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_boards: int | None = None
+    max_price_per_hour: float | None = None
+    expanders: tuple[str, ...] = ("priority", "price")
+    scale_down_unneeded_time: timedelta = timedelta(minutes=10)
+    scale_down_delay_after_add: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    node_groups: tuple[NodeGroup, ...] = ()
+    nodes: tuple[Node, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    catalog: Catalog = field(default_factory=Catalog)
+
+
+class Outcome(str, Enum):
+    FITS_EXISTING = "fits-existing"
+    FITS_UPCOMING = "fits-upcoming"
+    SCALE_UP = "scale-up"
+    UNSCHEDULABLE = "unschedulable"
+
+
+@dataclass(frozen=True)
+class ScaleUp:
+    node_group: str
+    from_size: int
+    to_size: int
+
+
+@dataclass(frozen=True)
+class PodDecision:
+    pod: str
+    outcome: Outcome
+    node: str | None = None
+    node_group: str | None = None
+    board: BoardResource | None = None
+    boards: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    scale_ups: tuple[ScaleUp, ...]
+    pods: tuple[PodDecision, ...]
+    price_per_hour_added: float
