@@ -22,9 +22,51 @@ class ConfigError(BurstError):
         super().__init__(f"{where}: {problem}")
 
 
+class DemandError(BurstError):
+    """A pod's FPGA demand cannot be resolved (unknown accelerator, mixed board kinds)."""
+
+
 class TransientError(BurstError):
     """A call failed in a way that may succeed if retried later (timeouts, 5xx, 429)."""
 
 
 class ClusterUnreachableError(TransientError):
     """The Kubernetes API server could not be reached or did not answer in time."""
+
+
+class AwsError(BurstError):
+    """An AWS call failed in a way retrying will not fix; names the operation and AWS code."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        self.operation = operation
+        self.code = code
+        super().__init__(f"{operation}: {code}: {message}" if code else f"{operation}: {message}")
+
+
+class AwsThrottledError(TransientError):
+    """AWS kept throttling a call after the client's adaptive retries; try on the next tick."""
+
+
+class AwsUnavailableError(TransientError):
+    """AWS could not be reached, timed out or answered 5xx after the client's retries."""
+
+
+class NodeGroupNotFoundError(AwsError):
+    """The Auto Scaling group does not exist (deleted, renamed, or another account/region)."""
+
+
+class LifecycleActionNotFoundError(AwsError):
+    """No active lifecycle action matches (already completed, timed out, or never existed)."""
+
+
+class ClusterCredentialsError(BurstError):
+    """The cluster credentials secret is missing a field or is not the expected JSON."""
+
+
+class EventError(BurstError):
+    """An EventBridge event is malformed or not one fpga-burst handles; names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"event {field}: {problem}" if field else f"event: {problem}")
