@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 # A board resource is an extended resource as the FPGA device plugin advertises it,
 # e.g. "xilinx/u250" or "xilinx/aws-vu9p-f1".
@@ -26,7 +26,9 @@ class Taint:
     effect: str = "NoSchedule"
 
     def __str__(self) -> str:
-        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
+        return (
+            f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
+        )
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ class Snapshot:
     catalog: Catalog = field(default_factory=Catalog)
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     FITS_EXISTING = "fits-existing"
     FITS_UPCOMING = "fits-upcoming"
     SCALE_UP = "scale-up"
