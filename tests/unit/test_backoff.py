@@ -1,0 +1,228 @@
+"""Backoff replayed from scaling activities, as Cluster Autoscaler's exponential backoff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from burst.backoff import (
+    Backoff,
+    BackoffPolicy,
+    ScalingActivity,
+    backoff,
+    error_code,
+    error_summary,
+    last_launch,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+DAY = datetime(2026, 11, 27, tzinfo=UTC)
+ICE = (
+    "We currently do not have sufficient f1.4xlarge capacity in the Availability Zone you "
+    "requested (us-east-1a). Our system will be working on provisioning additional capacity. "
+    "Launching EC2 instance failed."
+)
+
+
+def at(hhmm: str) -> datetime:
+    hours, minutes = hhmm.split(":")
+    return DAY + timedelta(hours=int(hours), minutes=int(minutes))
+
+
+def launch(hhmm: str, status: str = "Failed", message: str = ICE) -> ScalingActivity:
+    return ScalingActivity(
+        activity_id=f"launch-{hhmm}-{status}",
+        status_code=status,
+        start_time=at(hhmm) - timedelta(seconds=5),
+        end_time=None if status == "InProgress" else at(hhmm),
+        description="Launching a new EC2 instance.  Status Reason: " + message,
+        status_message=message if status in ("Failed", "Cancelled") else "",
+    )
+
+
+def terminate(hhmm: str, status: str = "Failed") -> ScalingActivity:
+    return ScalingActivity(
+        activity_id=f"terminate-{hhmm}",
+        status_code=status,
+        start_time=at(hhmm),
+        end_time=at(hhmm),
+        description="Terminating EC2 instance: i-0a1b2c3d4e5f60718",
+        status_message="Instance is protected from scale-in",
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    activities: tuple[ScalingActivity, ...]
+    now: str
+    until: str | None  # None: not backed off
+    duration_minutes: int = 0
+    failures: int = 0
+
+
+CASES = {
+    "no activities: not backed off": Case((), "12:00", None),
+    "first failure backs off for the initial 5 minutes": Case(
+        (launch("12:00"),), "12:02", "12:05", 5, 1
+    ),
+    "first failure's backoff has expired after 5 minutes": Case(
+        (launch("12:00"),), "12:06", None
+    ),
+    "backoff ends exactly at until (IsBackedOff uses After)": Case(
+        (launch("12:00"),), "12:05", None
+    ),
+    "failure after the backoff expired doubles the duration to 10 minutes": Case(
+        (launch("12:00"), launch("12:06")), "12:10", "12:16", 10, 2
+    ),
+    "failure while still backed off keeps the duration and moves until": Case(
+        (launch("12:00"), launch("12:02")), "12:03", "12:07", 5, 2
+    ),
+    "doubling is capped at the maximum of 30 minutes": Case(
+        (
+            launch("12:00"),  # 5 -> 12:05
+            launch("12:06"),  # 10 -> 12:16
+            launch("12:17"),  # 20 -> 12:37
+            launch("12:38"),  # 40 capped at 30 -> 13:08
+            launch("13:09"),  # 30 -> 13:39
+        ),
+        "13:10",
+        "13:39",
+        30,
+        5,
+    ),
+    "a later successful launch resets the backoff at once": Case(
+        (launch("12:00"), launch("12:02", "Successful")), "12:03", None
+    ),
+    "after a success the next failure starts again at 5 minutes": Case(
+        (launch("12:00"), launch("12:06"), launch("12:20", "Successful"), launch("12:30")),
+        "12:31",
+        "12:35",
+        5,
+        1,
+    ),
+    "a failure more than 3 hours after the last one starts a new chain": Case(
+        (launch("08:00"), launch("08:06"), launch("11:07")), "11:08", "11:12", 5, 1
+    ),
+    "a failure exactly 3 hours after the last one still doubles (Before is strict)": Case(
+        (launch("08:00"), launch("11:00")), "11:01", "11:10", 10, 2
+    ),
+    "cancelled launches count as failures": Case(
+        (launch("12:00", "Cancelled"),), "12:01", "12:05", 5, 1
+    ),
+    "a launch still in progress neither resets nor extends the backoff": Case(
+        (launch("12:00"), launch("12:01", "InProgress")), "12:02", "12:05", 5, 1
+    ),
+    "failed terminations say nothing about capacity": Case(
+        (terminate("12:00"), terminate("12:01")), "12:02", None
+    ),
+    "activities after now are ignored, as if replayed earlier": Case(
+        (launch("12:00"), launch("12:02", "Successful")), "12:01", "12:05", 5, 1
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_backoff_replays_cluster_autoscaler_rule_over_activity_history(case: Case) -> None:
+    # GIVEN activities in the order AWS returns them (newest first)
+    activities = sorted(case.activities, key=lambda a: a.start_time, reverse=True)
+    # WHEN the backoff is computed at `now`
+    found = backoff(activities, at(case.now))
+    # THEN it matches Cluster Autoscaler's exponential backoff
+    if case.until is None:
+        assert found is None
+        return
+    assert found is not None
+    assert found.until == at(case.until)
+    assert found.duration == timedelta(minutes=case.duration_minutes)
+    assert found.failures == case.failures
+
+
+def test_backoff_reason_names_time_error_code_and_until_for_the_planner_and_pod_events() -> None:
+    found = backoff([launch("12:03")], at("12:04"))
+    assert found is not None
+    assert found.reason.startswith(
+        "launch failed at 12:03 (InsufficientInstanceCapacity: We currently do not have"
+    )
+    assert found.reason.endswith("backed off until 12:08")
+
+
+def test_backoff_reason_counts_consecutive_failures_when_more_than_one() -> None:
+    found = backoff([launch("12:00"), launch("12:06")], at("12:07"))
+    assert found is not None
+    assert found.reason.endswith("backed off until 12:16 (2 failures in a row)")
+
+
+def test_backoff_policy_durations_can_be_shortened_like_cluster_autoscaler_flags() -> None:
+    policy = BackoffPolicy(
+        initial=timedelta(minutes=1), maximum=timedelta(minutes=2), reset_after=timedelta(hours=1)
+    )
+    found = backoff([launch("12:00"), launch("12:02"), launch("12:05")], at("12:06"), policy)
+    assert found is not None
+    assert (found.duration, found.until) == (timedelta(minutes=2), at("12:07"))
+
+
+MESSAGES = {
+    "capacity message without a code": (ICE, "InsufficientInstanceCapacity"),
+    "explicit code in the message": (
+        "Your requested instance type is not supported (Service: AmazonEC2; "
+        "Status Code: 400; Error Code: Unsupported)",
+        "Unsupported",
+    ),
+    "vcpu limit message": (
+        "You have requested more vCPU capacity than your current vCPU limit of 0 allows",
+        "VcpuLimitExceeded",
+    ),
+    "unknown message": ("Something else went wrong", ""),
+}
+
+
+@pytest.mark.parametrize(("message", "code"), MESSAGES.values(), ids=MESSAGES.keys())
+def test_error_code_is_read_or_inferred_from_the_activity_status_message(
+    message: str, code: str
+) -> None:
+    assert error_code(message) == code
+
+
+def test_error_summary_is_truncated_for_log_lines_and_collapses_whitespace() -> None:
+    summary = error_summary(launch("12:00", message="x  y\n" * 100), limit=40)
+    assert len(summary) == 40
+    assert summary.startswith("x y x y")
+    assert summary.endswith("...")
+
+
+def test_last_launch_is_the_latest_launch_that_did_not_fail() -> None:
+    activities = [launch("12:00", "Successful"), launch("12:10", "InProgress"), launch("12:20")]
+    assert last_launch(activities) == at("12:10") - timedelta(seconds=5)
+    assert last_launch([launch("12:20"), terminate("12:30", "Successful")]) is None
+
+
+_minutes = st.integers(min_value=0, max_value=600)
+_statuses = st.sampled_from(["Failed", "Cancelled", "Successful", "InProgress"])
+
+
+@given(st.lists(st.tuples(_minutes, _statuses), max_size=20), _minutes)
+def test_backoff_invariants_hold_for_any_history(
+    history: list[tuple[int, str]], now_minutes: int
+) -> None:
+    activities = [
+        ScalingActivity(
+            activity_id=str(i),
+            status_code=status,
+            start_time=DAY + timedelta(minutes=m),
+            end_time=DAY + timedelta(minutes=m),
+            description="Launching a new EC2 instance",
+        )
+        for i, (m, status) in enumerate(history)
+    ]
+    now = DAY + timedelta(minutes=now_minutes)
+    policy = BackoffPolicy()
+    found: Backoff | None = backoff(activities, now, policy)
+    if found is None:
+        return
+    assert policy.initial <= found.duration <= policy.maximum
+    assert found.failed_at <= now < found.until == found.failed_at + found.duration
+    assert found.failures >= 1
+    # Order of the input never matters.
+    assert backoff(list(reversed(activities)), now, policy) == found

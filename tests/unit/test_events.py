@@ -1,0 +1,213 @@
+"""EventBridge events parsed from the samples in events/, and refused when malformed."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from burst.errors import EventError
+from burst.events import (
+    LaunchLifecycleAction,
+    LaunchUnsuccessful,
+    ScheduledTick,
+    TerminateLifecycleAction,
+    parse_event,
+    parse_event_json,
+)
+
+EVENTS = Path(__file__).parents[2] / "events"
+
+
+def sample(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+VALID = {
+    "scheduled tick": (
+        "scheduled.json",
+        ScheduledTick(
+            id="53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            time=datetime(2026, 11, 27, 2, 40, tzinfo=UTC),
+            rule="arn:aws:events:us-east-1:123456789012:rule/fpga-burst-scaler-tick",
+        ),
+    ),
+    "launch lifecycle action": (
+        "launch-lifecycle-action.json",
+        LaunchLifecycleAction(
+            id="9b1c1d2e-3f4a-45b6-8c7d-0e1f2a3b4c5d",
+            time=datetime(2026, 11, 27, 2, 41, 12, tzinfo=UTC),
+            node_group="f1-4xlarge",
+            hook="fpga-burst-launch",
+            instance_id="i-0a1b2c3d4e5f60718",
+            token="c613620e-07e2-4ed2-a9e2-ef8258911ade",
+            metadata="fpga-burst",
+        ),
+    ),
+    "terminate lifecycle action": (
+        "terminate-lifecycle-action.json",
+        TerminateLifecycleAction(
+            id="0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b",
+            time=datetime(2026, 11, 27, 3, 5, 47, tzinfo=UTC),
+            node_group="f1-4xlarge",
+            hook="fpga-burst-terminate",
+            instance_id="i-0a1b2c3d4e5f60718",
+            token="4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05",
+            metadata="fpga-burst",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), VALID.values(), ids=VALID.keys())
+def test_sample_event_parses_into_its_frozen_dataclass(name: str, expected: object) -> None:
+    assert parse_event_json((EVENTS / name).read_text()) == expected
+    assert parse_event(sample(name)) == expected
+
+
+def test_launch_unsuccessful_sample_carries_group_activity_and_capacity_message() -> None:
+    event = parse_event(sample("launch-unsuccessful.json"))
+    assert isinstance(event, LaunchUnsuccessful)
+    assert (event.node_group, event.status_code, event.availability_zone) == (
+        "f1-2xlarge",
+        "Failed",
+        "us-east-1a",
+    )
+    assert event.activity_id == "a5e1b3c7-9d2f-4e6a-8b0c-1d3e5f7a9b2c"
+    assert "do not have sufficient f1.2xlarge capacity" in event.status_message
+    assert event.instance_id == ""
+
+
+def test_launch_and_terminate_actions_are_both_lifecycle_actions_but_distinct_types() -> None:
+    launch = parse_event(sample("launch-lifecycle-action.json"))
+    terminate = parse_event(sample("terminate-lifecycle-action.json"))
+    assert type(launch) is LaunchLifecycleAction
+    assert type(terminate) is TerminateLifecycleAction
+    assert launch != terminate
+
+
+MALFORMED_FILES = {
+    "lifecycle action without EC2InstanceId": (
+        "launch-lifecycle-action-missing-instance-id.json",
+        "detail.EC2InstanceId",
+    ),
+    "lifecycle action without LifecycleActionToken": (
+        "terminate-lifecycle-action-missing-token.json",
+        "detail.LifecycleActionToken",
+    ),
+    "lifecycle action without detail": ("launch-lifecycle-action-missing-detail.json", "detail"),
+    "launch action whose transition says terminating": (
+        "launch-lifecycle-action-wrong-transition.json",
+        "detail.LifecycleTransition",
+    ),
+    "an Auto Scaling event fpga-burst does not handle": ("wrong-detail-type.json", "detail-type"),
+    "time left as AWS's placeholder": ("scheduled-bad-time.json", "time"),
+    "EventBridge Scheduler source instead of a rule": ("scheduled-wrong-source.json", "source"),
+    "a JSON array, not an object": ("not-an-object.json", ""),
+    "truncated JSON": ("truncated.json", ""),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "field"), MALFORMED_FILES.values(), ids=MALFORMED_FILES.keys()
+)
+def test_malformed_sample_is_refused_with_an_event_error_naming_the_field(
+    name: str, field: str
+) -> None:
+    with pytest.raises(EventError) as caught:
+        parse_event_json((EVENTS / "malformed" / name).read_text())
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"event {field}:" if field else "event:")
+
+
+def _edited(name: str, path: str, value: object) -> dict[str, Any]:
+    event = copy.deepcopy(sample(name))
+    *parents, last = path.split(".")
+    target = event
+    for key in parents:
+        target = target[key]
+    if value is _DELETE:
+        del target[last]
+    else:
+        target[last] = value
+    return event
+
+
+_DELETE = object()
+MALFORMED_DICTS = {
+    "detail-type missing": ("scheduled.json", "detail-type", _DELETE, "detail-type"),
+    "detail-type not a string": ("scheduled.json", "detail-type", 7, "detail-type"),
+    "id missing": ("scheduled.json", "id", _DELETE, "id"),
+    "time without a time zone": ("scheduled.json", "time", "2026-11-27T02:40:00", "time"),
+    "detail is a list": ("scheduled.json", "detail", [], "detail"),
+    "resources not a list": ("scheduled.json", "resources", "arn:aws:events:x", "resources"),
+    "group name empty": (
+        "launch-lifecycle-action.json",
+        "detail.AutoScalingGroupName",
+        "",
+        "detail.AutoScalingGroupName",
+    ),
+    "hook name a number": (
+        "terminate-lifecycle-action.json",
+        "detail.LifecycleHookName",
+        42,
+        "detail.LifecycleHookName",
+    ),
+    "notification metadata an object": (
+        "launch-lifecycle-action.json",
+        "detail.NotificationMetadata",
+        {"a": 1},
+        "detail.NotificationMetadata",
+    ),
+    "launch unsuccessful without activity id": (
+        "launch-unsuccessful.json",
+        "detail.ActivityId",
+        _DELETE,
+        "detail.ActivityId",
+    ),
+    "launch unsuccessful details not an object": (
+        "launch-unsuccessful.json",
+        "detail.Details",
+        "us-east-1a",
+        "detail.Details",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value", "field"), MALFORMED_DICTS.values(), ids=MALFORMED_DICTS.keys()
+)
+def test_event_with_a_wrong_field_is_refused_naming_that_field(
+    name: str, path: str, value: object, field: str
+) -> None:
+    with pytest.raises(EventError) as caught:
+        parse_event(_edited(name, path, value))
+    assert caught.value.field == field
+
+
+NOT_OBJECTS = {"None": None, "string": "Scheduled Event", "number": 3, "list": [{}]}
+
+
+@pytest.mark.parametrize("raw", NOT_OBJECTS.values(), ids=NOT_OBJECTS.keys())
+def test_anything_but_a_mapping_is_refused_as_not_a_json_object(raw: object) -> None:
+    with pytest.raises(EventError, match="not a JSON object"):
+        parse_event(raw)
+
+
+def test_scheduled_tick_without_resources_has_an_empty_rule() -> None:
+    event = parse_event(_edited("scheduled.json", "resources", _DELETE))
+    assert isinstance(event, ScheduledTick)
+    assert event.rule == ""
+
+
+def test_samples_use_the_seed_scenario_group_names_and_iso_times() -> None:
+    for path in EVENTS.glob("*.json"):
+        event = json.loads(path.read_text())
+        datetime.fromisoformat(event["time"])
+        group = event["detail"].get("AutoScalingGroupName")
+        assert group in (None, "f1-4xlarge", "f1-2xlarge"), path.name
+        assert all(arn.startswith("arn:aws:") for arn in event["resources"]), path.name
