@@ -1,0 +1,397 @@
+"""The deployment configuration: read once, validated, frozen.
+
+`load(path)` turns the YAML file that `cdk.json` names (context key `fpga-burst:config`)
+into a `DeployConfig`. Every problem raises `ConfigError` naming the field, so `app.py` can
+print one line and exit instead of showing a jsii stack trace. Defaults are written here,
+once; the constructs receive typed values and never read context themselves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from burst.catalog import INSTANCE_TYPES
+from burst.expanders import EXPANDERS
+
+CONTEXT_KEY = "fpga-burst:config"
+
+# Lifecycle-hook heartbeat timeouts. The lifecycle handler receives them in FPGA_BURST_CONFIG
+# (`lifecycle`) so its deadlines and the hooks' always agree. Launch: time for the VPN,
+# `kubeadm join` and the FPGA device plugin to advertise boards before the hook ABANDONs.
+# Terminate: time for a PDB-aware drain before the hook CONTINUEs anyway.
+LAUNCH_HOOK_TIMEOUT_SECONDS = 900
+TERMINATE_HOOK_TIMEOUT_SECONDS = 600
+
+_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+# Kubernetes qualified names: optional DNS-subdomain prefix, then a name of at most 63.
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
+_ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+_PARAMETER = re.compile(r"^/[A-Za-z0-9_.\-/]{1,1000}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigError(ValueError):
+    """The deployment configuration is invalid; `field` names the offending entry."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    availability_zone: str
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str
+
+    def tag_value(self) -> str:
+        """Cluster Autoscaler's node-template taint tag value: `value:Effect`."""
+        return f"{self.value}:{self.effect}"
+
+
+@dataclass(frozen=True)
+class NodeGroupConfig:
+    name: str
+    instance_type: str
+    ami_id: str
+    min_size: int
+    max_size: int
+    subnets: tuple[Subnet, ...]
+    labels: Mapping[str, str]
+    taints: tuple[Taint, ...]
+    priority: int
+    root_volume_gib: int
+    boards: Mapping[str, int]  # board resource -> boards per instance
+
+    def asg_name(self, cluster: str) -> str:
+        return f"{cluster}-{self.name}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    scale_down_unneeded_time_seconds: int = 600
+    scale_down_delay_after_add_seconds: int = 600
+    max_boards: int | None = None
+    max_price_per_hour: float | None = None
+    expanders: tuple[str, ...] = ("priority", "price")
+    token_ttl_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    cluster_name: str
+    api_endpoint: str
+    credentials_secret_arn: str
+    account: str
+    region: str
+    vpc_id: str
+    subnets: tuple[Subnet, ...]
+    lambda_security_group_id: str
+    onprem_cidr: str
+    vpn_secret_arn: str
+    join_parameter_name: str
+    node_groups: tuple[NodeGroupConfig, ...]
+    accelerators: Mapping[str, Mapping[str, int]]
+    policy: Policy = field(default_factory=Policy)
+    alarm_email: str | None = None
+    stack_name: str = "FpgaBurst"
+
+    def runtime_config(self) -> dict[str, Any]:
+        """What the functions receive as FPGA_BURST_CONFIG (JSON): catalog, policy, hooks."""
+        return {
+            "catalog": {"accelerators": {k: dict(v) for k, v in self.accelerators.items()}},
+            "policy": {**asdict(self.policy), "expanders": list(self.policy.expanders)},
+            "lifecycle": {
+                "launch_timeout_seconds": LAUNCH_HOOK_TIMEOUT_SECONDS,
+                "terminate_timeout_seconds": TERMINATE_HOOK_TIMEOUT_SECONDS,
+            },
+        }
+
+
+def load(path: Path) -> DeployConfig:
+    """Reads and validates the YAML file; raises ConfigError naming the bad field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"not valid YAML: {exc}") from exc
+    return parse(raw)
+
+
+def parse(raw: object) -> DeployConfig:
+    doc = _Obj(raw, "")
+    cluster = doc.obj("cluster")
+    aws = doc.obj("aws")
+    network = doc.obj("network")
+    vpn = doc.obj("vpn")
+    name = cluster.text("name", pattern=_NAME, hint="lower-case letters, digits, '-'; ≤ 32")
+    subnets = tuple(_subnet(s) for s in network.items("subnets", min_len=1))
+    _unique([s.id for s in subnets], network.path("subnets"))
+    region = aws.text("region", pattern=_REGION, hint="e.g. us-east-1")
+    for i, subnet in enumerate(subnets):
+        if not subnet.availability_zone.startswith(region):
+            raise ConfigError(
+                f"network.subnets[{i}].availability_zone",
+                f"{subnet.availability_zone!r} is not in region {region!r}",
+            )
+    groups = tuple(
+        _node_group(g, {s.id: s for s in subnets}) for g in doc.items("node_groups", min_len=1)
+    )
+    _unique([g.name for g in groups], "node_groups[].name")
+    alarms = doc.obj("alarms", required=False)
+    return DeployConfig(
+        cluster_name=name,
+        api_endpoint=cluster.text("api_endpoint", pattern=_ENDPOINT, hint="host:port"),
+        credentials_secret_arn=cluster.text(
+            "credentials_secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager secret ARN"
+        ),
+        account=aws.text("account", pattern=_ACCOUNT, hint="12 digits, quoted"),
+        region=region,
+        vpc_id=network.text("vpc_id", pattern=re.compile(r"^vpc-[0-9a-f]{8,17}$")),
+        subnets=subnets,
+        lambda_security_group_id=network.text(
+            "lambda_security_group_id", pattern=re.compile(r"^sg-[0-9a-f]{8,17}$")
+        ),
+        onprem_cidr=network.cidr("onprem_cidr"),
+        vpn_secret_arn=vpn.text("secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager ARN"),
+        join_parameter_name=doc.obj("join", required=False).text(
+            "parameter_name", default=f"/fpga-burst/{name}/join", pattern=_PARAMETER
+        ),
+        node_groups=groups,
+        accelerators=_accelerators(doc.obj("catalog", required=False)),
+        policy=_policy(doc.obj("policy", required=False)),
+        alarm_email=alarms.text("email", default=None, pattern=_EMAIL),
+        stack_name=doc.text(
+            "stack_name", default="FpgaBurst", pattern=re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+        ),
+    )
+
+
+def _subnet(item: _Obj) -> Subnet:
+    return Subnet(
+        id=item.text("id", pattern=re.compile(r"^subnet-[0-9a-f]{8,17}$")),
+        availability_zone=item.text("availability_zone", pattern=re.compile(r"^[a-z0-9-]+[a-z]$")),
+    )
+
+
+def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
+    instance_type = item.text("instance_type")
+    known = INSTANCE_TYPES.get(instance_type)
+    if known is None:
+        raise ConfigError(
+            item.path("instance_type"),
+            f"{instance_type!r} is not a known FPGA instance type "
+            f"(known: {', '.join(sorted(INSTANCE_TYPES))})",
+        )
+    min_size = item.integer("min_size", default=0, minimum=0)
+    max_size = item.integer("max_size", minimum=1)
+    if max_size < min_size:
+        raise ConfigError(item.path("max_size"), f"{max_size} is below min_size {min_size}")
+    ids = item.str_list("subnet_ids", default=list(subnets))
+    for i, subnet_id in enumerate(ids):
+        if subnet_id not in subnets:
+            raise ConfigError(
+                f"{item.path('subnet_ids')}[{i}]", f"{subnet_id!r} is not in network.subnets"
+            )
+    return NodeGroupConfig(
+        name=item.text("name", pattern=_NAME, hint="lower-case letters, digits, '-'; ≤ 32"),
+        instance_type=instance_type,
+        ami_id=item.text("ami_id", pattern=re.compile(r"^ami-[0-9a-f]{8,17}$")),
+        min_size=min_size,
+        max_size=max_size,
+        subnets=tuple(subnets[i] for i in ids),
+        labels=_labels(item),
+        taints=tuple(_taint(t) for t in item.items("taints", min_len=0, required=False)),
+        priority=item.integer("priority", default=0, minimum=0),
+        root_volume_gib=item.integer("root_volume_gib", default=100, minimum=8),
+        boards=dict(known.boards),
+    )
+
+
+def _labels(item: _Obj) -> dict[str, str]:
+    labels = item.mapping("labels")
+    for key, value in labels.items():
+        where = f"{item.path('labels')}.{key}"
+        if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+            raise ConfigError(where, f"{value!r} is not a valid label value")
+        if not _LABEL_KEY.match(key):
+            raise ConfigError(where, "not a valid label key")
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _taint(item: _Obj) -> Taint:
+    key = item.text("key", pattern=_LABEL_KEY)
+    value = item.text("value", default="", pattern=_LABEL_VALUE)
+    effect = item.text("effect", default="NoSchedule")
+    if effect not in _TAINT_EFFECTS:
+        raise ConfigError(item.path("effect"), f"{effect!r} is not one of {_TAINT_EFFECTS}")
+    return Taint(key=key, value=value, effect=effect)
+
+
+def _accelerators(catalog: _Obj) -> dict[str, dict[str, int]]:
+    accelerators = catalog.mapping("accelerators")
+    out: dict[str, dict[str, int]] = {}
+    for name, boards in accelerators.items():
+        where = f"{catalog.path('accelerators')}.{name}"
+        if not isinstance(boards, dict) or not boards:
+            raise ConfigError(where, "must map board resources to replicas per board")
+        for board, replicas in boards.items():
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
+                raise ConfigError(f"{where}.{board}", f"{replicas!r} is not a positive integer")
+        out[str(name)] = {str(b): r for b, r in boards.items()}
+    return out
+
+
+def _policy(item: _Obj) -> Policy:
+    expanders = tuple(item.str_list("expanders", default=list(Policy.expanders)))
+    for i, name in enumerate(expanders):
+        if name not in EXPANDERS:
+            known = ", ".join(sorted(EXPANDERS))
+            raise ConfigError(f"{item.path('expanders')}[{i}]", f"{name!r} is not one of {known}")
+    price = item.get("max_price_per_hour")
+    if price is not None and (
+        isinstance(price, bool) or not isinstance(price, int | float) or price <= 0
+    ):
+        raise ConfigError(item.path("max_price_per_hour"), f"{price!r} is not a positive number")
+    return Policy(
+        scale_down_unneeded_time_seconds=item.integer(
+            "scale_down_unneeded_time_seconds",
+            default=Policy.scale_down_unneeded_time_seconds,
+            minimum=60,
+        ),
+        scale_down_delay_after_add_seconds=item.integer(
+            "scale_down_delay_after_add_seconds",
+            default=Policy.scale_down_delay_after_add_seconds,
+            minimum=0,
+        ),
+        max_boards=item.integer("max_boards", default=None, minimum=1),
+        max_price_per_hour=None if price is None else float(price),
+        expanders=expanders,
+        # A token must outlive one rotation period (15 min) plus a launch-hook timeout, or a
+        # node that fetched it just before rotation could fail to join.
+        token_ttl_seconds=item.integer(
+            "token_ttl_seconds", default=Policy.token_ttl_seconds, minimum=1800, maximum=86400
+        ),
+    )
+
+
+def _unique(values: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError(where, f"{value!r} appears twice")
+        seen.add(value)
+
+
+class _Obj:
+    """A YAML mapping with its dotted path, for error messages that name the field."""
+
+    def __init__(self, raw: object, path: str) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(path or "<top level>", "must be a mapping")
+        self._raw: dict[str, Any] = raw
+        self._path = path
+
+    def path(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def get(self, key: str) -> Any:
+        return self._raw.get(key)
+
+    def obj(self, key: str, *, required: bool = True) -> _Obj:
+        if required and key not in self._raw:
+            raise ConfigError(self.path(key), "is required")
+        return _Obj(self._raw.get(key), self.path(key))
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self._raw.get(key) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(self.path(key), "must be a mapping")
+        return value
+
+    def items(self, key: str, *, min_len: int, required: bool = True) -> list[_Obj]:
+        value = self._raw.get(key)
+        if value is None and not required:
+            return []
+        if not isinstance(value, list) or len(value) < min_len:
+            raise ConfigError(self.path(key), f"must be a list of at least {min_len}")
+        return [_Obj(v, f"{self.path(key)}[{i}]") for i, v in enumerate(value)]
+
+    def str_list(self, key: str, *, default: list[str]) -> list[str]:
+        value = self._raw.get(key, default)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(self.path(key), "must be a non-empty list of strings")
+        return value
+
+    def text(
+        self,
+        key: str,
+        *,
+        default: Any = ...,
+        pattern: re.Pattern[str] | None = None,
+        hint: str = "",
+    ) -> Any:
+        return self._scalar(key, default, lambda v: isinstance(v, str), "a string", pattern, hint)
+
+    def integer(
+        self, key: str, *, default: Any = ..., minimum: int, maximum: int | None = None
+    ) -> Any:
+        value = self._scalar(
+            key, default, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"
+        )
+        if value is not None and (value < minimum or (maximum is not None and value > maximum)):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"≥ {minimum}"
+            raise ConfigError(self.path(key), f"{value} must be {bound}")
+        return value
+
+    def cidr(self, key: str) -> str:
+        value = self.text(key)
+        try:
+            return str(ipaddress.ip_network(value, strict=True))
+        except ValueError as exc:
+            raise ConfigError(self.path(key), f"{value!r} is not a CIDR block ({exc})") from exc
+
+    def _scalar(
+        self,
+        key: str,
+        default: Any,
+        ok: Callable[[Any], bool],
+        kind: str,
+        pattern: re.Pattern[str] | None = None,
+        hint: str = "",
+    ) -> Any:
+        if key not in self._raw or self._raw[key] is None:
+            if default is ...:
+                raise ConfigError(self.path(key), "is required")
+            return default
+        value = self._raw[key]
+        if not ok(value):
+            raise ConfigError(self.path(key), f"{value!r} is not {kind}")
+        if pattern is not None and not pattern.match(value):
+            suffix = f" ({hint})" if hint else ""
+            raise ConfigError(self.path(key), f"{value!r} is not valid{suffix}")
+        return value

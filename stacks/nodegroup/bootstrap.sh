@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Joins this EC2 FPGA instance to the on-prem kubeadm cluster over OpenVPN.
+#
+# Runs once, as root, from user data (stacks/nodegroup/user_data.py prepends the
+# FPGA_BURST_* settings below). User data carries only names, never secrets: the VPN
+# configuration and login come from Secrets Manager, the join token from an SSM SecureString,
+# both read with the instance role. Any failure exits non-zero and the node never joins, so
+# the Auto Scaling launch hook times out and ABANDONs the instance.
+#
+# Needs on the AMI: bash, curl, aws (CLI v2), python3, openvpn, iproute2 (ip), systemd,
+# containerd, kubeadm + kubelet (and the FPGA runtime + device plugin the cluster expects).
+set -euo pipefail
+
+: "${FPGA_BURST_REGION:?FPGA_BURST_REGION is not set (AWS region)}"
+: "${FPGA_BURST_JOIN_PARAMETER:?FPGA_BURST_JOIN_PARAMETER is not set (SSM parameter name)}"
+: "${FPGA_BURST_VPN_SECRET:?FPGA_BURST_VPN_SECRET is not set (Secrets Manager secret ARN)}"
+FPGA_BURST_NODE_LABELS="${FPGA_BURST_NODE_LABELS:-}"
+FPGA_BURST_NODE_TAINTS="${FPGA_BURST_NODE_TAINTS:-}"
+STATE_DIR="${FPGA_BURST_STATE_DIR:-/etc/fpga-burst}"
+TUN_TIMEOUT="${FPGA_BURST_TUN_TIMEOUT:-120}"
+POLL_SECONDS="${FPGA_BURST_POLL_SECONDS:-3}"
+IMDS="http://169.254.169.254"
+JOIN_CONFIG="${STATE_DIR}/join.yaml"
+
+log() { echo "fpga-burst bootstrap: $*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+trap 'log "ERROR: failed at line ${LINENO}: ${BASH_COMMAND}"' ERR
+
+# Everything written below may hold a secret: owner-only from the start.
+umask 077
+mkdir -p "${STATE_DIR}"
+
+imds() {
+  # IMDSv2 only (the launch template requires it): a session token first, then the read.
+  local token
+  token="$(curl -sSf -X PUT "${IMDS}/latest/api/token" \
+    -H "X-aws-ec2-metadata-token-ttl-seconds: 300")" || die "cannot get an IMDSv2 token"
+  curl -sSf -H "X-aws-ec2-metadata-token: ${token}" "${IMDS}/latest/meta-data/$1" \
+    || die "cannot read instance metadata $1"
+}
+
+# json_field <field> reads a JSON object on stdin and prints one string field of it.
+json_field() {
+  python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+value = doc.get(sys.argv[1], "") if isinstance(doc, dict) else ""
+if not isinstance(value, str):
+    sys.exit("field %s is not a string" % sys.argv[1])
+sys.stdout.write(value)
+' "$1"
+}
+
+prepare_host() {
+  # kubelet refuses to run with swap on (kubernetes/kubernetes#53533).
+  swapoff -a || die "swapoff failed"
+  systemctl enable --now containerd || die "cannot start containerd"
+}
+
+start_vpn() {
+  local secret config login
+  secret="$(aws secretsmanager get-secret-value --region "${FPGA_BURST_REGION}" \
+    --secret-id "${FPGA_BURST_VPN_SECRET}" --query SecretString --output text)" \
+    || die "cannot read VPN secret ${FPGA_BURST_VPN_SECRET} (instance role, secret policy?)"
+  config="${STATE_DIR}/openvpn.conf"
+  json_field config <<<"${secret}" >"${config}" || die "VPN secret: bad JSON"
+  [[ -s "${config}" ]] || die "VPN secret has no \"config\" (the .ovpn file)"
+  local args=(--config "${config}" --daemon fpga-burst-openvpn --writepid "${STATE_DIR}/openvpn.pid")
+  login="$(json_field username <<<"${secret}")"
+  if [[ -n "${login}" ]]; then
+    {
+      echo "${login}"
+      json_field password <<<"${secret}"
+      echo
+    } >"${STATE_DIR}/openvpn.login"
+    args+=(--auth-user-pass "${STATE_DIR}/openvpn.login")
+  fi
+  openvpn "${args[@]}" || die "openvpn failed to start"
+}
+
+# Prints tun0's IPv4 address once the tunnel is up; dies after TUN_TIMEOUT seconds.
+wait_for_tunnel() {
+  local deadline=$((SECONDS + TUN_TIMEOUT)) address
+  while ((SECONDS < deadline)); do
+    address="$(ip -4 -o addr show dev tun0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')" || true
+    if [[ -n "${address}" ]]; then
+      echo "${address}"
+      return 0
+    fi
+    sleep "${POLL_SECONDS}"
+  done
+  die "tun0 did not come up within ${TUN_TIMEOUT}s (check the VPN server and its login)"
+}
+
+read_join_data() {
+  aws ssm get-parameter --region "${FPGA_BURST_REGION}" --with-decryption \
+    --name "${FPGA_BURST_JOIN_PARAMETER}" --query Parameter.Value --output text \
+    || die "cannot read join parameter ${FPGA_BURST_JOIN_PARAMETER} (has the tokens function run?)"
+}
+
+# write_join_config <file> <node-ip> <provider-id>, join data JSON on stdin.
+# Python writes the YAML so every value is quoted correctly (JSON strings are YAML).
+write_join_config() {
+  NODE_IP="$2" PROVIDER_ID="$3" python3 -c '
+import json, os, sys
+from datetime import datetime, timezone
+
+def fail(message):
+    sys.exit("join data: " + message)
+
+try:
+    join = json.load(sys.stdin)
+except ValueError:
+    fail("not JSON")
+if not isinstance(join, dict):
+    fail("not a JSON object")
+endpoint, token, hashes = join.get("endpoint"), join.get("token"), join.get("caCertHashes")
+if not isinstance(endpoint, str) or not endpoint:
+    fail("no endpoint")
+if not isinstance(token, str) or not token:
+    fail("no token")
+if not isinstance(hashes, list) or not hashes or not all(
+        isinstance(h, str) and h.startswith("sha256:") for h in hashes):
+    fail("caCertHashes must be a non-empty list of sha256:<hex>")
+expiration = join.get("expiration")
+if expiration:
+    expires = datetime.fromisoformat(str(expiration).replace("Z", "+00:00"))
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=timezone.utc)
+    if expires <= datetime.now(timezone.utc):
+        fail("token expired at %s (is the tokens function running?)" % expiration)
+
+q = json.dumps
+lines = [
+    "apiVersion: kubeadm.k8s.io/v1beta4",
+    "kind: JoinConfiguration",
+    "discovery:",
+    "  bootstrapToken:",
+    "    apiServerEndpoint: " + q(endpoint),
+    "    token: " + q(token),
+    "    caCertHashes:",
+]
+lines += ["      - " + q(h) for h in hashes]
+lines += [
+    "nodeRegistration:",
+    "  kubeletExtraArgs:",
+    "    - name: node-ip",
+    "      value: " + q(os.environ["NODE_IP"]),
+    "    - name: provider-id",
+    "      value: " + q(os.environ["PROVIDER_ID"]),
+]
+labels = os.environ.get("FPGA_BURST_NODE_LABELS", "")
+if labels:
+    lines += ["    - name: node-labels", "      value: " + q(labels)]
+taints = [t for t in os.environ.get("FPGA_BURST_NODE_TAINTS", "").split(",") if t]
+lines.append("  taints:" + ("" if taints else " []"))
+for taint in taints:
+    spec, _, effect = taint.rpartition(":")
+    key, _, value = spec.partition("=")
+    lines += ["    - key: " + q(key), "      value: " + q(value), "      effect: " + q(effect)]
+sys.stdout.write("\n".join(lines) + "\n")
+' >"$1" || die "cannot write the JoinConfiguration"
+}
+
+main() {
+  local instance_id zone node_ip join_data
+  instance_id="$(imds instance-id)"
+  zone="$(imds placement/availability-zone)"
+  log "instance ${instance_id} in ${zone}"
+  prepare_host
+  start_vpn
+  node_ip="$(wait_for_tunnel)"
+  log "VPN up, tun0 ${node_ip}"
+  # The token must not outlive the join on disk.
+  trap 'rm -f "${JOIN_CONFIG}"' EXIT
+  join_data="$(read_join_data)"
+  write_join_config "${JOIN_CONFIG}" "${node_ip}" "aws:///${zone}/${instance_id}" <<<"${join_data}"
+  log "joining the cluster"
+  kubeadm join --config "${JOIN_CONFIG}" || die "kubeadm join failed"
+  log "joined"
+}
+
+main "$@"

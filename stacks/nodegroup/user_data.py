@@ -1,0 +1,44 @@
+"""The node's user data: non-secret settings, then the bootstrap script itself.
+
+Shipping bootstrap.sh inside the user data (≈6 KB of the 16 KB limit) means the AMI needs
+only packages, not our script, and a change to the script rolls out with the launch
+template. Only names travel here; secrets are read at boot with the instance role.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from stacks.config import Taint
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.sh")
+
+
+def settings(
+    *,
+    region: str,
+    join_parameter: str,
+    vpn_secret_arn: str,
+    labels: Mapping[str, str],
+    taints: Sequence[Taint],
+) -> dict[str, str]:
+    return {
+        "FPGA_BURST_REGION": region,
+        "FPGA_BURST_JOIN_PARAMETER": join_parameter,
+        "FPGA_BURST_VPN_SECRET": vpn_secret_arn,
+        "FPGA_BURST_NODE_LABELS": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "FPGA_BURST_NODE_TAINTS": ",".join(
+            f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}" for t in taints
+        ),
+    }
+
+
+def render(values: Mapping[str, str]) -> str:
+    """The user-data script: `export` lines, then bootstrap.sh without its shebang."""
+    script = BOOTSTRAP.read_text(encoding="utf-8")
+    shebang, _, body = script.partition("\n")
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items())
+    header = "# Settings written by fpga-burst (stacks/nodegroup/user_data.py).\n"
+    return f"{shebang}\n{header}{exports}{body}"
