@@ -85,14 +85,23 @@ class AwsSettings:
     activity_lookback: timedelta = timedelta(hours=6)
 
 
+class _NoWireBodies(logging.Filter):
+    """Drops botocore's DEBUG records of raw request and response bodies."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+_NO_WIRE_BODIES = _NoWireBodies()
+
+
 def _quiet_wire_logs() -> None:
-    # botocore logs raw request and response bodies at DEBUG (botocore.endpoint,
-    # botocore.parsers): that would put join tokens and the cluster token in CloudWatch
-    # whenever someone turns on debug logging. Keep those two loggers at INFO at most.
+    # botocore.endpoint and botocore.parsers log whole request and response bodies at
+    # DEBUG: join tokens and the cluster token would reach CloudWatch whenever someone
+    # turns on debug logging. A filter, not a level, so whatever level is set later
+    # (Powertools, pytest) cannot bring them back. addFilter ignores a repeat.
     for name in ("botocore.endpoint", "botocore.parsers"):
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO:
-            logger.setLevel(logging.INFO)
+        logging.getLogger(name).addFilter(_NO_WIRE_BODIES)
 
 
 def _code(exc: ClientError) -> tuple[str, str, int]:
@@ -155,7 +164,7 @@ class Aws:
                 region_name=s.region,
                 endpoint_url=s.endpoint_url,
                 config=Config(
-                    retries={"mode": "adaptive", "max_attempts": s.max_attempts},
+                    retries={"mode": "adaptive", "total_max_attempts": s.max_attempts},
                     connect_timeout=s.connect_timeout,
                     read_timeout=s.read_timeout,
                     user_agent_extra="fpga-burst",
