@@ -158,8 +158,10 @@ class Aws:
         """The boto3 client for `service`, created on first use (tests attach Stubbers)."""
         if service not in self._clients:
             s = self.settings
-            session = self._session or boto3.Session()
-            self._clients[service] = session.client(
+            if self._session is None:
+                # One default session for all clients: each Session loads its own data.
+                self._session = boto3.Session()
+            self._clients[service] = self._session.client(
                 service,
                 region_name=s.region,
                 endpoint_url=s.endpoint_url,

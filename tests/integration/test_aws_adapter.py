@@ -180,6 +180,54 @@ def test_discovery_falls_back_to_the_instance_type_table_for_boards_without_reso
     assert custom["f1-2xlarge"].boards == {}
 
 
+def _with_launch_configuration(s: boto3.Session, name: str) -> dict[str, Any]:
+    s.client("autoscaling").create_launch_configuration(
+        LaunchConfigurationName=f"lc-{name}", ImageId="ami-03cf127a", InstanceType="f1.2xlarge"
+    )
+    return {"LaunchConfigurationName": f"lc-{name}"}
+
+
+def _with_mixed_instances(s: boto3.Session, name: str) -> dict[str, Any]:
+    template = s.client("ec2").create_launch_template(
+        LaunchTemplateName=f"lt-{name}",
+        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "f1.4xlarge"},
+    )["LaunchTemplate"]
+    return {"MixedInstancesPolicy": {"LaunchTemplate": {
+        "LaunchTemplateSpecification": {"LaunchTemplateId": template["LaunchTemplateId"]},
+        "Overrides": [{"InstanceType": "f1.2xlarge"}, {"InstanceType": "f1.4xlarge"}],
+    }}}
+
+
+def _with_template_by_name(s: boto3.Session, name: str) -> dict[str, Any]:
+    s.client("ec2").create_launch_template(
+        LaunchTemplateName=f"lt-{name}",
+        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "f1.2xlarge"},
+    )
+    return {"LaunchTemplate": {"LaunchTemplateName": f"lt-{name}", "Version": "$Default"}}
+
+
+SOURCES = {
+    "launch configuration": _with_launch_configuration,
+    "mixed instances policy: first override, as CA": _with_mixed_instances,
+    "launch template by name and $Default": _with_template_by_name,
+}
+
+
+@pytest.mark.parametrize("source", SOURCES.values(), ids=SOURCES.keys())
+def test_discovery_reads_the_instance_type_wherever_the_group_defines_it(
+    moto: boto3.Session, source: Any
+) -> None:
+    moto.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName="f1-2xlarge", MinSize=0, MaxSize=2, DesiredCapacity=0,
+        AvailabilityZones=[f"{REGION}a"],
+        Tags=[{"Key": k, "Value": v, "ResourceId": "f1-2xlarge",
+               "ResourceType": "auto-scaling-group"} for k, v in cluster_tags().items()],
+        **source(moto, "f1-2xlarge"),
+    )
+    (group,) = Aws(moto, AwsSettings(region=REGION)).discover_node_groups(CLUSTER, NOW)
+    assert (group.instance_type, group.boards) == ("f1.2xlarge", {F1_BOARD: 1})
+
+
 def test_discovery_follows_pages_beyond_the_fifty_groups_of_one_page(
     moto: boto3.Session,
 ) -> None:
