@@ -70,3 +70,44 @@ class EventError(BurstError):
         self.field = field
         self.problem = problem
         super().__init__(f"event {field}: {problem}" if field else f"event: {problem}")
+
+
+class KubeApiError(BurstError):
+    """The API server refused a call in a way retrying will not fix; names the call and status."""
+
+    def __init__(self, operation: str, status: int, reason: str, message: str) -> None:
+        self.operation = operation
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{operation}: {status} {reason}: {message}")
+
+
+class KubeNotFoundError(KubeApiError):
+    """The object (or its namespace) does not exist."""
+
+
+class KubeConflictError(KubeApiError):
+    """A write lost an optimistic-concurrency race (or the object exists) after retries."""
+
+
+class KubeForbiddenError(KubeApiError):
+    """RBAC refused the controller's identity; the manifests/rbac.yaml grant is missing."""
+
+
+class KubeUnauthorizedError(KubeApiError):
+    """The API server did not accept the credentials (expired or revoked token, wrong CA)."""
+
+
+class KubeThrottledError(TransientError):
+    """The API server answered 429 Too Many Requests (priority and fairness); try later."""
+
+
+class DrainRefusedError(BurstError):
+    """A node cannot be drained: a pod on it is annotated safe-to-evict "false"; names them."""
+
+    def __init__(self, node: str, pods: tuple[str, ...]) -> None:
+        self.node = node
+        self.pods = pods
+        super().__init__(
+            f"node {node}: not draining, pods marked safe-to-evict=false: {', '.join(pods)}"
+        )

@@ -76,6 +76,7 @@ class Pod:
     annotations: Mapping[str, str] = field(default_factory=dict)
     daemonset: bool = False  # owned by a DaemonSet: ignored by scale-down and drain
     mirror: bool = False  # static pod mirrored by the kubelet: cannot be evicted
+    uid: str = ""  # metadata.uid, so Events attach to this pod and not a namesake
 
     @property
     def pending(self) -> bool:
