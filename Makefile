@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit integration controlplane bench clean
+.PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/burst plan --scenario examples/seed-evaluation.yaml --output table
 
-test: lint typecheck unit integration
+test: lint typecheck unit integration cdk-test
 
 lint: $(STAMP)
 	$(BIN)/ruff check lambdas tests benchmarks stacks app.py
@@ -33,6 +33,21 @@ integration: $(STAMP) controlplane
 
 controlplane:
 	tools/controlplane/build.sh
+
+# CDK assertions, cdk-nag and cfn-lint on the synthesized app; the node bootstrap script.
+cdk-test: $(STAMP)
+	$(BIN)/pytest tests/cdk -q
+
+# The AWS CDK CLI pinned in package.json / package-lock.json.
+cdk-cli: node_modules/.bin/cdk
+
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Writes cdk.out with no AWS credentials: explicit account and region, no lookups.
+synth: $(STAMP) cdk-cli
+	AWS_EC2_METADATA_DISABLED=true npx --no-install cdk synth --no-notices --quiet
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan.py

@@ -82,6 +82,9 @@ class NodeGroupConfig:
     taints: tuple[Taint, ...]
     priority: int
     root_volume_gib: int
+    # Must be the AMI's RootDeviceName, or the encrypted gp3 volume is added beside the root
+    # instead of replacing it (`aws ec2 describe-images --query 'Images[].RootDeviceName'`).
+    root_device_name: str
     boards: Mapping[str, int]  # board resource -> boards per instance
 
     def asg_name(self, cluster: str) -> str:
@@ -226,6 +229,9 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
         taints=tuple(_taint(t) for t in item.items("taints", min_len=0, required=False)),
         priority=item.integer("priority", default=0, minimum=0),
         root_volume_gib=item.integer("root_volume_gib", default=100, minimum=8),
+        root_device_name=item.text(
+            "root_device_name", default="/dev/xvda", pattern=re.compile(r"^/dev/[a-z0-9]+$")
+        ),
         boards=dict(known.boards),
     )
 

@@ -139,7 +139,7 @@ class _CachedPipBundling:
     def __init__(self, requirements: Path) -> None:
         self._requirements = requirements
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
+    def try_bundle(self, output_dir: str, options: Any) -> bool:  # jsii passes options whole
         shutil.copytree(build(self._requirements), output_dir, dirs_exist_ok=True)
         return True
 

@@ -1,0 +1,212 @@
+"""FPGA node groups: what the seed built with `aws autoscaling create-*`, done right.
+
+`NodeAccess` is what every group's instances share (instance role, security group);
+`NodeGroup` is one launch template + Auto Scaling group + lifecycle hooks per configured
+group, tagged the Cluster Autoscaler way so the controller (and CA, if someone runs it)
+discovers it and knows its nodes' labels, taints and boards before any node exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Stack, Tags
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from burst.asgtags import (
+    ENABLED_TAG,
+    LABEL_PREFIX,
+    PRIORITY_TAG,
+    RESOURCES_PREFIX,
+    TAINT_PREFIX,
+    cluster_tag,
+)
+from constructs import Construct
+
+from stacks.config import (
+    LAUNCH_HOOK_TIMEOUT_SECONDS,
+    TERMINATE_HOOK_TIMEOUT_SECONDS,
+    NodeGroupConfig,
+)
+from stacks.nag import acknowledge
+from stacks.nodegroup import user_data
+
+KUBELET_PORT = 10250
+# The well-known label Cluster Autoscaler (and fpga-burst's price ranking) reads the
+# instance type from when no node of the group exists yet.
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+
+
+class NodeAccess(Construct):
+    """The instance role and security group shared by all FPGA node groups."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        onprem_cidr: str,
+        join_parameter_arn: str,
+        join_key: kms.IKey,
+        vpn_secret_arn: str,
+    ) -> None:
+        super().__init__(scope, id)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="fpga-burst FPGA nodes: VPN, registries and AWS APIs outbound",
+            # Nodes dial out to the VPN server, image registries and AWS endpoints, whose
+            # addresses are not known here.
+            allow_all_outbound=True,
+        )
+        # Traffic through each node's own tun0 never meets this group; this rule is for
+        # networks that route on-prem to the VPC (site-to-site VPN, Direct Connect), where the
+        # API server reaches kubelets (logs, exec) directly.
+        self.security_group.add_ingress_rule(
+            ec2.Peer.ipv4(onprem_cidr),
+            ec2.Port.tcp(KUBELET_PORT),
+            "kubelet API from the on-prem control plane",
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="fpga-burst FPGA nodes: read the join parameter and the VPN secret",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadJoinParameter",
+                actions=["ssm:GetParameter"],
+                resources=[join_parameter_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecryptJoinParameter",
+                actions=["kms:Decrypt"],
+                resources=[join_key.key_arn],
+                # Only as SSM decrypting that one parameter, not anything else under the key.
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"ssm.{Stack.of(self).region}.amazonaws.com",
+                        "kms:EncryptionContext:PARAMETER_ARN": join_parameter_arn,
+                    }
+                },
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadVpnSecret",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[vpn_secret_arn],
+            )
+        )
+
+
+class NodeGroup(Construct):
+    """One FPGA node group: launch template, Auto Scaling group (min 0), lifecycle hooks."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        group: NodeGroupConfig,
+        cluster_name: str,
+        vpc: ec2.IVpc,
+        subnets: Sequence[ec2.ISubnet],
+        access: NodeAccess,
+        join_parameter_name: str,
+        vpn_secret_arn: str,
+    ) -> None:
+        super().__init__(scope, id)
+        region = Stack.of(self).region
+        self.asg_name = group.asg_name(cluster_name)
+        script = user_data.render(
+            user_data.settings(
+                region=region,
+                join_parameter=join_parameter_name,
+                vpn_secret_arn=vpn_secret_arn,
+                labels=group.labels,
+                taints=group.taints,
+            )
+        )
+        self.launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            launch_template_name=self.asg_name,
+            instance_type=ec2.InstanceType(group.instance_type),
+            machine_image=ec2.MachineImage.generic_linux({region: group.ami_id}),
+            user_data=ec2.UserData.custom(script),
+            role=access.role,
+            security_group=access.security_group,
+            require_imdsv2=True,
+            # One hop: pods (one hop further, in their network namespace) cannot reach IMDS
+            # and borrow the node role, which can read the join token and the VPN login.
+            http_put_response_hop_limit=1,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name=group.root_device_name,
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        group.root_volume_gib,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        encrypted=True,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
+        self.asg = autoscaling.AutoScalingGroup(
+            self,
+            "Group",
+            auto_scaling_group_name=self.asg_name,
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)),
+            launch_template=self.launch_template,
+            min_capacity=group.min_size,
+            max_capacity=group.max_size,
+            # No desired capacity: the controller owns it, and a redeploy must not reset it.
+        )
+        self.asg.add_lifecycle_hook(
+            "LaunchHook",
+            lifecycle_hook_name="fpga-burst-launch",
+            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+            # An instance whose node never joins and shows its boards is not kept.
+            default_result=autoscaling.DefaultResult.ABANDON,
+            heartbeat_timeout=Duration.seconds(LAUNCH_HOOK_TIMEOUT_SECONDS),
+        )
+        self.asg.add_lifecycle_hook(
+            "TerminateHook",
+            lifecycle_hook_name="fpga-burst-terminate",
+            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+            # Termination goes ahead after the drain deadline: a stuck drain must not pin cost.
+            default_result=autoscaling.DefaultResult.CONTINUE,
+            heartbeat_timeout=Duration.seconds(TERMINATE_HOOK_TIMEOUT_SECONDS),
+        )
+        for key, value in autoscaler_tags(group, cluster_name).items():
+            Tags.of(self.asg).add(key, value, apply_to_launched_instances=False)
+        Tags.of(self.asg).add("Name", self.asg_name, apply_to_launched_instances=True)
+        acknowledge(
+            self.asg,
+            "AwsSolutions-AS3",
+            "Scaling events reach the controller through EventBridge (lifecycle actions, "
+            "launch failures), not SNS notifications.",
+        )
+
+
+def autoscaler_tags(group: NodeGroupConfig, cluster_name: str) -> dict[str, str]:
+    """Cluster Autoscaler's discovery and node-template tags, plus fpga-burst's priority."""
+    tags = {
+        ENABLED_TAG: "true",
+        cluster_tag(cluster_name): "owned",
+        f"{LABEL_PREFIX}{INSTANCE_TYPE_LABEL}": group.instance_type,
+        PRIORITY_TAG: str(group.priority),
+    }
+    tags.update({f"{LABEL_PREFIX}{k}": v for k, v in group.labels.items()})
+    tags.update({f"{TAINT_PREFIX}{t.key}": t.tag_value() for t in group.taints})
+    tags.update({f"{RESOURCES_PREFIX}{board}": str(n) for board, n in group.boards.items()})
+    return tags
