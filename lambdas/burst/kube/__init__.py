@@ -1,0 +1,12 @@
+"""The Kubernetes adapter: the only package that imports `kubernetes`.
+
+- client: `from_credentials` / `from_kubeconfig` -> `Kube`; every call has a timeout and
+  failures become burst.errors types (ClusterUnreachableError for connect errors, timeouts
+  and 5xx; KubeThrottledError for 429; KubeForbiddenError, KubeNotFoundError, ...).
+- observe: pending FPGA pods, FPGA nodes, pods per node -> burst.model.
+- nodes, drain: cordon/taint with optimistic concurrency, drain via the Eviction API,
+  delete the Node.
+- tell: pod Events and the status ConfigMap.
+- tokens: kubeadm bootstrap-token Secrets.
+- credentials: `burst credentials` (RBAC + TokenRequest).
+"""
