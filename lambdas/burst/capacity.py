@@ -105,7 +105,9 @@ def _upcoming(group: NodeGroup, template: Template, registered: list[Node]) -> I
     advertised its boards would otherwise look like missing capacity and be asked for again.
     """
     late = [n for n in registered if not any(n.allocatable.get(b, 0) for b in template.boards)]
-    unregistered = max(0, group.desired - len(registered))
+    # A backed-off group's missing instances are failing to launch, not on their way:
+    # counting them would keep its pods waiting for capacity that never comes.
+    unregistered = 0 if group.backoff else max(0, group.desired - len(registered))
     for index in range(unregistered + len(late)):
         yield Slot(
             f"{group.name}#upcoming-{index}",

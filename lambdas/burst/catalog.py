@@ -85,7 +85,7 @@ def import_bitstreams(root: Path) -> ImportResult:
     problems: list[ImportProblem] = []
     for path in sorted(root.rglob("bitstream.json")):
         try:
-            entries = _parse_bitstream(json.loads(path.read_text(encoding="utf-8")))
+            entries = list(_parse_bitstream(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
             problems.append(ImportProblem(path, str(exc)))
             continue

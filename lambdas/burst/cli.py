@@ -73,3 +73,7 @@ def _catalog_import(args: argparse.Namespace) -> int:
     }
     print(yaml.safe_dump({"catalog": {"accelerators": accelerators}}, sort_keys=False), end="")
     return 1 if result.problems and not accelerators else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Each expander is a small pure function that keeps the best of the candidate options by
 one criterion; a chain applies them in order, and a fixed tie-break (more demand served,
-so fewer instances; then the node group name) makes the choice deterministic.
+so fewer instances; then more boards used; then the node group name) makes the choice deterministic.
 """
 
 from __future__ import annotations
@@ -82,4 +82,4 @@ def choose(options: Sequence[Option], chain: Sequence[str]) -> Option:
     remaining = list(options)
     for name in chain:
         remaining = EXPANDERS[name](remaining)
-    return min(remaining, key=lambda o: (-o.weight, -o.pods, o.template.group.name))
+    return min(remaining, key=lambda o: (-o.weight, -o.boards_used, o.template.group.name))

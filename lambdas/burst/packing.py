@@ -17,7 +17,7 @@ Cost: O(groups * (classes + boards^2)) per distinct fill, independent of the pod
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from burst.capacity import Template
 from burst.expanders import Option, choose
@@ -108,6 +108,24 @@ def pack(
         for ti, t in enumerate(usable)
         if (alt := best_alternative(classes[ci], t)) is not None
     }
+    # Cheapest-first can spend scarce room (headroom, the only group a big pod fits) on
+    # pods that had other places to go. A second pass serves the pods with the fewest
+    # places first; the plan that places more pods, then costs less, wins.
+    scarce = scarcity_weights(classes, weights, usable)
+    passes = [weights] if scarce == weights else [weights, scarce]
+    plans = [_pack_once(classes, counts, usable, fits, w, chain, replace(budget)) for w in passes]
+    return min(plans, key=score)
+
+
+def _pack_once(
+    classes: Sequence[PodClass],
+    counts: Mapping[int, int],
+    usable: Sequence[Template],
+    fits: Mapping[tuple[int, int], Alternative],
+    weights: Mapping[int, float],
+    chain: Sequence[str],
+    budget: Budget,
+) -> Packing:
     left = {ci: n for ci, n in counts.items() if n > 0}
     headroom = {ti: t.headroom for ti, t in enumerate(usable)}
     result = Packing()
@@ -137,6 +155,50 @@ def pack(
     _improve(result.opened, classes, usable, headroom, budget, chain)
     result.unplaced = {ci: n for ci, n in left.items() if n > 0}
     return result
+
+
+def open_one(
+    cls_index: int,
+    cls: PodClass,
+    templates: Sequence[Template],
+    headroom: dict[int, int],
+    chain: Sequence[str],
+    budget: Budget,
+) -> tuple[int, Alternative] | None:
+    """The template the chain picks for one new instance holding this pod, or None."""
+    options = [
+        (ti, Option(t, ((cls_index, alt, 1),), 1.0))
+        for ti, t in enumerate(templates)
+        if t.problem is None
+        and headroom[ti] > 0
+        and budget.copies(t, 1)
+        and (alt := best_alternative(cls, t)) is not None
+    ]
+    if not options:
+        return None
+    chosen = choose([o for _, o in options], chain)
+    ti = next(ti for ti, o in options if o is chosen)
+    headroom[ti] -= 1
+    budget.spend(templates[ti], 1)
+    return ti, chosen.fill[0][1]
+
+
+def scarcity_weights(
+    classes: Sequence[PodClass], weights: Mapping[int, float], templates: Sequence[Template]
+) -> dict[int, float]:
+    """Weights that put pods with fewer node groups to go to ahead of all others."""
+    places = {
+        ci: sum(best_alternative(classes[ci], t) is not None for t in templates) for ci in weights
+    }
+    most = max(places.values(), default=0)
+    base = float(len(templates) + 1)
+    return {ci: w * base ** (most - places[ci]) for ci, w in weights.items()}
+
+
+def score(packing: Packing) -> tuple[int, float, int]:
+    """Lower is better: pods left out, then price per hour, then instances."""
+    price = sum(o.template.price * o.copies for o in packing.opened)
+    return sum(packing.unplaced.values()), round(price, 6), sum(o.copies for o in packing.opened)
 
 
 def _cap_names(budget: Budget, template: Template) -> set[str]:
@@ -188,18 +250,26 @@ def _knapsack(
             room -= take
             if room == 0:
                 break
-    # best[c]: (weight, pods, chosen unit indices) using at most c boards
+    # best[c]: (weight, -pods, chosen unit indices) using at most c boards. On equal
+    # weight, fewer and so larger pods win: small ones fill the gaps of later instances.
     best: list[tuple[float, int, tuple[int, ...]]] = [(0.0, 0, ())] * (capacity + 1)
     for index, (ci, alt) in enumerate(units):
         for c in range(capacity, alt.boards - 1, -1):
             weight, pods, chosen = best[c - alt.boards]
-            candidate = (weight + weights[ci], pods + 1, (*chosen, index))
-            if candidate[:2] > best[c][:2]:
+            candidate = (weight + weights[ci], pods - 1, (*chosen, index))
+            if _better(candidate[:2], best[c][:2]):
                 best[c] = candidate
     counts: dict[tuple[int, Alternative], int] = {}
     for index in best[capacity][2]:
         counts[units[index]] = counts.get(units[index], 0) + 1
     return [(ci, alt, n) for (ci, alt), n in sorted(counts.items(), key=lambda kv: kv[0][0])]
+
+
+def _better(a: tuple[float, int], b: tuple[float, int]) -> bool:
+    """Heavier wins; weights within rounding noise of each other tie and go to fewer pods."""
+    if abs(a[0] - b[0]) > _EPSILON:
+        return a[0] > b[0]
+    return a[1] > b[1]
 
 
 def _improve(

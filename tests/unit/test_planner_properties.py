@@ -1,0 +1,216 @@
+"""Invariants of every plan, on random clusters (hypothesis).
+
+Feasible: each pod fits where it is sent (boards, selector, taints), no board is used
+twice, max sizes hold. Never worse than a plain pod-by-pod greedy plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from burst.capacity import group_boards
+from burst.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
+from burst.fit import Alternative, alternatives, placement_problem
+from burst.model import (
+    Catalog,
+    Node,
+    NodeGroup,
+    Outcome,
+    Plan,
+    Pod,
+    Policy,
+    Snapshot,
+    Taint,
+    Toleration,
+)
+from burst.planner import plan
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+BOARDS = (F1_BOARD, F2_BOARD)
+CATALOG = Catalog(
+    accelerators={"acc.a": {F1_BOARD: 2, F2_BOARD: 3}, "acc.b": {F1_BOARD: 1}},
+    instance_types=INSTANCE_TYPES,
+)
+TAINT = Taint("burst", "aws", "NoSchedule")
+
+
+@st.composite
+def snapshots(draw: st.DrawFn) -> Snapshot:
+    types = draw(st.lists(st.sampled_from(sorted(INSTANCE_TYPES)), min_size=1, max_size=5))
+    groups = tuple(
+        NodeGroup(
+            name=f"g{i}-{t.replace('.', '-')}",
+            instance_type=t,
+            min_size=0,
+            max_size=draw(st.integers(0, 4)),
+            desired=0,
+            labels={"zone": draw(st.sampled_from(["a", "b"]))},
+            taints=(TAINT,) if draw(st.booleans()) else (),
+            priority=draw(st.sampled_from([0, 0, 0, 5])),
+        )
+        for i, t in enumerate(types)
+    )
+    nodes = tuple(
+        Node(
+            name=f"onprem-{i}",
+            labels={"zone": "a"},
+            allocatable={draw(st.sampled_from(BOARDS)): draw(st.integers(1, 2))},
+        )
+        for i in range(draw(st.integers(0, 2)))
+    )
+    pods = []
+    for i in range(draw(st.integers(1, 12))):
+        if draw(st.booleans()):
+            demand = {"requests": {draw(st.sampled_from(BOARDS)): draw(st.integers(1, 8))}}
+        else:
+            demand = {
+                "accelerators": {draw(st.sampled_from(["acc.a", "acc.b"])): draw(st.integers(1, 6))}
+            }
+        pods.append(
+            Pod(
+                name=f"ns/p{i:02}",
+                node_selector={"zone": draw(st.sampled_from(["a", "b"]))}
+                if draw(st.booleans())
+                else {},
+                tolerations=(Toleration("burst", "Exists"),) if draw(st.booleans()) else (),
+                **demand,
+            )
+        )
+    return Snapshot(groups, nodes, tuple(pods), CATALOG)
+
+
+def _check_feasible(snapshot: Snapshot, result: Plan) -> None:
+    pods = {p.name: p for p in snapshot.pods}
+    nodes = {n.name: n for n in snapshot.nodes}
+    groups = {g.name: g for g in snapshot.node_groups}
+    used: dict[tuple[str, str], int] = defaultdict(int)
+    new_boards: dict[tuple[str, str], int] = defaultdict(int)
+    assert sorted(d.pod for d in result.pods) == sorted(pods)
+    for d in result.pods:
+        pod = pods[d.pod]
+        if d.outcome is Outcome.UNSCHEDULABLE:
+            assert d.reason
+            continue
+        assert d.board is not None and d.boards is not None
+        assert Alternative(d.board, d.boards) in alternatives(pod, CATALOG)
+        if d.outcome is Outcome.FITS_EXISTING:
+            node = nodes[d.node or ""]
+            assert placement_problem(pod, node.labels, node.taints) is None
+            used[(node.name, d.board)] += d.boards
+            assert used[(node.name, d.board)] <= node.allocatable.get(d.board, 0)
+        else:
+            group = groups[d.node_group or ""]
+            assert placement_problem(pod, group.labels, group.taints) is None
+            assert d.boards <= group_boards(group, CATALOG).get(d.board, 0)
+            new_boards[(group.name, d.board)] += d.boards
+    for s in result.scale_ups:
+        group = groups[s.node_group]
+        assert group.desired == s.from_size < s.to_size <= group.max_size
+    added = {s.node_group: s.to_size - s.from_size for s in result.scale_ups}
+    for (name, board), boards in new_boards.items():
+        # no board used twice: the boards sent to a group fit in the instances it adds
+        assert boards <= added.get(name, 0) * group_boards(groups[name], CATALOG)[board]
+
+
+def greedy_cost(snapshot: Snapshot) -> tuple[int, float]:
+    """Pod by pod, biggest first: free nodes, then open instances, then the cheapest new one.
+
+    Returns (pods it could not place, price per hour). Priority tiers are honoured as the
+    planner honours them, so the two are compared on the same rules.
+    """
+    free = {(n.name, b): c for n in snapshot.nodes for b, c in n.allocatable.items()}
+    headroom = {g.name: g.max_size - g.desired for g in snapshot.node_groups}
+    opened: list[tuple[NodeGroup, dict[str, int]]] = []
+    unplaced, price = 0, 0.0
+    for pod in sorted(
+        snapshot.pods, key=lambda p: -max(a.boards for a in alternatives(p, CATALOG))
+    ):
+        alts = alternatives(pod, CATALOG)
+        spot = next(
+            (
+                (n, a)
+                for n in snapshot.nodes
+                for a in alts
+                if placement_problem(pod, n.labels, n.taints) is None
+                and free.get((n.name, a.board), 0) >= a.boards
+            ),
+            None,
+        )
+        if spot:
+            free[(spot[0].name, spot[1].board)] -= spot[1].boards
+            continue
+        ok = [
+            (g, room, a)
+            for g, room in opened
+            for a in alts
+            if placement_problem(pod, g.labels, g.taints) is None
+            and room.get(a.board, 0) >= a.boards
+        ]
+        if ok:
+            top = max(g.priority for g, _, _ in ok)
+            _, room, a = next(x for x in ok if x[0].priority == top)
+            room[a.board] -= a.boards
+            continue
+        fresh = [
+            (g, a)
+            for g in snapshot.node_groups
+            for a in alts
+            if headroom[g.name] > 0
+            and placement_problem(pod, g.labels, g.taints) is None
+            and group_boards(g, CATALOG).get(a.board, 0) >= a.boards
+        ]
+        if not fresh:
+            unplaced += 1
+            continue
+        g, a = min(
+            fresh,
+            key=lambda ga: (-ga[0].priority, INSTANCE_TYPES[ga[0].instance_type].price_per_hour),
+        )
+        headroom[g.name] -= 1
+        room = dict(group_boards(g, CATALOG))
+        room[a.board] -= a.boards
+        opened.append((g, room))
+        price += INSTANCE_TYPES[g.instance_type].price_per_hour
+    return unplaced, price
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots())
+def test_every_plan_is_feasible(snapshot: Snapshot) -> None:
+    _check_feasible(snapshot, plan(snapshot, Policy()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots())
+def test_no_plan_costs_more_than_pod_by_pod_greedy_without_priorities(snapshot: Snapshot) -> None:
+    flat = Snapshot(
+        tuple(g.__class__(**{**g.__dict__, "priority": 0}) for g in snapshot.node_groups),
+        snapshot.nodes,
+        snapshot.pods,
+        snapshot.catalog,
+    )
+    result = plan(flat, Policy())
+    unplaced = sum(d.outcome is Outcome.UNSCHEDULABLE for d in result.pods)
+    greedy_unplaced, greedy_price = greedy_cost(flat)
+    assert unplaced <= greedy_unplaced
+    if unplaced == greedy_unplaced:
+        assert result.price_per_hour_added <= greedy_price + 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots(), st.integers(0, 20), st.floats(0, 40))
+def test_policy_caps_are_never_exceeded(
+    snapshot: Snapshot, max_boards: int, max_price: float
+) -> None:
+    result = plan(snapshot, Policy(max_boards=max_boards, max_price_per_hour=max_price))
+    _check_feasible(snapshot, result)
+    groups = {g.name: g for g in snapshot.node_groups}
+    boards = sum(
+        (s.to_size - s.from_size) * sum(group_boards(groups[s.node_group], CATALOG).values())
+        for s in result.scale_ups
+    )
+    assert boards <= max_boards
+    assert result.price_per_hour_added <= max_price + 1e-6
+    assert math.isfinite(result.price_per_hour_added)
