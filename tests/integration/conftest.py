@@ -1,0 +1,93 @@
+"""A real kube-apiserver + etcd for the whole run, and the controller's restricted identity.
+
+The control plane's binaries come from $FPGA_BURST_CONTROLPLANE_BIN or, if unset, from
+tools/controlplane/build.sh. If neither works, every test that needs the cluster errors
+with the build's output: a missing control plane is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from burst.cloud import ClusterCredentials
+from burst.errors import KubeNotFoundError
+from burst.kube import client, credentials
+from burst.kube.client import Kube, Timeouts
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "tools" / "controlplane"))
+import devcluster  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.ControlPlane]:
+    cp = devcluster.start(tmp_path_factory.mktemp("controlplane"))
+    try:
+        yield cp
+    finally:
+        cp.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(control_plane: devcluster.ControlPlane) -> Iterator[Kube]:
+    """system:masters: sets up what the tests need; never the identity under test."""
+    with client.from_kubeconfig(control_plane.admin_kubeconfig) as kube:
+        yield kube
+
+
+@pytest.fixture(scope="session")
+def controller_credentials(admin: Kube, control_plane: devcluster.ControlPlane) -> ClusterCredentials:
+    """What `burst credentials` stores: RBAC applied, a TokenRequest token for the SA."""
+    return credentials.provision(
+        admin, credentials.DEFAULT_RBAC, timedelta(hours=2), str(control_plane.admin_kubeconfig)
+    )
+
+
+@pytest.fixture(scope="session")
+def kube(controller_credentials: ClusterCredentials) -> Iterator[Kube]:
+    """The adapter as the controller runs it: ServiceAccount kube-system/fpga-burst."""
+    with client.from_credentials(controller_credentials, Timeouts(connect=2, read=10)) as k:
+        yield k
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def namespace(admin: Kube) -> str:
+    """A fresh namespace per test (with its default ServiceAccount, as no controller runs)."""
+    name = unique("t")
+    admin.call("create namespace", admin.core.create_namespace,
+               {"metadata": {"name": name}})
+    admin.call("create sa", admin.core.create_namespaced_service_account, name,
+               {"metadata": {"name": "default"}})
+    return name
+
+
+@pytest.fixture
+def node_name(admin: Kube) -> Iterator[str]:
+    """A unique node name; the Node, if a test made one, is deleted afterwards."""
+    name = unique("node")
+    yield name
+    try:
+        admin.call("delete node", admin.core.delete_node, name)
+    except KubeNotFoundError:
+        pass
+
+
+@pytest.fixture
+def admin_nodes(admin: Kube) -> Iterator[list[str]]:
+    """Names of Nodes a test makes; they are deleted afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        try:
+            admin.call("delete node", admin.core.delete_node, name)
+        except KubeNotFoundError:
+            pass

@@ -1,0 +1,121 @@
+"""Building test objects in the real cluster, as an admin would (or a kubelet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from burst.kube.client import Json, Kube
+
+U250 = "xilinx/u250"
+F1 = "xilinx/aws-vu9p-f1"
+BOARDS = frozenset({U250, F1})
+
+
+def pod(
+    admin: Kube,
+    namespace: str,
+    name: str,
+    *,
+    node: str | None = None,
+    limits: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    grace: int = 0,
+    owner: Json | None = None,
+    **spec: Any,
+) -> Json:
+    body: Json = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "annotations": annotations or {},
+            "labels": labels or {},
+            **({"ownerReferences": [owner]} if owner else {}),
+        },
+        "spec": {
+            "containers": [{
+                "name": "main",
+                "image": "registry.invalid/fpga-job:1",
+                "resources": {"limits": limits or {}},
+            }],
+            "terminationGracePeriodSeconds": grace,
+            "automountServiceAccountToken": False,
+            **({"nodeName": node} if node else {}),
+            **spec,
+        },
+    }
+    return admin.call("create pod", admin.core.create_namespaced_pod, namespace, body)
+
+
+def node(
+    admin: Kube,
+    name: str,
+    *,
+    provider_id: str | None = None,
+    allocatable: dict[str, str] | None = None,
+    ready: bool = True,
+    labels: dict[str, str] | None = None,
+    taints: list[Json] | None = None,
+) -> Json:
+    """A Node as a kubelet registers it, then its status as the kubelet reports it."""
+    body: Json = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {
+            **({"providerID": provider_id} if provider_id else {}),
+            **({"taints": taints} if taints else {}),
+        },
+    }
+    created = admin.call("create node", admin.core.create_node, body)
+    created["status"] = {
+        "capacity": allocatable or {},
+        "allocatable": allocatable or {},
+        "conditions": [{
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+            "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        }],
+    }
+    return admin.call("update node status", admin.core.replace_node_status, name, created)
+
+
+def daemonset(admin: Kube, namespace: str, name: str) -> Json:
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "agent", "image": "registry.invalid/agent:1"}]},
+            },
+        },
+    }
+    return admin.call("create daemonset", _apps(admin).create_namespaced_daemon_set,
+                      namespace, body)
+
+
+def owner(obj: Json) -> Json:
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+    }
+
+
+def _apps(admin: Kube) -> Any:
+    from kubernetes import client as k8s
+
+    return k8s.AppsV1Api(admin.api_client)
+
+
+def pods_in(admin: Kube, namespace: str) -> dict[str, Json]:
+    items = admin.call("list pods", admin.core.list_namespaced_pod, namespace)["items"]
+    return {p["metadata"]["name"]: p for p in items}

@@ -1,0 +1,116 @@
+"""observe: what the controller reads from a real API server, as its restricted identity."""
+
+from __future__ import annotations
+
+import json
+
+import objects
+from objects import BOARDS, F1, U250
+
+from burst.kube import observe
+from burst.kube.client import Kube
+from burst.model import Pod, Taint, Toleration
+
+
+def _ours(pods: tuple[Pod, ...], namespace: str) -> dict[str, Pod]:
+    return {p.name.split("/")[1]: p for p in pods if p.name.startswith(f"{namespace}/")}
+
+
+def test_pending_pods_are_the_unbound_ones_that_request_boards_or_name_accelerators(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    """
+    GIVEN pods that request boards (limits only), name accelerators in the annotation,
+          need no FPGA at all, or are already bound to a node
+    WHEN  the controller lists pending pods
+    THEN  it gets exactly the unbound FPGA pods, with their boards, accelerators,
+          node selector, tolerations and UID
+    """
+    boards = objects.pod(
+        admin, namespace, "boards", limits={U250: "2"},
+        nodeSelector={"fpga": "u250"},
+        tolerations=[{"key": "fpga", "operator": "Exists", "effect": "NoSchedule"}],
+    )
+    objects.pod(admin, namespace, "accel",
+                annotations={"fpga-burst.io/accelerators": json.dumps({"xgboost": 4})})
+    objects.pod(admin, namespace, "plain", limits={"cpu": "1"})
+    objects.pod(admin, namespace, "bound", limits={U250: "1"}, node=node_name)
+    objects.pod(admin, namespace, "badnote", annotations={"fpga-burst.io/accelerators": "4"})
+
+    pending = _ours(observe.pending_pods(kube, BOARDS), namespace)
+
+    assert set(pending) == {"boards", "accel"}
+    assert pending["boards"].requests == {U250: 2}
+    assert pending["boards"].node_selector == {"fpga": "u250"}
+    # The API server's DefaultTolerationSeconds admission adds not-ready/unreachable ones.
+    assert Toleration("fpga", "Exists", "", "NoSchedule") in pending["boards"].tolerations
+    assert pending["boards"].uid == boards["metadata"]["uid"]
+    assert pending["boards"].pending
+    assert pending["accel"].accelerators == {"xgboost": 4}
+    assert pending["accel"].requests == {}
+
+
+def test_pending_pods_come_back_complete_when_listed_in_pages_smaller_than_the_answer(
+    admin: Kube, kube: Kube, namespace: str
+) -> None:
+    for i in range(7):
+        objects.pod(admin, namespace, f"p{i}", limits={F1: "1"})
+
+    pending = _ours(observe.pending_pods(kube, BOARDS, page_size=2), namespace)
+
+    assert sorted(pending) == [f"p{i}" for i in range(7)]
+    assert all(p.requests == {F1: 1} for p in pending.values())
+
+
+def test_fpga_nodes_are_ours_by_provider_id_or_anyone_advertising_boards(
+    admin: Kube, kube: Kube, node_name: str, admin_nodes: list[str]
+) -> None:
+    """
+    GIVEN a burst node (providerID aws:///<az>/<id>, in a node group), an on-prem node
+          with U250 boards, and a node with neither
+    WHEN  the controller lists FPGA nodes
+    THEN  it gets the first two, with instance id, node group, Ready, taints, boards
+    """
+    burst, onprem, other = (f"{node_name}-burst", f"{node_name}-onprem", f"{node_name}-other")
+    admin_nodes += [burst, onprem, other]
+    objects.node(
+        admin, burst, provider_id="aws:///us-east-1a/i-0123456789abcdef0",
+        allocatable={F1: "1", "cpu": "8"}, labels={"fpga": "f1"},
+        taints=[{"key": "fpga-burst.io/burst", "value": "true", "effect": "NoSchedule"}],
+    )
+    objects.node(admin, onprem, allocatable={U250: "2"}, ready=False)
+    objects.node(admin, other, allocatable={"cpu": "4"})
+
+    nodes = {
+        n.name: n
+        for n in observe.fpga_nodes(kube, BOARDS, {"i-0123456789abcdef0": "f1-group"})
+    }
+
+    assert burst in nodes and onprem in nodes and other not in nodes
+    b = nodes[burst]
+    assert (b.instance_id, b.node_group, b.ready, b.unschedulable) == (
+        "i-0123456789abcdef0", "f1-group", True, False)
+    assert b.allocatable == {F1: 1}
+    # TaintNodesByCondition admission adds not-ready at registration; no controller lifts it.
+    assert Taint("fpga-burst.io/burst", "true", "NoSchedule") in b.taints
+    assert b.labels["fpga"] == "f1"
+    assert b.created is not None
+    o = nodes[onprem]
+    assert (o.instance_id, o.node_group, o.ready, o.allocatable) == (None, None, False, {U250: 2})
+
+
+def test_pods_per_node_include_every_unfinished_pod_bound_to_it_and_nothing_else(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    objects.pod(admin, namespace, "a", node=node_name, limits={U250: "1"})
+    objects.pod(admin, namespace, "b", node=node_name)
+    objects.pod(admin, namespace, "elsewhere", node=f"{node_name}-x")
+    objects.pod(admin, namespace, "pending", limits={U250: "1"})
+
+    on_node = observe.pods_on_node(kube, node_name, BOARDS)
+    by_node = observe.bound_pods(kube, [node_name], BOARDS)
+
+    assert sorted(p.name for p in on_node) == [f"{namespace}/a", f"{namespace}/b"]
+    assert sorted(p.name for p in by_node[node_name]) == [f"{namespace}/a", f"{namespace}/b"]
+    assert {p.name: p.requests for p in on_node}[f"{namespace}/a"] == {U250: 1}
+    assert all(p.node == node_name for p in on_node)
