@@ -11,4 +11,32 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 # jsii warns on every process start about the Node.js version; it is noise in test output.
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import pytest  # noqa: E402
+from aws_cdk import App  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from stacks.config import DeployConfig, load  # noqa: E402
+from stacks.stack import FpgaBurstStack  # noqa: E402
+
+DEMO_CONFIG = REPO / "config" / "fpga-burst.yaml"
+
+
+@pytest.fixture(scope="session")
+def config() -> DeployConfig:
+    return load(DEMO_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def app_and_stack(
+    config: DeployConfig, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[App, FpgaBurstStack]:
+    """The demo configuration's app, built once; the layer comes from build/layer/ cache."""
+    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    return app, FpgaBurstStack(app, config=config)
+
+
+@pytest.fixture(scope="session")
+def template(app_and_stack: tuple[App, FpgaBurstStack]) -> Template:
+    return Template.from_stack(app_and_stack[1])

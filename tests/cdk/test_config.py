@@ -1,0 +1,176 @@
+"""The deployment configuration: every mistake is refused with the field it concerns."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.config import ConfigError, Taint, load, parse
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def edited(edit: Edit) -> dict[str, Any]:
+    doc = copy.deepcopy(DEMO)
+    edit(doc)
+    return doc
+
+
+def test_demo_config_loads_with_defaults_filled_in() -> None:
+    config = load(REPO / "config" / "fpga-burst.yaml")
+
+    assert config.cluster_name == "inaccel"
+    assert config.join_parameter_name == "/fpga-burst/inaccel/join"
+    assert [g.asg_name("inaccel") for g in config.node_groups] == [
+        "inaccel-f1-2xlarge",
+        "inaccel-f1-4xlarge",
+        "inaccel-f2-6xlarge",
+    ]
+    f1 = config.node_groups[1]
+    assert (f1.min_size, f1.max_size, f1.boards) == (0, 4, {"xilinx/aws-vu9p-f1": 2})
+    assert len(f1.subnets) == 3  # all network subnets when the group names none
+    f2 = config.node_groups[2]
+    assert [s.availability_zone for s in f2.subnets] == ["us-east-1a", "us-east-1b"]
+    assert f2.taints == (Taint("fpga-burst/f2", "true", "NoSchedule"),)
+    assert config.policy.max_boards == 16
+    assert config.policy.scale_down_delay_after_add_seconds == 600  # default
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "problem"),
+    [
+        pytest.param(lambda d: d.pop("cluster"), "cluster", "is required", id="no-cluster"),
+        pytest.param(
+            lambda d: d["cluster"].update(name="Prod_1"), "cluster.name", "not valid", id="name"
+        ),
+        pytest.param(
+            lambda d: d["cluster"].update(api_endpoint="https://10.8.0.1"),
+            "cluster.api_endpoint",
+            "host:port",
+            id="endpoint",
+        ),
+        pytest.param(
+            lambda d: d["cluster"].update(credentials_secret_arn="my-secret"),
+            "cluster.credentials_secret_arn",
+            "not valid",
+            id="secret-arn",
+        ),
+        pytest.param(
+            lambda d: d["aws"].update(account=123456789012),
+            "aws.account",
+            "is not a string",
+            id="unquoted-account",
+        ),
+        pytest.param(
+            lambda d: d["network"].update(onprem_cidr="10.0.0.1/16"),
+            "network.onprem_cidr",
+            "not a CIDR block",
+            id="cidr-host-bits",
+        ),
+        pytest.param(
+            lambda d: d["network"]["subnets"][1].update(availability_zone="eu-west-1a"),
+            "network.subnets[1].availability_zone",
+            "not in region 'us-east-1'",
+            id="az-region",
+        ),
+        pytest.param(
+            lambda d: d["network"].update(subnets=[]),
+            "network.subnets",
+            "at least 1",
+            id="no-subnets",
+        ),
+        pytest.param(
+            lambda d: d["node_groups"][0].update(instance_type="p4d.24xlarge"),
+            "node_groups[0].instance_type",
+            "not a known FPGA instance type",
+            id="instance-type",
+        ),
+        pytest.param(
+            lambda d: d["node_groups"][0].update(min_size=5),
+            "node_groups[0].max_size",
+            "below min_size 5",
+            id="min-above-max",
+        ),
+        pytest.param(
+            lambda d: d["node_groups"][2].update(subnet_ids=["subnet-0123456789abcdef9"]),
+            "node_groups[2].subnet_ids[0]",
+            "not in network.subnets",
+            id="unknown-subnet",
+        ),
+        pytest.param(
+            lambda d: d["node_groups"][1].update(name="f1-2xlarge"),
+            "node_groups[].name",
+            "appears twice",
+            id="duplicate-group",
+        ),
+        pytest.param(
+            lambda d: d["node_groups"][0].update(labels={"inaccel/fpga": "yes please"}),
+            "node_groups[0].labels.inaccel/fpga",
+            "not a valid label value",
+            id="label-value",
+        ),
+        pytest.param(
+            lambda d: d["node_groups"][2]["taints"][0].update(effect="NoEntry"),
+            "node_groups[2].taints[0].effect",
+            "'NoEntry'",
+            id="taint-effect",
+        ),
+        pytest.param(
+            lambda d: d["node_groups"][0].update(ami_id="ubuntu"),
+            "node_groups[0].ami_id",
+            "not valid",
+            id="ami",
+        ),
+        pytest.param(
+            lambda d: d["catalog"]["accelerators"]["com.inaccel.xgboost.exact"].update(
+                {"xilinx/u250": 0}
+            ),
+            "catalog.accelerators.com.inaccel.xgboost.exact.xilinx/u250",
+            "not a positive integer",
+            id="replicas",
+        ),
+        pytest.param(
+            lambda d: d["policy"].update(expanders=["priority", "cheapest"]),
+            "policy.expanders[1]",
+            "'cheapest'",
+            id="expander",
+        ),
+        pytest.param(
+            lambda d: d["policy"].update(max_price_per_hour="lots"),
+            "policy.max_price_per_hour",
+            "not a positive number",
+            id="price",
+        ),
+        pytest.param(
+            lambda d: d["policy"].update(token_ttl_seconds=600),
+            "policy.token_ttl_seconds",
+            "between 1800 and 86400",
+            id="token-ttl",
+        ),
+    ],
+)
+def test_bad_config_names_the_field(edit: Edit, field: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(edited(edit))
+
+    assert caught.value.field == field
+    assert problem in caught.value.problem
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("cluster: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(broken)
+    with pytest.raises(ConfigError, match="<top level>: must be a mapping"):
+        parse(["a list"])
