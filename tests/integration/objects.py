@@ -119,3 +119,16 @@ def _apps(admin: Kube) -> Any:
 def pods_in(admin: Kube, namespace: str) -> dict[str, Json]:
     items = admin.call("list pods", admin.core.list_namespaced_pod, namespace)["items"]
     return {p["metadata"]["name"]: p for p in items}
+
+
+def running(admin: Kube, namespace: str, name: str) -> Json:
+    """Report the pod Running and Ready, as its kubelet would. Eviction ignores PDBs for
+    pending pods, so a PDB only guards a pod in this state."""
+    current = admin.call("read pod", admin.core.read_namespaced_pod, name, namespace)
+    current["status"] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+    }
+    return admin.call("update pod status", admin.core.replace_namespaced_pod_status, name,
+                      namespace, current)

@@ -1,0 +1,226 @@
+"""Removing a node safely: cordon/taint, drain through the Eviction API, delete the Node."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import objects
+import pytest
+from objects import U250
+
+from burst.errors import DrainRefusedError, KubeNotFoundError
+from burst.kube import drain, nodes
+from burst.kube.client import Json, Kube
+from burst.model import SAFE_TO_EVICT, Taint
+
+TAINT = Taint("fpga-burst.io/removing", "true", "NoSchedule")
+
+
+class FakeClock:
+    """Time that passes only when the code under test sleeps: deadlines without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _read(admin: Kube, name: str) -> Json:
+    return admin.call("read node", admin.core.read_node, name)
+
+
+def test_cordon_with_a_taint_is_applied_once_and_undone_by_uncordon(
+    admin: Kube, kube: Kube, node_name: str
+) -> None:
+    objects.node(admin, node_name)
+
+    assert nodes.cordon(kube, node_name, TAINT) is True
+    assert nodes.cordon(kube, node_name, TAINT) is False  # idempotent
+    spec = _read(admin, node_name)["spec"]
+    assert spec["unschedulable"] is True
+    assert {"key": TAINT.key, "value": "true", "effect": "NoSchedule"} in spec["taints"]
+
+    assert nodes.uncordon(kube, node_name, TAINT.key) is True
+    spec = _read(admin, node_name)["spec"]
+    assert not spec.get("unschedulable")
+    assert all(t["key"] != TAINT.key for t in spec.get("taints") or ())
+
+
+def test_a_concurrent_writer_makes_the_update_conflict_and_both_changes_survive_the_retry(
+    admin: Kube, kube: Kube, node_name: str
+) -> None:
+    """
+    GIVEN the controller has read a node to cordon it
+    WHEN  someone else (a kubelet, kubectl) writes the node before the controller does
+    THEN  the API server answers 409, the controller re-reads and re-applies its change,
+          and the other writer's change is not lost
+    """
+    objects.node(admin, node_name)
+    calls = 0
+
+    def cordon_after_a_rival_write(node: Json) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            rival = _read(admin, node_name)
+            rival["metadata"].setdefault("labels", {})["rival"] = "was-here"
+            admin.call("rival update", admin.core.replace_node, node_name, rival)
+        node["spec"]["unschedulable"] = True
+        return True
+
+    assert nodes.update_node(kube, node_name, cordon_after_a_rival_write) is True
+
+    after = _read(admin, node_name)
+    assert calls == 2
+    assert after["spec"]["unschedulable"] is True
+    assert after["metadata"]["labels"]["rival"] == "was-here"
+
+
+def test_annotations_are_set_and_removed(admin: Kube, kube: Kube, node_name: str) -> None:
+    objects.node(admin, node_name)
+    assert nodes.annotate(kube, node_name, {"fpga-burst.io/unneeded-since": "2026-01-01T00:00Z"})
+    assert not nodes.annotate(kube, node_name, {"fpga-burst.io/unneeded-since": "2026-01-01T00:00Z"})
+    assert nodes.annotate(kube, node_name, {"fpga-burst.io/unneeded-since": None})
+    assert "fpga-burst.io/unneeded-since" not in (
+        _read(admin, node_name)["metadata"].get("annotations") or {})
+
+
+def test_drain_evicts_ordinary_pods_skips_daemonset_and_mirror_pods_then_the_node_is_deleted(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    objects.node(admin, node_name, allocatable={U250: "1"})
+    ds = objects.daemonset(admin, namespace, "agent")
+    objects.pod(admin, namespace, "job-a", node=node_name, limits={U250: "1"})
+    objects.pod(admin, namespace, "job-b", node=node_name)
+    objects.pod(admin, namespace, "agent-x", node=node_name, owner=objects.owner(ds))
+    objects.pod(admin, namespace, "static", node=node_name,
+                annotations={"kubernetes.io/config.mirror": "hash"})
+    objects.pod(admin, namespace, "elsewhere", node=f"{node_name}-other")
+    clock = FakeClock()
+
+    result = drain.drain(kube, node_name, deadline=60, clock=clock, sleep=clock.sleep)
+
+    assert result.done
+    assert sorted(result.evicted) == [f"{namespace}/job-a", f"{namespace}/job-b"]
+    assert sorted(result.skipped) == [f"{namespace}/agent-x", f"{namespace}/static"]
+    assert sorted(objects.pods_in(admin, namespace)) == ["agent-x", "elsewhere", "static"]
+    assert _read(admin, node_name)["spec"]["unschedulable"] is True
+
+    assert nodes.delete_node(kube, node_name) is True
+    assert nodes.delete_node(kube, node_name) is False
+    with pytest.raises(KubeNotFoundError):
+        _read(admin, node_name)
+
+
+def test_drain_refuses_a_node_with_a_pod_marked_not_safe_to_evict_and_changes_nothing(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    objects.node(admin, node_name)
+    objects.pod(admin, namespace, "precious", node=node_name,
+                annotations={SAFE_TO_EVICT: "false"})
+    objects.pod(admin, namespace, "ordinary", node=node_name)
+
+    with pytest.raises(DrainRefusedError) as refused:
+        drain.drain(kube, node_name, deadline=60, clock=FakeClock())
+
+    assert refused.value.pods == (f"{namespace}/precious",)
+    assert sorted(objects.pods_in(admin, namespace)) == ["ordinary", "precious"]
+    assert not _read(admin, node_name)["spec"].get("unschedulable")
+
+
+def _pdb(admin: Kube, namespace: str, app: str) -> None:
+    from kubernetes import client as k8s
+
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": app},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": app}}},
+    }
+    admin.call("create pdb", k8s.PolicyV1Api(admin.api_client)
+               .create_namespaced_pod_disruption_budget, namespace, body)
+
+
+def _delete_pdb(admin: Kube, namespace: str, app: str) -> Callable[[float], None]:
+    from kubernetes import client as k8s
+
+    def sleep_then_delete(seconds: float) -> None:
+        admin.call("delete pdb", k8s.PolicyV1Api(admin.api_client)
+                   .delete_namespaced_pod_disruption_budget, app, namespace)
+
+    return sleep_then_delete
+
+
+def test_a_pdb_refusal_is_retried_with_backoff_and_reported_as_blocked_at_the_deadline(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    """
+    GIVEN a pod protected by a PodDisruptionBudget that allows no disruption
+    WHEN  the node is drained with a deadline
+    THEN  the eviction is retried (429) with growing waits until the deadline, and the
+          result says the pod remains, blocked by its budget: no error, no deletion
+    """
+    objects.node(admin, node_name)
+    objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "db"})
+    objects.running(admin, namespace, "guarded")
+    _pdb(admin, namespace, "db")
+    clock = FakeClock()
+
+    result = drain.drain(kube, node_name, deadline=30, clock=clock, sleep=clock.sleep,
+                         backoff=drain.Backoff(initial=1, maximum=8))
+
+    assert not result.done
+    assert result.remaining == (f"{namespace}/guarded",)
+    assert "disruption budget" in result.blocked[f"{namespace}/guarded"]
+    assert clock.sleeps[:4] == [1, 2, 4, 8] and len(clock.sleeps) > 4
+    assert "guarded" in objects.pods_in(admin, namespace)
+
+
+def test_a_drain_blocked_by_a_pdb_finishes_once_the_budget_allows_it(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    objects.node(admin, node_name)
+    objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "db"})
+    objects.running(admin, namespace, "guarded")
+    _pdb(admin, namespace, "db")
+    clock = FakeClock()
+
+    result = drain.drain(kube, node_name, deadline=30, clock=clock,
+                         sleep=_delete_pdb(admin, namespace, "db"))
+
+    assert result.done and result.evicted == (f"{namespace}/guarded",)
+    assert "guarded" not in objects.pods_in(admin, namespace)
+
+
+def test_termination_grace_is_honoured_and_drain_continues_on_the_next_call(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    """
+    GIVEN a pod with a 30 s termination grace period, on a node whose kubelet is slow
+    WHEN  drain runs out of time while the pod is terminating
+    THEN  the pod was evicted with its own grace period and is reported remaining;
+          once the kubelet has removed it, a second drain call reports the node done
+    """
+    objects.node(admin, node_name)
+    objects.pod(admin, namespace, "slow", node=node_name, grace=30)
+    clock = FakeClock()
+
+    first = drain.drain(kube, node_name, deadline=5, clock=clock, sleep=clock.sleep)
+
+    assert first.evicted == (f"{namespace}/slow",) and first.remaining == (f"{namespace}/slow",)
+    terminating = objects.pods_in(admin, namespace)["slow"]
+    assert terminating["metadata"]["deletionGracePeriodSeconds"] == 30
+    # What the kubelet does once the container has stopped.
+    admin.call("kubelet removes pod", admin.core.delete_namespaced_pod, "slow", namespace,
+               grace_period_seconds=0)
+
+    second = drain.drain(kube, node_name, deadline=clock.now + 5, clock=clock,
+                         sleep=clock.sleep)
+
+    assert second.done and second.evicted == ()
