@@ -140,7 +140,13 @@ class _CachedPipBundling:
         self._requirements = requirements
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:  # jsii passes options whole
-        shutil.copytree(build(self._requirements), output_dir, dirs_exist_ok=True)
+        # Bytecode of whatever host Python imported from the cache is no use on Lambda.
+        shutil.copytree(
+            build(self._requirements),
+            output_dir,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         return True
 
 
