@@ -15,8 +15,9 @@ from pathlib import Path
 import yaml
 
 from burst import catalog as catalog_mod
-from burst import report, scenario
+from burst import joinhash, report, scenario
 from burst.errors import BurstError
+from burst.kube import credentials
 from burst.planner import plan
 
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="build a catalog from a tree of bitstream.json files")
     imp.add_argument("directory", type=Path)
     imp.set_defaults(run=_catalog_import)
+
+    joinhash.register(commands)
+    credentials.register(commands)
     return parser
 
 

@@ -15,14 +15,16 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 from burst.cloud import ClusterCredentials
 from burst.errors import ConfigError, KubeConflictError, KubeNotFoundError
-from burst.kube import client
-from burst.kube.client import Json, Kube
+
+if TYPE_CHECKING:
+    # Imported when the command runs: `burst plan` should not pay for the kubernetes client.
+    from burst.kube.client import Json, Kube
 
 SERVICE_ACCOUNT = "fpga-burst"
 NAMESPACE = "kube-system"
@@ -147,6 +149,8 @@ def register(commands: Any, store: Callable[[], CredentialsStore] | None = None)
 def _run(args: argparse.Namespace, store: Callable[[], CredentialsStore] | None) -> int:
     if args.days < 1:
         raise ConfigError("--days", "", "must be at least 1")
+    from burst.kube import client
+
     with client.from_kubeconfig(args.kubeconfig, args.context) as admin:
         creds = provision(admin, args.rbac, timedelta(days=args.days), str(args.kubeconfig))
     if args.secret_id is None:

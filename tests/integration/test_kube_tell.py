@@ -1,0 +1,73 @@
+"""tell: pod Events that `kubectl describe pod` shows, and the status ConfigMap."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import objects
+import yaml
+from objects import BOARDS, U250
+
+from burst.kube import observe, tell
+from burst.kube.client import Json, Kube
+from burst.model import Instance, NodeGroup, Pod
+
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+def _pending(kube: Kube, namespace: str, name: str) -> Pod:
+    return next(p for p in observe.pending_pods(kube, BOARDS) if p.name == f"{namespace}/{name}")
+
+
+def _events_as_kubectl_describe_lists_them(admin: Kube, namespace: str, pod: Pod) -> list[Json]:
+    selector = (f"involvedObject.name={pod.name.split('/')[1]},"
+                f"involvedObject.namespace={namespace},involvedObject.uid={pod.uid}")
+    answer = admin.call("list events", admin.core.list_namespaced_event, namespace,
+                        field_selector=selector)
+    items: list[Json] = answer["items"]
+    return items
+
+
+def test_the_same_reason_and_message_on_a_pod_is_one_event_whose_count_goes_up(
+    admin: Kube, kube: Kube, namespace: str
+) -> None:
+    """
+    GIVEN a pending FPGA pod
+    WHEN  the controller says the same thing about it on three ticks, then something new
+    THEN  kubectl describe lists two Events from fpga-burst: the first counted 3 times
+    """
+    objects.pod(admin, namespace, "job", limits={U250: "2"})
+    pod = _pending(kube, namespace, "job")
+    said = "pod needs 2 xilinx/u250 on one node; node group f1 has none"
+
+    counts = [tell.record_pod_event(kube, pod, tell.NOT_TRIGGER_SCALE_UP, said,
+                                    NOW + timedelta(minutes=i)) for i in range(3)]
+    tell.record_pod_event(kube, pod, tell.TRIGGERED_SCALE_UP, "group f2: 0->1", NOW)
+
+    assert counts == [1, 2, 3]
+    events = {e["reason"]: e for e in _events_as_kubectl_describe_lists_them(admin, namespace, pod)}
+    assert set(events) == {tell.NOT_TRIGGER_SCALE_UP, tell.TRIGGERED_SCALE_UP}
+    repeated = events[tell.NOT_TRIGGER_SCALE_UP]
+    assert (repeated["count"], repeated["message"], repeated["source"]["component"]) == (
+        3, said, "fpga-burst")
+    assert repeated["firstTimestamp"] == "2026-11-27T03:00:00Z"
+    assert repeated["lastTimestamp"] == "2026-11-27T03:02:00Z"
+    assert repeated["involvedObject"]["kind"] == "Pod"
+
+
+def test_the_status_configmap_is_created_then_replaced_and_reads_as_yaml(
+    admin: Kube, kube: Kube
+) -> None:
+    group = NodeGroup(name="f1", instance_type="f1.2xlarge", min_size=0, max_size=4, desired=2,
+                      instances=(Instance("i-1", "InService"),))
+
+    tell.write_status(kube, tell.status_data([group], {"f1": 1}, "scale up f1 1->2", NOW))
+    tell.write_status(kube, tell.status_data([group], {}, "nothing to do", NOW))
+
+    cm = admin.call("read cm", admin.core.read_namespaced_config_map, tell.STATUS_NAME,
+                    tell.STATUS_NAMESPACE)
+    status = yaml.safe_load(cm["data"]["status.yaml"])
+    assert cm["data"]["lastDecision"] == "nothing to do"
+    assert status["time"] == "2026-11-27T03:00:00Z"
+    assert status["nodeGroups"] == [{"name": "f1", "instanceType": "f1.2xlarge", "min": 0,
+                                     "max": 4, "desired": 2, "instances": 1, "upcoming": 0}]
