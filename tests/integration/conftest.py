@@ -7,6 +7,7 @@ with the build's output: a missing control plane is a failure, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sys
 from collections.abc import Iterator
@@ -14,14 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from burst.cloud import ClusterCredentials
 from burst.errors import KubeNotFoundError
 from burst.kube import client, credentials
 from burst.kube.client import Kube, Timeouts
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "tools" / "controlplane"))
-import devcluster  # noqa: E402
+import devcluster
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,9 @@ def admin(control_plane: devcluster.ControlPlane) -> Iterator[Kube]:
 
 
 @pytest.fixture(scope="session")
-def controller_credentials(admin: Kube, control_plane: devcluster.ControlPlane) -> ClusterCredentials:
+def controller_credentials(
+    admin: Kube, control_plane: devcluster.ControlPlane
+) -> ClusterCredentials:
     """What `burst credentials` stores: RBAC applied, a TokenRequest token for the SA."""
     return credentials.provision(
         admin, credentials.DEFAULT_RBAC, timedelta(hours=2), str(control_plane.admin_kubeconfig)
@@ -75,10 +77,8 @@ def node_name(admin: Kube) -> Iterator[str]:
     """A unique node name; the Node, if a test made one, is deleted afterwards."""
     name = unique("node")
     yield name
-    try:
+    with contextlib.suppress(KubeNotFoundError):
         admin.call("delete node", admin.core.delete_node, name)
-    except KubeNotFoundError:
-        pass
 
 
 @pytest.fixture
@@ -87,7 +87,5 @@ def admin_nodes(admin: Kube) -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in names:
-        try:
+        with contextlib.suppress(KubeNotFoundError):
             admin.call("delete node", admin.core.delete_node, name)
-        except KubeNotFoundError:
-            pass

@@ -10,7 +10,6 @@ from typing import Any
 
 import objects
 import pytest
-
 from burst import cli
 from burst.cloud import ClusterCredentials
 from burst.errors import KubeForbiddenError

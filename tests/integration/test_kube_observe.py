@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import objects
-from objects import BOARDS, F1, U250
-
 from burst.kube import observe
 from burst.kube.client import Kube
 from burst.model import Pod, Taint, Toleration
+from objects import BOARDS, F1, U250
 
 
 def _ours(pods: tuple[Pod, ...], namespace: str) -> dict[str, Pod]:

@@ -6,12 +6,11 @@ from collections.abc import Callable
 
 import objects
 import pytest
-from objects import U250
-
 from burst.errors import DrainRefusedError, KubeNotFoundError
 from burst.kube import drain, nodes
 from burst.kube.client import Json, Kube
 from burst.model import SAFE_TO_EVICT, Taint
+from objects import U250
 
 TAINT = Taint("fpga-burst.io/removing", "true", "NoSchedule")
 
@@ -84,10 +83,11 @@ def test_a_concurrent_writer_makes_the_update_conflict_and_both_changes_survive_
 
 def test_annotations_are_set_and_removed(admin: Kube, kube: Kube, node_name: str) -> None:
     objects.node(admin, node_name)
-    assert nodes.annotate(kube, node_name, {"fpga-burst.io/unneeded-since": "2026-01-01T00:00Z"})
-    assert not nodes.annotate(kube, node_name, {"fpga-burst.io/unneeded-since": "2026-01-01T00:00Z"})
-    assert nodes.annotate(kube, node_name, {"fpga-burst.io/unneeded-since": None})
-    assert "fpga-burst.io/unneeded-since" not in (
+    key = "fpga-burst.io/unneeded-since"
+    assert nodes.annotate(kube, node_name, {key: "2026-01-01T00:00Z"})
+    assert not nodes.annotate(kube, node_name, {key: "2026-01-01T00:00Z"})
+    assert nodes.annotate(kube, node_name, {key: None})
+    assert key not in (
         _read(admin, node_name)["metadata"].get("annotations") or {})
 
 

@@ -260,9 +260,11 @@ class ControlPlane:
                 _terminate(proc)
 
     def stop_apiserver(self) -> None:
+        """Kill the API server, as a crash or a lost VPN would make it vanish: no goodbye."""
         proc = self.processes.pop("kube-apiserver", None)
         if proc is not None:
-            _terminate(proc)
+            proc.kill()
+            proc.wait(timeout=10)
 
     def start_apiserver(self) -> None:
         """(Re)start the API server on the same port and etcd; blocks until ready."""
@@ -288,7 +290,7 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
         os.kill(proc.pid, signal.SIGCONT)
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)

@@ -78,6 +78,11 @@ class Kube:
             body = response.data
         except ApiException as exc:
             raise translate(operation, exc) from exc
+        except AttributeError as exc:
+            # The client decodes the body of every ApiException, and a TLS failure has none.
+            if isinstance(exc.__context__, ApiException):
+                raise translate(operation, exc.__context__) from exc.__context__
+            raise
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnreachableError(f"{operation}: {type(exc).__name__}") from exc
         if not body:

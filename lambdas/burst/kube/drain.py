@@ -118,6 +118,8 @@ def drain(
 ) -> DrainResult:
     """Cordon `node` and evict its pods until they are gone or `clock()` passes `deadline`.
 
+    `deadline` is on `clock`'s scale: with the default, `time.monotonic() + seconds`.
+
     Idempotent: call again to continue. Raises DrainRefusedError (before cordoning, if it
     can tell then), KubeNotFoundError if the node does not exist, and the transient errors;
     evictions already accepted are logged, one line each.
