@@ -333,8 +333,7 @@ class Controller(Construct):
             )
             acknowledge(
                 role,
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:{stack.region}:"
-                f"{stack.account}:network-interface/*]",
+                f"AwsSolutions-IAM5[Resource::{_nag_arn(stack, _interfaces_arn(stack))}]",
                 "Lambda creates the VPC network interfaces; their IDs are not known in advance.",
             )
 
@@ -381,7 +380,7 @@ def _vpc_access(
     stack: Stack, subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup
 ) -> list[iam.PolicyStatement]:
     """What Lambda needs to attach a function to the VPC, narrower than the managed policy."""
-    interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+    interfaces = _interfaces_arn(stack)
     subnet_arns = [
         stack.format_arn(service="ec2", resource="subnet", resource_name=s.subnet_id)
         for s in subnets.subnets or []
@@ -412,10 +411,17 @@ def _vpc_access(
     ]
 
 
+def _interfaces_arn(stack: Stack) -> str:
+    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+
+
 def _nag_arn(stack: Stack, arn: str) -> str:
     """An ARN as cdk-nag prints it in finding IDs: the partition token as a placeholder."""
+    resolved = stack.resolve(arn)
+    if isinstance(resolved, str):  # the partition is known (a feature flag can make it so)
+        return resolved
     # With an explicit account and region, the partition is the ARN's only token.
-    parts = stack.resolve(arn)["Fn::Join"][1]
+    parts = resolved["Fn::Join"][1]
     return "".join("<AWS::Partition>" if isinstance(part, dict) else part for part in parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -32,8 +33,12 @@ def config() -> DeployConfig:
 def app_and_stack(
     config: DeployConfig, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[App, FpgaBurstStack]:
-    """The demo configuration's app, built once; the layer comes from build/layer/ cache."""
-    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    """The demo configuration's app, built once; the layer comes from build/layer/ cache.
+
+    With cdk.json's context, so the feature flags are those `cdk synth` uses.
+    """
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=context)
     return app, FpgaBurstStack(app, config=config)
 
 

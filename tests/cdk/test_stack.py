@@ -23,6 +23,7 @@ HANDLERS = {
     "lifecycle": "burst.handlers.lifecycle.handler",
     "tokens": "burst.handlers.tokens.handler",
 }
+JOIN_PARAMETER_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/fpga-burst/inaccel/join"
 ENV_NAMES = {
     "FPGA_BURST_CLUSTER_NAME",
     "FPGA_BURST_API_ENDPOINT",
@@ -486,13 +487,13 @@ def test_node_role_reads_only_the_join_parameter_and_vpn_secret(
 
     assert actions_of(stmts) == {"ssm:GetParameter", "kms:Decrypt", "secretsmanager:GetSecretValue"}
     by_action = {s["Action"]: s for s in stmts}
-    assert json.dumps(by_action["ssm:GetParameter"]["Resource"]).endswith(
-        ':parameter/fpga-burst/inaccel/join"]]}'
-    )
+    assert by_action["ssm:GetParameter"]["Resource"] == JOIN_PARAMETER_ARN
     assert by_action["secretsmanager:GetSecretValue"]["Resource"] == config.vpn_secret_arn
     decrypt = by_action["kms:Decrypt"]
     assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "ssm.us-east-1.amazonaws.com"
-    assert "kms:EncryptionContext:PARAMETER_ARN" in decrypt["Condition"]["StringEquals"]
+    assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == (
+        JOIN_PARAMETER_ARN
+    )
     assert "ManagedPolicyArns" not in resources(template, "AWS::IAM::Role")[role_id]["Properties"]
 
 
@@ -540,7 +541,19 @@ def test_only_the_tokens_function_writes_the_join_parameter(template: Template) 
     assert len(writers) == 1
     logical_id, statement = writers[0]
     assert "Tokens" in logical_id
-    assert json.dumps(statement["Resource"]).endswith(':parameter/fpga-burst/inaccel/join"]]}')
+    assert statement["Resource"] == JOIN_PARAMETER_ARN
+    key_users = [
+        (logical_id, s)
+        for logical_id, s in statements(template)
+        if "kms:Encrypt" in as_list(s["Action"])
+    ]
+    assert len(key_users) == 1 and "Tokens" in key_users[0][0]
+    assert key_users[0][1]["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": "ssm.us-east-1.amazonaws.com",
+            "kms:EncryptionContext:PARAMETER_ARN": JOIN_PARAMETER_ARN,
+        }
+    }
 
 
 @pytest.mark.parametrize(
