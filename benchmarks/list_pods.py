@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
-import devcluster  # noqa: E402
-
-from burst.kube import client, observe  # noqa: E402
-from burst.kube.client import Kube  # noqa: E402
+import devcluster
+from burst.kube import client, observe
+from burst.kube.client import Kube
 
 NAMESPACE = "bench"
 BOARDS = frozenset({"xilinx/u250"})
