@@ -162,7 +162,9 @@ def dependency_layer(
         bundling=BundlingOptions(
             # Never used: local bundling always succeeds or raises. CDK requires an image.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=_CachedPipBundling(requirements),
+            # jsii's stub declares try_bundle(output_dir, *, image, ...) but the runtime calls
+            # it with the options as one positional struct, so the class follows the runtime.
+            local=_CachedPipBundling(requirements),  # type: ignore[arg-type]
         ),
     )
     return lambda_.LayerVersion(

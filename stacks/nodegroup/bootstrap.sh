@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Joins this EC2 FPGA instance to the on-prem kubeadm cluster over OpenVPN.
 #
-# Runs once, as root, from user data (stacks/nodegroup/user_data.py prepends the
-# FPGA_BURST_* settings below). User data carries only names, never secrets: the VPN
+# Runs once, as root, from user data: stacks/nodegroup/user_data.py puts `export` lines for
+# the FPGA_BURST_* settings checked below in front of it. User data carries only names, never
+# secrets: the VPN
 # configuration and login come from Secrets Manager, the join token from an SSM SecureString,
 # both read with the instance role. Any failure exits non-zero and the node never joins, so
 # the Auto Scaling launch hook times out and ABANDONs the instance.

@@ -174,3 +174,12 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
         load(broken)
     with pytest.raises(ConfigError, match="<top level>: must be a mapping"):
         parse(["a list"])
+
+
+def test_minimal_example_needs_only_the_required_fields() -> None:
+    config = load(REPO / "examples" / "deploy-minimal.yaml")
+
+    assert [g.asg_name(config.cluster_name) for g in config.node_groups] == ["lab-f1"]
+    assert config.node_groups[0].min_size == 0
+    assert config.join_parameter_name == "/fpga-burst/lab/join"
+    assert config.runtime_config()["catalog"] == {"accelerators": {}}
