@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import objects
+from burst.cluster import ClusterReader, ClusterWriter
 from burst.kube import observe
+from burst.kube.adapter import KubeCluster
 from burst.kube.client import Kube
 from burst.model import Pod, Taint, Toleration
 from objects import BOARDS, F1, U250
@@ -113,3 +115,42 @@ def test_pods_per_node_include_every_unfinished_pod_bound_to_it_and_nothing_else
     assert sorted(p.name for p in by_node[node_name]) == [f"{namespace}/a", f"{namespace}/b"]
     assert {p.name: p.requests for p in on_node}[f"{namespace}/a"] == {U250: 1}
     assert all(p.node == node_name for p in on_node)
+
+
+def test_observe_through_the_port_gives_nodes_pending_pods_and_pods_bound_to_fpga_nodes(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    objects.node(admin, node_name, provider_id="aws:///us-east-1a/i-0fedcba9876543210",
+                 allocatable={F1: "1"})
+    objects.pod(admin, namespace, "waiting", limits={F1: "1"})
+    objects.pod(admin, namespace, "running", limits={F1: "1"}, node=node_name)
+    objects.pod(admin, namespace, "on-some-cpu-node", node=f"{node_name}-cpu")
+    reader: ClusterReader = KubeCluster(kube, BOARDS)
+    writer: ClusterWriter = KubeCluster(kube, BOARDS)  # the same class serves both ports
+    assert writer is not None
+
+    view = reader.observe({"i-0fedcba9876543210": "f1"})
+
+    ours = {p.name.split("/")[1]: p for p in view.pods if p.name.startswith(f"{namespace}/")}
+    assert set(ours) == {"waiting", "running"}
+    assert ours["running"].node == node_name and ours["waiting"].pending
+    assert {n.name: n.node_group for n in view.nodes}[node_name] == "f1"
+    assert view.pending_version
+
+
+def test_waiting_for_pending_pods_wakes_for_a_new_fpga_pod_and_not_for_other_pods(
+    admin: Kube, kube: Kube, namespace: str
+) -> None:
+    """
+    GIVEN the controller has observed the cluster
+    WHEN  a pod without FPGA needs is created, and then (in a second case) an FPGA pod
+    THEN  the watch from the observed version times out for the first, wakes for the second
+    """
+    cluster = KubeCluster(kube, BOARDS)
+    since = cluster.observe({}).pending_version
+    objects.pod(admin, namespace, "cpu-only", limits={"cpu": "1"})
+
+    assert cluster.wait_for_pending(since, timeout=1) is False
+
+    objects.pod(admin, namespace, "fpga", limits={U250: "1"})
+    assert cluster.wait_for_pending(since, timeout=30) is True

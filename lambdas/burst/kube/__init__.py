@@ -9,4 +9,7 @@
 - tell: pod Events and the status ConfigMap.
 - tokens: kubeadm bootstrap-token Secrets.
 - credentials: `burst credentials` (RBAC + TokenRequest).
+- adapter: KubeCluster, the burst.cluster ports (ClusterReader, ClusterWriter) over all that.
+
+The shell: `KubeCluster(client.from_credentials(aws.read_cluster_credentials(id)), boards)`.
 """

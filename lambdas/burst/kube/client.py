@@ -8,11 +8,12 @@ failed call surfaces at once and the next tick retries the whole, idempotent ste
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -73,9 +74,39 @@ class Kube:
         """
         kwargs.setdefault("_request_timeout", (self.timeouts.connect, self.timeouts.read))
         kwargs["_preload_content"] = False
+        with self._translated(operation):
+            body = method(*args, **kwargs).data
+            result: Json = json.loads(body) if body else {}
+        return result
+
+    def watch(
+        self, operation: str, method: Callable[..., Any], timeout: float, **kwargs: Any
+    ) -> Generator[Json, None, None]:
+        """The events of a watch that the API server ends after `timeout` seconds.
+
+        Close the iterator (contextlib.closing) when leaving early: that closes the
+        connection, which still has a stream on it.
+        """
+        kwargs.update(
+            watch=True,
+            timeout_seconds=max(1, int(timeout)),
+            _preload_content=False,
+            _request_timeout=(self.timeouts.connect, timeout + self.timeouts.read),
+        )
+        with self._translated(operation):
+            response = method(**kwargs)
         try:
-            response = method(*args, **kwargs)
-            body = response.data
+            with self._translated(operation):
+                for line in response:
+                    if line.strip():
+                        yield json.loads(line)
+        finally:
+            response.close()
+
+    @contextlib.contextmanager
+    def _translated(self, operation: str) -> Iterator[None]:
+        try:
+            yield
         except ApiException as exc:
             raise translate(operation, exc) from exc
         except AttributeError as exc:
@@ -85,13 +116,8 @@ class Kube:
             raise
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnreachableError(f"{operation}: {type(exc).__name__}") from exc
-        if not body:
-            return {}
-        try:
-            result: Json = json.loads(body)
         except ValueError as exc:
             raise ClusterUnreachableError(f"{operation}: answer is not JSON") from exc
-        return result
 
     def close(self) -> None:
         self.api_client.close()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from burst.cluster import DrainResult
 from burst.errors import DrainRefusedError, KubeNotFoundError, KubeThrottledError
 from burst.kube import nodes
 from burst.kube.client import Json, Kube
@@ -28,21 +29,6 @@ from burst.kube.observe import list_all
 from burst.model import SAFE_TO_EVICT
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DrainResult:
-    """Where a drain stands. `done`: every evictable pod is gone."""
-
-    node: str
-    evicted: tuple[str, ...] = ()  # evictions the API server accepted during this call
-    remaining: tuple[str, ...] = ()  # evictable pods still on the node
-    blocked: Mapping[str, str] = field(default_factory=dict)  # pod -> why eviction was refused
-    skipped: tuple[str, ...] = ()  # DaemonSet and mirror pods, left to die with the node
-
-    @property
-    def done(self) -> bool:
-        return not self.remaining
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ ClusterUnreachableError, KubeThrottledError, KubeForbiddenError or KubeApiError.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from burst.cluster import ClusterView
 from burst.errors import KubeApiError
 from burst.kube import convert
 from burst.kube.client import Json, Kube
@@ -22,16 +24,14 @@ BOUND_AND_RUNNING = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Faile
 
 
 @dataclass(frozen=True)
-class ClusterView:
-    """What observe() saw: FPGA nodes, and pending FPGA pods plus every pod bound to them."""
-
-    nodes: tuple[Node, ...]
-    pods: tuple[Pod, ...]
+class Listing:
+    items: list[Json]
+    resource_version: str  # of the list as a whole: where a watch can start
 
 
-def list_all(
+def list_pages(
     kube: Kube, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any
-) -> list[Json]:
+) -> Listing:
     """Every item of a list call, page by page.
 
     If the continue token expires (410 Gone, the list took longer than etcd's compaction
@@ -43,33 +43,43 @@ def list_all(
         token: str | None = None
         try:
             while True:
-                page = kube.call(
-                    operation, method, *args, limit=limit,
-                    _continue=token, **kwargs,
-                )
+                page = kube.call(operation, method, *args, limit=limit, _continue=token,
+                                 **kwargs)
                 items.extend(page.get("items") or ())
-                token = (page.get("metadata") or {}).get("continue") or None
+                meta = page.get("metadata") or {}
+                token = meta.get("continue") or None
                 if token is None:
-                    return items
+                    return Listing(items, str(meta.get("resourceVersion") or ""))
         except KubeApiError as exc:
             if exc.status != 410 or token is None or attempt:
                 raise
     raise AssertionError("unreachable")
 
 
+def list_all(
+    kube: Kube, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any
+) -> list[Json]:
+    return list_pages(kube, operation, method, *args, **kwargs).items
+
+
+def _pending(kube: Kube, boards: Collection[str], page_size: int) -> tuple[tuple[Pod, ...], str]:
+    listing = list_pages(
+        kube, "list pending pods", kube.core.list_pod_for_all_namespaces,
+        field_selector=PENDING, limit=page_size,
+    )
+    pods = tuple(
+        convert.pod(p, boards)
+        for p in listing.items
+        if not (p.get("metadata") or {}).get("deletionTimestamp") and convert.is_fpga_pod(p, boards)
+    )
+    return pods, listing.resource_version
+
+
 def pending_pods(
     kube: Kube, boards: Collection[str], page_size: int = PAGE_SIZE
 ) -> tuple[Pod, ...]:
     """Unbound pods in phase Pending that need boards or accelerators, in every namespace."""
-    items = list_all(
-        kube, "list pending pods", kube.core.list_pod_for_all_namespaces,
-        field_selector=PENDING, limit=page_size,
-    )
-    return tuple(
-        convert.pod(p, boards)
-        for p in items
-        if not (p.get("metadata") or {}).get("deletionTimestamp") and convert.is_fpga_pod(p, boards)
-    )
+    return _pending(kube, boards, page_size)[0]
 
 
 def fpga_nodes(
@@ -114,8 +124,31 @@ def observe(
 ) -> ClusterView:
     """The cluster half of a Snapshot: FPGA nodes, pending FPGA pods, pods on FPGA nodes."""
     nodes = fpga_nodes(kube, boards, instance_groups)
-    pending = pending_pods(kube, boards)
+    pending, version = _pending(kube, boards, PAGE_SIZE)
     bound = bound_pods(kube, [n.name for n in nodes], boards)
     return ClusterView(
-        nodes=nodes, pods=pending + tuple(p for name in sorted(bound) for p in bound[name])
+        nodes=nodes,
+        pods=pending + tuple(p for name in sorted(bound) for p in bound[name]),
+        pending_version=version,
     )
+
+
+def wait_for_pending(kube: Kube, boards: Collection[str], since: str, timeout: float) -> bool:
+    """Watch pending pods from resourceVersion `since` until an FPGA pod is added or changed
+    (True) or `timeout` seconds pass (False).
+
+    True as well if `since` is too old to watch from (410 Gone): the caller observes anew
+    either way. Lets a scaler invocation react within seconds instead of at the next tick.
+    """
+    events = kube.watch(
+        "watch pending pods", kube.core.list_pod_for_all_namespaces, timeout,
+        field_selector=PENDING, resource_version=since,
+    )
+    with contextlib.closing(events):
+        for event in events:
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                return True
+            if kind in ("ADDED", "MODIFIED") and convert.is_fpga_pod(obj, boards):
+                return True
+    return False

@@ -5,7 +5,8 @@ with reason TriggeredScaleUp or NotTriggerScaleUp as Cluster Autoscaler uses the
 reason and message on the same pod is one Event whose count and lastTimestamp go up, not a
 new Event per tick: the Event's name is derived from (pod UID, reason, message).
 
-The status lives in ConfigMap kube-system/fpga-burst-status:
+The status lives in ConfigMap kube-system/fpga-burst-status, its data made by
+burst.cluster.status_data:
 
     kubectl -n kube-system get configmap fpga-burst-status -o jsonpath='{.data.status\\.yaml}'
 """
@@ -14,15 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
-
-import yaml
 
 from burst.errors import KubeConflictError, KubeNotFoundError
 from burst.kube.client import Json, Kube
-from burst.model import NodeGroup, Pod
+from burst.model import Pod
 
 log = logging.getLogger(__name__)
 
@@ -102,37 +100,6 @@ def _bump(kube: Kube, namespace: str, name: str, now: datetime) -> int:
     kube.call(f"patch event {namespace}/{name}", kube.core.patch_namespaced_event, name,
               namespace, patch, _content_type="application/merge-patch+json")
     return count
-
-
-def status_data(
-    node_groups: Sequence[NodeGroup],
-    upcoming: Mapping[str, int],
-    last_decision: str,
-    now: datetime,
-) -> dict[str, str]:
-    """The ConfigMap's data: the whole status as YAML, plus two keys for a quick look."""
-    document: dict[str, Any] = {
-        "time": _time(now),
-        "lastDecision": last_decision,
-        "nodeGroups": [
-            {
-                "name": g.name,
-                "instanceType": g.instance_type,
-                "min": g.min_size,
-                "max": g.max_size,
-                "desired": g.desired,
-                "instances": len(g.instances),
-                "upcoming": upcoming.get(g.name, 0),
-                **({"backoff": g.backoff} if g.backoff else {}),
-            }
-            for g in sorted(node_groups, key=lambda g: g.name)
-        ],
-    }
-    return {
-        "status.yaml": yaml.safe_dump(document, sort_keys=False),
-        "lastDecision": last_decision,
-        "lastDecisionTime": _time(now),
-    }
 
 
 def write_status(kube: Kube, data: Mapping[str, str]) -> None:

@@ -14,9 +14,9 @@ import logging
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from burst.cluster import BootstrapToken, TokenInfo
 from burst.errors import KubeConflictError, KubeNotFoundError
 from burst.kube.client import Json, Kube
 from burst.kube.observe import list_all
@@ -30,31 +30,6 @@ NODE_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 DESCRIPTION = "fpga-burst: kubeadm join token for burst FPGA nodes"
 _ALPHABET = string.ascii_lowercase + string.digits
 CREATE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class BootstrapToken:
-    """A token just made. `token` is what `kubeadm join --token` takes; never in repr."""
-
-    token_id: str
-    secret: str = field(repr=False)
-    expiration: datetime
-
-    @property
-    def token(self) -> str:
-        return f"{self.token_id}.{self.secret}"
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """One of our tokens as listed: no secret. expiration None: unreadable (left alone)."""
-
-    token_id: str
-    expiration: datetime | None
-    uid: str
-
-    def expired(self, now: datetime) -> bool:
-        return self.expiration is not None and self.expiration <= now
 
 
 def _random(length: int, choice: Callable[[str], str]) -> str:
