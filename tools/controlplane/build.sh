@@ -6,7 +6,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-key=$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-16)
+# The key covers this script too: a change to how the binaries are built rebuilds them.
+key=$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-16)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/fpga-burst/controlplane/$key
 bin=$cache/bin
 binaries=(kube-apiserver kube-scheduler etcd)
@@ -31,7 +32,15 @@ if ! have_all; then
     tmp=$(mktemp -d "$cache/build.XXXXXX")
     (
         cd "$here"
-        GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/" \
+        # A module build has no git tree to stamp the version from; without this,
+        # /version says v0.0.0-master and clients cannot tell which release they talk to.
+        version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' go.mod)
+        minor=${version#v*.}
+        minor=${minor%%.*}
+        pkg=k8s.io/component-base/version
+        stamp="-X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+        stamp="$stamp -X $pkg.gitTreeState=clean"
+        GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $stamp" -o "$tmp/" \
             k8s.io/kubernetes/cmd/kube-apiserver \
             k8s.io/kubernetes/cmd/kube-scheduler
         CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/etcd" go.etcd.io/etcd/server/v3
