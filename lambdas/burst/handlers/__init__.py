@@ -1,0 +1,1 @@
+"""Lambda entry points: scaler, lifecycle, tokens (stacks/controller/construct.py)."""

@@ -1,0 +1,137 @@
+"""What every handler shares: Powertools logger/metrics/tracer, config, adapters, failures.
+
+One Logger, Metrics and Tracer per process (service and namespace from
+POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE). `config()` is resolved once per
+process; `adapters(config)` builds the AWS and Kubernetes adapters for one invocation;
+`failed(exc)` turns an error into the metric the alarms watch and one log line.
+
+Secrets never reach a log line: ClusterCredentials and JoinData hide their tokens in repr,
+and nothing here formats a token.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from burst import config as config_mod
+from burst.aws import Aws, AwsSettings
+from burst.config import RuntimeConfig
+from burst.errors import (
+    AwsError,
+    AwsThrottledError,
+    AwsUnavailableError,
+    BurstError,
+    ClusterCredentialsError,
+    ClusterUnreachableError,
+    ConfigError,
+    EventError,
+    KubeApiError,
+    KubeThrottledError,
+)
+from burst.kube import client as kube_client
+from burst.kube.adapter import KubeCluster
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fpga-burst")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fpga-burst")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# Lambda tracing is off in the stack (X-Ray costs per trace); the Tracer still records
+# subsegments when an operator turns it on, and is a no-op otherwise.
+tracer = Tracer(service=SERVICE, disabled=os.environ.get("POWERTOOLS_TRACE_DISABLED") != "false")
+
+
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@dataclass
+class Adapters:
+    """One invocation's connections. Close when done (the Kubernetes client holds a pool)."""
+
+    aws: Aws
+    cluster: KubeCluster
+
+    def close(self) -> None:
+        self.cluster.kube.close()
+
+
+@functools.cache
+def config() -> RuntimeConfig:
+    """This process's configuration, from the environment, resolved once."""
+    return config_mod.load()
+
+
+def aws(cfg: RuntimeConfig) -> Aws:
+    return Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
+
+
+def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:
+    """The adapters for `cfg`: Kubernetes from a kubeconfig (local runs) or the secret.
+
+    Raises ConfigError if neither is configured, ClusterCredentialsError for a bad secret,
+    and the AWS adapter's errors from reading it.
+    """
+    aws_adapter = aws_adapter or aws(cfg)
+    if cfg.kubeconfig is not None:
+        kube = kube_client.from_kubeconfig(cfg.kubeconfig)
+    elif cfg.credentials_secret:
+        credentials = aws_adapter.read_cluster_credentials(cfg.credentials_secret)
+        kube = kube_client.from_credentials(credentials)
+    else:
+        raise ConfigError(
+            "FPGA_BURST_CREDENTIALS_SECRET_ARN", "", "set it, or FPGA_BURST_KUBECONFIG locally"
+        )
+    return Adapters(aws_adapter, KubeCluster(kube, cfg.boards))
+
+
+# error class -> (metric to add, or None; outcome in the summary; log level)
+_FAILURES: tuple[tuple[type[BaseException], str | None, str, str], ...] = (
+    (ClusterUnreachableError, "ClusterUnreachable", "cluster-unreachable", "error"),
+    (KubeThrottledError, "ClusterThrottled", "cluster-throttled", "warning"),
+    (AwsThrottledError, "AwsThrottled", "aws-throttled", "warning"),
+    (AwsUnavailableError, "AwsUnavailable", "aws-unavailable", "warning"),
+    (EventError, None, "bad-event", "error"),
+    (ConfigError, "ConfigurationErrors", "bad-config", "error"),
+    (ClusterCredentialsError, "ConfigurationErrors", "bad-credentials", "error"),
+    (KubeApiError, "ClusterApiErrors", "cluster-api-error", "error"),
+    (AwsError, "AwsErrors", "aws-error", "error"),
+)
+
+
+def failed(exc: BaseException, **context: Any) -> str:
+    """Count and log `exc` as the alarms expect; the outcome name for the summary.
+
+    Only BurstErrors are expected here; anything else is a bug and is re-raised by the
+    caller after this has logged it.
+    """
+    for kind, metric, outcome, level in _FAILURES:
+        if isinstance(exc, kind):
+            if metric:
+                metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+            extra = {"outcome": outcome, "error": str(exc), **_plain(context)}
+            if kind is ClusterUnreachableError:
+                extra["action"] = "none: nothing destructive without seeing the cluster"
+            getattr(logger, level)(f"{outcome}: {exc}", extra=extra)
+            return outcome
+    kind_name = "burst-error" if isinstance(exc, BurstError) else "bug"
+    logger.exception(f"{kind_name}: {type(exc).__name__}", extra={"outcome": kind_name})
+    return kind_name
+
+
+def _plain(context: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in context.items() if v is not None}
+
+
+def remaining_seconds(context: LambdaContext | None, default: float = 60.0) -> float:
+    """Seconds left before the Lambda deadline (`default` when run without a context)."""
+    if context is None:
+        return default
+    return context.get_remaining_time_in_millis() / 1000.0
