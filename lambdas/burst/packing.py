@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from burst.capacity import Template
+from burst.capacity import Capacity, Template
 from burst.expanders import Option, choose
 from burst.fit import Alternative, placement_problem
-from burst.model import BoardResource, Pod
+from burst.model import BoardResource, Pod, Policy
 
 _EPSILON = 1e-9
 
@@ -48,6 +48,15 @@ class Budget:
         if self.price is not None and template.price > 0:
             wanted = min(wanted, int((self.price + _EPSILON) // template.price))
         return max(0, wanted)
+
+    @classmethod
+    def of(cls, capacity: Capacity, policy: Policy) -> Budget:
+        """What the caps leave once the managed groups' current capacity is counted."""
+        boards = None if policy.max_boards is None else policy.max_boards - capacity.burst_boards
+        price = None
+        if policy.max_price_per_hour is not None:
+            price = policy.max_price_per_hour - capacity.burst_price
+        return cls(boards=boards, price=price)
 
     def spend(self, template: Template, copies: int) -> None:
         if self.boards is not None:
@@ -126,61 +135,64 @@ def _pack_once(
     chain: Sequence[str],
     budget: Budget,
 ) -> Packing:
-    left = {ci: n for ci, n in counts.items() if n > 0}
-    headroom = {ti: t.headroom for ti, t in enumerate(usable)}
+    state = _PassState(
+        left={ci: n for ci, n in counts.items() if n > 0},
+        headroom={ti: t.headroom for ti, t in enumerate(usable)},
+        menus=_menus(usable, fits, weights),
+    )
+    for ci, ti in fits:
+        state.hosts.setdefault(ci, set()).add(ti)
     result = Packing()
-    while True:
-        options = []
-        for ti, template in enumerate(usable):
-            if headroom[ti] == 0:
-                continue
-            if budget.copies(template, 1) == 0:
-                result.limited.update(_cap_names(budget, template))
-                continue
-            fill = _fill(template, ti, left, fits, weights)
-            if fill:
-                weight = sum(weights[ci] * n for ci, _, n in fill)
-                options.append((ti, Option(template, fill, weight)))
-        if not options:
-            break
+    while options := state.options(usable, weights, budget, result.limited):
         chosen = choose([o for _, o in options], chain)
         ti = next(ti for ti, o in options if o is chosen)
-        repeat = min(left[ci] // n for ci, _, n in chosen.fill)
-        copies = budget.copies(chosen.template, min(repeat, headroom[ti]))
-        headroom[ti] -= copies
+        repeat = min(state.left[ci] // n for ci, _, n in chosen.fill)
+        copies = budget.copies(chosen.template, min(repeat, state.headroom[ti]))
+        state.commit(ti, chosen.fill, copies)
         budget.spend(chosen.template, copies)
-        for ci, _, n in chosen.fill:
-            left[ci] -= n * copies
         result.opened.append(Opened(chosen.template, chosen.fill, copies))
-    _improve(result.opened, classes, usable, headroom, budget, chain)
-    result.unplaced = {ci: n for ci, n in left.items() if n > 0}
+    _improve(result.opened, usable, fits, state.headroom, budget, chain)
+    result.unplaced = {ci: n for ci, n in state.left.items() if n > 0}
     return result
 
 
-def open_one(
-    cls_index: int,
-    cls: PodClass,
-    templates: Sequence[Template],
-    headroom: dict[int, int],
-    chain: Sequence[str],
-    budget: Budget,
-) -> tuple[int, Alternative] | None:
-    """The template the chain picks for one new instance holding this pod, or None."""
-    options = [
-        (ti, Option(t, ((cls_index, alt, 1),), 1.0))
-        for ti, t in enumerate(templates)
-        if t.problem is None
-        and headroom[ti] > 0
-        and budget.copies(t, 1)
-        and (alt := best_alternative(cls, t)) is not None
-    ]
-    if not options:
-        return None
-    chosen = choose([o for _, o in options], chain)
-    ti = next(ti for ti, o in options if o is chosen)
-    headroom[ti] -= 1
-    budget.spend(templates[ti], 1)
-    return ti, chosen.fill[0][1]
+@dataclass
+class _PassState:
+    left: dict[int, int]  # class -> pods still without a place
+    headroom: dict[int, int]  # template -> instances it may still add
+    menus: dict[int, _Menu]
+    hosts: dict[int, set[int]] = field(default_factory=dict)  # class -> templates
+    # A template's best fill only changes when the count of a class it can host changes.
+    cached: dict[int, Option | None] = field(default_factory=dict)
+
+    def options(
+        self,
+        usable: Sequence[Template],
+        weights: Mapping[int, float],
+        budget: Budget,
+        limited: set[str],
+    ) -> list[tuple[int, Option]]:
+        options = []
+        for ti, template in enumerate(usable):
+            if self.headroom[ti] == 0:
+                continue
+            if budget.copies(template, 1) == 0:
+                limited.update(_cap_names(budget, template))
+                continue
+            if ti not in self.cached:
+                fill = _fill(template, self.menus[ti], self.left, weights)
+                weight = sum(weights[ci] * n for ci, _, n in fill)
+                self.cached[ti] = Option(template, fill, weight) if fill else None
+            if (option := self.cached[ti]) is not None:
+                options.append((ti, option))
+        return options
+
+    def commit(self, ti: int, fill: tuple[tuple[int, Alternative, int], ...], copies: int) -> None:
+        self.headroom[ti] -= copies
+        for ci, _, n in fill:
+            self.left[ci] -= n * copies
+            for stale in self.hosts.get(ci, ()):
+                self.cached.pop(stale, None)
 
 
 def scarcity_weights(
@@ -210,42 +222,49 @@ def _cap_names(budget: Budget, template: Template) -> set[str]:
     return names
 
 
-def _fill(
-    template: Template,
-    ti: int,
-    left: Mapping[int, int],
+# template -> board -> pod size -> the classes it can host, heaviest first
+_Menu = dict[BoardResource, dict[int, list[tuple[int, Alternative]]]]
+
+
+def _menus(
+    templates: Sequence[Template],
     fits: Mapping[tuple[int, int], Alternative],
     weights: Mapping[int, float],
+) -> dict[int, _Menu]:
+    """Sorted once per pass: weights never change, only how many pods of each are left."""
+    menus: dict[int, _Menu] = {ti: {} for ti in range(len(templates))}
+    for (ci, ti), alt in fits.items():
+        menus[ti].setdefault(alt.board, {}).setdefault(alt.boards, []).append((ci, alt))
+    for menu in menus.values():
+        for sizes in menu.values():
+            for items in sizes.values():
+                items.sort(key=lambda item: (-weights[item[0]], item[0]))
+    return menus
+
+
+def _fill(
+    template: Template, menu: _Menu, left: Mapping[int, int], weights: Mapping[int, float]
 ) -> tuple[tuple[int, Alternative, int], ...]:
     """The heaviest set of remaining pods one instance can hold: a knapsack per board."""
-    by_board: dict[BoardResource, list[tuple[int, Alternative]]] = {}
-    for ci, n in left.items():
-        alt = fits.get((ci, ti))
-        if n > 0 and alt is not None:
-            by_board.setdefault(alt.board, []).append((ci, alt))
     fill: list[tuple[int, Alternative, int]] = []
-    for board, items in sorted(by_board.items()):
-        fill.extend(_knapsack(template.boards[board], items, left, weights))
+    for board, sizes in sorted(menu.items()):
+        fill.extend(_knapsack(template.boards[board], sizes, left, weights))
     return tuple(fill)
 
 
 def _knapsack(
     capacity: int,
-    items: list[tuple[int, Alternative]],
+    sizes: Mapping[int, list[tuple[int, Alternative]]],
     left: Mapping[int, int],
     weights: Mapping[int, float],
 ) -> list[tuple[int, Alternative, int]]:
     # Only the heaviest capacity // size pods of each size can be in an optimal fill, so
     # the 0/1 expansion stays small however many pods are pending.
     units: list[tuple[int, Alternative]] = []
-    by_size: dict[int, list[tuple[int, Alternative]]] = {}
-    for ci, alt in items:
-        by_size.setdefault(alt.boards, []).append((ci, alt))
-    for size, group in by_size.items():
-        group.sort(key=lambda item: (-weights[item[0]], item[0]))
+    for size, items in sizes.items():
         room = capacity // size
-        for ci, alt in group:
-            take = min(left[ci], room)
+        for ci, alt in items:
+            take = min(left.get(ci, 0), room)
             units.extend([(ci, alt)] * take)
             room -= take
             if room == 0:
@@ -274,54 +293,126 @@ def _better(a: tuple[float, int], b: tuple[float, int]) -> bool:
 
 def _improve(
     opened: list[Opened],
-    classes: Sequence[PodClass],
     templates: Sequence[Template],
+    fits: Mapping[tuple[int, int], Alternative],
     headroom: dict[int, int],
     budget: Budget,
     chain: Sequence[str],
 ) -> None:
     """Local moves that lower the price, each applied one instance at a time until none."""
     index = {id(t): ti for ti, t in enumerate(templates)}
+    room = max((t.board_total for t in templates), default=0)
     for _ in range(4 * len(opened) + 8):
-        if not _improve_once(opened, classes, templates, index, headroom, budget, chain):
+        # Only part-filled instances can be merged or shrunk: full ones were chosen at the
+        # best price per unit of demand and stay.
+        idle = [o for o in opened if o.copies > 0 and _used(o) < o.template.board_total]
+        move = _find_move(idle, templates, fits, index, headroom, budget, chain, room)
+        if move is not None:
+            _apply(opened, *move, index, headroom, budget)
+        elif not _dissolve_one(opened, idle, fits, index, headroom, budget, chain):
             break
     opened[:] = [o for o in opened if o.copies > 0]
 
 
-def _improve_once(
-    opened: list[Opened],
-    classes: Sequence[PodClass],
+_Move = tuple[Opened, "Opened | None", Template, int, tuple[tuple[int, Alternative, int], ...]]
+
+
+def _find_move(
+    idle: list[Opened],
     templates: Sequence[Template],
+    fits: Mapping[tuple[int, int], Alternative],
+    index: Mapping[int, int],
+    headroom: dict[int, int],
+    budget: Budget,
+    chain: Sequence[str],
+    room: int,
+) -> _Move | None:
+    for a in idle:
+        for b in [None, *idle]:
+            if (b is a and a.copies < 2) or _used(a) + (_used(b) if b else 0) > room:
+                continue
+            pods = _pods_of(a) + (_pods_of(b) if b is not None else [])
+            current = a.template.price + (b.template.price if b is not None else 0.0)
+            for ti, template in enumerate(templates):
+                cheaper = template.price < current - _EPSILON
+                fewer = b is not None and template.price <= current + _EPSILON
+                if not (cheaper or fewer) or not _same_rank(template, a, b, chain):
+                    continue
+                freed = (index[id(a.template)] == ti) + (
+                    b is not None and index[id(b.template)] == ti
+                )
+                if headroom[ti] + freed < 1 or not _budget_allows(budget, template, a, b):
+                    continue
+                fill = _repack(pods, ti, template, fits)
+                if fill is not None:
+                    return a, b, template, ti, fill
+    return None
+
+
+def _dissolve_one(
+    opened: list[Opened],
+    idle: list[Opened],
+    fits: Mapping[tuple[int, int], Alternative],
     index: Mapping[int, int],
     headroom: dict[int, int],
     budget: Budget,
     chain: Sequence[str],
 ) -> bool:
-    live = [o for o in opened if o.copies > 0]
-    for a in live:
-        for b in [None, *live]:
-            if b is a and a.copies < 2:
-                continue
-            pods = _pods_of(a) + (_pods_of(b) if b is not None else [])
-            current = a.template.price + (b.template.price if b is not None else 0.0)
-            for ti, template in enumerate(templates):
-                if template.price >= current - _EPSILON and not (
-                    b is not None and template.price <= current + _EPSILON
-                ):
-                    continue
-                if not _same_rank(template, a, b, chain):
-                    continue
-                freed = {index[id(a.template)]: 1}
-                if b is not None:
-                    freed[index[id(b.template)]] = freed.get(index[id(b.template)], 0) + 1
-                if headroom[ti] + freed.get(ti, 0) < 1:
-                    continue
-                fill = _repack(pods, classes, template)
-                if fill is None or not _budget_allows(budget, template, a, b):
-                    continue
-                _apply(opened, a, b, template, ti, fill, index, headroom, budget)
-                return True
+    """Removes one instance whose pods all fit, any alternative, in others' idle boards."""
+    # Any instance may go, full ones too: its pods may have another alternative that
+    # fits where boards of a different kind sit idle.
+    for a in sorted((o for o in opened if o.copies > 0), key=lambda o: -o.template.price):
+        moves = _rehome(a, idle, fits, index, chain)
+        if moves is None:
+            continue
+        a.copies -= 1
+        headroom[index[id(a.template)]] += 1
+        budget.spend(a.template, -1)
+        for b, added in moves:
+            b.copies -= 1
+            merged: dict[tuple[int, Alternative], int] = {(c, alt): n for c, alt, n in b.fill}
+            for key in added:
+                merged[key] = merged.get(key, 0) + 1
+            fill = tuple((c, alt, n) for (c, alt), n in sorted(merged.items()))
+            opened.append(Opened(b.template, fill, 1))
+        return True
     return False
+
+
+def _rehome(
+    a: Opened,
+    idle: list[Opened],
+    fits: Mapping[tuple[int, int], Alternative],
+    index: Mapping[int, int],
+    chain: Sequence[str],
+) -> list[tuple[Opened, list[tuple[int, Alternative]]]] | None:
+    hosts = [
+        b for b in idle if (b is not a or a.copies > 1) and _same_rank(b.template, a, None, chain)
+    ]
+    free = {id(b): _free(b) for b in hosts}
+    added: dict[int, list[tuple[int, Alternative]]] = {}
+    size = {ci: alt.boards for ci, alt, _ in a.fill}
+    for ci in sorted(_pods_of(a), key=lambda c: -size[c]):
+        for b in hosts:
+            alt = fits.get((ci, index[id(b.template)]))
+            if alt is not None and free[id(b)].get(alt.board, 0) >= alt.boards:
+                free[id(b)][alt.board] -= alt.boards
+                added.setdefault(id(b), []).append((ci, alt))
+                break
+        else:
+            return None
+    return [(b, added[id(b)]) for b in hosts if id(b) in added]
+
+
+def _free(opened: Opened) -> dict[BoardResource, int]:
+    free = dict(opened.template.boards)
+    for _, alt, n in opened.fill:
+        free[alt.board] -= alt.boards * n
+    return free
+
+
+def _used(opened: Opened) -> int:
+    return sum(alt.boards * n for _, alt, n in opened.fill)
 
 
 def _same_rank(template: Template, a: Opened, b: Opened | None, chain: Sequence[str]) -> bool:
@@ -337,12 +428,12 @@ def _pods_of(opened: Opened) -> list[int]:
 
 
 def _repack(
-    pods: list[int], classes: Sequence[PodClass], template: Template
+    pods: list[int], ti: int, template: Template, fits: Mapping[tuple[int, int], Alternative]
 ) -> tuple[tuple[int, Alternative, int], ...] | None:
     free = dict(template.boards)
     counts: dict[tuple[int, Alternative], int] = {}
     for ci in pods:
-        alt = best_alternative(classes[ci], template)
+        alt = fits.get((ci, ti))
         if alt is None or free.get(alt.board, 0) < alt.boards:
             return None
         free[alt.board] -= alt.boards

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from burst.baseline import Attempt, pod_by_pod, record
 from burst.capacity import Capacity, Slot, Template, build
 from burst.errors import DemandError
 from burst.fit import Alternative, alternatives, placement_problem
 from burst.model import Outcome, Plan, Pod, PodDecision, Policy, ScaleUp, Snapshot
 from burst.packing import (
     Budget,
-    Opened,
     Packing,
     PodClass,
     best_alternative,
     class_weights,
-    open_one,
     pack,
     scarcity_weights,
     score,
@@ -33,7 +32,8 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     decisions: dict[str, PodDecision] = {}
     pending = sorted((p for p in snapshot.pods if p.pending), key=lambda p: p.name)
     classes, members = _classify(pending, snapshot, decisions)
-    templates = build(snapshot).templates
+    base = build(snapshot)
+    templates = base.templates
     usable = [t for t in templates if t.problem is None]
     weights = class_weights(classes, usable)
     scarce = scarcity_weights(classes, weights, usable)
@@ -47,8 +47,10 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
         sorted(indices, key=lambda ci: (ci in scarce, -scarce.get(ci, 0.0))),
         sorted(indices, key=lambda ci: -max(a.boards for a in classes[ci].alternatives)),
     ]
+    if not any(slot.free for slot in (*base.existing, *base.upcoming)):
+        orders = orders[:1]  # with nothing registered or upcoming, the order cannot matter
     attempts = [_attempt(order, classes, members, snapshot, policy) for order in orders]
-    attempts.append(_pod_by_pod(classes, members, snapshot, policy))
+    attempts.append(pod_by_pod(classes, members, snapshot, policy))
     placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3]))
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
@@ -63,16 +65,13 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     )
 
 
-_Attempt = tuple[dict[str, PodDecision], list[list[Pod]], Capacity, Packing]
-
-
 def _attempt(
     order: Sequence[int],
     classes: Sequence[PodClass],
     members: Sequence[Sequence[Pod]],
     snapshot: Snapshot,
     policy: Policy,
-) -> _Attempt:
+) -> Attempt:
     capacity = build(snapshot)
     left = [list(pods) for pods in members]
     placed: dict[str, PodDecision] = {}
@@ -83,92 +82,10 @@ def _attempt(
         for ci in order:
             _place_on_slots(classes[ci], left[ci], slots, outcome, placed)
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    packing = pack(classes, counts, capacity.templates, policy.expanders, _budget(capacity, policy))
+    packing = pack(
+        classes, counts, capacity.templates, policy.expanders, Budget.of(capacity, policy)
+    )
     return placed, left, capacity, packing
-
-
-def _pod_by_pod(
-    classes: Sequence[PodClass],
-    members: Sequence[Sequence[Pod]],
-    snapshot: Snapshot,
-    policy: Policy,
-) -> _Attempt:
-    """The plain baseline, biggest pod first, each to the first place it fits: registered
-    nodes, upcoming instances, instances this plan adds, else one new instance. Kept as a
-    candidate so no plan is ever worse than it, whatever the shape of the cluster."""
-    capacity = build(snapshot)
-    budget = _budget(capacity, policy)
-    headroom = {ti: t.headroom for ti, t in enumerate(capacity.templates)}
-    opened: list[tuple[int, Slot, list[tuple[int, Alternative]]]] = []
-    placed: dict[str, PodDecision] = {}
-    left: list[list[Pod]] = [[] for _ in classes]
-    roomy: list[Slot] = []
-    contents: dict[int, list[tuple[int, Alternative]]] = {}
-    biggest_first = sorted(
-        ((ci, pod) for ci, pods in enumerate(members) for pod in pods),
-        key=lambda cp: (-max(a.boards for a in classes[cp[0]].alternatives), cp[1].name),
-    )
-    for ci, pod in biggest_first:
-        cls = classes[ci]
-        slot = _first_fit(cls, [*capacity.existing, *capacity.upcoming])
-        if slot is not None:
-            outcome = Outcome.FITS_EXISTING if slot[0].registered else Outcome.FITS_UPCOMING
-            _record(placed, pod, slot[0], slot[1], outcome)
-            continue
-        spot = _first_fit(cls, roomy)
-        if spot is None:
-            new = open_one(ci, cls, capacity.templates, headroom, policy.expanders, budget)
-            if new is None:
-                left[ci].append(pod)
-                continue
-            opened.append((new[0], _slot_of(capacity.templates[new[0]]), []))
-            roomy.append(opened[-1][1])
-            contents[id(opened[-1][1])] = opened[-1][2]
-            spot = _first_fit(cls, [opened[-1][1]])
-            assert spot is not None  # open_one chose a template this pod fits
-        contents[id(spot[0])].append((ci, spot[1]))
-        if not any(spot[0].free.values()):
-            roomy.remove(spot[0])  # full instances are never looked at again
-    packing = Packing()
-    for ti, _, pods in opened:
-        fill = sorted({(c, a): pods.count((c, a)) for c, a in pods}.items())
-        packing.opened.append(
-            Opened(capacity.templates[ti], tuple((c, a, n) for (c, a), n in fill), 1)
-        )
-    packing.unplaced = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    # _assign_new hands the pods of `left` to new instances in order; the ones nothing
-    # could host stay at the end, and are the ones reported.
-    nowhere = {p.name for pods in left for p in pods}
-    rest = [[p for p in pods if p.name not in placed and p.name not in nowhere] for pods in members]
-    return placed, [a + b for a, b in zip(rest, left, strict=True)], capacity, packing
-
-
-def _first_fit(cls: PodClass, slots: Sequence[Slot]) -> tuple[Slot, Alternative] | None:
-    for slot in slots:
-        if placement_problem(cls.sample, slot.labels, slot.taints) is None:
-            for alt in cls.alternatives:
-                if slot.free.get(alt.board, 0) >= alt.boards:
-                    slot.free[alt.board] -= alt.boards
-                    return slot, alt
-    return None
-
-
-def _slot_of(template: Template) -> Slot:
-    group = template.group
-    return Slot(group.name, dict(template.boards), group.labels, group.taints, group.name, False)
-
-
-def _record(
-    placed: dict[str, PodDecision], pod: Pod, slot: Slot, alt: Alternative, outcome: Outcome
-) -> None:
-    placed[pod.name] = PodDecision(
-        pod.name,
-        outcome,
-        node=slot.name if slot.registered else None,
-        node_group=None if slot.registered else slot.node_group,
-        board=alt.board,
-        boards=alt.boards,
-    )
 
 
 def _classify(
@@ -219,15 +136,7 @@ def _place_on_slots(
             fitting, key=lambda sa: (sa[0].free[sa[1].board] - sa[1].boards, sa[0].name)
         )
         slot.free[alt.board] -= alt.boards
-        _record(decisions, pods.pop(0), slot, alt, outcome)
-
-
-def _budget(capacity: Capacity, policy: Policy) -> Budget:
-    boards = None if policy.max_boards is None else policy.max_boards - capacity.burst_boards
-    price = None
-    if policy.max_price_per_hour is not None:
-        price = policy.max_price_per_hour - capacity.burst_price
-    return Budget(boards=boards, price=price)
+        record(decisions, pods.pop(0), slot, alt, outcome)
 
 
 def _assign_new(

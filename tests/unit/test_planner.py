@@ -459,3 +459,25 @@ def test_missing_instances_of_a_backed_off_group_are_not_counted_as_upcoming() -
     result = plan(replace(scenario.snapshot, node_groups=groups), scenario.policy)
     assert result.pods[0].outcome is Outcome.SCALE_UP
     assert result.pods[0].node_group == "f1-16xlarge"
+
+
+def test_a_pod_switches_board_kind_to_share_an_instance_instead_of_buying_another() -> None:
+    # Alone, job-2 is cheapest on an f2.12xlarge ($3.96); but the f1.16xlarge that job-1
+    # needs anyway has 7 idle VU9P boards, where job-2's other alternative (2 boards) fits.
+    report = run(
+        {
+            "catalog": {
+                "accelerators": {"xgb": {"xilinx/aws-vu9p-f1": 2, "xilinx/aws-vu47p-f2": 3}}
+            },
+            "node_groups": [
+                group("f1-16xlarge", "f1.16xlarge"),
+                group("f2-12xlarge", "f2.12xlarge"),
+            ],
+            "pods": [
+                pod("job-1", requests={"xilinx/aws-vu9p-f1": 1}),
+                pod("job-2", accelerators={"xgb": 4}),
+            ],
+        }
+    )
+    assert sizes(report) == {"f1-16xlarge": (0, 1)}
+    assert report["price_per_hour_added"] == pytest.approx(13.20)

@@ -1,0 +1,233 @@
+"""Planner benchmark: plan time at scale, and plan cost against the exact optimum.
+
+1. Median time of `plan()` for 100 / 1,000 / 10,000 pending pods over 20 node groups
+   (target: 10,000 pods under 200 ms).
+2. Price of the planner's new instances against the optimum of the same problem solved
+   as a MILP (PuLP + CBC, used only here), over random small instances
+   (targets: mean ratio <= 1.02, worst <= 1.10).
+
+Run: .venv/bin/python benchmarks/plan.py [--instances 200] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import pulp
+from burst.capacity import group_boards
+from burst.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
+from burst.fit import alternatives, placement_problem
+from burst.model import Catalog, NodeGroup, Outcome, Pod, Policy, Snapshot, Taint, Toleration
+from burst.planner import plan
+
+CATALOG = Catalog(
+    accelerators={
+        "com.inaccel.xgboost.exact": {F1_BOARD: 2, F2_BOARD: 3, "xilinx/u250": 4},
+        "com.inaccel.math.vector": {F1_BOARD: 4},
+        "com.inaccel.aml.logreg": {F1_BOARD: 1, F2_BOARD: 2},
+    },
+    instance_types=INSTANCE_TYPES,
+)
+TYPES = sorted(INSTANCE_TYPES)
+TAINT = Taint("fpga-burst.io/aws", "true", "NoSchedule")
+
+
+def large_snapshot(pods: int, rng: random.Random) -> Snapshot:
+    groups = tuple(
+        NodeGroup(
+            name=f"ng-{i:02}-{TYPES[i % len(TYPES)].replace('.', '-')}",
+            instance_type=TYPES[i % len(TYPES)],
+            min_size=0,
+            max_size=2000,
+            desired=0,
+            labels={"zone": "abcd"[i % 4]},
+            taints=(TAINT,) if i % 5 == 0 else (),
+            priority=10 if i % 7 == 0 else 0,
+        )
+        for i in range(20)
+    )
+    return Snapshot(groups, (), tuple(_pod(f"jobs/p{i:05}", rng) for i in range(pods)), CATALOG)
+
+
+def _pod(name: str, rng: random.Random) -> Pod:
+    selector = {"zone": rng.choice("abcd")} if rng.random() < 0.5 else {}
+    tolerations = (Toleration(TAINT.key, "Exists"),) if rng.random() < 0.3 else ()
+    if rng.random() < 0.5:
+        board = rng.choice([F1_BOARD, F2_BOARD])
+        return Pod(
+            name,
+            requests={board: rng.choice([1, 1, 2, 4, 8])},
+            node_selector=selector,
+            tolerations=tolerations,
+        )
+    accelerator = rng.choice(sorted(CATALOG.accelerators))
+    return Pod(
+        name,
+        accelerators={accelerator: rng.randint(1, 8)},
+        node_selector=selector,
+        tolerations=tolerations,
+    )
+
+
+def job_snapshot(pods: int, rng: random.Random) -> Snapshot:
+    """Pods as they come from Jobs: a dozen pod templates, many replicas each."""
+    shapes = [_pod(f"template/{i}", rng) for i in range(12)]
+    mixed = large_snapshot(0, rng)
+    return Snapshot(
+        mixed.node_groups,
+        (),
+        tuple(replace(rng.choice(shapes), name=f"jobs/p{i:05}") for i in range(pods)),
+        CATALOG,
+    )
+
+
+def time_plans(repeat: int) -> None:
+    for title, make in (
+        ("mixed pods (every pod drawn at random: hundreds of distinct shapes)", large_snapshot),
+        ("job pods (12 pod templates, as Jobs with parallelism create them)", job_snapshot),
+    ):
+        print(f"plan time, 20 node groups, {title}; median of {repeat} runs:")
+        _time_shape(make, repeat)
+
+
+def _time_shape(make: Callable[[int, random.Random], Snapshot], repeat: int) -> None:
+    for pods in (100, 1_000, 10_000):
+        snapshot = make(pods, random.Random(pods))
+        samples = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            result = plan(snapshot, Policy())
+            samples.append(time.perf_counter() - start)
+        placed = sum(d.outcome is not Outcome.UNSCHEDULABLE for d in result.pods)
+        median = statistics.median(samples) * 1000
+        print(
+            f"  {pods:>6} pods: {median:8.1f} ms   ({placed} placed, "
+            f"{sum(s.to_size - s.from_size for s in result.scale_ups)} instances, "
+            f"${result.price_per_hour_added:,.2f}/h)"
+        )
+        if pods == 10_000:
+            print(
+                f"  target 10,000 pods < 200 ms: {'met' if median < 200 else 'MISSED'} "
+                f"(ratio to target {median / 200:.2f})"
+            )
+
+
+def small_snapshot(rng: random.Random) -> Snapshot:
+    types = rng.sample(TYPES, rng.randint(2, 4))
+    groups = tuple(
+        NodeGroup(
+            name=f"g{i}-{t.replace('.', '-')}",
+            instance_type=t,
+            min_size=0,
+            max_size=rng.randint(2, 6),
+            desired=0,
+            labels={"zone": rng.choice("ab")},
+            taints=(TAINT,) if rng.random() < 0.15 else (),
+        )
+        for i, t in enumerate(types)
+    )
+    pods = tuple(_small_pod(f"ns/p{i:02}", rng) for i in range(rng.randint(2, 10)))
+    return Snapshot(groups, (), pods, CATALOG)
+
+
+def _small_pod(name: str, rng: random.Random) -> Pod:
+    pod = _pod(name, rng)
+    if pod.requests:  # keep most small instances solvable: at most 4 boards per pod
+        ((board, boards),) = pod.requests.items()
+        pod = replace(pod, requests={board: min(boards, 4)})
+    return replace(pod, node_selector={}) if rng.random() < 0.5 else pod
+
+
+def optimum(snapshot: Snapshot) -> float | None:
+    """Exact minimum price per hour for the pods the planner placed, or None if infeasible."""
+    problem = pulp.LpProblem("burst", pulp.LpMinimize)
+    slots = [(g, k) for g in snapshot.node_groups for k in range(g.max_size)]
+    y = {(g.name, k): pulp.LpVariable(f"y_{g.name}_{k}", cat="Binary") for g, k in slots}
+    x = {}
+    for p_index, pod in enumerate(snapshot.pods):
+        options = []
+        for g, k in slots:
+            boards = group_boards(g, CATALOG)
+            if placement_problem(pod, g.labels, g.taints):
+                continue
+            fits = [a for a in alternatives(pod, CATALOG) if a.boards <= boards.get(a.board, 0)]
+            if fits:
+                alt = min(fits, key=lambda a: a.boards / boards[a.board])
+                var = pulp.LpVariable(f"x_{p_index}_{g.name}_{k}", cat="Binary")
+                x[(p_index, g.name, k)] = (var, alt)
+                options.append(var)
+        if not options:
+            return None
+        problem += pulp.lpSum(options) == 1
+    for g, k in slots:
+        boards = group_boards(g, CATALOG)
+        for board, capacity in boards.items():
+            problem += (
+                pulp.lpSum(
+                    v * a.boards
+                    for (pi, gn, kk), (v, a) in x.items()
+                    if gn == g.name and kk == k and a.board == board
+                )
+                <= capacity * y[(g.name, k)]
+            )
+        if k:
+            problem += y[(g.name, k)] <= y[(g.name, k - 1)]
+    problem += pulp.lpSum(
+        INSTANCE_TYPES[g.instance_type].price_per_hour * y[(g.name, k)] for g, k in slots
+    )
+    status = problem.solve(pulp.PULP_CBC_CMD(msg=False))
+    if pulp.LpStatus[status] != "Optimal":
+        return None
+    return float(pulp.value(problem.objective))
+
+
+def compare_costs(instances: int) -> None:
+    rng = random.Random(2026)
+    ratios: list[float] = []
+    skipped = 0
+    while len(ratios) < instances:
+        snapshot = small_snapshot(rng)
+        best = optimum(snapshot)
+        if best is None:
+            skipped += 1  # some pod fits no group: not a cost question
+            continue
+        result = plan(snapshot, Policy(expanders=("price",)))
+        if any(d.outcome is Outcome.UNSCHEDULABLE for d in result.pods):
+            print("  planner left a pod out where the optimum places all:", snapshot.pods)
+            ratios.append(float("inf"))
+            continue
+        ratios.append(result.price_per_hour_added / best if best else 1.0)
+    finite = [r for r in ratios if r != float("inf")]
+    mean, worst = statistics.mean(ratios), max(ratios)
+    print(
+        f"plan cost / exact optimum over {instances} random instances "
+        f"({skipped} with an unplaceable pod skipped):"
+    )
+    print(
+        f"  mean {mean:.4f}  median {statistics.median(finite):.4f}  worst {worst:.4f}  "
+        f"optimal in {sum(r <= 1 + 1e-9 for r in ratios)}/{instances}"
+    )
+    print(
+        f"  targets mean <= 1.02: {'met' if mean <= 1.02 else 'MISSED'}; "
+        f"worst <= 1.10: {'met' if worst <= 1.10 else 'MISSED'}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    time_plans(args.repeat)
+    compare_costs(args.instances)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
