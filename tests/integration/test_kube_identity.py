@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -109,3 +110,31 @@ def test_burst_credentials_with_a_bad_kubeconfig_names_the_file_and_exits_non_ze
     _, err = capsys.readouterr()
     assert code != 0
     assert str(bad) in err and "Traceback" not in err
+
+
+class MemoryStore:
+    """Stands in for the AWS adapter's Secrets Manager writer (our own port)."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, ClusterCredentials] = {}
+
+    def write_cluster_credentials(self, secret_id: str, creds: ClusterCredentials) -> None:
+        self.secrets[secret_id] = creds
+
+
+def test_burst_credentials_with_a_secret_id_stores_them_and_prints_no_token(
+    control_plane: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = MemoryStore()
+    parser = argparse.ArgumentParser()
+    credentials.register(parser.add_subparsers(), store=lambda: store)
+    args = parser.parse_args(["credentials", "--kubeconfig", str(control_plane.admin_kubeconfig),
+                              "--secret-id", "fpga-burst/cluster"])
+
+    assert args.run(args) == 0
+
+    stored = store.secrets["fpga-burst/cluster"]
+    out, err = capsys.readouterr()
+    assert stored.token not in out + err
+    with client.from_credentials(stored) as k:
+        assert _whoami(k) == "system:serviceaccount:kube-system:fpga-burst"

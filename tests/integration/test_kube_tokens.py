@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -78,3 +79,16 @@ def test_only_our_expired_tokens_are_deleted_not_valid_ones_nor_anybody_elses(
     assert valid.token_id in ours and expired.token_id not in ours and "abcdef" not in ours
     admin.call("kubeadm token still there", admin.core.read_namespaced_secret,
                "bootstrap-token-abcdef", "kube-system")
+
+
+def test_the_token_secret_is_never_logged_even_at_debug_level(
+    kube: Kube, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    token = tokens.create_token(kube, _now(), timedelta(minutes=5))
+    tokens.our_tokens(kube)
+    tokens.delete_expired(kube, _now() + timedelta(minutes=10))
+
+    assert token.token_id in caplog.text  # the id is fine: it is the Secret's name
+    assert token.secret not in caplog.text
