@@ -1,0 +1,218 @@
+"""Scale-down: which burst nodes are annotated, tainted, given back and terminated, and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from burst.catalog import F1_BOARD, default_catalog
+from burst.model import (
+    SAFE_TO_EVICT,
+    SCALE_DOWN_DISABLED,
+    Catalog,
+    Instance,
+    Node,
+    NodeGroup,
+    Pod,
+    Policy,
+    Snapshot,
+)
+from burst.scaledown import (
+    TO_BE_DELETED,
+    UNNEEDED_SINCE,
+    ScaleDownPlan,
+    planning_view,
+    rfc3339,
+    to_be_deleted_taint,
+    unneeded,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+POLICY = Policy(scale_down_unneeded_time=timedelta(minutes=10),
+                scale_down_delay_after_add=timedelta(minutes=10))
+CATALOG = Catalog(
+    accelerators={"xgb": {F1_BOARD: 2, "xilinx/u250": 4}},
+    instance_types=default_catalog().instance_types,
+)
+
+
+def group(n: int = 1, *, min_size: int = 0, states: tuple[str, ...] = (),
+          last_scale_up: datetime | None = None) -> NodeGroup:
+    states = states or ("InService",) * n
+    return NodeGroup(
+        "f1", "f1.4xlarge", min_size=min_size, max_size=8, desired=n,
+        instances=tuple(Instance(f"i-{i:04x}", s) for i, s in enumerate(states)),
+        last_scale_up=last_scale_up,
+    )
+
+
+def burst_node(i: int = 0, *, since: timedelta | None = None, tainted: bool = False,
+               boards: int = 2, **extra: str) -> Node:
+    annotations = dict(extra)
+    if since is not None:
+        annotations[UNNEEDED_SINCE] = rfc3339(NOW - since)
+    return Node(
+        f"burst-{i}", node_group="f1", instance_id=f"i-{i:04x}",
+        allocatable={F1_BOARD: boards} if boards else {},
+        taints=(to_be_deleted_taint(NOW - timedelta(minutes=1)),) if tainted else (),
+        unschedulable=tainted, annotations=annotations,
+    )
+
+
+ONPREM = Node("onprem-1", allocatable={"xilinx/u250": 1})
+
+
+def snap(nodes: tuple[Node, ...], pods: tuple[Pod, ...] = (), g: NodeGroup | None = None,
+         ) -> Snapshot:
+    return Snapshot(node_groups=(g or group(len([n for n in nodes if n.node_group])),),
+                    nodes=(ONPREM, *nodes), pods=pods, catalog=CATALOG)
+
+
+def actions(p: ScaleDownPlan) -> dict[str, list[str]]:
+    return {
+        "annotate": [f"{s.node}={s.value}" for s in p.annotate],
+        "taint": [s.node for s in p.taint],
+        "untaint": [s.node for s in p.untaint],
+        "terminate": [t.instance_id for t in p.terminate],
+    }
+
+
+def only(**found: list[str]) -> dict[str, list[str]]:
+    return {"annotate": [], "taint": [], "untaint": [], "terminate": [], **found}
+
+
+FPGA_POD = Pod("ml/job", node="burst-0", requests={F1_BOARD: 2})
+DAEMON = Pod("kube-system/plugin", node="burst-0", daemonset=True)
+MIRROR = Pod("kube-system/static", node="burst-0", mirror=True)
+PENDING_FITS = Pod("ml/next", requests={F1_BOARD: 2})
+PENDING_ON_PREM = Pod("ml/small", requests={"xilinx/u250": 1})
+
+CASES = [
+    pytest.param(snap((burst_node(),)), only(annotate=[f"burst-0={rfc3339(NOW)}"]),
+                 id="empty-node-is-annotated-unneeded-from-now"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=3)),)), only(),
+                 id="unneeded-for-less-than-the-unneeded-time-waits"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=10)),)), only(taint=["burst-0"]),
+                 id="unneeded-for-the-unneeded-time-is-tainted"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=11), tainted=True),)),
+                 only(terminate=["i-0000"]), id="tainted-and-still-empty-is-terminated"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=11)),), (DAEMON, MIRROR)),
+                 only(taint=["burst-0"]), id="daemonset-and-mirror-pods-do-not-keep-a-node"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=11), tainted=True),), (FPGA_POD,)),
+                 only(annotate=["burst-0=None"], untaint=["burst-0"]),
+                 id="an-fpga-pod-makes-it-needed-again-annotation-and-taint-removed"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=11), tainted=True),), (PENDING_FITS,)),
+                 only(annotate=["burst-0=None"], untaint=["burst-0"]),
+                 id="a-pending-pod-the-plan-puts-on-a-tainted-node-gives-it-back"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=11)),), (PENDING_ON_PREM,)),
+                 only(taint=["burst-0"]), id="a-pending-pod-fitting-on-prem-does-not-keep-it"),
+    pytest.param(snap((burst_node(boards=0),), (PENDING_FITS,)), only(),
+                 id="a-node-still-waiting-for-its-boards-that-a-pending-pod-waits-for-is-kept"),
+    pytest.param(snap((burst_node(since=timedelta(hours=1), **{SCALE_DOWN_DISABLED: "true"}),)),
+                 only(annotate=["burst-0=None"]), id="scale-down-disabled-annotation"),
+    pytest.param(snap((burst_node(since=timedelta(hours=1)),),
+                      (Pod("ml/db", node="burst-0", annotations={SAFE_TO_EVICT: "false"}),)),
+                 only(annotate=["burst-0=None"]), id="pod-not-safe-to-evict"),
+    pytest.param(snap((burst_node(since=timedelta(hours=1)),), g=group(min_size=1)), only(),
+                 id="group-at-min-size-is-not-tainted"),
+    pytest.param(snap((burst_node(since=timedelta(hours=1), tainted=True),), g=group(min_size=1)),
+                 only(untaint=["burst-0"]), id="tainted-node-of-group-at-min-size-is-given-back"),
+    pytest.param(snap((burst_node(since=timedelta(hours=1)),),
+                      g=group(last_scale_up=NOW - timedelta(minutes=5))), only(),
+                 id="no-taint-within-the-delay-after-the-groups-last-scale-up"),
+    pytest.param(snap((burst_node(since=timedelta(hours=1)),),
+                      g=group(states=("Terminating:Wait",))),
+                 only(), id="an-instance-already-terminating-is-left-to-the-lifecycle-hook"),
+    pytest.param(snap((burst_node(since=timedelta(hours=1)),
+                       burst_node(1, since=timedelta(hours=2), tainted=True),
+                       burst_node(2, since=timedelta(hours=3))), g=group(3, min_size=1)),
+                 only(taint=["burst-2"], terminate=["i-0001"]),
+                 id="min-size-counts-removals-in-flight-oldest-first"),
+    pytest.param(Snapshot(node_groups=(group(),), catalog=CATALOG,
+                          nodes=(ONPREM, burst_node(since=timedelta(minutes=20)))),
+                 only(taint=["burst-0"]), id="on-prem-node-is-never-a-candidate"),
+]
+
+
+@pytest.mark.parametrize(("snapshot", "expected"), CASES)
+def test_scale_down_steps(snapshot: Snapshot, expected: dict[str, list[str]]) -> None:
+    assert actions(unneeded(snapshot, POLICY, NOW)) == expected
+
+
+def test_an_unreadable_unneeded_since_annotation_restarts_the_count_from_now() -> None:
+    node = Node("burst-0", node_group="f1", instance_id="i-0000",
+                annotations={UNNEEDED_SINCE: "yesterday"})
+    assert actions(unneeded(snap((node,)), POLICY, NOW)) == only(
+        annotate=[f"burst-0={rfc3339(NOW)}"])
+
+
+def test_unneeded_time_of_zero_annotates_and_taints_in_one_step() -> None:
+    zero = Policy(scale_down_unneeded_time=timedelta(0))
+    assert actions(unneeded(snap((burst_node(),)), zero, NOW)) == only(
+        annotate=[f"burst-0={rfc3339(NOW)}"], taint=["burst-0"])
+
+
+def test_every_kept_node_has_a_reason() -> None:
+    plan = unneeded(snap((burst_node(),), (FPGA_POD,)), POLICY, NOW)
+    assert [(k.node, k.reason) for k in plan.kept] == [("burst-0", "runs FPGA pod ml/job")]
+
+
+def test_planning_view_undoes_only_our_taint_and_cordon() -> None:
+    view = planning_view(snap((burst_node(tainted=True), burst_node(1))))
+    assert all(not n.taints and not n.unschedulable for n in view.nodes)
+    assert all(t.key != TO_BE_DELETED for n in view.nodes for t in n.taints)
+
+
+# -- invariants ---------------------------------------------------------------------------
+
+node_specs = st.lists(
+    st.tuples(
+        st.sampled_from([None, "f1", "f2"]),  # group; None: on-prem
+        st.booleans(),  # tainted
+        st.integers(min_value=0, max_value=30),  # minutes unneeded, 0: no annotation
+        st.booleans(),  # runs an FPGA pod
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(specs=node_specs, min_f1=st.integers(0, 4), min_f2=st.integers(0, 4))
+def test_never_touches_on_prem_nodes_and_never_goes_below_min_size(
+    specs: list[tuple[str | None, bool, int, bool]], min_f1: int, min_f2: int
+) -> None:
+    nodes, pods, members = [], [], {"f1": [], "f2": []}
+    for i, (g, tainted, minutes, busy) in enumerate(specs):
+        since = {UNNEEDED_SINCE: rfc3339(NOW - timedelta(minutes=minutes))} if minutes else {}
+        node = Node(f"n{i}", node_group=g, instance_id=f"i-{i:04x}" if g else None,
+                    allocatable={F1_BOARD: 2}, annotations=since, unschedulable=tainted,
+                    taints=(to_be_deleted_taint(NOW),) if tainted else ())
+        nodes.append(node)
+        if g:
+            members[g].append(Instance(f"i-{i:04x}", "InService"))
+        if busy:
+            pods.append(Pod(f"ml/p{i}", node=node.name, requests={F1_BOARD: 1}))
+    groups = tuple(
+        NodeGroup(name, "f1.4xlarge", min_size=min(m, len(members[name])), max_size=8,
+                  desired=len(members[name]), instances=tuple(members[name]))
+        for name, m in (("f1", min_f1), ("f2", min_f2))
+    )
+    snapshot = Snapshot(groups, tuple(nodes), tuple(pods), CATALOG)
+    plan = unneeded(snapshot, Policy(scale_down_unneeded_time=timedelta(minutes=10)), NOW)
+    onprem = {n.name for n in nodes if n.node_group is None}
+    touched = {s.node for s in (*plan.annotate, *plan.taint, *plan.untaint)}
+    touched |= {t.node for t in plan.terminate}
+    assert not touched & onprem
+    by_name = {n.name: n for n in nodes}
+    busy = {p.node for p in pods}
+    assert not {t.node for t in plan.terminate} & busy
+    assert not {s.node for s in plan.taint} & busy
+    for g in groups:
+        untainted = {s.node for s in plan.untaint}
+        going = {t.node for t in plan.terminate if t.node_group == g.name}
+        going |= {s.node for s in plan.taint if by_name[s.node].node_group == g.name}
+        going |= {n.name for n in nodes if n.node_group == g.name and n.taints
+                  and n.name not in untainted}
+        assert g.desired - len(going) >= g.min_size
