@@ -98,7 +98,9 @@ def test_drain_evicts_ordinary_pods_skips_daemonset_and_mirror_pods_then_the_nod
     ds = objects.daemonset(admin, namespace, "agent")
     objects.pod(admin, namespace, "job-a", node=node_name, limits={U250: "1"})
     objects.pod(admin, namespace, "job-b", node=node_name)
-    objects.pod(admin, namespace, "agent-x", node=node_name, owner=objects.owner(ds))
+    # A DaemonSet pod is not evicted, so its safe-to-evict does not stop the drain.
+    objects.pod(admin, namespace, "agent-x", node=node_name, owner=objects.owner(ds),
+                annotations={SAFE_TO_EVICT: "false"})
     objects.pod(admin, namespace, "static", node=node_name,
                 annotations={"kubernetes.io/config.mirror": "hash"})
     objects.pod(admin, namespace, "elsewhere", node=f"{node_name}-other")

@@ -21,7 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from burst.cluster import DrainResult
-from burst.errors import DrainRefusedError, KubeNotFoundError, KubeThrottledError
+from burst.errors import (
+    DrainRefusedError,
+    KubeConflictError,
+    KubeNotFoundError,
+    KubeThrottledError,
+)
 from burst.kube import nodes
 from burst.kube.client import Json, Kube
 from burst.kube.convert import MIRROR_ANNOTATION
@@ -64,14 +69,18 @@ def _pods(kube: Kube, node: str) -> list[Json]:
 def _refuse_unsafe(node: str, pods: list[Json]) -> None:
     unsafe = tuple(
         _name(p) for p in pods
-        if ((p.get("metadata") or {}).get("annotations") or {}).get(SAFE_TO_EVICT) == "false"
+        if not _skipped(p)
+        and ((p.get("metadata") or {}).get("annotations") or {}).get(SAFE_TO_EVICT) == "false"
     )
     if unsafe:
         raise DrainRefusedError(node, unsafe)
 
 
+_GONE = ""  # _evict's answer when the pod we listed no longer exists
+
+
 def _evict(kube: Kube, pod: Json) -> str | None:
-    """None if the eviction was accepted (or the pod is gone), else why it was refused."""
+    """None if the eviction was accepted, _GONE if the pod is gone, else why it was refused."""
     meta = pod["metadata"]
     body = {
         "apiVersion": "policy/v1",
@@ -84,8 +93,10 @@ def _evict(kube: Kube, pod: Json) -> str | None:
             f"evict pod {_name(pod)}", kube.core.create_namespaced_pod_eviction,
             meta["name"], meta["namespace"], body,
         )
-    except KubeNotFoundError:
-        return None
+    except (KubeNotFoundError, KubeConflictError):
+        # Not found, or the UID precondition failed: a namesake replaced it. Either way the
+        # pod we listed is gone; a replacement shows up in the next listing.
+        return _GONE
     except KubeThrottledError as exc:
         # The Eviction API's answer when a PodDisruptionBudget allows no disruption now.
         return str(exc)
@@ -149,11 +160,12 @@ def _evict_round(
         if uid in asked or pod["metadata"].get("deletionTimestamp"):
             continue  # already going: its grace period runs, we only wait
         refusal = _evict(kube, pod)
-        if refusal is None:
-            asked.add(uid)
-            evicted.append(_name(pod))
-            blocked.pop(_name(pod), None)
-            progress = True
-        else:
+        if refusal:
             blocked[_name(pod)] = refusal
+            continue
+        asked.add(uid)
+        blocked.pop(_name(pod), None)
+        progress = True
+        if refusal is None:
+            evicted.append(_name(pod))
     return progress
