@@ -45,8 +45,6 @@ def pod_by_pod(
     policy: Policy,
 ) -> Attempt:
     capacity = build(snapshot)
-    budget = Budget.of(capacity, policy)
-    headroom = {ti: t.headroom for ti, t in enumerate(capacity.templates)}
     compat = _Compat(classes)
     registered = [*capacity.existing, *capacity.upcoming]
     added = _Added(capacity.templates)
@@ -58,6 +56,7 @@ def pod_by_pod(
         ]
         for cls in classes
     ]
+    opener = _Opener(capacity.templates, hosts, policy.expanders, Budget.of(capacity, policy))
     placed: dict[str, PodDecision] = {}
     left: list[list[Pod]] = [[] for _ in classes]
     biggest_first = sorted(
@@ -71,7 +70,7 @@ def pod_by_pod(
             outcome = Outcome.FITS_EXISTING if slot.registered else Outcome.FITS_UPCOMING
             record(placed, pod, slot, alt, outcome)
         elif not added.place(ci, hosts[ci]):
-            ti = _open_one(ci, hosts, headroom, policy.expanders, budget)
+            ti = opener.open(ci)
             if ti is None:
                 left[ci].append(pod)
             else:
@@ -85,26 +84,48 @@ def pod_by_pod(
     return placed, [a + b for a, b in zip(rest, left, strict=True)], capacity, packing
 
 
-def _open_one(
-    ci: int,
-    hosts: Sequence[Sequence[tuple[int, Template, Alternative]]],
-    headroom: dict[int, int],
-    chain: Sequence[str],
-    budget: Budget,
-) -> int | None:
-    """The template the chain picks for one new instance holding this pod, or None."""
-    options = [
-        (ti, Option(t, ((ci, alt, 1),), 1.0))
-        for ti, t, alt in hosts[ci]
-        if headroom[ti] > 0 and budget.copies(t, 1)
-    ]
-    if not options:
-        return None
-    chosen = choose([o for _, o in options], chain)
-    ti = next(ti for ti, o in options if o is chosen)
-    headroom[ti] -= 1
-    budget.spend(chosen.template, 1)
-    return ti
+class _Opener:
+    """Picks the template for one new instance holding a pod of a class.
+
+    Options only ever drop out (headroom and budget only shrink), so a class's last choice
+    stays the chain's choice while it is still allowed: it is kept, not recomputed.
+    """
+
+    def __init__(
+        self,
+        templates: Sequence[Template],
+        hosts: Sequence[Sequence[tuple[int, Template, Alternative]]],
+        chain: Sequence[str],
+        budget: Budget,
+    ) -> None:
+        self.templates, self.hosts, self.chain, self.budget = templates, hosts, chain, budget
+        self.headroom = {ti: t.headroom for ti, t in enumerate(templates)}
+        self.last: dict[int, int] = {}
+
+    def open(self, ci: int) -> int | None:
+        ti = self.last.get(ci)
+        if ti is None or not self._allowed(ti):
+            ti = self._choose(ci)
+            if ti is None:
+                return None
+            self.last[ci] = ti
+        self.headroom[ti] -= 1
+        self.budget.spend(self.templates[ti], 1)
+        return ti
+
+    def _allowed(self, ti: int) -> bool:
+        return self.headroom[ti] > 0 and self.budget.copies(self.templates[ti], 1) > 0
+
+    def _choose(self, ci: int) -> int | None:
+        options = [
+            (ti, Option(t, ((ci, alt, 1),), 1.0))
+            for ti, t, alt in self.hosts[ci]
+            if self.headroom[ti] > 0 and self.budget.copies(t, 1)
+        ]
+        if not options:
+            return None
+        chosen = choose([o for _, o in options], self.chain)
+        return next(ti for ti, o in options if o is chosen)
 
 
 class _Added:

@@ -94,11 +94,17 @@ def _classify(
     index: dict[tuple[object, ...], int] = {}
     classes: list[PodClass] = []
     members: list[list[Pod]] = []
+    demands: dict[tuple[object, ...], tuple[Alternative, ...] | DemandError] = {}
     for pod in pending:
-        try:
-            alts = alternatives(pod, snapshot.catalog)
-        except DemandError as exc:
-            decisions[pod.name] = PodDecision(pod.name, Outcome.UNSCHEDULABLE, reason=str(exc))
+        demand = (tuple(pod.requests.items()), tuple(pod.accelerators.items()))
+        if demand not in demands:
+            try:
+                demands[demand] = alternatives(pod, snapshot.catalog)
+            except DemandError as exc:
+                demands[demand] = exc
+        alts = demands[demand]
+        if isinstance(alts, DemandError):
+            decisions[pod.name] = PodDecision(pod.name, Outcome.UNSCHEDULABLE, reason=str(alts))
             continue
         if not alts:
             reason = "requests no FPGA boards"
