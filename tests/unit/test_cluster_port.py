@@ -1,0 +1,40 @@
+"""The cluster port's pure parts: the status document and token expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import yaml
+from burst.cluster import BootstrapToken, TokenInfo, status_data
+from burst.model import Instance, NodeGroup
+
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+def test_the_status_names_each_group_with_desired_upcoming_and_backoff_sorted_by_name() -> None:
+    groups = [
+        NodeGroup("f2", "f2.6xlarge", 0, 2, 0, backoff="InsufficientInstanceCapacity"),
+        NodeGroup("f1", "f1.2xlarge", 0, 4, 2, instances=(Instance("i-1", "Pending"),)),
+    ]
+
+    data = status_data(groups, {"f1": 1}, "scale up f1 1->2 for 2 pods", NOW)
+
+    doc = yaml.safe_load(data["status.yaml"])
+    assert [g["name"] for g in doc["nodeGroups"]] == ["f1", "f2"]
+    assert doc["nodeGroups"][0] == {"name": "f1", "instanceType": "f1.2xlarge", "min": 0,
+                                    "max": 4, "desired": 2, "instances": 1, "upcoming": 1}
+    assert doc["nodeGroups"][1]["backoff"] == "InsufficientInstanceCapacity"
+    assert data["lastDecision"] == doc["lastDecision"] == "scale up f1 1->2 for 2 pods"
+    assert data["lastDecisionTime"] == doc["time"] == "2026-11-27T03:00:00Z"
+
+
+def test_a_token_expires_at_its_expiration_and_an_unreadable_one_never_does() -> None:
+    assert TokenInfo("abcdef", NOW, "u").expired(NOW)
+    assert not TokenInfo("abcdef", NOW + timedelta(seconds=1), "u").expired(NOW)
+    assert not TokenInfo("abcdef", None, "u").expired(NOW)
+
+
+def test_a_bootstrap_token_keeps_its_secret_out_of_repr() -> None:
+    token = BootstrapToken("abcdef", "0123456789abcdef", NOW)
+    assert token.token == "abcdef.0123456789abcdef"
+    assert "0123456789abcdef" not in repr(token)
