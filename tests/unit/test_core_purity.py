@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[2] / "lambdas" / "burst"
-CORE = ["model", "catalog", "fit", "capacity", "expanders", "packing", "baseline", "planner", "scaledown"]
+CORE = [
+    *("model", "catalog", "fit", "capacity", "expanders", "packing", "baseline", "planner"),
+    *("scaledown", "backoff", "asgtags", "quantity", "events", "cloud", "rotation"),
+]
 FORBIDDEN = {"boto3", "botocore", "kubernetes", "urllib3", "requests", "socket", "time"}
 
 
