@@ -20,6 +20,7 @@ FPGA_BURST_NODE_TAINTS="${FPGA_BURST_NODE_TAINTS:-}"
 STATE_DIR="${FPGA_BURST_STATE_DIR:-/etc/fpga-burst}"
 TUN_TIMEOUT="${FPGA_BURST_TUN_TIMEOUT:-120}"
 POLL_SECONDS="${FPGA_BURST_POLL_SECONDS:-3}"
+ATTEMPTS="${FPGA_BURST_ATTEMPTS:-5}"
 IMDS="http://169.254.169.254"
 JOIN_CONFIG="${STATE_DIR}/join.yaml"
 
@@ -43,6 +44,18 @@ imds() {
     || die "cannot read instance metadata $1"
 }
 
+# retry <command...>: AWS calls right after boot can fail until the instance profile's
+# credentials are served; try ATTEMPTS times, waiting a little longer each time.
+retry() {
+  local attempt
+  for ((attempt = 1; attempt < ATTEMPTS; attempt++)); do
+    "$@" && return 0
+    log "attempt ${attempt} of $1 failed; retrying"
+    sleep "$(awk -v p="${POLL_SECONDS}" -v a="${attempt}" 'BEGIN { print p * a }')"
+  done
+  "$@"
+}
+
 # json_field <field> reads a JSON object on stdin and prints one string field of it.
 json_field() {
   python3 -c '
@@ -63,7 +76,7 @@ prepare_host() {
 
 start_vpn() {
   local secret config login
-  secret="$(aws secretsmanager get-secret-value --region "${FPGA_BURST_REGION}" \
+  secret="$(retry aws secretsmanager get-secret-value --region "${FPGA_BURST_REGION}" \
     --secret-id "${FPGA_BURST_VPN_SECRET}" --query SecretString --output text)" \
     || die "cannot read VPN secret ${FPGA_BURST_VPN_SECRET} (instance role, secret policy?)"
   config="${STATE_DIR}/openvpn.conf"
@@ -97,7 +110,7 @@ wait_for_tunnel() {
 }
 
 read_join_data() {
-  aws ssm get-parameter --region "${FPGA_BURST_REGION}" --with-decryption \
+  retry aws ssm get-parameter --region "${FPGA_BURST_REGION}" --with-decryption \
     --name "${FPGA_BURST_JOIN_PARAMETER}" --query Parameter.Value --output text \
     || die "cannot read join parameter ${FPGA_BURST_JOIN_PARAMETER} (has the tokens function run?)"
 }

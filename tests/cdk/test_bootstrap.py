@@ -31,6 +31,10 @@ stub = Path(os.environ["STUB_DIR"])
 name, args = Path(sys.argv[0]).name, sys.argv[1:]
 with (stub / "calls.jsonl").open("a") as log:
     log.write(json.dumps([name, *args]) + "\n")
+once = stub / f"{name}.fail-once"
+if once.exists():
+    once.unlink()
+    sys.exit("Unable to locate credentials")
 if (stub / f"{name}.fail").exists():
     sys.exit((stub / f"{name}.fail").read_text() or 1)
 if name == "curl":
@@ -118,7 +122,8 @@ def run(stub: Path, **settings: str) -> Run:
         "STUB_DIR": str(stub),
         "FPGA_BURST_STATE_DIR": str(stub / "state"),
         "FPGA_BURST_TUN_TIMEOUT": "1",
-        "FPGA_BURST_POLL_SECONDS": "0.2",
+        "FPGA_BURST_POLL_SECONDS": "0.1",
+        "FPGA_BURST_ATTEMPTS": "3",
     }
     result = subprocess.run(
         ["bash", str(script)], env=env, capture_output=True, text=True, timeout=30, check=False
@@ -228,6 +233,20 @@ def test_user_data_carries_names_not_secrets(stub: Path) -> None:
     assert "unsafeSkipCAVerification" not in text
 
 
+def test_aws_calls_are_retried_while_instance_credentials_arrive(stub: Path) -> None:
+    (stub / "aws.fail-once").touch()
+
+    result = run(stub)
+
+    assert result.returncode == 0, result.stderr
+    assert [c[:2] for c in result.called("aws")] == [
+        ["secretsmanager", "get-secret-value"],
+        ["secretsmanager", "get-secret-value"],
+        ["ssm", "get-parameter"],
+    ]
+    assert "attempt 1 of aws failed; retrying" in result.stderr
+
+
 def test_vpn_without_login_uses_certificates_only(stub: Path) -> None:
     (stub / "vpn.json").write_text(json.dumps({"config": "client\n"}))
 
@@ -291,6 +310,7 @@ def test_ssm_read_failure_stops_before_kubeadm(stub: Path) -> None:
 
     assert result.returncode != 0
     assert "cannot read join parameter /fpga-burst/inaccel/join" in result.stderr
+    assert len([c for c in result.called("aws") if c[0] == "ssm"]) == 3  # FPGA_BURST_ATTEMPTS
     assert result.called("kubeadm") == []
 
 
