@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).parents[2] / "lambdas" / "burst"
 CORE = [
     *("model", "catalog", "fit", "capacity", "expanders", "packing", "baseline", "planner"),
-    *("scaledown", "backoff", "asgtags", "quantity", "events", "cloud", "rotation"),
+    *("scaledown", "backoff", "asgtags", "quantity", "events", "cloud", "rotation", "lifecycle"),
 ]
 FORBIDDEN = {"boto3", "botocore", "kubernetes", "urllib3", "requests", "socket", "time"}
 

@@ -1,0 +1,226 @@
+"""Lifecycle decisions (pure) and the terminate loop over in-memory ports and a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from burst.cloud import LifecycleResult
+from burst.cluster import ClusterView, DrainResult
+from burst.errors import DrainRefusedError, LifecycleActionNotFoundError
+from burst.lifecycle import (
+    DRAIN_STARTED,
+    LAUNCH_HOOK,
+    REMOVAL_TAINT,
+    TERMINATE_HOOK,
+    Drainer,
+    Result,
+    Target,
+    continue_launches,
+    continue_terminations,
+    heartbeat_due,
+    launch,
+    not_useful,
+)
+from burst.model import Instance, Node, NodeGroup, Taint
+
+F1 = "xilinx/aws-vu9p-f1"
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+GROUP = NodeGroup("f1-4xlarge", "f1.4xlarge", 0, 4, 1, boards={F1: 2})
+TIMEOUT = timedelta(seconds=600)
+
+
+def node(ready: bool = True, boards: int = 2, **kw: object) -> Node:
+    return Node("ip-10-0-1-5", node_group=GROUP.name, ready=ready,
+                allocatable={F1: boards} if boards else {}, instance_id="i-1", **kw)  # type: ignore[arg-type]
+
+
+NOT_USEFUL = {
+    "not joined": (None, GROUP, "no node"),
+    "joined, not Ready": (node(ready=False), GROUP, "not Ready"),
+    "Ready, boards not advertised yet": (node(boards=0), GROUP, "does not advertise"),
+    "unknown boards, none advertised": (node(boards=0), None, "advertises no FPGA boards"),
+    "Ready with boards": (node(), GROUP, None),
+    "unknown boards, some advertised": (node(), None, None),
+}
+
+
+@pytest.mark.parametrize(("n", "group", "why"), NOT_USEFUL.values(), ids=NOT_USEFUL.keys())
+def test_a_launch_is_useful_once_joined_ready_and_advertising_boards(
+    n: Node | None, group: NodeGroup | None, why: str | None
+) -> None:
+    found = not_useful(n, group)
+    assert (found is None) if why is None else (found is not None and why in found)
+
+
+HEARTBEAT = {
+    "fresh drain, early: no": (timedelta(seconds=10), True, False),
+    "fresh drain, half the timeout gone: yes": (TIMEOUT / 2, True, True),
+    "continued drain, early: yes (its hook may be older)": (timedelta(seconds=10), False, True),
+}
+
+
+@pytest.mark.parametrize(("elapsed", "fresh", "due"), HEARTBEAT.values(), ids=HEARTBEAT.keys())
+def test_heartbeat_due(elapsed: timedelta, fresh: bool, due: bool) -> None:
+    assert heartbeat_due(T0, T0 + elapsed, TIMEOUT, fresh) is due
+
+
+@dataclass
+class FakeAws:
+    pending: set[tuple[str, str]] = field(default_factory=set)  # (hook, instance)
+    completed: list[tuple[str, str, LifecycleResult]] = field(default_factory=list)
+    heartbeats: int = 0
+
+    def complete_lifecycle_action(self, node_group: str, hook: str, instance_id: str,
+                                  result: LifecycleResult, token: str | None = None) -> None:
+        if (hook, instance_id) not in self.pending:
+            raise LifecycleActionNotFoundError("CompleteLifecycleAction", "ValidationError",
+                                               "No active Lifecycle Action found")
+        self.pending.discard((hook, instance_id))
+        self.completed.append((hook, instance_id, result))
+
+    def record_heartbeat(self, node_group: str, hook: str, instance_id: str,
+                         token: str | None = None) -> None:
+        if (hook, instance_id) not in self.pending:
+            raise LifecycleActionNotFoundError("RecordLifecycleActionHeartbeat", "", "none")
+        self.heartbeats += 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wall(self) -> datetime:
+        return T0 + timedelta(seconds=self.seconds)
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+
+@dataclass
+class FakeCluster:
+    """A node whose pods leave after `drain_needs` seconds of draining (time passes in drain)."""
+
+    clock: FakeClock
+    nodes: dict[str, Node] = field(default_factory=dict)
+    drain_needs: float = 0.0
+    refuse: bool = False
+    deleted: list[str] = field(default_factory=list)
+
+    def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
+        return ClusterView(tuple(self.nodes.values()), ())
+
+    def cordon(self, name: str, taint: Taint | None = None) -> bool:
+        n = self.nodes[name]
+        self.nodes[name] = Node(**{**n.__dict__, "unschedulable": True,
+                                   "taints": (*n.taints, taint) if taint else n.taints})
+        return True
+
+    def annotate_node(self, name: str, changes: Mapping[str, str | None]) -> bool:
+        n = self.nodes[name]
+        merged = {**n.annotations, **{k: v for k, v in changes.items() if v is not None}}
+        self.nodes[name] = Node(**{**n.__dict__, "annotations": merged})
+        return True
+
+    def drain(self, name: str, deadline: float) -> DrainResult:
+        if self.refuse:
+            raise DrainRefusedError(name, ("ns/precious",))
+        spend = min(self.drain_needs, max(0.0, deadline - self.clock.seconds))
+        self.clock.seconds += spend
+        self.drain_needs -= spend
+        return DrainResult(name, remaining=("ns/job",) if self.drain_needs > 0 else ())
+
+    def delete_node(self, name: str, uid: str | None = None) -> bool:
+        self.deleted.append(name)
+        return self.nodes.pop(name, None) is not None
+
+
+def setup(drain_needs: float = 0.0, stop_after: float = 280.0) -> tuple[
+        FakeClock, FakeCluster, FakeAws, Drainer]:
+    clock = FakeClock()
+    cluster = FakeCluster(clock, {"ip-10-0-1-5": node()}, drain_needs)
+    aws = FakeAws({(TERMINATE_HOOK, "i-1"), (LAUNCH_HOOK, "i-1")})
+    return clock, cluster, aws, Drainer(cluster, aws, clock, TIMEOUT, stop_at=stop_after)
+
+
+TERMINATE = Target(GROUP.name, TERMINATE_HOOK, "i-1", "tok", T0)
+
+
+def test_terminate_cordons_taints_drains_deletes_the_node_and_completes_continue() -> None:
+    _clock, cluster, aws, drainer = setup(drain_needs=30)
+    seen = cluster.nodes["ip-10-0-1-5"]
+    outcome = drainer.terminate(TERMINATE, [seen])
+    assert outcome.result is Result.COMPLETED and not outcome.over_deadline
+    assert cluster.deleted == ["ip-10-0-1-5"]
+    assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]
+    assert aws.heartbeats == 0  # 30 s of a 600 s hook: nothing to extend
+    assert outcome.drain_seconds == 30
+
+
+def test_terminate_keeps_the_drain_start_on_the_node_and_taints_it() -> None:
+    _clock, cluster, aws, drainer = setup(drain_needs=1000, stop_after=100)
+    outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
+    after = cluster.nodes["ip-10-0-1-5"]
+    assert outcome.result is Result.DRAINING
+    assert after.annotations[DRAIN_STARTED] == T0.isoformat()
+    assert after.unschedulable and REMOVAL_TAINT in after.taints
+    assert aws.completed == []
+
+
+def test_a_killed_drain_is_finished_by_the_next_invocation_with_a_heartbeat_first() -> None:
+    clock, cluster, aws, drainer = setup(drain_needs=150, stop_after=100)
+    first = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
+    assert first.result is Result.DRAINING and aws.heartbeats == 0
+    # A retry of the same event, 20 s later, with a fresh invocation budget.
+    clock.seconds += 20
+    again = Drainer(cluster, aws, clock, TIMEOUT, stop_at=clock.seconds + 280)
+    second = again.terminate(TERMINATE, list(cluster.nodes.values()))
+    assert second.result is Result.COMPLETED and second.heartbeats == 1
+    assert second.drain_seconds == 170  # from the start kept on the node, not this invocation's
+
+
+def test_a_drain_that_cannot_finish_completes_at_the_deadline_with_over_deadline() -> None:
+    clock, cluster, aws, drainer = setup(drain_needs=10_000, stop_after=10_000)
+    outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
+    assert outcome.result is Result.COMPLETED and outcome.over_deadline
+    assert clock.seconds == TIMEOUT.total_seconds()
+    assert cluster.deleted == ["ip-10-0-1-5"]
+    assert aws.heartbeats == 1  # at half the timeout
+
+
+def test_terminate_for_a_node_already_gone_just_completes_and_a_duplicate_is_fine() -> None:
+    _clock, cluster, _aws, drainer = setup()
+    assert drainer.terminate(TERMINATE, []).result is Result.COMPLETED
+    assert drainer.terminate(TERMINATE, []).result is Result.ALREADY_DONE
+    assert cluster.deleted == []
+
+
+def test_a_drain_refused_by_safe_to_evict_waits_without_completing() -> None:
+    _clock, cluster, aws, drainer = setup()
+    cluster.refuse = True
+    outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
+    assert outcome.result is Result.REFUSED and aws.completed == []
+
+
+def test_launch_waits_for_a_useful_node_then_completes_once() -> None:
+    aws = FakeAws({(LAUNCH_HOOK, "i-1")})
+    target = Target(GROUP.name, LAUNCH_HOOK, "i-1", "tok")
+    assert launch(aws, target, GROUP, [node(boards=0)]).result is Result.WAITING
+    assert launch(aws, target, GROUP, [node()]).result is Result.COMPLETED
+    assert launch(aws, target, GROUP, [node()]).result is Result.ALREADY_DONE
+    assert aws.completed == [(LAUNCH_HOOK, "i-1", LifecycleResult.CONTINUE)]
+
+
+def test_the_tick_continues_only_instances_waiting_in_their_lifecycle_state() -> None:
+    group = NodeGroup(**{**GROUP.__dict__, "instances": (
+        Instance("i-1", "Pending:Wait"), Instance("i-2", "InService"),
+        Instance("i-3", "Terminating:Wait"))})
+    aws = FakeAws({(LAUNCH_HOOK, "i-1"), (TERMINATE_HOOK, "i-3")})
+    launched = continue_launches(aws, [group], [node()])
+    assert [(o.instance_id, o.result) for o in launched] == [("i-1", Result.COMPLETED)]
+    clock = FakeClock()
+    cluster = FakeCluster(clock)
+    drained = continue_terminations(Drainer(cluster, aws, clock, TIMEOUT, 40), [group], [])
+    assert [(o.instance_id, o.result) for o in drained] == [("i-3", Result.COMPLETED)]
