@@ -36,7 +36,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 BUILD_SCRIPT = Path(__file__).with_name("build.sh")
 BIN_ENV = "FPGA_BURST_CONTROLPLANE_BIN"
@@ -141,8 +141,8 @@ def _leaf(ca: _Pair, name: x509.Name, *, server: bool) -> _Pair:
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage(
-                [x509.ExtendedKeyUsageOID.SERVER_AUTH if server
-                 else x509.ExtendedKeyUsageOID.CLIENT_AUTH]
+                [ExtendedKeyUsageOID.SERVER_AUTH if server
+                 else ExtendedKeyUsageOID.CLIENT_AUTH]
             ),
             critical=False,
         )
