@@ -92,13 +92,20 @@ def planning_view(snapshot: Snapshot) -> Snapshot:
     Planned on, a node about to be removed still counts as capacity: if a pending pod needs
     it, scale-down gives it back instead of scale-up buying a new one.
     """
+    groups = {g.name: g for g in snapshot.node_groups}
+
+    def restorable(n: Node) -> bool:
+        group = groups.get(n.node_group or "")
+        # A terminating instance's node is going whatever we do: never capacity.
+        return is_to_be_deleted(n) and group is not None and not _terminating(n, group)
+
     nodes = tuple(
         replace(
             n,
             unschedulable=False,
             taints=tuple(t for t in n.taints if t.key != TO_BE_DELETED),
         )
-        if is_to_be_deleted(n)
+        if restorable(n)
         else n
         for n in snapshot.nodes
     )

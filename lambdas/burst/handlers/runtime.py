@@ -37,6 +37,7 @@ from burst.errors import (
 )
 from burst.kube import client as kube_client
 from burst.kube.adapter import KubeCluster
+from burst.kube.watch import PendingWatch
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fpga-burst")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fpga-burst")
@@ -58,6 +59,7 @@ class Adapters:
 
     aws: Aws
     cluster: KubeCluster
+    watcher: PendingWatch
 
     def close(self) -> None:
         self.cluster.kube.close()
@@ -89,7 +91,7 @@ def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:
         raise ConfigError(
             "FPGA_BURST_CREDENTIALS_SECRET_ARN", "", "set it, or FPGA_BURST_KUBECONFIG locally"
         )
-    return Adapters(aws_adapter, KubeCluster(kube, cfg.boards))
+    return Adapters(aws_adapter, KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards))
 
 
 # error class -> (metric to add, or None; outcome in the summary; log level)

@@ -1,0 +1,51 @@
+"""The scaler function: on EventBridge's tick, reconcile, then watch pending pods until the
+deadline, reconciling on every settled change (reconcile.watch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from burst import reconcile
+from burst.config import RuntimeConfig
+from burst.errors import BurstError, EventError
+from burst.events import ScheduledTick, parse_event
+from burst.handlers import runtime
+
+logger, metrics = runtime.logger, runtime.metrics
+
+
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(event, context)
+
+
+def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeConfig | None = None,
+        adapters: runtime.Adapters | None = None, clock: Any = None) -> dict[str, Any]:
+    """The handler's work; tests and `burst invoke` pass their own config, adapters, clock."""
+    try:
+        tick = parse_event(event)
+        if not isinstance(tick, ScheduledTick):
+            raise EventError("detail-type", f"the scaler runs on its schedule, not on {tick}")
+    except EventError as exc:
+        return {"outcome": runtime.failed(exc, function="scaler")}
+    cfg = cfg or runtime.config()
+    clock = clock or reconcile.SystemClock()
+    deadline = clock.monotonic() + runtime.remaining_seconds(context)
+    built = adapters
+    try:
+        built = built or runtime.adapters(cfg)
+        shell = reconcile.Shell(
+            built.cluster, built.aws, cfg, logger, metrics, clock=clock,
+            cluster_writer=None if cfg.dry_run else built.cluster,
+            aws_writer=None if cfg.dry_run else built.aws,
+        )
+        first = shell.reconcile(stop_at=deadline - cfg.watch.margin.total_seconds())
+        more = (reconcile.watch(shell, built.watcher, first.pending_version, deadline)
+                if cfg.watch.enabled else [])
+    except BurstError as exc:
+        return {"outcome": runtime.failed(exc, function="scaler", event=tick.id)}
+    finally:
+        if built is not None and adapters is None:
+            built.close()
+    return {"outcome": "ok", "event": tick.id, "reconciles": 1 + len(more),
+            "first": first.summary(), "watched": [r.summary() for r in more if r.changes]}
