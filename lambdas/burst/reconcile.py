@@ -196,13 +196,16 @@ class Shell:
                 s.node, scaledown.to_be_deleted_taint(now))) for s in down.taint),
         ]
         for node, what, step in steps:
-            if self._try(failures, f"node {node}: {what}", step):
+            if self._try(failures, f"node {node}: {what}", step)[0]:
                 self.log.info(f"scale-down: node {node}: {what}",
                               extra={"decision": "scale-down", "node": node, "step": what})
         terminated = []
         for t in down.terminate:
             what = f"terminate {t.instance_id} (node {t.node}, {t.node_group}): {t.reason}"
-            if self._try(failures, what, lambda t=t: aws.terminate_instance(t.instance_id)):
+            done, started = self._try(
+                failures, what, lambda t=t: aws.terminate_instance(t.instance_id)
+            )
+            if done and started:
                 terminated.append(t.instance_id)
                 self.metrics.add_metric(name="NodesTerminated", unit="Count", value=1)
                 self.log.info(f"scale-down: {what}",
@@ -227,8 +230,7 @@ class Shell:
             ("continue terminations",
              lambda: lifecycle.continue_terminations(drainer, groups, nodes)),
         ):
-            outcomes = self._try(failures, name, call)
-            found.extend(outcomes or ())
+            found.extend(self._try(failures, name, call)[1] or ())
         for o in found:
             if o.over_deadline:
                 self.metrics.add_metric(name="DrainsOverDeadline", unit="Count", value=1)
@@ -236,15 +238,15 @@ class Shell:
                           extra={"decision": o.transition, **o.summary()})
         return tuple(found)
 
-    def _try(self, failures: list[str], what: str, call: Any) -> Any:
-        """call(), or None after logging and counting a BurstError; unreachable stops all."""
+    def _try(self, failures: list[str], what: str, call: Any) -> tuple[bool, Any]:
+        """(True, call()), or (False, None) after logging a BurstError; unreachable stops all."""
         try:
-            return call() or True
+            return True, call()
         except ClusterUnreachableError:
             raise
         except BurstError as exc:
             self._failed(failures, what, exc)
-            return None
+            return False, None
 
     def _failed(self, failures: list[str], what: str, exc: BurstError) -> None:
         failures.append(f"{what}: {type(exc).__name__}: {exc}")
@@ -293,7 +295,7 @@ class Shell:
                 continue
             kind = "Normal" if reason == TRIGGERED else "Warning"
             if self._try([], f"event on pod {pod.name}", lambda p=pod, r=reason, m=message, k=kind:
-                         writer.record_pod_event(p, r, m, result.time, k)):
+                         writer.record_pod_event(p, r, m, result.time, k))[0]:
                 self.told.add(key)
 
 

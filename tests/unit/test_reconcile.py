@@ -1,0 +1,318 @@
+"""The shell with in-memory fakes of our own ports: what it writes, tells and counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from burst import config as config_mod
+from burst.catalog import F1_BOARD
+from burst.cloud import CapacityChange
+from burst.cluster import ClusterView, DrainResult
+from burst.errors import AwsThrottledError, ClusterUnreachableError
+from burst.model import Instance, Node, NodeGroup, Pod, Taint
+from burst.reconcile import NOT_TRIGGERED, TRIGGERED, Shell, watch
+from burst.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+U250 = "xilinx/u250"
+CONFIG = config_mod.load(
+    {}, cluster_name="onprem",
+    config={"catalog": {"accelerators": {"xgb": {U250: 4, F1_BOARD: 2}}},
+            "policy": {"scale_down_unneeded_time_seconds": 0,
+                       "scale_down_delay_after_add_seconds": 0}},
+)
+
+
+@dataclass
+class FakeClock:
+    wall_time: datetime = NOW
+    mono: float = 1000.0
+
+    def wall(self) -> datetime:
+        return self.wall_time
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+@dataclass
+class FakeCluster:
+    nodes: list[Node] = field(default_factory=list)
+    pods: list[Pod] = field(default_factory=list)
+    unreachable: bool = False
+    writes: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[str, str, str, str]] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)
+
+    def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
+        if self.unreachable:
+            raise ClusterUnreachableError("list nodes: ConnectTimeoutError")
+        nodes = tuple(replace(n, node_group=instance_groups.get(n.instance_id or ""))
+                      for n in self.nodes)
+        return ClusterView(nodes, tuple(self.pods), pending_version="100")
+
+    def cordon(self, node: str, taint: Taint | None = None) -> bool:
+        self.writes.append(("cordon", node, taint.key if taint else None))
+        return True
+
+    def uncordon(self, node: str, taint_key: str | None = None) -> bool:
+        self.writes.append(("uncordon", node, taint_key))
+        return True
+
+    def annotate_node(self, node: str, changes: Mapping[str, str | None]) -> bool:
+        self.writes.append(("annotate", node, dict(changes)))
+        return True
+
+    def drain(self, node: str, deadline: float) -> DrainResult:
+        self.writes.append(("drain", node))
+        return DrainResult(node)
+
+    def delete_node(self, node: str, uid: str | None = None) -> bool:
+        self.writes.append(("delete", node))
+        return True
+
+    def record_pod_event(self, pod: Pod, reason: str, message: str, now: datetime,
+                         kind: str = "Normal") -> int:
+        self.events.append((pod.name, reason, message, kind))
+        return 1
+
+    def write_status(self, data: Mapping[str, str]) -> None:
+        self.status = dict(data)
+
+
+@dataclass
+class FakeAws:
+    groups: list[NodeGroup] = field(default_factory=list)
+    throttled: bool = False
+    writes: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def discover_node_groups(self, cluster: str, now: datetime,
+                             instance_types: Any = None) -> tuple[NodeGroup, ...]:
+        return tuple(self.groups)
+
+    def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:
+        if self.throttled:
+            raise AwsThrottledError("SetDesiredCapacity: Throttling: Rate exceeded")
+        self.writes.append(("raise", node_group, target))
+        group = next(g for g in self.groups if g.name == node_group)
+        return CapacityChange(node_group, group.desired, target, target)
+
+    def terminate_instance(self, instance_id: str) -> bool:
+        self.writes.append(("terminate", instance_id))
+        return True
+
+    def complete_lifecycle_action(self, *args: Any, **kwargs: Any) -> None:
+        self.writes.append(("complete", *args))
+
+    def record_heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        self.writes.append(("heartbeat", *args))
+
+
+@dataclass
+class Telemetry:
+    lines: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    counted: dict[str, float] = field(default_factory=dict)
+
+    def _line(self, level: str, msg: str, extra: dict[str, Any] | None) -> None:
+        self.lines.append((level, msg, extra or {}))
+
+    def info(self, msg: str, *_: Any, extra: dict[str, Any] | None = None) -> None:
+        self._line("info", msg, extra)
+
+    def warning(self, msg: str, *_: Any, extra: dict[str, Any] | None = None) -> None:
+        self._line("warning", msg, extra)
+
+    def error(self, msg: str, *_: Any, extra: dict[str, Any] | None = None) -> None:
+        self._line("error", msg, extra)
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.counted[name] = self.counted.get(name, 0) + value
+
+
+def f1_group(desired: int = 0, instances: tuple[Instance, ...] = ()) -> NodeGroup:
+    return NodeGroup("f1-4xlarge", "f1.4xlarge", min_size=0, max_size=4, desired=desired,
+                     instances=instances)
+
+
+XGB = Pod("ml/xgb-2", accelerators={"xgb": 4}, uid="u-2")
+ONPREM = Node("onprem-1", allocatable={U250: 1})
+JOB1 = Pod("ml/xgb-1", node="onprem-1", requests={U250: 1}, uid="u-1")
+
+
+def shell(cluster: FakeCluster, aws: FakeAws, *, dry_run: bool = False,
+          clock: FakeClock | None = None) -> tuple[Shell, Telemetry]:
+    t = Telemetry()
+    cfg = replace(CONFIG, dry_run=dry_run)
+    return Shell(cluster, aws, cfg, t, t, cluster_writer=cluster, aws_writer=aws,
+                 clock=clock or FakeClock()), t
+
+
+def test_a_pending_pod_no_node_can_take_raises_the_cheapest_group_and_tells_the_pod() -> None:
+    # GIVEN the on-prem U250 busy with job 1 and job 2 pending
+    cluster = FakeCluster([ONPREM], [JOB1, XGB])
+    aws = FakeAws([f1_group()])
+    s, t = shell(cluster, aws)
+    # WHEN reconciled
+    result = s.reconcile()
+    # THEN f1-4xlarge goes 0 -> 1, the pod hears why, and the status says so
+    assert aws.writes == [("raise", "f1-4xlarge", 1)]
+    assert cluster.events == [("ml/xgb-2", TRIGGERED,
+                               "pod triggered scale-up: [{f1-4xlarge 0->1 (max: 4)}]", "Normal")]
+    assert cluster.status["lastDecision"] == "scale-up f1-4xlarge 0->1 (1 pending FPGA pod)"
+    assert t.counted["ScaleUps"] == 1
+    assert t.counted["BoardsRequested"] == 2
+    assert t.counted["PendingFpgaPods"] == 1
+    assert result.summary()["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
+
+
+def test_an_unreachable_cluster_stops_the_run_before_any_aws_write() -> None:
+    cluster = FakeCluster([ONPREM], [XGB], unreachable=True)
+    aws = FakeAws([f1_group()])
+    s, _ = shell(cluster, aws)
+    with pytest.raises(ClusterUnreachableError):
+        s.reconcile()
+    assert aws.writes == [] and cluster.writes == [] and cluster.events == []
+
+
+def test_a_throttled_scale_up_is_counted_and_logged_and_the_run_goes_on() -> None:
+    cluster = FakeCluster([ONPREM], [JOB1, XGB])
+    aws = FakeAws([f1_group()], throttled=True)
+    s, t = shell(cluster, aws)
+    result = s.reconcile()
+    assert t.counted["ScaleUpFailures"] == 1
+    assert "AwsThrottledError" in result.failures[0]
+    assert any(level == "error" and "Throttling" in msg for level, msg, _ in t.lines)
+    # no TriggeredScaleUp for capacity that was not asked for; the status is still written
+    assert cluster.events == []
+    assert cluster.status["lastDecision"] == "no change (1 pending FPGA pod)"
+
+
+def test_dry_run_writes_nothing_and_logs_what_it_would_do() -> None:
+    cluster = FakeCluster([ONPREM], [JOB1, XGB])
+    aws = FakeAws([f1_group()])
+    s, t = shell(cluster, aws, dry_run=True)
+    s.reconcile()
+    assert aws.writes == [] and cluster.writes == [] and cluster.events == []
+    assert cluster.status == {}
+    assert any("would scale-up f1-4xlarge 0->1" in msg for _, msg, _ in t.lines)
+
+
+def test_a_pod_nothing_can_host_gets_one_warning_event_per_invocation_not_per_pass() -> None:
+    huge = Pod("ml/huge", requests={F1_BOARD: 16}, uid="u-9")
+    cluster = FakeCluster([ONPREM], [huge])
+    s, t = shell(cluster, FakeAws([f1_group()]))
+    s.reconcile()
+    s.reconcile()
+    assert [(e[0], e[1], e[3]) for e in cluster.events] == [("ml/huge", NOT_TRIGGERED, "Warning")]
+    assert cluster.events[0][2].startswith("pod didn't trigger scale-up: no node group can host")
+    assert t.counted["UnschedulablePods"] == 2
+
+
+def test_an_empty_burst_node_is_annotated_and_tainted_then_terminated_on_the_next_pass() -> None:
+    node = Node("burst-1", instance_id="i-1", allocatable={F1_BOARD: 2})
+    group = f1_group(1, (Instance("i-1", "InService"),))
+    cluster = FakeCluster([ONPREM, node], [])
+    aws = FakeAws([group])
+    s, t = shell(cluster, aws)
+    first = s.reconcile()
+    assert [w[:2] for w in cluster.writes] == [("annotate", "burst-1"), ("cordon", "burst-1")]
+    assert cluster.writes[1][2] == TO_BE_DELETED
+    assert first.terminated == ()
+    # WHEN the next pass sees it tainted and still empty
+    tainted = replace(node, unschedulable=True, taints=(Taint(TO_BE_DELETED, "1", "NoSchedule"),),
+                      annotations={UNNEEDED_SINCE: "2026-11-27T12:00:00Z"})
+    cluster.nodes = [ONPREM, tainted]
+    second = s.reconcile()
+    assert aws.writes == [("terminate", "i-1")]
+    assert second.terminated == ("i-1",)
+    assert t.counted["NodesTerminated"] == 1
+    assert cluster.status["lastDecision"].startswith("terminate i-1")
+
+
+@dataclass
+class ScriptedWatcher:
+    """Answers next_pending_change from a script; each answer takes `seconds` of the clock."""
+
+    clock: FakeClock
+    script: list[tuple[str | None, float]]
+    asked: list[tuple[str, float]] = field(default_factory=list)
+
+    def next_pending_change(self, since: str, timeout: float) -> str | None:
+        self.asked.append((since, timeout))
+        if not self.script:
+            self.clock.mono += timeout
+            return None
+        answer, seconds = self.script.pop(0)
+        self.clock.mono += min(seconds, timeout)
+        return answer
+
+
+def test_watch_mode_batches_changes_until_a_quiet_second_then_reconciles_once() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster([ONPREM], [JOB1])
+    aws = FakeAws([f1_group()])
+    s, _ = shell(cluster, aws, clock=clock)
+    # GIVEN three pods arriving 0.2 s apart, then quiet until the deadline
+    watcher = ScriptedWatcher(clock, [("101", 5.0), ("102", 0.2), ("103", 0.2), (None, 1.0)])
+    cluster.pods = [JOB1, XGB]
+    deadline = clock.mono + 30.0
+    results = watch(s, watcher, "100", deadline)
+    # THEN one reconcile for the batch, each short watch resumed after the last change
+    assert len(results) >= 1 and results[0].changes[0].to_size == 1
+    assert [a[0] for a in watcher.asked[:4]] == ["100", "101", "102", "103"]
+    assert all(timeout <= 1.0 for _, timeout in watcher.asked[1:4])
+    # and it stops with the margin before the deadline still left
+    assert clock.mono <= deadline - CONFIG.watch.margin.total_seconds()
+
+
+def test_watch_mode_acts_at_the_max_batch_time_even_if_changes_keep_coming() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster([ONPREM], [JOB1, XGB])
+    s, _ = shell(cluster, FakeAws([f1_group()]), clock=clock)
+    steady = [(str(101 + i), 0.5) for i in range(40)]
+    watcher = ScriptedWatcher(clock, steady)
+    start = clock.mono
+    results = watch(s, watcher, "100", clock.mono + 20.0)
+    first_batch_end = start + 0.5 + CONFIG.watch.max_batch.total_seconds()
+    assert results and results[0].time == NOW
+    # the first reconcile happened by the max batch time, not after all 40 changes
+    assert len(results) >= 2
+    assert clock.mono >= first_batch_end - 0.5
+
+
+def test_a_too_old_version_ends_the_batch_and_the_next_watch_starts_from_the_fresh_list() -> None:
+    clock = FakeClock()
+    cluster = FakeCluster([ONPREM], [JOB1, XGB])
+    s, _ = shell(cluster, FakeAws([f1_group()]), clock=clock)
+    watcher = ScriptedWatcher(clock, [("", 0.1)])
+    results = watch(s, watcher, "1", clock.mono + 12.0)
+    assert len(results) == 1
+    assert watcher.asked[1][0] == "100"  # the version of the reconcile's pending list
+
+
+def test_every_reconcile_logs_one_structured_decision_line() -> None:
+    cluster = FakeCluster([ONPREM], [JOB1, XGB])
+    s, t = shell(cluster, FakeAws([f1_group()]))
+    s.reconcile()
+    decisions = [extra for _, _, extra in t.lines if extra.get("decision") == "reconcile"]
+    assert len(decisions) == 1
+    assert decisions[0]["outcomes"] == {"scale-up": 1}
+    assert decisions[0]["dryRun"] is False
+
+
+def test_terminating_instances_are_left_to_the_lifecycle_drain_not_scaled_down_again() -> None:
+    node = Node("burst-1", instance_id="i-1", allocatable={F1_BOARD: 2})
+    group = f1_group(0, (Instance("i-1", "Terminating:Wait"),))
+    cluster = FakeCluster([ONPREM, node], [])
+    aws = FakeAws([group])
+    s, _ = shell(cluster, aws)
+    result = s.reconcile(stop_at=FakeClock().mono + 100)
+    assert ("terminate", "i-1") not in aws.writes
+    # the lifecycle seam drained the node and completed the action
+    assert ("drain", "burst-1") in cluster.writes
+    assert [o.instance_id for o in result.lifecycle] == ["i-1"]
+    assert timedelta(0) <= CONFIG.lifecycle.terminate_timeout
