@@ -276,10 +276,23 @@ class ControlPlane:
         _wait_ready(self, "kube-apiserver")
 
 
+def _die_with_parent() -> None:
+    # If the test runner is killed outright (no atexit, no finally), the kernel ends the
+    # control plane too instead of leaving it listening. Linux only; elsewhere, best effort.
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _spawn(workdir: Path, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
     log = (workdir / f"{name}.log").open("ab")
     # A new session, so SIGINT to the test runner does not kill the control plane first.
-    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
