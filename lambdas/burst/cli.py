@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from burst import catalog as catalog_mod
-from burst import joinhash, report, scenario
+from burst import invoke, joinhash, report, scenario
 from burst.errors import BurstError
 from burst.kube import credentials
 from burst.planner import plan
@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     joinhash.register(commands)
     credentials.register(commands)
+    invoke.register(commands)
     return parser
 
 

@@ -44,6 +44,8 @@ _ENV = {
     "dry_run": "FPGA_BURST_DRY_RUN",
 }
 _SECTIONS = ("catalog", "policy", "lifecycle", "watch")
+# How often the tokens function runs (stacks/controller/construct.py SCHEDULES).
+TOKEN_PERIOD = timedelta(minutes=15)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -87,6 +89,12 @@ class RuntimeConfig:
     aws_endpoint_url: str | None = None  # local runs: e.g. a moto_server
     region: str | None = None
     dry_run: bool = False
+
+    @property
+    def token_overlap(self) -> timedelta:
+        """Rotate the join token once it has less than this left: a node that read it just
+        before a rotation still has a whole launch-hook timeout to join with it."""
+        return self.lifecycle.launch_timeout + TOKEN_PERIOD
 
     @property
     def boards(self) -> frozenset[str]:

@@ -30,7 +30,7 @@ from typing import Protocol
 from burst.cloud import LifecycleResult
 from burst.cluster import ClusterView, DrainResult
 from burst.errors import DrainRefusedError, LifecycleActionNotFoundError
-from burst.events import LifecycleAction
+from burst.events import LaunchLifecycleAction, LifecycleAction, TerminateLifecycleAction
 from burst.model import Node, NodeGroup, Taint
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class Result(StrEnum):
     WAITING = "waiting"  # launch: the node is not useful yet
     DRAINING = "draining"  # terminate: out of invocation time; the next one continues
     REFUSED = "refused"  # terminate: a pod is marked safe-to-evict=false; wait for deadline
+    NOT_OURS = "not-ours"  # a group or hook fpga-burst does not manage: never touched
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,20 @@ class Outcome:
     drain_seconds: float | None = None  # terminate: from drain start to completion
     heartbeats: int = 0
     drain: DrainResult | None = None
+
+    def metrics(self) -> list[tuple[str, str, float]]:
+        """(name, unit, value) to publish; DrainsOverDeadline is what the alarm watches."""
+        found: list[tuple[str, str, float]] = []
+        if self.result is Result.COMPLETED:
+            name = "LaunchesCompleted" if self.transition == "launch" else "TerminationsCompleted"
+            found.append((name, "Count", 1))
+        if self.over_deadline:
+            found.append(("DrainsOverDeadline", "Count", 1))
+        if self.drain_seconds is not None:
+            found.append(("DrainTime", "Seconds", self.drain_seconds))
+        if self.heartbeats:
+            found.append(("LifecycleHeartbeats", "Count", self.heartbeats))
+        return found
 
     def summary(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -343,10 +358,12 @@ class Drainer:
 # -- entry points for the handler and the scaler's tick ------------------------------------
 
 
-def instance_groups(groups: Iterable[NodeGroup], extra: Mapping[str, str] = {}) -> dict[str, str]:
+def instance_groups(
+    groups: Iterable[NodeGroup], extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """instance id -> group, for observe(): so a node of any of them counts as ours."""
     found = {i.instance_id: g.name for g in groups for i in g.instances}
-    return {**found, **extra}
+    return {**found, **(extra or {})}
 
 
 def continue_launches(
@@ -376,3 +393,26 @@ def continue_terminations(drainer: Drainer, groups: Sequence[NodeGroup],
             break
         outcomes.append(drainer.terminate(Target(group.name, TERMINATE_HOOK, instance), nodes))
     return tuple(outcomes)
+
+
+def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, drainer: Drainer,
+           groups: Sequence[NodeGroup]) -> Outcome:
+    """One lifecycle event: `groups` as discovered now (the managed ones only).
+
+    An event for a group or hook that is not ours is logged as an error and not acted on:
+    completing someone else's hook would cut their work short.
+    """
+    launching = isinstance(action, LaunchLifecycleAction)
+    transition, hook = ("launch", LAUNCH_HOOK) if launching else ("terminate", TERMINATE_HOOK)
+    group = next((g for g in groups if g.name == action.node_group), None)
+    if group is None or action.hook != hook:
+        why = (f"group {action.node_group} is not a managed node group" if group is None
+               else f"hook {action.hook} is not {hook}")
+        log.error("%s of %s: not ours: %s", transition, action.instance_id, why,
+                  extra={"instance": action.instance_id, "decision": "no action"})
+        return Outcome(transition, action.node_group, action.instance_id, Result.NOT_OURS, why)
+    view = drainer.cluster.observe(instance_groups(groups, {action.instance_id: group.name}))
+    target = Target.of(action)
+    if launching:
+        return launch(drainer.aws, target, group, view.nodes)
+    return drainer.terminate(target, view.nodes)

@@ -1,0 +1,74 @@
+"""The lifecycle function: an ASG launch/terminate lifecycle action, or a failed launch.
+
+Launch: complete CONTINUE once the node is useful; terminate: cordon, drain, delete the
+Node, complete (burst.lifecycle). A failed launch is only logged and counted: the scaler
+derives its backoff from the group's scaling activities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from burst import lifecycle
+from burst.config import RuntimeConfig
+from burst.errors import BurstError, EventError
+from burst.events import LaunchUnsuccessful, ScheduledTick, parse_event
+from burst.handlers import runtime
+from burst.reconcile import SystemClock
+
+logger, metrics, tracer = runtime.logger, runtime.metrics, runtime.tracer
+# Room before the Lambda deadline to delete the Node, complete the action and answer.
+MARGIN_SECONDS = 10.0
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(event, context)
+
+
+def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeConfig | None = None,
+        adapters: runtime.Adapters | None = None, clock: Any = None) -> dict[str, Any]:
+    """The handler's work; tests and `burst invoke` may pass config, adapters and a clock."""
+    try:
+        action = parse_event(event)
+        if isinstance(action, ScheduledTick):
+            raise EventError("detail-type", "the lifecycle function takes ASG events only")
+    except EventError as exc:
+        return {"outcome": runtime.failed(exc, function="lifecycle")}
+    if isinstance(action, LaunchUnsuccessful):
+        return _launch_unsuccessful(action)
+    cfg, clock = cfg or runtime.config(), clock or SystemClock()
+    stop_at = clock.monotonic() + runtime.remaining_seconds(context) - MARGIN_SECONDS
+    built = adapters
+    try:
+        built = built or runtime.adapters(cfg)
+        groups = built.aws.discover_node_groups(
+            cfg.cluster_name, clock.wall(), cfg.catalog.instance_types)
+        drainer = lifecycle.Drainer(built.cluster, built.aws, clock,
+                                    cfg.lifecycle.terminate_timeout, stop_at)
+        outcome = lifecycle.handle(action, drainer, groups)
+    except BurstError as exc:
+        return {"outcome": runtime.failed(exc, function="lifecycle", event=action.id,
+                                          instance=action.instance_id)}
+    finally:
+        if built is not None and adapters is None:
+            built.close()
+    for name, unit, value in outcome.metrics():
+        metrics.add_metric(name=name, unit=unit, value=value)
+    logger.info(f"{outcome.transition} {outcome.instance_id}: {outcome.result.value}",
+                extra={"decision": outcome.reason, **outcome.summary()})
+    return {"outcome": "ok", "event": action.id, **outcome.summary()}
+
+
+def _launch_unsuccessful(event: LaunchUnsuccessful) -> dict[str, Any]:
+    # The same failure the scaler's backoff reads from the activities; the alarm counts it.
+    metrics.add_metric(name="ScaleUpFailures", unit="Count", value=1)
+    logger.warning(
+        f"launch in {event.node_group} failed: {event.status_code}",
+        extra={"decision": "no action: the scaler backs the group off from its activities",
+               "node_group": event.node_group, "status_message": event.status_message,
+               "activity": event.activity_id},
+    )
+    return {"outcome": "ok", "event": event.id, "launchFailed": event.node_group}

@@ -1,0 +1,69 @@
+"""The tokens function: keep a valid kubeadm bootstrap token published (burst.rotation).
+
+On its schedule: rotate the token before it expires, publish the join data (endpoint, token,
+CA cert hashes, expiration) to the SecureString parameter, delete our expired tokens. The
+token is never logged and never in the returned summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from burst import joinhash, rotation
+from burst.config import RuntimeConfig
+from burst.errors import BurstError, ConfigError, EventError
+from burst.events import ScheduledTick, parse_event
+from burst.handlers import runtime
+from burst.kube import credentials
+from burst.reconcile import SystemClock
+
+logger, metrics, tracer = runtime.logger, runtime.metrics, runtime.tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(event, context)
+
+
+def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeConfig | None = None,
+        adapters: runtime.Adapters | None = None, clock: Any = None) -> dict[str, Any]:
+    """The handler's work; tests and `burst invoke` may pass config, adapters and a clock."""
+    try:
+        tick = parse_event(event)
+        if not isinstance(tick, ScheduledTick):
+            raise EventError("detail-type", "the tokens function runs on its schedule only")
+    except EventError as exc:
+        return {"outcome": runtime.failed(exc, function="tokens")}
+    cfg, clock = cfg or runtime.config(), clock or SystemClock()
+    built = adapters
+    try:
+        target = _target_check(cfg)
+        built = built or runtime.adapters(cfg)
+        kube = built.cluster.kube
+        ca = credentials.ca_pem(kube, "the cluster connection")
+        report = rotation.rotate(
+            built.cluster, built.aws,
+            rotation.Target(target[0], target[1],
+                            rotation.join_endpoint(cfg.api_endpoint or kube.endpoint),
+                            joinhash.discovery_hashes(ca.encode())),
+            clock.wall(), rotation.RotationPolicy(cfg.token_ttl, cfg.token_overlap),
+        )
+    except (BurstError, ValueError) as exc:
+        failure = exc if isinstance(exc, BurstError) else ConfigError("cluster CA", "", str(exc))
+        return {"outcome": runtime.failed(failure, function="tokens", event=tick.id)}
+    finally:
+        if built is not None and adapters is None:
+            built.close()
+    if report.created:
+        metrics.add_metric(name="TokensRotated", unit="Count", value=1)
+    return {"outcome": "ok", "event": tick.id, **report.summary()}
+
+
+def _target_check(cfg: RuntimeConfig) -> tuple[str, str]:
+    if not cfg.join_parameter:
+        raise ConfigError("FPGA_BURST_JOIN_PARAMETER", "", "must name the SSM parameter")
+    if not cfg.join_key_id:
+        raise ConfigError("FPGA_BURST_JOIN_KEY_ID", "", "must name the KMS key")
+    return cfg.join_parameter, cfg.join_key_id
