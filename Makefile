@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,cdk,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,cdk,bench,sim]'
 	touch $@
 
 demo: $(STAMP)

@@ -19,6 +19,7 @@ from burst import invoke, joinhash, report, scenario
 from burst.errors import BurstError
 from burst.kube import credentials
 from burst.planner import plan
+from burst.sim import run as simulate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     joinhash.register(commands)
     credentials.register(commands)
     invoke.register(commands)
+    simulate.register(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The burst simulator: the controller's own decisions, on virtual time."""
