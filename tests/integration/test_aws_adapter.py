@@ -2,7 +2,7 @@
 
 moto 5.2.1 answers DescribeScalingActivities with an empty list and does not implement
 CompleteLifecycleAction or RecordLifecycleActionHeartbeat; for those operations only, a
-botocore Stubber scoped to the one operation stands in (OperationStubber below), and moto
+botocore Stubber scoped to the one operation stands in (awsfakes.OperationStubber), and moto
 answers everything else.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from awsfakes import OperationStubber
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from burst.aws import Aws, AwsSettings
@@ -45,27 +46,6 @@ TEMPLATE = CA + "node-template/"
 SECRET_TOKEN = "abcdef.0123456789abcdef"
 # Few attempts keep the retry sleeps of a throttling test short.
 FAST = AwsSettings(region=REGION, max_attempts=2, connect_timeout=1, read_timeout=5)
-
-
-class OperationStubber(Stubber):
-    """A botocore Stubber that answers only `operations` and lets every other call through.
-
-    A plain Stubber intercepts every call of its client; scoping it keeps moto answering
-    the calls moto implements.
-    """
-
-    def __init__(self, client: Any, *operations: str) -> None:
-        super().__init__(client)
-        self.operations = frozenset(operations)
-
-    def _get_response_handler(self, model: Any, params: Any, context: Any, **kwargs: Any) -> Any:
-        if model.name not in self.operations:
-            return None
-        return super()._get_response_handler(model, params, context, **kwargs)
-
-    def _assert_expected_params(self, model: Any, params: Any, context: Any, **kwargs: Any) -> None:
-        if model.name in self.operations:
-            super()._assert_expected_params(model, params, context, **kwargs)
 
 
 def session() -> boto3.Session:

@@ -1,0 +1,76 @@
+"""AWS for the integration tests: moto, plus a Stubber for only the calls moto lacks.
+
+moto 5.2.1 answers DescribeScalingActivities with an empty list and does not implement
+CompleteLifecycleAction or RecordLifecycleActionHeartbeat; for those operations only, a
+botocore Stubber scoped to the operations stands in (OperationStubber), and moto answers
+everything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.stub import Stubber
+
+LIFECYCLE_CALLS = ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat")
+
+
+class OperationStubber(Stubber):
+    """A botocore Stubber that answers only `operations` and lets every other call through.
+
+    A plain Stubber intercepts every call of its client; scoping it keeps moto answering
+    the calls moto implements.
+    """
+
+    def __init__(self, client: Any, *operations: str) -> None:
+        super().__init__(client)
+        self.operations = frozenset(operations)
+
+    def _get_response_handler(self, model: Any, params: Any, context: Any, **kwargs: Any) -> Any:
+        if model.name not in self.operations:
+            return None
+        return super()._get_response_handler(model, params, context, **kwargs)
+
+    def _assert_expected_params(self, model: Any, params: Any, context: Any, **kwargs: Any) -> None:
+        if model.name in self.operations:
+            super()._assert_expected_params(model, params, context, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto_server subprocess on a free loopback port; its endpoint URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto_server did not listen within 30 s") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
