@@ -1,0 +1,198 @@
+"""The tokens function end to end: bootstrap-token Secrets in the real API server (as the
+controller's identity), join data in moto's SSM; and `burst invoke` as a subprocess against
+a moto_server and a kubeconfig."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import devcluster
+import pytest
+import yaml
+from awsfakes import moto_server
+from burst import config, joinhash
+from burst.aws import Aws, AwsSettings
+from burst.cloud import ClusterCredentials
+from burst.errors import KubeNotFoundError
+from burst.handlers import runtime
+from burst.handlers import tokens as handler
+from burst.invoke import LocalContext
+from burst.kube.adapter import KubeCluster
+from burst.kube.client import Json, Kube
+from burst.kube.tokens import NAMESPACE, SECRET_TYPE
+from burst.kube.watch import PendingWatch
+from moto import mock_aws
+
+REGION = "us-east-1"
+CLUSTER = "onprem"
+PARAMETER = "/fpga-burst/onprem/join"
+ROOT = Path(__file__).parents[2]
+TICK = json.loads((ROOT / "events" / "scheduled.json").read_text())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC).replace(microsecond=0)
+
+    def wall(self) -> datetime:
+        return self.at
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+@dataclass
+class World:
+    ssm: Any
+    key_id: str
+    cfg: config.RuntimeConfig
+    adapters: runtime.Adapters
+    clock: Clock
+
+    def tick(self) -> dict[str, Any]:
+        context = LocalContext("fpga-burst-onprem-tokens", 60)
+        return handler.run(TICK, context, cfg=self.cfg, adapters=self.adapters, clock=self.clock)
+
+    def published(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the parameter's JSON value, its description)."""
+        value = self.ssm.get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]
+        (meta,) = self.ssm.describe_parameters(
+            ParameterFilters=[{"Key": "Name", "Values": [PARAMETER]}])["Parameters"]
+        return json.loads(value["Value"]), {**meta, "Version": value["Version"]}
+
+
+@pytest.fixture
+def world(kube: Kube) -> Iterator[World]:
+    with mock_aws():
+        s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                          region_name=REGION)
+        key_id = s.client("kms").create_key()["KeyMetadata"]["KeyId"]
+        cfg = config.load(environ={}, cluster_name=CLUSTER, join_parameter=PARAMETER,
+                          join_key_id=key_id, config={})
+        adapters = runtime.Adapters(Aws(s, AwsSettings(region=REGION)),
+                                    KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards))
+        yield World(s.client("ssm"), key_id, cfg, adapters, Clock())
+
+
+def secret_of(admin: Kube, token_id: str) -> Json | None:
+    try:
+        return admin.call("read token", admin.core.read_namespaced_secret,
+                          f"bootstrap-token-{token_id}", NAMESPACE)
+    except KubeNotFoundError:
+        return None
+
+
+def foreign_token(admin: Kube, expiration: datetime) -> str:
+    """An expired token kubeadm or an operator made: not labelled as ours."""
+    token_id = "op" + os.urandom(2).hex()
+    admin.call("create token", admin.core.create_namespaced_secret, NAMESPACE, {
+        "metadata": {"name": f"bootstrap-token-{token_id}"},
+        "type": SECRET_TYPE,
+        "stringData": {"token-id": token_id, "token-secret": "0123456789abcdef",
+                       "expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "usage-bootstrap-authentication": "true"},
+    })
+    return token_id
+
+
+def test_tokens_publish_join_data_keep_it_until_rotation_then_rotate_and_clean_up(
+    world: World, admin: Kube, control_plane: devcluster.ControlPlane,
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    theirs = foreign_token(admin, world.clock.at - timedelta(days=1))
+    # WHEN the tokens function runs for the first time
+    first = world.tick()
+    # THEN it made a bootstrap token Secret of ours in kube-system...
+    assert first["outcome"] == "ok" and first["created"]
+    made = secret_of(admin, first["created"])
+    assert made is not None and made["type"] == SECRET_TYPE
+    # ... and published it as a SecureString, with our KMS key, the endpoint and CA hash
+    value, meta = world.published()
+    assert (meta["Type"], meta["KeyId"]) == ("SecureString", world.key_id)
+    assert value["caCertHashes"] == list(joinhash.discovery_hashes(control_plane.ca_pem))
+    assert value["endpoint"] == control_plane.endpoint.removeprefix("https://")
+    token_id, token_secret = value["token"].split(".")
+    assert token_id == first["created"]
+    assert base64.b64decode(made["data"]["token-secret"]).decode() == token_secret
+    # WHEN it runs again before rotation time: nothing changes
+    world.clock.at += timedelta(minutes=15)
+    second = world.tick()
+    assert (second["created"], second["deleted"]) == (None, [])
+    assert world.published()[1]["Version"] == meta["Version"]
+    # WHEN the first token has expired: a new one is published, the old one deleted, and
+    # the expired token that is not ours is left alone
+    world.clock.at += world.cfg.token_ttl
+    third = world.tick()
+    assert third["created"] not in (None, token_id) and token_id in third["deleted"]
+    assert secret_of(admin, token_id) is None
+    assert secret_of(admin, theirs) is not None
+    assert world.published()[0]["token"].startswith(third["created"] + ".")
+    # AND no token secret ever reached a log line or a summary
+    newest = world.published()[0]["token"].split(".")[1]
+    seen = caplog.text + capsys.readouterr().out + json.dumps([first, second, third])
+    assert token_secret not in seen and newest not in seen
+
+
+def kubeconfig_for(credentials: ClusterCredentials, path: Path) -> Path:
+    """A kubeconfig for the controller's restricted identity, as an operator would write."""
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "burst",
+        "clusters": [{"name": "c", "cluster": {
+            "server": credentials.endpoint,
+            "certificate-authority-data": base64.b64encode(credentials.ca.encode()).decode()}}],
+        "users": [{"name": "u", "user": {"token": credentials.token}}],
+        "contexts": [{"name": "burst", "context": {"cluster": "c", "user": "u"}}],
+    }))
+    return path
+
+
+def burst(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "burst.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+
+
+def test_burst_invoke_runs_the_tokens_handler_against_moto_server_and_a_kubeconfig(
+    controller_credentials: ClusterCredentials, tmp_path: Path,
+) -> None:
+    with moto_server() as endpoint:
+        setup = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                              region_name=REGION)
+        key_id = setup.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["KeyId"]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "FPGA_BURST_CLUSTER_NAME": CLUSTER, "FPGA_BURST_JOIN_PARAMETER": PARAMETER,
+               "FPGA_BURST_JOIN_KEY_ID": key_id}
+        kubeconfig = kubeconfig_for(controller_credentials, tmp_path / "kubeconfig")
+        done = burst("invoke", "tokens", "--event", str(ROOT / "events" / "scheduled.json"),
+                     "--kubeconfig", str(kubeconfig), "--endpoint-url", endpoint,
+                     "--region", REGION, env=env)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        assert summary["outcome"] == "ok" and summary["created"]
+        ssm = setup.client("ssm", endpoint_url=endpoint)
+        parameter = ssm.get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]
+        assert parameter["Type"] == "SecureString"
+        token = json.loads(parameter["Value"])["token"]
+        assert token.startswith(summary["created"] + ".")
+        assert token.split(".")[1] not in done.stdout + done.stderr
+        # Bad input: one line naming the file, non-zero, no traceback
+        bad = tmp_path / "bad.json"
+        bad.write_text("{not json")
+        for args in (["tokens", "--event", str(bad)],
+                     ["tokens", "--event", str(tmp_path / "missing.json")],
+                     ["nonsense", "--event", str(ROOT / "events" / "scheduled.json")]):
+            refused = burst("invoke", *args, env=env)
+            assert refused.returncode != 0
+            assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+            assert args[0] in refused.stderr or args[2] in refused.stderr
