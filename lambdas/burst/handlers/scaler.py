@@ -25,7 +25,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     try:
         tick = parse_event(event)
         if not isinstance(tick, ScheduledTick):
-            raise EventError("detail-type", f"the scaler runs on its schedule, not on {tick}")
+            raise EventError("detail-type", f"the scaler runs on its schedule, not on {type(tick).__name__}")
     except EventError as exc:
         return {"outcome": runtime.failed(exc, function="scaler")}
     cfg = cfg or runtime.config()

@@ -1,0 +1,139 @@
+"""The scaler as Lambda runs it, for end-to-end tests and the latency benchmark.
+
+A moto_server (ThreadedMotoServer) stands in for AWS; the cluster credentials live in its
+Secrets Manager, as `burst credentials --secret` stores them; node groups are ASGs tagged
+as Cluster Autoscaler discovers them. The handler is called with a real EventBridge event
+from events/ and a Lambda-like context.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from burst.cloud import ClusterCredentials
+
+REGION = "us-east-1"
+CLUSTER = "onprem"
+CA = "k8s.io/cluster-autoscaler/"
+EVENTS = Path(__file__).parents[2] / "events"
+SECRET = "fpga-burst/cluster"
+
+
+@dataclass
+class LambdaContext:
+    """What the handler reads of Lambda's context object: the time left."""
+
+    seconds: float
+    started: float = field(default_factory=time.monotonic)
+    function_name: str = "fpga-burst-onprem-scaler"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.seconds - time.monotonic()) * 1000))
+
+
+def scheduled_event() -> dict[str, Any]:
+    return dict(json.loads((EVENTS / "scheduled.json").read_text()))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def session() -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+
+
+def environment(endpoint: str, **config: Any) -> dict[str, str]:
+    """The variables the CDK sets, pointing at the moto server."""
+    document = {
+        "catalog": {"accelerators": {"com.inaccel.xgboost.exact": {
+            "xilinx/u250": 4, "xilinx/aws-vu9p-f1": 2}}},
+        "policy": {"scale_down_unneeded_time_seconds": 0,
+                   "scale_down_delay_after_add_seconds": 0},
+        "watch": {"enabled": False},
+    }
+    for section, values in config.items():
+        document.setdefault(section, {}).update(values)
+    return {
+        "FPGA_BURST_CLUSTER_NAME": CLUSTER,
+        "FPGA_BURST_CREDENTIALS_SECRET_ARN": SECRET,
+        "FPGA_BURST_AWS_ENDPOINT_URL": endpoint,
+        "FPGA_BURST_CONFIG": json.dumps(document),
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_SERVICE_NAME": "fpga-burst",
+        "POWERTOOLS_METRICS_NAMESPACE": "fpga-burst",
+    }
+
+
+class Aws:
+    """The test's own view of the moto server: make groups, read what the scaler did."""
+
+    def __init__(self, endpoint: str) -> None:
+        s = session()
+        self.asg = s.client("autoscaling", endpoint_url=endpoint)
+        self.ec2 = s.client("ec2", endpoint_url=endpoint)
+        self.secrets = s.client("secretsmanager", endpoint_url=endpoint)
+
+    def store_credentials(self, credentials: ClusterCredentials) -> None:
+        value = json.dumps(
+            {"endpoint": credentials.endpoint, "ca": credentials.ca, "token": credentials.token}
+        )
+        self.secrets.create_secret(Name=SECRET, SecretString=value)
+
+    def group(self, name: str, instance_type: str, labels: Mapping[str, str],
+              max_size: int = 4, desired: int = 0) -> None:
+        template = self.ec2.create_launch_template(
+            LaunchTemplateName=f"lt-{name}",
+            LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": instance_type},
+        )["LaunchTemplate"]
+        tags = {CA + "enabled": "true", CA + CLUSTER: "owned",
+                **{f"{CA}node-template/label/{k}": v for k, v in labels.items()}}
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"],
+                            "Version": "$Latest"},
+            MinSize=0, MaxSize=max_size, DesiredCapacity=desired,
+            AvailabilityZones=[f"{REGION}a"],
+            Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": False, "ResourceId": name,
+                   "ResourceType": "auto-scaling-group"} for k, v in tags.items()],
+        )
+
+    def describe(self, name: str) -> dict[str, Any]:
+        groups = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        return dict(groups["AutoScalingGroups"][0])
+
+    def desired(self, name: str) -> int:
+        return int(self.describe(name)["DesiredCapacity"])
+
+    def instances(self, name: str) -> list[dict[str, Any]]:
+        return list(self.describe(name)["Instances"])
+
+
+def emitted_metrics(stdout: str) -> dict[str, float]:
+    """Sum of every EMF metric the handler printed."""
+    found: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        doc = json.loads(line)
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                values = doc[metric["Name"]]
+                values = values if isinstance(values, list) else [values]
+                found[metric["Name"]] = found.get(metric["Name"], 0) + sum(values)
+    return found

@@ -1,0 +1,329 @@
+"""The scaler end to end: a real kube-apiserver (+ etcd, kube-scheduler), AWS as a moto_server.
+
+The handler is invoked as Lambda invokes it: the scheduled event from events/, a context
+with a deadline, settings in environment variables, cluster credentials read from Secrets
+Manager. Only DescribeScalingActivities (moto always answers []) and a throttled
+SetDesiredCapacity are stubbed, on the adapter's own client (stubs.OperationStubber).
+
+Other tests share the control plane and leave pending FPGA pods behind; every node group
+here carries a taint unique to the test, so only this test's pods can use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import objects
+import pytest
+import requests
+import scaler_env
+from burst import config as config_mod
+from burst.aws import Aws, AwsSettings
+from burst.cloud import ClusterCredentials
+from burst.handlers import runtime, scaler
+from burst.kube.client import Json, Kube
+from burst.kube.tell import STATUS_NAME, STATUS_NAMESPACE
+from burst.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
+from moto.server import ThreadedMotoServer
+from objects import F1, U250
+from scaler_env import LambdaContext, emitted_metrics, scheduled_event
+from stubs import OperationStubber
+
+XGB = "com.inaccel.xgboost.exact"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    port = scaler_env.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(
+    moto_endpoint: str, controller_credentials: ClusterCredentials,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[scaler_env.Aws]:
+    """A fresh moto, the credentials secret in it, and the function's environment."""
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    view = scaler_env.Aws(moto_endpoint)
+    view.store_credentials(controller_credentials)
+    for key, value in scaler_env.environment(moto_endpoint).items():
+        monkeypatch.setenv(key, value)
+    runtime.config.cache_clear()
+    yield view
+    runtime.config.cache_clear()
+
+
+@pytest.fixture
+def test_id(namespace: str) -> str:
+    return namespace  # unique per test: label and taint value of this test's groups
+
+
+def group_taint(test_id: str) -> dict[str, str]:
+    return {"key": "fpga-burst-e2e", "value": test_id, "effect": "NoSchedule"}
+
+
+def make_group(aws: scaler_env.Aws, name: str, instance_type: str, test_id: str,
+               desired: int = 0) -> None:
+    aws.group(name, instance_type, {"fpga-burst-e2e": test_id}, desired=desired)
+    aws.asg.create_or_update_tags(Tags=[{
+        "ResourceId": name, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False,
+        "Key": f"{scaler_env.CA}node-template/taint/fpga-burst-e2e",
+        "Value": f"{test_id}:NoSchedule",
+    }])
+
+
+def xgb_job(admin: Kube, namespace: str, name: str, test_id: str) -> Json:
+    """4 x com.inaccel.xgboost.exact for this test's groups; bound by the test, not the
+    scheduler (schedulerName), so the test decides when it runs."""
+    return objects.pod(
+        admin, namespace, name,
+        annotations={"fpga-burst.io/accelerators": json.dumps({XGB: 4})},
+        nodeSelector={"fpga-burst-e2e": test_id},
+        tolerations=[{"key": "fpga-burst-e2e", "operator": "Equal", "value": test_id,
+                      "effect": "NoSchedule"}],
+        schedulerName="fpga-burst-e2e",
+    )
+
+
+def ready_node(admin: Kube, name: str, **kwargs: Any) -> Json:
+    """objects.node, then what the node lifecycle controller (not running here) does once
+    the node is Ready: remove the not-ready taint the API server added at registration."""
+    objects.node(admin, name, **kwargs)
+    node = admin.call("read node", admin.core.read_node, name)
+    node["spec"]["taints"] = [t for t in node["spec"].get("taints") or []
+                              if t["key"] != "node.kubernetes.io/not-ready"]
+    return admin.call("update node", admin.core.replace_node, name, node)
+
+
+def burst_node(admin: Kube, name: str, instance: dict[str, Any], test_id: str,
+               boards: dict[str, str] | None = None) -> Json:
+    return ready_node(
+        admin, name, provider_id=f"aws:///{instance['AvailabilityZone']}/{instance['InstanceId']}",
+        allocatable=boards, labels={"fpga-burst-e2e": test_id}, taints=[group_taint(test_id)],
+    )
+
+
+def advertise(admin: Kube, name: str, boards: dict[str, str]) -> None:
+    """The FPGA device plugin registers its boards, late."""
+    node = admin.call("read node", admin.core.read_node_status, name)
+    node["status"]["capacity"] = {**node["status"].get("capacity", {}), **boards}
+    node["status"]["allocatable"] = {**node["status"].get("allocatable", {}), **boards}
+    admin.call("update node status", admin.core.replace_node_status, name, node)
+
+
+def bind(admin: Kube, namespace: str, pod: str, node: str) -> None:
+    body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+    admin.call("bind pod", admin.core.create_namespaced_pod_binding, pod, namespace, body)
+
+
+def finish(admin: Kube, namespace: str, pod: str) -> None:
+    current = admin.call("read pod", admin.core.read_namespaced_pod_status, pod, namespace)
+    current["status"]["phase"] = "Succeeded"
+    admin.call("update pod status", admin.core.replace_namespaced_pod_status, pod, namespace,
+               current)
+
+
+def tick() -> dict[str, Any]:
+    return scaler.handler(scheduled_event(), LambdaContext(seconds=50))
+
+
+def pod_events(admin: Kube, namespace: str, pod: str) -> list[tuple[str, str]]:
+    items = admin.call("list events", admin.core.list_namespaced_event, namespace)["items"]
+    return [(e["reason"], e["message"]) for e in items
+            if e["involvedObject"]["name"] == pod and e["source"].get("component") == "fpga-burst"]
+
+
+def read_node(admin: Kube, name: str) -> Json:
+    return admin.call("read node", admin.core.read_node, name)
+
+
+def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
+) -> None:
+    # GIVEN an on-prem node with one U250, running job 1
+    onprem = f"{test_id}-onprem"
+    admin_nodes.append(onprem)
+    ready_node(admin, onprem, allocatable={U250: "1"}, labels={"fpga-burst-e2e": test_id})
+    objects.pod(admin, namespace, "job-1", node=onprem, limits={U250: "1"})
+    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    # WHEN job 2 (4 x xgboost.exact: 1 U250, or 2 F1 boards) is pending and the tick comes
+    xgb_job(admin, namespace, "job-2", test_id)
+    first = tick()
+    # THEN the scaler raises f1-4xlarge from 0 to 1 and tells the pod
+    assert first["outcome"] == "ok", first
+    assert first["first"]["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
+    assert aws.desired("f1-4xlarge") == 1
+    assert pod_events(admin, namespace, "job-2") == [
+        ("TriggeredScaleUp", "pod triggered scale-up: [{f1-4xlarge 0->1 (max: 4)}]")]
+
+    # WHEN the instance's node registers without its boards yet, and the next tick comes
+    (instance,) = aws.instances("f1-4xlarge")
+    burst = f"{test_id}-burst"
+    admin_nodes.append(burst)
+    burst_node(admin, burst, instance, test_id)
+    second = tick()
+    # THEN nothing more is asked for: the node is capacity on its way
+    assert second["first"]["scaleUps"] == [] and second["first"]["outcomes"]["fits-upcoming"] == 1
+    assert aws.desired("f1-4xlarge") == 1
+    assert UNNEEDED_SINCE not in (read_node(admin, burst)["metadata"].get("annotations") or {})
+
+    # WHEN the boards appear, the pod is bound and runs
+    advertise(admin, burst, {F1: "2"})
+    third = tick()
+    assert third["first"]["outcomes"] == {"fits-existing": 1}
+    bind(admin, namespace, "job-2", burst)
+    running = tick()
+    assert running["first"]["scaleDown"]["tainted"] == 0 and aws.desired("f1-4xlarge") == 1
+
+    # WHEN the job ends: the node is unneeded (unneeded time 0 s): annotated and tainted
+    finish(admin, namespace, "job-2")
+    marked = tick()
+    assert marked["first"]["scaleDown"]["tainted"] == 1
+    node = read_node(admin, burst)
+    assert UNNEEDED_SINCE in node["metadata"]["annotations"]
+    assert TO_BE_DELETED in {t["key"] for t in node["spec"]["taints"]}
+    assert aws.desired("f1-4xlarge") == 1
+    # THEN on the next tick, re-checked and still empty, it is terminated with decrement
+    removed = tick()
+    assert removed["first"]["terminated"] == [instance["InstanceId"]]
+    assert aws.desired("f1-4xlarge") == 0
+    assert [i["InstanceId"] for i in aws.instances("f1-4xlarge")
+            if i["LifecycleState"] == "InService"] == []
+    # the on-prem node was never touched
+    onprem_node = read_node(admin, onprem)
+    assert not onprem_node["spec"].get("taints") and not onprem_node["spec"].get("unschedulable")
+    status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
+                        STATUS_NAMESPACE)
+    assert status["data"]["lastDecision"].startswith(f"terminate {instance['InstanceId']}")
+
+
+def test_with_the_api_server_down_a_tick_writes_nothing_to_aws_and_says_so_loudly(
+    aws: scaler_env.Aws, admin: Kube, control_plane: Any, test_id: str,
+    admin_nodes: list[str], capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a burst node the previous tick tainted: this tick would terminate it
+    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id, desired=1)
+    (instance,) = aws.instances("f1-4xlarge")
+    name = f"{test_id}-burst"
+    admin_nodes.append(name)
+    burst_node(admin, name, instance, test_id, boards={F1: "2"})
+    node = read_node(admin, name)
+    node["metadata"]["annotations"] = {UNNEEDED_SINCE: "2026-01-01T00:00:00Z"}
+    node["spec"]["taints"].append({"key": TO_BE_DELETED, "value": "1", "effect": "NoSchedule"})
+    admin.call("update node", admin.core.replace_node, name, node)
+    capfd.readouterr()
+    # WHEN the API server is down during the tick
+    control_plane.stop_apiserver()
+    try:
+        result = tick()
+    finally:
+        control_plane.start_apiserver()
+    # THEN the tick reports the cluster unreachable, counts it, and AWS is unchanged
+    out = capfd.readouterr().out
+    assert result == {"outcome": "cluster-unreachable"}
+    assert emitted_metrics(out)["ClusterUnreachable"] == 1
+    (loud,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert loud.getMessage().startswith("cluster-unreachable: list nodes")
+    assert "nothing destructive" in loud.action  # type: ignore[attr-defined]
+    assert aws.desired("f1-4xlarge") == 1
+    assert [i["LifecycleState"] for i in aws.instances("f1-4xlarge")] == ["InService"]
+    # and once it is back, the same tick goes ahead
+    assert tick()["first"]["terminated"] == [instance["InstanceId"]]
+
+
+def adapters_with_stub(*operations: str) -> tuple[config_mod.RuntimeConfig, runtime.Adapters,
+                                                   OperationStubber]:
+    cfg = runtime.config()
+    aws = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url,
+                                   max_attempts=2))
+    stub = OperationStubber(aws.client("autoscaling"), *operations)
+    return cfg, runtime.adapters(cfg, aws), stub
+
+
+def test_a_throttled_set_desired_capacity_is_a_typed_failure_and_a_metric_not_a_crash(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    xgb_job(admin, namespace, "job-2", test_id)
+    cfg, built, stub = adapters_with_stub("SetDesiredCapacity")
+    stub.add_client_error("set_desired_capacity", "Throttling", "Rate exceeded", 400)
+    capfd.readouterr()
+    with stub:
+        result = scaler.run(scheduled_event(), LambdaContext(50), cfg=cfg, adapters=built)
+    runtime.metrics.flush_metrics()
+    built.close()
+    assert result["outcome"] == "ok"
+    (failure,) = result["first"]["failures"]
+    assert failure.startswith("scale-up f1-4xlarge to 1: AwsThrottledError")
+    assert emitted_metrics(capfd.readouterr().out)["ScaleUpFailures"] == 1
+    assert aws.desired("f1-4xlarge") == 0
+    assert pod_events(admin, namespace, "job-2") == []
+
+
+def failed_launch(group: str, minutes_ago: float) -> dict[str, Any]:
+    end = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    message = ("We currently do not have sufficient f1.4xlarge capacity in the Availability "
+               "Zone you requested (us-east-1a). Launching EC2 instance failed.")
+    return {
+        "ActivityId": "a-1", "AutoScalingGroupName": group,
+        "Description": "Launching a new EC2 instance.  Status Reason: " + message,
+        "Cause": "an instance was started in response to a difference between desired and "
+                 "actual capacity, increasing the capacity from 0 to 1.",
+        "StartTime": end - timedelta(seconds=3), "EndTime": end, "StatusCode": "Failed",
+        "StatusMessage": message, "Progress": 100,
+    }
+
+
+def test_a_group_backed_off_after_insufficient_capacity_leaves_its_pods_to_another_group(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+) -> None:
+    # GIVEN the cheaper group's last launch failed for lack of capacity a minute ago
+    make_group(aws, "a-f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "b-f1-16xlarge", "f1.16xlarge", test_id)
+    xgb_job(admin, namespace, "job-2", test_id)
+    cfg, built, stub = adapters_with_stub("DescribeScalingActivities")
+    stub.add_response("describe_scaling_activities",
+                      {"Activities": [failed_launch("a-f1-4xlarge", 1)]},
+                      {"AutoScalingGroupName": "a-f1-4xlarge"})
+    stub.add_response("describe_scaling_activities", {"Activities": []},
+                      {"AutoScalingGroupName": "b-f1-16xlarge"})
+    # WHEN the tick comes
+    with stub:
+        result = scaler.run(scheduled_event(), LambdaContext(50), cfg=cfg, adapters=built)
+    built.close()
+    # THEN the other group takes the pod, and the status shows the backoff
+    assert result["first"]["scaleUps"] == [{"nodeGroup": "b-f1-16xlarge", "from": 0, "to": 1}]
+    assert aws.desired("a-f1-4xlarge") == 0 and aws.desired("b-f1-16xlarge") == 1
+    stub.assert_no_pending_responses()
+    status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
+                        STATUS_NAMESPACE)
+    assert "InsufficientInstanceCapacity" in status["data"]["status.yaml"]
+
+
+def test_a_malformed_or_foreign_event_is_logged_as_an_error_and_nothing_happens(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    xgb_job(admin, namespace, "job-2", test_id)
+    launch = json.loads((scaler_env.EVENTS / "launch-lifecycle-action.json").read_text())
+    bad = json.loads((scaler_env.EVENTS / "malformed" / "scheduled-bad-time.json").read_text())
+    for event in (launch, bad):
+        assert scaler.handler(event, LambdaContext(50)) == {"outcome": "bad-event"}
+    assert aws.desired("f1-4xlarge") == 0
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and all(e.startswith("bad-event: event ") for e in errors)
+    # the lifecycle action's token is not in the log line
+    assert not any(launch["detail"]["LifecycleActionToken"] in e for e in errors)
