@@ -100,7 +100,7 @@ _FAILURES: tuple[tuple[type[BaseException], str | None, str, str], ...] = (
     (KubeThrottledError, "ClusterThrottled", "cluster-throttled", "warning"),
     (AwsThrottledError, "AwsThrottled", "aws-throttled", "warning"),
     (AwsUnavailableError, "AwsUnavailable", "aws-unavailable", "warning"),
-    (EventError, None, "bad-event", "error"),
+    (EventError, "BadEvents", "bad-event", "error"),
     (ConfigError, "ConfigurationErrors", "bad-config", "error"),
     (ClusterCredentialsError, "ConfigurationErrors", "bad-credentials", "error"),
     (KubeApiError, "ClusterApiErrors", "cluster-api-error", "error"),

@@ -25,7 +25,8 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     try:
         tick = parse_event(event)
         if not isinstance(tick, ScheduledTick):
-            raise EventError("detail-type", f"the scaler runs on its schedule, not on {type(tick).__name__}")
+            kind = type(tick).__name__  # never the event itself: it may carry a token
+            raise EventError("detail-type", f"the scaler runs on its schedule, not on {kind}")
     except EventError as exc:
         return {"outcome": runtime.failed(exc, function="scaler")}
     cfg = cfg or runtime.config()
