@@ -29,7 +29,7 @@ from typing import Protocol
 
 from burst.cloud import LifecycleResult
 from burst.cluster import ClusterView, DrainResult
-from burst.errors import DrainRefusedError, LifecycleActionNotFoundError
+from burst.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
 from burst.events import LaunchLifecycleAction, LifecycleAction, TerminateLifecycleAction
 from burst.model import Node, NodeGroup, Taint
 
@@ -274,11 +274,18 @@ class Drainer:
     def terminate(self, target: Target, nodes: Sequence[Node]) -> Outcome:
         """Cordon, drain, delete the node, complete. Idempotent; call again to continue."""
         node = node_of(nodes, target.instance_id)
-        if node is None:
-            done = complete(self.aws, target, "terminate")
-            return Outcome("terminate", target.node_group, target.instance_id,
-                           Result.COMPLETED if done else Result.ALREADY_DONE,
-                           "no node for the instance (never joined or already deleted)")
+        if node is not None:
+            try:
+                return self._start(target, node)
+            except KubeNotFoundError:
+                # Deleted since observed (a concurrent duplicate finished first): gone.
+                pass
+        done = complete(self.aws, target, "terminate")
+        return Outcome("terminate", target.node_group, target.instance_id,
+                       Result.COMPLETED if done else Result.ALREADY_DONE,
+                       "no node for the instance (never joined or already deleted)")
+
+    def _start(self, target: Target, node: Node) -> Outcome:
         now = self.clock.wall()
         fresh = DRAIN_STARTED not in node.annotations
         started = drain_started(node, min(target.started or now, now))

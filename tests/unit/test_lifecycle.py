@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from burst.cloud import LifecycleResult
 from burst.cluster import ClusterView, DrainResult
-from burst.errors import DrainRefusedError, LifecycleActionNotFoundError
+from burst.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
 from burst.lifecycle import (
     DRAIN_STARTED,
     LAUNCH_HOOK,
@@ -224,3 +224,16 @@ def test_the_tick_continues_only_instances_waiting_in_their_lifecycle_state() ->
     cluster = FakeCluster(clock)
     drained = continue_terminations(Drainer(cluster, aws, clock, TIMEOUT, 40), [group], [])
     assert [(o.instance_id, o.result) for o in drained] == [("i-3", Result.COMPLETED)]
+
+
+def test_a_node_deleted_between_observe_and_cordon_counts_as_gone() -> None:
+    _clock, cluster, aws, drainer = setup()
+    seen = list(cluster.nodes.values())
+    cluster.nodes.clear()  # a concurrent duplicate finished first
+
+    def gone(name: str, changes: Mapping[str, str | None]) -> bool:
+        raise KubeNotFoundError("read node", 404, "NotFound", name)
+
+    cluster.annotate_node = gone  # type: ignore[method-assign]
+    assert drainer.terminate(TERMINATE, seen).result is Result.COMPLETED
+    assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]
