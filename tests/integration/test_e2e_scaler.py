@@ -12,7 +12,9 @@ here carries a taint unique to the test, so only this test's pods can use it.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +25,7 @@ import scaler_env
 from burst import config as config_mod
 from burst.aws import Aws, AwsSettings
 from burst.cloud import ClusterCredentials
+from burst.config import WatchSettings
 from burst.handlers import runtime, scaler
 from burst.kube.client import Json, Kube
 from burst.kube.tell import STATUS_NAME, STATUS_NAMESPACE
@@ -327,3 +330,43 @@ def test_a_malformed_or_foreign_event_is_logged_as_an_error_and_nothing_happens(
     assert len(errors) == 2 and all(e.startswith("bad-event: event ") for e in errors)
     # the lifecycle action's token is not in the log line
     assert not any(launch["detail"]["LifecycleActionToken"] in e for e in errors)
+
+
+@dataclass
+class SignallingWatcher:
+    """The real watcher, telling the test when the invocation starts watching."""
+
+    inner: Any
+    watching: threading.Event = field(default_factory=threading.Event)
+
+    def next_pending_change(self, since: str, timeout: float) -> str | None:
+        self.watching.set()
+        return self.inner.next_pending_change(since, timeout)
+
+
+def test_in_watch_mode_a_pod_created_after_the_first_pass_is_acted_on_in_the_same_invocation(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+) -> None:
+    # GIVEN a scaler invocation that has reconciled once (nothing pending) and now watches
+    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    cfg = replace(runtime.config(), watch=WatchSettings(margin=timedelta(seconds=1)))
+    built = runtime.adapters(cfg)
+    watcher = SignallingWatcher(built.watcher)
+    built = replace(built, watcher=watcher)
+    found: dict[str, Any] = {}
+    invocation = threading.Thread(target=lambda: found.update(
+        scaler.run(scheduled_event(), LambdaContext(6), cfg=cfg, adapters=built)))
+    invocation.start()
+    try:
+        assert watcher.watching.wait(timeout=30)
+        # WHEN a pod arrives while it watches
+        xgb_job(admin, namespace, "job-2", test_id)
+    finally:
+        invocation.join(timeout=60)
+        built.close()
+    # THEN the same invocation raised the group, after its first pass found nothing to do
+    assert found["outcome"] == "ok"
+    assert found["first"]["scaleUps"] == []
+    assert found["reconciles"] >= 2
+    assert found["watched"][0]["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
+    assert aws.desired("f1-4xlarge") == 1
