@@ -1,0 +1,288 @@
+"""Latency from an FPGA pod's creation to the SetDesiredCapacity call it causes; cold import.
+
+Against a throwaway control plane (tools/controlplane, with kube-scheduler, so each pod is
+marked unschedulable as in a real cluster) and a moto_server; the scaler runs as
+burst.handlers.scaler.run with the adapters the handler builds, one hook on the AWS
+client recording when SetDesiredCapacity is sent.
+
+- watch mode: the EventBridge schedule simulated in real time: an invocation every
+  `--period` seconds with a `--timeout`-second context (the stack's 60 s / 50 s), pods
+  created one by one at random moments over `--ticks` periods. Pods that arrive between
+  one invocation's watch window and the next tick wait for that tick: that gap is part of
+  the figures. Figures inside the watch window are printed apart.
+- poll mode (one reconcile per tick, no watch): computed, not waited for: each pod arrives
+  at a uniformly random phase of the 60 s period, so it waits (period - phase) for the
+  tick, plus the measured time from that tick's start to its SetDesiredCapacity call
+  (a warm invocation, run right after creating the pod).
+- cold import: `import burst.handlers.scaler` in a fresh interpreter, median of runs.
+
+    .venv/bin/python benchmarks/latency.py [--pods 36] [--ticks 2] [--imports 7]
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration"))
+import devcluster
+import scaler_env
+from burst.aws import Aws, AwsSettings
+from burst.config import WatchSettings
+from burst.handlers import runtime, scaler
+from burst.kube import client, credentials
+from burst.kube.client import Kube
+from moto.server import ThreadedMotoServer
+
+ROOT = Path(__file__).parents[1]
+F1 = "xilinx/aws-vu9p-f1"
+NAMESPACE = "bench"
+GROUP = "f1-4xlarge"
+
+
+class Calls:
+    """When each SetDesiredCapacity was sent, and to what."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, int]] = []
+        self.lock = threading.Lock()
+
+    def hook(self, params: dict[str, Any], **_: Any) -> None:
+        with self.lock:
+            self.sent.append((time.monotonic(), int(params["DesiredCapacity"])))
+
+    def first_reaching(self, size: int, after: float) -> float | None:
+        with self.lock:
+            return next((t for t, d in self.sent if d >= size and t >= after), None)
+
+
+def create_pod(admin: Kube, name: str) -> float:
+    body = {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "main", "image": "registry.invalid/fpga-job:1",
+                                 "resources": {"limits": {F1: "2"}}}],
+                 "automountServiceAccountToken": False},
+    }
+    start = time.monotonic()
+    admin.call("create pod", admin.core.create_namespaced_pod, NAMESPACE, body)
+    return start
+
+
+def adapters(calls: Calls) -> runtime.Adapters:
+    cfg = runtime.config()
+    aws = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
+    aws.client("autoscaling").meta.events.register(
+        "provide-client-params.auto-scaling.SetDesiredCapacity", calls.hook
+    )
+    return runtime.adapters(cfg, aws)
+
+
+def reset(admin: Kube, aws: scaler_env.Aws, endpoint: str, creds: Any, max_size: int) -> None:
+    import requests
+
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10)
+    aws.store_credentials(creds)
+    aws.group(GROUP, "f1.4xlarge", {}, max_size=max_size)
+    pods = admin.call("list", admin.core.list_namespaced_pod, NAMESPACE)["items"]
+    for p in pods:
+        admin.call("delete", admin.core.delete_namespaced_pod, p["metadata"]["name"], NAMESPACE,
+                   grace_period_seconds=0)
+    deadline = time.monotonic() + 30
+    while admin.call("list", admin.core.list_namespaced_pod, NAMESPACE)["items"]:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+
+
+def invoke(cfg: Any, calls: Calls, seconds: float, out: list[dict[str, Any]]) -> None:
+    built = adapters(calls)
+    try:
+        out.append(scaler.run(scaler_env.scheduled_event(), scaler_env.LambdaContext(seconds),
+                              cfg=cfg, adapters=built))
+    finally:
+        built.close()
+        runtime.metrics.clear_metrics()  # not flushed: EMF lines would drown the figures
+
+
+def watch_mode(admin: Kube, args: argparse.Namespace) -> tuple[list[float], list[float]]:
+    """Latencies of all pods, and of those created inside an invocation's watch window."""
+    cfg = runtime.config()
+    calls, results = Calls(), []
+    start = time.monotonic()
+    # Pods at random moments, at least 2 s apart so each is its own batch.
+    span = args.period * args.ticks - 3.0
+    gaps = [random.uniform(0.0, 1.0) for _ in range(args.pods)]
+    scale = max(0.0, span - 2.0 * args.pods) / sum(gaps)
+    arrivals = [1.0 + sum(2.0 + g * scale for g in gaps[:i]) for i in range(args.pods)]
+    ticks = [start + args.period * i for i in range(args.ticks + 1)]
+    windows = [(t, t + args.timeout - cfg.watch.margin.total_seconds()) for t in ticks]
+    threads: list[threading.Thread] = []
+    created: list[float] = []
+    pending_ticks = list(ticks)
+    for i, offset in enumerate(arrivals):
+        while pending_ticks and pending_ticks[0] <= start + offset:
+            threads.append(_tick(cfg, calls, args.timeout, results))
+            pending_ticks.pop(0)
+        time.sleep(max(0.0, start + offset - time.monotonic()))
+        created.append(create_pod(admin, f"job-{i:03d}"))
+    def served() -> bool:
+        return all(calls.first_reaching(i + 1, t0) for i, t0 in enumerate(created))
+
+    # Pods of the last gap wait for one more tick.
+    while pending_ticks and not served():
+        time.sleep(max(0.0, pending_ticks[0] - time.monotonic()))
+        if not served():
+            threads.append(_tick(cfg, calls, args.timeout, results))
+        pending_ticks.pop(0)
+    for t in threads:
+        t.join()
+    latencies, inside = [], []
+    for i, t0 in enumerate(created):
+        sent = calls.first_reaching(i + 1, t0)
+        if sent is None:
+            continue
+        latencies.append(sent - t0)
+        if any(a <= t0 <= b for a, b in windows):
+            inside.append(sent - t0)
+    return latencies, inside
+
+
+def _tick(cfg: Any, calls: Calls, seconds: float, out: list[dict[str, Any]]) -> threading.Thread:
+    # Reserved concurrency 1: Lambda runs the next tick only when the previous one is done.
+    thread = threading.Thread(target=invoke, args=(cfg, calls, seconds, out))
+    thread.start()
+    thread.join(timeout=0)
+    return thread
+
+
+def poll_mode(admin: Kube, args: argparse.Namespace) -> tuple[list[float], list[float]]:
+    cfg = replace(runtime.config(), watch=WatchSettings(enabled=False))
+    calls, measured, latencies = Calls(), [], []
+    for i in range(args.pods):
+        phase = random.uniform(0.0, args.period)
+        t0 = create_pod(admin, f"poll-{i:03d}")
+        tick_start = time.monotonic()
+        invoke(cfg, calls, args.timeout, [])
+        sent = calls.first_reaching(i + 1, t0)
+        if sent is None:
+            continue
+        measured.append(sent - tick_start)
+        latencies.append((args.period - phase) + (sent - tick_start))
+    return latencies, measured
+
+
+def cold_imports(runs: int) -> tuple[float, float]:
+    """Median seconds to import the handler module, and a fresh interpreter's whole run."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lambdas")}
+    code = ("import time; t = time.perf_counter(); import burst.handlers.scaler; "
+            "print(time.perf_counter() - t)")
+    imports, wholes = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, check=True)
+        wholes.append(time.perf_counter() - t)
+        imports.append(float(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(imports), statistics.median(wholes)
+
+
+def heaviest_imports(top: int = 6) -> list[tuple[str, float]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lambdas")}
+    argv = [sys.executable, "-X", "importtime", "-c", "import burst.handlers.scaler"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    rows = []
+    for line in done.stderr.splitlines():
+        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[1].isdigit() and not parts[2].startswith(" "):
+            name = parts[2]
+            if "." not in name.strip():
+                rows.append((name.strip(), int(parts[1]) / 1e6))
+    return sorted(rows, key=lambda r: -r[1])[:top]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def line(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name:<44} (no samples)"
+    return (f"{name:<44} n={len(values):<3} p50={pct(values, 0.5):6.2f} s  "
+            f"p99={pct(values, 0.99):6.2f} s  max={max(values):6.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=36)
+    parser.add_argument("--ticks", type=int, default=2, help="scheduled periods to simulate")
+    parser.add_argument("--period", type=float, default=60.0)
+    parser.add_argument("--timeout", type=float, default=50.0, help="the scaler's timeout")
+    parser.add_argument("--imports", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=4)
+    args = parser.parse_args()
+    random.seed(args.seed)
+    imported, whole = cold_imports(args.imports)
+    print(f"cold import of burst.handlers.scaler: median {imported:.3f} s "
+          f"(fresh interpreter, whole run {whole:.3f} s; {args.imports} runs)")
+    print("  heaviest top-level imports:",
+          ", ".join(f"{n} {s:.3f} s" for n, s in heaviest_imports()))
+    with tempfile.TemporaryDirectory() as tmp:
+        cp = devcluster.start(Path(tmp))
+        port = scaler_env.free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            run(cp, f"http://127.0.0.1:{port}", args)
+        finally:
+            server.stop()
+            cp.stop()
+
+
+def run(cp: Any, endpoint: str, args: argparse.Namespace) -> None:
+    import logging
+
+    logging.disable(logging.INFO)  # the handler's decision lines would drown the figures
+    os.environ.update(scaler_env.environment(endpoint, watch={"enabled": True}))
+    runtime.config.cache_clear()
+    with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
+        creds = credentials.provision(admin, credentials.DEFAULT_RBAC, timedelta(hours=1),
+                                      str(cp.admin_kubeconfig))
+        admin.call("ns", admin.core.create_namespace, {"metadata": {"name": NAMESPACE}})
+        admin.call("sa", admin.core.create_namespaced_service_account, NAMESPACE,
+                   {"metadata": {"name": "default"}})
+        aws = scaler_env.Aws(endpoint)
+        reset(admin, aws, endpoint, creds, max_size=args.pods + 4)
+        print(f"watch mode: {args.pods} pods over {args.ticks} x {args.period:.0f} s ticks, "
+              f"{args.timeout:.0f} s invocations (margin {runtime.config().watch.margin}) ...",
+              flush=True)
+        everything, inside = watch_mode(admin, args)
+        reset(admin, aws, endpoint, creds, max_size=args.pods + 4)
+        polled, measured = poll_mode(admin, args)
+    print(line("watch mode, all pods (incl. gap to next tick)", everything))
+    print(line("watch mode, pods inside a watch window", inside))
+    print(line(f"poll mode ({args.period:.0f} s tick; wait computed)", polled))
+    print(line("  of which: tick start -> SetDesiredCapacity", measured))
+    print(json.dumps({"watch_p50": pct(inside, 0.5) if inside else None,
+                      "watch_p99": pct(inside, 0.99) if inside else None,
+                      "poll_p50": pct(polled, 0.5) if polled else None,
+                      "poll_p99": pct(polled, 0.99) if polled else None}))
+
+
+if __name__ == "__main__":
+    main()
