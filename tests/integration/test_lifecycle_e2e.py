@@ -287,3 +287,22 @@ def test_a_failed_launch_is_counted_and_nothing_else_happens(world: World) -> No
     event = json.loads((EVENTS / "launch-unsuccessful.json").read_text())
     assert world.invoke(event)["launchFailed"] == "f1-2xlarge"
     assert "ScaleUpFailures" in runtime.metrics.metric_set
+
+
+def test_the_scaler_tick_completes_a_launch_whose_event_came_before_the_node_was_useful(
+    world: World, node_name: str
+) -> None:
+    # GIVEN the one launch event came and went while the node was not Ready
+    join(world, node_name, ready=False, boards=2)
+    assert world.invoke(world.event("launch-lifecycle-action.json"))["result"] == "waiting"
+    join(world, node_name, ready=True, boards=2)
+    # WHEN the tick sees the instance still in Pending:Wait (by instance id: no token)
+    group = NodeGroup(GROUP, "f1.4xlarge", 0, 4, 1, boards={F1: 2},
+                      instances=(Instance(world.instance, "Pending:Wait"),))
+    nodes = world.adapters.cluster.observe(lifecycle.instance_groups([group])).nodes
+    world.stub.add_response("complete_lifecycle_action", {}, {
+        "AutoScalingGroupName": GROUP, "LifecycleHookName": lifecycle.LAUNCH_HOOK,
+        "InstanceId": world.instance, "LifecycleActionResult": "CONTINUE"})
+    (outcome,) = lifecycle.continue_launches(world.aws, [group], nodes)
+    # THEN it completes the launch with CONTINUE
+    assert (outcome.result, outcome.node) == (lifecycle.Result.COMPLETED, node_name)
