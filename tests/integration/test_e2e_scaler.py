@@ -22,6 +22,7 @@ import objects
 import pytest
 import requests
 import scaler_env
+from awsfakes import OperationStubber
 from burst import config as config_mod
 from burst.aws import Aws, AwsSettings
 from burst.cloud import ClusterCredentials
@@ -33,7 +34,6 @@ from burst.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
 from moto.server import ThreadedMotoServer
 from objects import F1, U250
 from scaler_env import LambdaContext, emitted_metrics, scheduled_event
-from stubs import OperationStubber
 
 XGB = "com.inaccel.xgboost.exact"
 
