@@ -21,7 +21,7 @@ here but through the ports; both clocks are injected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -269,7 +269,6 @@ class Drainer:
     clock: Clock
     timeout: timedelta
     stop_at: float
-    on_heartbeat: Callable[[Target], None] | None = None
 
     def terminate(self, target: Target, nodes: Sequence[Node]) -> Outcome:
         """Cordon, drain, delete the node, complete. Idempotent; call again to continue."""
@@ -328,8 +327,6 @@ class Drainer:
         except LifecycleActionNotFoundError:
             # Completed meanwhile or timed out: the drain goes on; complete() will say so.
             return 0
-        if self.on_heartbeat is not None:
-            self.on_heartbeat(target)
         return 1
 
     def _unfinished(self, target: Target, node: str, result: DrainResult | None, beats: int,
