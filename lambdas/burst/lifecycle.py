@@ -32,6 +32,7 @@ from burst.cluster import ClusterView, DrainResult
 from burst.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
 from burst.events import LaunchLifecycleAction, LifecycleAction, TerminateLifecycleAction
 from burst.model import Node, NodeGroup, Taint
+from burst.scaledown import TO_BE_DELETED
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ TERMINATE_HOOK = "fpga-burst-terminate"
 PENDING_WAIT = "Pending:Wait"
 TERMINATING_WAIT = "Terminating:Wait"
 DRAIN_STARTED = "fpga-burst.io/drain-started"
-# Cluster Autoscaler's key, so tools that know CA's scale-down read it the same way.
-REMOVAL_TAINT = Taint("ToBeDeletedByClusterAutoscaler", "fpga-burst", "NoSchedule")
+# The scale-down's own taint key: a node it already marked is not tainted twice.
+REMOVAL_TAINT = Taint(TO_BE_DELETED, "terminating", "NoSchedule")
 
 
 # -- ports -------------------------------------------------------------------------------
