@@ -130,7 +130,9 @@ def watch_mode(admin: Kube, args: argparse.Namespace) -> tuple[list[float], list
     scale = max(0.0, span - 2.0 * args.pods) / sum(gaps)
     arrivals = [1.0 + sum(2.0 + g * scale for g in gaps[:i]) for i in range(args.pods)]
     ticks = [start + args.period * i for i in range(args.ticks + 1)]
-    windows = [(t, t + args.timeout - cfg.watch.margin.total_seconds()) for t in ticks]
+    # The watch ends between 1 and 2 s before deadline - margin (it stops with less than a
+    # second left, and the API server counts watch timeouts in whole seconds).
+    windows = [(t, t + args.timeout - cfg.watch.margin.total_seconds() - 2.0) for t in ticks]
     threads: list[threading.Thread] = []
     created: list[float] = []
     pending_ticks = list(ticks)
@@ -276,6 +278,8 @@ def run(cp: Any, endpoint: str, args: argparse.Namespace) -> None:
         polled, measured = poll_mode(admin, args)
     print(line("watch mode, all pods (incl. gap to next tick)", everything))
     print(line("watch mode, pods inside a watch window", inside))
+    print("  (window: from the tick to deadline - margin - 2 s; a pod after it waits for the "
+          "next tick)")
     print(line(f"poll mode ({args.period:.0f} s tick; wait computed)", polled))
     print(line("  of which: tick start -> SetDesiredCapacity", measured))
     print(json.dumps({"watch_p50": pct(inside, 0.5) if inside else None,
