@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from burst.capacity import Capacity, Slot, Template, build
+from burst.capacity import Capacity, Slot, Template
 from burst.expanders import Option, choose
 from burst.fit import Alternative, placement_problem
-from burst.model import Outcome, Pod, PodDecision, Policy, Snapshot
+from burst.model import Outcome, Pod, PodDecision, Policy
 from burst.packing import Budget, Opened, Packing, PodClass, best_alternative
 
 # What one candidate plan decided: pods placed on registered or upcoming capacity, the
@@ -41,10 +41,10 @@ class _Compat:
 def pod_by_pod(
     classes: Sequence[PodClass],
     members: Sequence[Sequence[Pod]],
-    snapshot: Snapshot,
+    capacity: Capacity,
     policy: Policy,
 ) -> Attempt:
-    capacity = build(snapshot)
+    """The baseline on `capacity` (filled in place: pass a fresh copy)."""
     compat = _Compat(classes)
     registered = [*capacity.existing, *capacity.upcoming]
     added = _Added(capacity.templates)

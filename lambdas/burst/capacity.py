@@ -9,7 +9,7 @@ pods; everything here is built from a `Snapshot` and never touches the outside w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from burst.errors import DemandError
 from burst.fit import alternatives
@@ -24,6 +24,11 @@ class Slot:
     taints: tuple[Taint, ...]
     node_group: str | None = None
     registered: bool = True
+
+    def copy(self) -> Slot:
+        return Slot(
+            self.name, dict(self.free), self.labels, self.taints, self.node_group, self.registered
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,14 @@ class Capacity:
     templates: list[Template] = field(default_factory=list)
     burst_boards: int = 0  # boards in managed groups, registered or on their way
     burst_price: float = 0.0
+
+    def fresh(self) -> Capacity:
+        """A copy whose slots can be filled without touching this one's."""
+        return replace(
+            self,
+            existing=[s.copy() for s in self.existing],
+            upcoming=[s.copy() for s in self.upcoming],
+        )
 
 
 def group_boards(group: NodeGroup, catalog: Catalog) -> Mapping[BoardResource, int]:

@@ -49,8 +49,8 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     ]
     if not any(slot.free for slot in (*base.existing, *base.upcoming)):
         orders = orders[:1]  # with nothing registered or upcoming, the order cannot matter
-    attempts = [_attempt(order, classes, members, snapshot, policy) for order in orders]
-    attempts.append(pod_by_pod(classes, members, snapshot, policy))
+    attempts = [_attempt(order, classes, members, base.fresh(), policy) for order in orders]
+    attempts.append(pod_by_pod(classes, members, base.fresh(), policy))
     placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3]))
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
@@ -69,10 +69,10 @@ def _attempt(
     order: Sequence[int],
     classes: Sequence[PodClass],
     members: Sequence[Sequence[Pod]],
-    snapshot: Snapshot,
+    capacity: Capacity,
     policy: Policy,
 ) -> Attempt:
-    capacity = build(snapshot)
+    """One candidate plan on `capacity` (filled in place: pass a fresh copy)."""
     left = [list(pods) for pods in members]
     placed: dict[str, PodDecision] = {}
     for slots, outcome in (

@@ -104,7 +104,7 @@ def simulate(
     for order, job in enumerate(jobs):
         heapq.heappush(queue, (job.submit, order, "submit", job.name))
     by_name = {job.name: job for job in jobs}
-    heapq.heappush(queue, (0.0, -1, "tick", ""))
+    heapq.heappush(queue, (0.0, len(jobs), "tick", ""))  # after the jobs of the same instant
     last_submit = max((j.submit for j in jobs), default=0.0)
     horizon = last_submit + 7 * 86400.0  # a job nothing can run must not spin for ever
     samples: list[Sample] = []
@@ -122,7 +122,7 @@ def simulate(
         else:
             shell.reconcile(stop_at=t + 30.0)
             samples.append(_sample(world))
-            if (t < last_submit or not _done(world)) and t < horizon:
+            if (t <= last_submit or not _done(world)) and t < horizon:
                 serial += 1
                 heapq.heappush(queue, (t + TICK_S, serial, "tick", ""))
         for started in world.schedule():

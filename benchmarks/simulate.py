@@ -1,0 +1,88 @@
+"""Simulator benchmark: a 24-hour trace of 10,000 jobs on virtual time (target: < 10 s).
+
+The cluster: 4 on-prem nodes with an Alveo U250 each, five AWS FPGA node groups (F1 and
+F2, up to 40 instances each). The jobs: XGBoost-like, 2 to 8 accelerator replicas, 5 to 60
+minutes, arriving at random over the day with bursts. Every scaler tick (one a minute) runs
+the controller's own shell, planner and scale-down over the simulated ports.
+
+Run: .venv/bin/python benchmarks/simulate.py [--jobs 10000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+
+from burst.catalog import F1_BOARD, F2_BOARD, default_catalog
+from burst.model import Catalog, Node, NodeGroup, Policy
+from burst.sim.engine import simulate
+from burst.sim.trace import Job
+from burst.sim.world import Timings
+
+LABELS = {"inaccel/fpga": "enabled"}
+ACCELERATOR = "com.inaccel.xgboost.exact"
+
+
+def cluster() -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
+    types = ("f1.2xlarge", "f1.4xlarge", "f1.16xlarge", "f2.6xlarge", "f2.12xlarge")
+    groups = tuple(NodeGroup(t.replace(".", "-"), t, 0, 40, 0, labels=LABELS) for t in types)
+    onprem = tuple(
+        Node(f"onprem-{i}", labels=LABELS, allocatable={"xilinx/u250": 1}) for i in range(4)
+    )
+    catalog = Catalog(
+        accelerators={ACCELERATOR: {"xilinx/u250": 4, F1_BOARD: 2, F2_BOARD: 3}},
+        instance_types=default_catalog().instance_types,
+    )
+    return groups, onprem, catalog
+
+
+def trace(count: int, rng: random.Random) -> tuple[Job, ...]:
+    jobs = []
+    for i in range(count):
+        submit = rng.uniform(0, 86400)
+        if rng.random() < 0.1:  # a tenth of the jobs come in bursts, at the top of an hour
+            submit = float(int(submit // 3600) * 3600)
+        jobs.append(
+            Job(
+                f"ml/job-{i:05}",
+                submit,
+                rng.uniform(300, 3600),
+                accelerators={ACCELERATOR: rng.choice([2, 4, 4, 8])},
+                node_selector=LABELS,
+            )
+        )
+    return tuple(sorted(jobs, key=lambda j: (j.submit, j.name)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    groups, onprem, catalog = cluster()
+    jobs = trace(args.jobs, random.Random(1))
+    samples = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        outcome = simulate("bench", groups, onprem, catalog, Policy(), jobs, Timings())
+        samples.append(time.perf_counter() - start)
+    median = statistics.median(samples)
+    print(
+        f"simulated {len(jobs)} jobs over 24 h ({len(outcome.samples)} scaler ticks), "
+        f"median of {args.repeat}: {median:.2f} s  (target < 10 s: "
+        f"{'met' if median < 10 else 'MISSED'}, ratio {median / 10:.2f})"
+    )
+    print(
+        f"  jobs run {len(outcome.waits)}, never run {outcome.unfinished}; "
+        f"wait p50 {outcome.p50 / 60:.1f} min, p95 {outcome.percentile(0.95) / 60:.1f} min; "
+        f"FPGA-hours paid {outcome.fpga_hours_paid:.0f}, used {outcome.fpga_hours_used:.0f}; "
+        f"cost ${outcome.cost:,.0f}; scale-ups {outcome.scale_ups}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
