@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,cdk,bench,sim]'
 	touch $@
 
+# The seed evaluation end to end: real control plane (built by tools/controlplane if Go is
+# here; else the same story on the simulator), moto, the three handlers. Writes report/.
 demo: $(STAMP)
-	$(BIN)/burst plan --scenario examples/seed-evaluation.yaml --output table
+	$(BIN)/burst demo --report report
 
 test: lint typecheck unit integration cdk-test
 

@@ -16,6 +16,7 @@ import yaml
 
 from burst import catalog as catalog_mod
 from burst import invoke, joinhash, report, scenario
+from burst.demo import cli as demo
 from burst.errors import BurstError
 from burst.kube import credentials
 from burst.planner import plan
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     credentials.register(commands)
     invoke.register(commands)
     simulate.register(commands)
+    demo.register(commands)
     return parser
 
 

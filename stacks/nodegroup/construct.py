@@ -15,14 +15,6 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from burst.asgtags import (
-    ENABLED_TAG,
-    LABEL_PREFIX,
-    PRIORITY_TAG,
-    RESOURCES_PREFIX,
-    TAINT_PREFIX,
-    cluster_tag,
-)
 from constructs import Construct
 
 from stacks.config import (
@@ -32,11 +24,9 @@ from stacks.config import (
 )
 from stacks.nag import acknowledge
 from stacks.nodegroup import user_data
+from stacks.nodegroup.tags import autoscaler_tags  # no aws_cdk: `burst demo` uses it too
 
 KUBELET_PORT = 10250
-# The well-known label Cluster Autoscaler (and fpga-burst's price ranking) reads the
-# instance type from when no node of the group exists yet.
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 
 
 class NodeAccess(Construct):
@@ -196,17 +186,3 @@ class NodeGroup(Construct):
             "Scaling events reach the controller through EventBridge (lifecycle actions, "
             "launch failures), not SNS notifications.",
         )
-
-
-def autoscaler_tags(group: NodeGroupConfig, cluster_name: str) -> dict[str, str]:
-    """Cluster Autoscaler's discovery and node-template tags, plus fpga-burst's priority."""
-    tags = {
-        ENABLED_TAG: "true",
-        cluster_tag(cluster_name): "owned",
-        f"{LABEL_PREFIX}{INSTANCE_TYPE_LABEL}": group.instance_type,
-        PRIORITY_TAG: str(group.priority),
-    }
-    tags.update({f"{LABEL_PREFIX}{k}": v for k, v in group.labels.items()})
-    tags.update({f"{TAINT_PREFIX}{t.key}": t.tag_value() for t in group.taints})
-    tags.update({f"{RESOURCES_PREFIX}{board}": str(n) for board, n in group.boards.items()})
-    return tags

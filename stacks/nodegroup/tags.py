@@ -1,0 +1,37 @@
+"""A node group's Auto Scaling group tags, the Cluster Autoscaler way, without aws_cdk.
+
+The CDK construct (construct.py) and the local demo (`burst demo`, which creates the same
+groups in moto) both tag with this, so what the controller discovers in the demo is what
+it discovers after `cdk deploy`.
+"""
+
+from __future__ import annotations
+
+from burst.asgtags import (
+    ENABLED_TAG,
+    LABEL_PREFIX,
+    PRIORITY_TAG,
+    RESOURCES_PREFIX,
+    TAINT_PREFIX,
+    cluster_tag,
+)
+
+from stacks.config import NodeGroupConfig
+
+# The well-known label Cluster Autoscaler (and fpga-burst's price ranking) reads the
+# instance type from when no node of the group exists yet.
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+
+
+def autoscaler_tags(group: NodeGroupConfig, cluster_name: str) -> dict[str, str]:
+    """Cluster Autoscaler's discovery and node-template tags, plus fpga-burst's priority."""
+    tags = {
+        ENABLED_TAG: "true",
+        cluster_tag(cluster_name): "owned",
+        f"{LABEL_PREFIX}{INSTANCE_TYPE_LABEL}": group.instance_type,
+        PRIORITY_TAG: str(group.priority),
+    }
+    tags.update({f"{LABEL_PREFIX}{k}": v for k, v in group.labels.items()})
+    tags.update({f"{TAINT_PREFIX}{t.key}": t.tag_value() for t in group.taints})
+    tags.update({f"{RESOURCES_PREFIX}{board}": str(n) for board, n in group.boards.items()})
+    return tags
