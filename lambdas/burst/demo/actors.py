@@ -3,13 +3,14 @@ instances, and the kubelets that run the jobs. Each runs on its own thread."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 
@@ -100,17 +101,28 @@ class Decisions(logging.Handler):
             self.timeline.say("scaler", message)
 
 
-def silence_handler_logs(timeline: Timeline, log_file: Any) -> None:
-    """Powertools' JSON log lines go to a file in the report; decisions to the timeline."""
+@contextlib.contextmanager
+def handler_logs(timeline: Timeline, log_file: TextIO) -> Iterator[None]:
+    """Powertools' JSON log lines go to a file in the report, decisions to the timeline;
+    as they were again afterwards (the test suite shares the process)."""
     powertools = logging.getLogger(runtime.logger.name)
-    for handler in powertools.handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(log_file)
-    powertools.propagate = False
-    powertools.addHandler(Decisions(timeline))
     plain = logging.getLogger("burst")
-    plain.addHandler(logging.StreamHandler(log_file))
-    plain.propagate = False
+    streams = [h for h in powertools.handlers if isinstance(h, logging.StreamHandler)]
+    before = [h.setStream(log_file) for h in streams]
+    decisions, to_file = Decisions(timeline), logging.StreamHandler(log_file)
+    saved = powertools.propagate, plain.propagate
+    powertools.propagate = plain.propagate = False
+    powertools.addHandler(decisions)
+    plain.addHandler(to_file)
+    try:
+        yield
+    finally:
+        powertools.removeHandler(decisions)
+        plain.removeHandler(to_file)
+        powertools.propagate, plain.propagate = saved
+        for handler, stream in zip(streams, before, strict=True):
+            if stream is not None:
+                handler.setStream(stream)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from burst.demo import cluster, setup
-from burst.demo.actors import Booting, Functions, Kubelets, Schedule, Timings, silence_handler_logs
+from burst.demo.actors import Booting, Functions, Kubelets, Schedule, Timings, handler_logs
 from burst.demo.hooks import EVENTS, Calls, LifecycleHooks, Machine
 from burst.demo.timeline import Timeline
 from burst.kube import client
@@ -79,8 +79,8 @@ def run(report: Path, timings: Timings, timeline: Timeline | None = None,
                                     verbose=False)
         try:
             server.start()
-            with (report / "handlers.log").open("w") as log_file:
-                silence_handler_logs(timeline, log_file)
+            with (report / "handlers.log").open("w") as log_file, \
+                    handler_logs(timeline, log_file):
                 return _play(cp, server, report, timings, timeline, limit)
         finally:
             server.stop()
