@@ -11,6 +11,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from burst.cli import main
 from burst.demo import report, story
 from burst.lifecycle import LAUNCH_HOOK, TERMINATE_HOOK
 
@@ -86,3 +87,17 @@ def test_no_join_or_cluster_token_reaches_the_timeline_or_the_report(
                        for name in ("summary.md", "invocations.json", "handlers.log"))
     assert "eyJ" not in written  # a ServiceAccount token (JWT) starts with it
     assert ".<secret>" in written  # the bootstrap token is shown by its public id only
+
+
+def test_without_a_control_plane_the_same_story_runs_on_the_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FPGA_BURST_CONTROLPLANE_BIN", str(tmp_path / "no-binaries"))
+    assert main(["demo", "--fast", "--report", str(tmp_path / "report")]) == 0
+    said = capsys.readouterr().out
+    assert "the test control plane cannot run here" in said
+    assert "on the simulator instead" in said
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "simulated" in summary
+    assert "scale-ups" in summary
+    assert (tmp_path / "report" / "timeline.png").read_bytes()[:8] == PNG_SIGNATURE

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TextIO
 
-import boto3
-
 from burst.aws import Aws, AwsSettings
 from burst.cloud import JoinData
 from burst.config import RuntimeConfig
@@ -47,14 +45,13 @@ class Functions:
     (cluster credentials from the Secrets Manager secret), with the emulated hooks."""
 
     cfg: RuntimeConfig
-    session: boto3.Session
     hooks: LifecycleHooks
     timeline: Timeline
     summaries: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def invoke(self, function: str, event: dict[str, Any], timeout: float) -> dict[str, Any]:
-        aws = self.hooks.attach(Aws(self.session, AwsSettings(
+        aws = self.hooks.attach(Aws(settings=AwsSettings(
             region=self.cfg.region, endpoint_url=self.cfg.aws_endpoint_url)))
         context = LocalContext(f"fpga-burst-demo-{function}", timeout)
         built = runtime.adapters(self.cfg, aws_adapter=aws)
@@ -102,6 +99,15 @@ class Decisions(logging.Handler):
 
 
 @contextlib.contextmanager
+def said_if_failed(timeline: Timeline, who: str) -> Iterator[None]:
+    """A stand-in's thread must not die silently: the demo would just wait for its limit."""
+    try:
+        yield
+    except Exception as exc:  # any failure of a stand-in is shown, then the loop goes on
+        timeline.say("demo", f"{who} failed: {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
 def handler_logs(timeline: Timeline, log_file: TextIO) -> Iterator[None]:
     """Powertools' JSON log lines go to a file in the report, decisions to the timeline;
     as they were again afterwards (the test suite shares the process)."""
@@ -137,7 +143,8 @@ class Schedule:
     def run(self) -> None:
         while not self.stop.is_set():
             started = time.monotonic()
-            self.functions.invoke("scaler", self.event(), self.timings.tick)
+            with said_if_failed(self.functions.timeline, "scaler invocation"):
+                self.functions.invoke("scaler", self.event(), self.timings.tick)
             self.stop.wait(max(0.0, self.timings.tick - (time.monotonic() - started)))
 
 
@@ -160,6 +167,10 @@ class Booting:
                          name=f"boot-{instance}").start()
 
     def _boot(self, group: str, instance: str, zone: str) -> None:
+        with said_if_failed(self.timeline, f"instance {instance}"):
+            self._join(group, instance, zone)
+
+    def _join(self, group: str, instance: str, zone: str) -> None:
         time.sleep(self.timings.boot)
         reply = self.ssm.get_parameter(Name=self.join_parameter, WithDecryption=True)
         join = JoinData.from_json(reply["Parameter"]["Value"])
@@ -200,12 +211,13 @@ class Kubelets:
 
     def run(self) -> None:
         while not self.stop.is_set():
-            pods = cluster.jobs(self.admin)
-            self._run_jobs(pods)
-            nodes = cluster.fpga_nodes(self.admin)
-            self._say_nodes(nodes)
-            self._say_events()
-            self._sample(pods, nodes)
+            with said_if_failed(self.timeline, "kubelet stand-in"):
+                pods = cluster.jobs(self.admin)
+                self._run_jobs(pods)
+                nodes = cluster.fpga_nodes(self.admin)
+                self._say_nodes(nodes)
+                self._say_events()
+                self._sample(pods, nodes)
             self.stop.wait(0.25)
 
     def _run_jobs(self, pods: list[Json]) -> None:

@@ -6,7 +6,6 @@ Imports the demo only when run: `burst plan` must not pay for moto and matplotli
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     except setup.ControlPlaneUnavailableError as exc:
         print(f"\nburst demo: the test control plane cannot run here: {exc}\n"
               "burst demo: running the same story on the simulator instead "
-              "(burst simulate; needs no Go and no control plane)\n", file=sys.stderr)
+              "(burst simulate; needs no Go and no control plane)\n", flush=True)
         fallback.run(args.report, str(exc))
         print(f"\nreport: {args.report}/summary.md, {args.report}/timeline.png (simulated)")
         return 0

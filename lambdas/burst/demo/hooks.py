@@ -24,13 +24,11 @@ import copy
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from botocore.awsrequest import AWSResponse
 
 from burst.aws import Aws
 from burst.catalog import INSTANCE_TYPES
@@ -41,6 +39,17 @@ EVENTS = Path(__file__).resolve().parents[3] / "events"
 EMULATED = "[emulated: moto has no lifecycle hooks]"
 _EVENT_FILES = {LAUNCH_HOOK: "launch-lifecycle-action.json",
                 TERMINATE_HOOK: "terminate-lifecycle-action.json"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The HTTP side of an answer given without sending the request: botocore reads only
+    its status code (what Stubber hands back too, without importing botocore here: aws.py
+    is the package's only boto3/botocore importer)."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content: bytes = b""
 
 
 @dataclass
@@ -222,7 +231,7 @@ class LifecycleHooks:
             action = None
         return params, action
 
-    def _complete(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    def _complete(self, context: dict[str, Any], **_: Any) -> tuple[Reply, dict[str, Any]]:
         with self._lock:
             params, action = self._action(context)
             if action is None:
@@ -237,7 +246,7 @@ class LifecycleHooks:
                                  f"{result} {EMULATED}")
         return _ok()
 
-    def _heartbeat(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    def _heartbeat(self, context: dict[str, Any], **_: Any) -> tuple[Reply, dict[str, Any]]:
         with self._lock:
             params, action = self._action(context)
             if action is None:
@@ -254,12 +263,12 @@ def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> N
     context["demo.params"] = dict(params)
 
 
-def _ok() -> tuple[AWSResponse, dict[str, Any]]:
-    return AWSResponse("", 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+def _ok() -> tuple[Reply, dict[str, Any]]:
+    return Reply(200), {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
-def _not_found(instance: str) -> tuple[AWSResponse, dict[str, Any]]:
-    return AWSResponse("", 400, {}, None), {
+def _not_found(instance: str) -> tuple[Reply, dict[str, Any]]:
+    return Reply(400), {
         "Error": {"Code": "ValidationError",
                   "Message": f"No active Lifecycle Action found with instance ID {instance}"},
         "ResponseMetadata": {"HTTPStatusCode": 400},

@@ -9,14 +9,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from burst import config as runtime_config
+from burst.aws import Aws as AwsAdapter
+from burst.aws import AwsSettings
 from burst.config import RuntimeConfig
 from burst.demo.actors import Timings
 from burst.demo.timeline import Timeline
@@ -81,21 +82,42 @@ def control_plane(timeline: Timeline, workdir: Path) -> Any:
     return cp
 
 
-def session(region: str) -> boto3.Session:
-    # moto's dummy keys, on an explicit session: a user's real AWS credentials are never read.
-    return boto3.Session(aws_access_key_id="demo", aws_secret_access_key="demo",
-                         region_name=region)
+_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+                "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None}
+
+
+@contextlib.contextmanager
+def dummy_credentials() -> Iterator[None]:
+    """moto's dummy keys for every client the demo and its handlers make, so a user's real
+    AWS credentials are never read (the endpoint is moto anyway); restored afterwards."""
+    saved = {name: os.environ.get(name) for name in _CREDENTIALS}
+    try:
+        for name, value in _CREDENTIALS.items():
+            _set(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set(name, value)
+
+
+def _set(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @dataclass(frozen=True)
 class Aws:
-    """The demo's own (un-hooked) view of moto: the "real" AWS state."""
+    """The demo's own view of moto, through an adapter without the emulated hooks: the
+    "real" AWS state (instances moto launched or removed)."""
 
     endpoint: str
-    session: boto3.Session
+    region: str
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)
+        return AwsAdapter(settings=AwsSettings(region=self.region,
+                                               endpoint_url=self.endpoint)).client(service)
 
 
 def node_groups(aws: Aws, deploy: DeployConfig, timeline: Timeline) -> None:

@@ -24,7 +24,15 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from burst.demo import cluster, setup
-from burst.demo.actors import Booting, Functions, Kubelets, Schedule, Timings, handler_logs
+from burst.demo.actors import (
+    Booting,
+    Functions,
+    Kubelets,
+    Schedule,
+    Timings,
+    handler_logs,
+    said_if_failed,
+)
 from burst.demo.hooks import EVENTS, Calls, LifecycleHooks, Machine
 from burst.demo.timeline import Timeline
 from burst.kube import client
@@ -80,7 +88,7 @@ def run(report: Path, timings: Timings, timeline: Timeline | None = None,
         try:
             server.start()
             with (report / "handlers.log").open("w") as log_file, \
-                    handler_logs(timeline, log_file):
+                    handler_logs(timeline, log_file), setup.dummy_credentials():
                 return _play(cp, server, report, timings, timeline, limit)
         finally:
             server.stop()
@@ -91,7 +99,7 @@ def _play(cp: Any, server: ThreadedMotoServer, report: Path, timings: Timings,
           timeline: Timeline, limit: float) -> Story:
     host, port = server.get_host_and_port()
     deploy = setup.deploy_config()
-    aws = setup.Aws(f"http://{host}:{port}", setup.session(deploy.region))
+    aws = setup.Aws(f"http://{host}:{port}", deploy.region)
     timeline.say("setup", f"moto_server at {aws.endpoint}; deploy config {setup.DEMO_CONFIG.name}"
                           f" (cluster {deploy.cluster_name})")
     setup.node_groups(aws, deploy, timeline)
@@ -125,7 +133,7 @@ def _stage(cp: Any, admin: Any, aws: setup.Aws, deploy: Any, cfg: Any, timings: 
             booting.start(detail["AutoScalingGroupName"], instance, hooks.fleet[instance].zone)
 
     hooks = LifecycleHooks(timeline, aws.client("autoscaling"), raise_event)
-    functions = Functions(cfg, aws.session, hooks, timeline)
+    functions = Functions(cfg, hooks, timeline)
     cluster.prepare(admin)
     _tokens(functions, timeline)
     cluster.register_node(admin, ONPREM, FPGA_LABELS, {"xilinx/u250": 1})
@@ -183,7 +191,9 @@ def _jobs(admin: Any, kubelets: Kubelets, hooks: LifecycleHooks, booting: Bootin
 
 def _lifecycle(functions: Functions, event: dict[str, Any], timings: Timings,
                timeline: Timeline) -> None:
-    summary = functions.invoke("lifecycle", event, timings.lifecycle_timeout)
+    summary: dict[str, Any] = {}
+    with said_if_failed(timeline, "lifecycle invocation"):
+        summary = functions.invoke("lifecycle", event, timings.lifecycle_timeout)
     if summary.get("outcome") == "ok":
         timeline.say("lifecycle", f"{summary.get('transition')} {summary.get('instance')}: "
                                   f"{summary.get('result')}: {summary.get('reason')}")
