@@ -26,9 +26,9 @@ LABELS = {"inaccel/fpga": "enabled"}
 ACCELERATOR = "com.inaccel.xgboost.exact"
 
 
-def cluster() -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
+def cluster(max_size: int = 100) -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
     types = ("f1.2xlarge", "f1.4xlarge", "f1.16xlarge", "f2.6xlarge", "f2.12xlarge")
-    groups = tuple(NodeGroup(t.replace(".", "-"), t, 0, 40, 0, labels=LABELS) for t in types)
+    groups = tuple(NodeGroup(t.replace(".", "-"), t, 0, max_size, 0, labels=LABELS) for t in types)
     onprem = tuple(
         Node(f"onprem-{i}", labels=LABELS, allocatable={"xilinx/u250": 1}) for i in range(4)
     )

@@ -138,7 +138,7 @@ def _done(world: World) -> bool:
     never run), or the scale-up the last tick just asked for would show in `instances`.
     """
     alive = any(i.ended is None for i in world.instances.values())
-    running = any(p.node is not None for p in world.pods.values())
+    running = world.running > 0
     return not running and not alive and not world.timers
 
 

@@ -70,12 +70,15 @@ class World:
         self.node_instance: dict[str, str] = {}  # node name -> instance id
         self.instances: dict[str, _Instance] = {}
         self.activities: dict[str, list[ScalingActivity]] = {g.name: [] for g in groups}
-        self.pods: dict[str, _Pod] = {}
+        self.pods: dict[str, _Pod] = {}  # pending and running
+        self.pending: dict[str, _Pod] = {}  # oldest first
+        self.used: dict[str, dict[str, int]] = {}  # node -> board -> boards of running pods
         self.finished: list[_Pod] = []
         self.scale_ups = 0
         self.failed_launches = 0
         self.timers: list[tuple[float, str, str]] = []  # (when, what, instance id)
         self.burst_nodes: set[str] = set()  # every node a burst instance ever registered
+        self.dirty = True  # something changed that kube-scheduler would act on
         self._serial = 0
 
     @property
@@ -91,34 +94,53 @@ class World:
             accelerators=job.accelerators,
             node_selector=job.node_selector,
         )
-        self.pods[job.name] = _Pod(job, pod)
+        self.pods[job.name] = self.pending[job.name] = _Pod(job, pod)
+        self.dirty = True
 
     def schedule(self) -> list[_Pod]:
-        """Binds pending pods to nodes with free boards, oldest first; returns the started."""
+        """Binds pending pods to nodes with free boards, oldest first; returns the started.
+
+        Only after a change that can free or add boards, or add a pod: otherwise the
+        answer is the same as last time, and asking costs pods x nodes.
+        """
+        if not self.dirty:
+            return []
+        self.dirty = False
         free = self._free_boards()
         started = []
-        for entry in sorted(self.pods.values(), key=lambda p: (p.job.submit, p.job.name)):
-            if entry.node is not None:
+        misfits: set[tuple[object, ...]] = set()  # demands no node had room for
+        # Jobs are submitted in time order, so `pending` is oldest first.
+        for entry in list(self.pending.values()):
+            shape = (
+                tuple(entry.pod.requests.items()),
+                tuple(entry.pod.accelerators.items()),
+                tuple(entry.pod.node_selector.items()),
+            )
+            if shape in misfits:
                 continue
             spot = self._spot(entry.pod, free)
             if spot is None:
+                misfits.add(shape)
                 continue
             node, board, boards = spot
             free[node][board] -= boards
-            entry.node, entry.board, entry.boards, entry.started = node, board, boards, self.now
-            entry.pod = replace(entry.pod, node=node, requests={board: boards}, accelerators={})
+            self._bind(entry, node, board, boards)
             started.append(entry)
         return started
 
+    def _bind(self, entry: _Pod, node: str, board: str, boards: int) -> None:
+        del self.pending[entry.pod.name]
+        entry.node, entry.board, entry.boards, entry.started = node, board, boards, self.now
+        entry.pod = replace(entry.pod, node=node, requests={board: boards}, accelerators={})
+        used = self.used.setdefault(node, {})
+        used[board] = used.get(board, 0) + boards
+
     def _free_boards(self) -> dict[str, dict[str, int]]:
-        free = {
-            n.name: dict(n.allocatable)
-            for n in self.nodes.values()
-            if n.ready and not n.unschedulable
-        }
-        for entry in self.pods.values():
-            if entry.node in free:
-                free[entry.node][entry.board] -= entry.boards
+        free = {}
+        for node in self.nodes.values():
+            if node.ready and not node.unschedulable and node.allocatable:
+                used = self.used.get(node.name, {})
+                free[node.name] = {b: n - used.get(b, 0) for b, n in node.allocatable.items()}
         return free
 
     def _spot(self, pod: Pod, free: dict[str, dict[str, int]]) -> tuple[str, str, int] | None:
@@ -127,6 +149,8 @@ class World:
         except Exception:  # an unknown accelerator: the planner reports it; nothing runs it
             return None
         for name in sorted(free):
+            if not any(free[name].get(alt.board, 0) >= alt.boards for alt in options):
+                continue
             node = self.nodes[name]
             if placement_problem(pod, node.labels, node.taints):
                 continue
@@ -137,8 +161,15 @@ class World:
 
     def finish(self, name: str) -> None:
         entry = self.pods.pop(name, None)
-        if entry is not None:
+        if entry is not None and entry.node is not None:
+            used = self.used[entry.node]
+            used[entry.board] -= entry.boards
             self.finished.append(entry)
+            self.dirty = True
+
+    @property
+    def running(self) -> int:
+        return len(self.pods) - len(self.pending)
 
     # -- instances booting -------------------------------------------------------------
 
@@ -169,6 +200,7 @@ class World:
         elif what == "boards" and name in self.nodes:
             boards = dict(group_boards(group, self.catalog))
             self.nodes[name] = replace(self.nodes[name], allocatable=boards)
+            self.dirty = True
 
     # -- node and instance changes, as the API server and the ASG make them ------------------
 
@@ -178,6 +210,7 @@ class World:
             return False
         updated = replace(current, **changes)  # type: ignore[arg-type]
         self.nodes[name] = updated
+        self.dirty = True
         return updated != current
 
     def delete_node(self, name: str) -> bool:
