@@ -15,6 +15,11 @@ from burst.errors import DemandError
 from burst.fit import alternatives
 from burst.model import BoardResource, Catalog, Node, NodeGroup, Pod, Snapshot, Taint
 
+# An instance in these states has not finished its launch lifecycle hook.
+_LAUNCHING = frozenset({"Pending", "Pending:Wait", "Pending:Proceed"})
+# Taints the node lifecycle controller keeps on a node until its kubelet reports Ready.
+_NOT_READY_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+
 
 @dataclass
 class Slot:
@@ -112,12 +117,19 @@ def _template(group: NodeGroup, catalog: Catalog) -> Template:
 
 
 def _upcoming(group: NodeGroup, template: Template, registered: list[Node]) -> Iterable[Slot]:
-    """Instances asked for but not yet usable: unregistered, or boards not yet advertised.
+    """Instances asked for but not yet usable: unregistered, boards not yet advertised, or
+    still launching and not yet Ready (or still carrying the not-ready taint).
 
-    The late device plugin is why the second case matters: a node that joined but has not
-    advertised its boards would otherwise look like missing capacity and be asked for again.
+    The late device plugin and the not-ready window are why the last two matter: such a
+    node would otherwise look like missing capacity and be asked for again.
     """
-    late = [n for n in registered if not any(n.allocatable.get(b, 0) for b in template.boards)]
+    launching = {i.instance_id for i in group.instances if i.lifecycle_state in _LAUNCHING}
+    late = [
+        n
+        for n in registered
+        if not any(n.allocatable.get(b, 0) for b in template.boards)
+        or (n.instance_id in launching and (not n.ready or _not_ready_taint(n)))
+    ]
     # A backed-off group's missing instances are failing to launch, not on their way:
     # counting them would keep its pods waiting for capacity that never comes.
     unregistered = 0 if group.backoff else max(0, group.desired - len(registered))
@@ -130,6 +142,10 @@ def _upcoming(group: NodeGroup, template: Template, registered: list[Node]) -> I
             group.name,
             registered=False,
         )
+
+
+def _not_ready_taint(node: Node) -> bool:
+    return any(t.key in _NOT_READY_TAINTS for t in node.taints)
 
 
 def _used_boards(snapshot: Snapshot) -> dict[tuple[str, BoardResource], int]:

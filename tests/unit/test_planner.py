@@ -481,3 +481,46 @@ def test_a_pod_switches_board_kind_to_share_an_instance_instead_of_buying_anothe
     )
     assert sizes(report) == {"f1-16xlarge": (0, 1)}
     assert report["price_per_hour_added"] == pytest.approx(13.20)
+
+
+@pytest.mark.parametrize(
+    ("node", "state", "upcoming"),
+    [
+        pytest.param({"ready": False}, "Pending:Wait", True, id="launching-not-ready"),
+        pytest.param(
+            {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]},
+            "Pending:Wait",
+            True,
+            id="launching-not-ready-taint",
+        ),
+        pytest.param({"ready": False}, "InService", False, id="in-service-but-broken"),
+    ],
+)
+def test_a_launching_node_not_ready_yet_is_upcoming_but_a_broken_one_is_not(
+    node: dict[str, Any], state: str, upcoming: bool
+) -> None:
+    from dataclasses import replace
+
+    from burst.model import Instance
+
+    scenario = parse(
+        {
+            "node_groups": [group("f1-4xlarge", "f1.4xlarge", desired=1)],
+            "nodes": [
+                {
+                    "name": "n",
+                    "node_group": "f1-4xlarge",
+                    "labels": LABELS,
+                    "allocatable": {"xilinx/aws-vu9p-f1": 2},
+                    **node,
+                }
+            ],
+            "pods": [pod("a", requests={"xilinx/aws-vu9p-f1": 2})],
+        },
+        "t.yaml",
+    )
+    snap = scenario.snapshot
+    nodes = tuple(replace(n, instance_id="i-1") for n in snap.nodes)
+    groups = tuple(replace(g, instances=(Instance("i-1", state),)) for g in snap.node_groups)
+    result = plan(replace(snap, nodes=nodes, node_groups=groups), scenario.policy)
+    assert result.pods[0].outcome is (Outcome.FITS_UPCOMING if upcoming else Outcome.SCALE_UP)
