@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from burst.errors import EventError
@@ -45,7 +45,8 @@ class LifecycleAction:
     node_group: str
     hook: str
     instance_id: str
-    token: str
+    # Completes the action on AWS's side: kept out of repr, and so out of every log line.
+    token: str = field(repr=False)
     metadata: str = ""  # NotificationMetadata, as the hook was created with
 
 
@@ -114,9 +115,7 @@ def _lifecycle_action(
 ) -> LaunchLifecycleAction | TerminateLifecycleAction:
     transition = _string(detail, "LifecycleTransition", "detail.")
     if transition != _TRANSITIONS[kind]:
-        raise EventError(
-            "detail.LifecycleTransition", f"{transition!r} does not match {kind!r}"
-        )
+        raise EventError("detail.LifecycleTransition", f"{transition!r} does not match {kind!r}")
     cls: type[LaunchLifecycleAction | TerminateLifecycleAction] = (
         LaunchLifecycleAction if kind == LAUNCH_ACTION else TerminateLifecycleAction
     )

@@ -112,9 +112,7 @@ MALFORMED_FILES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("name", "field"), MALFORMED_FILES.values(), ids=MALFORMED_FILES.keys()
-)
+@pytest.mark.parametrize(("name", "field"), MALFORMED_FILES.values(), ids=MALFORMED_FILES.keys())
 def test_malformed_sample_is_refused_with_an_event_error_naming_the_field(
     name: str, field: str
 ) -> None:
@@ -211,3 +209,18 @@ def test_samples_use_the_seed_scenario_group_names_and_iso_times() -> None:
         group = event["detail"].get("AutoScalingGroupName")
         assert group in (None, "f1-4xlarge", "f1-2xlarge"), path.name
         assert all(arn.startswith("arn:aws:") for arn in event["resources"]), path.name
+
+
+def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
+    import json
+    from pathlib import Path
+
+    from burst.events import parse_event
+
+    raw = json.loads(
+        (Path(__file__).parents[2] / "events" / "launch-lifecycle-action.json").read_text()
+    )
+    action = parse_event(raw)
+    token = raw["detail"]["LifecycleActionToken"]
+    assert action.token == token
+    assert token not in repr(action) and token not in str(action)
