@@ -10,6 +10,7 @@ AwsError and its subclasses (retrying will not help).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -363,6 +364,29 @@ class Aws:
         return ClusterCredentials.from_json(reply["SecretString"], source=f"secret {secret_id}")
 
     # -- writing ---------------------------------------------------------------------
+
+    def write_cluster_credentials(self, secret_id: str, credentials: ClusterCredentials) -> None:
+        """Store {endpoint, ca, token} as the secret's new current version (PutSecretValue).
+
+        The secret must exist (its name, KMS key and policy are the operator's choice).
+        Idempotent in effect: writing the same value again only adds a version. Raises
+        ClusterCredentialsError if the secret is missing, else the transient errors or
+        AwsError. The token is never logged.
+        """
+        value = json.dumps(
+            {"endpoint": credentials.endpoint, "ca": credentials.ca, "token": credentials.token}
+        )
+        try:
+            with _calling("PutSecretValue"):
+                self.client("secretsmanager").put_secret_value(
+                    SecretId=secret_id, SecretString=value
+                )
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                raise ClusterCredentialsError(
+                    f"secret {secret_id}: not found (create it first)"
+                ) from exc
+            raise
 
     def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:
         """Raise the group's desired capacity to `target`, never above its max size.

@@ -52,11 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_catalog_import)
 
     joinhash.register(commands)
-    credentials.register(commands)
+    credentials.register(commands, store=_aws)
     invoke.register(commands)
     simulate.register(commands)
     demo.register(commands)
     return parser
+
+
+def _aws() -> credentials.CredentialsStore:
+    from burst.aws import Aws  # boto3 only for the command that needs it
+
+    return Aws()
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -51,8 +51,11 @@ FUNCTIONS = (
     FunctionSpec(
         "scaler",
         "burst.handlers.scaler.handler",
-        # Under the 1-minute period, so the next tick normally finds the one slot free.
-        Duration.seconds(50),
+        # Over the 1-minute period, so watch mode leaves no gap: the next tick finds the one
+        # slot busy, is throttled, and Lambda's async queue hands it over the moment this
+        # invocation ends (throttles are retried within max_event_age, whatever
+        # retry_attempts says). Watch stops `watch.margin` before this deadline.
+        Duration.seconds(70),
         "fpga-burst: scale FPGA node groups up for pending pods, remove unneeded nodes",
         # A tick that cannot run now is worthless a minute later: the next one reconciles.
         retry_attempts=0,

@@ -678,6 +678,26 @@ def test_a_missing_cluster_secret_raises_cluster_credentials_error(moto: boto3.S
         Aws(moto, AwsSettings(region=REGION)).read_cluster_credentials("fpga-burst/none")
 
 
+def test_burst_credentials_writes_the_secret_the_functions_then_read_back(
+    moto: boto3.Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GIVEN an existing secret WHEN credentials are written THEN the reader gets them back,
+    and the token is in no log line."""
+    caplog.set_level(logging.DEBUG)
+    moto.client("secretsmanager").create_secret(Name="fpga-burst/cluster", SecretString="{}")
+    aws = Aws(moto, AwsSettings(region=REGION))
+    creds = ClusterCredentials("https://10.8.0.1:6443", "-----BEGIN CERTIFICATE-----", "tok3n")
+    aws.write_cluster_credentials("fpga-burst/cluster", creds)
+    assert aws.read_cluster_credentials("fpga-burst/cluster") == creds
+    assert "tok3n" not in caplog.text
+
+
+def test_writing_credentials_to_a_missing_secret_says_to_create_it(moto: boto3.Session) -> None:
+    aws = Aws(moto, AwsSettings(region=REGION))
+    with pytest.raises(ClusterCredentialsError, match="not found"):
+        aws.write_cluster_credentials("fpga-burst/none", ClusterCredentials("https://x", "c", "t"))
+
+
 # -- against moto_server, as a Lambda pointed at an endpoint would run -------------------
 
 
