@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: lint typecheck unit integration cdk-test
 
 lint: $(STAMP)
-	$(BIN)/ruff check lambdas tests benchmarks stacks app.py
+	$(BIN)/ruff check lambdas tests benchmarks stacks app.py tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

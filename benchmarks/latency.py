@@ -42,12 +42,13 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration"))
 import devcluster
 import scaler_env
+from moto.server import ThreadedMotoServer
+
 from burst.aws import Aws, AwsSettings
 from burst.config import WatchSettings
 from burst.handlers import runtime, scaler
 from burst.kube import client, credentials
 from burst.kube.client import Kube
-from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).parents[1]
 F1 = "xilinx/aws-vu9p-f1"

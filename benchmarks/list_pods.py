@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
 import devcluster
+
 from burst.kube import client, observe
 from burst.kube.client import Kube
 

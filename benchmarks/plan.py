@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pulp
+
 from burst.capacity import group_boards
 from burst.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
 from burst.fit import alternatives, placement_problem

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from burst.catalog import INSTANCE_TYPES
 from burst.expanders import EXPANDERS
 

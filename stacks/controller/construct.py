@@ -22,9 +22,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from burst.asgtags import cluster_tag
 from constructs import Construct
 
+from burst.asgtags import cluster_tag
 from stacks.config import DeployConfig
 from stacks.controller.layer import dependency_layer
 from stacks.nag import acknowledge

@@ -15,7 +15,6 @@ from burst.asgtags import (
     TAINT_PREFIX,
     cluster_tag,
 )
-
 from stacks.config import NodeGroupConfig
 
 # The well-known label Cluster Autoscaler (and fpga-burst's price ranking) reads the

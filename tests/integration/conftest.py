@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from burst.cloud import ClusterCredentials
 from burst.errors import KubeNotFoundError
 from burst.kube import client, credentials

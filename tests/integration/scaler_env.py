@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from burst.cloud import ClusterCredentials
 
 REGION = "us-east-1"

@@ -23,6 +23,8 @@ import pytest
 from awsfakes import OperationStubber
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
+from moto import mock_aws
+
 from burst.aws import Aws, AwsSettings
 from burst.catalog import F1_BOARD
 from burst.cloud import ClusterCredentials, JoinData, LifecycleResult
@@ -36,7 +38,6 @@ from burst.errors import (
     TransientError,
 )
 from burst.model import Taint
-from moto import mock_aws
 
 REGION = "us-east-1"
 CLUSTER = "onprem"

@@ -11,6 +11,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from burst.cli import main
 from burst.demo import report, story
 from burst.lifecycle import LAUNCH_HOOK, TERMINATE_HOOK

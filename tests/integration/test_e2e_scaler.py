@@ -23,6 +23,10 @@ import pytest
 import requests
 import scaler_env
 from awsfakes import OperationStubber
+from moto.server import ThreadedMotoServer
+from objects import F1, U250
+from scaler_env import LambdaContext, emitted_metrics, scheduled_event
+
 from burst import config as config_mod
 from burst.aws import Aws, AwsSettings
 from burst.cloud import ClusterCredentials
@@ -31,9 +35,6 @@ from burst.handlers import runtime, scaler
 from burst.kube.client import Json, Kube
 from burst.kube.tell import STATUS_NAME, STATUS_NAMESPACE
 from burst.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
-from moto.server import ThreadedMotoServer
-from objects import F1, U250
-from scaler_env import LambdaContext, emitted_metrics, scheduled_event
 
 XGB = "com.inaccel.xgboost.exact"
 

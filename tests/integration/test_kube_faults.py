@@ -15,6 +15,9 @@ from typing import Any
 
 import objects
 import pytest
+from faultproxy import FaultProxy
+from objects import BOARDS, U250
+
 from burst.cloud import ClusterCredentials
 from burst.errors import (
     ClusterUnreachableError,
@@ -24,8 +27,6 @@ from burst.errors import (
 )
 from burst.kube import client, drain, observe
 from burst.kube.client import Kube, Timeouts
-from faultproxy import FaultProxy
-from objects import BOARDS, U250
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import objects
 import pytest
+
 from burst import cli
 from burst.cloud import ClusterCredentials
 from burst.errors import KubeForbiddenError

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import objects
+from objects import BOARDS, F1, U250
+
 from burst.cluster import ClusterReader, ClusterWriter
 from burst.kube import observe
 from burst.kube.adapter import KubeCluster
 from burst.kube.client import Kube
 from burst.model import Pod, Taint, Toleration
-from objects import BOARDS, F1, U250
 
 
 def _ours(pods: tuple[Pod, ...], namespace: str) -> dict[str, Pod]:

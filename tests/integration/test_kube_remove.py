@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import objects
 import pytest
+from objects import U250
+
 from burst.errors import DrainRefusedError, KubeNotFoundError
 from burst.kube import drain, nodes
 from burst.kube.client import Json, Kube
 from burst.model import SAFE_TO_EVICT, Taint
-from objects import U250
 
 TAINT = Taint("fpga-burst.io/removing", "true", "NoSchedule")
 

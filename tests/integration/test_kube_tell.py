@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import objects
 import yaml
+from objects import BOARDS, U250
+
 from burst import cluster
 from burst.kube import observe, tell
 from burst.kube.client import Json, Kube
 from burst.model import Instance, NodeGroup, Pod
-from objects import BOARDS, U250
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

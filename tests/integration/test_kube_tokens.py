@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from burst.cloud import ClusterCredentials
 from burst.errors import KubeUnauthorizedError
 from burst.kube import client, tokens

@@ -22,6 +22,9 @@ import boto3
 import objects
 import pytest
 from awsfakes import LIFECYCLE_CALLS, OperationStubber
+from moto import mock_aws
+from objects import F1
+
 from burst import config, lifecycle
 from burst.aws import Aws, AwsSettings
 from burst.errors import KubeNotFoundError
@@ -33,8 +36,6 @@ from burst.kube.client import Json, Kube
 from burst.kube.drain import Backoff
 from burst.kube.watch import PendingWatch
 from burst.model import Instance, NodeGroup
-from moto import mock_aws
-from objects import F1
 
 REGION = "us-east-1"
 CLUSTER = "onprem"

@@ -21,6 +21,8 @@ import devcluster
 import pytest
 import yaml
 from awsfakes import moto_server
+from moto import mock_aws
+
 from burst import config, joinhash
 from burst.aws import Aws, AwsSettings
 from burst.cloud import ClusterCredentials
@@ -32,7 +34,6 @@ from burst.kube.adapter import KubeCluster
 from burst.kube.client import Json, Kube
 from burst.kube.tokens import NAMESPACE, SECRET_TYPE
 from burst.kube.watch import PendingWatch
-from moto import mock_aws
 
 REGION = "us-east-1"
 CLUSTER = "onprem"

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from burst.backoff import (
     Backoff,
     BackoffPolicy,
@@ -15,8 +18,6 @@ from burst.backoff import (
     error_summary,
     last_launch,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 DAY = datetime(2026, 11, 27, tzinfo=UTC)
 ICE = (

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from burst.catalog import F1_BOARD, INSTANCE_TYPES, board_resource, import_bitstreams
 from burst.cli import main
 

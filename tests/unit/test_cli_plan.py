@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from burst.cli import main
 
 ROOT = Path(__file__).parents[2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import yaml
+
 from burst.cluster import BootstrapToken, TokenInfo, status_data
 from burst.model import Instance, NodeGroup
 

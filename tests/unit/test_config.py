@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from burst.config import CONFIG_VAR, RuntimeConfig, load
 from burst.errors import ConfigError
 

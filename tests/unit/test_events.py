@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from burst.errors import EventError
 from burst.events import (
     LaunchLifecycleAction,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from burst.errors import DemandError
 from burst.fit import Alternative, alternatives, selector_mismatch, untolerated
 from burst.model import Catalog, Pod, Taint, Toleration

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from burst.handlers import lifecycle, tokens
 from burst.invoke import LocalContext
 

@@ -8,11 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from burst import cli, joinhash
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
+
+from burst import cli, joinhash
 
 KeyType = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 

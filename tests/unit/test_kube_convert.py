@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from burst.kube import convert
 
 BOARDS = {"xilinx/u250", "xilinx/aws-vu9p-f1"}

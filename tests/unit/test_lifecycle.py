@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from burst.cloud import LifecycleResult
 from burst.cluster import ClusterView, DrainResult
 from burst.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from burst.model import Outcome
 from burst.planner import plan
 from burst.report import to_json

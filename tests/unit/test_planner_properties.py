@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from burst.capacity import group_boards
 from burst.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
 from burst.fit import Alternative, alternatives, placement_problem
@@ -25,8 +28,6 @@ from burst.model import (
     Toleration,
 )
 from burst.planner import plan
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 BOARDS = (F1_BOARD, F2_BOARD)
 CATALOG = Catalog(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from burst import config as config_mod
 from burst.catalog import F1_BOARD
 from burst.cloud import CapacityChange

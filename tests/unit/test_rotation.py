@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from burst.cloud import JoinData
 from burst.cluster import BootstrapToken, TokenInfo
 from burst.rotation import (
@@ -18,8 +21,6 @@ from burst.rotation import (
     join_endpoint,
     rotate,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = RotationPolicy(ttl=timedelta(hours=2), overlap=timedelta(hours=1))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from burst.catalog import F1_BOARD, default_catalog
 from burst.model import (
     SAFE_TO_EVICT,
@@ -26,8 +29,6 @@ from burst.scaledown import (
     to_be_deleted_taint,
     unneeded,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = Policy(scale_down_unneeded_time=timedelta(minutes=10),

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from burst.cli import main
 from burst.errors import ConfigError
 from burst.model import Policy
