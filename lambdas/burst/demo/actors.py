@@ -83,6 +83,7 @@ class Decisions(logging.Handler):
             return
         message = record.getMessage()
         if decision == "reconcile":
+            self.timeline.bump("reconcile")
             outcomes = getattr(record, "outcomes", {}) or {}
             said = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
             self.timeline.say_changed("reconcile", "scaler",
@@ -183,7 +184,14 @@ class Booting:
                               f"aws:///{zone}/{instance}")
         self.timeline.say("node", f"{name} joined: Ready, no boards yet "
                                   "(device plugin still starting)")
+        seen = self.timeline.count("reconcile")
         time.sleep(self.timings.device_plugin)
+        # Late by at least one whole scaler reconcile (the second to end after the node
+        # registered began after it), however slow the machine: the window in which Cluster
+        # Autoscaler would scale up a second time is always exercised.
+        stop = time.monotonic() + 4 * self.timings.tick
+        while self.timeline.count("reconcile") < seen + 2 and time.monotonic() < stop:
+            time.sleep(0.1)
         boards = self.boards[group]
         if cluster.advertise(self.admin, name, boards):
             said = ", ".join(f"{n} x {b}" for b, n in boards.items())

@@ -29,6 +29,7 @@ class Timeline:
     entries: list[Entry] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _last: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # e.g. scaler reconciles so far
 
     def now(self) -> float:
         return time.monotonic() - self.start
@@ -46,6 +47,14 @@ class Timeline:
                 return
             self._last[key] = text
         self.say(kind, text)
+
+    def bump(self, name: str) -> None:
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def count(self, name: str) -> int:
+        with self._lock:
+            return self.counts.get(name, 0)
 
     def first(self, kind: str, contains: str) -> float | None:
         """When a line of `kind` containing `contains` was first said."""
