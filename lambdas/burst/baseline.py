@@ -1,9 +1,9 @@
 """The plain pod-by-pod plan: the baseline every plan must be at least as good as.
 
-Biggest pod first, each to the first place it fits: registered nodes, upcoming instances,
-instances this plan adds, else one new instance chosen by the expander chain. The planner
-keeps it as one candidate among its set-cover passes, so no plan is ever worse than it,
-whatever the shape of the cluster.
+Biggest pod first, each to the first registered node or upcoming instance it fits, else
+to the instance this plan adds that it fits best, else to one new instance chosen by the
+expander chain. The planner keeps it as one candidate among its set-cover passes, so no
+plan is ever worse than it, whatever the shape of the cluster.
 """
 
 from __future__ import annotations
@@ -59,9 +59,11 @@ def pod_by_pod(
     opener = _Opener(capacity.templates, hosts, policy.expanders, Budget.of(capacity, policy))
     placed: dict[str, PodDecision] = {}
     left: list[list[Pod]] = [[] for _ in classes]
+    # Biggest first; pods of one class together, so each but the first usually goes where
+    # the one before it went (see _Added._again).
     biggest_first = sorted(
         ((ci, pod) for ci, pods in enumerate(members) for pod in pods),
-        key=lambda cp: (-max(a.boards for a in classes[cp[0]].alternatives), cp[1].name),
+        key=lambda cp: (-max(a.boards for a in classes[cp[0]].alternatives), cp[0], cp[1].name),
     )
     for ci, pod in biggest_first:
         found = _first_fit(ci, registered, compat)
@@ -136,6 +138,7 @@ class _Added:
         self.instances: list[tuple[int, Slot, list[tuple[int, Alternative]]]] = []
         # (template, board, free boards of it) -> instances, oldest first
         self.free: dict[tuple[int, str, int], list[int]] = {}
+        self.last: tuple[int, int, int, Alternative] | None = None  # class, template, where
 
     def open(self, ti: int) -> None:
         self.instances.append((ti, _slot_of(self.templates[ti]), []))
@@ -144,6 +147,8 @@ class _Added:
 
     def place(self, ci: int, hosts: Sequence[tuple[int, Template, Alternative]]) -> bool:
         """Best fit: the instance left with the fewest idle boards of the pod's kind."""
+        if self.last is not None and self.last[0] == ci and self._again(*self.last):
+            return True
         best: tuple[int, int, int, Alternative] | None = None
         for ti, template, alt in hosts:
             for free in range(alt.boards, template.boards.get(alt.board, 0) + 1):
@@ -155,11 +160,25 @@ class _Added:
             return False
         free, ti, index, alt = best
         self.free[(ti, alt.board, free)].pop(0)
-        self.free.setdefault((ti, alt.board, free - alt.boards), []).append(index)
-        slot = self.instances[index][1]
-        slot.free[alt.board] -= alt.boards
-        self.instances[index][2].append((ci, alt))
+        self._take(ci, ti, index, alt, free)
         return True
+
+    def _again(self, ci: int, ti: int, index: int, alt: Alternative) -> bool:
+        """The next pod of the class that was just placed: if the instance it went to still
+        has room, that instance is the best fit again (its idle boards only went down,
+        below every other candidate's), so no search is needed."""
+        free = self.instances[index][1].free[alt.board]
+        if free < alt.boards:
+            return False
+        self.free[(ti, alt.board, free)].remove(index)
+        self._take(ci, ti, index, alt, free)
+        return True
+
+    def _take(self, ci: int, ti: int, index: int, alt: Alternative, free: int) -> None:
+        self.free.setdefault((ti, alt.board, free - alt.boards), []).append(index)
+        self.instances[index][1].free[alt.board] -= alt.boards
+        self.instances[index][2].append((ci, alt))
+        self.last = (ci, ti, index, alt)
 
 
 def _packing(
