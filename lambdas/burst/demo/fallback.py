@@ -12,7 +12,7 @@ from pathlib import Path
 
 from burst import scenario
 from burst.demo.chart import write_chart
-from burst.sim.engine import Outcome, simulate
+from burst.sim.engine import PolicyResult, simulate
 from burst.sim.run import table
 from burst.sim.trace import Job
 from burst.sim.world import Timings
@@ -26,7 +26,7 @@ TRACE = (
 )
 
 
-def run(report: Path, why: str) -> Outcome:
+def run(report: Path, why: str) -> PolicyResult:
     loaded = scenario.load(SCENARIO)
     snapshot = loaded.snapshot
     groups = tuple(replace(g, desired=g.min_size, instances=()) for g in snapshot.node_groups)

@@ -10,10 +10,10 @@ matplotlib.use("Agg")  # files only: no display on a build machine
 
 import matplotlib.pyplot as plt
 
-from burst.sim.engine import Outcome
+from burst.sim.engine import PolicyResult
 
 
-def write_chart(outcome: Outcome, path: Path) -> None:
+def write_chart(outcome: PolicyResult, path: Path) -> None:
     samples = outcome.samples
     hours = [s.t / 3600 for s in samples]
     groups = sorted({g for s in samples for g in s.nodes})

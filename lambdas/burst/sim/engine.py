@@ -20,7 +20,7 @@ from burst.model import Catalog, Node, NodeGroup, Policy
 from burst.reconcile import Shell
 from burst.sim.ports import SimAws, SimCluster
 from burst.sim.trace import Job
-from burst.sim.world import EPOCH, Timings, World
+from burst.sim.world import Timings, World
 
 TICK_S = 60.0  # the scaler's EventBridge schedule
 _QUIET = logging.getLogger("burst.sim.shell")
@@ -56,7 +56,7 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PolicyResult:
     policy: str
     waits: tuple[float, ...]
     unfinished: int
@@ -87,7 +87,7 @@ def simulate(
     jobs: Sequence[Job],
     timings: Timings,
     seed: int = 0,
-) -> Outcome:
+) -> PolicyResult:
     world = World(groups, onprem, catalog, timings, seed)
     config = RuntimeConfig(cluster_name="sim", catalog=catalog, policy=policy)
     shell = Shell(
@@ -154,7 +154,7 @@ def _sample(world: World) -> Sample:
     )
 
 
-def _outcome(name: str, world: World, samples: list[Sample]) -> Outcome:
+def _outcome(name: str, world: World, samples: list[Sample]) -> PolicyResult:
     done = [p for p in world.finished if p.started is not None]
     waits = tuple(p.started - p.job.submit for p in done if p.started is not None)
     paid = cost = 0.0
@@ -166,7 +166,7 @@ def _outcome(name: str, world: World, samples: list[Sample]) -> Outcome:
         cost += hours * world.price(instance.group)
     burst = set(world.burst_nodes)
     used = sum(p.boards * p.job.duration / 3600.0 for p in done if p.node in burst)
-    return Outcome(
+    return PolicyResult(
         name,
         waits,
         len(world.pods),
@@ -177,6 +177,3 @@ def _outcome(name: str, world: World, samples: list[Sample]) -> Outcome:
         world.failed_launches,
         tuple(samples),
     )
-
-
-__all__ = ["EPOCH", "Outcome", "Sample", "simulate"]

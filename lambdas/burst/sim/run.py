@@ -19,7 +19,7 @@ from burst import scenario
 from burst.errors import ConfigError
 from burst.expanders import validate_chain
 from burst.model import Policy
-from burst.sim.engine import Outcome, simulate
+from burst.sim.engine import PolicyResult, simulate
 from burst.sim.trace import load
 from burst.sim.world import Timings
 
@@ -143,7 +143,7 @@ def _rates(items: Sequence[str]) -> dict[str, float]:
     return rates
 
 
-def table(outcomes: Sequence[Outcome]) -> str:
+def table(outcomes: Sequence[PolicyResult]) -> str:
     rows = [
         ("policy", *(o.policy for o in outcomes)),
         ("jobs run", *(str(len(o.waits)) for o in outcomes)),
