@@ -23,7 +23,7 @@ from burst.errors import ConfigError, EventError
 from burst.events import parse_event
 
 # Timeouts as deployed (stacks/controller/construct.py FUNCTIONS), in seconds.
-FUNCTIONS = {"scaler": 50.0, "lifecycle": 300.0, "tokens": 60.0}
+FUNCTIONS = {"scaler": 70.0, "lifecycle": 300.0, "tokens": 60.0}
 
 
 @dataclass

@@ -35,6 +35,8 @@ class LambdaContext:
     started: float = field(default_factory=time.monotonic)
     function_name: str = "fpga-burst-onprem-scaler"
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:scaler"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.started + self.seconds - time.monotonic()) * 1000))

@@ -11,10 +11,12 @@ from burst.errors import BurstError, EventError
 from burst.events import ScheduledTick, parse_event
 from burst.handlers import runtime
 
-logger, metrics = runtime.logger, runtime.metrics
+logger, metrics, tracer = runtime.logger, runtime.metrics, runtime.tracer
 
 
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return run(event, context)
 
