@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from burst.bins import Budget, Opened, Packing, PodClass
 from burst.capacity import Capacity, Slot, Template
 from burst.expanders import Option, choose
 from burst.fit import Alternative, placement_problem
 from burst.model import Outcome, Pod, PodDecision, Policy
-from burst.packing import Budget, Opened, Packing, PodClass, best_alternative
+from burst.packing import best_alternative
 
 # What one candidate plan decided: pods placed on registered or upcoming capacity, the
 # pods left per class (to new instances, in order, then nowhere), capacity, new instances.

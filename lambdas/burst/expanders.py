@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from burst.bins import EPSILON
 from burst.capacity import Template
 from burst.errors import ConfigError
 from burst.fit import Alternative
-
-# Prices are sums of floats: treat values this close as equal so ties break by rule.
-_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ def priority(options: Sequence[Option]) -> list[Option]:
 def price(options: Sequence[Option]) -> list[Option]:
     """Keeps the options that cost least per unit of demand served."""
     best = min(o.template.price / o.weight for o in options)
-    return [o for o in options if o.template.price / o.weight <= best + _EPSILON]
+    return [o for o in options if o.template.price / o.weight <= best + EPSILON]
 
 
 def least_waste(options: Sequence[Option]) -> list[Option]:

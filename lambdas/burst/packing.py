@@ -7,8 +7,8 @@ Algorithm: greedy weighted set cover, then local improvement.
    knapsack over the remaining pods, maximising weight within its boards. The expander
    chain picks one (by default: highest priority, then least price per weight); it is
    committed as many times as the same fill still applies.
-3. Improvement: an instance whose pods fit a cheaper group moves there; an instance whose
-   pods fit in another's idle boards, or two that fit one cheaper instance, are merged.
+3. Improvement (improve.py): instances move to cheaper groups, merge, or dissolve into
+   the idle boards of others.
 Bound: step 2 is the classic ln(n)-approximate greedy; step 3 removes the waste it leaves
 at the tail (the last, part-filled instances), which is where almost all of it is.
 Cost: O(groups * (classes + boards^2)) per distinct fill, independent of the pod count.
@@ -19,66 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from burst.capacity import Capacity, Template
+from burst.bins import EPSILON, Budget, Opened, Packing, PodClass
+from burst.capacity import Template
 from burst.expanders import Option, choose
 from burst.fit import Alternative, placement_problem
-from burst.model import BoardResource, Pod, Policy
-
-_EPSILON = 1e-9
-
-
-@dataclass(frozen=True)
-class PodClass:
-    """Pending pods the scheduler cannot tell apart: same demand, selector, tolerations."""
-
-    alternatives: tuple[Alternative, ...]
-    sample: Pod
-
-
-@dataclass
-class Budget:
-    """What the policy still allows all managed groups to add; None is unlimited."""
-
-    boards: int | None
-    price: float | None
-
-    def copies(self, template: Template, wanted: int) -> int:
-        if self.boards is not None and template.board_total:
-            wanted = min(wanted, self.boards // template.board_total)
-        if self.price is not None and template.price > 0:
-            wanted = min(wanted, int((self.price + _EPSILON) // template.price))
-        return max(0, wanted)
-
-    @classmethod
-    def of(cls, capacity: Capacity, policy: Policy) -> Budget:
-        """What the caps leave once the managed groups' current capacity is counted."""
-        boards = None if policy.max_boards is None else policy.max_boards - capacity.burst_boards
-        price = None
-        if policy.max_price_per_hour is not None:
-            price = policy.max_price_per_hour - capacity.burst_price
-        return cls(boards=boards, price=price)
-
-    def spend(self, template: Template, copies: int) -> None:
-        if self.boards is not None:
-            self.boards -= template.board_total * copies
-        if self.price is not None:
-            self.price -= template.price * copies
-
-
-@dataclass
-class Opened:
-    """`copies` new instances of one template, each holding the same fill."""
-
-    template: Template
-    fill: tuple[tuple[int, Alternative, int], ...]
-    copies: int
-
-
-@dataclass
-class Packing:
-    opened: list[Opened] = field(default_factory=list)
-    unplaced: dict[int, int] = field(default_factory=dict)  # class index -> pods left
-    limited: set[str] = field(default_factory=set)  # policy caps that stopped a placement
+from burst.improve import improve
+from burst.model import BoardResource
 
 
 def best_alternative(cls: PodClass, template: Template) -> Alternative | None:
@@ -98,7 +44,7 @@ def class_weights(classes: Sequence[PodClass], templates: Sequence[Template]) ->
             if alt is not None:
                 costs.append(template.price * alt.boards / template.boards[alt.board])
         if costs:
-            weights[index] = max(min(costs), _EPSILON)
+            weights[index] = max(min(costs), EPSILON)
     return weights
 
 
@@ -151,7 +97,7 @@ def _pack_once(
         state.commit(ti, chosen.fill, copies)
         budget.spend(chosen.template, copies)
         result.opened.append(Opened(chosen.template, chosen.fill, copies))
-    _improve(result.opened, usable, fits, state.headroom, budget, chain)
+    improve(result.opened, usable, fits, state.headroom, budget, chain)
     result.unplaced = {ci: n for ci, n in state.left.items() if n > 0}
     return result
 
@@ -217,7 +163,7 @@ def _cap_names(budget: Budget, template: Template) -> set[str]:
     names = set()
     if budget.boards is not None and budget.boards < template.board_total:
         names.add("max_boards")
-    if budget.price is not None and budget.price + _EPSILON < template.price:
+    if budget.price is not None and budget.price + EPSILON < template.price:
         names.add("max_price_per_hour")
     return names
 
@@ -286,189 +232,6 @@ def _knapsack(
 
 def _better(a: tuple[float, int], b: tuple[float, int]) -> bool:
     """Heavier wins; weights within rounding noise of each other tie and go to fewer pods."""
-    if abs(a[0] - b[0]) > _EPSILON:
+    if abs(a[0] - b[0]) > EPSILON:
         return a[0] > b[0]
     return a[1] > b[1]
-
-
-def _improve(
-    opened: list[Opened],
-    templates: Sequence[Template],
-    fits: Mapping[tuple[int, int], Alternative],
-    headroom: dict[int, int],
-    budget: Budget,
-    chain: Sequence[str],
-) -> None:
-    """Local moves that lower the price, each applied one instance at a time until none."""
-    index = {id(t): ti for ti, t in enumerate(templates)}
-    room = max((t.board_total for t in templates), default=0)
-    for _ in range(4 * len(opened) + 8):
-        # Only part-filled instances can be merged or shrunk: full ones were chosen at the
-        # best price per unit of demand and stay.
-        idle = [o for o in opened if o.copies > 0 and _used(o) < o.template.board_total]
-        move = _find_move(idle, templates, fits, index, headroom, budget, chain, room)
-        if move is not None:
-            _apply(opened, *move, index, headroom, budget)
-        elif not _dissolve_one(opened, idle, fits, index, headroom, budget, chain):
-            break
-    opened[:] = [o for o in opened if o.copies > 0]
-
-
-_Move = tuple[Opened, "Opened | None", Template, int, tuple[tuple[int, Alternative, int], ...]]
-
-
-def _find_move(
-    idle: list[Opened],
-    templates: Sequence[Template],
-    fits: Mapping[tuple[int, int], Alternative],
-    index: Mapping[int, int],
-    headroom: dict[int, int],
-    budget: Budget,
-    chain: Sequence[str],
-    room: int,
-) -> _Move | None:
-    for a in idle:
-        for b in [None, *idle]:
-            if (b is a and a.copies < 2) or _used(a) + (_used(b) if b else 0) > room:
-                continue
-            pods = _pods_of(a) + (_pods_of(b) if b is not None else [])
-            current = a.template.price + (b.template.price if b is not None else 0.0)
-            for ti, template in enumerate(templates):
-                cheaper = template.price < current - _EPSILON
-                fewer = b is not None and template.price <= current + _EPSILON
-                if not (cheaper or fewer) or not _same_rank(template, a, b, chain):
-                    continue
-                freed = (index[id(a.template)] == ti) + (
-                    b is not None and index[id(b.template)] == ti
-                )
-                if headroom[ti] + freed < 1 or not _budget_allows(budget, template, a, b):
-                    continue
-                fill = _repack(pods, ti, template, fits)
-                if fill is not None:
-                    return a, b, template, ti, fill
-    return None
-
-
-def _dissolve_one(
-    opened: list[Opened],
-    idle: list[Opened],
-    fits: Mapping[tuple[int, int], Alternative],
-    index: Mapping[int, int],
-    headroom: dict[int, int],
-    budget: Budget,
-    chain: Sequence[str],
-) -> bool:
-    """Removes one instance whose pods all fit, any alternative, in others' idle boards."""
-    # Any instance may go, full ones too: its pods may have another alternative that
-    # fits where boards of a different kind sit idle.
-    for a in sorted((o for o in opened if o.copies > 0), key=lambda o: -o.template.price):
-        moves = _rehome(a, idle, fits, index, chain)
-        if moves is None:
-            continue
-        a.copies -= 1
-        headroom[index[id(a.template)]] += 1
-        budget.spend(a.template, -1)
-        for b, added in moves:
-            b.copies -= 1
-            merged: dict[tuple[int, Alternative], int] = {(c, alt): n for c, alt, n in b.fill}
-            for key in added:
-                merged[key] = merged.get(key, 0) + 1
-            fill = tuple((c, alt, n) for (c, alt), n in sorted(merged.items()))
-            opened.append(Opened(b.template, fill, 1))
-        return True
-    return False
-
-
-def _rehome(
-    a: Opened,
-    idle: list[Opened],
-    fits: Mapping[tuple[int, int], Alternative],
-    index: Mapping[int, int],
-    chain: Sequence[str],
-) -> list[tuple[Opened, list[tuple[int, Alternative]]]] | None:
-    hosts = [
-        b for b in idle if (b is not a or a.copies > 1) and _same_rank(b.template, a, None, chain)
-    ]
-    free = {id(b): _free(b) for b in hosts}
-    added: dict[int, list[tuple[int, Alternative]]] = {}
-    size = {ci: alt.boards for ci, alt, _ in a.fill}
-    for ci in sorted(_pods_of(a), key=lambda c: -size[c]):
-        for b in hosts:
-            alt = fits.get((ci, index[id(b.template)]))
-            if alt is not None and free[id(b)].get(alt.board, 0) >= alt.boards:
-                free[id(b)][alt.board] -= alt.boards
-                added.setdefault(id(b), []).append((ci, alt))
-                break
-        else:
-            return None
-    return [(b, added[id(b)]) for b in hosts if id(b) in added]
-
-
-def _free(opened: Opened) -> dict[BoardResource, int]:
-    free = dict(opened.template.boards)
-    for _, alt, n in opened.fill:
-        free[alt.board] -= alt.boards * n
-    return free
-
-
-def _used(opened: Opened) -> int:
-    return sum(alt.boards * n for _, alt, n in opened.fill)
-
-
-def _same_rank(template: Template, a: Opened, b: Opened | None, chain: Sequence[str]) -> bool:
-    # With the priority expander, a move may never hand pods to a lower-priority group.
-    if "priority" not in chain:
-        return True
-    floor = max(a.template.group.priority, b.template.group.priority if b else -(10**9))
-    return template.group.priority >= floor
-
-
-def _pods_of(opened: Opened) -> list[int]:
-    return [ci for ci, _, n in opened.fill for _ in range(n)]
-
-
-def _repack(
-    pods: list[int], ti: int, template: Template, fits: Mapping[tuple[int, int], Alternative]
-) -> tuple[tuple[int, Alternative, int], ...] | None:
-    free = dict(template.boards)
-    counts: dict[tuple[int, Alternative], int] = {}
-    for ci in pods:
-        alt = fits.get((ci, ti))
-        if alt is None or free.get(alt.board, 0) < alt.boards:
-            return None
-        free[alt.board] -= alt.boards
-        counts[(ci, alt)] = counts.get((ci, alt), 0) + 1
-    return tuple((ci, alt, n) for (ci, alt), n in sorted(counts.items(), key=lambda kv: kv[0][0]))
-
-
-def _budget_allows(budget: Budget, template: Template, a: Opened, b: Opened | None) -> bool:
-    released = [a.template] + ([b.template] if b is not None else [])
-    if budget.boards is not None:
-        boards = budget.boards + sum(t.board_total for t in released)
-        if boards < template.board_total:
-            return False
-    if budget.price is not None:
-        price = budget.price + sum(t.price for t in released)
-        if price + _EPSILON < template.price:
-            return False
-    return True
-
-
-def _apply(
-    opened: list[Opened],
-    a: Opened,
-    b: Opened | None,
-    template: Template,
-    ti: int,
-    fill: tuple[tuple[int, Alternative, int], ...],
-    index: Mapping[int, int],
-    headroom: dict[int, int],
-    budget: Budget,
-) -> None:
-    for old in [a] + ([b] if b is not None else []):
-        old.copies -= 1
-        headroom[index[id(old.template)]] += 1
-        budget.spend(old.template, -1)
-    headroom[ti] -= 1
-    budget.spend(template, 1)
-    opened.append(Opened(template, fill, 1))

@@ -12,20 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from burst.baseline import Attempt, pod_by_pod, record
+from burst.bins import Budget, Packing, PodClass
 from burst.capacity import Capacity, Slot, Template, build
 from burst.errors import DemandError
 from burst.fit import Alternative, alternatives, placement_problem
 from burst.model import Outcome, Plan, Pod, PodDecision, Policy, ScaleUp, Snapshot
-from burst.packing import (
-    Budget,
-    Packing,
-    PodClass,
-    best_alternative,
-    class_weights,
-    pack,
-    scarcity_weights,
-    score,
-)
+from burst.packing import best_alternative, class_weights, pack, scarcity_weights, score
 
 
 def plan(snapshot: Snapshot, policy: Policy) -> Plan:

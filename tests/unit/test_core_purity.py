@@ -9,7 +9,8 @@ import pytest
 
 PACKAGE = Path(__file__).parents[2] / "lambdas" / "burst"
 CORE = [
-    *("model", "catalog", "fit", "capacity", "expanders", "packing", "baseline", "planner"),
+    *("model", "catalog", "fit", "capacity", "expanders", "bins", "packing", "improve"),
+    *("baseline", "planner"),
     *("scaledown", "backoff", "asgtags", "quantity", "events", "cloud", "rotation", "lifecycle"),
 ]
 FORBIDDEN = {"boto3", "botocore", "kubernetes", "urllib3", "requests", "socket", "time"}
