@@ -16,16 +16,10 @@ from burst.events import LaunchUnsuccessful, ScheduledTick, parse_event
 from burst.handlers import runtime
 from burst.reconcile import SystemClock
 
-logger, metrics, tracer = runtime.logger, runtime.metrics, runtime.tracer
+logger, metrics = runtime.logger, runtime.metrics
 # Room before the Lambda deadline to delete the Node, complete the action and answer.
 MARGIN_SECONDS = 10.0
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(event, context)
 
 
 def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeConfig | None = None,
@@ -72,3 +66,6 @@ def _launch_unsuccessful(event: LaunchUnsuccessful) -> dict[str, Any]:
                "activity": event.activity_id},
     )
     return {"outcome": "ok", "event": event.id, "launchFailed": event.node_group}
+
+
+handler = runtime.entry(run)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -137,3 +137,18 @@ def remaining_seconds(context: LambdaContext | None, default: float = 60.0) -> f
     if context is None:
         return default
     return context.get_remaining_time_in_millis() / 1000.0
+
+
+def entry(
+    run: Callable[[object, LambdaContext | None], dict[str, Any]],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point around a handler's `run`: the context in every log line,
+    the EMF metrics flushed, a trace segment. The same for all three functions."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return run(event, context)
+
+    return handler

@@ -11,14 +11,8 @@ from burst.errors import BurstError, EventError
 from burst.events import ScheduledTick, parse_event
 from burst.handlers import runtime
 
-logger, metrics, tracer = runtime.logger, runtime.metrics, runtime.tracer
+logger, metrics = runtime.logger, runtime.metrics
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(event, context)
 
 
 def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeConfig | None = None,
@@ -52,3 +46,6 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
             built.close()
     return {"outcome": "ok", "event": tick.id, "reconciles": 1 + len(more),
             "first": first.summary(), "watched": [r.summary() for r in more if r.changes]}
+
+
+handler = runtime.entry(run)

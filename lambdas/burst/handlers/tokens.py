@@ -17,14 +17,8 @@ from burst.handlers import runtime
 from burst.kube import credentials
 from burst.reconcile import SystemClock
 
-logger, metrics, tracer = runtime.logger, runtime.metrics, runtime.tracer
+metrics = runtime.metrics
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(event, context)
 
 
 def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeConfig | None = None,
@@ -67,3 +61,6 @@ def _target_check(cfg: RuntimeConfig) -> tuple[str, str]:
     if not cfg.join_key_id:
         raise ConfigError("FPGA_BURST_JOIN_KEY_ID", "", "must name the KMS key")
     return cfg.join_parameter, cfg.join_key_id
+
+
+handler = runtime.entry(run)
