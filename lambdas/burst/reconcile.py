@@ -232,8 +232,9 @@ class Shell:
         ):
             found.extend(self._try(failures, name, call)[1] or ())
         for o in found:
-            if o.over_deadline:
-                self.metrics.add_metric(name="DrainsOverDeadline", unit="Count", value=1)
+            # The same figures the lifecycle function publishes when it does this work.
+            for name, unit, value in o.metrics():
+                self.metrics.add_metric(name=name, unit=unit, value=value)
             self.log.info(f"{o.transition} {o.instance_id}: {o.result.value}: {o.reason}",
                           extra={"decision": o.transition, **o.summary()})
         return tuple(found)
