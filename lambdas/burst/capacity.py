@@ -31,6 +31,8 @@ class Slot:
     registered: bool = True
 
     def copy(self) -> Slot:
+        # By hand, not dataclasses.replace: every plan copies every slot, and replace()
+        # was most of a simulated tick's copying cost.
         return Slot(
             self.name, dict(self.free), self.labels, self.taints, self.node_group, self.registered
         )

@@ -25,10 +25,6 @@ class Option:
     weight: float  # the demand it serves, in price units (see packing.class_weights)
 
     @property
-    def pods(self) -> int:
-        return sum(count for _, _, count in self.fill)
-
-    @property
     def boards_used(self) -> int:
         return sum(alt.boards * count for _, alt, count in self.fill)
 

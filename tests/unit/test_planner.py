@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from burst.model import Outcome
+from burst.model import Outcome, Plan
 from burst.planner import plan
 from burst.report import to_json
 from burst.scenario import parse
@@ -345,6 +346,14 @@ def test_caps_count_capacity_that_already_exists_in_managed_groups() -> None:
     assert "max_boards" in report["pods"][0]["reason"]
 
 
+def plan_with_backoff(scenario: Any, name: str, reason: str) -> Plan:
+    """Plans the scenario with node group `name` backed off (as AWS discovery reports it)."""
+    groups = tuple(
+        replace(g, backoff=reason) if g.name == name else g for g in scenario.snapshot.node_groups
+    )
+    return plan(replace(scenario.snapshot, node_groups=groups), scenario.policy)
+
+
 def test_a_backed_off_group_is_skipped_and_another_group_takes_its_pods() -> None:
     scenario = parse(
         {
@@ -353,13 +362,7 @@ def test_a_backed_off_group_is_skipped_and_another_group_takes_its_pods() -> Non
         },
         "t.yaml",
     )
-    from dataclasses import replace
-
-    groups = tuple(
-        replace(g, backoff="InsufficientInstanceCapacity") if g.name == "f1-4xlarge" else g
-        for g in scenario.snapshot.node_groups
-    )
-    result = plan(replace(scenario.snapshot, node_groups=groups), scenario.policy)
+    result = plan_with_backoff(scenario, "f1-4xlarge", "InsufficientInstanceCapacity")
     assert [(s.node_group, s.to_size) for s in result.scale_ups] == [("f1-16xlarge", 1)]
 
 
@@ -441,8 +444,6 @@ def test_plan_is_deterministic_and_lists_every_pending_pod_once_in_name_order() 
 
 
 def test_missing_instances_of_a_backed_off_group_are_not_counted_as_upcoming() -> None:
-    from dataclasses import replace
-
     scenario = parse(
         {
             "node_groups": [
@@ -453,11 +454,7 @@ def test_missing_instances_of_a_backed_off_group_are_not_counted_as_upcoming() -
         },
         "t.yaml",
     )
-    groups = tuple(
-        replace(g, backoff="launch failed") if g.name == "f1-4xlarge" else g
-        for g in scenario.snapshot.node_groups
-    )
-    result = plan(replace(scenario.snapshot, node_groups=groups), scenario.policy)
+    result = plan_with_backoff(scenario, "f1-4xlarge", "launch failed")
     assert result.pods[0].outcome is Outcome.SCALE_UP
     assert result.pods[0].node_group == "f1-16xlarge"
 
@@ -500,8 +497,6 @@ def test_a_pod_switches_board_kind_to_share_an_instance_instead_of_buying_anothe
 def test_a_launching_node_not_ready_yet_is_upcoming_but_a_broken_one_is_not(
     node: dict[str, Any], state: str, upcoming: bool
 ) -> None:
-    from dataclasses import replace
-
     from burst.model import Instance
 
     scenario = parse(

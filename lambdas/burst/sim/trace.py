@@ -12,11 +12,14 @@ One job a row, header required, columns (extra columns are refused):
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from burst.errors import ConfigError
+
+# Makes the ConfigError for one column of one row, from the problem in words.
+_Fail = Callable[[str], ConfigError]
 
 COLUMNS = ("submit_s", "name", "duration_s", "demand", "node_selector")
 
@@ -83,23 +86,23 @@ def _job(row: Mapping[str, str | None], where: str, source: str) -> Job:
     return Job(name, submit, duration, requests, accelerators, selector)
 
 
-def _seconds(text: str | None, fail: object) -> float:
+def _seconds(text: str | None, fail: _Fail) -> float:
     try:
         value = float(text or "")
     except ValueError:
-        raise fail(f"{text!r} is not a number of seconds") from None  # type: ignore[operator]
+        raise fail(f"{text!r} is not a number of seconds") from None
     if value < 0:
-        raise fail(f"must not be negative, not {value}")  # type: ignore[operator]
+        raise fail(f"must not be negative, not {value}")
     return value
 
 
-def _pairs(text: str | None, fail: object) -> dict[str, str]:
+def _pairs(text: str | None, fail: _Fail) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for part in (text or "").split(";"):
         if not part.strip():
             continue
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise fail(f"{part!r} is not key=value")  # type: ignore[operator]
+            raise fail(f"{part!r} is not key=value")
         pairs[key.strip()] = value.strip()
     return pairs

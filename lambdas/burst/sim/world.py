@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from burst.backoff import ScalingActivity, backoff
 from burst.capacity import group_boards
 from burst.cloud import CapacityChange
+from burst.errors import DemandError
 from burst.fit import alternatives, placement_problem
 from burst.model import Catalog, Instance, Node, NodeGroup, Pod
 from burst.sim.trace import Job
@@ -146,7 +147,7 @@ class World:
     def _spot(self, pod: Pod, free: dict[str, dict[str, int]]) -> tuple[str, str, int] | None:
         try:
             options = alternatives(pod, self.catalog)
-        except Exception:  # an unknown accelerator: the planner reports it; nothing runs it
+        except DemandError:  # an unknown accelerator: the planner reports it; nothing runs it
             return None
         for name in sorted(free):
             if not any(free[name].get(alt.board, 0) >= alt.boards for alt in options):
