@@ -44,11 +44,11 @@ import devcluster
 import scaler_env
 from moto.server import ThreadedMotoServer
 
-from burst.aws import Aws, AwsSettings
-from burst.config import WatchSettings
+from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.kube import client, credentials
+from burst.adapters.kube.client import Kube
 from burst.handlers import runtime, scaler
-from burst.kube import client, credentials
-from burst.kube.client import Kube
+from burst.loop.config import WatchSettings
 
 ROOT = Path(__file__).parents[1]
 F1 = "xilinx/aws-vu9p-f1"

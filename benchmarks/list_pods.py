@@ -3,7 +3,7 @@
 Starts a throwaway control plane (tools/controlplane, no scheduler so the pods stay
 untouched), creates N pending FPGA pods, then lists them the way observe.pending_pods does
 (field selector, pages of 500) both ways, several times, and prints the medians. The adapter
-uses the faster one (burst.kube.client.Kube.call: `_preload_content=False` + json.loads).
+uses the faster one (burst.adapters.kube.client.Kube.call: `_preload_content=False` + json.loads).
 
     .venv/bin/python benchmarks/list_pods.py [--pods 10000] [--repeat 5]
 """
@@ -24,8 +24,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
 import devcluster
 
-from burst.kube import client, observe
-from burst.kube.client import Kube
+from burst.adapters.kube import client, observe
+from burst.adapters.kube.client import Kube
 
 NAMESPACE = "bench"
 BOARDS = frozenset({"xilinx/u250"})

@@ -21,11 +21,11 @@ from dataclasses import replace
 
 import pulp
 
-from burst.capacity import group_boards
-from burst.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
-from burst.fit import alternatives, placement_problem
-from burst.model import Catalog, NodeGroup, Outcome, Pod, Policy, Snapshot, Taint, Toleration
-from burst.planner import plan
+from burst.core.capacity import group_boards
+from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
+from burst.core.fit import alternatives, placement_problem
+from burst.core.model import Catalog, NodeGroup, Outcome, Pod, Policy, Snapshot, Taint, Toleration
+from burst.core.planner import plan
 
 CATALOG = Catalog(
     accelerators={

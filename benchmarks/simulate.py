@@ -16,11 +16,11 @@ import statistics
 import sys
 import time
 
-from burst.catalog import F1_BOARD, F2_BOARD, default_catalog
-from burst.model import Catalog, Node, NodeGroup, Policy
-from burst.sim.engine import simulate
-from burst.sim.trace import Job
-from burst.sim.world import Timings
+from burst.core.catalog import F1_BOARD, F2_BOARD, default_catalog
+from burst.core.model import Catalog, Node, NodeGroup, Policy
+from burst.tools.sim.engine import simulate
+from burst.tools.sim.trace import Job
+from burst.tools.sim.world import Timings
 
 LABELS = {"inaccel/fpga": "enabled"}
 ACCELERATOR = "com.inaccel.xgboost.exact"

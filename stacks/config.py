@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from burst.catalog import INSTANCE_TYPES
-from burst.expanders import EXPANDERS
+from burst.core.catalog import INSTANCE_TYPES
+from burst.core.expanders import EXPANDERS
 
 CONTEXT_KEY = "fpga-burst:config"
 

@@ -24,12 +24,17 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from burst.asgtags import cluster_tag
+from burst.core.asgtags import cluster_tag
 from stacks.config import DeployConfig
 from stacks.controller.layer import dependency_layer
 from stacks.nag import acknowledge
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+# The functions' code asset: the package without burst/tools (the `burst` command, the demo,
+# the simulator), so editing a tool neither grows nor redeploys the functions.
+ASSET_EXCLUDE = (
+    "*.egg-info", "**/__pycache__", "**/*.pyc", "**/.*", "burst/tools", "burst/tools/**",
+)
 SERVICE = "fpga-burst"
 METRICS_NAMESPACE = "fpga-burst"
 
@@ -146,9 +151,7 @@ class Controller(Construct):
             "failure destination; cdk-nag only recognises DLQs of other queues.",
         )
         self.layer = dependency_layer(self, "Dependencies")
-        code = lambda_.Code.from_asset(
-            str(LAMBDAS), exclude=["*.egg-info", "**/__pycache__", "**/*.pyc", "**/.*"]
-        )
+        code = lambda_.Code.from_asset(str(LAMBDAS), exclude=list(ASSET_EXCLUDE))
         env = environment(config, join_key_arn=self.join_key.key_arn)
         security_group = ec2.SecurityGroup.from_security_group_id(
             self, "LambdaSecurityGroup", config.lambda_security_group_id, mutable=False

@@ -7,7 +7,7 @@ it discovers after `cdk deploy`.
 
 from __future__ import annotations
 
-from burst.asgtags import (
+from burst.core.asgtags import (
     ENABLED_TAG,
     LABEL_PREFIX,
     PRIORITY_TAG,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from burst.cloud import ClusterCredentials
-from burst.errors import KubeNotFoundError
-from burst.kube import client, credentials
-from burst.kube.client import Kube, Timeouts
+from burst.adapters.kube import client, credentials
+from burst.adapters.kube.client import Kube, Timeouts
+from burst.core.errors import KubeNotFoundError
+from burst.ports.aws import ClusterCredentials
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "tools" / "controlplane"))
 import devcluster

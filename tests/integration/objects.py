@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from burst.kube.client import Json, Kube
+from burst.adapters.kube.client import Json, Kube
 
 U250 = "xilinx/u250"
 F1 = "xilinx/aws-vu9p-f1"

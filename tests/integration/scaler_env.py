@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from burst.cloud import ClusterCredentials
+from burst.ports.aws import ClusterCredentials
 
 REGION = "us-east-1"
 CLUSTER = "onprem"

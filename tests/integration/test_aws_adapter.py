@@ -25,10 +25,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from burst.aws import Aws, AwsSettings
-from burst.catalog import F1_BOARD
-from burst.cloud import ClusterCredentials, JoinData, LifecycleResult
-from burst.errors import (
+from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.core.catalog import F1_BOARD
+from burst.core.errors import (
     AwsError,
     AwsThrottledError,
     AwsUnavailableError,
@@ -37,7 +36,8 @@ from burst.errors import (
     NodeGroupNotFoundError,
     TransientError,
 )
-from burst.model import Taint
+from burst.core.model import Taint
+from burst.ports.aws import ClusterCredentials, JoinData, LifecycleResult
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
@@ -352,7 +352,7 @@ def test_raise_desired_capacity_logs_a_warning_when_clamped_to_max(
     moto: boto3.Session, caplog: pytest.LogCaptureFixture
 ) -> None:
     make_group(moto, "f1-4xlarge", cluster_tags(), max_size=1)
-    with caplog.at_level(logging.INFO, logger="burst.aws"):
+    with caplog.at_level(logging.INFO, logger="burst.adapters.aws.adapter"):
         Aws(moto, AwsSettings(region=REGION)).raise_desired_capacity("f1-4xlarge", 3)
     assert "clamped to max size 1 (asked for 3)" in caplog.text
 

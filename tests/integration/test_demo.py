@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from burst.cli import main
-from burst.demo import report, story
-from burst.lifecycle import LAUNCH_HOOK, TERMINATE_HOOK
+from burst.loop.lifecycle import LAUNCH_HOOK, TERMINATE_HOOK
+from burst.tools.cli import main
+from burst.tools.demo import report, story
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

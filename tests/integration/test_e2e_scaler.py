@@ -27,14 +27,14 @@ from moto.server import ThreadedMotoServer
 from objects import F1, U250
 from scaler_env import LambdaContext, emitted_metrics, scheduled_event
 
-from burst import config as config_mod
-from burst.aws import Aws, AwsSettings
-from burst.cloud import ClusterCredentials
-from burst.config import WatchSettings
+from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.kube.client import Json, Kube
+from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
+from burst.core.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
 from burst.handlers import runtime, scaler
-from burst.kube.client import Json, Kube
-from burst.kube.tell import STATUS_NAME, STATUS_NAMESPACE
-from burst.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
+from burst.loop import config as config_mod
+from burst.loop.config import WatchSettings
+from burst.ports.aws import ClusterCredentials
 
 XGB = "com.inaccel.xgboost.exact"
 

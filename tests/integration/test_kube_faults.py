@@ -18,15 +18,15 @@ import pytest
 from faultproxy import FaultProxy
 from objects import BOARDS, U250
 
-from burst.cloud import ClusterCredentials
-from burst.errors import (
+from burst.adapters.kube import client, drain, observe
+from burst.adapters.kube.client import Kube, Timeouts
+from burst.core.errors import (
     ClusterUnreachableError,
     KubeThrottledError,
     KubeUnauthorizedError,
     TransientError,
 )
-from burst.kube import client, drain, observe
-from burst.kube.client import Kube, Timeouts
+from burst.ports.aws import ClusterCredentials
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_a_drain_cut_short_by_a_5xx_logs_what_it_evicted_and_finishes_when_calle
     objects.node(admin, node_name)
     objects.pod(admin, namespace, "a", node=node_name)
     objects.pod(admin, namespace, "b", node=node_name)
-    caplog.set_level(logging.INFO, logger="burst.kube")
+    caplog.set_level(logging.INFO, logger="burst.adapters.kube")
     # list (safe-to-evict check), read node, update node (cordon), list, evict a: then fail.
     proxy.fail_next(503, after=5)
 

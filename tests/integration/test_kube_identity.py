@@ -12,11 +12,11 @@ from typing import Any
 import objects
 import pytest
 
-from burst import cli
-from burst.cloud import ClusterCredentials
-from burst.errors import KubeForbiddenError
-from burst.kube import client, credentials
-from burst.kube.client import Kube
+from burst.adapters.kube import client, credentials
+from burst.adapters.kube.client import Kube
+from burst.core.errors import KubeForbiddenError
+from burst.ports.aws import ClusterCredentials
+from burst.tools import cli
 
 
 def _whoami(kube: Kube) -> str:

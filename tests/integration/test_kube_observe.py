@@ -7,11 +7,11 @@ import json
 import objects
 from objects import BOARDS, F1, U250
 
-from burst.cluster import ClusterReader, ClusterWriter
-from burst.kube import observe
-from burst.kube.adapter import KubeCluster
-from burst.kube.client import Kube
-from burst.model import Pod, Taint, Toleration
+from burst.adapters.kube import observe
+from burst.adapters.kube.adapter import KubeCluster
+from burst.adapters.kube.client import Kube
+from burst.core.model import Pod, Taint, Toleration
+from burst.ports.cluster import ClusterReader, ClusterWriter
 
 
 def _ours(pods: tuple[Pod, ...], namespace: str) -> dict[str, Pod]:

@@ -8,10 +8,10 @@ import objects
 import pytest
 from objects import U250
 
-from burst.errors import DrainRefusedError, KubeNotFoundError
-from burst.kube import drain, nodes
-from burst.kube.client import Json, Kube
-from burst.model import SAFE_TO_EVICT, Taint
+from burst.adapters.kube import drain, nodes
+from burst.adapters.kube.client import Json, Kube
+from burst.core.errors import DrainRefusedError, KubeNotFoundError
+from burst.core.model import SAFE_TO_EVICT, Taint
 
 TAINT = Taint("fpga-burst.io/removing", "true", "NoSchedule")
 

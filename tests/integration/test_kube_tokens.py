@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from burst.cloud import ClusterCredentials
-from burst.errors import KubeUnauthorizedError
-from burst.kube import client, tokens
-from burst.kube.client import Json, Kube
+from burst.adapters.kube import client, tokens
+from burst.adapters.kube.client import Json, Kube
+from burst.core.errors import KubeUnauthorizedError
+from burst.ports.aws import ClusterCredentials
 
 
 def _whoami(credentials: ClusterCredentials, token: str) -> Json:

@@ -25,17 +25,17 @@ from awsfakes import LIFECYCLE_CALLS, OperationStubber
 from moto import mock_aws
 from objects import F1
 
-from burst import config, lifecycle
-from burst.aws import Aws, AwsSettings
-from burst.errors import KubeNotFoundError
+from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.kube.adapter import KubeCluster
+from burst.adapters.kube.client import Json, Kube
+from burst.adapters.kube.drain import Backoff
+from burst.adapters.kube.watch import PendingWatch
+from burst.core.errors import KubeNotFoundError
+from burst.core.model import Instance, NodeGroup
 from burst.handlers import lifecycle as handler
 from burst.handlers import runtime
-from burst.invoke import LocalContext
-from burst.kube.adapter import KubeCluster
-from burst.kube.client import Json, Kube
-from burst.kube.drain import Backoff
-from burst.kube.watch import PendingWatch
-from burst.model import Instance, NodeGroup
+from burst.loop import config, lifecycle
+from burst.tools.invoke import LocalContext
 
 REGION = "us-east-1"
 CLUSTER = "onprem"

@@ -23,17 +23,18 @@ import yaml
 from awsfakes import moto_server
 from moto import mock_aws
 
-from burst import config, joinhash
-from burst.aws import Aws, AwsSettings
-from burst.cloud import ClusterCredentials
-from burst.errors import KubeNotFoundError
+from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.kube.adapter import KubeCluster
+from burst.adapters.kube.client import Json, Kube
+from burst.adapters.kube.tokens import NAMESPACE, SECRET_TYPE
+from burst.adapters.kube.watch import PendingWatch
+from burst.core import joinhash
+from burst.core.errors import KubeNotFoundError
 from burst.handlers import runtime
 from burst.handlers import tokens as handler
-from burst.invoke import LocalContext
-from burst.kube.adapter import KubeCluster
-from burst.kube.client import Json, Kube
-from burst.kube.tokens import NAMESPACE, SECRET_TYPE
-from burst.kube.watch import PendingWatch
+from burst.loop import config
+from burst.ports.aws import ClusterCredentials
+from burst.tools.invoke import LocalContext
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
@@ -160,7 +161,7 @@ def kubeconfig_for(credentials: ClusterCredentials, path: Path) -> Path:
 
 
 def burst(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "burst.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "burst.tools.cli", *args], capture_output=True,
                           text=True, env=env, timeout=120, check=False)
 
 

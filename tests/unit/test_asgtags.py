@@ -6,16 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from burst.asgtags import (
+from burst.core.asgtags import (
     extract_boards,
     extract_labels,
     extract_priority,
     extract_taints,
     node_template,
 )
-from burst.catalog import F1_BOARD, INSTANCE_TYPES
-from burst.model import Taint
-from burst.quantity import parse_count, parse_quantity
+from burst.core.catalog import F1_BOARD, INSTANCE_TYPES
+from burst.core.model import Taint
+from burst.core.quantity import parse_count, parse_quantity
 
 LABEL = "k8s.io/cluster-autoscaler/node-template/label/"
 TAINT = "k8s.io/cluster-autoscaler/node-template/taint/"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from burst.backoff import (
+from burst.core.backoff import (
     Backoff,
     BackoffPolicy,
     ScalingActivity,

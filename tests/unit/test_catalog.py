@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from burst.catalog import F1_BOARD, INSTANCE_TYPES, board_resource, import_bitstreams
-from burst.cli import main
+from burst.core.catalog import F1_BOARD, INSTANCE_TYPES, board_resource
+from burst.tools.bitstreams import import_bitstreams
+from burst.tools.cli import main
 
 SAMPLE = Path(__file__).parents[1] / "data" / "bitstreams" / "math-vector-spec" / "bitstream.json"
 

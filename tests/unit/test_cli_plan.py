@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from burst.cli import main
+from burst.tools.cli import main
 
 ROOT = Path(__file__).parents[2]
 SEED = ROOT / "examples" / "seed-evaluation.yaml"
@@ -122,7 +122,7 @@ def test_malformed_scenario_names_file_field_and_problem_without_traceback(
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     proc = subprocess.run(
-        [sys.executable, "-m", "burst.cli", "plan", "--scenario", str(path)],
+        [sys.executable, "-m", "burst.tools.cli", "plan", "--scenario", str(path)],
         capture_output=True,
         text=True,
         check=False,

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import yaml
 
-from burst.cluster import BootstrapToken, TokenInfo, status_data
-from burst.model import Instance, NodeGroup
+from burst.core.model import Instance, NodeGroup
+from burst.loop.status import status_data
+from burst.ports.cluster import BootstrapToken, TokenInfo
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from burst.config import CONFIG_VAR, RuntimeConfig, load
-from burst.errors import ConfigError
+from burst.core.errors import ConfigError
+from burst.loop.config import CONFIG_VAR, RuntimeConfig, load
 
 ENV = {"FPGA_BURST_CLUSTER_NAME": "onprem"}
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from burst.errors import EventError
-from burst.events import (
+from burst.core.errors import EventError
+from burst.core.events import (
     LaunchLifecycleAction,
     LaunchUnsuccessful,
     ScheduledTick,
@@ -216,7 +216,7 @@ def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
     import json
     from pathlib import Path
 
-    from burst.events import parse_event
+    from burst.core.events import parse_event
 
     raw = json.loads(
         (Path(__file__).parents[2] / "events" / "launch-lifecycle-action.json").read_text()

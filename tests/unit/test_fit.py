@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from burst.errors import DemandError
-from burst.fit import Alternative, alternatives, selector_mismatch, untolerated
-from burst.model import Catalog, Pod, Taint, Toleration
+from burst.core.errors import DemandError
+from burst.core.fit import Alternative, alternatives, selector_mismatch, untolerated
+from burst.core.model import Catalog, Pod, Taint, Toleration
 
 CATALOG = Catalog(
     accelerators={

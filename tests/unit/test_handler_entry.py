@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from burst.handlers import lifecycle, tokens
-from burst.invoke import LocalContext
+from burst.tools.invoke import LocalContext
 
 EVENTS = Path(__file__).parents[2] / "events"
 

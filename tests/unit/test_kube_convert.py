@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from burst.kube import convert
+from burst.adapters.kube import convert
 
 BOARDS = {"xilinx/u250", "xilinx/aws-vu9p-f1"}
 

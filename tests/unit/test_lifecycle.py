@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from burst.cloud import LifecycleResult
-from burst.cluster import ClusterView, DrainResult
-from burst.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
-from burst.lifecycle import (
+from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
+from burst.core.model import Instance, Node, NodeGroup, Taint
+from burst.loop.lifecycle import (
     DRAIN_STARTED,
     LAUNCH_HOOK,
     REMOVAL_TAINT,
@@ -25,7 +24,8 @@ from burst.lifecycle import (
     launch,
     not_useful,
 )
-from burst.model import Instance, Node, NodeGroup, Taint
+from burst.ports.aws import LifecycleResult
+from burst.ports.cluster import ClusterView, DrainResult
 
 F1 = "xilinx/aws-vu9p-f1"
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

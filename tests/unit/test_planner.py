@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from burst.model import Outcome, Plan
-from burst.planner import plan
-from burst.report import to_json
-from burst.scenario import parse
+from burst.core.model import Outcome, Plan
+from burst.core.planner import plan
+from burst.tools.report import to_json
+from burst.tools.scenario import parse
 
 LABELS = {"inaccel/fpga": "enabled"}
 XGB = {"com.inaccel.xgboost.exact": {"xilinx/u250": 4, "xilinx/aws-vu9p-f1": 2}}
@@ -390,9 +390,9 @@ def test_a_backed_off_group_is_skipped_and_another_group_takes_its_pods() -> Non
 def test_pods_nothing_can_host_get_a_reason_and_cause_no_scale_up(
     spec: dict[str, Any], reason: str
 ) -> None:
-    from burst.model import Pod, Snapshot
-    from burst.planner import plan as plan_
-    from burst.scenario import parse as parse_
+    from burst.core.model import Pod, Snapshot
+    from burst.core.planner import plan as plan_
+    from burst.tools.scenario import parse as parse_
 
     base = parse_({"node_groups": F1_GROUPS, "catalog": {"accelerators": XGB}}, "t.yaml")
     the_pod = Pod(
@@ -497,7 +497,7 @@ def test_a_pod_switches_board_kind_to_share_an_instance_instead_of_buying_anothe
 def test_a_launching_node_not_ready_yet_is_upcoming_but_a_broken_one_is_not(
     node: dict[str, Any], state: str, upcoming: bool
 ) -> None:
-    from burst.model import Instance
+    from burst.core.model import Instance
 
     scenario = parse(
         {

@@ -12,10 +12,10 @@ from collections import defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.capacity import group_boards
-from burst.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
-from burst.fit import Alternative, alternatives, placement_problem
-from burst.model import (
+from burst.core.capacity import group_boards
+from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
+from burst.core.fit import Alternative, alternatives, placement_problem
+from burst.core.model import (
     Catalog,
     Node,
     NodeGroup,
@@ -27,7 +27,7 @@ from burst.model import (
     Taint,
     Toleration,
 )
-from burst.planner import plan
+from burst.core.planner import plan
 
 BOARDS = (F1_BOARD, F2_BOARD)
 CATALOG = Catalog(

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from burst import config as config_mod
-from burst.catalog import F1_BOARD
-from burst.cloud import CapacityChange
-from burst.cluster import ClusterView, DrainResult
-from burst.errors import AwsThrottledError, ClusterUnreachableError
-from burst.model import Instance, Node, NodeGroup, Pod, Taint
-from burst.reconcile import NOT_TRIGGERED, TRIGGERED, Shell, watch
-from burst.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
+from burst.core.catalog import F1_BOARD
+from burst.core.errors import AwsThrottledError, ClusterUnreachableError
+from burst.core.model import Instance, Node, NodeGroup, Pod, Taint
+from burst.core.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
+from burst.loop import config as config_mod
+from burst.loop.reconcile import NOT_TRIGGERED, TRIGGERED, Shell, watch
+from burst.ports.aws import CapacityChange
+from burst.ports.cluster import ClusterView, DrainResult
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 U250 = "xilinx/u250"

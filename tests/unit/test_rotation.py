@@ -10,9 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.cloud import JoinData
-from burst.cluster import BootstrapToken, TokenInfo
-from burst.rotation import (
+from burst.loop.rotation import (
     Decision,
     Published,
     RotationPolicy,
@@ -21,6 +19,8 @@ from burst.rotation import (
     join_endpoint,
     rotate,
 )
+from burst.ports.aws import JoinData
+from burst.ports.cluster import BootstrapToken, TokenInfo
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = RotationPolicy(ttl=timedelta(hours=2), overlap=timedelta(hours=1))

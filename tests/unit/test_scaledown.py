@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.catalog import F1_BOARD, default_catalog
-from burst.model import (
+from burst.core.catalog import F1_BOARD, default_catalog
+from burst.core.model import (
     SAFE_TO_EVICT,
     SCALE_DOWN_DISABLED,
     Catalog,
@@ -20,7 +20,7 @@ from burst.model import (
     Policy,
     Snapshot,
 )
-from burst.scaledown import (
+from burst.core.scaledown import (
     TO_BE_DELETED,
     UNNEEDED_SINCE,
     ScaleDownPlan,

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from burst.cli import main
-from burst.errors import ConfigError
-from burst.model import Policy
-from burst.scenario import load as load_scenario
-from burst.sim.engine import simulate
-from burst.sim.run import parse_policy
-from burst.sim.trace import Job, load
-from burst.sim.world import Timings
+from burst.core.errors import ConfigError
+from burst.core.model import Policy
+from burst.tools.cli import main
+from burst.tools.scenario import load as load_scenario
+from burst.tools.sim.engine import simulate
+from burst.tools.sim.run import parse_policy
+from burst.tools.sim.trace import Job, load
+from burst.tools.sim.world import Timings
 
 ROOT = Path(__file__).parents[2]
 SEED = ROOT / "examples" / "seed-evaluation.yaml"

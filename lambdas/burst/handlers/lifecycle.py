@@ -1,7 +1,7 @@
 """The lifecycle function: an ASG launch/terminate lifecycle action, or a failed launch.
 
 Launch: complete CONTINUE once the node is useful; terminate: cordon, drain, delete the
-Node, complete (burst.lifecycle). A failed launch is only logged and counted: the scaler
+Node, complete (burst.loop.lifecycle). A failed launch is only logged and counted: the scaler
 derives its backoff from the group's scaling activities.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from burst import lifecycle
-from burst.config import RuntimeConfig
-from burst.errors import BurstError, EventError
-from burst.events import LaunchUnsuccessful, ScheduledTick, parse_event
+from burst.core.errors import BurstError, EventError
+from burst.core.events import LaunchUnsuccessful, ScheduledTick, parse_event
 from burst.handlers import runtime
-from burst.reconcile import SystemClock
+from burst.loop import lifecycle
+from burst.loop.config import RuntimeConfig
+from burst.loop.reconcile import SystemClock
 
 logger, metrics = runtime.logger, runtime.metrics
 # Room before the Lambda deadline to delete the Node, complete the action and answer.

@@ -20,10 +20,11 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from burst import config as config_mod
-from burst.aws import Aws, AwsSettings
-from burst.config import RuntimeConfig
-from burst.errors import (
+from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.kube import client as kube_client
+from burst.adapters.kube.adapter import KubeCluster
+from burst.adapters.kube.watch import PendingWatch
+from burst.core.errors import (
     AwsError,
     AwsThrottledError,
     AwsUnavailableError,
@@ -35,9 +36,8 @@ from burst.errors import (
     KubeApiError,
     KubeThrottledError,
 )
-from burst.kube import client as kube_client
-from burst.kube.adapter import KubeCluster
-from burst.kube.watch import PendingWatch
+from burst.loop import config as config_mod
+from burst.loop.config import RuntimeConfig
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fpga-burst")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fpga-burst")

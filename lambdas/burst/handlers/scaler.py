@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from burst import reconcile
-from burst.config import RuntimeConfig
-from burst.errors import BurstError, EventError
-from burst.events import ScheduledTick, parse_event
+from burst.core.errors import BurstError, EventError
+from burst.core.events import ScheduledTick, parse_event
 from burst.handlers import runtime
+from burst.loop import reconcile
+from burst.loop.config import RuntimeConfig
 
 logger, metrics = runtime.logger, runtime.metrics
 

@@ -1,4 +1,4 @@
-"""The tokens function: keep a valid kubeadm bootstrap token published (burst.rotation).
+"""The tokens function: keep a valid kubeadm bootstrap token published (burst.loop.rotation).
 
 On its schedule: rotate the token before it expires, publish the join data (endpoint, token,
 CA cert hashes, expiration) to the SecureString parameter, delete our expired tokens. The
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from burst import joinhash, rotation
-from burst.config import RuntimeConfig
-from burst.errors import BurstError, ConfigError, EventError
-from burst.events import ScheduledTick, parse_event
+from burst.adapters.kube import credentials
+from burst.core import joinhash
+from burst.core.errors import BurstError, ConfigError, EventError
+from burst.core.events import ScheduledTick, parse_event
 from burst.handlers import runtime
-from burst.kube import credentials
-from burst.reconcile import SystemClock
+from burst.loop import rotation
+from burst.loop.config import RuntimeConfig
+from burst.loop.reconcile import SystemClock
 
 metrics = runtime.metrics
 

@@ -1,0 +1,163 @@
+"""`burst credentials`: give the controller its identity and hand out its credentials.
+
+With an admin kubeconfig, apply manifests/rbac.yaml (create, or replace what exists), then
+ask the TokenRequest API for a token of ServiceAccount kube-system/fpga-burst and print
+{endpoint, ca, token} as JSON, or store it in a Secrets Manager secret, which is where the
+Lambda functions read it (burst.ports.aws.ClusterCredentials). Re-run it to rotate the token
+before it expires.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import yaml
+
+from burst.core.errors import ConfigError, KubeConflictError, KubeNotFoundError
+from burst.ports.aws import ClusterCredentials
+
+if TYPE_CHECKING:
+    # Imported when the command runs: `burst plan` should not pay for the kubernetes client.
+    from burst.adapters.kube.client import Json, Kube
+
+SERVICE_ACCOUNT = "fpga-burst"
+NAMESPACE = "kube-system"
+DEFAULT_RBAC = Path(__file__).resolve().parents[4] / "manifests" / "rbac.yaml"
+DEFAULT_VALIDITY = timedelta(days=90)
+
+
+class CredentialsStore(Protocol):
+    def write_cluster_credentials(self, secret_id: str, credentials: ClusterCredentials) -> None:
+        ...
+
+
+def load_manifests(path: Path) -> list[Json]:
+    """The objects in a multi-document YAML file; ConfigError naming the file if not."""
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), "", f"not YAML: {exc}") from exc
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, dict) or doc.get("kind") not in _KINDS:
+            raise ConfigError(str(path), f"document {i + 1}",
+                              f"kind must be one of {', '.join(sorted(_KINDS))}")
+        if not (doc.get("metadata") or {}).get("name"):
+            raise ConfigError(str(path), f"document {i + 1}", "metadata.name is missing")
+    return docs
+
+
+def _methods(kube: Kube, kind: str) -> tuple[Callable[..., Any], Callable[..., Any],
+                                             Callable[..., Any], bool]:
+    """(create, read, replace, namespaced) for `kind`."""
+    c, r = kube.core, kube.rbac
+    return {
+        "ServiceAccount": (c.create_namespaced_service_account,
+                           c.read_namespaced_service_account,
+                           c.replace_namespaced_service_account, True),
+        "ClusterRole": (r.create_cluster_role, r.read_cluster_role, r.replace_cluster_role, False),
+        "ClusterRoleBinding": (r.create_cluster_role_binding, r.read_cluster_role_binding,
+                               r.replace_cluster_role_binding, False),
+        "Role": (r.create_namespaced_role, r.read_namespaced_role,
+                 r.replace_namespaced_role, True),
+        "RoleBinding": (r.create_namespaced_role_binding, r.read_namespaced_role_binding,
+                        r.replace_namespaced_role_binding, True),
+    }[kind]
+
+
+_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+
+def apply(kube: Kube, docs: list[Json]) -> Iterator[str]:
+    """Create each object, or replace it if it exists; yields what was done, one line each."""
+    for doc in docs:
+        create, read, replace, namespaced = _methods(kube, doc["kind"])
+        name = doc["metadata"]["name"]
+        ns = (doc["metadata"].get("namespace") or "default") if namespaced else None
+        where = (ns,) if ns else ()
+        label = f"{doc['kind']} {ns + '/' if ns else ''}{name}"
+        try:
+            kube.call(f"create {label}", create, *where, doc)
+            yield f"created {label}"
+            continue
+        except KubeConflictError:
+            pass
+        current = kube.call(f"read {label}", read, name, *where)
+        body = {**doc, "metadata": {**doc["metadata"],
+                                    "resourceVersion": current["metadata"]["resourceVersion"]}}
+        kube.call(f"replace {label}", replace, name, *where, body)
+        yield f"updated {label}"
+
+
+def issue_token(kube: Kube, validity: timedelta) -> str:
+    """A token for kube-system/fpga-burst from the TokenRequest API. Never logged."""
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": int(validity.total_seconds())},
+    }
+    answer = kube.call(
+        f"request token for serviceaccount {NAMESPACE}/{SERVICE_ACCOUNT}",
+        kube.core.create_namespaced_service_account_token, SERVICE_ACCOUNT, NAMESPACE, request,
+    )
+    token: str = answer["status"]["token"]
+    return token
+
+
+def ca_pem(kube: Kube, source: str) -> str:
+    """The CA the admin client trusts: the cluster CA the controller must trust too."""
+    path = kube.api_client.configuration.ssl_ca_cert
+    if not path:
+        raise ConfigError(source, "clusters[].cluster.certificate-authority-data",
+                          "missing: the controller needs the cluster CA")
+    return Path(path).read_text()
+
+
+def provision(admin: Kube, rbac: Path, validity: timedelta, source: str) -> ClusterCredentials:
+    """Apply the RBAC manifest and return the controller's credentials. Idempotent."""
+    for line in apply(admin, load_manifests(rbac)):
+        print(f"burst: {line}", file=sys.stderr)
+    try:
+        token = issue_token(admin, validity)
+    except KubeNotFoundError as exc:
+        raise ConfigError(str(rbac), "ServiceAccount",
+                          f"{NAMESPACE}/{SERVICE_ACCOUNT} is not in the manifest") from exc
+    return ClusterCredentials(endpoint=admin.endpoint, ca=ca_pem(admin, source), token=token)
+
+
+def register(commands: Any, store: Callable[[], CredentialsStore] | None = None) -> None:
+    """Add `burst credentials --kubeconfig ADMIN [--secret-id ID]` to the CLI's subparsers.
+
+    `store` makes the Secrets Manager writer (the AWS adapter), only when --secret-id is given.
+    """
+    p = commands.add_parser("credentials", help="set up the controller's cluster identity")
+    p.add_argument("--kubeconfig", required=True, type=Path, help="an admin kubeconfig")
+    p.add_argument("--context", help="kubeconfig context (default: current)")
+    p.add_argument("--rbac", type=Path, default=DEFAULT_RBAC, help="RBAC manifest to apply")
+    p.add_argument("--days", type=int, default=DEFAULT_VALIDITY.days, help="token validity")
+    p.add_argument("--secret-id", help="store in this Secrets Manager secret, not stdout")
+    p.set_defaults(run=lambda args: _run(args, store))
+
+
+def _run(args: argparse.Namespace, store: Callable[[], CredentialsStore] | None) -> int:
+    if args.days < 1:
+        raise ConfigError("--days", "", "must be at least 1")
+    from burst.adapters.kube import client
+
+    with client.from_kubeconfig(args.kubeconfig, args.context) as admin:
+        creds = provision(admin, args.rbac, timedelta(days=args.days), str(args.kubeconfig))
+    if args.secret_id is None:
+        print(json.dumps({"endpoint": creds.endpoint, "ca": creds.ca, "token": creds.token}))
+        return 0
+    if store is None:
+        raise ConfigError("--secret-id", "", "storing in Secrets Manager is not available")
+    store().write_cluster_credentials(args.secret_id, creds)
+    print(f"burst: stored endpoint, CA and token in secret {args.secret_id}", file=sys.stderr)
+    return 0

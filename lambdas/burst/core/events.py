@@ -1,0 +1,184 @@
+"""EventBridge events that wake fpga-burst, parsed into small frozen values.
+
+Events only make a reconcile happen sooner (DESIGN.md), so parsing is strict and cheap:
+the shape AWS documents, or an EventError naming the first field that is wrong. Plain
+dict checks rather than Powertools' EventBridgeEvent: its properties raise a bare KeyError,
+and the point here is an error that names the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from burst.core.errors import EventError
+
+SCHEDULED = "Scheduled Event"
+LAUNCH_ACTION = "EC2 Instance-launch Lifecycle Action"
+TERMINATE_ACTION = "EC2 Instance-terminate Lifecycle Action"
+LAUNCH_UNSUCCESSFUL = "EC2 Instance Launch Unsuccessful"
+_SOURCES = {
+    SCHEDULED: "aws.events",
+    LAUNCH_ACTION: "aws.autoscaling",
+    TERMINATE_ACTION: "aws.autoscaling",
+    LAUNCH_UNSUCCESSFUL: "aws.autoscaling",
+}
+_TRANSITIONS = {
+    LAUNCH_ACTION: "autoscaling:EC2_INSTANCE_LAUNCHING",
+    TERMINATE_ACTION: "autoscaling:EC2_INSTANCE_TERMINATING",
+}
+
+
+@dataclass(frozen=True)
+class ScheduledTick:
+    id: str
+    time: datetime
+    rule: str  # the rule's ARN, from resources[0]; "" if absent
+
+
+@dataclass(frozen=True)
+class LifecycleAction:
+    id: str
+    time: datetime
+    node_group: str
+    hook: str
+    instance_id: str
+    # Completes the action on AWS's side: kept out of repr, and so out of every log line.
+    token: str = field(repr=False)
+    metadata: str = ""  # NotificationMetadata, as the hook was created with
+
+
+@dataclass(frozen=True)
+class LaunchLifecycleAction(LifecycleAction):
+    pass
+
+
+@dataclass(frozen=True)
+class TerminateLifecycleAction(LifecycleAction):
+    pass
+
+
+@dataclass(frozen=True)
+class LaunchUnsuccessful:
+    id: str
+    time: datetime
+    node_group: str
+    activity_id: str
+    status_code: str
+    status_message: str = ""
+    cause: str = ""
+    instance_id: str = ""
+    availability_zone: str = ""
+
+
+Event = ScheduledTick | LaunchLifecycleAction | TerminateLifecycleAction | LaunchUnsuccessful
+
+
+def parse_event_json(text: str | bytes) -> Event:
+    """Parse an event from JSON text (a file, `burst invoke --event`); EventError if not."""
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise EventError("", f"not JSON: {exc}") from exc
+    return parse_event(raw)
+
+
+def parse_event(raw: object) -> Event:
+    """The event fpga-burst handles, from the dict Lambda passes to a handler.
+
+    Raises EventError naming the field when `raw` is not a JSON object, lacks a field,
+    has a field of the wrong type, or is a kind of event fpga-burst does not handle.
+    """
+    if not isinstance(raw, Mapping):
+        raise EventError("", f"not a JSON object but {type(raw).__name__}")
+    kind = _string(raw, "detail-type")
+    if kind not in _SOURCES:
+        raise EventError("detail-type", f"unexpected {kind!r}; handled: {sorted(_SOURCES)}")
+    source = _string(raw, "source")
+    if source != _SOURCES[kind]:
+        raise EventError("source", f"{source!r}, but {kind!r} comes from {_SOURCES[kind]!r}")
+    event_id, time = _string(raw, "id"), _time(raw, "time")
+    detail = raw.get("detail")
+    if not isinstance(detail, Mapping):
+        raise EventError("detail", "missing or not a JSON object")
+    if kind == SCHEDULED:
+        return ScheduledTick(id=event_id, time=time, rule=_first_resource(raw))
+    if kind == LAUNCH_UNSUCCESSFUL:
+        return _launch_unsuccessful(event_id, time, detail)
+    return _lifecycle_action(kind, event_id, time, detail)
+
+
+def _lifecycle_action(
+    kind: str, event_id: str, time: datetime, detail: Mapping[str, object]
+) -> LaunchLifecycleAction | TerminateLifecycleAction:
+    transition = _string(detail, "LifecycleTransition", "detail.")
+    if transition != _TRANSITIONS[kind]:
+        raise EventError("detail.LifecycleTransition", f"{transition!r} does not match {kind!r}")
+    cls: type[LaunchLifecycleAction | TerminateLifecycleAction] = (
+        LaunchLifecycleAction if kind == LAUNCH_ACTION else TerminateLifecycleAction
+    )
+    return cls(
+        id=event_id,
+        time=time,
+        node_group=_string(detail, "AutoScalingGroupName", "detail."),
+        hook=_string(detail, "LifecycleHookName", "detail."),
+        instance_id=_string(detail, "EC2InstanceId", "detail."),
+        token=_string(detail, "LifecycleActionToken", "detail."),
+        metadata=_optional(detail, "NotificationMetadata", "detail."),
+    )
+
+
+def _launch_unsuccessful(
+    event_id: str, time: datetime, detail: Mapping[str, object]
+) -> LaunchUnsuccessful:
+    details = detail.get("Details", {})
+    if not isinstance(details, Mapping):
+        raise EventError("detail.Details", "not a JSON object")
+    return LaunchUnsuccessful(
+        id=event_id,
+        time=time,
+        node_group=_string(detail, "AutoScalingGroupName", "detail."),
+        activity_id=_string(detail, "ActivityId", "detail."),
+        status_code=_string(detail, "StatusCode", "detail."),
+        status_message=_optional(detail, "StatusMessage", "detail."),
+        cause=_optional(detail, "Cause", "detail."),
+        instance_id=_optional(detail, "EC2InstanceId", "detail."),
+        availability_zone=_optional(details, "Availability Zone", "detail.Details."),
+    )
+
+
+def _string(data: Mapping[str, object], key: str, path: str = "") -> str:
+    value = data.get(key)
+    if value is None:
+        raise EventError(path + key, "missing")
+    if not isinstance(value, str) or not value:
+        raise EventError(path + key, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _optional(data: Mapping[str, object], key: str, path: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise EventError(path + key, f"expected a string, got {value!r}")
+    return value
+
+
+def _time(data: Mapping[str, object], key: str) -> datetime:
+    text = _string(data, key)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise EventError(key, f"not an ISO-8601 time: {text!r}") from exc
+    if parsed.tzinfo is None:
+        # AWS always sends UTC with "Z"; a naive time would compare wrongly with `now`.
+        raise EventError(key, f"no time zone: {text!r}")
+    return parsed
+
+
+def _first_resource(data: Mapping[str, object]) -> str:
+    resources = data.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        raise EventError("resources", "expected a list of ARNs")
+    return str(resources[0]) if resources else ""

@@ -1,0 +1,237 @@
+"""New instances for pods that nothing registered or upcoming can host.
+
+Algorithm: greedy weighted set cover, then local improvement.
+1. Each pod class gets a weight: the cheapest price it could be served at, counting only
+   the boards it uses (price * boards / boards per instance, minimised over templates).
+2. Repeatedly, every node group proposes its best single instance: an exact bounded
+   knapsack over the remaining pods, maximising weight within its boards. The expander
+   chain picks one (by default: highest priority, then least price per weight); it is
+   committed as many times as the same fill still applies.
+3. Improvement (improve.py): instances move to cheaper groups, merge, or dissolve into
+   the idle boards of others.
+Bound: step 2 is the classic ln(n)-approximate greedy; step 3 removes the waste it leaves
+at the tail (the last, part-filled instances), which is where almost all of it is.
+Cost: O(groups * (classes + boards^2)) per distinct fill, independent of the pod count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from burst.core.bins import EPSILON, Budget, Opened, Packing, PodClass
+from burst.core.capacity import Template
+from burst.core.expanders import Option, choose
+from burst.core.fit import Alternative, placement_problem
+from burst.core.improve import improve
+from burst.core.model import BoardResource
+
+
+def best_alternative(cls: PodClass, template: Template) -> Alternative | None:
+    """The alternative using the smallest share of one instance of `template`, if any."""
+    if placement_problem(cls.sample, template.group.labels, template.group.taints):
+        return None
+    fitting = [a for a in cls.alternatives if 0 < a.boards <= template.boards.get(a.board, 0)]
+    return min(fitting, key=lambda a: (a.boards / template.boards[a.board], a), default=None)
+
+
+def class_weights(classes: Sequence[PodClass], templates: Sequence[Template]) -> dict[int, float]:
+    weights: dict[int, float] = {}
+    for index, cls in enumerate(classes):
+        costs = []
+        for template in templates:
+            alt = best_alternative(cls, template)
+            if alt is not None:
+                costs.append(template.price * alt.boards / template.boards[alt.board])
+        if costs:
+            weights[index] = max(min(costs), EPSILON)
+    return weights
+
+
+def pack(
+    classes: Sequence[PodClass],
+    counts: Mapping[int, int],
+    templates: Sequence[Template],
+    chain: Sequence[str],
+    budget: Budget,
+) -> Packing:
+    usable = [t for t in templates if t.problem is None]
+    weights = class_weights(classes, usable)
+    fits = {
+        (ci, ti): alt
+        for ci in weights
+        for ti, t in enumerate(usable)
+        if (alt := best_alternative(classes[ci], t)) is not None
+    }
+    # Cheapest-first can spend scarce room (headroom, the only group a big pod fits) on
+    # pods that had other places to go. A second pass serves the pods with the fewest
+    # places first; the plan that places more pods, then costs less, wins.
+    scarce = scarcity_weights(classes, weights, usable)
+    passes = [weights] if scarce == weights else [weights, scarce]
+    plans = [_pack_once(classes, counts, usable, fits, w, chain, replace(budget)) for w in passes]
+    return min(plans, key=score)
+
+
+def _pack_once(
+    classes: Sequence[PodClass],
+    counts: Mapping[int, int],
+    usable: Sequence[Template],
+    fits: Mapping[tuple[int, int], Alternative],
+    weights: Mapping[int, float],
+    chain: Sequence[str],
+    budget: Budget,
+) -> Packing:
+    state = _PassState(
+        left={ci: n for ci, n in counts.items() if n > 0},
+        headroom={ti: t.headroom for ti, t in enumerate(usable)},
+        menus=_menus(usable, fits, weights),
+    )
+    for ci, ti in fits:
+        state.hosts.setdefault(ci, set()).add(ti)
+    result = Packing()
+    while options := state.options(usable, weights, budget, result.limited):
+        chosen = choose([o for _, o in options], chain)
+        ti = next(ti for ti, o in options if o is chosen)
+        repeat = min(state.left[ci] // n for ci, _, n in chosen.fill)
+        copies = budget.copies(chosen.template, min(repeat, state.headroom[ti]))
+        state.commit(ti, chosen.fill, copies)
+        budget.spend(chosen.template, copies)
+        result.opened.append(Opened(chosen.template, chosen.fill, copies))
+    improve(result.opened, usable, fits, state.headroom, budget, chain)
+    result.unplaced = {ci: n for ci, n in state.left.items() if n > 0}
+    return result
+
+
+@dataclass
+class _PassState:
+    left: dict[int, int]  # class -> pods still without a place
+    headroom: dict[int, int]  # template -> instances it may still add
+    menus: dict[int, _Menu]
+    hosts: dict[int, set[int]] = field(default_factory=dict)  # class -> templates
+    # A template's best fill only changes when the count of a class it can host changes.
+    cached: dict[int, Option | None] = field(default_factory=dict)
+
+    def options(
+        self,
+        usable: Sequence[Template],
+        weights: Mapping[int, float],
+        budget: Budget,
+        limited: set[str],
+    ) -> list[tuple[int, Option]]:
+        options = []
+        for ti, template in enumerate(usable):
+            if self.headroom[ti] == 0:
+                continue
+            if budget.copies(template, 1) == 0:
+                limited.update(_cap_names(budget, template))
+                continue
+            if ti not in self.cached:
+                fill = _fill(template, self.menus[ti], self.left, weights)
+                weight = sum(weights[ci] * n for ci, _, n in fill)
+                self.cached[ti] = Option(template, fill, weight) if fill else None
+            if (option := self.cached[ti]) is not None:
+                options.append((ti, option))
+        return options
+
+    def commit(self, ti: int, fill: tuple[tuple[int, Alternative, int], ...], copies: int) -> None:
+        self.headroom[ti] -= copies
+        for ci, _, n in fill:
+            self.left[ci] -= n * copies
+            for stale in self.hosts.get(ci, ()):
+                self.cached.pop(stale, None)
+
+
+def scarcity_weights(
+    classes: Sequence[PodClass], weights: Mapping[int, float], templates: Sequence[Template]
+) -> dict[int, float]:
+    """Weights that put pods with fewer node groups to go to ahead of all others."""
+    places = {
+        ci: sum(best_alternative(classes[ci], t) is not None for t in templates) for ci in weights
+    }
+    most = max(places.values(), default=0)
+    base = float(len(templates) + 1)
+    return {ci: w * base ** (most - places[ci]) for ci, w in weights.items()}
+
+
+def score(packing: Packing) -> tuple[int, float, int]:
+    """Lower is better: pods left out, then price per hour, then instances."""
+    price = sum(o.template.price * o.copies for o in packing.opened)
+    return sum(packing.unplaced.values()), round(price, 6), sum(o.copies for o in packing.opened)
+
+
+def _cap_names(budget: Budget, template: Template) -> set[str]:
+    names = set()
+    if budget.boards is not None and budget.boards < template.board_total:
+        names.add("max_boards")
+    if budget.price is not None and budget.price + EPSILON < template.price:
+        names.add("max_price_per_hour")
+    return names
+
+
+# template -> board -> pod size -> the classes it can host, heaviest first
+_Menu = dict[BoardResource, dict[int, list[tuple[int, Alternative]]]]
+
+
+def _menus(
+    templates: Sequence[Template],
+    fits: Mapping[tuple[int, int], Alternative],
+    weights: Mapping[int, float],
+) -> dict[int, _Menu]:
+    """Sorted once per pass: weights never change, only how many pods of each are left."""
+    menus: dict[int, _Menu] = {ti: {} for ti in range(len(templates))}
+    for (ci, ti), alt in fits.items():
+        menus[ti].setdefault(alt.board, {}).setdefault(alt.boards, []).append((ci, alt))
+    for menu in menus.values():
+        for sizes in menu.values():
+            for items in sizes.values():
+                items.sort(key=lambda item: (-weights[item[0]], item[0]))
+    return menus
+
+
+def _fill(
+    template: Template, menu: _Menu, left: Mapping[int, int], weights: Mapping[int, float]
+) -> tuple[tuple[int, Alternative, int], ...]:
+    """The heaviest set of remaining pods one instance can hold: a knapsack per board."""
+    fill: list[tuple[int, Alternative, int]] = []
+    for board, sizes in sorted(menu.items()):
+        fill.extend(_knapsack(template.boards[board], sizes, left, weights))
+    return tuple(fill)
+
+
+def _knapsack(
+    capacity: int,
+    sizes: Mapping[int, list[tuple[int, Alternative]]],
+    left: Mapping[int, int],
+    weights: Mapping[int, float],
+) -> list[tuple[int, Alternative, int]]:
+    # Only the heaviest capacity // size pods of each size can be in an optimal fill, so
+    # the 0/1 expansion stays small however many pods are pending.
+    units: list[tuple[int, Alternative]] = []
+    for size, items in sizes.items():
+        room = capacity // size
+        for ci, alt in items:
+            take = min(left.get(ci, 0), room)
+            units.extend([(ci, alt)] * take)
+            room -= take
+            if room == 0:
+                break
+    # best[c]: (weight, -pods, chosen unit indices) using at most c boards. On equal
+    # weight, fewer and so larger pods win: small ones fill the gaps of later instances.
+    best: list[tuple[float, int, tuple[int, ...]]] = [(0.0, 0, ())] * (capacity + 1)
+    for index, (ci, alt) in enumerate(units):
+        for c in range(capacity, alt.boards - 1, -1):
+            weight, pods, chosen = best[c - alt.boards]
+            candidate = (weight + weights[ci], pods - 1, (*chosen, index))
+            if _better(candidate[:2], best[c][:2]):
+                best[c] = candidate
+    counts: dict[tuple[int, Alternative], int] = {}
+    for index in best[capacity][2]:
+        counts[units[index]] = counts.get(units[index], 0) + 1
+    return [(ci, alt, n) for (ci, alt), n in sorted(counts.items(), key=lambda kv: kv[0][0])]
+
+
+def _better(a: tuple[float, int], b: tuple[float, int]) -> bool:
+    """Heavier wins; weights within rounding noise of each other tie and go to fewer pods."""
+    if abs(a[0] - b[0]) > EPSILON:
+        return a[0] > b[0]
+    return a[1] > b[1]

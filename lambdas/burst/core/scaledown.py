@@ -1,0 +1,263 @@
+"""The scale-down decision: `unneeded(snapshot, policy, now) -> ScaleDownPlan`. Pure.
+
+A burst node (in a discovered node group) that runs no FPGA pod, DaemonSet and mirror pods
+aside, and that the scale-up plan does not count on for a pending pod, is *unneeded*. Its
+steps, one per invocation, kept in the cluster and not in the Lambda, as Cluster
+Autoscaler does with ToBeDeletedByClusterAutoscaler:
+
+1. annotate `fpga-burst.io/unneeded-since` with the time it was first seen unneeded;
+2. once unneeded for `scale_down_unneeded_time`, taint it `fpga-burst.io/to-be-deleted`
+   (NoSchedule, and cordoned) so nothing new lands on it;
+3. on the next step, if it is still unneeded, terminate its instance with decrement (the
+   terminate lifecycle hook drains it and deletes the Node).
+
+A node needed again loses the annotation and, if tainted, the taint. Never touched: nodes
+of no node group (on-prem), nodes annotated `scale-down-disabled: "true"`, nodes with a pod
+annotated `safe-to-evict: "false"`, instances already terminating. A group never goes
+below its min size, counting the nodes tainted or terminated here; and no node of a group
+is tainted within `scale_down_delay_after_add` of the group's last scale-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from burst.core.model import (
+    SAFE_TO_EVICT,
+    SCALE_DOWN_DISABLED,
+    Node,
+    NodeGroup,
+    Outcome,
+    Plan,
+    Pod,
+    Policy,
+    Snapshot,
+    Taint,
+)
+from burst.core.planner import plan as scale_up_plan
+
+UNNEEDED_SINCE = "fpga-burst.io/unneeded-since"
+TO_BE_DELETED = "fpga-burst.io/to-be-deleted"
+_GONE = ("Terminating", "Terminated")
+
+
+def to_be_deleted_taint(now: datetime) -> Taint:
+    # The value records when, as CA's ToBeDeletedByClusterAutoscaler does (unix seconds).
+    return Taint(TO_BE_DELETED, str(int(now.timestamp())), "NoSchedule")
+
+
+def is_to_be_deleted(node: Node) -> bool:
+    return any(t.key == TO_BE_DELETED for t in node.taints)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class NodeStep:
+    """One action on one node, and why."""
+
+    node: str
+    reason: str
+    value: str | None = None  # the annotation's new value (Annotate); None clears it
+
+
+@dataclass(frozen=True)
+class Termination:
+    node: str
+    node_group: str
+    instance_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScaleDownPlan:
+    annotate: tuple[NodeStep, ...] = ()  # set (value) or clear (None) UNNEEDED_SINCE
+    taint: tuple[NodeStep, ...] = ()  # add TO_BE_DELETED and cordon
+    untaint: tuple[NodeStep, ...] = ()  # remove TO_BE_DELETED and uncordon
+    terminate: tuple[Termination, ...] = ()
+    kept: tuple[NodeStep, ...] = ()  # managed nodes left as they are, with why
+
+    @property
+    def empty(self) -> bool:
+        return not (self.annotate or self.taint or self.untaint or self.terminate)
+
+
+def planning_view(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with our to-be-deleted taints (and their cordon) undone.
+
+    Planned on, a node about to be removed still counts as capacity: if a pending pod needs
+    it, scale-down gives it back instead of scale-up buying a new one.
+    """
+    groups = {g.name: g for g in snapshot.node_groups}
+
+    def restorable(n: Node) -> bool:
+        group = groups.get(n.node_group or "")
+        # A terminating instance's node is going whatever we do: never capacity.
+        return is_to_be_deleted(n) and group is not None and not _terminating(n, group)
+
+    nodes = tuple(
+        replace(
+            n,
+            unschedulable=False,
+            taints=tuple(t for t in n.taints if t.key != TO_BE_DELETED),
+        )
+        if restorable(n)
+        else n
+        for n in snapshot.nodes
+    )
+    return replace(snapshot, nodes=nodes)
+
+
+def counted_on(snapshot: Snapshot, plan: Plan) -> frozenset[str]:
+    """Nodes the scale-up plan places pending pods on, or waits on for their boards."""
+    waiting = {d.node_group for d in plan.pods if d.outcome is Outcome.FITS_UPCOMING}
+    names = {d.node for d in plan.pods if d.outcome is Outcome.FITS_EXISTING and d.node}
+    # A node of such a group whose device plugin has not advertised boards yet is the
+    # upcoming capacity itself.
+    late = (n for n in snapshot.nodes if n.node_group in waiting)
+    names.update(n.name for n in late if not any(n.allocatable.values()))
+    return frozenset(names)
+
+
+def unneeded(
+    snapshot: Snapshot, policy: Policy, now: datetime, *, plan: Plan | None = None
+) -> ScaleDownPlan:
+    """The next scale-down step for every burst node. `plan`: the scale-up plan made on
+    planning_view(snapshot); computed here if not given."""
+    plan = plan if plan is not None else scale_up_plan(planning_view(snapshot), policy)
+    needed = counted_on(snapshot, plan)
+    groups = {g.name: g for g in snapshot.node_groups}
+    pods = _pods_by_node(snapshot.pods)
+    steps = _Steps()
+    candidates: dict[str, list[Node]] = {}
+    for node in sorted(snapshot.nodes, key=lambda n: n.name):
+        group = groups.get(node.node_group or "")
+        if group is None or _terminating(node, group):
+            continue  # on-prem, or already on its way out: never ours to touch
+        why = _why_needed(node, pods.get(node.name, ()), needed)
+        if why:
+            steps.keep_needed(node, why)
+        else:
+            candidates.setdefault(group.name, []).append(node)
+    for name, nodes in sorted(candidates.items()):
+        _group_steps(groups[name], nodes, policy, now, steps)
+    return steps.result()
+
+
+def _pods_by_node(pods: Iterable[Pod]) -> dict[str, list[Pod]]:
+    found: dict[str, list[Pod]] = {}
+    for pod in pods:
+        if pod.node is not None:
+            found.setdefault(pod.node, []).append(pod)
+    return found
+
+
+def _terminating(node: Node, group: NodeGroup) -> bool:
+    state = {i.instance_id: i.lifecycle_state for i in group.instances}.get(node.instance_id or "")
+    return state is None or state.startswith(_GONE)
+
+
+def _why_needed(node: Node, pods: Iterable[Pod], needed: frozenset[str]) -> str | None:
+    if node.annotations.get(SCALE_DOWN_DISABLED) == "true":
+        return f"annotated {SCALE_DOWN_DISABLED}=true"
+    movable = [p for p in pods if not (p.daemonset or p.mirror)]
+    unsafe = [p.name for p in movable if p.annotations.get(SAFE_TO_EVICT) == "false"]
+    if unsafe:
+        return f"pod {unsafe[0]} is annotated {SAFE_TO_EVICT}=false"
+    fpga = [p.name for p in movable if p.requests or p.accelerators]
+    if fpga:
+        return f"runs FPGA pod {fpga[0]}" + (f" and {len(fpga) - 1} more" if len(fpga) > 1 else "")
+    if node.name in needed:
+        return "a pending pod is planned onto it"
+    return None
+
+
+def _since(node: Node, now: datetime) -> datetime | None:
+    text = node.annotations.get(UNNEEDED_SINCE)
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None  # unreadable: start counting again
+    if parsed.tzinfo is None or parsed > now:
+        return None
+    return parsed
+
+
+def _group_steps(
+    group: NodeGroup, nodes: list[Node], policy: Policy, now: datetime, steps: _Steps
+) -> None:
+    # Tainted nodes first (they are furthest along), then the longest unneeded.
+    order = sorted(nodes, key=lambda n: (not is_to_be_deleted(n), _since(n, now) or now, n.name))
+    budget = group.desired - group.min_size
+    recent = group.last_scale_up is not None and (
+        now - group.last_scale_up < policy.scale_down_delay_after_add
+    )
+    for node in order:
+        since = _since(node, now)
+        if since is None:
+            steps.annotate(node, rfc3339(now), "no FPGA pods: unneeded from now")
+            since = now
+        if not is_to_be_deleted(node) and now - since < policy.scale_down_unneeded_time:
+            steps.kept.append(NodeStep(node.name, f"unneeded since {rfc3339(since)}"))
+        elif budget <= 0:
+            steps.hold(node, f"node group {group.name} at its min size ({group.min_size})")
+        elif is_to_be_deleted(node):
+            budget -= 1
+            steps.terminate(node, group, f"unneeded since {rfc3339(since)}, tainted, still empty")
+        elif recent:
+            steps.hold(node, f"node group {group.name} scaled up less than "
+                             f"{policy.scale_down_delay_after_add} ago")
+        else:
+            budget -= 1
+            steps.taint.append(NodeStep(node.name, f"unneeded since {rfc3339(since)}"))
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self.annotations: list[NodeStep] = []
+        self.taint: list[NodeStep] = []
+        self.untaint: list[NodeStep] = []
+        self.terminations: list[Termination] = []
+        self.kept: list[NodeStep] = []
+
+    def annotate(self, node: Node, value: str | None, reason: str) -> None:
+        self.annotations.append(NodeStep(node.name, reason, value))
+
+    def keep_needed(self, node: Node, why: str) -> None:
+        if UNNEEDED_SINCE in node.annotations:
+            self.annotate(node, None, f"needed again: {why}")
+        self.hold(node, why)
+
+    def hold(self, node: Node, why: str) -> None:
+        """Not removable now: give back the taint if it has ours."""
+        if is_to_be_deleted(node):
+            self.untaint.append(NodeStep(node.name, why))
+        self.kept.append(NodeStep(node.name, why))
+
+    def terminate(self, node: Node, group: NodeGroup, reason: str) -> None:
+        self.terminations.append(Termination(node.name, group.name, node.instance_id or "", reason))
+
+    def result(self) -> ScaleDownPlan:
+        return ScaleDownPlan(
+            annotate=tuple(self.annotations),
+            taint=tuple(self.taint),
+            untaint=tuple(self.untaint),
+            terminate=tuple(self.terminations),
+            kept=tuple(self.kept),
+        )
+
+
+def summary(plan: ScaleDownPlan) -> Mapping[str, int]:
+    return {
+        "annotated": sum(1 for s in plan.annotate if s.value is not None),
+        "cleared": sum(1 for s in plan.annotate if s.value is None),
+        "tainted": len(plan.taint),
+        "untainted": len(plan.untaint),
+        "terminated": len(plan.terminate),
+    }

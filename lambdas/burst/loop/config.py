@@ -1,0 +1,290 @@
+"""The functions' runtime configuration: one frozen, validated object per process.
+
+Each setting comes from an explicit argument to `load`, else its environment variable (the
+names stacks/controller/construct.py `environment()` sets), else the default written here.
+FPGA_BURST_CONFIG carries the structured part as JSON (stacks/config.py
+`DeployConfig.runtime_config()`):
+
+    {"catalog": {"accelerators": {name: {board: replicas}}},
+     "policy": {"max_boards", "max_price_per_hour", "expanders",
+                "scale_down_unneeded_time_seconds", "scale_down_delay_after_add_seconds",
+                "token_ttl_seconds"},
+     "lifecycle": {"launch_timeout_seconds", "terminate_timeout_seconds"},
+     "watch": {"enabled", "idle_seconds", "max_batch_seconds", "margin_seconds"}}
+
+Every problem is a ConfigError naming the source (variable) and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from burst.core.catalog import default_catalog
+from burst.core.errors import ConfigError
+from burst.core.expanders import validate_chain
+from burst.core.model import Catalog, Policy
+
+CONFIG_VAR = "FPGA_BURST_CONFIG"
+# argument name -> environment variable
+_ENV = {
+    "cluster_name": "FPGA_BURST_CLUSTER_NAME",
+    "api_endpoint": "FPGA_BURST_API_ENDPOINT",
+    "credentials_secret": "FPGA_BURST_CREDENTIALS_SECRET_ARN",
+    "join_parameter": "FPGA_BURST_JOIN_PARAMETER",
+    "join_key_id": "FPGA_BURST_JOIN_KEY_ID",
+    "kubeconfig": "FPGA_BURST_KUBECONFIG",
+    "aws_endpoint_url": "FPGA_BURST_AWS_ENDPOINT_URL",
+    "region": "AWS_REGION",
+    "dry_run": "FPGA_BURST_DRY_RUN",
+}
+_SECTIONS = ("catalog", "policy", "lifecycle", "watch")
+# How often the tokens function runs (stacks/controller/construct.py SCHEDULES).
+TOKEN_PERIOD = timedelta(minutes=15)
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class LifecycleSettings:
+    """The lifecycle hooks' heartbeat timeouts, as the CDK created them."""
+
+    launch_timeout: timedelta = timedelta(seconds=900)
+    terminate_timeout: timedelta = timedelta(seconds=600)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """Watch mode of the scaler: batching of pod changes, and when to stop before the deadline.
+
+    A change is acted on once no other came for `idle`, or `max_batch` after the first,
+    so a burst of pods is planned together without making the first one wait long.
+    """
+
+    enabled: bool = True
+    idle: timedelta = timedelta(seconds=1)
+    max_batch: timedelta = timedelta(seconds=10)
+    # Room left before the Lambda deadline for one last reconcile and the response.
+    margin: timedelta = timedelta(seconds=8)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    cluster_name: str
+    api_endpoint: str = ""
+    credentials_secret: str | None = None
+    join_parameter: str = ""
+    join_key_id: str = ""
+    catalog: Catalog = field(default_factory=default_catalog)
+    policy: Policy = field(default_factory=Policy)
+    token_ttl: timedelta = timedelta(hours=1)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    kubeconfig: Path | None = None  # local runs: instead of the credentials secret
+    aws_endpoint_url: str | None = None  # local runs: e.g. a moto_server
+    region: str | None = None
+    dry_run: bool = False
+
+    @property
+    def token_overlap(self) -> timedelta:
+        """Rotate the join token once it has less than this left: a node that read it just
+        before a rotation still has a whole launch-hook timeout to join with it."""
+        return self.lifecycle.launch_timeout + TOKEN_PERIOD
+
+    @property
+    def boards(self) -> frozenset[str]:
+        """Board resources the catalog knows (instance types and accelerators)."""
+        found = {b for it in self.catalog.instance_types.values() for b in it.boards}
+        found.update(b for boards in self.catalog.accelerators.values() for b in boards)
+        return frozenset(found)
+
+
+def load(environ: Mapping[str, str] | None = None, **explicit: Any) -> RuntimeConfig:
+    """The configuration from `explicit` arguments, then `environ` (default os.environ).
+
+    `explicit` takes RuntimeConfig's scalar fields by name, and `config` for the parsed
+    FPGA_BURST_CONFIG document. Raises ConfigError naming the variable and field.
+    """
+    env = os.environ if environ is None else environ
+    unknown = set(explicit) - set(_ENV) - {"config"}
+    if unknown:
+        raise ConfigError("arguments", ", ".join(sorted(unknown)), "unknown setting")
+
+    def pick(name: str) -> Any:
+        return explicit[name] if name in explicit else env.get(_ENV[name])
+
+    cluster = pick("cluster_name")
+    if not cluster:
+        raise ConfigError(_ENV["cluster_name"], "", "must name the cluster")
+    document = explicit["config"] if "config" in explicit else _document(env.get(CONFIG_VAR))
+    sections = _sections(document)
+    policy, token_ttl = _policy(sections["policy"])
+    kubeconfig = pick("kubeconfig")
+    return RuntimeConfig(
+        cluster_name=str(cluster),
+        api_endpoint=str(pick("api_endpoint") or ""),
+        credentials_secret=pick("credentials_secret") or None,
+        join_parameter=str(pick("join_parameter") or ""),
+        join_key_id=str(pick("join_key_id") or ""),
+        catalog=_catalog(sections["catalog"]),
+        policy=policy,
+        token_ttl=token_ttl,
+        lifecycle=_lifecycle(sections["lifecycle"]),
+        watch=_watch(sections["watch"]),
+        kubeconfig=Path(kubeconfig) if kubeconfig else None,
+        aws_endpoint_url=pick("aws_endpoint_url") or None,
+        region=pick("region") or None,
+        dry_run=_flag(pick("dry_run"), _ENV["dry_run"]),
+    )
+
+
+def _document(text: str | None) -> Any:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(CONFIG_VAR, "", f"not JSON: {exc}") from exc
+
+
+def _sections(document: Any) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(document, Mapping):
+        raise ConfigError(CONFIG_VAR, "", "must be a JSON object")
+    extra = set(document) - set(_SECTIONS)
+    if extra:
+        raise ConfigError(CONFIG_VAR, sorted(extra)[0], f"unknown section; known: {_SECTIONS}")
+    found: dict[str, Mapping[str, Any]] = {}
+    for name in _SECTIONS:
+        value = document.get(name) or {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(CONFIG_VAR, name, "must be a JSON object")
+        found[name] = value
+    return found
+
+
+class _Fields:
+    """Typed reads of one section; every unread key is refused at the end (typos)."""
+
+    def __init__(self, section: str, data: Mapping[str, Any]) -> None:
+        self.section = section
+        self.data = data
+        self.read: set[str] = set()
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(CONFIG_VAR, f"{self.section}.{key}", problem)
+
+    def number(self, key: str, default: float | None, *, positive: bool = False) -> Any:
+        self.read.add(key)
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, got {value!r}")
+        if value < 0 or (positive and value == 0):
+            raise self.error(key, f"must be {'positive' if positive else '>= 0'}, got {value}")
+        return value
+
+    def integer(self, key: str, default: int | None, *, positive: bool = False) -> int | None:
+        value = self.number(key, default, positive=positive)
+        if value is not None and not isinstance(value, int):
+            raise self.error(key, f"must be a whole number, got {value!r}")
+        return value
+
+    def seconds(self, key: str, default: timedelta) -> timedelta:
+        return timedelta(seconds=self.number(key, default.total_seconds()))
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.read)
+        if extra:
+            raise self.error(extra[0], "unknown setting")
+
+
+def _policy(data: Mapping[str, Any]) -> tuple[Policy, timedelta]:
+    f = _Fields("policy", data)
+    default = Policy()
+    f.read.add("expanders")
+    expanders = data.get("expanders", list(default.expanders))
+    if not isinstance(expanders, list) or not all(isinstance(e, str) for e in expanders):
+        raise f.error("expanders", "must be a list of expander names")
+    policy = Policy(
+        max_boards=f.integer("max_boards", None),
+        max_price_per_hour=f.number("max_price_per_hour", None),
+        expanders=validate_chain(expanders, CONFIG_VAR),
+        scale_down_unneeded_time=f.seconds(
+            "scale_down_unneeded_time_seconds", default.scale_down_unneeded_time
+        ),
+        scale_down_delay_after_add=f.seconds(
+            "scale_down_delay_after_add_seconds", default.scale_down_delay_after_add
+        ),
+    )
+    token_ttl = timedelta(seconds=f.integer("token_ttl_seconds", 3600, positive=True) or 0)
+    f.done()
+    return policy, token_ttl
+
+
+def _catalog(data: Mapping[str, Any]) -> Catalog:
+    base = default_catalog()
+    accelerators = data.get("accelerators", {})
+    extra = sorted(set(data) - {"accelerators"})
+    if extra:
+        raise ConfigError(CONFIG_VAR, f"catalog.{extra[0]}", "unknown setting")
+    if not isinstance(accelerators, Mapping):
+        raise ConfigError(CONFIG_VAR, "catalog.accelerators", "must be a JSON object")
+    merged: dict[str, Mapping[str, int]] = dict(base.accelerators)
+    for name, boards in accelerators.items():
+        where = f"catalog.accelerators.{name}"
+        if not isinstance(boards, Mapping) or not boards:
+            raise ConfigError(CONFIG_VAR, where, "must map board resources to replicas")
+        for board, replicas in boards.items():
+            if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+                raise ConfigError(
+                    CONFIG_VAR, f"{where}.{board}", f"replicas must be >= 1, got {replicas!r}"
+                )
+        merged[str(name)] = {str(b): int(r) for b, r in boards.items()}
+    return Catalog(accelerators=merged, instance_types=base.instance_types)
+
+
+def _lifecycle(data: Mapping[str, Any]) -> LifecycleSettings:
+    f = _Fields("lifecycle", data)
+    default = LifecycleSettings()
+    found = LifecycleSettings(
+        launch_timeout=f.seconds("launch_timeout_seconds", default.launch_timeout),
+        terminate_timeout=f.seconds("terminate_timeout_seconds", default.terminate_timeout),
+    )
+    f.done()
+    return found
+
+
+def _watch(data: Mapping[str, Any]) -> WatchSettings:
+    f = _Fields("watch", data)
+    default = WatchSettings()
+    f.read.add("enabled")
+    enabled = data.get("enabled", default.enabled)
+    if not isinstance(enabled, bool):
+        raise f.error("enabled", f"must be true or false, got {enabled!r}")
+    found = WatchSettings(
+        enabled=enabled,
+        idle=f.seconds("idle_seconds", default.idle),
+        max_batch=f.seconds("max_batch_seconds", default.max_batch),
+        margin=f.seconds("margin_seconds", default.margin),
+    )
+    f.done()
+    if found.idle > found.max_batch:
+        raise f.error("idle_seconds", "must not exceed max_batch_seconds")
+    return found
+
+
+def _flag(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(source, "", f"must be true or false, got {value!r}")

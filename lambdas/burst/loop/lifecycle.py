@@ -1,0 +1,423 @@
+"""ASG lifecycle actions: let a launched instance in once its node is useful; drain a leaving one.
+
+Launch (hook `fpga-burst-launch`, default result ABANDON): complete CONTINUE once the
+instance's Node has joined (providerID `aws:///<az>/<instance-id>`), is Ready and advertises
+its group's boards. Otherwise do nothing: EventBridge sends the launch event once, so the
+scaler's tick re-checks instances in `Pending:Wait` (continue_launches), and a node that never
+becomes useful is left to the hook's timeout, which ABANDONs it. Never heartbeat a launch.
+
+Terminate (hook `fpga-burst-terminate`, default result CONTINUE): cordon and taint the node,
+drain it through the Eviction API, delete the Node, complete CONTINUE. The drain's start is
+kept on the node (annotation DRAIN_STARTED), so whoever continues it (a retried invocation,
+the scaler's tick via continue_terminations) keeps one deadline: the start plus the hook's
+timeout. Heartbeats keep the hook from timing out under a drain still within that deadline;
+at the deadline the action is completed anyway (DrainsOverDeadline), as the hook would.
+
+Everything is level-triggered and idempotent: a node already gone means "just complete", and
+an action already completed (LifecycleActionNotFoundError) is logged and ignored. No I/O
+here but through the ports; both clocks are injected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
+from burst.core.events import LaunchLifecycleAction, LifecycleAction, TerminateLifecycleAction
+from burst.core.model import Node, NodeGroup, Taint
+from burst.core.scaledown import TO_BE_DELETED
+from burst.ports.aws import LifecycleResult
+from burst.ports.cluster import ClusterView, DrainResult
+
+log = logging.getLogger(__name__)
+
+LAUNCH_HOOK = "fpga-burst-launch"  # stacks/nodegroup/construct.py
+TERMINATE_HOOK = "fpga-burst-terminate"
+PENDING_WAIT = "Pending:Wait"
+TERMINATING_WAIT = "Terminating:Wait"
+DRAIN_STARTED = "fpga-burst.io/drain-started"
+# The scale-down's own taint key: a node it already marked is not tainted twice.
+REMOVAL_TAINT = Taint(TO_BE_DELETED, "terminating", "NoSchedule")
+
+
+# -- ports -------------------------------------------------------------------------------
+
+
+class LifecycleAws(Protocol):
+    def complete_lifecycle_action(
+        self,
+        node_group: str,
+        hook: str,
+        instance_id: str,
+        result: LifecycleResult,
+        token: str | None = None,
+    ) -> None:
+        """LifecycleActionNotFoundError if no action is pending."""
+        ...
+
+    def record_heartbeat(
+        self, node_group: str, hook: str, instance_id: str, token: str | None = None
+    ) -> None:
+        """LifecycleActionNotFoundError if no action is pending."""
+        ...
+
+
+class LifecycleCluster(Protocol):
+    def observe(self, instance_groups: Mapping[str, str]) -> ClusterView: ...
+
+    def cordon(self, node: str, taint: Taint | None = None) -> bool: ...
+
+    def annotate_node(self, node: str, changes: Mapping[str, str | None]) -> bool: ...
+
+    def drain(self, node: str, deadline: float) -> DrainResult: ...
+
+    def delete_node(self, node: str, uid: str | None = None) -> bool: ...
+
+
+class Clock(Protocol):
+    def wall(self) -> datetime:
+        """Wall-clock time, timezone-aware."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on the scale of LifecycleCluster.drain's `deadline`."""
+        ...
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One pending lifecycle action: from an event (with token and start) or a tick (without)."""
+
+    node_group: str
+    hook: str
+    instance_id: str
+    token: str | None = field(default=None, repr=False)
+    started: datetime | None = None  # when the action began, if an event said so
+
+    @classmethod
+    def of(cls, event: LifecycleAction) -> Target:
+        return cls(event.node_group, event.hook, event.instance_id, event.token, event.time)
+
+
+class Result(StrEnum):
+    COMPLETED = "completed"  # this call completed the action
+    ALREADY_DONE = "already-done"  # no action pending: completed before, timed out, duplicate
+    WAITING = "waiting"  # launch: the node is not useful yet
+    DRAINING = "draining"  # terminate: out of invocation time; the next one continues
+    REFUSED = "refused"  # terminate: a pod is marked safe-to-evict=false; wait for deadline
+    NOT_OURS = "not-ours"  # a group or hook fpga-burst does not manage: never touched
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one lifecycle step did: the decision the handler logs and counts."""
+
+    transition: str  # "launch" | "terminate"
+    node_group: str
+    instance_id: str
+    result: Result
+    reason: str
+    node: str | None = None
+    over_deadline: bool = False  # terminate: completed at the deadline, drain unfinished
+    drain_seconds: float | None = None  # terminate: from drain start to completion
+    heartbeats: int = 0
+    drain: DrainResult | None = None
+
+    def metrics(self) -> list[tuple[str, str, float]]:
+        """(name, unit, value) to publish; DrainsOverDeadline is what the alarm watches."""
+        found: list[tuple[str, str, float]] = []
+        if self.result is Result.COMPLETED:
+            name = "LaunchesCompleted" if self.transition == "launch" else "TerminationsCompleted"
+            found.append((name, "Count", 1))
+        if self.over_deadline:
+            found.append(("DrainsOverDeadline", "Count", 1))
+        if self.drain_seconds is not None:
+            found.append(("DrainTime", "Seconds", self.drain_seconds))
+        if self.heartbeats:
+            found.append(("LifecycleHeartbeats", "Count", self.heartbeats))
+        return found
+
+    def summary(self) -> dict[str, object]:
+        found: dict[str, object] = {
+            "transition": self.transition,
+            "nodeGroup": self.node_group,
+            "instance": self.instance_id,
+            "result": self.result.value,
+            "reason": self.reason,
+        }
+        if self.node:
+            found["node"] = self.node
+        if self.transition == "terminate":
+            found.update(overDeadline=self.over_deadline, heartbeats=self.heartbeats)
+        if self.drain is not None:
+            found.update(evicted=list(self.drain.evicted), remaining=list(self.drain.remaining))
+        return found
+
+
+# -- pure decisions ----------------------------------------------------------------------
+
+
+def node_of(nodes: Iterable[Node], instance_id: str) -> Node | None:
+    """The Node whose providerID names `instance_id`, if it has joined."""
+    return next((n for n in nodes if n.instance_id == instance_id), None)
+
+
+def not_useful(node: Node | None, group: NodeGroup | None) -> str | None:
+    """Why a launched instance's node cannot take FPGA pods yet; None once it can.
+
+    Useful: joined, Ready, and every board resource of the group advertised (> 0). A group
+    whose boards are unknown (no resources tag, instance type not in the catalog) needs any
+    board at all.
+    """
+    if node is None:
+        return "no node with its providerID has joined"
+    if not node.ready:
+        return f"node {node.name} is not Ready"
+    boards = group.boards if group is not None else {}
+    missing = sorted(b for b in boards if node.allocatable.get(b, 0) <= 0)
+    if missing:
+        return f"node {node.name} does not advertise {', '.join(missing)} yet"
+    if not boards and not any(v > 0 for v in node.allocatable.values()):
+        return f"node {node.name} advertises no FPGA boards yet"
+    return None
+
+
+def drain_started(node: Node, default: datetime) -> datetime:
+    """When the node's drain began (its annotation), else `default`."""
+    text = node.annotations.get(DRAIN_STARTED)
+    if text:
+        try:
+            found = datetime.fromisoformat(text)
+        except ValueError:
+            log.warning("node %s: ignoring unreadable annotation %s", node.name, DRAIN_STARTED)
+        else:
+            return found if found.tzinfo else found.replace(tzinfo=UTC)
+    return default
+
+
+def heartbeat_due(started: datetime, now: datetime, timeout: timedelta, fresh: bool) -> bool:
+    """Whether to heartbeat before draining on.
+
+    A drain this call started from the event's own time runs within the hook's first
+    timeout until half of it is gone. A continued drain always heartbeats first: its hook
+    may have started (or last beaten) before what the annotation says.
+    """
+    return not fresh or now - started >= timeout / 2
+
+
+def pending(groups: Iterable[NodeGroup], state: str) -> list[tuple[NodeGroup, str]]:
+    """(group, instance id) for every instance in lifecycle state `state`."""
+    return [(g, i.instance_id) for g in groups for i in g.instances if i.lifecycle_state == state]
+
+
+# -- acting ------------------------------------------------------------------------------
+
+
+def complete(aws: LifecycleAws, target: Target, transition: str) -> bool:
+    """Complete with CONTINUE; False if no action was pending (not an error: a duplicate)."""
+    try:
+        aws.complete_lifecycle_action(
+            target.node_group, target.hook, target.instance_id, LifecycleResult.CONTINUE,
+            target.token,
+        )
+    except LifecycleActionNotFoundError:
+        log.info(
+            "%s of %s: no lifecycle action pending (already completed or timed out)",
+            transition, target.instance_id,
+            extra={"instance": target.instance_id, "decision": "nothing to complete"},
+        )
+        return False
+    return True
+
+
+def launch(aws: LifecycleAws, target: Target, group: NodeGroup | None,
+           nodes: Sequence[Node]) -> Outcome:
+    """Complete the launch with CONTINUE if the node is useful; else leave it to the hook."""
+    node = node_of(nodes, target.instance_id)
+    why = not_useful(node, group)
+    name = node.name if node else None
+    if why is not None:
+        log.info(
+            "launch of %s: waiting: %s", target.instance_id, why,
+            extra={"instance": target.instance_id, "node_group": target.node_group,
+                   "decision": "wait; the hook ABANDONs at its timeout unless it gets useful"},
+        )
+        return Outcome("launch", target.node_group, target.instance_id, Result.WAITING, why, name)
+    done = complete(aws, target, "launch")
+    result, reason = (Result.COMPLETED, "node joined, Ready, boards advertised") if done else (
+        Result.ALREADY_DONE, "no lifecycle action pending")
+    return Outcome("launch", target.node_group, target.instance_id, result, reason, name)
+
+
+@dataclass(frozen=True)
+class Drainer:
+    """What a terminate step needs besides the ports: the hook's timeout, clocks, budget.
+
+    `stop_at` is when this invocation must stop draining (Clock.monotonic scale): the
+    Lambda's deadline less a margin. Unfinished work is left for the next invocation.
+    """
+
+    cluster: LifecycleCluster
+    aws: LifecycleAws
+    clock: Clock
+    timeout: timedelta
+    stop_at: float
+
+    def terminate(self, target: Target, nodes: Sequence[Node]) -> Outcome:
+        """Cordon, drain, delete the node, complete. Idempotent; call again to continue."""
+        node = node_of(nodes, target.instance_id)
+        if node is not None:
+            try:
+                return self._start(target, node)
+            except KubeNotFoundError:
+                # Deleted since observed (a concurrent duplicate finished first): gone.
+                pass
+        done = complete(self.aws, target, "terminate")
+        return Outcome("terminate", target.node_group, target.instance_id,
+                       Result.COMPLETED if done else Result.ALREADY_DONE,
+                       "no node for the instance (never joined or already deleted)")
+
+    def _start(self, target: Target, node: Node) -> Outcome:
+        now = self.clock.wall()
+        fresh = DRAIN_STARTED not in node.annotations
+        started = drain_started(node, min(target.started or now, now))
+        if fresh:
+            self.cluster.annotate_node(node.name, {DRAIN_STARTED: started.isoformat()})
+        self.cluster.cordon(node.name, REMOVAL_TAINT)
+        return self._drain(target, node.name, started, fresh)
+
+    def _drain(self, target: Target, node: str, started: datetime, fresh: bool) -> Outcome:
+        deadline = started + self.timeout
+        beats, last_beat = 0, None
+        result: DrainResult | None = None
+        while True:
+            now, mono = self.clock.wall(), self.clock.monotonic()
+            if now >= deadline:
+                return self._finish(target, node, started, result, beats, over=True)
+            half = self.timeout.total_seconds() / 2
+            due = (heartbeat_due(started, now, self.timeout, fresh) if last_beat is None
+                   else mono - last_beat >= half)
+            if due:
+                beats += self._heartbeat(target)
+                last_beat = mono
+            # Slices of at most half the timeout, so the heartbeat check above comes in time.
+            slice_end = min(self.stop_at, mono + (deadline - now).total_seconds(), mono + half)
+            if slice_end <= mono:
+                return self._unfinished(target, node, result, beats, "out of invocation time")
+            try:
+                result = self.cluster.drain(node, slice_end)
+            except DrainRefusedError as exc:
+                return self._unfinished(target, node, result, beats, str(exc), Result.REFUSED)
+            if result.done:
+                return self._finish(target, node, started, result, beats, over=False)
+            if self.clock.monotonic() >= self.stop_at:
+                return self._unfinished(target, node, result, beats, "out of invocation time")
+
+    def _heartbeat(self, target: Target) -> int:
+        try:
+            self.aws.record_heartbeat(target.node_group, target.hook, target.instance_id,
+                                      target.token)
+        except LifecycleActionNotFoundError:
+            # Completed meanwhile or timed out: the drain goes on; complete() will say so.
+            return 0
+        return 1
+
+    def _unfinished(self, target: Target, node: str, result: DrainResult | None, beats: int,
+                    why: str, kind: Result = Result.DRAINING) -> Outcome:
+        log.info(
+            "terminate of %s: drain of %s not finished: %s", target.instance_id, node, why,
+            extra={"instance": target.instance_id, "node": node,
+                   "decision": "leave it to the next invocation or scaler tick",
+                   "remaining": list(result.remaining) if result else None},
+        )
+        return Outcome("terminate", target.node_group, target.instance_id, kind, why, node,
+                       heartbeats=beats, drain=result)
+
+    def _finish(self, target: Target, node: str, started: datetime, result: DrainResult | None,
+                beats: int, *, over: bool) -> Outcome:
+        if over:
+            log.warning(
+                "terminate of %s: drain of %s passed its deadline (%s); completing anyway",
+                target.instance_id, node, (started + self.timeout).isoformat(),
+                extra={"instance": target.instance_id, "node": node,
+                       "decision": "CONTINUE at the deadline, as the hook's default would",
+                       "remaining": list(result.remaining) if result else None},
+            )
+        self.cluster.delete_node(node)
+        done = complete(self.aws, target, "terminate")
+        seconds = (self.clock.wall() - started).total_seconds()
+        reason = "drain passed its deadline" if over else "drained and node deleted"
+        return Outcome("terminate", target.node_group, target.instance_id,
+                       Result.COMPLETED if done else Result.ALREADY_DONE, reason, node,
+                       over_deadline=over, drain_seconds=seconds, heartbeats=beats, drain=result)
+
+
+# -- entry points for the handler and the scaler's tick ------------------------------------
+
+
+def instance_groups(
+    groups: Iterable[NodeGroup], extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """instance id -> group, for observe(): so a node of any of them counts as ours."""
+    found = {i.instance_id: g.name for g in groups for i in g.instances}
+    return {**found, **(extra or {})}
+
+
+def continue_launches(
+    aws: LifecycleAws, groups: Sequence[NodeGroup], nodes: Sequence[Node]
+) -> tuple[Outcome, ...]:
+    """For the scaler's tick: complete every launch in `Pending:Wait` whose node is useful.
+
+    `groups` and `nodes` as the tick observed them. Launches whose node is not useful are
+    left waiting (not in the result's COMPLETED entries). Idempotent.
+    """
+    return tuple(
+        launch(aws, Target(group.name, LAUNCH_HOOK, instance), group, nodes)
+        for group, instance in pending(groups, PENDING_WAIT)
+    )
+
+
+def continue_terminations(drainer: Drainer, groups: Sequence[NodeGroup],
+                          nodes: Sequence[Node]) -> tuple[Outcome, ...]:
+    """For the scaler's tick: go on with every termination in `Terminating:Wait`.
+
+    Finishes a drain whose lifecycle invocation was killed, or starts one whose event was
+    lost. Stops at `drainer.stop_at`; what is left is for the next tick.
+    """
+    outcomes = []
+    for group, instance in pending(groups, TERMINATING_WAIT):
+        if drainer.clock.monotonic() >= drainer.stop_at:
+            break
+        outcomes.append(drainer.terminate(Target(group.name, TERMINATE_HOOK, instance), nodes))
+    return tuple(outcomes)
+
+
+def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, drainer: Drainer,
+           groups: Sequence[NodeGroup]) -> Outcome:
+    """One lifecycle event: `groups` as discovered now (the managed ones only).
+
+    An event for a group or hook that is not ours is logged as an error and not acted on:
+    completing someone else's hook would cut their work short.
+    """
+    launching = isinstance(action, LaunchLifecycleAction)
+    transition, hook = ("launch", LAUNCH_HOOK) if launching else ("terminate", TERMINATE_HOOK)
+    group = next((g for g in groups if g.name == action.node_group), None)
+    if group is None or action.hook != hook:
+        why = (f"group {action.node_group} is not a managed node group" if group is None
+               else f"hook {action.hook} is not {hook}")
+        log.error("%s of %s: not ours: %s", transition, action.instance_id, why,
+                  extra={"instance": action.instance_id, "decision": "no action"})
+        return Outcome(transition, action.node_group, action.instance_id, Result.NOT_OURS, why)
+    view = drainer.cluster.observe(instance_groups(groups, {action.instance_id: group.name}))
+    target = Target.of(action)
+    if launching:
+        return launch(drainer.aws, target, group, view.nodes)
+    return drainer.terminate(target, view.nodes)

@@ -1,0 +1,127 @@
+"""The controller's ports over the simulated world: what the shell calls instead of the
+API server and AWS. Tokens, Events and the status ConfigMap have no effect on a simulation
+and are accepted and dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from burst.core.backoff import ScalingActivity
+from burst.core.model import Instance, InstanceType, NodeGroup, Pod, Taint
+from burst.ports.aws import CapacityChange, ClusterCredentials, JoinData, LifecycleResult
+from burst.ports.cluster import BootstrapToken, ClusterView, DrainResult, TokenInfo
+from burst.tools.sim.world import World
+
+
+class SimCluster:
+    """ClusterReader and ClusterWriter."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
+        pods = tuple(p.pod for p in self.world.pods.values())
+        return ClusterView(nodes=tuple(self.world.nodes.values()), pods=pods)
+
+    def pods_on_node(self, node: str) -> tuple[Pod, ...]:
+        return tuple(p.pod for p in self.world.pods.values() if p.node == node)
+
+    def wait_for_pending(self, since: str, timeout: float) -> bool:
+        return False
+
+    def bootstrap_tokens(self) -> tuple[TokenInfo, ...]:
+        return ()
+
+    def cordon(self, node: str, taint: Taint | None = None) -> bool:
+        current = self.world.nodes.get(node)
+        if current is None:
+            return False
+        taints = current.taints + ((taint,) if taint and taint not in current.taints else ())
+        return self.world.change_node(node, unschedulable=True, taints=taints)
+
+    def uncordon(self, node: str, taint_key: str | None = None) -> bool:
+        current = self.world.nodes.get(node)
+        if current is None:
+            return False
+        taints = tuple(t for t in current.taints if t.key != taint_key)
+        return self.world.change_node(node, unschedulable=False, taints=taints)
+
+    def annotate_node(self, node: str, changes: Mapping[str, str | None]) -> bool:
+        current = self.world.nodes.get(node)
+        if current is None:
+            return False
+        annotations = {**current.annotations, **{k: v for k, v in changes.items() if v}}
+        for key in (k for k, v in changes.items() if v is None):
+            annotations.pop(key, None)
+        return self.world.change_node(node, annotations=annotations)
+
+    def drain(self, node: str, deadline: float) -> DrainResult:
+        # Only unneeded nodes are removed: no FPGA pod to evict.
+        self.cordon(node)
+        return DrainResult(node)
+
+    def delete_node(self, node: str, uid: str | None = None) -> bool:
+        return self.world.delete_node(node)
+
+    def record_pod_event(
+        self, pod: Pod, reason: str, message: str, now: datetime, kind: str = "Normal"
+    ) -> int:
+        return 1
+
+    def write_status(self, data: Mapping[str, str]) -> None:
+        return None
+
+    def create_bootstrap_token(self, now: datetime, ttl: timedelta) -> BootstrapToken:
+        return BootstrapToken("simsim", "0" * 16, now + ttl)
+
+    def delete_expired_bootstrap_tokens(self, now: datetime) -> tuple[str, ...]:
+        return ()
+
+
+class SimAws:
+    """AwsReader and AwsWriter."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def discover_node_groups(
+        self, cluster: str, now: datetime, instance_types: Mapping[str, InstanceType] | None = None
+    ) -> tuple[NodeGroup, ...]:
+        return self.world.node_groups(now)
+
+    def instances(self, node_group: str) -> tuple[Instance, ...]:
+        return self.world.instances_of(node_group)
+
+    def scaling_activities(self, node_group: str, since: datetime) -> tuple[ScalingActivity, ...]:
+        return tuple(a for a in self.world.activities[node_group] if a.start_time >= since)
+
+    def read_join_data(self, name: str) -> JoinData | None:
+        return None
+
+    def read_cluster_credentials(self, secret_id: str) -> ClusterCredentials:
+        raise NotImplementedError("a simulation has no cluster credentials")
+
+    def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:
+        return self.world.raise_desired(node_group, target)
+
+    def terminate_instance(self, instance_id: str) -> bool:
+        return self.world.terminate(instance_id)
+
+    def complete_lifecycle_action(
+        self,
+        node_group: str,
+        hook: str,
+        instance_id: str,
+        result: LifecycleResult,
+        token: str | None = None,
+    ) -> None:
+        self.world.complete(instance_id)
+
+    def record_heartbeat(
+        self, node_group: str, hook: str, instance_id: str, token: str | None = None
+    ) -> None:
+        return None
+
+    def publish_join_data(self, name: str, data: JoinData, kms_key_id: str) -> None:
+        return None

@@ -1,0 +1,304 @@
+"""A simulated hybrid cluster and its Auto Scaling groups, on virtual time.
+
+It stands in for the API server and AWS behind the controller's own ports (cluster.py's
+ClusterReader/ClusterWriter and cloud.py's AwsReader/AwsWriter), so the shell drives it
+exactly as it drives the real ones. It also plays the parts nobody controls: kube-scheduler
+binding pods to free boards, instances booting, device plugins advertising boards late,
+launches failing, jobs finishing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from burst.core.backoff import ScalingActivity, backoff
+from burst.core.capacity import group_boards
+from burst.core.errors import DemandError
+from burst.core.fit import alternatives, placement_problem
+from burst.core.model import Catalog, Instance, Node, NodeGroup, Pod
+from burst.ports.aws import CapacityChange
+from burst.tools.sim.trace import Job
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Timings:
+    boot_s: float = 240.0  # launch to the node registering (VPN, kubeadm join)
+    device_plugin_s: float = 60.0  # registration to boards advertised
+    failure_rate: Mapping[str, float] = field(default_factory=dict)  # group -> probability
+
+
+@dataclass
+class _Instance:
+    instance_id: str
+    group: str
+    launched: float
+    state: str = "Pending"  # Pending -> Pending:Wait (node registered) -> InService
+    ended: float | None = None
+
+
+@dataclass
+class _Pod:
+    job: Job
+    pod: Pod
+    node: str | None = None
+    board: str = ""
+    boards: int = 0
+    started: float | None = None
+
+
+class World:
+    """Everything the simulation knows; `now` is seconds since EPOCH, set by the engine."""
+
+    def __init__(
+        self,
+        groups: tuple[NodeGroup, ...],
+        onprem: tuple[Node, ...],
+        catalog: Catalog,
+        timings: Timings,
+        seed: int = 0,
+    ) -> None:
+        self.catalog = catalog
+        self.timings = timings
+        self.rng = random.Random(seed)
+        self.now = 0.0
+        self.groups = {g.name: g for g in groups}
+        self.nodes: dict[str, Node] = {n.name: n for n in onprem}
+        self.node_instance: dict[str, str] = {}  # node name -> instance id
+        self.instances: dict[str, _Instance] = {}
+        self.activities: dict[str, list[ScalingActivity]] = {g.name: [] for g in groups}
+        self.pods: dict[str, _Pod] = {}  # pending and running
+        self.pending: dict[str, _Pod] = {}  # oldest first
+        self.used: dict[str, dict[str, int]] = {}  # node -> board -> boards of running pods
+        self.finished: list[_Pod] = []
+        self.scale_ups = 0
+        self.failed_launches = 0
+        self.timers: list[tuple[float, str, str]] = []  # (when, what, instance id)
+        self.burst_nodes: set[str] = set()  # every node a burst instance ever registered
+        self.dirty = True  # something changed that kube-scheduler would act on
+        self._serial = 0
+
+    @property
+    def moment(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.now)
+
+    # -- jobs and kube-scheduler ------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        pod = Pod(
+            job.name,
+            requests=job.requests,
+            accelerators=job.accelerators,
+            node_selector=job.node_selector,
+        )
+        self.pods[job.name] = self.pending[job.name] = _Pod(job, pod)
+        self.dirty = True
+
+    def schedule(self) -> list[_Pod]:
+        """Binds pending pods to nodes with free boards, oldest first; returns the started.
+
+        Only after a change that can free or add boards, or add a pod: otherwise the
+        answer is the same as last time, and asking costs pods x nodes.
+        """
+        if not self.dirty:
+            return []
+        self.dirty = False
+        free = self._free_boards()
+        started = []
+        misfits: set[tuple[object, ...]] = set()  # demands no node had room for
+        # Jobs are submitted in time order, so `pending` is oldest first.
+        for entry in list(self.pending.values()):
+            shape = (
+                tuple(entry.pod.requests.items()),
+                tuple(entry.pod.accelerators.items()),
+                tuple(entry.pod.node_selector.items()),
+            )
+            if shape in misfits:
+                continue
+            spot = self._spot(entry.pod, free)
+            if spot is None:
+                misfits.add(shape)
+                continue
+            node, board, boards = spot
+            free[node][board] -= boards
+            self._bind(entry, node, board, boards)
+            started.append(entry)
+        return started
+
+    def _bind(self, entry: _Pod, node: str, board: str, boards: int) -> None:
+        del self.pending[entry.pod.name]
+        entry.node, entry.board, entry.boards, entry.started = node, board, boards, self.now
+        entry.pod = replace(entry.pod, node=node, requests={board: boards}, accelerators={})
+        used = self.used.setdefault(node, {})
+        used[board] = used.get(board, 0) + boards
+
+    def _free_boards(self) -> dict[str, dict[str, int]]:
+        free = {}
+        for node in self.nodes.values():
+            if node.ready and not node.unschedulable and node.allocatable:
+                used = self.used.get(node.name, {})
+                free[node.name] = {b: n - used.get(b, 0) for b, n in node.allocatable.items()}
+        return free
+
+    def _spot(self, pod: Pod, free: dict[str, dict[str, int]]) -> tuple[str, str, int] | None:
+        try:
+            options = alternatives(pod, self.catalog)
+        except DemandError:  # an unknown accelerator: the planner reports it; nothing runs it
+            return None
+        for name in sorted(free):
+            if not any(free[name].get(alt.board, 0) >= alt.boards for alt in options):
+                continue
+            node = self.nodes[name]
+            if placement_problem(pod, node.labels, node.taints):
+                continue
+            for alt in options:
+                if free[name].get(alt.board, 0) >= alt.boards:
+                    return name, alt.board, alt.boards
+        return None
+
+    def finish(self, name: str) -> None:
+        entry = self.pods.pop(name, None)
+        if entry is not None and entry.node is not None:
+            used = self.used[entry.node]
+            used[entry.board] -= entry.boards
+            self.finished.append(entry)
+            self.dirty = True
+
+    @property
+    def running(self) -> int:
+        return len(self.pods) - len(self.pending)
+
+    # -- instances booting -------------------------------------------------------------
+
+    def due(self, until: float) -> list[tuple[float, str, str]]:
+        ready = sorted(t for t in self.timers if t[0] <= until)
+        self.timers = [t for t in self.timers if t[0] > until]
+        return ready
+
+    def advance(self, what: str, instance_id: str) -> None:
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.ended is not None:
+            return
+        group = self.groups[instance.group]
+        name = f"ip-{instance_id[2:]}"
+        if what == "register":
+            instance.state = "Pending:Wait"
+            self.nodes[name] = Node(
+                name,
+                group.name,
+                labels=dict(group.labels),
+                taints=group.taints,
+                instance_id=instance_id,
+                created=self.moment,
+            )
+            self.node_instance[name] = instance_id
+            self.burst_nodes.add(name)
+            self.timers.append((self.now + self.timings.device_plugin_s, "boards", instance_id))
+        elif what == "boards" and name in self.nodes:
+            boards = dict(group_boards(group, self.catalog))
+            self.nodes[name] = replace(self.nodes[name], allocatable=boards)
+            self.dirty = True
+
+    # -- node and instance changes, as the API server and the ASG make them ------------------
+
+    def change_node(self, name: str, **changes: object) -> bool:
+        current = self.nodes.get(name)
+        if current is None:
+            return False
+        updated = replace(current, **changes)  # type: ignore[arg-type]
+        self.nodes[name] = updated
+        self.dirty = True
+        return updated != current
+
+    def delete_node(self, name: str) -> bool:
+        self.node_instance.pop(name, None)
+        return self.nodes.pop(name, None) is not None
+
+    def node_groups(self, now: datetime) -> tuple[NodeGroup, ...]:
+        out = []
+        for group in self.groups.values():
+            stopped = backoff(self.activities[group.name], now)
+            out.append(
+                replace(
+                    group,
+                    instances=self.instances_of(group.name),
+                    backoff=stopped.reason if stopped else None,
+                )
+            )
+        return tuple(out)
+
+    def instances_of(self, group: str) -> tuple[Instance, ...]:
+        return tuple(
+            Instance(i.instance_id, i.state, "us-east-1a")
+            for i in self.instances.values()
+            if i.group == group and i.ended is None
+        )
+
+    def raise_desired(self, node_group: str, target: int) -> CapacityChange:
+        group = self.groups[node_group]
+        before = group.desired
+        new = min(max(target, before), group.max_size)
+        # A failed launch gives its capacity up; the failed activity backs the group off.
+        failed = sum(not self._launch(group) for _ in range(new - before))
+        if new > before:
+            self.scale_ups += 1
+            self.groups[node_group] = replace(
+                group, desired=new - failed, last_scale_up=self.moment
+            )
+        return CapacityChange(node_group, before, new, target, clamped=new < target)
+
+    def _launch(self, group: NodeGroup) -> bool:
+        self._serial += 1
+        instance_id = f"i-{self._serial:017x}"
+        if self.rng.random() < self.timings.failure_rate.get(group.name, 0.0):
+            self.failed_launches += 1
+            self.activities[group.name].append(
+                ScalingActivity(
+                    f"a-{self._serial}",
+                    "Failed",
+                    self.moment,
+                    self.moment,
+                    f"Launching a new EC2 instance: {instance_id}",
+                    "InsufficientInstanceCapacity: simulated",
+                )
+            )
+            return False
+        self.instances[instance_id] = _Instance(instance_id, group.name, self.now)
+        self.timers.append((self.now + self.timings.boot_s, "register", instance_id))
+        return True
+
+    def terminate(self, instance_id: str) -> bool:
+        """Terminate with decrement: the instance waits in its terminate hook."""
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.ended is not None or instance.state.startswith("Term"):
+            return False
+        instance.state = "Terminating:Wait"
+        group = self.groups[instance.group]
+        self.groups[group.name] = replace(group, desired=max(0, group.desired - 1))
+        return True
+
+    def complete(self, instance_id: str) -> None:
+        """The lifecycle action is done: a launch goes in service, a termination ends."""
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.ended is not None:
+            return
+        if instance.state == "Pending:Wait":
+            instance.state = "InService"
+        elif instance.state == "Terminating:Wait":
+            instance.state, instance.ended = "Terminated", self.now
+            for node, owner in list(self.node_instance.items()):
+                if owner == instance_id:
+                    self.delete_node(node)
+
+    # -- accounting -----------------------------------------------------------------------
+
+    def price(self, group: str) -> float:
+        instance_type = self.catalog.instance_types.get(self.groups[group].instance_type)
+        return instance_type.price_per_hour if instance_type else 0.0
+
+    def boards(self, group: str) -> int:
+        return sum(group_boards(self.groups[group], self.catalog).values())
