@@ -77,6 +77,7 @@ class Pod:
     daemonset: bool = False  # owned by a DaemonSet: ignored by scale-down and drain
     mirror: bool = False  # static pod mirrored by the kubelet: cannot be evicted
     uid: str = ""  # metadata.uid, so Events attach to this pod and not a namesake
+    created: datetime | None = None  # metadata.creationTimestamp: arrivals (core.arrivals)
 
     @property
     def pending(self) -> bool:
@@ -127,8 +128,17 @@ class Policy:
     max_boards: int | None = None
     max_price_per_hour: float | None = None
     expanders: tuple[str, ...] = ("priority", "price")
+    # "adaptive": an idle node is kept while a pod is expected to need it sooner than a new
+    # boot takes (burst.core.keep); "fixed": given back after scale_down_unneeded_time and
+    # not within scale_down_delay_after_add of a scale-up, as Cluster Autoscaler does.
+    scale_down: str = "adaptive"
     scale_down_unneeded_time: timedelta = timedelta(minutes=10)
     scale_down_delay_after_add: timedelta = timedelta(minutes=10)
+    # adaptive: launch to boards advertised; idle nodes are never kept longer than
+    # max_idle_time; arrivals are learned over arrival_window.
+    boot_estimate: timedelta = timedelta(minutes=5)
+    max_idle_time: timedelta = timedelta(minutes=15)
+    arrival_window: timedelta = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from burst.core import keep
+from burst.core.arrivals import Arrivals
+from burst.core.capacity import build
 from burst.core.model import (
     SAFE_TO_EVICT,
     SCALE_DOWN_DISABLED,
@@ -39,6 +42,9 @@ from burst.core.model import (
 from burst.core.planner import plan as scale_up_plan
 
 UNNEEDED_SINCE = "fpga-burst.io/unneeded-since"
+ADAPTIVE = "adaptive"
+FIXED = "fixed"
+SCALE_DOWN_MODES = (ADAPTIVE, FIXED)
 TO_BE_DELETED = "fpga-burst.io/to-be-deleted"
 _GONE = ("Terminating", "Terminated")
 
@@ -124,10 +130,16 @@ def counted_on(snapshot: Snapshot, plan: Plan) -> frozenset[str]:
 
 
 def unneeded(
-    snapshot: Snapshot, policy: Policy, now: datetime, *, plan: Plan | None = None
+    snapshot: Snapshot,
+    policy: Policy,
+    now: datetime,
+    *,
+    plan: Plan | None = None,
+    arrivals: Arrivals | None = None,
 ) -> ScaleDownPlan:
     """The next scale-down step for every burst node. `plan`: the scale-up plan made on
-    planning_view(snapshot); computed here if not given."""
+    planning_view(snapshot); computed here if not given. `arrivals`: what the adaptive
+    policy learns the next pods from (none known: idle nodes are not kept)."""
     plan = plan if plan is not None else scale_up_plan(planning_view(snapshot), policy)
     needed = counted_on(snapshot, plan)
     groups = {g.name: g for g in snapshot.node_groups}
@@ -143,9 +155,36 @@ def unneeded(
             steps.keep_needed(node, why)
         else:
             candidates.setdefault(group.name, []).append(node)
+    verdicts = (
+        _verdicts(snapshot, candidates, groups, arrivals or Arrivals(), policy, now)
+        if policy.scale_down == ADAPTIVE
+        else {}
+    )
     for name, nodes in sorted(candidates.items()):
-        _group_steps(groups[name], nodes, policy, now, steps)
+        _group_steps(groups[name], nodes, policy, now, steps, verdicts)
     return steps.result()
+
+
+def _verdicts(
+    snapshot: Snapshot,
+    candidates: Mapping[str, list[Node]],
+    groups: Mapping[str, NodeGroup],
+    arrivals: Arrivals,
+    policy: Policy,
+    now: datetime,
+) -> dict[str, keep.Verdict]:
+    idle = [
+        keep.Idle(node, groups[name], _since(node, now) or now)
+        for name, nodes in candidates.items() for node in nodes
+    ]
+    idle_names = {entry.node.name for entry in idle}
+    # Free boards on burst nodes that stay anyway: the next arrivals land there first.
+    busy_free: dict[str, int] = {}
+    for slot in build(snapshot).existing:
+        if slot.node_group is not None and slot.name not in idle_names:
+            for board, count in slot.free.items():
+                busy_free[board] = busy_free.get(board, 0) + max(0, count)
+    return keep.decide(idle, snapshot, arrivals, policy, now, busy_free)
 
 
 def _pods_by_node(pods: Iterable[Pod]) -> dict[str, list[Pod]]:
@@ -190,12 +229,18 @@ def _since(node: Node, now: datetime) -> datetime | None:
 
 
 def _group_steps(
-    group: NodeGroup, nodes: list[Node], policy: Policy, now: datetime, steps: _Steps
+    group: NodeGroup,
+    nodes: list[Node],
+    policy: Policy,
+    now: datetime,
+    steps: _Steps,
+    verdicts: Mapping[str, keep.Verdict],
 ) -> None:
     # Tainted nodes first (they are furthest along), then the longest unneeded.
     order = sorted(nodes, key=lambda n: (not is_to_be_deleted(n), _since(n, now) or now, n.name))
     budget = group.desired - group.min_size
-    recent = group.last_scale_up is not None and (
+    adaptive = policy.scale_down == ADAPTIVE
+    recent = not adaptive and group.last_scale_up is not None and (
         now - group.last_scale_up < policy.scale_down_delay_after_add
     )
     for node in order:
@@ -203,7 +248,12 @@ def _group_steps(
         if since is None:
             steps.annotate(node, rfc3339(now), "no FPGA pods: unneeded from now")
             since = now
-        if not is_to_be_deleted(node) and now - since < policy.scale_down_unneeded_time:
+        verdict = verdicts.get(node.name)
+        if verdict is not None and verdict.keep:
+            steps.hold(node, verdict.reason)
+        elif not adaptive and not is_to_be_deleted(node) and (
+            now - since < policy.scale_down_unneeded_time
+        ):
             steps.kept.append(NodeStep(node.name, f"unneeded since {rfc3339(since)}"))
         elif budget <= 0:
             steps.hold(node, f"node group {group.name} at its min size ({group.min_size})")
@@ -215,7 +265,8 @@ def _group_steps(
                              f"{policy.scale_down_delay_after_add} ago")
         else:
             budget -= 1
-            steps.taint.append(NodeStep(node.name, f"unneeded since {rfc3339(since)}"))
+            why = verdict.reason if verdict is not None else f"unneeded since {rfc3339(since)}"
+            steps.taint.append(NodeStep(node.name, why))
 
 
 class _Steps:
