@@ -63,16 +63,17 @@ def _split(
     shared = opened.template
     wanted: dict[tuple[int, str], int] = {}  # (class, group) -> instances
     chosen: dict[str, Template] = {}
+    room = dict(headroom)  # what each group may still add, as this split takes it
     cost = 0.0
     for ci, _, n in opened.fill:
         need = n * opened.copies
-        room = {g: r - sum(c for (_, w), c in wanted.items() if w == g) for g, r in headroom.items()}
         template = _smaller_home(classes[ci], shared, templates, room, need)
         if template is None:
             return None
-        key = (ci, template.group.name)
-        wanted[key] = wanted.get(key, 0) + need
-        chosen[template.group.name] = template
+        group = template.group.name
+        wanted[(ci, group)] = wanted.get((ci, group), 0) + need
+        room[group] -= need
+        chosen[group] = template
         cost += template.price * n
     if cost >= shared.price * harmonic(pods) - EPSILON:
         return None
