@@ -22,7 +22,7 @@ from simulate import LABELS, cluster  # the same cluster as the simulator benchm
 from burst.core.catalog import F1_BOARD
 from burst.core.model import Policy
 from burst.tools.sim import alibaba, generate
-from burst.tools.sim.engine import PolicyResult, simulate
+from burst.tools.sim.engine import simulate
 from burst.tools.sim.run import DEFAULT_COMPARE, FIXED_TIMERS, parse_run
 from burst.tools.sim.timing import parse
 from burst.tools.sim.trace import Job
@@ -42,16 +42,22 @@ def run(label: str, jobs: tuple[Job, ...]) -> None:
     took = time.perf_counter() - start
     timers = [o for o in outcomes if o.policy in FIXED_TIMERS]
     best = min(timers, key=lambda o: o.cost)
-    print(f"\n{label}: {len(jobs)} jobs, {len(outcomes)} policies in {took:.1f} s; "
-          f"best fixed timer: {best.policy}")
-    print(f"  {'policy':<22}{'run':>6}{'p50 m':>7}{'p95 m':>7}{'paid':>8}{'used':>8}{'util':>6}"
-          f"{'boot':>7}{'wait':>7}{'strand':>7}{'cost $':>9}{'cost/best':>10}{'p95/best':>9}")
+    print(
+        f"\n{label}: {len(jobs)} jobs, {len(outcomes)} policies in {took:.1f} s; "
+        f"best fixed timer: {best.policy}"
+    )
+    print(
+        f"  {'policy':<22}{'run':>6}{'p50 m':>7}{'p95 m':>7}{'paid':>8}{'used':>8}{'util':>6}"
+        f"{'boot':>7}{'wait':>7}{'strand':>7}{'cost $':>9}{'cost/best':>10}{'p95/best':>9}"
+    )
     for o in outcomes:
         b = o.bill
-        print(f"  {o.policy:<22}{len(o.waits):>6}{o.p50 / 60:>7.1f}{o.percentile(0.95) / 60:>7.1f}"
-              f"{b.paid:>8.0f}{b.used:>8.0f}{_pct(b.used, b.paid):>6}{b.booting:>7.0f}"
-              f"{b.waiting:>7.0f}{b.stranded:>7.0f}{b.cost:>9,.0f}{_ratio(o.cost, best.cost):>10}"
-              f"{_ratio(o.percentile(0.95), best.percentile(0.95)):>9}")
+        print(
+            f"  {o.policy:<22}{len(o.waits):>6}{o.p50 / 60:>7.1f}{o.percentile(0.95) / 60:>7.1f}"
+            f"{b.paid:>8.0f}{b.used:>8.0f}{_pct(b.used, b.paid):>6}{b.booting:>7.0f}"
+            f"{b.waiting:>7.0f}{b.stranded:>7.0f}{b.cost:>9,.0f}{_ratio(o.cost, best.cost):>10}"
+            f"{_ratio(o.percentile(0.95), best.percentile(0.95)):>9}"
+        )
 
 
 def _pct(part: float, whole: float) -> str:

@@ -14,8 +14,8 @@ from burst.tools.cli import main
 from burst.tools.scenario import load as load_scenario
 from burst.tools.sim.engine import simulate
 from burst.tools.sim.run import parse_policy
-from burst.tools.sim.trace import Job, load
 from burst.tools.sim.timing import constant
+from burst.tools.sim.trace import Job, load
 from burst.tools.sim.world import Timings
 
 ROOT = Path(__file__).parents[2]

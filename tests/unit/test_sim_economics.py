@@ -228,20 +228,58 @@ def test_compare_runs_fpga_burst_beside_both_baselines_and_prints_its_assumption
 ) -> None:
     trace = tmp_path / "diurnal.csv"
     code = main(
-        ["trace", "generate", "--kind", "diurnal", "--jobs", "40", "--hours", "4", "--out",
-         str(trace), "--demand", "com.inaccel.xgboost.exact=4", "--selector", "inaccel/fpga=enabled"]
+        [
+            "trace",
+            "generate",
+            "--kind",
+            "diurnal",
+            "--jobs",
+            "40",
+            "--hours",
+            "4",
+            "--out",
+            str(trace),
+            "--demand",
+            "com.inaccel.xgboost.exact=4",
+            "--selector",
+            "inaccel/fpga=enabled",
+        ]
     )
     assert code == 0
     code = main(
-        ["simulate", "--scenario", str(SEED), "--trace", str(trace), "--compare",
-         "--boot", "lognormal:240,0.25", "--device-plugin", "uniform:30,90"]
+        [
+            "simulate",
+            "--scenario",
+            str(SEED),
+            "--trace",
+            str(trace),
+            "--compare",
+            "--boot",
+            "lognormal:240,0.25",
+            "--device-plugin",
+            "uniform:30,90",
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0
     header = out.splitlines()[0].split()
-    assert header == ["policy", "unneeded=2m", "unneeded=10m", "unneeded=30m",
-                      "controller=ca", "controller=karpenter"]
-    for fact in ("idle: booting", "idle: waiting scale-down", "idle: stranded",
-                 "lognormal, median 240 s", "uniform 30-90 s", "60 s minimum", "ca: scan 10 s",
-                 "karpenter: batch 10 s", "jobs simulated: 40"):
+    assert header == [
+        "policy",
+        "unneeded=2m",
+        "unneeded=10m",
+        "unneeded=30m",
+        "controller=ca",
+        "controller=karpenter",
+    ]
+    for fact in (
+        "idle: booting",
+        "idle: waiting scale-down",
+        "idle: stranded",
+        "lognormal, median 240 s",
+        "uniform 30-90 s",
+        "60 s minimum",
+        "ca: scan 10 s",
+        "karpenter: batch 10 s",
+        "jobs simulated: 40",
+    ):
         assert fact in out

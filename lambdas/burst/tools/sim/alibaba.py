@@ -28,9 +28,18 @@ from burst.tools.sim import trace
 from burst.tools.sim.trace import Job, duration_s
 
 COLUMNS = (
-    "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,"
-    "creation_time,deletion_time,scheduled_time"
-).split(",")
+    "name",
+    "cpu_milli",
+    "memory_mib",
+    "num_gpu",
+    "gpu_milli",
+    "gpu_spec",
+    "qos",
+    "pod_phase",
+    "creation_time",
+    "deletion_time",
+    "scheduled_time",
+)
 ANY_MODEL = ""
 
 
@@ -90,7 +99,7 @@ def read(handle: TextIO, source: str, options: Import) -> Imported:
     for number, row in enumerate(rows, start=2):
         if not row:
             continue
-        reason = _row(row, number, at, source, options.gpu_as, kept)
+        reason = _row(_Cells(row, number, at, source), options.gpu_as, kept)
         if reason:
             skipped[reason] = skipped.get(reason, 0) + 1
     start, end = _window(options.window, kept)
@@ -104,59 +113,63 @@ def read(handle: TextIO, source: str, options: Import) -> Imported:
     return Imported(tuple(sorted(jobs, key=lambda j: (j.submit, j.name))), skipped)
 
 
-def _row(
-    row: Sequence[str],
-    number: int,
-    at: Mapping[str, int],
-    source: str,
-    gpu_as: Mapping[str, str],
-    kept: list[tuple[float, float, str, int, str]],
-) -> str | None:
-    """Appends the row's job to `kept`, or returns why it was skipped."""
+@dataclass(frozen=True)
+class _Cells:
+    """One row's values by column; errors name the file, row and column."""
 
-    def cell(column: str) -> str:
-        index = at[column]
-        if index >= len(row):
-            raise ConfigError(source, f"row {number}: column {column}", "is missing")
-        return row[index].strip()
+    row: Sequence[str]
+    number: int
+    at: Mapping[str, int]
+    source: str
 
-    def number_in(column: str, empty_ok: bool = False) -> float | None:
-        text = cell(column)
-        if not text and empty_ok:
+    def fail(self, column: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, f"row {self.number}: column {column}", problem)
+
+    def text(self, column: str) -> str:
+        index = self.at[column]
+        if index >= len(self.row):
+            raise self.fail(column, "is missing")
+        return self.row[index].strip()
+
+    def seconds(self, column: str) -> float | None:
+        """A non-negative number, or None if empty."""
+        text = self.text(column)
+        if not text:
             return None
         try:
             value = float(text)
         except ValueError:
-            raise ConfigError(
-                source, f"row {number}: column {column}", f"{text!r} is not a number"
-            ) from None
+            raise self.fail(column, f"{text!r} is not a number") from None
         if value < 0:
-            raise ConfigError(source, f"row {number}: column {column}", "must not be negative")
+            raise self.fail(column, "must not be negative")
         return value
 
-    gpus = int(number_in("num_gpu") or 0)
-    number_in("gpu_milli", empty_ok=True)  # validated; any share becomes a whole board
+
+def _row(
+    cells: _Cells, gpu_as: Mapping[str, str], kept: list[tuple[float, float, str, int, str]]
+) -> str | None:
+    """Appends the row's job to `kept`, or returns why it was skipped."""
+    gpus = int(cells.seconds("num_gpu") or 0)
+    cells.seconds("gpu_milli")  # validated; any share becomes a whole board
     if gpus == 0:
         return "num_gpu 0"
-    demand = _demand(cell("gpu_spec"), gpu_as)
+    spec = cells.text("gpu_spec")
+    demand = _demand(spec, gpu_as)
     if demand is None:
-        raise ConfigError(
-            source,
-            f"row {number}: column gpu_spec",
-            f"GPU model {cell('gpu_spec') or '(any)'!r} has no --gpu-as mapping",
-        )
-    created = number_in("creation_time")
-    deleted = number_in("deletion_time", empty_ok=True)
-    scheduled = number_in("scheduled_time", empty_ok=True)
+        raise cells.fail("gpu_spec", f"GPU model {spec or '(any)'!r} has no --gpu-as mapping")
+    created = cells.seconds("creation_time")
+    if created is None:
+        raise cells.fail("creation_time", "is empty")
+    deleted = cells.seconds("deletion_time")
+    scheduled = cells.seconds("scheduled_time")
     if deleted is None:
         return "no deletion_time (still running)"
     if scheduled is None:
         return "never scheduled"
-    assert created is not None
     duration = deleted - max(scheduled, created)
     if duration <= 0:
         return "deleted before it ran"
-    kept.append((created, duration, cell("name"), gpus, demand))
+    kept.append((created, duration, cells.text("name"), gpus, demand))
     return None
 
 

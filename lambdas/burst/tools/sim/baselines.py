@@ -81,15 +81,13 @@ def _room(world: World, advertised_only: bool) -> list[_Slot]:
         node = world.nodes[name]
         slots.append(_Slot(None, node.labels, dict(free)))
     registered = {
-        iid: world.nodes[name]
-        for name, iid in world.node_instance.items()
-        if name in world.nodes
+        iid: world.nodes[name] for name, iid in world.node_instance.items() if name in world.nodes
     }
     for iid, instance in world.instances.items():
         if instance.ended is not None or instance.state.startswith("Term"):
             continue
-        node = registered.get(iid)
-        if node is None or (not advertised_only and not node.allocatable):
+        joined = registered.get(iid)
+        if joined is None or (not advertised_only and not joined.allocatable):
             group = world.groups[instance.group]
             slots.append(_Slot(group, group.labels, dict(group_boards(group, world.catalog))))
     return slots

@@ -18,6 +18,7 @@ KINDS = ("diurnal", "bursty", "longtail")
 DAY_S = 86400.0
 MAX_DURATION_S = DAY_S  # a long tail, cut where a day-long simulation ends
 
+
 def generate(
     kind: str,
     jobs: int,
@@ -47,8 +48,10 @@ def generate(
         )
     return tuple(out)
 
+
 def _uniform(rng: random.Random, n: int, span: float) -> list[float]:
     return [rng.uniform(0, span) for _ in range(n)]
+
 
 def _diurnal(rng: random.Random, n: int, span: float) -> list[float]:
     """Thinning: rate 1 + 0.9 sin(...), lowest at 03:00, highest at 15:00."""
@@ -60,6 +63,7 @@ def _diurnal(rng: random.Random, n: int, span: float) -> list[float]:
             out.append(t)
     return out
 
+
 def _bursty(rng: random.Random, n: int, span: float) -> list[float]:
     """A fifth of the jobs in the background, the rest in bursts of 100-400 at once."""
     out = _uniform(rng, n // 5, span)
@@ -68,8 +72,10 @@ def _bursty(rng: random.Random, n: int, span: float) -> list[float]:
         out.extend([at] * min(n - len(out), rng.randint(100, 400)))
     return out
 
+
 def _lognormal(rng: random.Random) -> float:
     return min(MAX_DURATION_S, rng.lognormvariate(math.log(1200), 0.8))
+
 
 def _pareto(rng: random.Random) -> float:
     return min(MAX_DURATION_S, 300 * rng.paretovariate(1.5))

@@ -22,7 +22,13 @@ from burst.core.expanders import validate_chain
 from burst.core.model import Catalog, Policy
 from burst.tools import scenario
 from burst.tools.sim import alibaba, baselines, billing, timing
-from burst.tools.sim.engine import TICK_S, ControllerFactory, PolicyResult, ShellController, simulate
+from burst.tools.sim.engine import (
+    TICK_S,
+    ControllerFactory,
+    PolicyResult,
+    ShellController,
+    simulate,
+)
 from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
 
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     imported = alibaba.load(args.trace, options)
     specs = args.policy or (list(DEFAULT_COMPARE) if args.compare else ["base"])
     if args.compare and args.policy and not any("controller=" in s for s in specs):
-        specs += BASELINES
+        specs += list(BASELINES)
     runs = [(spec, *parse_run(spec, loaded.policy)) for spec in specs]
     timings = Timings(
         timing.parse(args.boot, "--boot"),
@@ -111,7 +117,17 @@ def run(args: argparse.Namespace) -> int:
     groups = tuple(replace(g, desired=g.min_size, instances=()) for g in snapshot.node_groups)
     onprem = tuple(n for n in snapshot.nodes if n.node_group is None)
     outcomes = [
-        simulate(name, groups, onprem, snapshot.catalog, policy, imported.jobs, timings, args.seed, factory)
+        simulate(
+            name,
+            groups,
+            onprem,
+            snapshot.catalog,
+            policy,
+            imported.jobs,
+            timings,
+            args.seed,
+            factory,
+        )
         for name, policy, factory in runs
     ]
     print(table(outcomes))
@@ -143,7 +159,9 @@ def check_demands(gpu_as: Mapping[str, str], catalog: Catalog) -> None:
 def parse_run(spec: str, base: Policy) -> tuple[Policy, ControllerFactory]:
     """A --policy spec: the policy, and the controller that runs it (fpga-burst or a baseline)."""
     parts = [p for p in spec.split(",") if not p.strip().startswith("controller=")]
-    kinds = [p.split("=", 1)[1].strip() for p in spec.split(",") if p.strip().startswith("controller=")]
+    kinds = [
+        p.split("=", 1)[1].strip() for p in spec.split(",") if p.strip().startswith("controller=")
+    ]
     kind = kinds[-1] if kinds else "fpga-burst"
     if kind not in CONTROLLERS:
         raise ConfigError("--policy", spec, f"controller must be one of {', '.join(CONTROLLERS)}")
@@ -166,9 +184,13 @@ def parse_policy(spec: str, base: Policy) -> Policy:
             raise ConfigError("--policy", spec, f"{part!r} is not key=value")
         key = key.strip()
         if key == "unneeded":
-            changes["scale_down_unneeded_time"] = timedelta(seconds=duration_s(value, "--policy", spec))
+            changes["scale_down_unneeded_time"] = timedelta(
+                seconds=duration_s(value, "--policy", spec)
+            )
         elif key == "delay":
-            changes["scale_down_delay_after_add"] = timedelta(seconds=duration_s(value, "--policy", spec))
+            changes["scale_down_delay_after_add"] = timedelta(
+                seconds=duration_s(value, "--policy", spec)
+            )
         elif key == "expanders":
             changes["expanders"] = validate_chain(value.split("+"), "--policy", spec)
         elif key in ("max_boards", "max_price"):
@@ -178,7 +200,8 @@ def parse_policy(spec: str, base: Policy) -> Policy:
             raise ConfigError(
                 "--policy",
                 spec,
-                f"unknown key {key!r} (unneeded, delay, expanders, max_boards, max_price, controller)",
+                f"unknown key {key!r} "
+                "(unneeded, delay, expanders, max_boards, max_price, controller)",
             )
     return replace(base, **changes)
 
@@ -240,7 +263,11 @@ def assumptions(
     lines = [
         "assumptions:",
         f"  jobs simulated: {jobs}"
-        + (f"; skipped: {', '.join(f'{n} {r}' for r, n in sorted(skipped.items()))}" if skipped else ""),
+        + (
+            f"; skipped: {', '.join(f'{n} {r}' for r, n in sorted(skipped.items()))}"
+            if skipped
+            else ""
+        ),
         f"  boot (launch to node registered): {timings.boot}",
         f"  device plugin (registered to boards advertised): {timings.device_plugin}",
         f"  billing: {billing.RULE}; pending {timings.pending_s:g} s after launch",

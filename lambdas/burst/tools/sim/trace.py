@@ -49,7 +49,9 @@ def load(path: Path) -> tuple[Job, ...]:
     return _jobs(rows, header, source)
 
 
-def _jobs(rows: list[dict[str, str | None]], header: tuple[str, ...], source: str) -> tuple[Job, ...]:
+def _jobs(
+    rows: list[dict[str, str | None]], header: tuple[str, ...], source: str
+) -> tuple[Job, ...]:
     if not rows:
         raise ConfigError(source, "", "has no jobs (a header and at least one row)")
     unknown = [c for c in header if c not in COLUMNS]
