@@ -7,11 +7,12 @@ creation_time,deletion_time,scheduled_time (times in seconds). Rules:
   `accel.name` (one accelerator replica per GPU), or per GPU model, `V100M32=xilinx/u250`;
   a GPU-sharing pod (gpu_milli < 1000, num_gpu 1) gets one whole board or replica;
   a gpu_spec `A|B` takes the first model mapped; an empty one takes the unnamed mapping;
-- submit = creation_time; duration = deletion_time - scheduled_time, or - creation_time
-  when scheduled_time is empty (a pod that never ran held nothing: it is skipped); pods
-  with no deletion_time (still running when the trace ends) are skipped;
-- `--window busiest:24h` keeps the pods created in the 24 h with the most GPU-seconds
-  requested, `--window START:END` (seconds, or 2d/36h/90m) those created in [START, END);
+- submit = creation_time; duration = deletion_time - scheduled_time (the time it held its
+  GPUs); a pod never scheduled (empty scheduled_time) held none and is skipped, as are
+  pods with no deletion_time (still running when the trace ends);
+- `--window busiest:24h` keeps the pods created in the 24 h whose pods ask for the most
+  GPUs (GPU-seconds would pick a window of a few months-long pods), `--window START:END`
+  (seconds, or 2d/36h/90m) those created in [START, END);
   submit times are shifted so the window starts at 0.
 """
 
@@ -197,13 +198,13 @@ def _window(text: str, kept: Sequence[tuple[float, float, str, int, str]]) -> tu
 def _busiest(
     width: float, kept: Sequence[tuple[float, float, str, int, str]]
 ) -> tuple[float, float]:
-    """The window of `width` starting at a pod's creation with the most GPU-seconds."""
+    """The window of `width` starting at a pod's creation with the most GPUs asked for."""
     ordered = sorted(kept)
     best, best_start, total, left = -1.0, 0.0, 0.0, 0
-    for submit, duration, _, gpus, _ in ordered:
-        total += gpus * duration
+    for submit, _, _, gpus, _ in ordered:
+        total += gpus
         while ordered[left][0] <= submit - width:
-            total -= ordered[left][3] * ordered[left][1]
+            total -= ordered[left][3]
             left += 1
         if total > best:
             best, best_start = total, ordered[left][0]
