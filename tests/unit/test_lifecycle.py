@@ -117,6 +117,9 @@ class FakeCluster:
                                    "taints": (*n.taints, taint) if taint else n.taints})
         return True
 
+    def uncordon(self, name: str, taint_key: str | None = None) -> bool:
+        return False  # a terminating node is never given back
+
     def annotate_node(self, name: str, changes: Mapping[str, str | None]) -> bool:
         n = self.nodes[name]
         merged = {**n.annotations, **{k: v for k, v in changes.items() if v is not None}}

@@ -285,7 +285,7 @@ def test_watch_mode_acts_at_the_max_batch_time_even_if_changes_keep_coming() -> 
     clock = FakeClock()
     cluster = FakeCluster([ONPREM], [JOB1, XGB])
     s, _ = shell(cluster, FakeAws([f1_group()]), clock=clock)
-    steady = [(str(101 + i), 0.5) for i in range(40)]
+    steady: list[tuple[str | None, float]] = [(str(101 + i), 0.5) for i in range(40)]
     watcher = ScriptedWatcher(clock, steady)
     start = clock.mono
     results = watch(s, watcher, "100", clock.mono + 20.0)

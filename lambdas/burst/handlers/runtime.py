@@ -41,6 +41,7 @@ from burst.core.errors import (
 from burst.loop import config as config_mod
 from burst.loop.act import Writers
 from burst.loop.config import RuntimeConfig
+from burst.ports.cluster import PendingWatcher
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fpga-burst")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fpga-burst")
@@ -62,7 +63,7 @@ class Adapters:
 
     aws: Aws
     cluster: KubeCluster
-    watcher: PendingWatch
+    watcher: PendingWatcher
 
     def writers(self) -> Writers:
         """What the scaler changes when it is not a dry run."""
