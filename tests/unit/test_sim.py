@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from burst.core.errors import ConfigError
 from burst.core.model import Policy
 from burst.tools.cli import main
 from burst.tools.scenario import load as load_scenario
-from burst.tools.sim.engine import simulate
+from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.run import parse_policy
 from burst.tools.sim.timing import constant
 from burst.tools.sim.trace import Job, load
@@ -30,7 +31,7 @@ def seed_jobs(duration: float = 1800.0) -> tuple[Job, ...]:
     )
 
 
-def run_seed(policy: Policy | None = None, **timings: object):  # type: ignore[no-untyped-def]
+def run_seed(policy: Policy | None = None, **timings: Any) -> PolicyResult:
     """The seed scenario's two jobs; billing from launch (pending 0) unless told."""
     timings.setdefault("pending_s", 0.0)
     scenario = load_scenario(SEED)
@@ -44,7 +45,7 @@ def run_seed(policy: Policy | None = None, **timings: object):  # type: ignore[n
         policy or scenario.policy,
         seed_jobs(),
         Timings(**timings),
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_seed_story_one_job_on_the_u250_the_other_on_one_new_f1_4xlarge_then_it_goes() -> None:

@@ -210,7 +210,9 @@ def test_a_gpu_mapped_to_an_accelerator_the_catalog_does_not_know_is_named(
 
 @pytest.mark.parametrize("kind", generate.KINDS)
 def test_generated_traces_repeat_with_the_seed(kind: str) -> None:
-    make = lambda seed: generate.generate(kind, 500, seed, [XGB4], SELECTOR)  # noqa: E731
+    def make(seed: int) -> tuple[Job, ...]:
+        return tuple(generate.generate(kind, 500, seed, [XGB4], SELECTOR))
+
     assert make(3) == make(3) != make(4)
     assert all(0 <= j.submit <= 86400 and j.duration > 0 for j in make(3))
 

@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 def _aws() -> credentials.CredentialsStore:
     from burst.adapters.aws.adapter import Aws  # boto3 only for the command that needs it
 
-    return Aws()
+    return Aws().secrets
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from burst.core.model import Catalog, Node, NodeGroup, Policy
 from burst.loop.config import RuntimeConfig
 from burst.loop.reconcile import Shell
 from burst.tools.sim.billing import Bill
-from burst.tools.sim.ports import SimAws, SimCluster
+from burst.tools.sim.ports import SimAws, SimCluster, writers
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings, World
 
@@ -68,12 +68,11 @@ class ShellController:
         config = RuntimeConfig(cluster_name="sim", catalog=catalog, policy=policy)
         self.shell = Shell(
             cluster=SimCluster(world),
-            aws=SimAws(world),
+            groups=SimAws(world),
             config=config,
             log=_QUIET,
             metrics=_NoMetrics(),
-            cluster_writer=SimCluster(world),
-            aws_writer=SimAws(world),
+            writers=writers(world),
             clock=_Clock(world),
         )
 
