@@ -78,6 +78,7 @@ class World:
         self.instances: dict[str, _Instance] = {}
         self.activities: dict[str, list[ScalingActivity]] = {g.name: [] for g in groups}
         self.pods: dict[str, _Pod] = {}  # pending and running
+        self.status: dict[str, str] = {}  # the status ConfigMap's data, as last written
         self.pending: dict[str, _Pod] = {}  # oldest first
         self.used: dict[str, dict[str, int]] = {}  # node -> board -> boards of running pods
         self.finished: list[_Pod] = []
@@ -101,6 +102,7 @@ class World:
             requests=job.requests,
             accelerators=job.accelerators,
             node_selector=job.node_selector,
+            created=self.moment,
         )
         self.pods[job.name] = self.pending[job.name] = _Pod(job, pod)
         self.dirty = True
