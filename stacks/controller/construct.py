@@ -25,6 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from burst.core.asgtags import cluster_tag
+from burst.core.names import METRICS_NAMESPACE, SERVICE
 from stacks.config import DeployConfig
 from stacks.controller.layer import dependency_layer
 from stacks.nag import acknowledge
@@ -35,8 +36,6 @@ LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 ASSET_EXCLUDE = (
     "*.egg-info", "**/__pycache__", "**/*.pyc", "**/.*", "burst/tools", "burst/tools/**",
 )
-SERVICE = "fpga-burst"
-METRICS_NAMESPACE = "fpga-burst"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from burst.core import scaledown
 from burst.core.capacity import build
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import Outcome, Plan, PodDecision, ScaleUp, Snapshot
+from burst.core.names import EventReason, Metric
 from burst.core.planner import plan as make_plan
 from burst.core.scaledown import ScaleDownPlan
 from burst.loop import lifecycle
@@ -37,8 +38,8 @@ from burst.loop.status import status_data
 from burst.ports.aws import AwsReader, AwsWriter, CapacityChange
 from burst.ports.cluster import ClusterReader, ClusterWriter
 
-TRIGGERED = "TriggeredScaleUp"
-NOT_TRIGGERED = "NotTriggerScaleUp"
+TRIGGERED = EventReason.TRIGGERED_SCALE_UP
+NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
 
 
 class PendingWatcher(Protocol):
@@ -169,12 +170,12 @@ class Shell:
             try:
                 change = self.aws_writer.raise_desired_capacity(up.node_group, up.to_size)
             except BurstError as exc:
-                self.metrics.add_metric(name="ScaleUpFailures", unit="Count", value=1)
+                self.metrics.add_metric(name=Metric.SCALE_UP_FAILURES, unit="Count", value=1)
                 self._failed(failures, f"scale-up {up.node_group} to {up.to_size}", exc)
                 continue
             changes.append(change)
             if change.changed:
-                self.metrics.add_metric(name="ScaleUps", unit="Count", value=1)
+                self.metrics.add_metric(name=Metric.SCALE_UPS, unit="Count", value=1)
             self.log.info(
                 f"scale-up {up.node_group}: {change.from_size} -> {change.to_size}",
                 extra={"decision": "scale-up", "node_group": up.node_group,
@@ -209,7 +210,7 @@ class Shell:
             )
             if done and started:
                 terminated.append(t.instance_id)
-                self.metrics.add_metric(name="NodesTerminated", unit="Count", value=1)
+                self.metrics.add_metric(name=Metric.NODES_TERMINATED, unit="Count", value=1)
                 self.log.info(f"scale-down: {what}",
                               extra={"decision": "terminate", "node": t.node,
                                      "instance": t.instance_id, "node_group": t.node_group})
@@ -261,10 +262,10 @@ class Shell:
     def _tell(self, result: Result) -> None:
         plan = result.plan
         boards = sum(d.boards or 0 for d in plan.pods if d.outcome is Outcome.SCALE_UP)
-        self.metrics.add_metric(name="PendingFpgaPods", unit="Count", value=len(plan.pods))
-        self.metrics.add_metric(name="BoardsRequested", unit="Count", value=boards)
+        self.metrics.add_metric(name=Metric.PENDING_FPGA_PODS, unit="Count", value=len(plan.pods))
+        self.metrics.add_metric(name=Metric.BOARDS_REQUESTED, unit="Count", value=boards)
         unhelped = [d for d in plan.pods if d.outcome is Outcome.UNSCHEDULABLE]
-        self.metrics.add_metric(name="UnschedulablePods", unit="Count", value=len(unhelped))
+        self.metrics.add_metric(name=Metric.UNSCHEDULABLE_PODS, unit="Count", value=len(unhelped))
         for d in unhelped:
             self.log.warning(f"pod {d.pod}: no scale-up: {d.reason}",
                              extra={"decision": "unschedulable", "pod": d.pod, "reason": d.reason})
