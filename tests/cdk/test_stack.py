@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from burst.core.names import METRICS_NAMESPACE, SERVICE, Hook, Metric
 from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
@@ -112,7 +113,7 @@ def test_function_environment_is_the_documented_set(
     }
     assert runtime["catalog"]["accelerators"]["com.inaccel.xgboost.exact"] == {
         "xilinx/u250": 4,
-        "xilinx/aws-vu9p-f1": 2,
+        "xilinx/aws-vu47p-f2": 2,
     }
 
 
@@ -256,15 +257,17 @@ def test_keys_rotate(template: Template) -> None:
 
 @pytest.mark.parametrize(
     ("metric", "periods"),
-    [("ClusterUnreachable", 3), ("ScaleUpFailures", 1), ("DrainsOverDeadline", 1)],
+    [(Metric.CLUSTER_UNREACHABLE, 3), (Metric.SCALE_UP_FAILURES, 1),
+     (Metric.DRAINS_OVER_DEADLINE, 1)],
+    ids=str,
 )
 def test_handler_metric_alarms(template: Template, metric: str, periods: int) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
-            "Namespace": "fpga-burst",
+            "Namespace": METRICS_NAMESPACE,
             "MetricName": metric,
-            "Dimensions": [{"Name": "service", "Value": "fpga-burst"}],
+            "Dimensions": [{"Name": "service", "Value": SERVICE}],
             "Statistic": "Sum",
             "Threshold": 1,
             "EvaluationPeriods": periods,
@@ -350,9 +353,9 @@ def test_group_size_subnets_and_no_desired_capacity(
 @pytest.mark.parametrize(
     ("name", "board", "boards"),
     [
-        ("f1-2xlarge", "xilinx/aws-vu9p-f1", "1"),
-        ("f1-4xlarge", "xilinx/aws-vu9p-f1", "2"),
         ("f2-6xlarge", "xilinx/aws-vu47p-f2", "1"),
+        ("f2-12xlarge", "xilinx/aws-vu47p-f2", "2"),
+        ("f2-48xlarge", "xilinx/aws-vu47p-f2", "8"),
     ],
 )
 def test_cluster_autoscaler_tags(template: Template, name: str, board: str, boards: str) -> None:
@@ -374,20 +377,23 @@ def test_cluster_autoscaler_tags(template: Template, name: str, board: str, boar
 
 
 def test_taint_tags_use_the_value_colon_effect_form(template: Template) -> None:
-    _, group = asg(template, "inaccel-f2-6xlarge")
+    _, group = asg(template, "inaccel-f2-48xlarge")
     tags = {t["Key"]: t["Value"] for t in group["Properties"]["Tags"]}
 
-    assert tags["k8s.io/cluster-autoscaler/node-template/taint/fpga-burst/f2"] == "true:NoSchedule"
+    assert tags["k8s.io/cluster-autoscaler/node-template/taint/fpga-burst/large"] == (
+        "true:NoSchedule"
+    )
     assert tags["fpga-burst.io/priority"] == "5"
 
 
-@pytest.mark.parametrize("name", ["f1-2xlarge", "f1-4xlarge", "f2-6xlarge"])
+@pytest.mark.parametrize("name", ["f2-6xlarge", "f2-12xlarge", "f2-48xlarge"])
 def test_lifecycle_hooks_match_the_handlers(template: Template, name: str) -> None:
     asg_id, _ = asg(template, f"inaccel-{name}")
     template.has_resource_properties(
         "AWS::AutoScaling::LifecycleHook",
         {
             "AutoScalingGroupName": {"Ref": asg_id},
+            "LifecycleHookName": Hook.LAUNCH,
             "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
             "DefaultResult": "ABANDON",
             "HeartbeatTimeout": LAUNCH_HOOK_TIMEOUT_SECONDS,
@@ -397,6 +403,7 @@ def test_lifecycle_hooks_match_the_handlers(template: Template, name: str) -> No
         "AWS::AutoScaling::LifecycleHook",
         {
             "AutoScalingGroupName": {"Ref": asg_id},
+            "LifecycleHookName": Hook.TERMINATE,
             "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
             "DefaultResult": "CONTINUE",
             "HeartbeatTimeout": TERMINATE_HOOK_TIMEOUT_SECONDS,
@@ -404,7 +411,7 @@ def test_lifecycle_hooks_match_the_handlers(template: Template, name: str) -> No
     )
 
 
-@pytest.mark.parametrize("name", ["f1-2xlarge", "f1-4xlarge", "f2-6xlarge"])
+@pytest.mark.parametrize("name", ["f2-6xlarge", "f2-12xlarge", "f2-48xlarge"])
 def test_launch_template_imdsv2_encrypted_gp3_root_and_profile(
     template: Template, config: DeployConfig, name: str
 ) -> None:
@@ -431,13 +438,13 @@ def test_launch_template_imdsv2_encrypted_gp3_root_and_profile(
 
 
 def test_user_data_carries_only_names(template: Template, config: DeployConfig) -> None:
-    _, group = asg(template, "inaccel-f2-6xlarge")
+    _, group = asg(template, "inaccel-f2-48xlarge")
     text = user_data_text(launch_template_of(template, group))
 
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "export FPGA_BURST_JOIN_PARAMETER=/fpga-burst/inaccel/join\n" in text
     assert f"export FPGA_BURST_VPN_SECRET={config.vpn_secret_arn}\n" in text
-    assert "export FPGA_BURST_NODE_TAINTS=fpga-burst/f2=true:NoSchedule\n" in text
+    assert "export FPGA_BURST_NODE_TAINTS=fpga-burst/large=true:NoSchedule\n" in text
     assert "kubeadm join --config" in text
     assert "unsafeSkipCAVerification" not in text
     assert len(base64.b64encode(text.encode())) < 16384  # EC2's user-data limit
@@ -527,7 +534,7 @@ def test_asg_writes_are_conditioned_on_the_cluster_tag(template: Template) -> No
                 "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/inaccel": "owned"}
             }
             resources_json = json.dumps(statement["Resource"])
-            assert "autoScalingGroupName/inaccel-f1-2xlarge" in resources_json
+            assert "autoScalingGroupName/inaccel-f2-6xlarge" in resources_json
             assert ":autoScalingGroup:*:autoScalingGroupName/" in resources_json
     assert found >= 2
 

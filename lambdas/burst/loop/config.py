@@ -44,7 +44,7 @@ _ENV = {
     "dry_run": "FPGA_BURST_DRY_RUN",
 }
 _SECTIONS = ("catalog", "policy", "lifecycle", "watch")
-# How often the tokens function runs (stacks/controller/construct.py SCHEDULES).
+# How often the tokens function runs (stacks/controller/triggers.py SCHEDULES).
 TOKEN_PERIOD = timedelta(minutes=15)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")

@@ -9,16 +9,14 @@ from typing import Any
 
 from burst.core.capacity import build
 from burst.core.model import Outcome, PodDecision
+from burst.core.names import EventReason, Metric
 from burst.loop.result import Log, MetricSink, Result, attempt
 from burst.loop.status import status_data
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import Teller
 
-TRIGGERED = "TriggeredScaleUp"
-NOT_TRIGGERED = "NotTriggerScaleUp"
-# On burst nodes: idle (kept or not, and why), and Cluster Autoscaler's ScaleDown.
-NODE_IDLE = "Idle"
-NODE_SCALE_DOWN = "ScaleDown"
+TRIGGERED = EventReason.TRIGGERED_SCALE_UP
+NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
 
 
 @dataclass
@@ -35,10 +33,10 @@ class Tell:
     def __call__(self, result: Result) -> None:
         plan = result.plan
         boards = sum(d.boards or 0 for d in plan.pods if d.outcome is Outcome.SCALE_UP)
-        self.metrics.add_metric(name="PendingFpgaPods", unit="Count", value=len(plan.pods))
-        self.metrics.add_metric(name="BoardsRequested", unit="Count", value=boards)
+        self.metrics.add_metric(name=Metric.PENDING_FPGA_PODS, unit="Count", value=len(plan.pods))
+        self.metrics.add_metric(name=Metric.BOARDS_REQUESTED, unit="Count", value=boards)
         unhelped = [d for d in plan.pods if d.outcome is Outcome.UNSCHEDULABLE]
-        self.metrics.add_metric(name="UnschedulablePods", unit="Count", value=len(unhelped))
+        self.metrics.add_metric(name=Metric.UNSCHEDULABLE_PODS, unit="Count", value=len(unhelped))
         for d in unhelped:
             self.log.warning(f"pod {d.pod}: no scale-up: {d.reason}",
                              extra={"decision": "unschedulable", "pod": d.pod, "reason": d.reason})
@@ -81,11 +79,11 @@ class Tell:
         kept = {s.node: s.reason for s in result.scale_down.kept}
         down = result.scale_down
         told = [
-            *((s.node, NODE_IDLE, kept.get(s.node, s.reason)) for s in down.annotate
+            *((s.node, EventReason.IDLE, kept.get(s.node, s.reason)) for s in down.annotate
               if s.value is not None),
-            *((s.node, NODE_SCALE_DOWN, f"marked the node as toBeDeleted/unschedulable: "
+            *((s.node, EventReason.SCALE_DOWN, f"marked the node as toBeDeleted/unschedulable: "
                f"{s.reason}") for s in down.taint),
-            *((s.node, NODE_SCALE_DOWN, f"no longer to be deleted: {s.reason}")
+            *((s.node, EventReason.SCALE_DOWN, f"no longer to be deleted: {s.reason}")
               for s in down.untaint),
         ]
         for node, reason, message in told:
