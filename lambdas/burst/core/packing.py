@@ -110,6 +110,7 @@ class _PassState:
     hosts: dict[int, set[int]] = field(default_factory=dict)  # class -> templates
     # A template's best fill only changes when the count of a class it can host changes.
     cached: dict[int, Option | None] = field(default_factory=dict)
+    solved: dict[_Units, list[tuple[int, Alternative, int]]] = field(default_factory=dict)
 
     def options(
         self,
@@ -126,7 +127,7 @@ class _PassState:
                 limited.update(_cap_names(budget, template))
                 continue
             if ti not in self.cached:
-                fill = _fill(template, self.menus[ti], self.left, weights)
+                fill = _fill(template, self.menus[ti], self.left, weights, self.solved)
                 weight = sum(weights[ci] * n for ci, _, n in fill)
                 self.cached[ti] = Option(template, fill, weight) if fill else None
             if (option := self.cached[ti]) is not None:
@@ -189,49 +190,75 @@ def _menus(
 
 
 def _fill(
-    template: Template, menu: _Menu, left: Mapping[int, int], weights: Mapping[int, float]
+    template: Template,
+    menu: _Menu,
+    left: Mapping[int, int],
+    weights: Mapping[int, float],
+    solved: dict[_Units, list[tuple[int, Alternative, int]]],
 ) -> tuple[tuple[int, Alternative, int], ...]:
     """The heaviest set of remaining pods one instance can hold: a knapsack per board."""
     fill: list[tuple[int, Alternative, int]] = []
     for board, sizes in sorted(menu.items()):
-        fill.extend(_knapsack(template.boards[board], sizes, left, weights))
+        units = _units(template.boards[board], sizes, left)
+        # Most commits leave a template's candidate pods as they were (plenty of each class
+        # remain), so the same knapsack comes back: it is solved once per pass.
+        if units not in solved:
+            solved[units] = _knapsack(*units, weights)
+        fill.extend(solved[units])
     return tuple(fill)
 
 
-def _knapsack(
-    capacity: int,
-    sizes: Mapping[int, list[tuple[int, Alternative]]],
-    left: Mapping[int, int],
-    weights: Mapping[int, float],
-) -> list[tuple[int, Alternative, int]]:
+# A knapsack's whole input besides the (per pass fixed) weights: its capacity and the
+# candidate pods, as runs of (class, alternative, pods) in the order they are tried.
+_Units = tuple[int, tuple[tuple[int, Alternative, int], ...]]
+
+
+def _units(
+    capacity: int, sizes: Mapping[int, list[tuple[int, Alternative]]], left: Mapping[int, int]
+) -> _Units:
     # Only the heaviest capacity // size pods of each size can be in an optimal fill, so
     # the 0/1 expansion stays small however many pods are pending.
-    units: list[tuple[int, Alternative]] = []
+    runs = []
     for size, items in sizes.items():
         room = capacity // size
         for ci, alt in items:
             take = min(left.get(ci, 0), room)
-            units.extend([(ci, alt)] * take)
-            room -= take
+            if take > 0:
+                runs.append((ci, alt, take))
+                room -= take
             if room == 0:
                 break
-    # best[c]: (weight, -pods, chosen unit indices) using at most c boards. On equal
-    # weight, fewer and so larger pods win: small ones fill the gaps of later instances.
-    best: list[tuple[float, int, tuple[int, ...]]] = [(0.0, 0, ())] * (capacity + 1)
-    for index, (ci, alt) in enumerate(units):
-        for c in range(capacity, alt.boards - 1, -1):
-            weight, pods, chosen = best[c - alt.boards]
-            candidate = (weight + weights[ci], pods - 1, (*chosen, index))
-            if _better(candidate[:2], best[c][:2]):
-                best[c] = candidate
+    return capacity, tuple(runs)
+
+
+def _knapsack(
+    capacity: int,
+    runs: tuple[tuple[int, Alternative, int], ...],
+    weights: Mapping[int, float],
+) -> list[tuple[int, Alternative, int]]:
+    """0/1 knapsack over the pods of `runs`, each pod one item, tried in order.
+
+    weight[c], pods[c]: the best fill using at most c boards; on equal weight (within
+    EPSILON), fewer and so larger pods win: small ones fill the gaps of later instances.
+    took[i] holds the capacities item i improved, so the chosen items are read back from
+    the end rather than carried along as tuples.
+    """
+    items = [(ci, alt) for ci, alt, n in runs for _ in range(n)]
+    weight = [0.0] * (capacity + 1)
+    pods = [0] * (capacity + 1)
+    took: list[list[int]] = []
+    for ci, alt in items:
+        w, size, improved = weights[ci], alt.boards, []
+        for c in range(capacity, size - 1, -1):
+            new, old = weight[c - size] + w, weight[c]
+            if new - old > EPSILON or (new - old >= -EPSILON and pods[c - size] - 1 > pods[c]):
+                weight[c], pods[c] = new, pods[c - size] - 1
+                improved.append(c)
+        took.append(improved)
     counts: dict[tuple[int, Alternative], int] = {}
-    for index in best[capacity][2]:
-        counts[units[index]] = counts.get(units[index], 0) + 1
+    c = capacity
+    for index in range(len(items) - 1, -1, -1):
+        if c in took[index]:
+            counts[items[index]] = counts.get(items[index], 0) + 1
+            c -= items[index][1].boards
     return [(ci, alt, n) for (ci, alt), n in sorted(counts.items(), key=lambda kv: kv[0][0])]
-
-
-def _better(a: tuple[float, int], b: tuple[float, int]) -> bool:
-    """Heavier wins; weights within rounding noise of each other tie and go to fewer pods."""
-    if abs(a[0] - b[0]) > EPSILON:
-        return a[0] > b[0]
-    return a[1] > b[1]
