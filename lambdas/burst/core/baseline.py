@@ -16,7 +16,7 @@ from burst.core.capacity import Capacity, Slot, Template
 from burst.core.expanders import Option, choose
 from burst.core.fit import Alternative, placement_problem
 from burst.core.model import Outcome, Pod, PodDecision, Policy
-from burst.core.packing import best_alternative
+from burst.core.packing import Fits
 
 # What one candidate plan decided: pods placed on registered or upcoming capacity, the
 # pods left per class (to new instances, in order, then nowhere), capacity, new instances.
@@ -45,6 +45,7 @@ def pod_by_pod(
     members: Sequence[Sequence[Pod]],
     capacity: Capacity,
     policy: Policy,
+    fits: Fits,
 ) -> Attempt:
     """The baseline on `capacity` (filled in place: pass a fresh copy).
 
@@ -55,16 +56,14 @@ def pod_by_pod(
     """
     compat = _Compat(classes)
     registered = [*capacity.existing, *capacity.upcoming]
-    added = _Added(capacity.templates)
+    templates = fits.templates
+    added = _Added(templates)
     hosts = [
-        [
-            (ti, t, alt)
-            for ti, t in enumerate(capacity.templates)
-            if t.problem is None and (alt := best_alternative(cls, t)) is not None
-        ]
-        for cls in classes
+        [(ti, t, fits.alternative[(ci, ti)]) for ti, t in enumerate(templates)
+         if (ci, ti) in fits.alternative]
+        for ci in range(len(classes))
     ]
-    opener = _Opener(capacity.templates, hosts, policy.expanders, Budget.of(capacity, policy))
+    opener = _Opener(templates, hosts, policy.expanders, Budget.of(capacity, policy))
     placed: dict[str, PodDecision] = {}
     rest: list[list[Pod]] = [[] for _ in classes]  # pods not on registered capacity
     left: list[list[Pod]] = [[] for _ in classes]  # of those, the ones nothing could host
@@ -80,7 +79,7 @@ def pod_by_pod(
         # stay at the end, and are the ones reported.
         rest[ci] = list(pods[on_registered:])
         left[ci] = rest[ci][on_new:]
-    packing = _packing(added.instances, capacity.templates, left)
+    packing = _packing(added.instances, templates, left)
     return placed, rest, capacity, packing
 
 

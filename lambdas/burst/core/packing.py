@@ -35,45 +35,74 @@ def best_alternative(cls: PodClass, template: Template) -> Alternative | None:
     return min(fitting, key=lambda a: (a.boards / template.boards[a.board], a), default=None)
 
 
-def class_weights(classes: Sequence[PodClass], templates: Sequence[Template]) -> dict[int, float]:
-    weights: dict[int, float] = {}
-    for index, cls in enumerate(classes):
-        costs = []
-        for template in templates:
-            alt = best_alternative(cls, template)
-            if alt is not None:
-                costs.append(template.price * alt.boards / template.boards[alt.board])
-        if costs:
-            weights[index] = max(min(costs), EPSILON)
-    return weights
+@dataclass(frozen=True)
+class Fits:
+    """Where each pod class may go among the node groups that can grow, worked out once
+    per plan and shared by all its candidate plans."""
+
+    templates: Sequence[Template]  # the templates without a problem; `ti` indexes these
+    alternative: Mapping[tuple[int, int], Alternative]  # (class, ti) -> best_alternative
+    weights: Mapping[int, float]  # class -> cheapest price it could be served at
+    scarce: Mapping[int, float]  # class -> weight, fewer places to go counted heavier
+
+
+def fits_of(classes: Sequence[PodClass], templates: Sequence[Template]) -> Fits:
+    usable = [t for t in templates if t.problem is None]
+    alternative = {
+        (ci, ti): alt
+        for ci, cls in enumerate(classes)
+        for ti, t in enumerate(usable)
+        if (alt := best_alternative(cls, t)) is not None
+    }
+    weights = _class_weights(usable, alternative)
+    return Fits(usable, alternative, weights, _scarcity_weights(weights, alternative, len(usable)))
+
+
+def _class_weights(
+    templates: Sequence[Template], alternative: Mapping[tuple[int, int], Alternative]
+) -> dict[int, float]:
+    """Each class's cheapest price: price * boards it uses / boards per instance."""
+    costs: dict[int, list[float]] = {}
+    for (ci, ti), alt in alternative.items():
+        template = templates[ti]
+        costs.setdefault(ci, []).append(
+            template.price * alt.boards / template.boards[alt.board]
+        )
+    return {ci: max(min(c), EPSILON) for ci, c in costs.items()}
+
+
+def _scarcity_weights(
+    weights: Mapping[int, float],
+    alternative: Mapping[tuple[int, int], Alternative],
+    templates: int,
+) -> dict[int, float]:
+    """Weights that put pods with fewer node groups to go to ahead of all others."""
+    places = dict.fromkeys(weights, 0)
+    for ci, _ in alternative:
+        places[ci] += 1
+    most = max(places.values(), default=0)
+    base = float(templates + 1)
+    return {ci: w * base ** (most - places[ci]) for ci, w in weights.items()}
 
 
 def pack(
-    classes: Sequence[PodClass],
     counts: Mapping[int, int],
-    templates: Sequence[Template],
+    fits: Fits,
     chain: Sequence[str],
     budget: Budget,
 ) -> Packing:
-    usable = [t for t in templates if t.problem is None]
-    weights = class_weights(classes, usable)
-    fits = {
-        (ci, ti): alt
-        for ci in weights
-        for ti, t in enumerate(usable)
-        if (alt := best_alternative(classes[ci], t)) is not None
-    }
     # Cheapest-first can spend scarce room (headroom, the only group a big pod fits) on
     # pods that had other places to go. A second pass serves the pods with the fewest
     # places first; the plan that places more pods, then costs less, wins.
-    scarce = scarcity_weights(classes, weights, usable)
-    passes = [weights] if scarce == weights else [weights, scarce]
-    plans = [_pack_once(classes, counts, usable, fits, w, chain, replace(budget)) for w in passes]
+    passes = [fits.weights] if fits.scarce == fits.weights else [fits.weights, fits.scarce]
+    plans = [
+        _pack_once(counts, fits.templates, fits.alternative, w, chain, replace(budget))
+        for w in passes
+    ]
     return min(plans, key=score)
 
 
 def _pack_once(
-    classes: Sequence[PodClass],
     counts: Mapping[int, int],
     usable: Sequence[Template],
     fits: Mapping[tuple[int, int], Alternative],
@@ -140,18 +169,6 @@ class _PassState:
             self.left[ci] -= n * copies
             for stale in self.hosts.get(ci, ()):
                 self.cached.pop(stale, None)
-
-
-def scarcity_weights(
-    classes: Sequence[PodClass], weights: Mapping[int, float], templates: Sequence[Template]
-) -> dict[int, float]:
-    """Weights that put pods with fewer node groups to go to ahead of all others."""
-    places = {
-        ci: sum(best_alternative(classes[ci], t) is not None for t in templates) for ci in weights
-    }
-    most = max(places.values(), default=0)
-    base = float(len(templates) + 1)
-    return {ci: w * base ** (most - places[ci]) for ci, w in weights.items()}
 
 
 def score(packing: Packing) -> tuple[int, float, int]:
