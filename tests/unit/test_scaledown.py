@@ -161,10 +161,19 @@ def test_every_kept_node_has_a_reason() -> None:
     assert [(k.node, k.reason) for k in plan.kept] == [("burst-0", "runs FPGA pod ml/job")]
 
 
-def test_planning_view_undoes_only_our_taint_and_cordon() -> None:
-    view = planning_view(snap((burst_node(tainted=True), burst_node(1))))
+def test_planning_view_undoes_our_taint_and_cordon_for_pods_that_fill_the_node() -> None:
+    pending = (Pod("ml/big", requests={F1_BOARD: 2}),)
+    view = planning_view(snap((burst_node(tainted=True), burst_node(1)), pending))
     assert all(not n.taints and not n.unschedulable for n in view.nodes)
     assert all(t.key != TO_BE_DELETED for n in view.nodes for t in n.taints)
+
+
+def test_planning_view_keeps_a_big_node_going_when_pending_pods_would_use_part_of_it() -> None:
+    # A 1-board pod would hold both boards of the 2-board node for as long as it runs.
+    pending = (Pod("ml/small", requests={F1_BOARD: 1}),)
+    view = planning_view(snap((burst_node(tainted=True),), pending))
+    (node,) = [n for n in view.nodes if n.node_group]
+    assert node.unschedulable and node.taints[0].key == TO_BE_DELETED
 
 
 # -- invariants ---------------------------------------------------------------------------

@@ -9,9 +9,10 @@ recent FPGA pods (burst.core.arrivals) instead of a fixed timer.
 
 Idle boards serve arrivals in turn: free boards on burst nodes that are busy anyway come
 first, then idle nodes, smallest first (a small instance strands fewer boards when it is
-shared). The k-th idle board is expected to be needed after k / rate seconds; its node is
-kept while that is within `policy.boot_estimate`, and never longer than
-`policy.max_idle_time` idle, whatever the rate says.
+shared). The k-th idle board is expected to be needed after k / rate seconds; a node is
+kept while all of its boards are expected to be needed within `policy.boot_estimate` (a
+big node kept for one small pod would be held by that pod, every board paid, for as long
+as it runs), and never longer than `policy.max_idle_time` idle, whatever the rate says.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def decide(
         order = sorted(entries, key=lambda e: (_total(e, snapshot), -e.since.timestamp(),
                                                e.node.name))
         for entry in order:
-            verdict = _verdict(entry, expected.expected_in(ahead + 1), policy, now)
+            # All of its boards, not just the first: a node kept for fewer pods than it has
+            # boards strands the rest for as long as those pods run.
+            needed = expected.expected_in(ahead + _total(entry, snapshot))
+            verdict = _verdict(entry, needed, policy, now)
             verdicts[entry.node.name] = verdict
             if verdict.keep:
                 ahead += _total(entry, snapshot)

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from burst.core import keep
 from burst.core.arrivals import Arrivals
 from burst.core.capacity import build
+from burst.core.errors import DemandError
+from burst.core.fit import alternatives, placement_problem
 from burst.core.model import (
     SAFE_TO_EVICT,
     SCALE_DOWN_DISABLED,
@@ -95,15 +97,21 @@ class ScaleDownPlan:
 def planning_view(snapshot: Snapshot) -> Snapshot:
     """The snapshot with our to-be-deleted taints (and their cordon) undone.
 
-    Planned on, a node about to be removed still counts as capacity: if a pending pod needs
-    it, scale-down gives it back instead of scale-up buying a new one.
+    Planned on, a node about to be removed still counts as capacity: if pending pods need
+    all of its boards, scale-down gives it back instead of scale-up buying a new one. Not
+    for fewer: a small pod on a big idle node would hold every board of it, paid, for as
+    long as it runs, where a new instance of its size costs one boot.
     """
     groups = {g.name: g for g in snapshot.node_groups}
+    pending = [p for p in snapshot.pods if p.pending]
 
     def restorable(n: Node) -> bool:
         group = groups.get(n.node_group or "")
         # A terminating instance's node is going whatever we do: never capacity.
-        return is_to_be_deleted(n) and group is not None and not _terminating(n, group)
+        return (
+            is_to_be_deleted(n) and group is not None and not _terminating(n, group)
+            and _filled(n, pending, snapshot) >= sum(n.allocatable.values())
+        )
 
     nodes = tuple(
         replace(
@@ -116,6 +124,22 @@ def planning_view(snapshot: Snapshot) -> Snapshot:
         for n in snapshot.nodes
     )
     return replace(snapshot, nodes=nodes)
+
+
+def _filled(node: Node, pending: Iterable[Pod], snapshot: Snapshot) -> int:
+    """Boards of `node` the pending pods that may run there would take, all of them."""
+    total = 0
+    for pod in pending:
+        if placement_problem(pod, node.labels, tuple(
+                t for t in node.taints if t.key != TO_BE_DELETED)) is not None:
+            continue
+        try:
+            options = alternatives(pod, snapshot.catalog)
+        except DemandError:
+            continue
+        total += max((a.boards for a in options
+                      if a.boards <= node.allocatable.get(a.board, 0)), default=0)
+    return total
 
 
 def counted_on(snapshot: Snapshot, plan: Plan) -> frozenset[str]:
