@@ -7,7 +7,6 @@ one environment, built in `environment()`: the only place the functions' setting
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from burst.core.asgtags import cluster_tag
+from burst.core.policy import TOKEN_PERIOD
 from stacks.config import DeployConfig
 from stacks.controller.layer import dependency_layer
 from stacks.nag import acknowledge
@@ -86,7 +86,10 @@ FUNCTIONS = (
         max_event_age=Duration.minutes(5),
     ),
 )
-SCHEDULES = {"scaler": Duration.minutes(1), "tokens": Duration.minutes(15)}
+SCHEDULES = {
+    "scaler": Duration.minutes(1),
+    "tokens": Duration.seconds(TOKEN_PERIOD.total_seconds()),
+}
 LIFECYCLE_EVENTS = (
     "EC2 Instance-launch Lifecycle Action",
     "EC2 Instance-terminate Lifecycle Action",
@@ -102,7 +105,7 @@ def environment(config: DeployConfig, *, join_key_arn: str) -> dict[str, str]:
         "FPGA_BURST_CREDENTIALS_SECRET_ARN": config.credentials_secret_arn,
         "FPGA_BURST_JOIN_PARAMETER": config.join_parameter_name,
         "FPGA_BURST_JOIN_KEY_ID": join_key_arn,
-        "FPGA_BURST_CONFIG": json.dumps(config.runtime_config(), sort_keys=True),
+        "FPGA_BURST_CONFIG": config.runtime_json(),
         "POWERTOOLS_SERVICE_NAME": SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",

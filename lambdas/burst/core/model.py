@@ -124,11 +124,14 @@ class NodeGroup:
 
 @dataclass(frozen=True)
 class Policy:
+    """The operator's choices, with their defaults; burst.core.policy parses and checks them."""
+
     max_boards: int | None = None
     max_price_per_hour: float | None = None
     expanders: tuple[str, ...] = ("priority", "price")
     scale_down_unneeded_time: timedelta = timedelta(minutes=10)
     scale_down_delay_after_add: timedelta = timedelta(minutes=10)
+    token_ttl: timedelta = timedelta(hours=1)  # lifetime of each kubeadm join token
 
 
 @dataclass(frozen=True)

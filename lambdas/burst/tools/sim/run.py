@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from burst.core.errors import ConfigError
-from burst.core.expanders import validate_chain
 from burst.core.model import Policy
+from burst.core.policy import parse_policy as parse_policy_fields
 from burst.tools import scenario
 from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.trace import load
@@ -83,50 +82,54 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# Spec key -> the policy field it sets, and how its text becomes the field's value.
+_SPEC_KEYS = {
+    "unneeded": "scale_down_unneeded_time_seconds",
+    "delay": "scale_down_delay_after_add_seconds",
+    "expanders": "expanders",
+    "max_boards": "max_boards",
+    "max_price": "max_price_per_hour",
+}
+
+
 def parse_policy(spec: str, base: Policy) -> Policy:
-    """`key=value` pairs joined by commas, over `base`; raises ConfigError naming the key."""
+    """`key=value` pairs joined by commas, over `base`; raises ConfigError naming the key.
+
+    The spec is only syntax: it becomes the policy fields burst.core.policy checks.
+    """
     if spec == "base":
         return base
-    changes: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for part in spec.split(","):
-        key, sep, value = part.partition("=")
+        key, sep, value = (s.strip() for s in part.partition("="))
         if not sep:
             raise ConfigError("--policy", spec, f"{part!r} is not key=value")
-        key = key.strip()
-        if key == "unneeded":
-            changes["scale_down_unneeded_time"] = _duration(value, spec, key)
-        elif key == "delay":
-            changes["scale_down_delay_after_add"] = _duration(value, spec, key)
-        elif key == "expanders":
-            changes["expanders"] = validate_chain(value.split("+"), "--policy", spec)
-        elif key in ("max_boards", "max_price"):
-            field = "max_boards" if key == "max_boards" else "max_price_per_hour"
-            changes[field] = _number(value, spec, key, int if key == "max_boards" else float)
-        else:
-            raise ConfigError(
-                "--policy",
-                spec,
-                f"unknown key {key!r} (unneeded, delay, expanders, max_boards, max_price)",
-            )
-    return replace(base, **changes)
+        if key not in _SPEC_KEYS:
+            known = ", ".join(_SPEC_KEYS)
+            raise ConfigError("--policy", spec, f"unknown key {key!r} ({known})")
+        fields[_SPEC_KEYS[key]] = _value(key, value, spec)
+    return parse_policy_fields(fields, f"--policy {spec}", path="", base=base)
 
 
-def _duration(text: str, spec: str, key: str) -> timedelta:
+def _value(key: str, text: str, spec: str) -> Any:
+    if key == "expanders":
+        return text.split("+")
+    if key in ("unneeded", "delay"):
+        return _seconds(text, spec, key)
+    try:
+        return int(text) if key == "max_boards" else float(text)
+    except ValueError:
+        raise ConfigError("--policy", spec, f"{key}: {text!r} is not a number") from None
+
+
+def _seconds(text: str, spec: str, key: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
-    text = text.strip()
     scale = units.get(text[-1:], 0)
     number = text[:-1] if scale else text
     try:
-        return timedelta(seconds=float(number) * (scale or 1))
+        return float(number) * (scale or 1)
     except ValueError:
         raise ConfigError("--policy", spec, f"{key}: {text!r} is not a duration like 10m") from None
-
-
-def _number(text: str, spec: str, key: str, kind: type[int] | type[float]) -> int | float:
-    try:
-        return kind(text)
-    except ValueError:
-        raise ConfigError("--policy", spec, f"{key}: {text!r} is not a number") from None
 
 
 def _rates(items: Sequence[str]) -> dict[str, float]:
