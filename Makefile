@@ -48,8 +48,10 @@ node_modules/.bin/cdk: package.json package-lock.json
 	touch $@
 
 # Writes cdk.out with no AWS credentials: explicit account and region, no lookups.
+# `make synth CONFIG=my-cluster.yaml` synthesizes your configuration (default: cdk.json's).
 synth: $(STAMP) cdk-cli
-	AWS_EC2_METADATA_DISABLED=true npx --no-install cdk synth --no-notices --quiet
+	AWS_EC2_METADATA_DISABLED=true npx --no-install cdk synth --no-notices --quiet \
+		$(if $(CONFIG),-c fpga-burst:config=$(CONFIG))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan.py

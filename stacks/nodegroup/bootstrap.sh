@@ -3,33 +3,93 @@
 #
 # Runs once, as root, from user data: stacks/nodegroup/user_data.py puts `export` lines for
 # the FPGA_BURST_* settings checked below in front of it. User data carries only names, never
-# secrets: the VPN
-# configuration and login come from Secrets Manager, the join token from an SSM SecureString,
-# both read with the instance role. Any failure exits non-zero and the node never joins, so
-# the Auto Scaling launch hook times out and ABANDONs the instance.
+# secrets: the VPN configuration and login come from Secrets Manager, the join token from an
+# SSM SecureString, both read with the instance role.
 #
-# Needs on the AMI: bash, curl, aws (CLI v2), python3, openvpn, iproute2 (ip), systemd,
-# containerd, kubeadm + kubelet (and the FPGA runtime + device plugin the cluster expects).
+# The VPN runs as the systemd unit openvpn-client@fpga-burst (enabled, so a reboot brings it
+# back) and kubelet is ordered after it. A failure exits non-zero and the node never joins,
+# so the Auto Scaling launch hook times out and ABANDONs the instance; before exiting, the
+# script says which step failed and why (see report_failure).
+#
+# Needs on the AMI: bash, curl, aws (CLI v2), python3, openvpn with its openvpn-client@
+# systemd unit, iproute2 (ip), systemd, containerd, kubeadm + kubelet >= 1.31 (the join
+# configuration is kubeadm.k8s.io/v1beta4), and the FPGA runtime + device plugin.
 set -euo pipefail
 
 : "${FPGA_BURST_REGION:?FPGA_BURST_REGION is not set (AWS region)}"
 : "${FPGA_BURST_JOIN_PARAMETER:?FPGA_BURST_JOIN_PARAMETER is not set (SSM parameter name)}"
 : "${FPGA_BURST_VPN_SECRET:?FPGA_BURST_VPN_SECRET is not set (Secrets Manager secret ARN)}"
+: "${FPGA_BURST_JOIN_ERROR_TAG:?FPGA_BURST_JOIN_ERROR_TAG is not set (instance tag key)}"
 FPGA_BURST_NODE_LABELS="${FPGA_BURST_NODE_LABELS:-}"
 FPGA_BURST_NODE_TAINTS="${FPGA_BURST_NODE_TAINTS:-}"
 STATE_DIR="${FPGA_BURST_STATE_DIR:-/etc/fpga-burst}"
 TUN_TIMEOUT="${FPGA_BURST_TUN_TIMEOUT:-120}"
 POLL_SECONDS="${FPGA_BURST_POLL_SECONDS:-3}"
 ATTEMPTS="${FPGA_BURST_ATTEMPTS:-5}"
+OPENVPN_DIR="${FPGA_BURST_OPENVPN_DIR:-/etc/openvpn/client}"
+SYSTEMD_DIR="${FPGA_BURST_SYSTEMD_DIR:-/etc/systemd/system}"
 IMDS="http://169.254.169.254"
 JOIN_CONFIG="${STATE_DIR}/join.yaml"
+# die() may run in a command substitution's subshell: the message goes through a file.
+ERROR_FILE="${STATE_DIR}/join-error"
+VPN_NAME="fpga-burst"
+VPN_UNIT="openvpn-client@${VPN_NAME}"
+STEP="settings"
+INSTANCE_ID=""
 
 log() { echo "fpga-burst bootstrap: $*" >&2; }
 die() {
   log "ERROR: $*"
+  echo "$*" >"${ERROR_FILE}"
   exit 1
 }
-trap 'log "ERROR: failed at line ${LINENO}: ${BASH_COMMAND}"' ERR
+step() {
+  STEP="$1"
+  log "step ${STEP}"
+}
+
+# A node that does not join must say why where people and tools look, without a shell on
+# it. Two places: the console (this script's stderr reaches cloud-init's output log and the
+# serial console, `aws ec2 get-console-output`), always; and the tag FPGA_BURST_JOIN_ERROR_TAG
+# on the instance ("<step>: <message>"), which a preflight or the lifecycle function reads
+# with one DescribeInstances while the launch hook still waits. The tag is best effort (it
+# needs ec2:CreateTags on the instance and a working network), so the console comes first.
+# Not CompleteLifecycleAction ABANDON: the lifecycle function owns the launch hook.
+report_failure() {
+  local code="$1" message
+  message="$(cat "${ERROR_FILE}" 2>/dev/null)" || message="exit code ${code}"
+  message="${STEP}: ${message}"
+  log "join failed at ${message}"
+  [[ -n "${INSTANCE_ID}" ]] || return 0
+  local tags
+  tags="$(python3 -c '
+import json, sys
+print(json.dumps([{"Key": sys.argv[1], "Value": sys.argv[2][:256]}]))
+' "${FPGA_BURST_JOIN_ERROR_TAG}" "${message}")" || return 0
+  aws ec2 create-tags --region "${FPGA_BURST_REGION}" --resources "${INSTANCE_ID}" \
+    --tags "${tags}" >/dev/null \
+    || log "could not tag ${INSTANCE_ID} with ${FPGA_BURST_JOIN_ERROR_TAG} (ec2:CreateTags?)"
+}
+
+on_exit() {
+  local code=$?
+  # The token must not outlive the join on disk.
+  rm -f "${JOIN_CONFIG}"
+  if ((code != 0)); then
+    report_failure "${code}"
+  fi
+  rm -f "${ERROR_FILE}"
+}
+trap on_exit EXIT
+# A failure no die() describes: name the line and the command that stopped the script (the
+# source text, so a variable holding a secret appears by name only). -E: functions trap too;
+# the command in the script's own shell says more than one deep inside a substitution.
+on_error() {
+  ((BASH_SUBSHELL == 0)) && [[ ! -s "${ERROR_FILE}" ]] || return 0
+  echo "line $1: ${BASH_COMMAND%%$'\n'*}" >"${ERROR_FILE}"
+}
+set -E
+trap 'on_error "${LINENO}"' ERR
 
 # Everything written below may hold a secret: owner-only from the start.
 umask 077
@@ -72,27 +132,38 @@ prepare_host() {
   # kubelet refuses to run with swap on (kubernetes/kubernetes#53533).
   swapoff -a || die "swapoff failed"
   systemctl enable --now containerd || die "cannot start containerd"
+  # kubeadm join starts kubelet but does not enable it; after a reboot it must come back.
+  systemctl enable kubelet || die "cannot enable kubelet"
 }
 
+# Writes the client configuration where the openvpn-client@ unit looks for it and starts
+# the unit; enabled, so the VPN (and with it the node IP) comes back after a reboot.
 start_vpn() {
-  local secret config login
+  local secret config login login_file
   secret="$(retry aws secretsmanager get-secret-value --region "${FPGA_BURST_REGION}" \
     --secret-id "${FPGA_BURST_VPN_SECRET}" --query SecretString --output text)" \
     || die "cannot read VPN secret ${FPGA_BURST_VPN_SECRET} (instance role, secret policy?)"
-  config="${STATE_DIR}/openvpn.conf"
+  mkdir -p "${OPENVPN_DIR}"
+  config="${OPENVPN_DIR}/${VPN_NAME}.conf"
   json_field config <<<"${secret}" >"${config}" || die "VPN secret: bad JSON"
   [[ -s "${config}" ]] || die "VPN secret has no \"config\" (the .ovpn file)"
-  local args=(--config "${config}" --daemon fpga-burst-openvpn --writepid "${STATE_DIR}/openvpn.pid")
   login="$(json_field username <<<"${secret}")"
   if [[ -n "${login}" ]]; then
+    login_file="${OPENVPN_DIR}/${VPN_NAME}.login"
     {
       echo "${login}"
       json_field password <<<"${secret}"
       echo
-    } >"${STATE_DIR}/openvpn.login"
-    args+=(--auth-user-pass "${STATE_DIR}/openvpn.login")
+    } >"${login_file}"
+    # A service has no terminal to ask on: the login comes from the file.
+    printf '\nauth-user-pass %s\n' "${login_file}" >>"${config}"
   fi
-  openvpn "${args[@]}" || die "openvpn failed to start"
+  # kubelet's --node-ip is the tun0 address: after a reboot it waits for the tunnel.
+  mkdir -p "${SYSTEMD_DIR}/kubelet.service.d"
+  printf '[Unit]\nWants=%s.service\nAfter=%s.service\n' "${VPN_UNIT}" "${VPN_UNIT}" \
+    >"${SYSTEMD_DIR}/kubelet.service.d/20-fpga-burst-vpn.conf"
+  systemctl daemon-reload || die "systemctl daemon-reload failed"
+  systemctl enable --now "${VPN_UNIT}" || die "cannot start ${VPN_UNIT} (journalctl -u ${VPN_UNIT})"
 }
 
 # Prints tun0's IPv4 address once the tunnel is up; dies after TUN_TIMEOUT seconds.
@@ -116,9 +187,11 @@ read_join_data() {
 }
 
 # write_join_config <file> <node-ip> <provider-id>, join data JSON on stdin.
-# Python writes the YAML so every value is quoted correctly (JSON strings are YAML).
+# Python writes the YAML so every value is quoted correctly (JSON strings are YAML); what it
+# finds wrong with the join data becomes the failure message.
 write_join_config() {
-  NODE_IP="$2" PROVIDER_ID="$3" python3 -c '
+  local problem
+  if ! problem="$(NODE_IP="$2" PROVIDER_ID="$3" python3 -c '
 import json, os, sys
 from datetime import datetime, timezone
 
@@ -141,7 +214,10 @@ if not isinstance(hashes, list) or not hashes or not all(
     fail("caCertHashes must be a non-empty list of sha256:<hex>")
 expiration = join.get("expiration")
 if expiration:
-    expires = datetime.fromisoformat(str(expiration).replace("Z", "+00:00"))
+    try:
+        expires = datetime.fromisoformat(str(expiration).replace("Z", "+00:00"))
+    except ValueError:
+        fail("expiration is not an ISO 8601 time")
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=timezone.utc)
     if expires <= datetime.now(timezone.utc):
@@ -176,23 +252,27 @@ for taint in taints:
     key, _, value = spec.partition("=")
     lines += ["    - key: " + q(key), "      value: " + q(value), "      effect: " + q(effect)]
 sys.stdout.write("\n".join(lines) + "\n")
-' >"$1" || die "cannot write the JoinConfiguration"
+' 2>&1 >"$1")"; then
+    die "${problem:-cannot write the JoinConfiguration}"
+  fi
 }
 
 main() {
-  local instance_id zone node_ip join_data
-  instance_id="$(imds instance-id)"
+  local zone node_ip join_data
+  step metadata
+  INSTANCE_ID="$(imds instance-id)"
   zone="$(imds placement/availability-zone)"
-  log "instance ${instance_id} in ${zone}"
+  log "instance ${INSTANCE_ID} in ${zone}"
+  step host
   prepare_host
+  step vpn
   start_vpn
   node_ip="$(wait_for_tunnel)"
   log "VPN up, tun0 ${node_ip}"
-  # The token must not outlive the join on disk.
-  trap 'rm -f "${JOIN_CONFIG}"' EXIT
+  step join-data
   join_data="$(read_join_data)"
-  write_join_config "${JOIN_CONFIG}" "${node_ip}" "aws:///${zone}/${instance_id}" <<<"${join_data}"
-  log "joining the cluster"
+  write_join_config "${JOIN_CONFIG}" "${node_ip}" "aws:///${zone}/${INSTANCE_ID}" <<<"${join_data}"
+  step kubeadm-join
   kubeadm join --config "${JOIN_CONFIG}" || die "kubeadm join failed"
   log "joined"
 }

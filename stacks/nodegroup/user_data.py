@@ -14,6 +14,8 @@ from pathlib import Path
 from burst.core.model import Taint
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.sh")
+# The instance tag a node that fails to join writes: "<step>: <message>" (bootstrap.sh).
+JOIN_ERROR_TAG = "fpga-burst.io/join-error"
 
 
 def settings(
@@ -28,6 +30,7 @@ def settings(
         "FPGA_BURST_REGION": region,
         "FPGA_BURST_JOIN_PARAMETER": join_parameter,
         "FPGA_BURST_VPN_SECRET": vpn_secret_arn,
+        "FPGA_BURST_JOIN_ERROR_TAG": JOIN_ERROR_TAG,
         "FPGA_BURST_NODE_LABELS": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "FPGA_BURST_NODE_TAINTS": ",".join(str(t) for t in taints),
     }

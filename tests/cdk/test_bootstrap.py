@@ -1,8 +1,8 @@
 """The node bootstrap script, run for real with recording stand-ins for the outside world.
 
-openvpn, kubeadm, aws, curl, ip, systemctl and swapoff are replaced on PATH by one small
-program that logs its argv and answers like the real command would; bash, python3 and awk
-are real. The script runs exactly as the instance would run it: the rendered user data.
+kubeadm, aws, curl, ip, systemctl and swapoff are replaced on PATH by one small program
+that logs its argv and answers like the real command would; bash, python3 and awk are real.
+The script runs exactly as the instance would run it: the rendered user data.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import yaml
 from burst.core.model import Taint
 from stacks.nodegroup import user_data
 
-STANDINS = ("openvpn", "kubeadm", "aws", "curl", "ip", "systemctl", "swapoff")
+STANDINS = ("kubeadm", "aws", "curl", "ip", "systemctl", "swapoff")
 STANDIN = r"""
 import json, os, shutil, sys
 from pathlib import Path
@@ -37,6 +37,9 @@ if once.exists():
     sys.exit("Unable to locate credentials")
 if (stub / f"{name}.fail").exists():
     sys.exit((stub / f"{name}.fail").read_text() or 1)
+fail_if = stub / f"{name}.fail-if"  # fails only when its text is among the arguments
+if fail_if.exists() and fail_if.read_text() in args:
+    sys.exit(f"{name}: {fail_if.read_text()} failed")
 if name == "curl":
     if "PUT" in args:
         print("imds-token", end="")
@@ -121,6 +124,8 @@ def run(stub: Path, **settings: str) -> Run:
         "PATH": f"{stub / 'bin'}:{os.environ['PATH']}",
         "STUB_DIR": str(stub),
         "FPGA_BURST_STATE_DIR": str(stub / "state"),
+        "FPGA_BURST_OPENVPN_DIR": str(stub / "openvpn"),
+        "FPGA_BURST_SYSTEMD_DIR": str(stub / "systemd"),
         "FPGA_BURST_TUN_TIMEOUT": "1",
         "FPGA_BURST_POLL_SECONDS": "0.1",
         "FPGA_BURST_ATTEMPTS": "3",
@@ -142,7 +147,12 @@ def test_bootstrap_joins_with_ca_pinning_labels_taints_and_provider_id(stub: Pat
 
     assert result.returncode == 0, result.stderr
     assert result.called("swapoff") == [["-a"]]
-    assert result.called("systemctl") == [["enable", "--now", "containerd"]]
+    assert result.called("systemctl") == [
+        ["enable", "--now", "containerd"],
+        ["enable", "kubelet"],
+        ["daemon-reload"],
+        ["enable", "--now", "openvpn-client@fpga-burst"],
+    ]
     config = result.join_config()
     assert config["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     assert config["kind"] == "JoinConfiguration"
@@ -197,29 +207,20 @@ def test_bootstrap_reads_secrets_with_the_instance_role_and_imdsv2(stub: Path) -
             "text",
         ],
     ]
-    state = stub / "state"
-    assert result.called("openvpn") == [
-        [
-            "--config",
-            str(state / "openvpn.conf"),
-            "--daemon",
-            "fpga-burst-openvpn",
-            "--writepid",
-            str(state / "openvpn.pid"),
-            "--auth-user-pass",
-            str(state / "openvpn.login"),
-        ]
-    ]
-    assert (state / "openvpn.login").read_text() == "node\ns3cret\n"
-    assert (state / "openvpn.conf").read_text().startswith("client\n")
-    assert stat.S_IMODE((state / "openvpn.login").stat().st_mode) == 0o600
+    vpn = stub / "openvpn"
+    assert (vpn / "fpga-burst.login").read_text() == "node\ns3cret\n"
+    assert (vpn / "fpga-burst.conf").read_text() == (
+        f"client\nremote vpn.example.com 1194 udp\n\nauth-user-pass {vpn / 'fpga-burst.login'}\n"
+    )
+    assert stat.S_IMODE((vpn / "fpga-burst.login").stat().st_mode) == 0o600
+    assert stat.S_IMODE((vpn / "fpga-burst.conf").stat().st_mode) == 0o600
     # Every metadata read carries the session token obtained by the PUT.
     curls = result.called("curl")
     reads = [c for c in curls if "PUT" not in c]
     assert len(reads) == 2 and len(curls) == 4
     assert all("X-aws-ec2-metadata-token: imds-token" in c for c in reads)
     # The token does not stay on disk after the join, and never reaches the log.
-    assert not (state / "join.yaml").exists()
+    assert not (stub / "state" / "join.yaml").exists()
     assert "s3cr3tt0k3nvalue" not in result.stderr
     assert "s3cret" not in result.stderr
 
@@ -253,53 +254,162 @@ def test_vpn_without_login_uses_certificates_only(stub: Path) -> None:
     result = run(stub)
 
     assert result.returncode == 0, result.stderr
-    assert "--auth-user-pass" not in result.called("openvpn")[0]
+    assert (stub / "openvpn" / "fpga-burst.conf").read_text() == "client\n"
+    assert not (stub / "openvpn" / "fpga-burst.login").exists()
+
+
+def test_vpn_is_a_service_that_survives_reboots_and_kubelet_waits_for_it(stub: Path) -> None:
+    result = run(stub)
+
+    assert result.returncode == 0, result.stderr
+    # Enabled units come back after a reboot; kubelet's node IP is on tun0, so it waits.
+    assert ["enable", "--now", "openvpn-client@fpga-burst"] in result.called("systemctl")
+    assert ["enable", "kubelet"] in result.called("systemctl")
+    dropin = stub / "systemd" / "kubelet.service.d" / "20-fpga-burst-vpn.conf"
+    assert dropin.read_text() == (
+        "[Unit]\nWants=openvpn-client@fpga-burst.service\nAfter=openvpn-client@fpga-burst.service\n"
+    )
+    # The unit reads its configuration; nothing starts openvpn by hand as a daemon.
+    assert "--daemon" not in (stub / "user-data.sh").read_text()
+
+
+def join_error_tags(result: Run) -> list[dict[str, str]]:
+    """The tags the script put on its instance (`aws ec2 create-tags ... --tags <json>`)."""
+    calls = [c for c in result.called("aws") if c[:2] == ["ec2", "create-tags"]]
+    for call in calls:
+        assert call[call.index("--resources") + 1] == "i-0123456789abcdef0"
+    return [tag for c in calls for tag in json.loads(c[c.index("--tags") + 1])]
 
 
 @pytest.mark.parametrize(
-    ("setup", "message"),
+    ("setup", "step", "message"),
     [
         pytest.param(
-            lambda s: (s / "tun0").unlink(), "tun0 did not come up within 1s", id="no-tun0"
+            lambda s: (s / "tun0").unlink(),
+            "vpn",
+            "tun0 did not come up within 1s",
+            id="no-tun0",
         ),
         pytest.param(
             lambda s: (s / "aws.fail").write_text("AccessDeniedException"),
+            "vpn",
             "cannot read VPN secret",
             id="secrets-manager-denied",
         ),
         pytest.param(
-            lambda s: (s / "openvpn.fail").touch(), "openvpn failed to start", id="openvpn-fails"
+            lambda s: (s / "systemctl.fail-if").write_text("openvpn-client@fpga-burst"),
+            "vpn",
+            "cannot start openvpn-client@fpga-burst",
+            id="vpn-service-fails",
+        ),
+        pytest.param(
+            lambda s: (s / "systemctl.fail-if").write_text("containerd"),
+            "host",
+            "cannot start containerd",
+            id="no-containerd",
         ),
         pytest.param(
             lambda s: (s / "join.json").write_text(json.dumps(join_data(caCertHashes=[]))),
-            "caCertHashes must be a non-empty list",
+            "join-data",
+            "join data: caCertHashes must be a non-empty list",
             id="no-ca-hash",
         ),
         pytest.param(
             lambda s: (s / "join.json").write_text(
                 json.dumps(join_data(expiration="2020-01-01T00:00:00Z"))
             ),
-            "token expired",
+            "join-data",
+            "join data: token expired",
             id="expired-token",
         ),
         pytest.param(
-            lambda s: (s / "join.json").write_text("{"), "join data: not JSON", id="bad-json"
+            lambda s: (s / "join.json").write_text("{"),
+            "join-data",
+            "join data: not JSON",
+            id="bad-json",
         ),
         pytest.param(
-            lambda s: (s / "kubeadm.fail").touch(), "kubeadm join failed", id="kubeadm-fails"
-        ),
-        pytest.param(
-            lambda s: (s / "curl.fail").touch(), "cannot get an IMDSv2 token", id="no-imds"
+            lambda s: (s / "kubeadm.fail").touch(),
+            "kubeadm-join",
+            "kubeadm join failed",
+            id="kubeadm-fails",
         ),
     ],
 )
-def test_bootstrap_fails_loudly(stub: Path, setup: object, message: str) -> None:
+def test_a_node_that_fails_to_join_says_which_step_and_why(
+    stub: Path, setup: object, step: str, message: str
+) -> None:
     setup(stub)  # type: ignore[operator]
 
     result = run(stub)
 
     assert result.returncode != 0
-    assert message in result.stderr
+    assert f"join failed at {step}: {message}" in result.stderr  # console / cloud-init log
+    [tag] = join_error_tags(result)
+    assert tag["Key"] == "fpga-burst.io/join-error"
+    assert tag["Value"].startswith(f"{step}: {message}")
+    assert result.called("kubeadm") == (
+        [["join", "--config", str(stub / "state" / "join.yaml")]] if step == "kubeadm-join" else []
+    )
+    assert not (stub / "state" / "join.yaml").exists()
+
+
+def test_tagging_is_best_effort_and_the_console_still_says_why(stub: Path) -> None:
+    # No ec2:CreateTags on the node role (or no route to EC2): the failure is still logged.
+    (stub / "aws.fail-if").write_text("create-tags")
+    (stub / "kubeadm.fail").touch()
+
+    result = run(stub)
+
+    assert result.returncode == 1
+    assert "join failed at kubeadm-join: kubeadm join failed" in result.stderr
+    assert "could not tag i-0123456789abcdef0 with fpga-burst.io/join-error" in result.stderr
+
+
+def test_without_instance_metadata_the_failure_is_logged_not_tagged(stub: Path) -> None:
+    (stub / "curl.fail").touch()
+
+    result = run(stub)
+
+    assert result.returncode != 0
+    assert "join failed at metadata: cannot get an IMDSv2 token" in result.stderr
+    assert join_error_tags(result) == []
+
+
+def test_an_unexpected_failure_names_the_command_but_no_secret(stub: Path) -> None:
+    # Not one of the checked failures: set -e stops the script, the ERR trap names the line.
+    (stub / "vpn.json").write_text(json.dumps({"config": "client\n", "username": 5}))
+
+    result = run(stub)
+
+    assert result.returncode != 0
+    [tag] = join_error_tags(result)
+    assert tag["Value"].startswith("vpn: line ")
+    assert "json_field username" in tag["Value"]
+    assert "s3cret" not in result.stderr
+
+
+def test_a_long_failure_message_fits_an_ec2_tag_value(stub: Path) -> None:
+    (stub / "aws.fail-if").write_text("get-secret-value")
+
+    result = run(stub, FPGA_BURST_VPN_SECRET="arn:aws:secretsmanager:" + "x" * 300)
+
+    [tag] = join_error_tags(result)
+    assert result.returncode != 0
+    assert tag["Value"].startswith("vpn: cannot read VPN secret arn:aws:secretsmanager:xxx")
+    assert len(tag["Value"]) == 256  # EC2's limit for a tag value
+
+
+def test_a_malformed_expiration_is_named(stub: Path) -> None:
+    (stub / "join.json").write_text(json.dumps(join_data(expiration="next tuesday")))
+
+    result = run(stub)
+
+    assert result.returncode != 0
+    assert "join failed at join-data: join data: expiration is not an ISO 8601 time" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
 
 
 def test_ssm_read_failure_stops_before_kubeadm(stub: Path) -> None:

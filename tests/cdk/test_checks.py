@@ -84,12 +84,12 @@ def test_app_synthesizes_offline_without_credentials(tmp_path: Path) -> None:
 def test_bad_config_fails_synth_with_the_field_and_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     text = (REPO / "config" / "fpga-burst.yaml").read_text()
-    bad.write_text(text.replace("instance_type: f1.4xlarge", "instance_type: f1.3xlarge"))
+    bad.write_text(text.replace("instance_type: f2.12xlarge", "instance_type: f2.13xlarge"))
 
     result = synth(tmp_path, f"fpga-burst:config={bad}")
 
     assert result.returncode == 1
-    assert "node_groups[1].instance_type: 'f1.3xlarge' is not a known FPGA instance type" in (
+    assert "node_groups[1].instance_type: 'f2.13xlarge' is not a known FPGA instance type" in (
         result.stderr
     )
     assert "Traceback" not in result.stderr

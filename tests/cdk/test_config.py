@@ -35,16 +35,16 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
     assert config.cluster_name == "inaccel"
     assert config.join_parameter_name == "/fpga-burst/inaccel/join"
     assert [g.asg_name("inaccel") for g in config.node_groups] == [
-        "inaccel-f1-2xlarge",
-        "inaccel-f1-4xlarge",
         "inaccel-f2-6xlarge",
+        "inaccel-f2-12xlarge",
+        "inaccel-f2-48xlarge",
     ]
-    f1 = config.node_groups[1]
-    assert (f1.min_size, f1.max_size, f1.boards) == (0, 4, {"xilinx/aws-vu9p-f1": 2})
-    assert len(f1.subnets) == 3  # all network subnets when the group names none
-    f2 = config.node_groups[2]
-    assert [s.availability_zone for s in f2.subnets] == ["us-east-1a", "us-east-1b"]
-    assert f2.taints == (Taint("fpga-burst/f2", "true", "NoSchedule"),)
+    f2 = config.node_groups[1]
+    assert (f2.min_size, f2.max_size, f2.boards) == (0, 4, {"xilinx/aws-vu47p-f2": 2})
+    assert len(f2.subnets) == 3  # all network subnets when the group names none
+    large = config.node_groups[2]
+    assert [s.availability_zone for s in large.subnets] == ["us-east-1a", "us-east-1b"]
+    assert large.taints == (Taint("fpga-burst/large", "true", "NoSchedule"),)
     assert config.policy.max_boards == 16
     assert config.policy.scale_down_delay_after_add == Policy().scale_down_delay_after_add
 
@@ -111,7 +111,7 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             id="unknown-subnet",
         ),
         pytest.param(
-            lambda d: d["node_groups"][1].update(name="f1-2xlarge"),
+            lambda d: d["node_groups"][1].update(name="f2-6xlarge"),
             "node_groups[].name",
             "appears twice",
             id="duplicate-group",
@@ -222,7 +222,7 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
 def test_minimal_example_needs_only_the_required_fields() -> None:
     config = load(REPO / "examples" / "deploy-minimal.yaml")
 
-    assert [g.asg_name(config.cluster_name) for g in config.node_groups] == ["lab-f1"]
+    assert [g.asg_name(config.cluster_name) for g in config.node_groups] == ["lab-f2"]
     assert config.node_groups[0].min_size == 0
     assert config.join_parameter_name == "/fpga-burst/lab/join"
     assert config.runtime_config()["catalog"] == {"accelerators": {}}

@@ -112,7 +112,7 @@ def test_function_environment_is_the_documented_set(
     }
     assert runtime["catalog"]["accelerators"]["com.inaccel.xgboost.exact"] == {
         "xilinx/u250": 4,
-        "xilinx/aws-vu9p-f1": 2,
+        "xilinx/aws-vu47p-f2": 2,
     }
 
 
@@ -350,9 +350,9 @@ def test_group_size_subnets_and_no_desired_capacity(
 @pytest.mark.parametrize(
     ("name", "board", "boards"),
     [
-        ("f1-2xlarge", "xilinx/aws-vu9p-f1", "1"),
-        ("f1-4xlarge", "xilinx/aws-vu9p-f1", "2"),
         ("f2-6xlarge", "xilinx/aws-vu47p-f2", "1"),
+        ("f2-12xlarge", "xilinx/aws-vu47p-f2", "2"),
+        ("f2-48xlarge", "xilinx/aws-vu47p-f2", "8"),
     ],
 )
 def test_cluster_autoscaler_tags(template: Template, name: str, board: str, boards: str) -> None:
@@ -374,14 +374,16 @@ def test_cluster_autoscaler_tags(template: Template, name: str, board: str, boar
 
 
 def test_taint_tags_use_the_value_colon_effect_form(template: Template) -> None:
-    _, group = asg(template, "inaccel-f2-6xlarge")
+    _, group = asg(template, "inaccel-f2-48xlarge")
     tags = {t["Key"]: t["Value"] for t in group["Properties"]["Tags"]}
 
-    assert tags["k8s.io/cluster-autoscaler/node-template/taint/fpga-burst/f2"] == "true:NoSchedule"
+    assert tags["k8s.io/cluster-autoscaler/node-template/taint/fpga-burst/large"] == (
+        "true:NoSchedule"
+    )
     assert tags["fpga-burst.io/priority"] == "5"
 
 
-@pytest.mark.parametrize("name", ["f1-2xlarge", "f1-4xlarge", "f2-6xlarge"])
+@pytest.mark.parametrize("name", ["f2-6xlarge", "f2-12xlarge", "f2-48xlarge"])
 def test_lifecycle_hooks_match_the_handlers(template: Template, name: str) -> None:
     asg_id, _ = asg(template, f"inaccel-{name}")
     template.has_resource_properties(
@@ -404,7 +406,7 @@ def test_lifecycle_hooks_match_the_handlers(template: Template, name: str) -> No
     )
 
 
-@pytest.mark.parametrize("name", ["f1-2xlarge", "f1-4xlarge", "f2-6xlarge"])
+@pytest.mark.parametrize("name", ["f2-6xlarge", "f2-12xlarge", "f2-48xlarge"])
 def test_launch_template_imdsv2_encrypted_gp3_root_and_profile(
     template: Template, config: DeployConfig, name: str
 ) -> None:
@@ -431,13 +433,13 @@ def test_launch_template_imdsv2_encrypted_gp3_root_and_profile(
 
 
 def test_user_data_carries_only_names(template: Template, config: DeployConfig) -> None:
-    _, group = asg(template, "inaccel-f2-6xlarge")
+    _, group = asg(template, "inaccel-f2-48xlarge")
     text = user_data_text(launch_template_of(template, group))
 
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "export FPGA_BURST_JOIN_PARAMETER=/fpga-burst/inaccel/join\n" in text
     assert f"export FPGA_BURST_VPN_SECRET={config.vpn_secret_arn}\n" in text
-    assert "export FPGA_BURST_NODE_TAINTS=fpga-burst/f2=true:NoSchedule\n" in text
+    assert "export FPGA_BURST_NODE_TAINTS=fpga-burst/large=true:NoSchedule\n" in text
     assert "kubeadm join --config" in text
     assert "unsafeSkipCAVerification" not in text
     assert len(base64.b64encode(text.encode())) < 16384  # EC2's user-data limit
@@ -527,7 +529,7 @@ def test_asg_writes_are_conditioned_on_the_cluster_tag(template: Template) -> No
                 "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/inaccel": "owned"}
             }
             resources_json = json.dumps(statement["Resource"])
-            assert "autoScalingGroupName/inaccel-f1-2xlarge" in resources_json
+            assert "autoScalingGroupName/inaccel-f2-6xlarge" in resources_json
             assert ":autoScalingGroup:*:autoScalingGroupName/" in resources_json
     assert found >= 2
 

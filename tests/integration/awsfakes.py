@@ -21,7 +21,7 @@ from botocore.stub import Stubber
 LIFECYCLE_CALLS = ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat")
 
 
-class OperationStubber(Stubber):
+class OperationStubber(Stubber):  # type: ignore[misc]  # botocore is untyped here
     """A botocore Stubber that answers only `operations` and lets every other call through.
 
     A plain Stubber intercepts every call of its client; scoping it keeps moto answering

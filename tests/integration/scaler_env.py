@@ -60,7 +60,7 @@ def session() -> boto3.Session:
 
 def environment(endpoint: str, **config: Any) -> dict[str, str]:
     """The variables the CDK sets, pointing at the moto server."""
-    document = {
+    document: dict[str, dict[str, Any]] = {
         "catalog": {"accelerators": {"com.inaccel.xgboost.exact": {
             "xilinx/u250": 4, "xilinx/aws-vu9p-f1": 2}}},
         "policy": {"scale_down_unneeded_time_seconds": 0,

@@ -37,6 +37,8 @@ from burst.core.errors import (
     TransientError,
 )
 from burst.core.model import Taint
+from burst.loop import config as config_mod
+from burst.loop import observe
 from burst.ports.aws import ClusterCredentials, JoinData, LifecycleResult
 
 REGION = "us-east-1"
@@ -45,6 +47,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CA = "k8s.io/cluster-autoscaler/"
 TEMPLATE = CA + "node-template/"
 SECRET_TOKEN = "abcdef.0123456789abcdef"
+PLAIN = AwsSettings(region=REGION)
 # Few attempts keep the retry sleeps of a throttling test short.
 FAST = AwsSettings(region=REGION, max_attempts=2, connect_timeout=1, read_timeout=5)
 
@@ -112,7 +115,7 @@ def test_discovery_finds_only_groups_tagged_enabled_and_for_this_cluster(
     make_group(moto, "cluster-only", {CA + CLUSTER: "owned"})
     make_group(moto, "untagged", {})
     # WHEN node groups are discovered
-    groups = Aws(moto, AwsSettings(region=REGION)).discover_node_groups(CLUSTER, NOW)
+    groups = Aws(moto, PLAIN).groups.discover_node_groups(CLUSTER)
     # THEN only the two groups tagged for this cluster are seen
     assert [g.name for g in groups] == ["f1-2xlarge", "f1-4xlarge"]
     assert [g.instance_type for g in groups] == ["f1.2xlarge", "f1.4xlarge"]
@@ -137,7 +140,7 @@ def test_discovery_reads_labels_taints_boards_and_priority_from_cluster_autoscal
         ),
         max_size=3,
     )
-    (group,) = Aws(moto, AwsSettings(region=REGION)).discover_node_groups(CLUSTER, NOW)
+    (group,) = Aws(moto, PLAIN).groups.discover_node_groups(CLUSTER)
     assert group.labels == {
         "fpga-burst.io/node-group": "f1-4xlarge",
         "node.kubernetes.io/lifecycle": "burst",
@@ -153,11 +156,11 @@ def test_discovery_falls_back_to_the_instance_type_table_for_boards_without_reso
 ) -> None:
     make_group(moto, "f1-2xlarge", cluster_tags(), instance_type="f1.2xlarge")
     make_group(moto, "mystery", cluster_tags(), instance_type="x9.large")
-    aws = Aws(moto, AwsSettings(region=REGION))
-    by_name = {g.name: g for g in aws.discover_node_groups(CLUSTER, NOW)}
+    aws = Aws(moto, PLAIN)
+    by_name = {g.name: g for g in aws.groups.discover_node_groups(CLUSTER)}
     assert by_name["f1-2xlarge"].boards == {F1_BOARD: 1}
     assert by_name["mystery"].boards == {}
-    custom = {g.name: g for g in aws.discover_node_groups(CLUSTER, NOW, instance_types={})}
+    custom = {g.name: g for g in aws.groups.discover_node_groups(CLUSTER, instance_types={})}
     assert custom["f1-2xlarge"].boards == {}
 
 
@@ -205,7 +208,7 @@ def test_discovery_reads_the_instance_type_wherever_the_group_defines_it(
                "ResourceType": "auto-scaling-group"} for k, v in cluster_tags().items()],
         **source(moto, "f1-2xlarge"),
     )
-    (group,) = Aws(moto, AwsSettings(region=REGION)).discover_node_groups(CLUSTER, NOW)
+    (group,) = Aws(moto, PLAIN).groups.discover_node_groups(CLUSTER)
     assert (group.instance_type, group.boards) == ("f1.2xlarge", {F1_BOARD: 1})
 
 
@@ -214,7 +217,7 @@ def test_discovery_follows_pages_beyond_the_fifty_groups_of_one_page(
 ) -> None:
     for i in range(55):
         make_group(moto, f"g{i:02d}", cluster_tags())
-    groups = Aws(moto, AwsSettings(region=REGION)).discover_node_groups(CLUSTER, NOW)
+    groups = Aws(moto, PLAIN).groups.discover_node_groups(CLUSTER)
     assert len(groups) == 55
 
 
@@ -222,18 +225,18 @@ def test_discovery_and_instances_report_lifecycle_state_and_zone_of_each_instanc
     moto: boto3.Session,
 ) -> None:
     make_group(moto, "f1-4xlarge", cluster_tags(), desired=2)
-    aws = Aws(moto, AwsSettings(region=REGION))
-    (group,) = aws.discover_node_groups(CLUSTER, NOW)
+    aws = Aws(moto, PLAIN)
+    (group,) = aws.groups.discover_node_groups(CLUSTER)
     assert len(group.instances) == 2
     assert {(i.lifecycle_state, i.availability_zone) for i in group.instances} == {
         ("InService", f"{REGION}a")
     }
-    assert aws.instances("f1-4xlarge") == group.instances
+    assert aws.groups.instances("f1-4xlarge") == group.instances
 
 
 def test_instances_of_an_unknown_group_raise_node_group_not_found(moto: boto3.Session) -> None:
     with pytest.raises(NodeGroupNotFoundError, match="no-such-group"):
-        Aws(moto, AwsSettings(region=REGION)).instances("no-such-group")
+        Aws(moto, PLAIN).groups.instances("no-such-group")
 
 
 def _failed_launch(minutes_ago: int, activity_id: str) -> dict[str, Any]:
@@ -256,25 +259,26 @@ def _failed_launch(minutes_ago: int, activity_id: str) -> dict[str, Any]:
     }
 
 
-def test_discovery_backs_a_group_off_after_insufficient_capacity_in_its_activities(
+def test_observed_groups_are_backed_off_after_insufficient_capacity_in_their_activities(
     moto: boto3.Session,
 ) -> None:
     # GIVEN two groups, one whose last two launches failed for lack of capacity
     make_group(moto, "f1-4xlarge", cluster_tags())
     make_group(moto, "f1-2xlarge", cluster_tags(), instance_type="f1.2xlarge")
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     stub = OperationStubber(aws.client("autoscaling"), "DescribeScalingActivities")
-    # newest first, as AWS returns them; groups are asked in the order AWS lists them
+    # newest first, as AWS returns them; groups are asked in name order
+    stub.add_response("describe_scaling_activities", {"Activities": []},
+                      {"AutoScalingGroupName": "f1-2xlarge"})
     stub.add_response(
         "describe_scaling_activities",
         {"Activities": [_failed_launch(2, "b"), _failed_launch(10, "a")]},
         {"AutoScalingGroupName": "f1-4xlarge"},
     )
-    stub.add_response("describe_scaling_activities", {"Activities": []},
-                      {"AutoScalingGroupName": "f1-2xlarge"})
-    # WHEN discovered, moto answering everything but the activities
+    # WHEN observed, moto answering everything but the activities
     with stub:
-        groups = {g.name: g for g in aws.discover_node_groups(CLUSTER, NOW)}
+        found = observe.node_groups(aws.groups, config_mod.load({}, cluster_name=CLUSTER), NOW)
+    groups = {g.name: g for g in found}
     # THEN the failing group is backed off 10 min after its second failure, the other not
     reason = groups["f1-4xlarge"].backoff
     assert reason is not None
@@ -287,7 +291,7 @@ def test_discovery_backs_a_group_off_after_insufficient_capacity_in_its_activiti
 def test_scaling_activities_follow_pages_and_stop_at_the_lookback_horizon(
     moto: boto3.Session,
 ) -> None:
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     stub = OperationStubber(aws.client("autoscaling"), "DescribeScalingActivities")
     stub.add_response(
         "describe_scaling_activities",
@@ -301,7 +305,7 @@ def test_scaling_activities_follow_pages_and_stop_at_the_lookback_horizon(
         {"AutoScalingGroupName": "f1-4xlarge", "NextToken": "page-2"},
     )
     with stub:
-        found = aws.scaling_activities("f1-4xlarge", since=NOW - timedelta(hours=6))
+        found = aws.groups.scaling_activities("f1-4xlarge", since=NOW - timedelta(hours=6))
     # page 3 is never asked for: page 2 already reached activities older than `since`
     assert [a.activity_id for a in found] == ["p1", "p2"]
     stub.assert_no_pending_responses()
@@ -324,7 +328,7 @@ def test_raise_desired_capacity_never_exceeds_max_and_never_lowers(
     moto: boto3.Session, desired: int, target: int, after: int, clamped: bool
 ) -> None:
     make_group(moto, "f1-4xlarge", cluster_tags(), desired=desired, max_size=4)
-    change = Aws(moto, AwsSettings(region=REGION)).raise_desired_capacity("f1-4xlarge", target)
+    change = Aws(moto, PLAIN).capacity.raise_desired_capacity("f1-4xlarge", target)
     assert (change.from_size, change.to_size, change.requested, change.clamped) == (
         desired, after, target, clamped
     )
@@ -334,9 +338,9 @@ def test_raise_desired_capacity_never_exceeds_max_and_never_lowers(
 
 def test_raise_desired_capacity_twice_is_idempotent(moto: boto3.Session) -> None:
     make_group(moto, "f1-4xlarge", cluster_tags())
-    aws = Aws(moto, AwsSettings(region=REGION))
-    first = aws.raise_desired_capacity("f1-4xlarge", 1)
-    second = aws.raise_desired_capacity("f1-4xlarge", 1)
+    aws = Aws(moto, PLAIN)
+    first = aws.capacity.raise_desired_capacity("f1-4xlarge", 1)
+    second = aws.capacity.raise_desired_capacity("f1-4xlarge", 1)
     assert (first.changed, second.changed) == (True, False)
     assert desired_of(moto, "f1-4xlarge") == 1
 
@@ -345,15 +349,15 @@ def test_raise_desired_capacity_of_unknown_group_raises_node_group_not_found(
     moto: boto3.Session,
 ) -> None:
     with pytest.raises(NodeGroupNotFoundError):
-        Aws(moto, AwsSettings(region=REGION)).raise_desired_capacity("gone", 1)
+        Aws(moto, PLAIN).capacity.raise_desired_capacity("gone", 1)
 
 
 def test_raise_desired_capacity_logs_a_warning_when_clamped_to_max(
     moto: boto3.Session, caplog: pytest.LogCaptureFixture
 ) -> None:
     make_group(moto, "f1-4xlarge", cluster_tags(), max_size=1)
-    with caplog.at_level(logging.INFO, logger="burst.adapters.aws.adapter"):
-        Aws(moto, AwsSettings(region=REGION)).raise_desired_capacity("f1-4xlarge", 3)
+    with caplog.at_level(logging.INFO, logger="burst.adapters.aws.capacity"):
+        Aws(moto, PLAIN).capacity.raise_desired_capacity("f1-4xlarge", 3)
     assert "clamped to max size 1 (asked for 3)" in caplog.text
 
 
@@ -362,25 +366,25 @@ def test_terminate_instance_decrements_desired_and_a_repeat_is_a_no_op(
 ) -> None:
     # GIVEN a group with two running instances
     make_group(moto, "f1-4xlarge", cluster_tags(), desired=2)
-    aws = Aws(moto, AwsSettings(region=REGION))
-    victim, survivor = aws.instances("f1-4xlarge")
+    aws = Aws(moto, PLAIN)
+    victim, survivor = aws.groups.instances("f1-4xlarge")
     # WHEN one is terminated by name, twice
-    first = aws.terminate_instance(victim.instance_id)
-    second = aws.terminate_instance(victim.instance_id)
+    first = aws.capacity.terminate_instance(victim.instance_id)
+    second = aws.capacity.terminate_instance(victim.instance_id)
     # THEN desired capacity went down by one, the other instance stayed, the repeat did nothing
     assert (first, second) == (True, False)
     assert desired_of(moto, "f1-4xlarge") == 1
-    assert [i.instance_id for i in aws.instances("f1-4xlarge")] == [survivor.instance_id]
+    assert [i.instance_id for i in aws.groups.instances("f1-4xlarge")] == [survivor.instance_id]
 
 
 def test_terminate_an_instance_in_no_group_is_a_no_op(moto: boto3.Session) -> None:
-    assert Aws(moto, AwsSettings(region=REGION)).terminate_instance("i-0123456789abcdef0") is False
+    assert Aws(moto, PLAIN).capacity.terminate_instance("i-0123456789abcdef0") is False
 
 
 def test_terminate_an_instance_already_terminating_is_a_no_op_without_a_second_call(
     moto: boto3.Session,
 ) -> None:
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     stub = OperationStubber(
         aws.client("autoscaling"),
         "DescribeAutoScalingInstances",
@@ -396,7 +400,7 @@ def test_terminate_an_instance_already_terminating_is_a_no_op_without_a_second_c
         {"InstanceIds": ["i-0a1b2c3d4e5f60718"]},
     )
     with stub:
-        assert aws.terminate_instance("i-0a1b2c3d4e5f60718") is False
+        assert aws.capacity.terminate_instance("i-0a1b2c3d4e5f60718") is False
     stub.assert_no_pending_responses()
 
 
@@ -410,7 +414,7 @@ def test_throttling_that_outlasts_retries_becomes_a_transient_aws_throttled_erro
     stub = OperationStubber(aws.client("autoscaling"), "DescribeAutoScalingGroups")
     stub.add_client_error("describe_auto_scaling_groups", "Throttling", "Rate exceeded", 400)
     with stub, pytest.raises(AwsThrottledError, match="Rate exceeded") as caught:
-        aws.raise_desired_capacity("f1-4xlarge", 1)
+        aws.capacity.raise_desired_capacity("f1-4xlarge", 1)
     assert isinstance(caught.value, TransientError)
 
 
@@ -435,7 +439,7 @@ def test_throttled_call_is_retried_by_the_adaptive_client_then_succeeds(
 
     client.meta.events.register("before-send.auto-scaling.SetDesiredCapacity", throttle_once)
     # WHEN desired capacity is raised
-    change = aws.raise_desired_capacity("f1-4xlarge", 1)
+    change = aws.capacity.raise_desired_capacity("f1-4xlarge", 1)
     # THEN the client retried by itself and the raise took effect
     assert len(attempts) == 2
     assert change.changed
@@ -471,7 +475,7 @@ def test_client_errors_are_translated_by_class_so_the_shell_can_decide_retry_or_
     stub = OperationStubber(aws.client("autoscaling"), "DescribeAutoScalingGroups")
     stub.add_client_error("describe_auto_scaling_groups", code, "boom", status)
     with stub, pytest.raises(error) as caught:
-        aws.instances("f1-4xlarge")
+        aws.groups.instances("f1-4xlarge")
     assert type(caught.value) is error
     assert isinstance(caught.value.__cause__, Exception)
 
@@ -488,7 +492,7 @@ def test_an_unreachable_endpoint_becomes_a_transient_aws_unavailable_error() -> 
     settings = AwsSettings(region=REGION, endpoint_url=f"http://127.0.0.1:{free_port()}",
                            max_attempts=1, connect_timeout=1, read_timeout=1)
     with pytest.raises(AwsUnavailableError, match="DescribeAutoScalingGroups"):
-        Aws(session(), settings).discover_node_groups(CLUSTER, NOW)
+        Aws(session(), settings).groups.discover_node_groups(CLUSTER)
 
 
 def test_every_client_has_adaptive_retries_and_connect_and_read_timeouts(
@@ -509,7 +513,7 @@ LIFECYCLE = {"node_group": "f1-4xlarge", "hook": "fpga-burst-launch",
 
 
 def test_complete_lifecycle_action_sends_result_instance_and_token(moto: boto3.Session) -> None:
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
         stub.add_response("complete_lifecycle_action", {}, {
             "AutoScalingGroupName": "f1-4xlarge",
@@ -524,21 +528,21 @@ def test_complete_lifecycle_action_sends_result_instance_and_token(moto: boto3.S
             "InstanceId": "i-0a1b2c3d4e5f60718",
             "LifecycleActionResult": "ABANDON",
         })
-        aws.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.CONTINUE,
-                                      token="c613620e-07e2-4ed2-a9e2-ef8258911ade")
-        aws.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.ABANDON)
+        aws.lifecycle.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.CONTINUE,
+                                                token="c613620e-07e2-4ed2-a9e2-ef8258911ade")
+        aws.lifecycle.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.ABANDON)
         stub.assert_no_pending_responses()
 
 
 def test_record_heartbeat_names_the_instance_and_the_hook(moto: boto3.Session) -> None:
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
         stub.add_response("record_lifecycle_action_heartbeat", {}, {
             "AutoScalingGroupName": "f1-4xlarge",
             "LifecycleHookName": "fpga-burst-launch",
             "InstanceId": "i-0a1b2c3d4e5f60718",
         })
-        aws.record_heartbeat(**LIFECYCLE)
+        aws.lifecycle.record_heartbeat(**LIFECYCLE)
         stub.assert_no_pending_responses()
 
 
@@ -563,26 +567,27 @@ MISSING_ACTIONS = {
 def test_a_missing_lifecycle_action_is_a_typed_error_the_shell_can_ignore(
     moto: boto3.Session, method: str, message: str
 ) -> None:
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
         stub.add_client_error(method, "ValidationError", message, 400)
         with pytest.raises(LifecycleActionNotFoundError, match="No active Lifecycle Action"):
             if method == "complete_lifecycle_action":
-                aws.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.CONTINUE,
-                                              token="c613620e-07e2-4ed2-a9e2-ef8258911ade")
+                aws.lifecycle.complete_lifecycle_action(
+                    **LIFECYCLE, result=LifecycleResult.CONTINUE,
+                    token="c613620e-07e2-4ed2-a9e2-ef8258911ade")
             else:
-                aws.record_heartbeat(**LIFECYCLE)
+                aws.lifecycle.record_heartbeat(**LIFECYCLE)
 
 
 def test_other_lifecycle_validation_errors_are_not_mistaken_for_a_missing_action(
     moto: boto3.Session,
 ) -> None:
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
         stub.add_client_error("complete_lifecycle_action", "ValidationError",
                               "1 validation error detected: LifecycleActionResult", 400)
         with pytest.raises(AwsError) as caught:
-            aws.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.CONTINUE)
+            aws.lifecycle.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.CONTINUE)
     assert type(caught.value) is AwsError
 
 
@@ -605,12 +610,12 @@ def test_join_data_is_published_as_a_kms_encrypted_secure_string_and_read_back(
     key_id = moto.client("kms").create_key(Description="fpga-burst join data")["KeyMetadata"][
         "KeyId"
     ]
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     caplog.set_level(logging.DEBUG)
     # WHEN join data is published twice and read back
-    aws.publish_join_data("/fpga-burst/join", join_data(), kms_key_id=key_id)
-    aws.publish_join_data("/fpga-burst/join", join_data(), kms_key_id=key_id)
-    back = aws.read_join_data("/fpga-burst/join")
+    aws.joins.publish_join_data("/fpga-burst/join", join_data(), kms_key_id=key_id)
+    aws.joins.publish_join_data("/fpga-burst/join", join_data(), kms_key_id=key_id)
+    back = aws.joins.read_join_data("/fpga-burst/join")
     # THEN it is a SecureString under that key, overwritten in place, equal when decrypted
     parameter = moto.client("ssm").describe_parameters()["Parameters"][0]
     assert (parameter["Type"], parameter["KeyId"], parameter["Version"]) == (
@@ -633,7 +638,7 @@ def test_join_data_repr_hides_the_token() -> None:
 
 
 def test_reading_join_data_that_is_absent_gives_none(moto: boto3.Session) -> None:
-    assert Aws(moto, AwsSettings(region=REGION)).read_join_data("/fpga-burst/none") is None
+    assert Aws(moto, PLAIN).joins.read_join_data("/fpga-burst/none") is None
 
 
 def test_reading_join_data_that_is_not_json_gives_none_and_never_logs_the_value(
@@ -642,7 +647,7 @@ def test_reading_join_data_that_is_not_json_gives_none_and_never_logs_the_value(
     moto.client("ssm").put_parameter(Name="/fpga-burst/join", Value="garbage-" + SECRET_TOKEN,
                                      Type="SecureString")
     with caplog.at_level(logging.DEBUG):
-        assert Aws(moto, AwsSettings(region=REGION)).read_join_data("/fpga-burst/join") is None
+        assert Aws(moto, PLAIN).joins.read_join_data("/fpga-burst/join") is None
     assert "does not hold join data" in caplog.text
     assert SECRET_TOKEN not in caplog.text
 
@@ -652,7 +657,7 @@ def test_cluster_credentials_are_read_from_the_secret_json(moto: boto3.Session) 
               "token": "eyJhbGciOi"}
     moto.client("secretsmanager").create_secret(Name="fpga-burst/cluster",
                                                 SecretString=json.dumps(secret))
-    creds = Aws(moto, AwsSettings(region=REGION)).read_cluster_credentials("fpga-burst/cluster")
+    creds = Aws(moto, PLAIN).secrets.read_cluster_credentials("fpga-burst/cluster")
     assert creds == ClusterCredentials(**secret)
     assert "eyJhbGciOi" not in repr(creds)
 
@@ -671,12 +676,12 @@ def test_a_malformed_cluster_secret_raises_cluster_credentials_error_naming_the_
 ) -> None:
     moto.client("secretsmanager").create_secret(Name="fpga-burst/cluster", SecretString=value)
     with pytest.raises(ClusterCredentialsError, match=problem):
-        Aws(moto, AwsSettings(region=REGION)).read_cluster_credentials("fpga-burst/cluster")
+        Aws(moto, PLAIN).secrets.read_cluster_credentials("fpga-burst/cluster")
 
 
 def test_a_missing_cluster_secret_raises_cluster_credentials_error(moto: boto3.Session) -> None:
     with pytest.raises(ClusterCredentialsError, match="not found"):
-        Aws(moto, AwsSettings(region=REGION)).read_cluster_credentials("fpga-burst/none")
+        Aws(moto, PLAIN).secrets.read_cluster_credentials("fpga-burst/none")
 
 
 def test_burst_credentials_writes_the_secret_the_functions_then_read_back(
@@ -686,17 +691,18 @@ def test_burst_credentials_writes_the_secret_the_functions_then_read_back(
     and the token is in no log line."""
     caplog.set_level(logging.DEBUG)
     moto.client("secretsmanager").create_secret(Name="fpga-burst/cluster", SecretString="{}")
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     creds = ClusterCredentials("https://10.8.0.1:6443", "-----BEGIN CERTIFICATE-----", "tok3n")
-    aws.write_cluster_credentials("fpga-burst/cluster", creds)
-    assert aws.read_cluster_credentials("fpga-burst/cluster") == creds
+    aws.secrets.write_cluster_credentials("fpga-burst/cluster", creds)
+    assert aws.secrets.read_cluster_credentials("fpga-burst/cluster") == creds
     assert "tok3n" not in caplog.text
 
 
 def test_writing_credentials_to_a_missing_secret_says_to_create_it(moto: boto3.Session) -> None:
-    aws = Aws(moto, AwsSettings(region=REGION))
+    aws = Aws(moto, PLAIN)
     with pytest.raises(ClusterCredentialsError, match="not found"):
-        aws.write_cluster_credentials("fpga-burst/none", ClusterCredentials("https://x", "c", "t"))
+        aws.secrets.write_cluster_credentials(
+            "fpga-burst/none", ClusterCredentials("https://x", "c", "t"))
 
 
 # -- against moto_server, as a Lambda pointed at an endpoint would run -------------------
@@ -746,18 +752,18 @@ def test_the_adapter_works_end_to_end_against_a_moto_server_subprocess(moto_serv
     )
     aws = Aws(s, AwsSettings(region=REGION, endpoint_url=moto_server))
     # WHEN the controller discovers, raises, terminates and publishes through the endpoint
-    (group,) = aws.discover_node_groups(CLUSTER, NOW)
-    change = aws.raise_desired_capacity("f1-4xlarge", 2)
-    instances = aws.instances("f1-4xlarge")
-    terminated = aws.terminate_instance(instances[0].instance_id)
-    aws.publish_join_data("/fpga-burst/join", join_data(), kms_key_id=key_id)
+    (group,) = aws.groups.discover_node_groups(CLUSTER)
+    change = aws.capacity.raise_desired_capacity("f1-4xlarge", 2)
+    instances = aws.groups.instances("f1-4xlarge")
+    terminated = aws.capacity.terminate_instance(instances[0].instance_id)
+    aws.joins.publish_join_data("/fpga-burst/join", join_data(), kms_key_id=key_id)
     # THEN each step did what it says
     assert (group.name, group.boards, group.desired) == ("f1-4xlarge", {F1_BOARD: 2}, 0)
     assert (change.from_size, change.to_size) == (0, 2)
     assert len(instances) == 2 and terminated
-    assert len(aws.instances("f1-4xlarge")) == 1
-    assert aws.read_join_data("/fpga-burst/join") == join_data()
-    assert aws.read_cluster_credentials("fpga-burst/cluster").endpoint == "https://10.0.0.10:6443"
+    assert len(aws.groups.instances("f1-4xlarge")) == 1
+    assert aws.joins.read_join_data("/fpga-burst/join") == join_data()
+    assert aws.secrets.read_cluster_credentials("fpga-burst/cluster").endpoint == "https://10.0.0.10:6443"
 
 
 def _make_group_at(s: boto3.Session, endpoint: str, name: str, tags: dict[str, str]) -> None:

@@ -35,6 +35,7 @@ from burst.handlers import runtime, scaler
 from burst.loop import config as config_mod
 from burst.loop.config import WatchSettings
 from burst.ports.aws import ClusterCredentials
+from burst.ports.cluster import PendingWatcher
 
 XGB = "com.inaccel.xgboost.exact"
 
@@ -337,7 +338,7 @@ def test_a_malformed_or_foreign_event_is_logged_as_an_error_and_nothing_happens(
 class SignallingWatcher:
     """The real watcher, telling the test when the invocation starts watching."""
 
-    inner: Any
+    inner: PendingWatcher
     watching: threading.Event = field(default_factory=threading.Event)
 
     def next_pending_change(self, since: str, timeout: float) -> str | None:

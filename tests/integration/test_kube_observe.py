@@ -11,7 +11,7 @@ from burst.adapters.kube import observe
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Kube
 from burst.core.model import Pod, Taint, Toleration
-from burst.ports.cluster import ClusterReader, ClusterWriter
+from burst.ports.cluster import BootstrapTokens, ClusterReader, NodeDrainer, NodeWriter, Teller
 
 
 def _ours(pods: tuple[Pod, ...], namespace: str) -> dict[str, Pod]:
@@ -126,9 +126,11 @@ def test_observe_through_the_port_gives_nodes_pending_pods_and_pods_bound_to_fpg
     objects.pod(admin, namespace, "waiting", limits={F1: "1"})
     objects.pod(admin, namespace, "running", limits={F1: "1"}, node=node_name)
     objects.pod(admin, namespace, "on-some-cpu-node", node=f"{node_name}-cpu")
-    reader: ClusterReader = KubeCluster(kube, BOARDS)
-    writer: ClusterWriter = KubeCluster(kube, BOARDS)  # the same class serves both ports
-    assert writer is not None
+    cluster = KubeCluster(kube, BOARDS)
+    reader: ClusterReader = cluster
+    # the same class serves every cluster port (mypy checks these annotations)
+    writers: tuple[NodeWriter, NodeDrainer, Teller, BootstrapTokens] = (cluster,) * 4
+    assert all(w is cluster for w in writers)
 
     view = reader.observe({"i-0fedcba9876543210": "f1"})
 

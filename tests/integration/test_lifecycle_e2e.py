@@ -235,7 +235,7 @@ def test_a_drain_killed_mid_way_is_finished_by_the_scaler_tick(
         if operation == "complete_lifecycle_action":
             params["LifecycleActionResult"] = "CONTINUE"
         world.stub.add_response(operation, {}, params)
-    drainer = lifecycle.Drainer(cluster, world.aws, world.clock,
+    drainer = lifecycle.Drainer(cluster, cluster, world.aws.lifecycle, world.clock,
                                 world.cfg.lifecycle.terminate_timeout,
                                 stop_at=world.clock.monotonic() + 40)
     (outcome,) = lifecycle.continue_terminations(drainer, [group], nodes)
@@ -304,6 +304,6 @@ def test_the_scaler_tick_completes_a_launch_whose_event_came_before_the_node_was
     world.stub.add_response("complete_lifecycle_action", {}, {
         "AutoScalingGroupName": GROUP, "LifecycleHookName": lifecycle.LAUNCH_HOOK,
         "InstanceId": world.instance, "LifecycleActionResult": "CONTINUE"})
-    (outcome,) = lifecycle.continue_launches(world.aws, [group], nodes)
+    (outcome,) = lifecycle.continue_launches(world.aws.lifecycle, [group], nodes)
     # THEN it completes the launch with CONTINUE
     assert (outcome.result, outcome.node) == (lifecycle.Result.COMPLETED, node_name)

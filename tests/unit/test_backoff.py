@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +17,9 @@ from burst.core.backoff import (
     error_code,
     error_summary,
     last_launch,
+    with_backoff,
 )
+from burst.core.model import NodeGroup
 
 DAY = datetime(2026, 11, 27, tzinfo=UTC)
 ICE = (
@@ -197,6 +199,42 @@ def test_last_launch_is_the_latest_launch_that_did_not_fail() -> None:
     activities = [launch("12:00", "Successful"), launch("12:10", "InProgress"), launch("12:20")]
     assert last_launch(activities) == at("12:10") - timedelta(seconds=5)
     assert last_launch([launch("12:20"), terminate("12:30", "Successful")]) is None
+
+
+GROUP = NodeGroup("f1-4xlarge", "f1.4xlarge", min_size=0, max_size=4, desired=0)
+WITH_BACKOFF = {
+    "no activities: free to scale, no last scale-up": ((), "12:30", None, None),
+    "failed 3 min ago: backed off, the failure is no scale-up": (
+        (launch("12:25"),), "12:28", "backed off until 12:30", None),
+    "failed, then a launch succeeded: free, last scale-up from the success": (
+        (launch("12:00"), launch("12:10", "Successful")), "12:12", None, "12:10"),
+    "backoff over by now: free again": ((launch("12:00"),), "12:06", None, None),
+}
+
+
+@pytest.mark.parametrize(("activities", "now", "says", "last"), WITH_BACKOFF.values(),
+                         ids=WITH_BACKOFF.keys())
+def test_with_backoff_puts_the_decision_from_activities_and_time_on_the_group(
+    activities: tuple[ScalingActivity, ...], now: str, says: str | None, last: str | None
+) -> None:
+    # GIVEN a group as discovery reads it (no backoff) and its scaling activities
+    # WHEN the decision is made at `now`
+    found = with_backoff(GROUP, activities, at(now))
+    # THEN the group carries the backoff reason and the last launch that did not fail
+    assert (found.backoff is None) if says is None else (says in (found.backoff or ""))
+    expected = None if last is None else at(last) - timedelta(seconds=5)
+    assert found.last_scale_up == expected
+    assert (found.name, found.desired) == (GROUP.name, GROUP.desired)
+
+
+def test_with_backoff_keeps_a_later_scale_up_the_group_already_knows() -> None:
+    # GIVEN a group whose owner recorded a scale-up after the last successful activity
+    known = replace(GROUP, last_scale_up=at("12:20"), backoff="stale reason")
+    # WHEN decided from activities that show an earlier success only
+    found = with_backoff(known, [launch("12:00", "Successful")], at("12:30"))
+    # THEN the later scale-up is kept and the stale backoff is replaced by the decision
+    assert found.last_scale_up == at("12:20")
+    assert found.backoff is None
 
 
 _minutes = st.integers(min_value=0, max_value=600)

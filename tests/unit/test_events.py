@@ -88,7 +88,7 @@ def test_launch_and_terminate_actions_are_both_lifecycle_actions_but_distinct_ty
     terminate = parse_event(sample("terminate-lifecycle-action.json"))
     assert type(launch) is LaunchLifecycleAction
     assert type(terminate) is TerminateLifecycleAction
-    assert launch != terminate
+    assert launch != terminate  # type: ignore[comparison-overlap]
 
 
 MALFORMED_FILES = {
@@ -188,7 +188,9 @@ def test_event_with_a_wrong_field_is_refused_naming_that_field(
     assert caught.value.field == field
 
 
-NOT_OBJECTS = {"None": None, "string": "Scheduled Event", "number": 3, "list": [{}]}
+NOT_OBJECTS: dict[str, object] = {
+    "None": None, "string": "Scheduled Event", "number": 3, "list": [{}],
+}
 
 
 @pytest.mark.parametrize("raw", NOT_OBJECTS.values(), ids=NOT_OBJECTS.keys())
@@ -222,6 +224,7 @@ def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
         (Path(__file__).parents[2] / "events" / "launch-lifecycle-action.json").read_text()
     )
     action = parse_event(raw)
+    assert isinstance(action, LaunchLifecycleAction)
     token = raw["detail"]["LifecycleActionToken"]
     assert action.token == token
     assert token not in repr(action) and token not in str(action)

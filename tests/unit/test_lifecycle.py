@@ -25,7 +25,7 @@ from burst.loop.lifecycle import (
     not_useful,
 )
 from burst.ports.aws import LifecycleResult
-from burst.ports.cluster import ClusterView, DrainResult
+from burst.ports.cluster import DrainResult
 
 F1 = "xilinx/aws-vu9p-f1"
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -102,7 +102,8 @@ class FakeClock:
 
 @dataclass
 class FakeCluster:
-    """A node whose pods leave after `drain_needs` seconds of draining (time passes in drain)."""
+    """NodeWriter and NodeDrainer: a node whose pods leave after `drain_needs` seconds of
+    draining (time passes in drain)."""
 
     clock: FakeClock
     nodes: dict[str, Node] = field(default_factory=dict)
@@ -110,14 +111,14 @@ class FakeCluster:
     refuse: bool = False
     deleted: list[str] = field(default_factory=list)
 
-    def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
-        return ClusterView(tuple(self.nodes.values()), ())
-
     def cordon(self, name: str, taint: Taint | None = None) -> bool:
         n = self.nodes[name]
         self.nodes[name] = Node(**{**n.__dict__, "unschedulable": True,
                                    "taints": (*n.taints, taint) if taint else n.taints})
         return True
+
+    def uncordon(self, name: str, taint_key: str | None = None) -> bool:
+        return False  # a terminating node is never given back
 
     def annotate_node(self, name: str, changes: Mapping[str, str | None]) -> bool:
         n = self.nodes[name]
@@ -143,7 +144,7 @@ def setup(drain_needs: float = 0.0, stop_after: float = 280.0) -> tuple[
     clock = FakeClock()
     cluster = FakeCluster(clock, {"ip-10-0-1-5": node()}, drain_needs)
     aws = FakeAws({(TERMINATE_HOOK, "i-1"), (LAUNCH_HOOK, "i-1")})
-    return clock, cluster, aws, Drainer(cluster, aws, clock, TIMEOUT, stop_at=stop_after)
+    return clock, cluster, aws, Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=stop_after)
 
 
 TERMINATE = Target(GROUP.name, TERMINATE_HOOK, "i-1", "tok", T0)
@@ -176,7 +177,7 @@ def test_a_killed_drain_is_finished_by_the_next_invocation_with_a_heartbeat_firs
     assert first.result is Result.DRAINING and aws.heartbeats == 0
     # A retry of the same event, 20 s later, with a fresh invocation budget.
     clock.seconds += 20
-    again = Drainer(cluster, aws, clock, TIMEOUT, stop_at=clock.seconds + 280)
+    again = Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=clock.seconds + 280)
     second = again.terminate(TERMINATE, list(cluster.nodes.values()))
     assert second.result is Result.COMPLETED and second.heartbeats == 1
     assert second.drain_seconds == 170  # from the start kept on the node, not this invocation's
@@ -223,7 +224,7 @@ def test_the_tick_continues_only_instances_waiting_in_their_lifecycle_state() ->
     assert [(o.instance_id, o.result) for o in launched] == [("i-1", Result.COMPLETED)]
     clock = FakeClock()
     cluster = FakeCluster(clock)
-    drained = continue_terminations(Drainer(cluster, aws, clock, TIMEOUT, 40), [group], [])
+    drained = continue_terminations(Drainer(cluster, cluster, aws, clock, TIMEOUT, 40), [group], [])
     assert [(o.instance_id, o.result) for o in drained] == [("i-3", Result.COMPLETED)]
 
 

@@ -63,11 +63,12 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
     )
     pods = []
     for i in range(draw(st.integers(1, 12))):
+        demand: dict[str, dict[str, int]] = {}
         if draw(st.booleans()):
-            demand = {"requests": {draw(st.sampled_from(BOARDS)): draw(st.integers(1, 8))}}
+            demand["requests"] = {draw(st.sampled_from(BOARDS)): draw(st.integers(1, 8))}
         else:
-            demand = {
-                "accelerators": {draw(st.sampled_from(["acc.a", "acc.b"])): draw(st.integers(1, 6))}
+            demand["accelerators"] = {
+                draw(st.sampled_from(["acc.a", "acc.b"])): draw(st.integers(1, 6))
             }
         pods.append(
             Pod(
@@ -76,7 +77,8 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
                 if draw(st.booleans())
                 else {},
                 tolerations=(Toleration("burst", "Exists"),) if draw(st.booleans()) else (),
-                **demand,
+                requests=demand.get("requests", {}),
+                accelerators=demand.get("accelerators", {}),
             )
         )
     return Snapshot(groups, nodes, tuple(pods), CATALOG)

@@ -176,8 +176,10 @@ def test_a_simulator_spec_is_the_same_fields_over_the_base(
         ("expanders=price+price", "--policy expanders=price+price: expanders: names an "
                                   "expander twice"),
         ("max_boards=0", "--policy max_boards=0: max_boards: must be >= 1"),
-        ("unneeded=-2m", "--policy unneeded=-2m: scale_down_unneeded_time_seconds: must be >= 0"),
-        ("unneeded=soon", "--policy: unneeded=soon: unneeded: 'soon' is not a duration"),
+        ("delay=1e300", "--policy delay=1e300: scale_down_delay_after_add_seconds: must be at "
+                        "most"),
+        ("max_price=nan", "--policy max_price=nan: max_price_per_hour: must be a number"),
+        ("unneeded=soon", "--policy: unneeded=soon: 'soon' is not a duration"),
         ("colour=red", "--policy: colour=red: unknown key 'colour'"),
         ("x", "--policy: x: 'x' is not key=value"),
     ],

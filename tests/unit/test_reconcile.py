@@ -9,12 +9,16 @@ from typing import Any
 
 import pytest
 
+from burst.core.backoff import ScalingActivity
 from burst.core.catalog import F1_BOARD
 from burst.core.errors import AwsThrottledError, ClusterUnreachableError
 from burst.core.model import Instance, Node, NodeGroup, Pod, Taint
 from burst.core.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
 from burst.loop import config as config_mod
-from burst.loop.reconcile import NOT_TRIGGERED, TRIGGERED, Shell, watch
+from burst.loop.act import Writers
+from burst.loop.reconcile import Shell
+from burst.loop.tell import NOT_TRIGGERED, TRIGGERED
+from burst.loop.watch import watch
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import ClusterView, DrainResult
 
@@ -42,6 +46,8 @@ class FakeClock:
 
 @dataclass
 class FakeCluster:
+    """ClusterReader, NodeWriter, NodeDrainer and Teller in memory."""
+
     nodes: list[Node] = field(default_factory=list)
     pods: list[Pod] = field(default_factory=list)
     unreachable: bool = False
@@ -87,13 +93,18 @@ class FakeCluster:
 
 @dataclass
 class FakeAws:
+    """NodeGroups, Capacity and LifecycleActions in memory."""
+
     groups: list[NodeGroup] = field(default_factory=list)
     throttled: bool = False
     writes: list[tuple[Any, ...]] = field(default_factory=list)
 
-    def discover_node_groups(self, cluster: str, now: datetime,
+    def discover_node_groups(self, cluster: str,
                              instance_types: Any = None) -> tuple[NodeGroup, ...]:
         return tuple(self.groups)
+
+    def scaling_activities(self, node_group: str, since: datetime) -> tuple[ScalingActivity, ...]:
+        return ()
 
     def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:
         if self.throttled:
@@ -148,8 +159,8 @@ def shell(cluster: FakeCluster, aws: FakeAws, *, dry_run: bool = False,
           clock: FakeClock | None = None) -> tuple[Shell, Telemetry]:
     t = Telemetry()
     cfg = replace(CONFIG, dry_run=dry_run)
-    return Shell(cluster, aws, cfg, t, t, cluster_writer=cluster, aws_writer=aws,
-                 clock=clock or FakeClock()), t
+    writers = Writers(capacity=aws, actions=aws, nodes=cluster, drains=cluster, teller=cluster)
+    return Shell(cluster, aws, cfg, t, t, writers=writers, clock=clock or FakeClock()), t
 
 
 def test_a_pending_pod_no_node_can_take_raises_the_cheapest_group_and_tells_the_pod() -> None:
@@ -274,7 +285,7 @@ def test_watch_mode_acts_at_the_max_batch_time_even_if_changes_keep_coming() -> 
     clock = FakeClock()
     cluster = FakeCluster([ONPREM], [JOB1, XGB])
     s, _ = shell(cluster, FakeAws([f1_group()]), clock=clock)
-    steady = [(str(101 + i), 0.5) for i in range(40)]
+    steady: list[tuple[str | None, float]] = [(str(101 + i), 0.5) for i in range(40)]
     watcher = ScriptedWatcher(clock, steady)
     start = clock.mono
     results = watch(s, watcher, "100", clock.mono + 20.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -50,8 +51,8 @@ def group(n: int = 1, *, min_size: int = 0, states: tuple[str, ...] = (),
 
 
 def burst_node(i: int = 0, *, since: timedelta | None = None, tainted: bool = False,
-               boards: int = 2, **extra: str) -> Node:
-    annotations = dict(extra)
+               boards: int = 2, extra: Mapping[str, str] | None = None) -> Node:
+    annotations = dict(extra or {})
     if since is not None:
         annotations[UNNEEDED_SINCE] = rfc3339(NOW - since)
     return Node(
@@ -111,7 +112,7 @@ CASES = [
                  only(taint=["burst-0"]), id="a-pending-pod-fitting-on-prem-does-not-keep-it"),
     pytest.param(snap((burst_node(boards=0),), (PENDING_FITS,)), only(),
                  id="a-node-still-waiting-for-its-boards-that-a-pending-pod-waits-for-is-kept"),
-    pytest.param(snap((burst_node(since=timedelta(hours=1), **{SCALE_DOWN_DISABLED: "true"}),)),
+    pytest.param(snap((burst_node(since=timedelta(hours=1), extra={SCALE_DOWN_DISABLED: "true"}),)),
                  only(annotate=["burst-0=None"]), id="scale-down-disabled-annotation"),
     pytest.param(snap((burst_node(since=timedelta(hours=1)),),
                       (Pod("ml/db", node="burst-0", annotations={SAFE_TO_EVICT: "false"}),)),
@@ -184,7 +185,9 @@ node_specs = st.lists(
 def test_never_touches_on_prem_nodes_and_never_goes_below_min_size(
     specs: list[tuple[str | None, bool, int, bool]], min_f1: int, min_f2: int
 ) -> None:
-    nodes, pods, members = [], [], {"f1": [], "f2": []}
+    nodes: list[Node] = []
+    pods: list[Pod] = []
+    members: dict[str, list[Instance]] = {"f1": [], "f2": []}
     for i, (g, tainted, minutes, busy) in enumerate(specs):
         since = {UNNEEDED_SINCE: rfc3339(NOW - timedelta(minutes=minutes))} if minutes else {}
         node = Node(f"n{i}", node_group=g, instance_id=f"i-{i:04x}" if g else None,
@@ -207,13 +210,13 @@ def test_never_touches_on_prem_nodes_and_never_goes_below_min_size(
     touched |= {t.node for t in plan.terminate}
     assert not touched & onprem
     by_name = {n.name: n for n in nodes}
-    busy = {p.node for p in pods}
-    assert not {t.node for t in plan.terminate} & busy
-    assert not {s.node for s in plan.taint} & busy
-    for g in groups:
+    occupied = {p.node for p in pods}
+    assert not {t.node for t in plan.terminate} & occupied
+    assert not {s.node for s in plan.taint} & occupied
+    for group in groups:
         untainted = {s.node for s in plan.untaint}
-        going = {t.node for t in plan.terminate if t.node_group == g.name}
-        going |= {s.node for s in plan.taint if by_name[s.node].node_group == g.name}
-        going |= {n.name for n in nodes if n.node_group == g.name and n.taints
+        going = {t.node for t in plan.terminate if t.node_group == group.name}
+        going |= {s.node for s in plan.taint if by_name[s.node].node_group == group.name}
+        going |= {n.name for n in nodes if n.node_group == group.name and n.taints
                   and n.name not in untainted}
-        assert g.desired - len(going) >= g.min_size
+        assert group.desired - len(going) >= group.min_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,9 @@ from burst.core.errors import ConfigError
 from burst.core.model import Policy
 from burst.tools.cli import main
 from burst.tools.scenario import load as load_scenario
-from burst.tools.sim.engine import simulate
+from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.run import parse_policy
+from burst.tools.sim.timing import constant
 from burst.tools.sim.trace import Job, load
 from burst.tools.sim.world import Timings
 
@@ -29,7 +31,9 @@ def seed_jobs(duration: float = 1800.0) -> tuple[Job, ...]:
     )
 
 
-def run_seed(policy: Policy | None = None, **timings: object):  # type: ignore[no-untyped-def]
+def run_seed(policy: Policy | None = None, **timings: Any) -> PolicyResult:
+    """The seed scenario's two jobs; billing from launch (pending 0) unless told."""
+    timings.setdefault("pending_s", 0.0)
     scenario = load_scenario(SEED)
     snap = scenario.snapshot
     onprem = tuple(n for n in snap.nodes if n.node_group is None)
@@ -41,11 +45,11 @@ def run_seed(policy: Policy | None = None, **timings: object):  # type: ignore[n
         policy or scenario.policy,
         seed_jobs(),
         Timings(**timings),
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_seed_story_one_job_on_the_u250_the_other_on_one_new_f1_4xlarge_then_it_goes() -> None:
-    outcome = run_seed(boot_s=240.0, device_plugin_s=60.0)
+    outcome = run_seed(boot=constant(240.0), device_plugin=constant(60.0))
     assert len(outcome.waits) == 2 and outcome.unfinished == 0
     waits = sorted(outcome.waits)
     assert waits[0] == 0.0  # the idle U250 takes one job at once
@@ -109,34 +113,34 @@ def test_trace_is_read_sorted_with_boards_and_accelerators(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "field", "problem"),
     [
-        pytest.param("submit_s,name\n1,ml/a\n", "header", "columns must be", id="columns"),
+        pytest.param("submit_s,name\n1,ml/a\n", "row 1", "columns must be", id="columns"),
         pytest.param(
             "submit_s,name,duration_s,demand\nsoon,ml/a,1,x=1\n",
-            "line 2.submit_s",
+            "row 2: column submit_s",
             "not a number",
             id="submit",
         ),
         pytest.param(
             "submit_s,name,duration_s,demand\n1,a,1,x=1\n",
-            "line 2.name",
+            "row 2: column name",
             "namespace/name",
             id="name",
         ),
         pytest.param(
             "submit_s,name,duration_s,demand\n1,ml/a,1,x\n",
-            "line 2.demand",
+            "row 2: column demand",
             "not key=value",
             id="demand",
         ),
         pytest.param(
             "submit_s,name,duration_s,demand\n1,ml/a,1,x=0\n",
-            "line 2.demand",
+            "row 2: column demand",
             "at least 1",
             id="zero",
         ),
         pytest.param(
             "submit_s,name,duration_s,demand\n1,ml/a,1,x=1\n2,ml/a,1,x=1\n",
-            "line 3.name",
+            "row 3: column name",
             "duplicate",
             id="duplicate",
         ),
@@ -212,4 +216,4 @@ def test_cli_bad_trace_exits_2_with_the_file_named(
 ) -> None:
     trace = _write(tmp_path, "submit_s,name,duration_s,demand\n1,ml/a,x,y=1\n")
     assert main(["simulate", "--scenario", str(SEED), "--trace", str(trace)]) == 2
-    assert f"{trace}: line 2.duration_s" in capsys.readouterr().err
+    assert f"{trace}: row 2: column duration_s: " in capsys.readouterr().err

@@ -13,18 +13,24 @@ the same rule over DescribeScalingActivities on every invocation:
   `--node-group-backoff-reset-timeout` (3 h) (RemoveStaleBackoffData), and when a later
   launch succeeded (CA's RemoveBackoff after a successful scale-up).
 
-Pure: activities and `now` in, a Backoff or None out.
+Pure: activities and `now` in, a Backoff or None out; `with_backoff` puts the answer on a
+NodeGroup. The adapter only reads the activities (from `now - LOOKBACK`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from burst.core.model import NodeGroup
 
 FAILED = frozenset({"Failed", "Cancelled"})
 SUCCESSFUL = "Successful"
+# How far back the scaling activities are read; longer than the backoff reset (3 h) so a
+# chain of failures is seen whole.
+LOOKBACK = timedelta(hours=6)
 _ERROR_CODE = re.compile(
     r"\b(InsufficientInstanceCapacity|InstanceLimitExceeded|VcpuLimitExceeded|"
     r"Unsupported|InvalidParameter\w*|MaxSpotInstanceCountExceeded|SpotMaxPriceTooLow|"
@@ -155,3 +161,24 @@ def last_launch(activities: Iterable[ScalingActivity]) -> datetime | None:
         a.start_time for a in activities if a.is_launch and a.status_code not in FAILED
     ]
     return max(starts, default=None)
+
+
+def with_backoff(
+    group: NodeGroup,
+    activities: Iterable[ScalingActivity],
+    now: datetime,
+    policy: BackoffPolicy = BackoffPolicy(),
+) -> NodeGroup:
+    """`group` with the backoff and last scale-up its scaling activities give at `now`.
+
+    A last scale-up the group already carries (the simulator records its own) is kept
+    when the activities show none later.
+    """
+    seen = tuple(activities)
+    found = backoff(seen, now, policy)
+    launches = [t for t in (group.last_scale_up, last_launch(seen)) if t is not None]
+    return replace(
+        group,
+        backoff=found.reason if found else None,
+        last_scale_up=max(launches, default=None),
+    )

@@ -13,8 +13,8 @@ from burst.core.errors import BurstError, EventError
 from burst.core.events import LaunchUnsuccessful, ScheduledTick, parse_event
 from burst.handlers import runtime
 from burst.loop import lifecycle
+from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
-from burst.loop.reconcile import SystemClock
 
 logger, metrics = runtime.logger, runtime.metrics
 # Room before the Lambda deadline to delete the Node, complete the action and answer.
@@ -38,11 +38,12 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     built = adapters
     try:
         built = built or runtime.adapters(cfg)
-        groups = built.aws.discover_node_groups(
-            cfg.cluster_name, clock.wall(), cfg.catalog.instance_types)
-        drainer = lifecycle.Drainer(built.cluster, built.aws, clock,
+        # Which groups are ours is all it needs of them: no backoff, no scaling activities.
+        groups = built.aws.groups.discover_node_groups(
+            cfg.cluster_name, cfg.catalog.instance_types)
+        drainer = lifecycle.Drainer(built.cluster, built.cluster, built.aws.lifecycle, clock,
                                     cfg.lifecycle.terminate_timeout, stop_at)
-        outcome = lifecycle.handle(action, drainer, groups)
+        outcome = lifecycle.handle(action, built.cluster, drainer, groups)
     except BurstError as exc:
         return {"outcome": runtime.failed(exc, function="lifecycle", event=action.id,
                                           instance=action.instance_id)}

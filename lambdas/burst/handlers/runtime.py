@@ -2,7 +2,8 @@
 
 One Logger, Metrics and Tracer per process (service and namespace from
 POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE). `config()` is resolved once per
-process; `adapters(config)` builds the AWS and Kubernetes adapters for one invocation;
+process; `adapters(config)` builds the AWS adapters (one per concern, over shared clients)
+and the Kubernetes ones for one invocation;
 `failed(exc)` turns an error into the metric the alarms watch and one log line.
 
 Secrets never reach a log line: ClusterCredentials and JoinData hide their tokens in repr,
@@ -20,7 +21,8 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.aws.adapter import Aws
+from burst.adapters.aws.session import AwsSettings
 from burst.adapters.kube import client as kube_client
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.watch import PendingWatch
@@ -37,7 +39,9 @@ from burst.core.errors import (
     KubeThrottledError,
 )
 from burst.loop import config as config_mod
+from burst.loop.act import Writers
 from burst.loop.config import RuntimeConfig
+from burst.ports.cluster import PendingWatcher
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fpga-burst")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fpga-burst")
@@ -59,7 +63,13 @@ class Adapters:
 
     aws: Aws
     cluster: KubeCluster
-    watcher: PendingWatch
+    watcher: PendingWatcher
+
+    def writers(self) -> Writers:
+        """What the scaler changes when it is not a dry run."""
+        cluster = self.cluster
+        return Writers(capacity=self.aws.capacity, actions=self.aws.lifecycle,
+                       nodes=cluster, drains=cluster, teller=cluster)
 
     def close(self) -> None:
         self.cluster.kube.close()
@@ -85,7 +95,7 @@ def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:
     if cfg.kubeconfig is not None:
         kube = kube_client.from_kubeconfig(cfg.kubeconfig)
     elif cfg.credentials_secret:
-        credentials = aws_adapter.read_cluster_credentials(cfg.credentials_secret)
+        credentials = aws_adapter.secrets.read_cluster_credentials(cfg.credentials_secret)
         kube = kube_client.from_credentials(credentials)
     else:
         raise ConfigError(

@@ -1,5 +1,5 @@
 """The scaler function: on EventBridge's tick, reconcile, then watch pending pods until the
-deadline, reconciling on every settled change (reconcile.watch)."""
+deadline, reconciling on every settled change (burst.loop.watch)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 from burst.core.errors import BurstError, EventError
 from burst.core.events import ScheduledTick, parse_event
 from burst.handlers import runtime
-from burst.loop import reconcile
+from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
+from burst.loop.reconcile import Shell
+from burst.loop.watch import watch
 
 logger, metrics = runtime.logger, runtime.metrics
 
@@ -26,18 +28,15 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     except EventError as exc:
         return {"outcome": runtime.failed(exc, function="scaler")}
     cfg = cfg or runtime.config()
-    clock = clock or reconcile.SystemClock()
+    clock = clock or SystemClock()
     deadline = clock.monotonic() + runtime.remaining_seconds(context)
     built = adapters
     try:
         built = built or runtime.adapters(cfg)
-        shell = reconcile.Shell(
-            built.cluster, built.aws, cfg, logger, metrics, clock=clock,
-            cluster_writer=None if cfg.dry_run else built.cluster,
-            aws_writer=None if cfg.dry_run else built.aws,
-        )
+        shell = Shell(built.cluster, built.aws.groups, cfg, logger, metrics, clock=clock,
+                      writers=None if cfg.dry_run else built.writers())
         first = shell.reconcile(stop_at=deadline - cfg.watch.margin.total_seconds())
-        more = (reconcile.watch(shell, built.watcher, first.pending_version, deadline)
+        more = (watch(shell, built.watcher, first.pending_version, deadline)
                 if cfg.watch.enabled else [])
     except BurstError as exc:
         return {"outcome": runtime.failed(exc, function="scaler", event=tick.id)}

@@ -15,8 +15,8 @@ from burst.core.errors import BurstError, ConfigError, EventError
 from burst.core.events import ScheduledTick, parse_event
 from burst.handlers import runtime
 from burst.loop import rotation
+from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
-from burst.loop.reconcile import SystemClock
 
 metrics = runtime.metrics
 
@@ -39,7 +39,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         kube = built.cluster.kube
         ca = credentials.ca_pem(kube, "the cluster connection")
         report = rotation.rotate(
-            built.cluster, built.aws,
+            built.cluster, built.aws.joins,
             rotation.Target(target[0], target[1],
                             rotation.join_endpoint(cfg.api_endpoint or kube.endpoint),
                             joinhash.discovery_hashes(ca.encode())),

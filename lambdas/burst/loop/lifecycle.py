@@ -25,14 +25,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
 from burst.core.events import LaunchLifecycleAction, LifecycleAction, TerminateLifecycleAction
 from burst.core.model import Node, NodeGroup, Taint
 from burst.core.scaledown import TO_BE_DELETED
-from burst.ports.aws import LifecycleResult
-from burst.ports.cluster import ClusterView, DrainResult
+from burst.loop.clock import Clock
+from burst.ports.aws import LifecycleActions, LifecycleResult
+from burst.ports.cluster import ClusterReader, DrainResult, NodeDrainer, NodeWriter
 
 log = logging.getLogger(__name__)
 
@@ -43,50 +43,6 @@ TERMINATING_WAIT = "Terminating:Wait"
 DRAIN_STARTED = "fpga-burst.io/drain-started"
 # The scale-down's own taint key: a node it already marked is not tainted twice.
 REMOVAL_TAINT = Taint(TO_BE_DELETED, "terminating", "NoSchedule")
-
-
-# -- ports -------------------------------------------------------------------------------
-
-
-class LifecycleAws(Protocol):
-    def complete_lifecycle_action(
-        self,
-        node_group: str,
-        hook: str,
-        instance_id: str,
-        result: LifecycleResult,
-        token: str | None = None,
-    ) -> None:
-        """LifecycleActionNotFoundError if no action is pending."""
-        ...
-
-    def record_heartbeat(
-        self, node_group: str, hook: str, instance_id: str, token: str | None = None
-    ) -> None:
-        """LifecycleActionNotFoundError if no action is pending."""
-        ...
-
-
-class LifecycleCluster(Protocol):
-    def observe(self, instance_groups: Mapping[str, str]) -> ClusterView: ...
-
-    def cordon(self, node: str, taint: Taint | None = None) -> bool: ...
-
-    def annotate_node(self, node: str, changes: Mapping[str, str | None]) -> bool: ...
-
-    def drain(self, node: str, deadline: float) -> DrainResult: ...
-
-    def delete_node(self, node: str, uid: str | None = None) -> bool: ...
-
-
-class Clock(Protocol):
-    def wall(self) -> datetime:
-        """Wall-clock time, timezone-aware."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on the scale of LifecycleCluster.drain's `deadline`."""
-        ...
 
 
 # -- values ------------------------------------------------------------------------------
@@ -221,7 +177,7 @@ def pending(groups: Iterable[NodeGroup], state: str) -> list[tuple[NodeGroup, st
 # -- acting ------------------------------------------------------------------------------
 
 
-def complete(aws: LifecycleAws, target: Target, transition: str) -> bool:
+def complete(aws: LifecycleActions, target: Target, transition: str) -> bool:
     """Complete with CONTINUE; False if no action was pending (not an error: a duplicate)."""
     try:
         aws.complete_lifecycle_action(
@@ -238,7 +194,7 @@ def complete(aws: LifecycleAws, target: Target, transition: str) -> bool:
     return True
 
 
-def launch(aws: LifecycleAws, target: Target, group: NodeGroup | None,
+def launch(aws: LifecycleActions, target: Target, group: NodeGroup | None,
            nodes: Sequence[Node]) -> Outcome:
     """Complete the launch with CONTINUE if the node is useful; else leave it to the hook."""
     node = node_of(nodes, target.instance_id)
@@ -265,8 +221,9 @@ class Drainer:
     Lambda's deadline less a margin. Unfinished work is left for the next invocation.
     """
 
-    cluster: LifecycleCluster
-    aws: LifecycleAws
+    nodes: NodeWriter
+    drains: NodeDrainer
+    actions: LifecycleActions
     clock: Clock
     timeout: timedelta
     stop_at: float
@@ -280,7 +237,7 @@ class Drainer:
             except KubeNotFoundError:
                 # Deleted since observed (a concurrent duplicate finished first): gone.
                 pass
-        done = complete(self.aws, target, "terminate")
+        done = complete(self.actions, target, "terminate")
         return Outcome("terminate", target.node_group, target.instance_id,
                        Result.COMPLETED if done else Result.ALREADY_DONE,
                        "no node for the instance (never joined or already deleted)")
@@ -290,8 +247,8 @@ class Drainer:
         fresh = DRAIN_STARTED not in node.annotations
         started = drain_started(node, min(target.started or now, now))
         if fresh:
-            self.cluster.annotate_node(node.name, {DRAIN_STARTED: started.isoformat()})
-        self.cluster.cordon(node.name, REMOVAL_TAINT)
+            self.nodes.annotate_node(node.name, {DRAIN_STARTED: started.isoformat()})
+        self.nodes.cordon(node.name, REMOVAL_TAINT)
         return self._drain(target, node.name, started, fresh)
 
     def _drain(self, target: Target, node: str, started: datetime, fresh: bool) -> Outcome:
@@ -313,7 +270,7 @@ class Drainer:
             if slice_end <= mono:
                 return self._unfinished(target, node, result, beats, "out of invocation time")
             try:
-                result = self.cluster.drain(node, slice_end)
+                result = self.drains.drain(node, slice_end)
             except DrainRefusedError as exc:
                 return self._unfinished(target, node, result, beats, str(exc), Result.REFUSED)
             if result.done:
@@ -323,7 +280,7 @@ class Drainer:
 
     def _heartbeat(self, target: Target) -> int:
         try:
-            self.aws.record_heartbeat(target.node_group, target.hook, target.instance_id,
+            self.actions.record_heartbeat(target.node_group, target.hook, target.instance_id,
                                       target.token)
         except LifecycleActionNotFoundError:
             # Completed meanwhile or timed out: the drain goes on; complete() will say so.
@@ -351,8 +308,8 @@ class Drainer:
                        "decision": "CONTINUE at the deadline, as the hook's default would",
                        "remaining": list(result.remaining) if result else None},
             )
-        self.cluster.delete_node(node)
-        done = complete(self.aws, target, "terminate")
+        self.drains.delete_node(node)
+        done = complete(self.actions, target, "terminate")
         seconds = (self.clock.wall() - started).total_seconds()
         reason = "drain passed its deadline" if over else "drained and node deleted"
         return Outcome("terminate", target.node_group, target.instance_id,
@@ -372,7 +329,7 @@ def instance_groups(
 
 
 def continue_launches(
-    aws: LifecycleAws, groups: Sequence[NodeGroup], nodes: Sequence[Node]
+    aws: LifecycleActions, groups: Sequence[NodeGroup], nodes: Sequence[Node]
 ) -> tuple[Outcome, ...]:
     """For the scaler's tick: complete every launch in `Pending:Wait` whose node is useful.
 
@@ -400,8 +357,8 @@ def continue_terminations(drainer: Drainer, groups: Sequence[NodeGroup],
     return tuple(outcomes)
 
 
-def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, drainer: Drainer,
-           groups: Sequence[NodeGroup]) -> Outcome:
+def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, cluster: ClusterReader,
+           drainer: Drainer, groups: Sequence[NodeGroup]) -> Outcome:
     """One lifecycle event: `groups` as discovered now (the managed ones only).
 
     An event for a group or hook that is not ours is logged as an error and not acted on:
@@ -416,8 +373,8 @@ def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, drainer: Dr
         log.error("%s of %s: not ours: %s", transition, action.instance_id, why,
                   extra={"instance": action.instance_id, "decision": "no action"})
         return Outcome(transition, action.node_group, action.instance_id, Result.NOT_OURS, why)
-    view = drainer.cluster.observe(instance_groups(groups, {action.instance_id: group.name}))
+    view = cluster.observe(instance_groups(groups, {action.instance_id: group.name}))
     target = Target.of(action)
     if launching:
-        return launch(drainer.aws, target, group, view.nodes)
+        return launch(drainer.actions, target, group, view.nodes)
     return drainer.terminate(target, view.nodes)

@@ -17,10 +17,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from burst.ports.aws import JoinData
-from burst.ports.cluster import BootstrapToken, TokenInfo
+from burst.ports.aws import JoinData, JoinStore
+from burst.ports.cluster import BootstrapToken, BootstrapTokens, TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +82,6 @@ def decide(
 # -- acting ------------------------------------------------------------------------------
 
 
-class TokenCluster(Protocol):
-    def bootstrap_tokens(self) -> tuple[TokenInfo, ...]: ...
-
-    def create_bootstrap_token(self, now: datetime, ttl: timedelta) -> BootstrapToken: ...
-
-    def delete_expired_bootstrap_tokens(self, now: datetime) -> tuple[str, ...]: ...
-
-
-class JoinStore(Protocol):
-    def read_join_data(self, name: str) -> JoinData | None: ...
-
-    def publish_join_data(self, name: str, data: JoinData, kms_key_id: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class Target:
     """Where the join data goes and what it says besides the token."""
@@ -129,7 +114,7 @@ def join_endpoint(url: str) -> str:
     return host if ":" in host.rsplit("]", 1)[-1] else f"{host}:443"
 
 
-def rotate(cluster: TokenCluster, store: JoinStore, target: Target, now: datetime,
+def rotate(cluster: BootstrapTokens, store: JoinStore, target: Target, now: datetime,
            policy: RotationPolicy) -> Report:
     """Decide, then create + publish if needed, then delete our expired tokens.
 

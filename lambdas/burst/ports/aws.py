@@ -1,7 +1,8 @@
-"""The AWS port: what the shell asks of AWS, as Protocols and values, without boto3.
+"""The AWS ports: what the loop asks of AWS, as narrow Protocols and values, without boto3.
 
-aws.py implements it against AWS; tests of the shell may implement it in memory. Reading
-and writing are separate so a dry run can be handed a reader only.
+burst.adapters.aws implements each Protocol with one small class; the simulator and the
+tests implement only those they are used through. Reading and writing are separate so a
+dry run is handed readers only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 from burst.core.backoff import ScalingActivity
 from burst.core.errors import ClusterCredentialsError
-from burst.core.model import Instance, InstanceType, NodeGroup
+from burst.core.model import InstanceType, NodeGroup
 
 
 class LifecycleResult(StrEnum):
@@ -93,29 +94,43 @@ class ClusterCredentials:
         return cls(endpoint=data["endpoint"], ca=data["ca"], token=data["token"])
 
 
-class AwsReader(Protocol):
-    def discover_node_groups(
-        self,
-        cluster: str,
-        now: datetime,
-        instance_types: Mapping[str, InstanceType] | None = None,
-    ) -> tuple[NodeGroup, ...]: ...
+# -- the ports, each shaped by its consumer ------------------------------------------------
+# Every method may raise AwsThrottledError / AwsUnavailableError (TransientError: retry next
+# tick) or AwsError (retrying will not help), besides the errors its docstring names.
 
-    def instances(self, node_group: str) -> tuple[Instance, ...]: ...
+
+class NodeGroups(Protocol):
+    """Reads the node groups (observe; the lifecycle function). Read-only."""
+
+    def discover_node_groups(
+        self, cluster: str, instance_types: Mapping[str, InstanceType] | None = None
+    ) -> tuple[NodeGroup, ...]:
+        """The groups tagged for `cluster`, with instances; backoff not set (see
+        burst.core.backoff.with_backoff). `instance_types` default: the catalog's."""
+        ...
 
     def scaling_activities(
         self, node_group: str, since: datetime
-    ) -> tuple[ScalingActivity, ...]: ...
-
-    def read_join_data(self, name: str) -> JoinData | None: ...
-
-    def read_cluster_credentials(self, secret_id: str) -> ClusterCredentials: ...
+    ) -> tuple[ScalingActivity, ...]:
+        """The group's scaling activities started at or after `since`, newest first."""
+        ...
 
 
-class AwsWriter(Protocol):
-    def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange: ...
+class Capacity(Protocol):
+    """Changes a group's capacity (the scaler's act). One-way and idempotent."""
 
-    def terminate_instance(self, instance_id: str) -> bool: ...
+    def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:
+        """Raise desired to `target` (clamped to max); no-op if already >= target.
+        Raises NodeGroupNotFoundError."""
+        ...
+
+    def terminate_instance(self, instance_id: str) -> bool:
+        """Terminate with decrement; False, doing nothing, if already gone or terminating."""
+        ...
+
+
+class LifecycleActions(Protocol):
+    """Completes and extends ASG lifecycle actions (burst.loop.lifecycle)."""
 
     def complete_lifecycle_action(
         self,
@@ -124,10 +139,32 @@ class AwsWriter(Protocol):
         instance_id: str,
         result: LifecycleResult,
         token: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """LifecycleActionNotFoundError if no action is pending (a duplicate: ignorable)."""
+        ...
 
     def record_heartbeat(
         self, node_group: str, hook: str, instance_id: str, token: str | None = None
-    ) -> None: ...
+    ) -> None:
+        """LifecycleActionNotFoundError if no action is pending."""
+        ...
 
-    def publish_join_data(self, name: str, data: JoinData, kms_key_id: str) -> None: ...
+
+class JoinStore(Protocol):
+    """Where the join data is published (burst.loop.rotation)."""
+
+    def read_join_data(self, name: str) -> JoinData | None:
+        """The published join data; None if absent or not join data."""
+        ...
+
+    def publish_join_data(self, name: str, data: JoinData, kms_key_id: str) -> None:
+        """Write it encrypted; idempotent (overwrites). The token is never logged."""
+        ...
+
+
+class CredentialsStore(Protocol):
+    """Where the controller's cluster credentials are kept (handlers.runtime)."""
+
+    def read_cluster_credentials(self, secret_id: str) -> ClusterCredentials:
+        """Read-only. ClusterCredentialsError if the secret is missing or malformed."""
+        ...

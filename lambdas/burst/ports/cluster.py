@@ -1,10 +1,11 @@
-"""The Kubernetes port: what the shell asks of the cluster, as Protocols and values.
+"""The Kubernetes ports: what the loop asks of the cluster, as narrow Protocols and values.
 
-burst.adapters.kube.KubeCluster implements it against a real API server (the only code importing
-`kubernetes`); tests of the shell may implement it in memory. Reading and writing are
-separate so a dry run can be handed a reader only. Every method may raise
-ClusterUnreachableError or KubeThrottledError (TransientError: retry next tick),
-KubeForbiddenError (the RBAC grant is missing) or another KubeApiError.
+burst.adapters.kube.KubeCluster (and PendingWatch) implement them against a real API server
+(the only code importing `kubernetes`); the simulator and the tests implement only the
+ports they are used through. Reading and writing are separate so a dry run is handed
+readers only. Every method may raise ClusterUnreachableError or KubeThrottledError
+(TransientError: retry next tick), KubeForbiddenError (the RBAC grant is missing) or
+another KubeApiError.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class ClusterView:
     """What observe saw: FPGA nodes, pending FPGA pods plus every pod bound to those nodes.
 
     `pending_version` is the resourceVersion of the pending-pod list, from which
-    wait_for_pending watches for what came after.
+    PendingWatcher watches for what came after.
     """
 
     nodes: tuple[Node, ...]
@@ -70,26 +71,29 @@ class TokenInfo:
         return self.expiration is not None and self.expiration <= now
 
 
+# -- the ports, each shaped by its consumer ------------------------------------------------
+
+
 class ClusterReader(Protocol):
+    """What observe reads (the scaler; the lifecycle function). Read-only."""
+
     def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
         """FPGA nodes and pods; `instance_groups` maps instance id -> node group."""
         ...
 
-    def pods_on_node(self, node: str) -> tuple[Pod, ...]:
-        """Unfinished pods bound to `node`, FPGA or not."""
-        ...
 
-    def wait_for_pending(self, since: str, timeout: float) -> bool:
-        """Block until a pending FPGA pod is added or changed after resourceVersion `since`
-        (True), or `timeout` seconds pass (False)."""
-        ...
+class PendingWatcher(Protocol):
+    """What the scaler's watch mode waits on. Read-only."""
 
-    def bootstrap_tokens(self) -> tuple[TokenInfo, ...]:
-        """Our kubeadm bootstrap tokens, without secrets."""
+    def next_pending_change(self, since: str, timeout: float) -> str | None:
+        """The resourceVersion of the next added/changed pending FPGA pod after `since`,
+        "" if `since` is too old to watch from, None after `timeout` seconds."""
         ...
 
 
-class ClusterWriter(Protocol):
+class NodeWriter(Protocol):
+    """Marks nodes (scale-down; the start of a terminate). Each call idempotent."""
+
     def cordon(self, node: str, taint: Taint | None = None) -> bool:
         """Unschedulable (+ taint); False if it already was. Conflicts are retried."""
         ...
@@ -102,6 +106,10 @@ class ClusterWriter(Protocol):
         """Set annotations (None removes); False if no change."""
         ...
 
+
+class NodeDrainer(Protocol):
+    """Empties and removes a node (a terminate lifecycle action)."""
+
     def drain(self, node: str, deadline: float) -> DrainResult:
         """Cordon and evict until done or `deadline` (monotonic seconds); call again to go on.
         Raises DrainRefusedError for a pod marked safe-to-evict=false."""
@@ -111,6 +119,10 @@ class ClusterWriter(Protocol):
         """Delete the Node object; False if already gone."""
         ...
 
+
+class Teller(Protocol):
+    """Tells people what the scaler decided (pod Events, the status ConfigMap)."""
+
     def record_pod_event(
         self, pod: Pod, reason: str, message: str, now: datetime, kind: str = "Normal"
     ) -> int:
@@ -119,6 +131,14 @@ class ClusterWriter(Protocol):
 
     def write_status(self, data: Mapping[str, str]) -> None:
         """Create or replace kube-system/fpga-burst-status (see burst.loop.status)."""
+        ...
+
+
+class BootstrapTokens(Protocol):
+    """Our kubeadm bootstrap tokens (burst.loop.rotation)."""
+
+    def bootstrap_tokens(self) -> tuple[TokenInfo, ...]:
+        """Our kubeadm bootstrap tokens, without secrets. Read-only."""
         ...
 
     def create_bootstrap_token(self, now: datetime, ttl: timedelta) -> BootstrapToken:

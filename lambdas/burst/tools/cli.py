@@ -20,6 +20,7 @@ from burst.core.planner import plan
 from burst.tools import bitstreams, invoke, joinhash_cmd, report, scenario
 from burst.tools.demo import cli as demo
 from burst.tools.sim import run as simulate
+from burst.tools.sim import tracecmd
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     credentials.register(commands, store=_aws)
     invoke.register(commands)
     simulate.register(commands)
+    tracecmd.register(commands)
     demo.register(commands)
     return parser
 
@@ -61,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 def _aws() -> credentials.CredentialsStore:
     from burst.adapters.aws.adapter import Aws  # boto3 only for the command that needs it
 
-    return Aws()
+    return Aws().secrets
 
 
 def _plan(args: argparse.Namespace) -> int:

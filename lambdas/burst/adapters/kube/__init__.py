@@ -9,7 +9,7 @@
 - tell: pod Events and the status ConfigMap.
 - tokens: kubeadm bootstrap-token Secrets.
 - credentials: `burst credentials` (RBAC + TokenRequest).
-- adapter: KubeCluster, the burst.ports.cluster ports (ClusterReader, ClusterWriter) over all that.
+- adapter: KubeCluster, the burst.ports.cluster ports (ClusterReader, NodeWriter, ...).
 
-The shell: `KubeCluster(client.from_credentials(aws.read_cluster_credentials(id)), boards)`.
+The shell: `KubeCluster(client.from_credentials(secrets.read_cluster_credentials(id)), boards)`.
 """

@@ -1,4 +1,4 @@
-"""KubeCluster: burst.ports.cluster's ClusterReader and ClusterWriter over one Kube connection."""
+"""KubeCluster: burst.ports.cluster's cluster ports over one Kube connection."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def next_pending_change(
 
 
 class PendingWatch:
-    """reconcile.PendingWatcher over one Kube connection."""
+    """burst.ports.cluster.PendingWatcher over one Kube connection."""
 
     def __init__(self, kube: Kube, boards: Collection[str]) -> None:
         self.kube = kube

@@ -1,9 +1,10 @@
-"""Discrete-event simulation: jobs arrive, the scaler ticks, instances boot, jobs end.
+"""Discrete-event simulation: jobs arrive, the controller ticks, instances boot, jobs end.
 
-Each scaler tick runs the controller's own shell (reconcile.Shell) against the simulated
-world, so the planner, scale-down and lifecycle code under test is the code that runs in
-Lambda; only the clock and the far side of the ports are simulated. Virtual time only:
-a day of jobs takes seconds.
+For fpga-burst's policies each scaler tick runs the controller's own shell
+(reconcile.Shell) against the simulated world, so the planner, scale-down and lifecycle
+code under test is the code that runs in Lambda; only the clock and the far side of the
+ports are simulated. A baseline (baselines.py) ticks at its own period instead. Virtual
+time only: a day of jobs takes seconds.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import heapq
 import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from burst.core.model import Catalog, Node, NodeGroup, Policy
 from burst.loop.config import RuntimeConfig
 from burst.loop.reconcile import Shell
-from burst.tools.sim.ports import SimAws, SimCluster
+from burst.tools.sim.billing import Bill
+from burst.tools.sim.ports import SimAws, SimCluster, writers
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings, World
 
@@ -44,6 +47,39 @@ class _Clock:
         return self.world.now
 
 
+class Controller(Protocol):
+    """What decides capacity: given the simulated world at its time, act on it."""
+
+    period_s: float  # seconds between two ticks
+
+    def act(self, world: World) -> None: ...
+
+
+# Builds the controller for one run, over the world the engine made.
+ControllerFactory = Callable[[World, Catalog, Policy], Controller]
+
+
+class ShellController:
+    """fpga-burst itself: the scaler's shell over the simulated ports."""
+
+    period_s = TICK_S
+
+    def __init__(self, world: World, catalog: Catalog, policy: Policy) -> None:
+        config = RuntimeConfig(cluster_name="sim", catalog=catalog, policy=policy)
+        self.shell = Shell(
+            cluster=SimCluster(world),
+            groups=SimAws(world),
+            config=config,
+            log=_QUIET,
+            metrics=_NoMetrics(),
+            writers=writers(world),
+            clock=_Clock(world),
+        )
+
+    def act(self, world: World) -> None:
+        self.shell.reconcile(stop_at=world.now + 30.0)
+
+
 @dataclass(frozen=True)
 class Sample:
     """The world at one tick, for the chart."""
@@ -60,9 +96,7 @@ class PolicyResult:
     policy: str
     waits: tuple[float, ...]
     unfinished: int
-    fpga_hours_paid: float
-    fpga_hours_used: float
-    cost: float
+    bill: Bill
     scale_ups: int
     failed_launches: int
     samples: tuple[Sample, ...] = field(repr=False, default=())
@@ -72,6 +106,18 @@ class PolicyResult:
             return 0.0
         ordered = sorted(self.waits)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def fpga_hours_paid(self) -> float:
+        return self.bill.paid
+
+    @property
+    def fpga_hours_used(self) -> float:
+        return self.bill.used
+
+    @property
+    def cost(self) -> float:
+        return self.bill.cost
 
     @property
     def p50(self) -> float:
@@ -87,19 +133,10 @@ def simulate(
     jobs: Sequence[Job],
     timings: Timings,
     seed: int = 0,
+    controller: ControllerFactory = ShellController,
 ) -> PolicyResult:
     world = World(groups, onprem, catalog, timings, seed)
-    config = RuntimeConfig(cluster_name="sim", catalog=catalog, policy=policy)
-    shell = Shell(
-        cluster=SimCluster(world),
-        aws=SimAws(world),
-        config=config,
-        log=_QUIET,
-        metrics=_NoMetrics(),
-        cluster_writer=SimCluster(world),
-        aws_writer=SimAws(world),
-        clock=_Clock(world),
-    )
+    acting = controller(world, catalog, policy)
     queue: list[tuple[float, int, str, str]] = []
     for order, job in enumerate(jobs):
         heapq.heappush(queue, (job.submit, order, "submit", job.name))
@@ -108,27 +145,38 @@ def simulate(
     last_submit = max((j.submit for j in jobs), default=0.0)
     horizon = last_submit + 7 * 86400.0  # a job nothing can run must not spin for ever
     samples: list[Sample] = []
+    next_sample = 0.0
     serial = len(jobs)
     while queue:
         t, _, kind, payload = heapq.heappop(queue)
         for when, what, instance_id in world.due(t):
             world.now = when
             world.advance(what, instance_id)
+            # kube-scheduler binds within moments of boards appearing, before anyone acts
+            serial = _start(world, queue, serial)
         world.now = t
         if kind == "submit":
             world.submit(by_name[payload])
         elif kind == "end":
             world.finish(payload)
         else:
-            shell.reconcile(stop_at=t + 30.0)
-            samples.append(_sample(world))
+            acting.act(world)
+            if t >= next_sample:  # one sample a minute whatever the controller's period
+                samples.append(_sample(world))
+                next_sample = t + TICK_S
             if (t <= last_submit or not _done(world)) and t < horizon:
                 serial += 1
-                heapq.heappush(queue, (t + TICK_S, serial, "tick", ""))
-        for started in world.schedule():
-            serial += 1
-            heapq.heappush(queue, (t + started.job.duration, serial, "end", started.job.name))
+                heapq.heappush(queue, (t + acting.period_s, serial, "tick", ""))
+        serial = _start(world, queue, serial)
     return _outcome(name, world, samples)
+
+
+def _start(world: World, queue: list[tuple[float, int, str, str]], serial: int) -> int:
+    """Binds what kube-scheduler would bind now; queues the ends of the jobs started."""
+    for started in world.schedule():
+        serial += 1
+        heapq.heappush(queue, (world.now + started.job.duration, serial, "end", started.job.name))
+    return serial
 
 
 def _done(world: World) -> bool:
@@ -157,22 +205,11 @@ def _sample(world: World) -> Sample:
 def _outcome(name: str, world: World, samples: list[Sample]) -> PolicyResult:
     done = [p for p in world.finished if p.started is not None]
     waits = tuple(p.started - p.job.submit for p in done if p.started is not None)
-    paid = cost = 0.0
-    for instance in world.instances.values():
-        hours = (
-            (instance.ended if instance.ended is not None else world.now) - instance.launched
-        ) / 3600.0
-        paid += hours * world.boards(instance.group)
-        cost += hours * world.price(instance.group)
-    burst = set(world.burst_nodes)
-    used = sum(p.boards * p.job.duration / 3600.0 for p in done if p.node in burst)
     return PolicyResult(
         name,
         waits,
         len(world.pods),
-        paid,
-        used,
-        cost,
+        world.ledger.bill(world.now),
         world.scale_ups,
         world.failed_launches,
         tuple(samples),

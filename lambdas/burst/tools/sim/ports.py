@@ -1,21 +1,22 @@
 """The controller's ports over the simulated world: what the shell calls instead of the
-API server and AWS. Tokens, Events and the status ConfigMap have no effect on a simulation
-and are accepted and dropped."""
+API server and AWS. Each class implements only the narrow ports the shell uses it through;
+Events and the status ConfigMap have no effect on a simulation and are dropped."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from burst.core.backoff import ScalingActivity
-from burst.core.model import Instance, InstanceType, NodeGroup, Pod, Taint
-from burst.ports.aws import CapacityChange, ClusterCredentials, JoinData, LifecycleResult
-from burst.ports.cluster import BootstrapToken, ClusterView, DrainResult, TokenInfo
+from burst.core.model import InstanceType, NodeGroup, Pod, Taint
+from burst.loop.act import Writers
+from burst.ports.aws import CapacityChange, LifecycleResult
+from burst.ports.cluster import ClusterView, DrainResult
 from burst.tools.sim.world import World
 
 
 class SimCluster:
-    """ClusterReader and ClusterWriter."""
+    """ClusterReader, NodeWriter and NodeDrainer."""
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -23,15 +24,6 @@ class SimCluster:
     def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
         pods = tuple(p.pod for p in self.world.pods.values())
         return ClusterView(nodes=tuple(self.world.nodes.values()), pods=pods)
-
-    def pods_on_node(self, node: str) -> tuple[Pod, ...]:
-        return tuple(p.pod for p in self.world.pods.values() if p.node == node)
-
-    def wait_for_pending(self, since: str, timeout: float) -> bool:
-        return False
-
-    def bootstrap_tokens(self) -> tuple[TokenInfo, ...]:
-        return ()
 
     def cordon(self, node: str, taint: Taint | None = None) -> bool:
         current = self.world.nodes.get(node)
@@ -64,6 +56,10 @@ class SimCluster:
     def delete_node(self, node: str, uid: str | None = None) -> bool:
         return self.world.delete_node(node)
 
+
+class Unheard:
+    """Teller: nobody reads a simulated pod's Events or the status ConfigMap."""
+
     def record_pod_event(
         self, pod: Pod, reason: str, message: str, now: datetime, kind: str = "Normal"
     ) -> int:
@@ -72,35 +68,20 @@ class SimCluster:
     def write_status(self, data: Mapping[str, str]) -> None:
         return None
 
-    def create_bootstrap_token(self, now: datetime, ttl: timedelta) -> BootstrapToken:
-        return BootstrapToken("simsim", "0" * 16, now + ttl)
-
-    def delete_expired_bootstrap_tokens(self, now: datetime) -> tuple[str, ...]:
-        return ()
-
 
 class SimAws:
-    """AwsReader and AwsWriter."""
+    """NodeGroups, Capacity and LifecycleActions."""
 
     def __init__(self, world: World) -> None:
         self.world = world
 
     def discover_node_groups(
-        self, cluster: str, now: datetime, instance_types: Mapping[str, InstanceType] | None = None
+        self, cluster: str, instance_types: Mapping[str, InstanceType] | None = None
     ) -> tuple[NodeGroup, ...]:
-        return self.world.node_groups(now)
-
-    def instances(self, node_group: str) -> tuple[Instance, ...]:
-        return self.world.instances_of(node_group)
+        return self.world.node_groups(self.world.moment)
 
     def scaling_activities(self, node_group: str, since: datetime) -> tuple[ScalingActivity, ...]:
         return tuple(a for a in self.world.activities[node_group] if a.start_time >= since)
-
-    def read_join_data(self, name: str) -> JoinData | None:
-        return None
-
-    def read_cluster_credentials(self, secret_id: str) -> ClusterCredentials:
-        raise NotImplementedError("a simulation has no cluster credentials")
 
     def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:
         return self.world.raise_desired(node_group, target)
@@ -123,5 +104,8 @@ class SimAws:
     ) -> None:
         return None
 
-    def publish_join_data(self, name: str, data: JoinData, kms_key_id: str) -> None:
-        return None
+
+def writers(world: World) -> Writers:
+    """What the shell changes in the simulated world."""
+    cluster, aws = SimCluster(world), SimAws(world)
+    return Writers(capacity=aws, actions=aws, nodes=cluster, drains=cluster, teller=Unheard())

@@ -4,25 +4,37 @@ The scenario gives the node groups (their desired capacity starts at 0), the on-
 nodes, the catalog and the base policy; its pods and managed nodes are not used: the trace
 says which jobs arrive when. A policy is the base policy with some fields changed:
   unneeded=2m  delay=10m  expanders=priority+price  max_boards=16  max_price=40
+or a baseline controller instead of fpga-burst: controller=ca, controller=karpenter
+(`unneeded=` then sets the baseline's own removal time).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from burst.core.errors import ConfigError
-from burst.core.model import Policy
+from burst.core.model import Catalog, Policy
 from burst.core.policy import parse_policy as parse_policy_fields
 from burst.tools import scenario
-from burst.tools.sim.engine import PolicyResult, simulate
-from burst.tools.sim.trace import load
+from burst.tools.sim import alibaba, baselines, billing, timing
+from burst.tools.sim.engine import (
+    TICK_S,
+    ControllerFactory,
+    PolicyResult,
+    ShellController,
+    simulate,
+)
+from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
 
-DEFAULT_COMPARE = ("unneeded=2m", "unneeded=10m", "unneeded=30m")
+FIXED_TIMERS = ("unneeded=2m", "unneeded=10m", "unneeded=30m")
+BASELINES = ("controller=ca", "controller=karpenter")
+DEFAULT_COMPARE = (*FIXED_TIMERS, *BASELINES)
+CONTROLLERS = ("fpga-burst", "ca", "karpenter")
 
 
 def register(commands: Any) -> None:
@@ -41,13 +53,18 @@ def register(commands: Any) -> None:
         action="store_true",
         help=f"print policies side by side (default set: {' '.join(DEFAULT_COMPARE)})",
     )
-    p.add_argument("--boot", type=float, default=240.0, help="seconds to register (240)")
     p.add_argument(
-        "--device-plugin",
-        type=float,
-        default=60.0,
-        help="seconds from registering to boards advertised (60)",
+        "--boot",
+        default="240",
+        help="launch to node registered: seconds, lognormal:MEDIAN,SIGMA or uniform:LOW,HIGH",
     )
+    p.add_argument(
+        "--device-plugin", default="60", help="registered to boards advertised (same forms)"
+    )
+    p.add_argument(
+        "--pending", type=float, default=15.0, help="seconds from launch to EC2 running (billed)"
+    )
+    add_import_arguments(p)
     p.add_argument(
         "--failure-rate",
         action="append",
@@ -60,20 +77,60 @@ def register(commands: Any) -> None:
     p.set_defaults(run=run)
 
 
+def add_import_arguments(p: argparse.ArgumentParser) -> None:
+    """How an Alibaba GPU trace becomes FPGA jobs (alibaba.py)."""
+    p.add_argument(
+        "--gpu-as",
+        action="append",
+        default=[],
+        metavar="[MODEL=]DEMAND",
+        help="Alibaba trace: a GPU becomes one board (vendor/board) or replica (accelerator)",
+    )
+    p.add_argument("--window", default="", help="Alibaba trace: busiest:24h or START:END")
+    p.add_argument(
+        "--selector", default="", help="node selector for imported jobs, key=value;key=value"
+    )
+
+
+def import_options(args: argparse.Namespace) -> alibaba.Import:
+    selector = pairs(args.selector, "--selector")
+    return alibaba.Import(alibaba.parse_gpu_as(args.gpu_as), args.window, selector)
+
+
 def run(args: argparse.Namespace) -> int:
     loaded = scenario.load(args.scenario)
-    jobs = load(args.trace)
+    options = import_options(args)
+    check_demands(options.gpu_as, loaded.snapshot.catalog)
+    imported = alibaba.load(args.trace, options)
     specs = args.policy or (list(DEFAULT_COMPARE) if args.compare else ["base"])
-    policies = [(spec, parse_policy(spec, loaded.policy)) for spec in specs]
-    timings = Timings(args.boot, args.device_plugin, _rates(args.failure_rate))
+    if args.compare and args.policy and not any("controller=" in s for s in specs):
+        specs += list(BASELINES)
+    runs = [(spec, *parse_run(spec, loaded.policy)) for spec in specs]
+    timings = Timings(
+        timing.parse(args.boot, "--boot"),
+        timing.parse(args.device_plugin, "--device-plugin"),
+        args.pending,
+        _rates(args.failure_rate),
+    )
     snapshot = loaded.snapshot
     groups = tuple(replace(g, desired=g.min_size, instances=()) for g in snapshot.node_groups)
     onprem = tuple(n for n in snapshot.nodes if n.node_group is None)
     outcomes = [
-        simulate(name, groups, onprem, snapshot.catalog, policy, jobs, timings, args.seed)
-        for name, policy in policies
+        simulate(
+            name,
+            groups,
+            onprem,
+            snapshot.catalog,
+            policy,
+            imported.jobs,
+            timings,
+            args.seed,
+            factory,
+        )
+        for name, policy, factory in runs
     ]
     print(table(outcomes))
+    print(assumptions(timings, specs, len(imported.jobs), imported.skipped))
     if args.chart:
         from burst.tools.sim.chart import write_chart  # matplotlib only when a chart is asked for
 
@@ -82,7 +139,40 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-# Spec key -> the policy field it sets, and how its text becomes the field's value.
+def check_demands(gpu_as: Mapping[str, str], catalog: Catalog) -> None:
+    """Every demand a GPU maps to must be a board or accelerator the catalog knows."""
+    boards = {b for it in catalog.instance_types.values() for b in it.boards}
+    boards |= {b for per in catalog.accelerators.values() for b in per}
+    for model, demand in gpu_as.items():
+        known = boards if "/" in demand else set(catalog.accelerators)
+        if demand not in known:
+            kind = "board" if "/" in demand else "accelerator"
+            raise ConfigError(
+                "--gpu-as",
+                f"{model}={demand}" if model else demand,
+                f"{kind} {demand!r} is not in the scenario's catalog "
+                f"(known: {', '.join(sorted(known)) or 'none'})",
+            )
+
+
+def parse_run(spec: str, base: Policy) -> tuple[Policy, ControllerFactory]:
+    """A --policy spec: the policy, and the controller that runs it (fpga-burst or a baseline)."""
+    parts = [p for p in spec.split(",") if not p.strip().startswith("controller=")]
+    kinds = [
+        p.split("=", 1)[1].strip() for p in spec.split(",") if p.strip().startswith("controller=")
+    ]
+    kind = kinds[-1] if kinds else "fpga-burst"
+    if kind not in CONTROLLERS:
+        raise ConfigError("--policy", spec, f"controller must be one of {', '.join(CONTROLLERS)}")
+    rest = ",".join(parts) or "base"
+    policy = parse_policy(rest, base)
+    if kind == "fpga-burst":
+        return policy, ShellController
+    idle = policy.scale_down_unneeded_time if "unneeded=" in rest else None
+    return policy, baselines.baseline(kind, idle)
+
+
+# Spec key -> the policy field it sets (the spec is syntax; burst.core.policy checks).
 _SPEC_KEYS = {
     "unneeded": "scale_down_unneeded_time_seconds",
     "delay": "scale_down_delay_after_add_seconds",
@@ -105,7 +195,7 @@ def parse_policy(spec: str, base: Policy) -> Policy:
         if not sep:
             raise ConfigError("--policy", spec, f"{part!r} is not key=value")
         if key not in _SPEC_KEYS:
-            known = ", ".join(_SPEC_KEYS)
+            known = ", ".join([*_SPEC_KEYS, "controller"])
             raise ConfigError("--policy", spec, f"unknown key {key!r} ({known})")
         fields[_SPEC_KEYS[key]] = _value(key, value, spec)
     return parse_policy_fields(fields, f"--policy {spec}", path="", base=base)
@@ -115,21 +205,11 @@ def _value(key: str, text: str, spec: str) -> Any:
     if key == "expanders":
         return text.split("+")
     if key in ("unneeded", "delay"):
-        return _seconds(text, spec, key)
+        return duration_s(text, "--policy", spec)
     try:
         return int(text) if key == "max_boards" else float(text)
     except ValueError:
         raise ConfigError("--policy", spec, f"{key}: {text!r} is not a number") from None
-
-
-def _seconds(text: str, spec: str, key: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600}
-    scale = units.get(text[-1:], 0)
-    number = text[:-1] if scale else text
-    try:
-        return float(number) * (scale or 1)
-    except ValueError:
-        raise ConfigError("--policy", spec, f"{key}: {text!r} is not a duration like 10m") from None
 
 
 def _rates(items: Sequence[str]) -> dict[str, float]:
@@ -154,9 +234,13 @@ def table(outcomes: Sequence[PolicyResult]) -> str:
         ("wait p50", *(_mins(o.p50) for o in outcomes)),
         ("wait p95", *(_mins(o.percentile(0.95)) for o in outcomes)),
         ("wait max", *(_mins(max(o.waits, default=0.0)) for o in outcomes)),
-        ("FPGA-hours paid", *(f"{o.fpga_hours_paid:.1f}" for o in outcomes)),
-        ("FPGA-hours used", *(f"{o.fpga_hours_used:.1f}" for o in outcomes)),
-        ("utilisation", *(_share(o.fpga_hours_used, o.fpga_hours_paid) for o in outcomes)),
+        ("board-hours paid", *(f"{o.bill.paid:.1f}" for o in outcomes)),
+        ("board-hours used", *(f"{o.bill.used:.1f}" for o in outcomes)),
+        ("utilisation", *(_share(o.bill.used, o.bill.paid) for o in outcomes)),
+        ("idle: booting", *(f"{o.bill.booting:.1f}" for o in outcomes)),
+        ("idle: waiting scale-down", *(f"{o.bill.waiting:.1f}" for o in outcomes)),
+        ("idle: stranded", *(f"{o.bill.stranded:.1f}" for o in outcomes)),
+        ("idle: 60 s minimum", *(f"{o.bill.minimum:.1f}" for o in outcomes)),
         ("cost", *(f"${o.cost:,.2f}" for o in outcomes)),
         ("scale-ups", *(str(o.scale_ups) for o in outcomes)),
         ("failed launches", *(str(o.failed_launches) for o in outcomes)),
@@ -169,6 +253,31 @@ def table(outcomes: Sequence[PolicyResult]) -> str:
         )
         for r in rows
     )
+
+
+def assumptions(
+    timings: Timings, specs: Sequence[str], jobs: int, skipped: Mapping[str, int]
+) -> str:
+    """Everything the figures above rest on, printed beside them."""
+    lines = [
+        "assumptions:",
+        f"  jobs simulated: {jobs}"
+        + (
+            f"; skipped: {', '.join(f'{n} {r}' for r, n in sorted(skipped.items()))}"
+            if skipped
+            else ""
+        ),
+        f"  boot (launch to node registered): {timings.boot}",
+        f"  device plugin (registered to boards advertised): {timings.device_plugin}",
+        f"  billing: {billing.RULE}; pending {timings.pending_s:g} s after launch",
+        "  prices: the scenario's catalog; built-in: us-east-1 on-demand Linux, EC2 On-Demand "
+        "pricing page (F1 2017, F2 Dec 2024/2025; burst/core/catalog.py)",
+        f"  fpga-burst: the scaler's own shell every {TICK_S:g} s (EventBridge schedule)",
+    ]
+    for kind in ("ca", "karpenter"):
+        if any(f"controller={kind}" in s for s in specs):
+            lines.append(f"  {kind}: {baselines.ASSUMPTIONS[kind]}")
+    return "\n".join(lines)
 
 
 def _mins(seconds: float) -> str:

@@ -12,9 +12,10 @@ One job a row, header required, columns (extra columns are refused):
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from burst.core.errors import ConfigError
 
@@ -45,25 +46,31 @@ def load(path: Path) -> tuple[Job, ...]:
         raise ConfigError(source, "", f"cannot read: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(source, "", f"not a CSV file: {exc}") from exc
+    return _jobs(rows, header, source)
+
+
+def _jobs(
+    rows: list[dict[str, str | None]], header: tuple[str, ...], source: str
+) -> tuple[Job, ...]:
     if not rows:
         raise ConfigError(source, "", "has no jobs (a header and at least one row)")
     unknown = [c for c in header if c not in COLUMNS]
     missing = [c for c in COLUMNS[:4] if c not in header]
     if unknown or missing:
         problem = f"columns must be {', '.join(COLUMNS)} (unknown: {unknown}, missing: {missing})"
-        raise ConfigError(source, "header", problem)
-    jobs = [_job(row, f"line {n}", source) for n, row in enumerate(rows, start=2)]
+        raise ConfigError(source, "row 1", problem)
+    jobs = [_job(row, f"row {n}", source) for n, row in enumerate(rows, start=2)]
     names = set()
     for n, job in enumerate(jobs, start=2):
         if job.name in names:
-            raise ConfigError(source, f"line {n}.name", f"duplicate job {job.name!r}")
+            raise ConfigError(source, f"row {n}: column name", f"duplicate job {job.name!r}")
         names.add(job.name)
     return tuple(sorted(jobs, key=lambda j: (j.submit, j.name)))
 
 
 def _job(row: Mapping[str, str | None], where: str, source: str) -> Job:
     def fail(column: str, problem: str) -> ConfigError:
-        return ConfigError(source, f"{where}.{column}", problem)
+        return ConfigError(source, f"{where}: column {column}", problem)
 
     name = (row.get("name") or "").strip()
     if name.count("/") != 1 or not all(name.split("/")):
@@ -106,3 +113,43 @@ def _pairs(text: str | None, fail: _Fail) -> dict[str, str]:
             raise fail(f"{part!r} is not key=value")
         pairs[key.strip()] = value.strip()
     return pairs
+
+
+def write(jobs: Iterable[Job], handle: TextIO) -> None:
+    """Writes jobs in the format `load` reads."""
+    out = csv.writer(handle, lineterminator="\n")
+    out.writerow(COLUMNS)
+    for job in jobs:
+        demand = {**job.requests, **job.accelerators}
+        out.writerow(
+            (
+                f"{job.submit:g}",
+                job.name,
+                f"{job.duration:g}",
+                ";".join(f"{k}={v}" for k, v in demand.items()),
+                ";".join(f"{k}={v}" for k, v in job.node_selector.items()),
+            )
+        )
+
+
+def duration_s(text: str, source: str, spec: str) -> float:
+    """`90`, `90s`, `10m`, `36h` or `2d` in seconds; raises ConfigError naming source."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip()
+    scale = units.get(text[-1:], 0)
+    try:
+        value = float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        raise ConfigError(source, spec, f"{text!r} is not a duration like 10m") from None
+    if value < 0:
+        raise ConfigError(source, spec, f"{text!r} must not be negative")
+    return value
+
+
+def pairs(text: str, flag: str) -> dict[str, str]:
+    """`key=value;key=value` from a command-line flag; raises ConfigError naming it."""
+
+    def fail(problem: str) -> ConfigError:
+        return ConfigError(flag, text, problem)
+
+    return _pairs(text, fail)

@@ -20,6 +20,8 @@ from burst.core.errors import DemandError
 from burst.core.fit import alternatives, placement_problem
 from burst.core.model import Catalog, Instance, Node, NodeGroup, Pod
 from burst.ports.aws import CapacityChange
+from burst.tools.sim.billing import Account, Ledger
+from burst.tools.sim.timing import Distribution, constant
 from burst.tools.sim.trace import Job
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,8 +29,12 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Timings:
-    boot_s: float = 240.0  # launch to the node registering (VPN, kubeadm join)
-    device_plugin_s: float = 60.0  # registration to boards advertised
+    # launch to the node registering (VPN, kubeadm join)
+    boot: Distribution = field(default_factory=lambda: constant(240.0))
+    # registration to boards advertised
+    device_plugin: Distribution = field(default_factory=lambda: constant(60.0))
+    # launch to EC2 `running`, when billing starts (the pending state is short and unbilled)
+    pending_s: float = 15.0
     failure_rate: Mapping[str, float] = field(default_factory=dict)  # group -> probability
 
 
@@ -79,6 +85,7 @@ class World:
         self.failed_launches = 0
         self.timers: list[tuple[float, str, str]] = []  # (when, what, instance id)
         self.burst_nodes: set[str] = set()  # every node a burst instance ever registered
+        self.ledger = Ledger()  # instance id -> its bill
         self.dirty = True  # something changed that kube-scheduler would act on
         self._serial = 0
 
@@ -107,7 +114,7 @@ class World:
         if not self.dirty:
             return []
         self.dirty = False
-        free = self._free_boards()
+        free = self.free_boards()
         started = []
         misfits: set[tuple[object, ...]] = set()  # demands no node had room for
         # Jobs are submitted in time order, so `pending` is oldest first.
@@ -119,7 +126,7 @@ class World:
             )
             if shape in misfits:
                 continue
-            spot = self._spot(entry.pod, free)
+            spot = self.spot(entry.pod, free)
             if spot is None:
                 misfits.add(shape)
                 continue
@@ -135,8 +142,14 @@ class World:
         entry.pod = replace(entry.pod, node=node, requests={board: boards}, accelerators={})
         used = self.used.setdefault(node, {})
         used[board] = used.get(board, 0) + boards
+        self._account_change(node, boards)
 
-    def _free_boards(self) -> dict[str, dict[str, int]]:
+    def _account_change(self, node: str, boards: int) -> None:
+        account = self.ledger.accounts.get(self.node_instance.get(node, ""))
+        if account is not None:
+            account.change(self.now, boards)
+
+    def free_boards(self) -> dict[str, dict[str, int]]:
         free = {}
         for node in self.nodes.values():
             if node.ready and not node.unschedulable and node.allocatable:
@@ -144,7 +157,7 @@ class World:
                 free[node.name] = {b: n - used.get(b, 0) for b, n in node.allocatable.items()}
         return free
 
-    def _spot(self, pod: Pod, free: dict[str, dict[str, int]]) -> tuple[str, str, int] | None:
+    def spot(self, pod: Pod, free: dict[str, dict[str, int]]) -> tuple[str, str, int] | None:
         try:
             options = alternatives(pod, self.catalog)
         except DemandError:  # an unknown accelerator: the planner reports it; nothing runs it
@@ -165,6 +178,7 @@ class World:
         if entry is not None and entry.node is not None:
             used = self.used[entry.node]
             used[entry.board] -= entry.boards
+            self._account_change(entry.node, -entry.boards)
             self.finished.append(entry)
             self.dirty = True
 
@@ -197,10 +211,12 @@ class World:
             )
             self.node_instance[name] = instance_id
             self.burst_nodes.add(name)
-            self.timers.append((self.now + self.timings.device_plugin_s, "boards", instance_id))
+            delay = self.timings.device_plugin.draw(self.rng)
+            self.timers.append((self.now + delay, "boards", instance_id))
         elif what == "boards" and name in self.nodes:
             boards = dict(group_boards(group, self.catalog))
             self.nodes[name] = replace(self.nodes[name], allocatable=boards)
+            self.ledger.accounts[instance_id].advertise(self.now)
             self.dirty = True
 
     # -- node and instance changes, as the API server and the ASG make them ------------------
@@ -268,7 +284,11 @@ class World:
             )
             return False
         self.instances[instance_id] = _Instance(instance_id, group.name, self.now)
-        self.timers.append((self.now + self.timings.boot_s, "register", instance_id))
+        self.ledger.accounts[instance_id] = Account(
+            self.boards(group.name), self.price(group.name), self.now + self.timings.pending_s
+        )
+        boot = self.timings.boot.draw(self.rng)
+        self.timers.append((self.now + boot, "register", instance_id))
         return True
 
     def terminate(self, instance_id: str) -> bool:
@@ -290,6 +310,7 @@ class World:
             instance.state = "InService"
         elif instance.state == "Terminating:Wait":
             instance.state, instance.ended = "Terminated", self.now
+            self.ledger.accounts[instance_id].end(self.now)
             for node, owner in list(self.node_instance.items()):
                 if owner == instance_id:
                     self.delete_node(node)

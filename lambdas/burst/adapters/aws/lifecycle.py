@@ -1,0 +1,86 @@
+"""Auto Scaling lifecycle actions: complete one (CONTINUE/ABANDON) or extend it (heartbeat)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from burst.adapters.aws.session import Clients, calling
+from burst.core.errors import AwsError, LifecycleActionNotFoundError
+from burst.ports.aws import LifecycleResult
+
+log = logging.getLogger(__name__)
+
+
+class AutoScalingLifecycle:
+    """The LifecycleActions port over Auto Scaling."""
+
+    def __init__(self, clients: Clients) -> None:
+        self.clients = clients
+
+    def complete_lifecycle_action(
+        self,
+        node_group: str,
+        hook: str,
+        instance_id: str,
+        result: LifecycleResult,
+        token: str | None = None,
+    ) -> None:
+        """Complete the instance's pending lifecycle action with CONTINUE or ABANDON.
+
+        By instance id, plus the token when an event carried one. Raises
+        LifecycleActionNotFoundError when no action is pending (already completed, timed
+        out, or a duplicate event): the caller may ignore it. Raises the transient errors
+        or AwsError.
+        """
+        params = {
+            "AutoScalingGroupName": node_group,
+            "LifecycleHookName": hook,
+            "InstanceId": instance_id,
+            "LifecycleActionResult": result.value,
+        }
+        if token:
+            params["LifecycleActionToken"] = token
+        self._call("CompleteLifecycleAction", params)
+        log.info(
+            "completed lifecycle action of %s with %s", instance_id, result.value,
+            extra={"node_group": node_group, "instance": instance_id, "result": result.value},
+        )
+
+    def record_heartbeat(
+        self, node_group: str, hook: str, instance_id: str, token: str | None = None
+    ) -> None:
+        """Extend the instance's pending lifecycle action by the hook's heartbeat timeout.
+
+        Raises LifecycleActionNotFoundError when no action is pending (the caller may
+        ignore it), the transient errors, or AwsError.
+        """
+        params = {
+            "AutoScalingGroupName": node_group,
+            "LifecycleHookName": hook,
+            "InstanceId": instance_id,
+        }
+        if token:
+            params["LifecycleActionToken"] = token
+        self._call("RecordLifecycleActionHeartbeat", params)
+
+    def _call(self, operation: str, params: Mapping[str, str]) -> None:
+        method = getattr(self.clients.client("autoscaling"), _snake(operation))
+        try:
+            with calling(operation):
+                method(**params)
+        except AwsError as exc:
+            if _not_found(exc):
+                raise LifecycleActionNotFoundError(operation, exc.code, str(exc)) from exc
+            raise
+
+
+def _not_found(error: AwsError) -> bool:
+    text = str(error).lower()
+    return error.code == "ValidationError" and "lifecycle action" in text and (
+        "no active" in text or "not found" in text
+    )
+
+
+def _snake(operation: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")

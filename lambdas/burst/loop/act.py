@@ -1,0 +1,134 @@
+"""act (skipped in a dry run): raise desired capacities (scale-up first: it is what pending
+pods wait for), give back / annotate / taint / terminate burst nodes, then continue the
+lifecycle actions a lost event or a killed invocation left behind (burst.loop.lifecycle).
+
+A failed AWS or cluster write is logged, counted and the run goes on with the next one,
+except ClusterUnreachableError, which stops the run: without the cluster nothing else
+should be changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from burst.core import scaledown
+from burst.core.errors import BurstError
+from burst.core.model import ScaleUp, Snapshot
+from burst.core.scaledown import ScaleDownPlan
+from burst.loop import lifecycle
+from burst.loop.clock import Clock
+from burst.loop.config import RuntimeConfig
+from burst.loop.result import Log, MetricSink, Result, attempt, failed
+from burst.ports.aws import Capacity, CapacityChange, LifecycleActions
+from burst.ports.cluster import NodeDrainer, NodeWriter, Teller
+
+
+@dataclass(frozen=True)
+class Writers:
+    """Everything a reconcile may change; a dry run has none."""
+
+    capacity: Capacity
+    actions: LifecycleActions
+    nodes: NodeWriter
+    drains: NodeDrainer
+    teller: Teller
+
+
+@dataclass(frozen=True)
+class Act:
+    """One reconcile's writes, in order; failures are kept in the Result."""
+
+    writers: Writers
+    config: RuntimeConfig
+    log: Log
+    metrics: MetricSink
+    clock: Clock
+
+    def __call__(self, result: Result, stop_at: float | None) -> Result:
+        failures: list[str] = []
+        changes = self._scale_up(result.plan.scale_ups, failures)
+        terminated = self._scale_down(result.scale_down, result.time, failures)
+        outcomes = self._lifecycle(result.snapshot, stop_at, failures)
+        return Result(
+            result.time, result.snapshot, result.plan, result.scale_down,
+            result.pending_version, changes, terminated, tuple(failures), outcomes,
+        )
+
+    def _scale_up(self, ups: Sequence[ScaleUp], failures: list[str]) -> tuple[CapacityChange, ...]:
+        changes = []
+        for up in ups:
+            try:
+                change = self.writers.capacity.raise_desired_capacity(up.node_group, up.to_size)
+            except BurstError as exc:
+                self.metrics.add_metric(name="ScaleUpFailures", unit="Count", value=1)
+                failed(self.log, failures, f"scale-up {up.node_group} to {up.to_size}", exc)
+                continue
+            changes.append(change)
+            if change.changed:
+                self.metrics.add_metric(name="ScaleUps", unit="Count", value=1)
+            self.log.info(
+                f"scale-up {up.node_group}: {change.from_size} -> {change.to_size}",
+                extra={"decision": "scale-up", "node_group": up.node_group,
+                       "from_size": change.from_size, "to_size": change.to_size,
+                       "planned_to": up.to_size, "clamped": change.clamped},
+            )
+        return tuple(changes)
+
+    def _scale_down(
+        self, down: ScaleDownPlan, now: datetime, failures: list[str]
+    ) -> tuple[str, ...]:
+        writer, aws = self.writers.nodes, self.writers.capacity
+        steps: list[tuple[str, str, Callable[[], bool]]] = [
+            *((s.node, f"untaint: {s.reason}", lambda s=s: writer.uncordon(
+                s.node, scaledown.TO_BE_DELETED)) for s in down.untaint),
+            *((s.node, f"annotate {scaledown.UNNEEDED_SINCE}={s.value}: {s.reason}",
+               lambda s=s: writer.annotate_node(s.node, {scaledown.UNNEEDED_SINCE: s.value}))
+              for s in down.annotate),
+            *((s.node, f"taint {scaledown.TO_BE_DELETED}: {s.reason}", lambda s=s: writer.cordon(
+                s.node, scaledown.to_be_deleted_taint(now))) for s in down.taint),
+        ]
+        for node, what, step in steps:
+            if attempt(self.log, failures, f"node {node}: {what}", step)[0]:
+                self.log.info(f"scale-down: node {node}: {what}",
+                              extra={"decision": "scale-down", "node": node, "step": what})
+        terminated = []
+        for t in down.terminate:
+            what = f"terminate {t.instance_id} (node {t.node}, {t.node_group}): {t.reason}"
+            done, started = attempt(
+                self.log, failures, what, partial(aws.terminate_instance, t.instance_id)
+            )
+            if done and started:
+                terminated.append(t.instance_id)
+                self.metrics.add_metric(name="NodesTerminated", unit="Count", value=1)
+                self.log.info(f"scale-down: {what}",
+                              extra={"decision": "terminate", "node": t.node,
+                                     "instance": t.instance_id, "node_group": t.node_group})
+        return tuple(terminated)
+
+    def _lifecycle(self, snapshot: Snapshot, stop_at: float | None,
+                   failures: list[str]) -> tuple[lifecycle.Outcome, ...]:
+        """Launches waiting for a useful node, terminations whose drain is unfinished."""
+        w = self.writers
+        groups, nodes = snapshot.node_groups, snapshot.nodes
+        found: list[lifecycle.Outcome] = []
+        drainer = lifecycle.Drainer(
+            w.nodes, w.drains, w.actions, self.clock, self.config.lifecycle.terminate_timeout,
+            stop_at if stop_at is not None else self.clock.monotonic() + 30.0,
+        )
+        calls: tuple[tuple[str, Callable[[], tuple[lifecycle.Outcome, ...]]], ...] = (
+            ("continue launches", lambda: lifecycle.continue_launches(w.actions, groups, nodes)),
+            ("continue terminations",
+             lambda: lifecycle.continue_terminations(drainer, groups, nodes)),
+        )
+        for name, call in calls:
+            found.extend(attempt(self.log, failures, name, call)[1] or ())
+        for o in found:
+            # The same figures the lifecycle function publishes when it does this work.
+            for name, unit, value in o.metrics():
+                self.metrics.add_metric(name=name, unit=unit, value=value)
+            self.log.info(f"{o.transition} {o.instance_id}: {o.result.value}: {o.reason}",
+                          extra={"decision": o.transition, **o.summary()})
+        return tuple(found)

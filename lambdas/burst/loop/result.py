@@ -1,0 +1,81 @@
+"""What one reconcile saw, decided and did; and how a failed step is kept in it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from burst.core import scaledown
+from burst.core.errors import BurstError, ClusterUnreachableError
+from burst.core.model import Plan, Snapshot
+from burst.core.scaledown import ScaleDownPlan
+from burst.loop import lifecycle
+from burst.ports.aws import CapacityChange
+
+T = TypeVar("T")
+
+
+class Log(Protocol):
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class MetricSink(Protocol):
+    def add_metric(self, name: str, unit: Any, value: float) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one reconcile saw, decided and did."""
+
+    time: datetime
+    snapshot: Snapshot
+    plan: Plan
+    scale_down: ScaleDownPlan
+    pending_version: str
+    changes: tuple[CapacityChange, ...] = ()
+    terminated: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+    lifecycle: tuple[lifecycle.Outcome, ...] = ()
+    dry_run: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        outcomes: dict[str, int] = {}
+        for d in self.plan.pods:
+            outcomes[d.outcome.value] = outcomes.get(d.outcome.value, 0) + 1
+        return {
+            "pending": len(self.plan.pods),
+            "outcomes": outcomes,
+            "scaleUps": [
+                {"nodeGroup": c.node_group, "from": c.from_size, "to": c.to_size}
+                for c in self.changes if c.changed
+            ],
+            "scaleDown": dict(scaledown.summary(self.scale_down)),
+            "terminated": list(self.terminated),
+            "lifecycle": [o.summary() for o in self.lifecycle],
+            "failures": list(self.failures),
+            "dryRun": self.dry_run,
+        }
+
+
+def attempt(
+    log: Log, failures: list[str], what: str, call: Callable[[], T]
+) -> tuple[bool, T | None]:
+    """(True, call()), or (False, None) after logging a BurstError; unreachable stops all."""
+    try:
+        return True, call()
+    except ClusterUnreachableError:
+        raise
+    except BurstError as exc:
+        failed(log, failures, what, exc)
+        return False, None
+
+
+def failed(log: Log, failures: list[str], what: str, exc: BurstError) -> None:
+    """Keep `what` failed with `exc` in `failures`, and log it."""
+    failures.append(f"{what}: {type(exc).__name__}: {exc}")
+    log.error(f"{what} failed: {exc}",
+              extra={"decision": what, "error": type(exc).__name__, "detail": str(exc)})
