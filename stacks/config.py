@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from burst.adapters import yamlload
 from burst.core.catalog import INSTANCE_TYPES
 from burst.core.errors import ConfigError
 from burst.core.model import Policy, Taint
@@ -35,8 +36,6 @@ from burst.core.policy import (
 from burst.loop import config as runtime
 
 CONTEXT_KEY = "fpga-burst:config"
-# The C loader is several times faster; some PyYAML builds lack libyaml.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Errors name the field only: app.py prints the file before them.
 _SOURCE = ""
 
@@ -131,7 +130,7 @@ class DeployConfig:
 def load(path: Path) -> DeployConfig:
     """Reads and validates the YAML file; raises ConfigError naming the bad field."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        raw = yamlload.load(path.read_text(encoding="utf-8"))  # libyaml's C loader if present
     except OSError as exc:
         raise _bad("", f"cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:

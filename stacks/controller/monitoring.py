@@ -1,8 +1,8 @@
 """Alarms and a dashboard: the controller says so loudly when it cannot do its job.
 
-The handlers publish `ClusterUnreachable`, `ScaleUpFailures` and `DrainsOverDeadline`
-through Powertools Metrics (EMF in the logs), in namespace `fpga-burst` with Powertools'
-default `service` dimension; the alarms here select exactly that.
+The functions publish their metrics (burst.core.names.Metric) through Powertools Metrics
+(EMF in the logs), in METRICS_NAMESPACE with Powertools' `service` dimension; the alarms
+here select exactly that, by the same names.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.controller.construct import METRICS_NAMESPACE, SERVICE
+from burst.core.names import METRICS_NAMESPACE, SERVICE, Metric
 
 # metric name -> (minutes it must persist before alarming, what it means)
 HANDLER_METRICS = {
     # A VPN blip should not page anyone; three minutes without the API server should.
-    "ClusterUnreachable": (3, "the API server cannot be reached over the VPN"),
-    "ScaleUpFailures": (1, "a node group failed to grow (capacity, quota, launch error)"),
-    "DrainsOverDeadline": (1, "a node drain passed its deadline; the terminate hook went on"),
+    Metric.CLUSTER_UNREACHABLE: (3, "the API server cannot be reached over the VPN"),
+    Metric.SCALE_UP_FAILURES: (1, "a node group failed to grow (capacity, quota, launch error)"),
+    Metric.DRAINS_OVER_DEADLINE: (
+        1, "a node drain passed its deadline; the terminate hook went on"
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from burst.core.names import Hook
 from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
@@ -163,7 +164,7 @@ class NodeGroup(Construct):
         )
         self.asg.add_lifecycle_hook(
             "LaunchHook",
-            lifecycle_hook_name="fpga-burst-launch",
+            lifecycle_hook_name=Hook.LAUNCH,
             lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
             # An instance whose node never joins and shows its boards is not kept.
             default_result=autoscaling.DefaultResult.ABANDON,
@@ -171,7 +172,7 @@ class NodeGroup(Construct):
         )
         self.asg.add_lifecycle_hook(
             "TerminateHook",
-            lifecycle_hook_name="fpga-burst-terminate",
+            lifecycle_hook_name=Hook.TERMINATE,
             lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
             # Termination goes ahead after the drain deadline: a stuck drain must not pin cost.
             default_result=autoscaling.DefaultResult.CONTINUE,

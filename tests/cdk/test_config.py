@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from burst.adapters import yamlload
 from burst.core.errors import ConfigError
 from burst.core.model import Policy, Taint
 from stacks import config as stacks_config
@@ -228,8 +229,18 @@ def test_minimal_example_needs_only_the_required_fields() -> None:
     assert config.runtime_config()["catalog"] == {"accelerators": {}}
 
 
-def test_config_yaml_is_read_with_the_c_loader_where_there_is_one() -> None:
-    assert stacks_config._YAML_LOADER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def test_config_yaml_is_read_with_the_one_yaml_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    # burst.adapters.yamlload: libyaml's C loader where PyYAML has it (tests/unit/test_yamlload)
+    read: list[str] = []
+    real = yamlload.load
+
+    def spy(text: str) -> Any:
+        read.append(text)
+        return real(text)
+
+    monkeypatch.setattr(yamlload, "load", spy)
+    load(REPO / "config" / "fpga-burst.yaml")
+    assert read == [(REPO / "config" / "fpga-burst.yaml").read_text()]
 
 
 def test_the_runtime_loaders_refusal_fails_synth_naming_the_field(

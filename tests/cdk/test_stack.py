@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from burst.core.names import METRICS_NAMESPACE, SERVICE, Hook, Metric
 from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
@@ -256,15 +257,17 @@ def test_keys_rotate(template: Template) -> None:
 
 @pytest.mark.parametrize(
     ("metric", "periods"),
-    [("ClusterUnreachable", 3), ("ScaleUpFailures", 1), ("DrainsOverDeadline", 1)],
+    [(Metric.CLUSTER_UNREACHABLE, 3), (Metric.SCALE_UP_FAILURES, 1),
+     (Metric.DRAINS_OVER_DEADLINE, 1)],
+    ids=str,
 )
 def test_handler_metric_alarms(template: Template, metric: str, periods: int) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
-            "Namespace": "fpga-burst",
+            "Namespace": METRICS_NAMESPACE,
             "MetricName": metric,
-            "Dimensions": [{"Name": "service", "Value": "fpga-burst"}],
+            "Dimensions": [{"Name": "service", "Value": SERVICE}],
             "Statistic": "Sum",
             "Threshold": 1,
             "EvaluationPeriods": periods,
@@ -390,6 +393,7 @@ def test_lifecycle_hooks_match_the_handlers(template: Template, name: str) -> No
         "AWS::AutoScaling::LifecycleHook",
         {
             "AutoScalingGroupName": {"Ref": asg_id},
+            "LifecycleHookName": Hook.LAUNCH,
             "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
             "DefaultResult": "ABANDON",
             "HeartbeatTimeout": LAUNCH_HOOK_TIMEOUT_SECONDS,
@@ -399,6 +403,7 @@ def test_lifecycle_hooks_match_the_handlers(template: Template, name: str) -> No
         "AWS::AutoScaling::LifecycleHook",
         {
             "AutoScalingGroupName": {"Ref": asg_id},
+            "LifecycleHookName": Hook.TERMINATE,
             "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
             "DefaultResult": "CONTINUE",
             "HeartbeatTimeout": TERMINATE_HOOK_TIMEOUT_SECONDS,

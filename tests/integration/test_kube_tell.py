@@ -11,6 +11,7 @@ from objects import BOARDS, U250
 from burst.adapters.kube import observe, tell
 from burst.adapters.kube.client import Json, Kube
 from burst.core.model import Instance, NodeGroup, Pod
+from burst.core.names import EventReason
 from burst.loop.status import status_data
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -41,16 +42,16 @@ def test_the_same_reason_and_message_on_a_pod_is_one_event_whose_count_goes_up(
     pod = _pending(kube, namespace, "job")
     said = "pod needs 2 xilinx/u250 on one node; node group f1 has none"
 
-    counts = [tell.record_pod_event(kube, pod, tell.NOT_TRIGGER_SCALE_UP, said,
+    counts = [tell.record_pod_event(kube, pod, EventReason.NOT_TRIGGER_SCALE_UP, said,
                                     NOW + timedelta(minutes=i)) for i in range(3)]
-    tell.record_pod_event(kube, pod, tell.TRIGGERED_SCALE_UP, "group f2: 0->1", NOW)
+    tell.record_pod_event(kube, pod, EventReason.TRIGGERED_SCALE_UP, "group f2: 0->1", NOW)
 
     assert counts == [1, 2, 3]
     listed = _events_as_kubectl_describe_lists_them(admin, namespace, pod)
     # The real kube-scheduler has its say too (FailedScheduling).
     events = {e["reason"]: e for e in listed if e["source"].get("component") == "fpga-burst"}
-    assert set(events) == {tell.NOT_TRIGGER_SCALE_UP, tell.TRIGGERED_SCALE_UP}
-    repeated = events[tell.NOT_TRIGGER_SCALE_UP]
+    assert set(events) == {EventReason.NOT_TRIGGER_SCALE_UP, EventReason.TRIGGERED_SCALE_UP}
+    repeated = events[EventReason.NOT_TRIGGER_SCALE_UP]
     assert (repeated["count"], repeated["message"], repeated["source"]["component"]) == (
         3, said, "fpga-burst")
     assert repeated["firstTimestamp"] == "2026-11-27T03:00:00Z"

@@ -1,1 +1,1 @@
-"""Lambda entry points: scaler, lifecycle, tokens (stacks/controller/construct.py)."""
+"""Lambda entry points: scaler, lifecycle, tokens (stacks/controller/functions.py)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from burst.core.errors import BurstError, EventError
 from burst.core.events import LaunchUnsuccessful, ScheduledTick, parse_event
+from burst.core.names import Metric
 from burst.handlers import runtime
 from burst.loop import lifecycle
 from burst.loop.clock import SystemClock
@@ -59,7 +60,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
 
 def _launch_unsuccessful(event: LaunchUnsuccessful) -> dict[str, Any]:
     # The same failure the scaler's backoff reads from the activities; the alarm counts it.
-    metrics.add_metric(name="ScaleUpFailures", unit="Count", value=1)
+    metrics.add_metric(name=Metric.SCALE_UP_FAILURES, unit="Count", value=1)
     logger.warning(
         f"launch in {event.node_group} failed: {event.status_code}",
         extra={"decision": "no action: the scaler backs the group off from its activities",

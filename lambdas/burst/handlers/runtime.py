@@ -26,6 +26,7 @@ from burst.adapters.aws.session import AwsSettings
 from burst.adapters.kube import client as kube_client
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.watch import PendingWatch
+from burst.core import names
 from burst.core.errors import (
     AwsError,
     AwsThrottledError,
@@ -38,13 +39,15 @@ from burst.core.errors import (
     KubeApiError,
     KubeThrottledError,
 )
+from burst.core.names import Metric
 from burst.loop import config as config_mod
 from burst.loop.act import Writers
 from burst.loop.config import RuntimeConfig
 from burst.ports.cluster import PendingWatcher
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fpga-burst")
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fpga-burst")
+# The stack sets both variables from burst.core.names; the defaults serve local runs.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", names.SERVICE)
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", names.METRICS_NAMESPACE)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -106,15 +109,15 @@ def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:
 
 # error class -> (metric to add, or None; outcome in the summary; log level)
 _FAILURES: tuple[tuple[type[BaseException], str | None, str, str], ...] = (
-    (ClusterUnreachableError, "ClusterUnreachable", "cluster-unreachable", "error"),
-    (KubeThrottledError, "ClusterThrottled", "cluster-throttled", "warning"),
-    (AwsThrottledError, "AwsThrottled", "aws-throttled", "warning"),
-    (AwsUnavailableError, "AwsUnavailable", "aws-unavailable", "warning"),
-    (EventError, "BadEvents", "bad-event", "error"),
-    (ConfigError, "ConfigurationErrors", "bad-config", "error"),
-    (ClusterCredentialsError, "ConfigurationErrors", "bad-credentials", "error"),
-    (KubeApiError, "ClusterApiErrors", "cluster-api-error", "error"),
-    (AwsError, "AwsErrors", "aws-error", "error"),
+    (ClusterUnreachableError, Metric.CLUSTER_UNREACHABLE, "cluster-unreachable", "error"),
+    (KubeThrottledError, Metric.CLUSTER_THROTTLED, "cluster-throttled", "warning"),
+    (AwsThrottledError, Metric.AWS_THROTTLED, "aws-throttled", "warning"),
+    (AwsUnavailableError, Metric.AWS_UNAVAILABLE, "aws-unavailable", "warning"),
+    (EventError, Metric.BAD_EVENTS, "bad-event", "error"),
+    (ConfigError, Metric.CONFIGURATION_ERRORS, "bad-config", "error"),
+    (ClusterCredentialsError, Metric.CONFIGURATION_ERRORS, "bad-credentials", "error"),
+    (KubeApiError, Metric.CLUSTER_API_ERRORS, "cluster-api-error", "error"),
+    (AwsError, Metric.AWS_ERRORS, "aws-error", "error"),
 )
 
 

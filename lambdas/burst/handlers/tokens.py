@@ -13,6 +13,7 @@ from burst.adapters.kube import credentials
 from burst.core import joinhash
 from burst.core.errors import BurstError, ConfigError, EventError
 from burst.core.events import ScheduledTick, parse_event
+from burst.core.names import Metric
 from burst.handlers import runtime
 from burst.loop import rotation
 from burst.loop.clock import SystemClock
@@ -52,7 +53,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         if built is not None and adapters is None:
             built.close()
     if report.created:
-        metrics.add_metric(name="TokensRotated", unit="Count", value=1)
+        metrics.add_metric(name=Metric.TOKENS_ROTATED, unit="Count", value=1)
     return {"outcome": "ok", "event": tick.id, **report.summary()}
 
 

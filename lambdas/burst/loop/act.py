@@ -17,6 +17,7 @@ from functools import partial
 from burst.core import scaledown
 from burst.core.errors import BurstError
 from burst.core.model import ScaleUp, Snapshot
+from burst.core.names import Metric
 from burst.core.scaledown import ScaleDownPlan
 from burst.loop import lifecycle
 from burst.loop.clock import Clock
@@ -63,12 +64,12 @@ class Act:
             try:
                 change = self.writers.capacity.raise_desired_capacity(up.node_group, up.to_size)
             except BurstError as exc:
-                self.metrics.add_metric(name="ScaleUpFailures", unit="Count", value=1)
+                self.metrics.add_metric(name=Metric.SCALE_UP_FAILURES, unit="Count", value=1)
                 failed(self.log, failures, f"scale-up {up.node_group} to {up.to_size}", exc)
                 continue
             changes.append(change)
             if change.changed:
-                self.metrics.add_metric(name="ScaleUps", unit="Count", value=1)
+                self.metrics.add_metric(name=Metric.SCALE_UPS, unit="Count", value=1)
             self.log.info(
                 f"scale-up {up.node_group}: {change.from_size} -> {change.to_size}",
                 extra={"decision": "scale-up", "node_group": up.node_group,
@@ -102,7 +103,7 @@ class Act:
             )
             if done and started:
                 terminated.append(t.instance_id)
-                self.metrics.add_metric(name="NodesTerminated", unit="Count", value=1)
+                self.metrics.add_metric(name=Metric.NODES_TERMINATED, unit="Count", value=1)
                 self.log.info(f"scale-down: {what}",
                               extra={"decision": "terminate", "node": t.node,
                                      "instance": t.instance_id, "node_group": t.node_group})

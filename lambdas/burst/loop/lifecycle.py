@@ -29,6 +29,7 @@ from enum import StrEnum
 from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
 from burst.core.events import LaunchLifecycleAction, LifecycleAction, TerminateLifecycleAction
 from burst.core.model import Node, NodeGroup, Taint
+from burst.core.names import Hook, Metric
 from burst.core.scaledown import TO_BE_DELETED
 from burst.loop.clock import Clock
 from burst.ports.aws import LifecycleActions, LifecycleResult
@@ -36,8 +37,8 @@ from burst.ports.cluster import ClusterReader, DrainResult, NodeDrainer, NodeWri
 
 log = logging.getLogger(__name__)
 
-LAUNCH_HOOK = "fpga-burst-launch"  # stacks/nodegroup/construct.py
-TERMINATE_HOOK = "fpga-burst-terminate"
+LAUNCH_HOOK: str = Hook.LAUNCH
+TERMINATE_HOOK: str = Hook.TERMINATE
 PENDING_WAIT = "Pending:Wait"
 TERMINATING_WAIT = "Terminating:Wait"
 DRAIN_STARTED = "fpga-burst.io/drain-started"
@@ -91,14 +92,15 @@ class Outcome:
         """(name, unit, value) to publish; DrainsOverDeadline is what the alarm watches."""
         found: list[tuple[str, str, float]] = []
         if self.result is Result.COMPLETED:
-            name = "LaunchesCompleted" if self.transition == "launch" else "TerminationsCompleted"
+            name = (Metric.LAUNCHES_COMPLETED if self.transition == "launch"
+                    else Metric.TERMINATIONS_COMPLETED)
             found.append((name, "Count", 1))
         if self.over_deadline:
-            found.append(("DrainsOverDeadline", "Count", 1))
+            found.append((Metric.DRAINS_OVER_DEADLINE, "Count", 1))
         if self.drain_seconds is not None:
-            found.append(("DrainTime", "Seconds", self.drain_seconds))
+            found.append((Metric.DRAIN_TIME, "Seconds", self.drain_seconds))
         if self.heartbeats:
-            found.append(("LifecycleHeartbeats", "Count", self.heartbeats))
+            found.append((Metric.LIFECYCLE_HEARTBEATS, "Count", self.heartbeats))
         return found
 
     def summary(self) -> dict[str, object]:

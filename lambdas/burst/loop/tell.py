@@ -9,13 +9,14 @@ from typing import Any
 
 from burst.core.capacity import build
 from burst.core.model import Outcome, PodDecision
+from burst.core.names import EventReason, Metric
 from burst.loop.result import Log, MetricSink, Result, attempt
 from burst.loop.status import status_data
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import Teller
 
-TRIGGERED = "TriggeredScaleUp"
-NOT_TRIGGERED = "NotTriggerScaleUp"
+TRIGGERED = EventReason.TRIGGERED_SCALE_UP
+NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
 
 
 @dataclass
@@ -32,10 +33,10 @@ class Tell:
     def __call__(self, result: Result) -> None:
         plan = result.plan
         boards = sum(d.boards or 0 for d in plan.pods if d.outcome is Outcome.SCALE_UP)
-        self.metrics.add_metric(name="PendingFpgaPods", unit="Count", value=len(plan.pods))
-        self.metrics.add_metric(name="BoardsRequested", unit="Count", value=boards)
+        self.metrics.add_metric(name=Metric.PENDING_FPGA_PODS, unit="Count", value=len(plan.pods))
+        self.metrics.add_metric(name=Metric.BOARDS_REQUESTED, unit="Count", value=boards)
         unhelped = [d for d in plan.pods if d.outcome is Outcome.UNSCHEDULABLE]
-        self.metrics.add_metric(name="UnschedulablePods", unit="Count", value=len(unhelped))
+        self.metrics.add_metric(name=Metric.UNSCHEDULABLE_PODS, unit="Count", value=len(unhelped))
         for d in unhelped:
             self.log.warning(f"pod {d.pod}: no scale-up: {d.reason}",
                              extra={"decision": "unschedulable", "pod": d.pod, "reason": d.reason})

@@ -22,7 +22,7 @@ from typing import Any
 from burst.core.errors import ConfigError, EventError
 from burst.core.events import parse_event
 
-# Timeouts as deployed (stacks/controller/construct.py FUNCTIONS), in seconds.
+# Timeouts as deployed (stacks/controller/functions.py FUNCTIONS), in seconds.
 FUNCTIONS = {"scaler": 70.0, "lifecycle": 300.0, "tokens": 60.0}
 
 

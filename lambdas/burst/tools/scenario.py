@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from burst.adapters import yamlload
 from burst.core.catalog import default_catalog
 from burst.core.errors import ConfigError
 from burst.core.model import (
@@ -124,7 +125,7 @@ def load(path: Path) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ConfigError(source, "", "is not UTF-8 text") from exc
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlload.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"

@@ -25,8 +25,6 @@ from burst.core.model import Pod
 log = logging.getLogger(__name__)
 
 COMPONENT = "fpga-burst"
-TRIGGERED_SCALE_UP = "TriggeredScaleUp"
-NOT_TRIGGER_SCALE_UP = "NotTriggerScaleUp"
 STATUS_NAMESPACE = "kube-system"
 STATUS_NAME = "fpga-burst-status"
 MESSAGE_LIMIT = 1024  # the API server's cap on an Event message

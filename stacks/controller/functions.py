@@ -1,0 +1,162 @@
+"""The function table: each function's handler, limits, async retries and what it may touch.
+
+`build_function` makes one function from its spec: its log group, its own role (so each
+holds only what its handler calls) and the function, in the scope it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.controller.grants import Grant, Permissions
+from stacks.nag import acknowledge
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str
+    timeout: Duration
+    description: str
+    # Lambda's own async queue: how often to retry a failed event and how long an event may
+    # wait (e.g. while throttled) before it is dropped to the failure queue.
+    retry_attempts: int
+    max_event_age: Duration
+    # The permission sets its handler calls for, besides its logs, the failure queue and the
+    # VPC attachment that every function has.
+    may: tuple[Callable[[Permissions], Grant], ...]
+    reserved_concurrency: int | None = None
+
+
+SCALER = FunctionSpec(
+    "scaler",
+    "burst.handlers.scaler.handler",
+    # Over the 1-minute period, so watch mode leaves no gap: the next tick finds the one
+    # slot busy, is throttled, and Lambda's async queue hands it over the moment this
+    # invocation ends (throttles are retried within max_event_age, whatever
+    # retry_attempts says). Watch stops `watch.margin` before this deadline.
+    Duration.seconds(70),
+    "fpga-burst: scale FPGA node groups up for pending pods, remove unneeded nodes",
+    # A tick that cannot run now is worthless a minute later: the next one reconciles.
+    retry_attempts=0,
+    max_event_age=Duration.seconds(60),
+    may=(
+        Permissions.describe_groups,
+        Permissions.complete_lifecycle_actions,
+        Permissions.scale_owned_groups,
+        Permissions.read_cluster_credentials,
+    ),
+    # One decision at a time: two scalers could both ask for the same capacity.
+    reserved_concurrency=1,
+)
+LIFECYCLE = FunctionSpec(
+    "lifecycle",
+    "burst.handlers.lifecycle.handler",
+    Duration.minutes(5),
+    "fpga-burst: complete ASG launch/terminate lifecycle actions (join check, drain)",
+    # Retrying is safe (level-triggered) and worth it within the hooks' timeouts.
+    retry_attempts=2,
+    max_event_age=Duration.minutes(10),
+    may=(
+        Permissions.describe_groups,
+        Permissions.complete_lifecycle_actions,
+        Permissions.read_cluster_credentials,
+    ),
+)
+TOKENS = FunctionSpec(
+    "tokens",
+    "burst.handlers.tokens.handler",
+    Duration.seconds(60),
+    "fpga-burst: rotate the kubeadm bootstrap token and publish the join data",
+    retry_attempts=0,
+    max_event_age=Duration.minutes(5),
+    may=(
+        Permissions.read_cluster_credentials,
+        Permissions.read_join_parameter,
+        Permissions.write_join_parameter,
+        Permissions.encrypt_join_parameter,
+    ),
+)
+FUNCTIONS = (SCALER, LIFECYCLE, TOKENS)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every function gets alike: code, layer, settings, network, failure queue."""
+
+    cluster_name: str
+    code: lambda_.Code
+    layer: lambda_.ILayerVersion
+    environment: dict[str, str]
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+    failures: sqs.IQueue
+
+
+def build_function(scope: Construct, spec: FunctionSpec, shared: Shared) -> lambda_.Function:
+    name = f"fpga-burst-{shared.cluster_name}-{spec.name}"
+    title = spec.name.capitalize()
+    log_group = logs.LogGroup(
+        scope,
+        f"{title}Logs",
+        log_group_name=f"/aws/lambda/{name}",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    role = iam.Role(
+        scope,
+        f"{title}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"fpga-burst {spec.name} function",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
+    function = lambda_.Function(
+        scope,
+        title,
+        function_name=name,
+        description=spec.description,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=spec.handler,
+        code=shared.code,
+        layers=[shared.layer],
+        # The Kubernetes client and Powertools import faster with more CPU.
+        memory_size=512,
+        timeout=spec.timeout,
+        environment=shared.environment,
+        role=role,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        vpc=shared.vpc,
+        vpc_subnets=shared.subnets,
+        security_groups=[shared.security_group],
+        reserved_concurrent_executions=spec.reserved_concurrency,
+        retry_attempts=spec.retry_attempts,
+        max_event_age=spec.max_event_age,
+        on_failure=destinations.SqsDestination(shared.failures),
+        tracing=lambda_.Tracing.DISABLED,
+    )
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        "Python 3.12 is the runtime the dependency layer is built and tested for "
+        "(stacks/controller/layer.py PYTHON_VERSION); move both together.",
+    )
+    return function

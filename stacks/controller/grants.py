@@ -1,0 +1,235 @@
+"""What the functions may touch: one method per permission set, each a typed `Grant`.
+
+A grant is one IAM statement and the cdk-nag findings it knowingly raises, each with why;
+`grant()` gives a function's role its grants and acknowledges exactly their findings. Which
+function holds which grants is written in the function table (stacks/controller/functions.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, CfnResource, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from burst.core.asgtags import cluster_tag
+from stacks.nag import acknowledge
+
+WILDCARD = "AwsSolutions-IAM5[Resource::*]"
+WILDCARD_WHY = (
+    "Describe* (autoscaling, ec2:DescribeLaunchTemplateVersions, "
+    "ec2:DescribeNetworkInterfaces) have no resource-level permissions."
+)
+ASG_WHY = (
+    "An ASG ARN holds a random UUID unknown before creation; the name and "
+    "the cluster-tag condition pin the group."
+)
+INTERFACES_WHY = "Lambda creates the VPC network interfaces; their IDs are not known in advance."
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One permission set: its statement, and the cdk-nag findings (rule, why) it raises."""
+
+    statement: iam.PolicyStatement
+    accepted: tuple[tuple[str, str], ...] = ()
+
+
+class Permissions:
+    """The controller's permission sets over one deployment's resources."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        cluster_name: str,
+        asg_names: Sequence[str],
+        credentials_secret_arn: str,
+        join_parameter_arn: str,
+        join_key: kms.IKey,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+    ) -> None:
+        self._stack = Stack.of(scope)
+        self._asg_arns = [
+            self._stack.format_arn(
+                service="autoscaling",
+                resource="autoScalingGroup",
+                resource_name=f"*:autoScalingGroupName/{name}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name in asg_names
+        ]
+        self._cluster_name = cluster_name
+        self._credentials_secret_arn = credentials_secret_arn
+        self._join_parameter_arn = join_parameter_arn
+        self._join_key = join_key
+        self._subnets = subnets
+        self._security_group = security_group
+
+    # --- the node groups ---------------------------------------------------------------
+
+    def describe_groups(self) -> Grant:
+        return Grant(
+            iam.PolicyStatement(
+                sid="DescribeGroups",
+                actions=[
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "ec2:DescribeLaunchTemplateVersions",
+                ],
+                resources=["*"],  # these Describe actions have no resource-level permissions
+            ),
+            ((WILDCARD, WILDCARD_WHY),),
+        )
+
+    def complete_lifecycle_actions(self) -> Grant:
+        return self._owned_groups(
+            "CompleteLifecycleActions",
+            "autoscaling:CompleteLifecycleAction",
+            "autoscaling:RecordLifecycleActionHeartbeat",
+        )
+
+    def scale_owned_groups(self) -> Grant:
+        return self._owned_groups(
+            "ScaleOwnedGroups",
+            "autoscaling:SetDesiredCapacity",
+            "autoscaling:TerminateInstanceInAutoScalingGroup",
+        )
+
+    def _owned_groups(self, sid: str, *actions: str) -> Grant:
+        # Only groups that carry this cluster's tag, even if a name were reused.
+        owned = {"StringEquals": {f"aws:ResourceTag/{cluster_tag(self._cluster_name)}": "owned"}}
+        return Grant(
+            iam.PolicyStatement(
+                sid=sid, actions=list(actions), resources=self._asg_arns, conditions=owned
+            ),
+            tuple(
+                (f"AwsSolutions-IAM5[Resource::{self._nag_arn(arn)}]", ASG_WHY)
+                for arn in self._asg_arns
+            ),
+        )
+
+    # --- the cluster's credentials and the join data -----------------------------------
+
+    def read_cluster_credentials(self) -> Grant:
+        return _plain(
+            "ReadClusterCredentials",
+            "secretsmanager:GetSecretValue",
+            _secret_arns(self._credentials_secret_arn),
+        )
+
+    def read_join_parameter(self) -> Grant:
+        return _plain("ReadJoinParameter", "ssm:GetParameter", [self._join_parameter_arn])
+
+    def write_join_parameter(self) -> Grant:
+        return _plain("WriteJoinParameter", "ssm:PutParameter", [self._join_parameter_arn])
+
+    def encrypt_join_parameter(self) -> Grant:
+        return Grant(
+            iam.PolicyStatement(
+                sid="EncryptJoinParameter",
+                actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[self._join_key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"ssm.{self._stack.region}.amazonaws.com",
+                        "kms:EncryptionContext:PARAMETER_ARN": self._join_parameter_arn,
+                    }
+                },
+            )
+        )
+
+    # --- the VPC attachment, which every function has ----------------------------------
+
+    def attach_to_vpc(self) -> list[Grant]:
+        """What Lambda needs to attach a function to the VPC, narrower than the managed policy."""
+        interfaces = self._stack.format_arn(
+            service="ec2", resource="network-interface", resource_name="*"
+        )
+        subnet_arns = [
+            self._stack.format_arn(service="ec2", resource="subnet", resource_name=s.subnet_id)
+            for s in self._subnets.subnets or []
+        ]
+        sg_arn = self._stack.format_arn(
+            service="ec2",
+            resource="security-group",
+            resource_name=self._security_group.security_group_id,
+        )
+        interfaces_finding = (f"AwsSolutions-IAM5[Resource::{self._nag_arn(interfaces)}]",
+                              INTERFACES_WHY)
+        return [
+            Grant(
+                iam.PolicyStatement(
+                    sid="CreateFunctionInterfaces",
+                    actions=["ec2:CreateNetworkInterface"],
+                    resources=[interfaces, *subnet_arns, sg_arn],
+                ),
+                (interfaces_finding,),
+            ),
+            Grant(
+                iam.PolicyStatement(
+                    sid="ManageFunctionInterfaces",
+                    actions=[
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=[interfaces],
+                ),
+                (interfaces_finding,),
+            ),
+            Grant(
+                iam.PolicyStatement(
+                    sid="DescribeInterfaces",
+                    actions=["ec2:DescribeNetworkInterfaces"],
+                    resources=["*"],  # no resource-level permissions
+                ),
+                ((WILDCARD, WILDCARD_WHY),),
+            ),
+        ]
+
+    def _nag_arn(self, arn: str) -> str:
+        """An ARN as cdk-nag prints it in finding IDs: the partition token as a placeholder."""
+        resolved = self._stack.resolve(arn)
+        if isinstance(resolved, str):  # the partition is known (a feature flag can make it so)
+            return resolved
+        # With an explicit account and region, the partition is the ARN's only token.
+        parts = resolved["Fn::Join"][1]
+        return "".join("<AWS::Partition>" if isinstance(p, dict) else p for p in parts)
+
+
+def grant(function: lambda_.Function, grants: Sequence[Grant]) -> None:
+    """Adds the grants to the function's own role and acknowledges what they knowingly raise."""
+    role = function.role
+    assert role is not None
+    for each in grants:
+        role.add_to_principal_policy(each.statement)
+    stack = Stack.of(function)
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    cfn_function = function.node.default_child
+    assert isinstance(policy, CfnResource) and isinstance(cfn_function, CfnResource)
+    # The policy must exist first (Lambda checks the ENI permissions on create); the role
+    # already is a dependency through Fn::GetAtt, and cfn-lint (W3005) says so.
+    cfn_function.add_override("DependsOn", [stack.get_logical_id(policy)])
+    accepted = dict(finding for each in grants for finding in each.accepted)
+    for rule, why in accepted.items():
+        acknowledge(role, rule, why)
+
+
+def _plain(sid: str, action: str, resources: list[str]) -> Grant:
+    """One action on named resources, no condition, nothing for cdk-nag to accept."""
+    return Grant(iam.PolicyStatement(sid=sid, actions=[action], resources=resources))
+
+
+def _secret_arns(arn: str) -> list[str]:
+    """The secret's ARN, also as a name: Secrets Manager appends `-` and 6 random characters,
+    so a configured ARN without them must match with a `-??????` wildcard."""
+    return [arn, f"{arn}-??????"]
