@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from burst.core import arrivals
 from burst.core.arrivals import Arrivals
 from burst.core.catalog import F2_BOARD, default_catalog
-from burst.core.model import Instance, Node, NodeGroup, Pod, Policy, Snapshot
+from burst.core.model import Instance, Node, NodeGroup, Pod, Policy, ScaleDown, Snapshot
 from burst.core.scaledown import UNNEEDED_SINCE, rfc3339, to_be_deleted_taint, unneeded
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -179,7 +179,7 @@ def test_a_tainted_node_a_pod_is_expected_for_again_is_untainted_not_terminated(
 
 def test_fixed_mode_keeps_cluster_autoscalers_timer() -> None:
     snapshot, _ = _idle_snapshot(1)
-    fixed = replace(POLICY, scale_down="fixed")
+    fixed = replace(POLICY, scale_down=ScaleDown.FIXED)
     plan = unneeded(snapshot, fixed, NOW, arrivals=Arrivals())
     assert not plan.taint  # unneeded for 1 minute of its 10
 

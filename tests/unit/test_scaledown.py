@@ -19,6 +19,7 @@ from burst.core.model import (
     NodeGroup,
     Pod,
     Policy,
+    ScaleDown,
     Snapshot,
 )
 from burst.core.scaledown import (
@@ -32,7 +33,7 @@ from burst.core.scaledown import (
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-POLICY = Policy(scale_down="fixed", scale_down_unneeded_time=timedelta(minutes=10),
+POLICY = Policy(scale_down=ScaleDown.FIXED, scale_down_unneeded_time=timedelta(minutes=10),
                 scale_down_delay_after_add=timedelta(minutes=10))
 CATALOG = Catalog(
     accelerators={"xgb": {F1_BOARD: 2, "xilinx/u250": 4}},
@@ -151,7 +152,7 @@ def test_an_unreadable_unneeded_since_annotation_restarts_the_count_from_now() -
 
 
 def test_unneeded_time_of_zero_annotates_and_taints_in_one_step() -> None:
-    zero = Policy(scale_down="fixed", scale_down_unneeded_time=timedelta(0))
+    zero = Policy(scale_down=ScaleDown.FIXED, scale_down_unneeded_time=timedelta(0))
     assert actions(unneeded(snap((burst_node(),)), zero, NOW)) == only(
         annotate=[f"burst-0={rfc3339(NOW)}"], taint=["burst-0"])
 
@@ -213,7 +214,7 @@ def test_never_touches_on_prem_nodes_and_never_goes_below_min_size(
         for name, m in (("f1", min_f1), ("f2", min_f2))
     )
     snapshot = Snapshot(groups, tuple(nodes), tuple(pods), CATALOG)
-    fixed = Policy(scale_down="fixed", scale_down_unneeded_time=timedelta(minutes=10))
+    fixed = Policy(scale_down=ScaleDown.FIXED, scale_down_unneeded_time=timedelta(minutes=10))
     plan = unneeded(snapshot, fixed, NOW)
     onprem = {n.name for n in nodes if n.node_group is None}
     touched = {s.node for s in (*plan.annotate, *plan.taint, *plan.untaint)}

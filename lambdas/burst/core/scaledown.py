@@ -38,15 +38,13 @@ from burst.core.model import (
     Plan,
     Pod,
     Policy,
+    ScaleDown,
     Snapshot,
     Taint,
 )
 from burst.core.planner import plan as scale_up_plan
 
 UNNEEDED_SINCE = "fpga-burst.io/unneeded-since"
-ADAPTIVE = "adaptive"
-FIXED = "fixed"
-SCALE_DOWN_MODES = (ADAPTIVE, FIXED)
 TO_BE_DELETED = "fpga-burst.io/to-be-deleted"
 _GONE = ("Terminating", "Terminated")
 
@@ -181,7 +179,7 @@ def unneeded(
             candidates.setdefault(group.name, []).append(node)
     verdicts = (
         _verdicts(snapshot, candidates, groups, arrivals or Arrivals(), policy, now)
-        if policy.scale_down == ADAPTIVE
+        if policy.scale_down is ScaleDown.ADAPTIVE
         else {}
     )
     for name, nodes in sorted(candidates.items()):
@@ -263,7 +261,7 @@ def _group_steps(
     # Tainted nodes first (they are furthest along), then the longest unneeded.
     order = sorted(nodes, key=lambda n: (not is_to_be_deleted(n), _since(n, now) or now, n.name))
     budget = group.desired - group.min_size
-    adaptive = policy.scale_down == ADAPTIVE
+    adaptive = policy.scale_down is ScaleDown.ADAPTIVE
     recent = not adaptive and group.last_scale_up is not None and (
         now - group.last_scale_up < policy.scale_down_delay_after_add
     )
