@@ -6,7 +6,9 @@ plain way gives, on random inputs (hypothesis).
 - the pod-by-pod baseline puts a class's pods on an instance in one run: same instances
   as placing them one pod at a time, each by a best-fit search;
 - first fit on registered capacity goes on from the slot the last pod took: same slots
-  as searching from the first slot for every pod.
+  as searching from the first slot for every pod;
+- the planner's best fit on registered and upcoming capacity finds slots in buckets by
+  free boards: same slots as looking at every slot for every pod.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.core.baseline import _Added, _Compat, _fill_registered, _first_fit
+from burst.core.baseline import _Added, _Compat, _fill_registered, _first_fit, record
 from burst.core.bins import EPSILON, PodClass
 from burst.core.capacity import Slot, Template
-from burst.core.fit import Alternative
-from burst.core.model import NodeGroup, Pod, PodDecision
+from burst.core.fit import Alternative, placement_problem
+from burst.core.model import NodeGroup, Outcome, Pod, PodDecision, Taint, Toleration
 from burst.core.packing import _knapsack
+from burst.core.planner import _place_on_slots
 
 BOARDS = ("a", "b")
 
@@ -158,4 +161,70 @@ def test_first_fit_going_on_from_the_last_slot_equals_searching_from_the_first(
         where.append((slow_slots[found[0]].name, found[1].board, found[1].boards))
     assert fitted == len(where)
     assert [(d.node, d.board, d.boards) for d in placed.values()] == where
+    assert [s.free for s in fast_slots] == [s.free for s in slow_slots]
+
+
+def reference_best_fit(
+    cls: PodClass, pods: list[Pod], slots: list[Slot], decisions: dict[str, PodDecision]
+) -> None:
+    """Best fit on registered capacity as it was written first: every pod looks at every
+    (slot, alternative) pair."""
+    candidates = [
+        (slot, alt)
+        for slot in slots
+        if placement_problem(cls.sample, slot.labels, slot.taints) is None
+        for alt in cls.alternatives
+        if alt.board in slot.free
+    ]
+    placed = 0
+    while placed < len(pods) and candidates:
+        fitting = [(s, a) for s, a in candidates if s.free[a.board] >= a.boards]
+        if not fitting:
+            break
+        slot, alt = min(
+            fitting, key=lambda sa: (sa[0].free[sa[1].board] - sa[1].boards, sa[0].name)
+        )
+        slot.free[alt.board] -= alt.boards
+        record(decisions, pods[placed], slot, alt, Outcome.FITS_UPCOMING)
+        placed += 1
+    del pods[:placed]
+
+
+@st.composite
+def slots_for_best_fit(draw: st.DrawFn) -> tuple[list[Slot], PodClass, int]:
+    """Slots of a few kinds (labels, taints), some boards absent, names in any order."""
+    kinds = [({}, ()), ({"zone": "a"}, ()), ({}, (Taint("t", "x", "NoSchedule"),))]
+    names = draw(st.permutations(range(draw(st.integers(0, 12)))))
+    slots = []
+    for i in names:
+        labels, taints = kinds[draw(st.integers(0, len(kinds) - 1))]
+        boards = draw(st.sets(st.sampled_from(BOARDS), min_size=1))
+        slots.append(Slot(f"n{i:02}", {b: draw(st.integers(0, 6)) for b in sorted(boards)},
+                          labels, taints))
+    alternatives = tuple(
+        Alternative(b, draw(st.integers(1, 3)))
+        for b in draw(st.permutations(sorted(draw(st.sets(st.sampled_from(BOARDS),
+                                                            min_size=1)))))
+    )
+    selector = draw(st.sampled_from([{}, {"zone": "a"}]))
+    tolerations = draw(st.sampled_from([(), (Toleration("t", "Equal", "x", "NoSchedule"),)]))
+    sample = Pod("ns/sample", node_selector=selector, tolerations=tolerations)
+    return slots, PodClass(alternatives, sample), draw(st.integers(0, 30))
+
+
+@settings(max_examples=500, deadline=None)
+@given(slots_for_best_fit())
+def test_best_fit_from_buckets_equals_looking_at_every_slot_for_every_pod(
+    case: tuple[list[Slot], PodClass, int],
+) -> None:
+    slots, cls, count = case
+    pods = [Pod(f"ns/p{i:02}") for i in range(count)]
+    fast_slots, slow_slots = [s.copy() for s in slots], [s.copy() for s in slots]
+    fast_pods, slow_pods = list(pods), list(pods)
+    fast: dict[str, PodDecision] = {}
+    slow: dict[str, PodDecision] = {}
+    _place_on_slots(cls, fast_pods, fast_slots, Outcome.FITS_UPCOMING, fast)
+    reference_best_fit(cls, slow_pods, slow_slots, slow)
+    assert fast == slow
+    assert fast_pods == slow_pods
     assert [s.free for s in fast_slots] == [s.free for s in slow_slots]

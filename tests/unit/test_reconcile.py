@@ -140,6 +140,9 @@ class Telemetry:
     def _line(self, level: str, msg: str, extra: dict[str, Any] | None) -> None:
         self.lines.append((level, msg, extra or {}))
 
+    def debug(self, msg: str, *args: Any, extra: dict[str, Any] | None = None) -> None:
+        self._line("debug", msg % args, extra)
+
     def info(self, msg: str, *_: Any, extra: dict[str, Any] | None = None) -> None:
         self._line("info", msg, extra)
 

@@ -2,6 +2,11 @@
 pods wait for), give back / annotate / taint / terminate burst nodes, then continue the
 lifecycle actions a lost event or a killed invocation left behind (burst.loop.lifecycle).
 
+The shell calls the two halves apart, telling in between (burst.loop.reconcile): under
+time pressure a tick does scale-up, then status, then Events, then scale-down. Each write
+is one idempotent call, so a tick stopped between two leaves nothing the next cannot
+finish: it plans again from what it sees.
+
 A failed AWS or cluster write is logged, counted and the run goes on with the next one,
 except ClusterUnreachableError, which stops the run: without the cluster nothing else
 should be changed.
@@ -48,15 +53,25 @@ class Act:
     metrics: MetricSink
     clock: Clock
 
-    def __call__(self, result: Result, stop_at: float | None) -> Result:
-        failures: list[str] = []
+    def scale_up(self, result: Result) -> Result:
+        failures = list(result.failures)
         changes = self._scale_up(result.plan.scale_ups, failures)
-        terminated = self._scale_down(result.scale_down, result.time, failures)
+        return replace(result, changes=changes, failures=tuple(failures))
+
+    def scale_down(self, result: Result, stop_at: float | None) -> Result:
+        """Scale-down steps and lifecycle actions; none started after `stop_at` (drains
+        stop there too)."""
+        failures = list(result.failures)
+        terminated = self._scale_down(result.scale_down, result.time, failures, stop_at)
         outcomes = self._lifecycle(result.snapshot, stop_at, failures)
-        return replace(
-            result, changes=changes, terminated=terminated, failures=tuple(failures),
-            lifecycle=outcomes,
-        )
+        return replace(result, terminated=terminated, failures=tuple(failures),
+                       lifecycle=outcomes)
+
+    def _in_time(self, stop_at: float | None, what: str, failures: list[str]) -> bool:
+        if stop_at is None or self.clock.monotonic() < stop_at:
+            return True
+        failures.append(f"{what}: not started: the tick's time is up (next tick)")
+        return False
 
     def _scale_up(self, ups: Sequence[ScaleUp], failures: list[str]) -> tuple[CapacityChange, ...]:
         changes = []
@@ -79,7 +94,7 @@ class Act:
         return tuple(changes)
 
     def _scale_down(
-        self, down: ScaleDownPlan, now: datetime, failures: list[str]
+        self, down: ScaleDownPlan, now: datetime, failures: list[str], stop_at: float | None
     ) -> tuple[str, ...]:
         writer, aws = self.writers.nodes, self.writers.capacity
         steps: list[tuple[str, str, Callable[[], bool]]] = [
@@ -92,11 +107,15 @@ class Act:
                 s.node, scaledown.to_be_deleted_taint(now))) for s in down.taint),
         ]
         for node, what, step in steps:
+            if not self._in_time(stop_at, "scale-down", failures):
+                return ()
             if attempt(self.log, failures, f"node {node}: {what}", step)[0]:
                 self.log.info(f"scale-down: node {node}: {what}",
                               extra={"decision": "scale-down", "node": node, "step": what})
         terminated = []
         for t in down.terminate:
+            if not self._in_time(stop_at, "scale-down", failures):
+                break
             what = f"terminate {t.instance_id} (node {t.node}, {t.node_group}): {t.reason}"
             done, started = attempt(
                 self.log, failures, what, partial(aws.terminate_instance, t.instance_id)
@@ -125,6 +144,8 @@ class Act:
              lambda: lifecycle.continue_terminations(drainer, groups, nodes)),
         )
         for name, call in calls:
+            if not self._in_time(stop_at, name, failures):
+                break
             found.extend(attempt(self.log, failures, name, call)[1] or ())
         for o in found:
             # The same figures the lifecycle function publishes when it does this work.

@@ -3,8 +3,11 @@
 - observe (burst.loop.observe): node groups with their backoff, the cluster, one Snapshot;
 - plan: planner.plan on scaledown.planning_view (a node we were about to remove still
   counts as capacity), and scaledown.unneeded with that plan;
-- act (burst.loop.act; skipped in a dry run): scale up, scale down, continue lifecycle actions;
-- tell (burst.loop.tell): pod Events, the status ConfigMap, logs, metrics.
+- act and tell, in the order that matters when time runs short (each step is skipped, or
+  stops, once the tick's deadline has passed; skipped steps are the next tick's):
+  scale-up (burst.loop.act), the status ConfigMap, pod Events within their budget
+  (burst.loop.tell), scale-down and lifecycle actions, node Events, the status again if
+  what it says has changed; then logs and metrics. A dry run only logs and counts.
 
 Only ports are used here; the handler builds the adapters. Watch mode is burst.loop.watch.
 """
@@ -21,8 +24,8 @@ from burst.loop.clock import Clock, SystemClock
 from burst.loop.config import RuntimeConfig
 from burst.loop.observe import observe
 from burst.loop.result import Log, MetricSink, Result
-from burst.loop.status import read_arrivals
-from burst.loop.tell import Tell
+from burst.loop.status import read_memory
+from burst.loop.tell import Budget, Tell, Told
 from burst.ports.aws import NodeGroups
 from burst.ports.cluster import ClusterReader
 
@@ -43,28 +46,45 @@ class Shell:
     arrivals: Arrivals | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.tell = Tell(self.log, self.metrics, self.writers.teller if self.writers else None)
+        teller = self.writers.teller if self.writers else None
+        self.tell = Tell(self.log, self.metrics, self.clock, teller)
 
     @property
     def dry_run(self) -> bool:
         return self.config.dry_run or self.writers is None
 
     def reconcile(self, stop_at: float | None = None) -> Result:
-        """One pass. `stop_at` (clock.monotonic scale) bounds lifecycle drains.
+        """One pass. `stop_at` (clock.monotonic scale): nothing after scale-up and the
+        status is started later (Events, scale-down, drains).
 
         Raises ClusterUnreachableError (nothing written if raised by observe) and the AWS
         read errors of discovery; write failures are in Result.failures.
         """
         now, policy = self.clock.wall(), self.config.policy
         snapshot, version = observe(self.cluster, self.groups, self.config, now)
-        seen = self.arrivals or read_arrivals(self.cluster, self.log)
+        seen = self.arrivals
+        if seen is None:
+            seen, self.tell.told = read_memory(self.cluster, self.log)
         self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
         plan = make_plan(scaledown.planning_view(snapshot), policy)
         down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals)
         result = Result(now, snapshot, plan, down, version, dry_run=self.dry_run,
                         arrivals=self.arrivals)
         if self.writers is not None and not self.dry_run:
-            act = Act(self.writers, self.config, self.log, self.metrics, self.clock)
-            result = act(result, stop_at)
-        self.tell(result)
+            result = self._act_and_tell(Act(self.writers, self.config, self.log, self.metrics,
+                                            self.clock), result, stop_at)
+        self.tell.summarise(result)
+        return result
+
+    def _act_and_tell(self, act: Act, result: Result, stop_at: float | None) -> Result:
+        tell = self.tell
+        result = act.scale_up(result)
+        due = tell.pod_events_due(result)
+        told = Told(deferred=len(due))
+        tell.status(result, told)
+        budget = Budget.of(self.clock, stop_at)
+        told = tell.events(due, budget)
+        result = act.scale_down(result, stop_at)
+        told.add(tell.events(tell.node_events_due(result), budget))
+        tell.status(result, told)
         return result

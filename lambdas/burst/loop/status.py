@@ -3,7 +3,9 @@ and the FPGA pod arrivals it has seen, which the next tick reads back (core.arri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import hashlib
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +20,9 @@ from burst.loop.result import Log
 from burst.ports.cluster import ClusterReader
 
 ARRIVALS_KEY = "arrivals.json"
+TOLD_KEY = "toldEvents"  # digests of the pod Events told (burst.loop.tell)
+_DIGEST = 6  # bytes: 8 base64 characters a pod; a collision (~1 in 10^6 at 30,000 pods
+# told at once) only keeps one pod's Event back while the other's stands
 
 # libyaml's dumper where it is built in: the pure-Python one costs milliseconds a tick.
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -27,17 +32,30 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_arrivals(cluster: ClusterReader, log: Log) -> Arrivals:
-    """The arrivals the last tick wrote; none if there is no status or it cannot be read
-    (the estimate starts again from the pods visible now: scale-down keeps less idle)."""
+def told_key(pod: str, reason: str, message: str) -> str:
+    """The digest of an Event told: `pod` is its uid (or name, if it has none)."""
+    digest = hashlib.blake2b(f"{pod}\0{reason}\0{message}".encode(), digest_size=_DIGEST)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def read_memory(cluster: ClusterReader, log: Log) -> tuple[Arrivals, set[str]]:
+    """The arrivals and the told Events the last tick wrote; none if there is no status or
+    it cannot be read (arrivals start again from the pods visible now: scale-down keeps
+    less idle; Events are told again, once)."""
     try:
-        return arrivals.from_data(cluster.read_status().get(ARRIVALS_KEY))
+        data = cluster.read_status()
+        return arrivals.from_data(data.get(ARRIVALS_KEY)), _told(data.get(TOLD_KEY) or "")
     except ClusterUnreachableError:
         raise
     except BurstError as exc:
         log.warning(f"read status failed: {exc}; arrivals start from the visible pods",
                     extra={"decision": "read status", "error": type(exc).__name__})
-        return Arrivals()
+        return Arrivals(), set()
+
+
+def _told(text: str) -> set[str]:
+    width = len(told_key("", "", ""))
+    return {text[i:i + width] for i in range(0, len(text) - width + 1, width)}
 
 
 def status_data(
@@ -47,9 +65,16 @@ def status_data(
     now: datetime,
     scale_down: ScaleDownPlan | None = None,
     seen: Arrivals | None = None,
+    *,
+    pending: Mapping[str, Any] | None = None,
+    events: Mapping[str, int] | None = None,
+    told: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """The status ConfigMap's data: the whole status as YAML, plus two keys for a quick look
-    and the arrivals record."""
+    """The status ConfigMap's data: the whole status as YAML, plus two keys for a quick look,
+    the arrivals record and the told Events' digests.
+
+    `pending`: the pending pods by outcome and reason (burst.loop.tell.pending_summary);
+    `events`: this tick's Events written, failed and left for a later tick."""
     document: dict[str, Any] = {
         "time": _time(now),
         "lastDecision": last_decision,
@@ -67,6 +92,10 @@ def status_data(
             for g in sorted(node_groups, key=lambda g: g.name)
         ],
     }
+    if pending is not None:
+        document["pending"] = dict(pending)
+    if events is not None:
+        document["events"] = dict(events)
     if scale_down is not None:
         document["scaleDown"] = _scale_down(scale_down)
     data = {
@@ -77,6 +106,8 @@ def status_data(
     }
     if seen is not None:
         data[ARRIVALS_KEY] = arrivals.to_data(seen)
+    if told is not None:
+        data[TOLD_KEY] = "".join(sorted(told))
     return data
 
 

@@ -1,22 +1,82 @@
-"""tell: pod Events (TriggeredScaleUp / NotTriggerScaleUp), the status ConfigMap, one log
-line per decision, EMF metrics. A dry run logs and counts, and writes nothing."""
+"""tell: pod Events (TriggeredScaleUp / NotTriggerScaleUp), node Events (Idle / ScaleDown),
+the status ConfigMap, logs, EMF metrics. A dry run logs and counts, and writes nothing.
+
+Events are told the way Kubernetes' event recorder and Cluster Autoscaler tell them: once
+per pod per decision, not once per tick. What was told is remembered in the status
+ConfigMap as short digests of (pod, reason, message) (burst.loop.status.told_key), so the
+next invocation, whichever Lambda runs it, does not tell it again; a digest is dropped once
+the pod no longer has that decision. Reading the Events back instead would cost a list of
+every Event each tick; the digests cost 8 bytes a pod in one object the tick writes anyway.
+
+At most MAX_EVENTS are written per tick, in parallel, and none after the tick's Event
+deadline; the pods left over are counted in the status ConfigMap and told on a later tick
+(they are not in the digests yet). Node Events come out of the same budget.
+
+Logs: one line per distinct reason a pod cannot be helped, with a count and a few example
+pods; each pod's own line at DEBUG. Every pod's decision: `burst plan`.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from burst.core.capacity import build
-from burst.core.model import Outcome, PodDecision
+from burst.core.errors import BurstError, ClusterUnreachableError
+from burst.core.model import Outcome, Pod, PodDecision
 from burst.core.names import EventReason, Metric
+from burst.loop.clock import Clock
 from burst.loop.result import Log, MetricSink, Result, attempt
-from burst.loop.status import status_data
+from burst.loop.status import status_data, told_key
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import Teller
 
 TRIGGERED = EventReason.TRIGGERED_SCALE_UP
 NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
+MAX_EVENTS = 500  # Event writes per tick, pods and nodes together
+WORKERS = 8  # Event writes in flight at once
+EVENT_SECONDS = 10.0  # the longest a tick spends writing Events
+EXAMPLES = 3  # example pods in a log line or the status, per reason
+
+
+@dataclass
+class Budget:
+    """What is left of the tick's Event budget: writes, and time (clock.monotonic)."""
+
+    writes: int
+    until: float
+
+    @classmethod
+    def of(cls, clock: Clock, stop_at: float | None) -> Budget:
+        until = clock.monotonic() + EVENT_SECONDS
+        return cls(MAX_EVENTS, until if stop_at is None else min(until, stop_at))
+
+
+@dataclass(frozen=True)
+class Due:
+    """An Event to write: `key` identifies it in the told digests (pod Events only)."""
+
+    what: str
+    write: Callable[[], object]
+    key: str = ""
+
+
+@dataclass
+class Told:
+    """The Events of one reconcile: written, failed, and those left for a later tick."""
+
+    written: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+    def add(self, other: Told) -> None:
+        self.written += other.written
+        self.failed += other.failed
+        self.deferred += other.deferred
 
 
 @dataclass
@@ -25,59 +85,66 @@ class Tell:
 
     log: Log
     metrics: MetricSink
+    clock: Clock
     teller: Teller | None = None
-    # (pod uid or name, reason, message) told in this invocation: watch mode re-plans often,
-    # and the same Event need not be bumped every few seconds.
-    told: set[tuple[str, str, str]] = field(default_factory=set)
+    # Digests of the pod Events told: read from the status once, then kept in memory.
+    told: set[str] | None = None
+    written: dict[str, str] = field(default_factory=dict)  # the status as last written
 
-    def __call__(self, result: Result) -> None:
+    def summarise(self, result: Result) -> None:
+        """Metrics, one log line per distinct reason a pod cannot be helped, and the
+        reconcile's decision line."""
         plan = result.plan
         boards = sum(d.boards or 0 for d in plan.pods if d.outcome is Outcome.SCALE_UP)
-        self.metrics.add_metric(name=Metric.PENDING_FPGA_PODS, unit="Count", value=len(plan.pods))
-        self.metrics.add_metric(name=Metric.BOARDS_REQUESTED, unit="Count", value=boards)
         unhelped = [d for d in plan.pods if d.outcome is Outcome.UNSCHEDULABLE]
-        self.metrics.add_metric(name=Metric.UNSCHEDULABLE_PODS, unit="Count", value=len(unhelped))
+        for name, value in ((Metric.PENDING_FPGA_PODS, len(plan.pods)),
+                            (Metric.BOARDS_REQUESTED, boards),
+                            (Metric.UNSCHEDULABLE_PODS, len(unhelped))):
+            self.metrics.add_metric(name=name, unit="Count", value=value)
+        for reason, pods in by_reason(unhelped).items():
+            examples = pods[:EXAMPLES]
+            self.log.warning(
+                f"{len(pods)} pod{'s' if len(pods) != 1 else ''}: no scale-up: {reason} "
+                f"(e.g. {', '.join(examples)})",
+                extra={"decision": "unschedulable", "pods": len(pods), "examples": examples,
+                       "reason": reason})
         for d in unhelped:
-            self.log.warning(f"pod {d.pod}: no scale-up: {d.reason}",
-                             extra={"decision": "unschedulable", "pod": d.pod, "reason": d.reason})
-        decision = last_decision(result)
-        self.log.info(decision, extra={"decision": "reconcile", **result.summary()})
-        writer = self.teller
-        if result.dry_run or writer is None:
-            return
-        self._events(result, writer)
-        upcoming: dict[str, int] = {}
-        for slot in build(result.snapshot).upcoming:
-            upcoming[slot.node_group or ""] = upcoming.get(slot.node_group or "", 0) + 1
-        attempt(self.log, [], "write status", lambda: writer.write_status(status_data(
-            result.snapshot.node_groups, upcoming, decision, result.time, result.scale_down,
-            result.arrivals)))
-        self._node_events(result, writer)
+            self.log.debug("pod %s: no scale-up: %s", d.pod, d.reason)
+        self.log.info(last_decision(result), extra={"decision": "reconcile", **result.summary()})
 
-    def _events(self, result: Result, writer: Teller) -> None:
+    def pod_events_due(self, result: Result) -> list[Due]:
+        """The pod Events of this decision not told yet; the digests of those told before
+        and still standing are kept, the rest forgotten."""
+        assert self.teller is not None
+        writer, told = self.teller, self.told or set()
         pods = {p.name: p for p in result.snapshot.pods if p.pending}
         groups = {g.name: g for g in result.snapshot.node_groups}
         raised = {c.node_group: c for c in result.changes}
+        standing: set[str] = set()
+        due: list[tuple[bool, Due]] = []
         for d in result.plan.pods:
-            told = event_for(d, raised, groups)
+            event = event_for(d, raised, groups)
             pod = pods.get(d.pod)
-            if told is None or pod is None:
+            if event is None or pod is None:
                 continue
-            reason, message = told
-            key = (pod.uid or pod.name, reason, message)
-            if key in self.told:
+            reason, message = event
+            key = told_key(pod.uid or pod.name, reason, message)
+            if key in told:
+                standing.add(key)
                 continue
-            kind = "Normal" if reason == TRIGGERED else "Warning"
-            call = partial(writer.record_pod_event, pod, reason, message, result.time, kind)
-            if attempt(self.log, [], f"event on pod {pod.name}", call)[0]:
-                self.told.add(key)
+            due.append((reason != TRIGGERED, Due(f"event on pod {pod.name}",
+                                                 _pod_write(writer, pod, reason, message,
+                                                            result), key)))
+        self.told = standing
+        # Scale-ups first: they say capacity is coming, which is what a user waits for.
+        return [d for _, d in sorted(due, key=lambda sd: sd[0])]
 
-
-    def _node_events(self, result: Result, writer: Teller) -> None:
-        """One Event per scale-down step that changes a node, saying why: when it is first
+    def node_events_due(self, result: Result) -> list[Due]:
+        """One Event per scale-down step that changed a node, saying why: when it is first
         seen idle (and why it is kept, if it is), marked for deletion, or given back."""
-        kept = {s.node: s.reason for s in result.scale_down.kept}
-        down = result.scale_down
+        assert self.teller is not None
+        writer, down = self.teller, result.scale_down
+        kept = {s.node: s.reason for s in down.kept}
         told = [
             *((s.node, EventReason.IDLE, kept.get(s.node, s.reason)) for s in down.annotate
               if s.value is not None),
@@ -86,9 +153,106 @@ class Tell:
             *((s.node, EventReason.SCALE_DOWN, f"no longer to be deleted: {s.reason}")
               for s in down.untaint),
         ]
-        for node, reason, message in told:
-            call = partial(writer.record_node_event, node, reason, message, result.time)
-            attempt(self.log, [], f"event on node {node}", call)
+        return [Due(f"event on node {node}",
+                    partial(writer.record_node_event, node, reason, message, result.time))
+                for node, reason, message in told]
+
+    def events(self, due: Sequence[Due], budget: Budget) -> Told:
+        """Writes what the budget allows, in parallel; the digests of those written join
+        the told ones. A ClusterUnreachableError stops the writes and is raised."""
+        now = len(due) if budget.writes >= len(due) else max(0, budget.writes)
+        told = Told(deferred=len(due) - now)
+        budget.writes -= now
+        outcome = _write_all(due[:now], budget.until, self.clock)
+        failures: dict[str, list[str]] = {}
+        for item, result in zip(due[:now], outcome, strict=True):
+            if result is None:
+                told.deferred += 1
+            elif isinstance(result, BurstError):
+                told.failed += 1
+                failures.setdefault(type(result).__name__, []).append(item.what)
+            else:
+                told.written += 1
+                if item.key and self.told is not None:
+                    self.told.add(item.key)
+        for error, whats in failures.items():
+            self.log.error(f"{len(whats)} Event writes failed: {error} (e.g. "
+                           f"{', '.join(whats[:EXAMPLES])}); retried on a later tick",
+                           extra={"decision": "events", "error": error, "failed": len(whats)})
+        return told
+
+    def status(self, result: Result, told: Told) -> None:
+        """Writes the status ConfigMap unless it would say what it already says."""
+        assert self.teller is not None
+        writer = self.teller
+        data = status_data(
+            result.snapshot.node_groups, _upcoming(result), last_decision(result), result.time,
+            result.scale_down, result.arrivals, pending=pending_summary(result.plan.pods),
+            events={"written": told.written, "failed": told.failed,
+                    "deferred": told.deferred},
+            told=self.told or set(),
+        )
+        if data == self.written:
+            return
+        if attempt(self.log, [], "write status", lambda: writer.write_status(data))[0]:
+            self.written = data
+
+
+def _pod_write(
+    writer: Teller, pod: Pod, reason: str, message: str, result: Result
+) -> Callable[[], object]:
+    kind = "Normal" if reason == TRIGGERED else "Warning"
+    return partial(writer.record_pod_event, pod, reason, message, result.time, kind)
+
+
+def _write_all(
+    due: Sequence[Due], until: float, clock: Clock
+) -> list[object | BurstError | None]:
+    """Each write's result, its BurstError, or None if it was not started in time."""
+    stop = threading.Event()
+
+    def one(item: Due) -> object | BurstError | None:
+        if stop.is_set() or clock.monotonic() >= until:
+            return None
+        try:
+            return item.write()
+        except ClusterUnreachableError:
+            stop.set()
+            raise
+        except BurstError as exc:
+            return exc
+
+    if len(due) <= 1:
+        return [one(item) for item in due]
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(due))) as pool:
+        futures = [pool.submit(one, item) for item in due]
+        return [f.result() for f in futures]
+
+
+def _upcoming(result: Result) -> dict[str, int]:
+    upcoming: dict[str, int] = {}
+    for slot in build(result.snapshot).upcoming:
+        upcoming[slot.node_group or ""] = upcoming.get(slot.node_group or "", 0) + 1
+    return upcoming
+
+
+def by_reason(decisions: Iterable[PodDecision]) -> dict[str, list[str]]:
+    """Pod names per reason, reasons in order of first appearance."""
+    found: dict[str, list[str]] = {}
+    for d in decisions:
+        found.setdefault(d.reason or "", []).append(d.pod)
+    return found
+
+
+def pending_summary(decisions: Sequence[PodDecision]) -> dict[str, Any]:
+    """Counts per outcome and, per reason a pod cannot be helped, a count and examples."""
+    outcomes: dict[str, int] = {}
+    for d in decisions:
+        outcomes[d.outcome.value] = outcomes.get(d.outcome.value, 0) + 1
+    unhelped = by_reason(d for d in decisions if d.outcome is Outcome.UNSCHEDULABLE)
+    return {"outcomes": outcomes,
+            "unschedulable": [{"reason": reason, "pods": len(pods), "examples": pods[:EXAMPLES]}
+                              for reason, pods in unhelped.items()]}
 
 
 def event_for(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from burst.adapters.kube import convert
 from burst.adapters.kube.client import Json, Kube
@@ -21,6 +21,8 @@ from burst.ports.cluster import ClusterView
 PAGE_SIZE = 500
 PENDING = "status.phase=Pending,spec.nodeName="
 BOUND_AND_RUNNING = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,19 +39,30 @@ def list_pages(
     If the continue token expires (410 Gone, the list took longer than etcd's compaction
     window) the list restarts once from the beginning, so the answer is one consistent view.
     """
+    items, version = list_kept(kube, operation, method, lambda item: item, *args, **kwargs)
+    return Listing(items, version)
+
+
+def list_kept(
+    kube: Kube, operation: str, method: Callable[..., Any], keep: Callable[[Json], T | None],
+    *args: Any, **kwargs: Any,
+) -> tuple[list[T], str]:
+    """`keep(item)` of every item of a list call that is not None, and the list's
+    resourceVersion. Each page is converted as it comes and then dropped, so the raw JSON
+    of one page is in memory at a time, not the whole list's (see list_pages for 410)."""
     limit = kwargs.pop("limit", PAGE_SIZE)
     for attempt in range(2):
-        items: list[Json] = []
+        kept: list[T] = []
         token: str | None = None
         try:
             while True:
                 page = kube.call(operation, method, *args, limit=limit, _continue=token,
                                  **kwargs)
-                items.extend(page.get("items") or ())
+                kept.extend(k for item in page.get("items") or () if (k := keep(item)) is not None)
                 meta = page.get("metadata") or {}
                 token = meta.get("continue") or None
                 if token is None:
-                    return Listing(items, str(meta.get("resourceVersion") or ""))
+                    return kept, str(meta.get("resourceVersion") or "")
         except KubeApiError as exc:
             if exc.status != 410 or token is None or attempt:
                 raise
@@ -63,16 +76,18 @@ def list_all(
 
 
 def _pending(kube: Kube, boards: Collection[str], page_size: int) -> tuple[tuple[Pod, ...], str]:
-    listing = list_pages(
-        kube, "list pending pods", kube.core.list_pod_for_all_namespaces,
+    shapes = convert.Shapes()
+
+    def keep(item: Json) -> Pod | None:
+        if (item.get("metadata") or {}).get("deletionTimestamp"):
+            return None
+        return convert.pending_pod(item, boards, shapes)
+
+    pods, version = list_kept(
+        kube, "list pending pods", kube.core.list_pod_for_all_namespaces, keep,
         field_selector=PENDING, limit=page_size,
     )
-    pods = tuple(
-        convert.pod(p, boards)
-        for p in listing.items
-        if not (p.get("metadata") or {}).get("deletionTimestamp") and convert.is_fpga_pod(p, boards)
-    )
-    return pods, listing.resource_version
+    return tuple(pods), version
 
 
 def pending_pods(

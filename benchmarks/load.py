@@ -1,0 +1,341 @@
+"""Load: one scaler tick on a large cluster, then a second with the state unchanged.
+
+The cluster is a throwaway control plane (tools/controlplane; no scheduler, so pods stay
+where they are put) and a moto_server, built once and grown across sizes:
+- 1,000 nodes: 200 on-prem (2 x U250 each, one taken by a bound pod) and 800 burst nodes
+  in 20 node groups (F1 and F2, 40 registered instances each, all boards taken by bound
+  pods); each group has capacity already on its way (desired above registered);
+- pending pods of mixed shapes: 1 to 8 F1 or F2 boards, U250 boards, accelerators by name,
+  some with a node selector, some no group can host.
+
+For each size (pending pods; 1k, 10k, 30k by default) the tick state is reset (desired
+capacities back, Events and the status ConfigMap deleted), then the scaler handler runs
+twice, watch off, with the adapters it builds itself, each time in a fresh process (a cold
+Lambda: its peak RSS is the tick's). Printed per tick: wall time and its split (observe: cluster and
+AWS reads; plan; AWS writes; Events; status; scale-down), peak RSS, API calls, Events
+written and stored, log bytes. Setup time is printed apart.
+
+    .venv/bin/python benchmarks/load.py [--sizes 1000,10000,30000] [--threads 8]
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration"))
+import devcluster
+import scaler_env
+
+from burst.adapters.kube import client, credentials
+from burst.adapters.kube.client import Kube
+from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
+from burst.core.catalog import F1_BOARD, F2_BOARD
+from burst.core.errors import KubeNotFoundError
+
+U250 = "xilinx/u250"
+NAMESPACE = "load"
+ONPREM = 200
+GROUPS = [(f"ng-{i:02}", ("f1.2xlarge", "f1.4xlarge", "f1.16xlarge", "f2.6xlarge",
+                          "f2.12xlarge", "f2.48xlarge")[i % 6]) for i in range(20)]
+BOARDS = {"f1.2xlarge": (F1_BOARD, 1), "f1.4xlarge": (F1_BOARD, 2), "f1.16xlarge": (F1_BOARD, 8),
+          "f2.6xlarge": (F2_BOARD, 1), "f2.12xlarge": (F2_BOARD, 2), "f2.48xlarge": (F2_BOARD, 8)}
+REGISTERED = 40  # instances per group with a node
+ON_ITS_WAY = 10  # more instances per group asked for, not registered yet
+MAX_SIZE = 2000
+# (weight, container resources or None, accelerators annotation or None, node selector)
+SHAPES: list[tuple[int, dict[str, str] | None, str | None, dict[str, str]]] = [
+    (30, {F1_BOARD: "1"}, None, {}),
+    (15, {F1_BOARD: "2"}, None, {}),
+    (5, {F1_BOARD: "8"}, None, {}),
+    (20, {F2_BOARD: "1"}, None, {}),
+    (10, {F2_BOARD: "2"}, None, {"zone": "b"}),
+    (10, None, '{"com.inaccel.xgboost.exact": 1}', {}),
+    (5, {U250: "1"}, None, {}),
+    (3, {U250: "4"}, None, {}),  # no node anywhere has 4 U250: never helped
+    (2, {F1_BOARD: "16"}, None, {}),  # nor 16 F1 boards on one node
+]
+
+
+# -- building the cluster ----------------------------------------------------------------
+
+
+def parallel(threads: int, work: list[Callable[[], Any]]) -> None:
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(w) for w in work]:
+            future.result()
+
+
+def pod_body(name: str, index: int, node: str | None = None,
+             limits: dict[str, str] | None = None) -> dict[str, Any]:
+    weights = [s[0] for s in SHAPES]
+    pick = index % sum(weights)
+    shape = next(s for i, s in enumerate(SHAPES) if pick < sum(weights[: i + 1]))
+    _, resources, accelerators, selector = shape
+    if limits is not None:
+        resources, accelerators, selector = limits, None, {}
+    return {
+        "metadata": {"name": name, **({"annotations": {
+            "fpga-burst.io/accelerators": accelerators}} if accelerators else {})},
+        "spec": {
+            "containers": [{"name": "main", "image": "registry.invalid/fpga-job:1",
+                            "resources": {"limits": resources or {}}}],
+            "automountServiceAccountToken": False,
+            **({"nodeName": node} if node else {}),
+            **({"nodeSelector": selector} if selector else {}),
+        },
+    }
+
+
+def make_node(admin: Kube, name: str, boards: dict[str, int], provider: str | None,
+              labels: dict[str, str]) -> None:
+    body = {"metadata": {"name": name, "labels": labels},
+            "spec": {"providerID": provider} if provider else {}}
+    admin.call("create node", admin.core.create_node, body)
+    status = {"status": {
+        "capacity": {k: str(v) for k, v in boards.items()},
+        "allocatable": {k: str(v) for k, v in boards.items()},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                        "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+    }}
+    admin.call("node status", admin.core.patch_node_status, name, status)
+
+
+def build_cluster(admin: Kube, aws: scaler_env.Aws, threads: int) -> dict[str, int]:
+    """Nodes, bound pods and node groups; the groups' desired capacities to reset to."""
+    desired = {}
+    work: list[Callable[[], Any]] = []
+    for i in range(ONPREM):
+        name = f"onprem-{i:03}"
+        work.append(lambda n=name: make_node(admin, n, {U250: 2}, None, {}))
+    for name, itype in GROUPS:
+        aws.group(name, itype, {"zone": "ab"[int(name[-2:]) % 2]}, max_size=MAX_SIZE,
+                  desired=REGISTERED)
+        board, count = BOARDS[itype]
+        for inst in aws.instances(name):
+            node = f"ip-{inst['InstanceId']}"
+            provider = f"aws:///{inst['AvailabilityZone']}/{inst['InstanceId']}"
+            work.append(lambda n=node, p=provider, b=board, c=count, z=name: make_node(
+                admin, n, {b: c}, p, {"zone": "ab"[int(z[-2:]) % 2]}))
+        desired[name] = REGISTERED + ON_ITS_WAY
+        aws.asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=desired[name])
+    parallel(threads, work)
+    bound = []
+    nodes = admin.call("nodes", admin.core.list_node)["items"]
+    for n in nodes:
+        name = n["metadata"]["name"]
+        board, count = next(iter(n["status"]["allocatable"].items()))
+        used = "1" if name.startswith("onprem-") else count
+        bound.append(lambda nm=name, b=board, u=used: admin.call(
+            "bound pod", admin.core.create_namespaced_pod, NAMESPACE,
+            pod_body(f"bound-{nm}", 0, node=nm, limits={b: u})))
+    parallel(threads, bound)
+    return desired
+
+
+def add_pending(admin: Kube, start: int, stop: int, threads: int) -> None:
+    def create(chunk: range) -> None:
+        for i in chunk:
+            admin.call("pending pod", admin.core.create_namespaced_pod, NAMESPACE,
+                       pod_body(f"job-{i:05}", i))
+    step = 250
+    chunks = [range(a, min(a + step, stop)) for a in range(start, stop, step)]
+    parallel(threads, [lambda c=c: create(c) for c in chunks])
+
+
+def reset(admin: Kube, aws: scaler_env.Aws, desired: dict[str, int]) -> None:
+    """What a tick changed: desired capacities, Events, the status ConfigMap."""
+    for name, size in desired.items():
+        aws.asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=size)
+    for ns in (NAMESPACE, "default"):
+        admin.call("delete events", admin.core.delete_collection_namespaced_event, ns)
+    with suppress(KubeNotFoundError):
+        admin.call("delete status", admin.core.delete_namespaced_config_map, STATUS_NAME,
+                   STATUS_NAMESPACE)
+
+
+def stored_events(admin: Kube) -> int:
+    page = admin.call("count events", admin.core.list_event_for_all_namespaces, limit=1)
+    meta = page.get("metadata") or {}
+    return len(page.get("items") or ()) + int(meta.get("remainingItemCount") or 0)
+
+
+# -- one tick, measured (in a child process) ---------------------------------------------
+
+
+class Split:
+    """Seconds spent in each part of a tick, and calls counted, by wrapping the functions
+    the shell calls (the code that runs is the handler's)."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def wrap(self, owner: Any, name: str, part: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.seconds[part] += time.perf_counter() - start
+
+        setattr(owner, name, timed)
+
+    def count(self, owner: Any, name: str, label: Callable[[tuple[Any, ...]], str]) -> None:
+        inner = getattr(owner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                self.calls[label(args)] += 1
+            return inner(*args, **kwargs)
+
+        setattr(owner, name, counted)
+
+
+@contextmanager
+def log_bytes(name: str) -> Iterator[io.StringIO]:
+    """The handler's log lines, kept (not printed) so their size can be counted."""
+    sink = io.StringIO()
+    handlers = logging.getLogger(name).handlers
+    old = [h.setStream(sink) for h in handlers if isinstance(h, logging.StreamHandler)]
+    try:
+        yield sink
+    finally:
+        for h, stream in zip(handlers, old, strict=False):
+            if isinstance(h, logging.StreamHandler) and stream is not None:
+                h.setStream(stream)
+
+
+def tick_child() -> None:
+    import botocore.client
+
+    from burst.handlers import runtime, scaler
+    from burst.loop import act, reconcile, scaledown, tell
+
+    split = Split()
+    split.wrap(reconcile, "observe", "observe")
+    split.wrap(reconcile, "make_plan", "plan")
+    split.wrap(scaledown, "unneeded", "plan")
+    split.wrap(act.Act, "scale_up", "AWS")
+    split.wrap(tell.Tell, "events", "Events")
+    split.wrap(tell.Tell, "status", "status")
+    split.wrap(act.Act, "scale_down", "scale-down")
+    split.count(Kube, "call", lambda a: "kube " + a[1].split(" ")[0] + " " + a[1].split(" ")[1])
+    split.count(botocore.client.BaseClient, "_make_api_call", lambda a: "aws " + a[1])
+    with log_bytes(runtime.logger.name) as sink:
+        start = time.perf_counter()
+        out = scaler.run(scaler_env.scheduled_event(), scaler_env.LambdaContext(70.0))
+        wall = time.perf_counter() - start
+    runtime.metrics.clear_metrics()
+    print(json.dumps({"wall": wall, "split": dict(split.seconds), "calls": dict(split.calls),
+                      "log_bytes": len(sink.getvalue().encode()), "outcome": out["outcome"],
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def report(size: int, ticks: list[dict[str, Any]], stored: list[int]) -> None:
+    for n, (t, events) in enumerate(zip(ticks, stored, strict=True), 1):
+        split = t["split"]
+        calls = t["calls"]
+        kube = sum(v for k, v in calls.items() if k.startswith("kube"))
+        aws = sum(v for k, v in calls.items() if k.startswith("aws"))
+        written = sum(v for k, v in calls.items()
+                      if k in ("kube create event", "kube patch event"))
+        rest = t["wall"] - sum(split.values())
+        parts = "  ".join(f"{k} {split.get(k, 0.0):5.2f}" for k in
+                          ("observe", "plan", "AWS", "Events", "status", "scale-down"))
+        print(f"{size:>6} pods tick {n}: wall {t['wall']:6.2f} s  [{parts}  other {rest:5.2f}]"
+              f"  peak RSS {t['rss_mb']:5.0f} MB")
+        print(f"{'':>6}             API calls kube {kube} aws {aws}; Events written {written}, "
+              f"stored {events}; log {t['log_bytes'] / 1024:.1f} KB; {t['outcome']}")
+    first, second = ticks
+    print(f"{'':>6}             second tick / first: {second['wall'] / first['wall']:.1%}")
+
+
+def run_size(env: dict[str, str], admin: Kube) -> tuple[list[dict[str, Any]], list[int]]:
+    """Two ticks, each in a fresh process (a cold Lambda: its peak RSS is the tick's);
+    the Events stored after each."""
+    ticks, stored = [], []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, __file__, "--tick"], env=env,
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"tick failed:\n{done.stderr[-3000:]}")
+        ticks.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        stored.append(stored_events(admin))
+    return ticks, stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,30000")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--tick", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.tick:
+        tick_child()
+        return
+    from moto.server import ThreadedMotoServer
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        setup = time.perf_counter()
+        cp = devcluster.start(Path(tmp), scheduler=False)
+        port = scaler_env.free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        try:
+            with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
+                creds = credentials.provision(admin, credentials.DEFAULT_RBAC,
+                                              timedelta(hours=2), str(cp.admin_kubeconfig))
+                admin.call("ns", admin.core.create_namespace, {"metadata": {"name": NAMESPACE}})
+                aws = scaler_env.Aws(endpoint)
+                aws.store_credentials(creds)
+                desired = build_cluster(admin, aws, args.threads)
+                print(f"setup: control plane, moto, 1,000 nodes, {len(GROUPS)} groups, bound "
+                      f"pods: {time.perf_counter() - setup:.1f} s", flush=True)
+                env = {**os.environ, **scaler_env.environment(endpoint)}
+                made = 0
+                for size in sizes:
+                    start = time.perf_counter()
+                    add_pending(admin, made, size, args.threads)
+                    made = max(made, size)
+                    reset(admin, aws, desired)
+                    print(f"setup: {size} pending pods: {time.perf_counter() - start:.1f} s",
+                          flush=True)
+                    ticks, stored = run_size(env, admin)
+                    report(size, ticks, stored)
+        finally:
+            server.stop()
+            cp.stop()
+
+
+if __name__ == "__main__":
+    main()
