@@ -233,8 +233,9 @@ def log_bytes(name: str) -> Iterator[io.StringIO]:
 def tick_child() -> None:
     import botocore.client
 
+    from burst.core import scaledown
     from burst.handlers import runtime, scaler
-    from burst.loop import act, reconcile, scaledown, tell
+    from burst.loop import act, reconcile, tell
 
     split = Split()
     split.wrap(reconcile, "observe", "observe")
@@ -304,6 +305,7 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's request lines
     with tempfile.TemporaryDirectory() as tmp:
         setup = time.perf_counter()
         cp = devcluster.start(Path(tmp), scheduler=False)
@@ -316,6 +318,8 @@ def main() -> None:
                 creds = credentials.provision(admin, credentials.DEFAULT_RBAC,
                                               timedelta(hours=2), str(cp.admin_kubeconfig))
                 admin.call("ns", admin.core.create_namespace, {"metadata": {"name": NAMESPACE}})
+                admin.call("sa", admin.core.create_namespaced_service_account, NAMESPACE,
+                           {"metadata": {"name": "default"}})
                 aws = scaler_env.Aws(endpoint)
                 aws.store_credentials(creds)
                 desired = build_cluster(admin, aws, args.threads)

@@ -64,7 +64,9 @@ class Shell:
         snapshot, version = observe(self.cluster, self.groups, self.config, now)
         seen = self.arrivals
         if seen is None:
-            seen, self.tell.told = read_memory(self.cluster, self.log)
+            memory = read_memory(self.cluster, self.log)
+            seen, self.tell.told, self.tell.scale_ups = (memory.arrivals, memory.told,
+                                                         dict(memory.scale_ups))
         self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
         plan = make_plan(scaledown.planning_view(snapshot), policy)
         down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +23,7 @@ from burst.ports.cluster import ClusterReader
 
 ARRIVALS_KEY = "arrivals.json"
 TOLD_KEY = "toldEvents"  # digests of the pod Events told (burst.loop.tell)
+SCALE_UPS_KEY = "scaleUps.json"  # each group's last scale-up, as pod Events word it
 _DIGEST = 6  # bytes: 8 base64 characters a pod; a collision (~1 in 10^6 at 30,000 pods
 # told at once) only keeps one pod's Event back while the other's stands
 
@@ -38,19 +41,35 @@ def told_key(pod: str, reason: str, message: str) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
-def read_memory(cluster: ClusterReader, log: Log) -> tuple[Arrivals, set[str]]:
-    """The arrivals and the told Events the last tick wrote; none if there is no status or
-    it cannot be read (arrivals start again from the pods visible now: scale-down keeps
-    less idle; Events are told again, once)."""
+@dataclass(frozen=True)
+class Memory:
+    """What a tick reads back of the last one's status."""
+
+    arrivals: Arrivals = field(default_factory=Arrivals)
+    told: set[str] = field(default_factory=set)
+    scale_ups: dict[str, str] = field(default_factory=dict)
+
+
+def read_memory(cluster: ClusterReader, log: Log) -> Memory:
+    """What the last tick wrote; nothing if there is no status or it cannot be read
+    (arrivals start again from the pods visible now: scale-down keeps less idle; Events
+    are told again, once). A record that does not parse is read as empty."""
     try:
         data = cluster.read_status()
-        return arrivals.from_data(data.get(ARRIVALS_KEY)), _told(data.get(TOLD_KEY) or "")
     except ClusterUnreachableError:
         raise
     except BurstError as exc:
         log.warning(f"read status failed: {exc}; arrivals start from the visible pods",
                     extra={"decision": "read status", "error": type(exc).__name__})
-        return Arrivals(), set()
+        return Memory()
+    try:
+        scale_ups = json.loads(data.get(SCALE_UPS_KEY) or "{}")
+    except ValueError:
+        scale_ups = {}
+    if not isinstance(scale_ups, dict):
+        scale_ups = {}
+    return Memory(arrivals.from_data(data.get(ARRIVALS_KEY)), _told(data.get(TOLD_KEY) or ""),
+                  {str(k): str(v) for k, v in scale_ups.items()})
 
 
 def _told(text: str) -> set[str]:
@@ -69,6 +88,7 @@ def status_data(
     pending: Mapping[str, Any] | None = None,
     events: Mapping[str, int] | None = None,
     told: Collection[str] | None = None,
+    scale_ups: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The status ConfigMap's data: the whole status as YAML, plus two keys for a quick look,
     the arrivals record and the told Events' digests.
@@ -108,6 +128,8 @@ def status_data(
         data[ARRIVALS_KEY] = arrivals.to_data(seen)
     if told is not None:
         data[TOLD_KEY] = "".join(sorted(told))
+    if scale_ups is not None:
+        data[SCALE_UPS_KEY] = json.dumps(dict(sorted(scale_ups.items())))
     return data
 
 

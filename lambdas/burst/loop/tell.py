@@ -19,7 +19,7 @@ pods; each pod's own line at DEBUG. Every pod's decision: `burst plan`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,7 +37,7 @@ from burst.ports.cluster import Teller
 
 TRIGGERED = EventReason.TRIGGERED_SCALE_UP
 NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
-MAX_EVENTS = 500  # Event writes per tick, pods and nodes together
+MAX_EVENTS = 1000  # Event writes per tick, pods and nodes together
 WORKERS = 8  # Event writes in flight at once
 EVENT_SECONDS = 10.0  # the longest a tick spends writing Events
 EXAMPLES = 3  # example pods in a log line or the status, per reason
@@ -87,8 +87,10 @@ class Tell:
     metrics: MetricSink
     clock: Clock
     teller: Teller | None = None
-    # Digests of the pod Events told: read from the status once, then kept in memory.
+    # Digests of the pod Events told, and each group's last scale-up as Events word it:
+    # read from the status once, then kept in memory.
     told: set[str] | None = None
+    scale_ups: dict[str, str] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # the status as last written
 
     def summarise(self, result: Result) -> None:
@@ -119,16 +121,19 @@ class Tell:
         writer, told = self.teller, self.told or set()
         pods = {p.name: p for p in result.snapshot.pods if p.pending}
         groups = {g.name: g for g in result.snapshot.node_groups}
-        raised = {c.node_group: c for c in result.changes}
+        self.scale_ups = {name: m for name, m in self.scale_ups.items() if name in groups}
+        self.scale_ups.update((c.node_group, scale_up_message(c, groups[c.node_group].max_size))
+                              for c in result.changes if c.node_group in groups)
+        raised = {c.node_group for c in result.changes}
         standing: set[str] = set()
         due: list[tuple[bool, Due]] = []
         for d in result.plan.pods:
-            event = event_for(d, raised, groups)
+            event = event_for(d, self.scale_ups, raised)
             pod = pods.get(d.pod)
             if event is None or pod is None:
                 continue
-            reason, message = event
-            key = told_key(pod.uid or pod.name, reason, message)
+            reason, message, about = event
+            key = told_key(pod.uid or pod.name, reason, about)
             if key in told:
                 standing.add(key)
                 continue
@@ -190,7 +195,7 @@ class Tell:
             result.scale_down, result.arrivals, pending=pending_summary(result.plan.pods),
             events={"written": told.written, "failed": told.failed,
                     "deferred": told.deferred},
-            told=self.told or set(),
+            told=self.told or set(), scale_ups=self.scale_ups,
         )
         if data == self.written:
             return
@@ -255,20 +260,29 @@ def pending_summary(decisions: Sequence[PodDecision]) -> dict[str, Any]:
                               for reason, pods in unhelped.items()]}
 
 
-def event_for(
-    decision: PodDecision, raised: dict[str, CapacityChange], groups: dict[str, Any]
-) -> tuple[str, str] | None:
-    """(reason, message) of the pod Event for a decision, as Cluster Autoscaler words them."""
+def event_for(decision: PodDecision, scale_ups: Mapping[str, str],
+              raised: Collection[str]) -> tuple[str, str, str] | None:
+    """(reason, message, what it is about) of the pod Event for a decision, as Cluster
+    Autoscaler words them. `scale_ups`: group -> its last scale-up, as the message shows it;
+    `raised`: the groups raised this tick.
+
+    A TriggeredScaleUp is about the group: a pod waiting for the capacity it triggered (fits
+    upcoming) is told once, on the tick that raised it or, if that tick's Event budget ran
+    out, on a later one. A NotTriggerScaleUp is about its reason.
+    """
+    group = decision.node_group
     if decision.outcome is Outcome.UNSCHEDULABLE:
-        return NOT_TRIGGERED, f"pod didn't trigger scale-up: {decision.reason}"
-    if decision.outcome is Outcome.SCALE_UP and decision.node_group in raised:
-        change = raised[decision.node_group]
-        group = groups[decision.node_group]
-        return TRIGGERED, (
-            f"pod triggered scale-up: [{{{change.node_group} {change.from_size}->"
-            f"{change.to_size} (max: {group.max_size})}}]"
-        )
+        message = f"pod didn't trigger scale-up: {decision.reason}"
+        return NOT_TRIGGERED, message, message
+    waiting = decision.outcome is Outcome.FITS_UPCOMING or (
+        decision.outcome is Outcome.SCALE_UP and group in raised)
+    if waiting and group is not None and group in scale_ups:
+        return TRIGGERED, f"pod triggered scale-up: [{scale_ups[group]}]", f"group {group}"
     return None
+
+
+def scale_up_message(change: CapacityChange, max_size: int) -> str:
+    return f"{{{change.node_group} {change.from_size}->{change.to_size} (max: {max_size})}}"
 
 
 def last_decision(result: Result) -> str:
