@@ -65,8 +65,8 @@ class Shell:
         seen = self.arrivals
         if seen is None:
             memory = read_memory(self.cluster, self.log)
-            seen, self.tell.told, self.tell.scale_ups = (memory.arrivals, memory.told,
-                                                         dict(memory.scale_ups))
+            seen, self.tell.told, self.tell.owed = memory.arrivals, memory.told, memory.owed
+            self.tell.scale_ups = dict(memory.scale_ups)
         self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
         plan = make_plan(scaledown.planning_view(snapshot), policy)
         down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals)

@@ -23,6 +23,7 @@ from burst.ports.cluster import ClusterReader
 
 ARRIVALS_KEY = "arrivals.json"
 TOLD_KEY = "toldEvents"  # digests of the pod Events told (burst.loop.tell)
+OWED_KEY = "owedEvents"  # digests of the TriggeredScaleUp Events not written yet
 SCALE_UPS_KEY = "scaleUps.json"  # each group's last scale-up, as pod Events word it
 _DIGEST = 6  # bytes: 8 base64 characters a pod; a collision (~1 in 10^6 at 30,000 pods
 # told at once) only keeps one pod's Event back while the other's stands
@@ -48,6 +49,7 @@ class Memory:
     arrivals: Arrivals = field(default_factory=Arrivals)
     told: set[str] = field(default_factory=set)
     scale_ups: dict[str, str] = field(default_factory=dict)
+    owed: set[str] = field(default_factory=set)
 
 
 def read_memory(cluster: ClusterReader, log: Log) -> Memory:
@@ -69,7 +71,7 @@ def read_memory(cluster: ClusterReader, log: Log) -> Memory:
     if not isinstance(scale_ups, dict):
         scale_ups = {}
     return Memory(arrivals.from_data(data.get(ARRIVALS_KEY)), _told(data.get(TOLD_KEY) or ""),
-                  {str(k): str(v) for k, v in scale_ups.items()})
+                  {str(k): str(v) for k, v in scale_ups.items()}, _told(data.get(OWED_KEY) or ""))
 
 
 def _told(text: str) -> set[str]:
@@ -89,6 +91,7 @@ def status_data(
     events: Mapping[str, int] | None = None,
     told: Collection[str] | None = None,
     scale_ups: Mapping[str, str] | None = None,
+    owed: Collection[str] | None = None,
 ) -> dict[str, str]:
     """The status ConfigMap's data: the whole status as YAML, plus two keys for a quick look,
     the arrivals record and the told Events' digests.
@@ -128,6 +131,8 @@ def status_data(
         data[ARRIVALS_KEY] = arrivals.to_data(seen)
     if told is not None:
         data[TOLD_KEY] = "".join(sorted(told))
+    if owed is not None:
+        data[OWED_KEY] = "".join(sorted(owed))
     if scale_ups is not None:
         data[SCALE_UPS_KEY] = json.dumps(dict(sorted(scale_ups.items())))
     return data

@@ -91,6 +91,8 @@ class Tell:
     # read from the status once, then kept in memory.
     told: set[str] | None = None
     scale_ups: dict[str, str] = field(default_factory=dict)
+    # Digests of the TriggeredScaleUp Events due and not written yet (budget, deadline).
+    owed: set[str] = field(default_factory=set)
     written: dict[str, str] = field(default_factory=dict)  # the status as last written
 
     def summarise(self, result: Result) -> None:
@@ -126,6 +128,7 @@ class Tell:
                               for c in result.changes if c.node_group in groups)
         raised = {c.node_group for c in result.changes}
         standing: set[str] = set()
+        owed: set[str] = set()
         due: list[tuple[bool, Due]] = []
         for d in result.plan.pods:
             event = event_for(d, self.scale_ups, raised)
@@ -137,10 +140,14 @@ class Tell:
             if key in told:
                 standing.add(key)
                 continue
+            if reason == TRIGGERED:
+                if d.outcome is not Outcome.SCALE_UP and key not in self.owed:
+                    continue  # it waits for capacity it did not trigger
+                owed.add(key)
             due.append((reason != TRIGGERED, Due(f"event on pod {pod.name}",
                                                  _pod_write(writer, pod, reason, message,
                                                             result), key)))
-        self.told = standing
+        self.told, self.owed = standing, owed
         # Scale-ups first: they say capacity is coming, which is what a user waits for.
         return [d for _, d in sorted(due, key=lambda sd: sd[0])]
 
@@ -180,6 +187,7 @@ class Tell:
                 told.written += 1
                 if item.key and self.told is not None:
                     self.told.add(item.key)
+                    self.owed.discard(item.key)
         for error, whats in failures.items():
             self.log.error(f"{len(whats)} Event writes failed: {error} (e.g. "
                            f"{', '.join(whats[:EXAMPLES])}); retried on a later tick",
@@ -195,7 +203,7 @@ class Tell:
             result.scale_down, result.arrivals, pending=pending_summary(result.plan.pods),
             events={"written": told.written, "failed": told.failed,
                     "deferred": told.deferred},
-            told=self.told or set(), scale_ups=self.scale_ups,
+            told=self.told or set(), scale_ups=self.scale_ups, owed=self.owed,
         )
         if data == self.written:
             return
@@ -266,9 +274,10 @@ def event_for(decision: PodDecision, scale_ups: Mapping[str, str],
     Autoscaler words them. `scale_ups`: group -> its last scale-up, as the message shows it;
     `raised`: the groups raised this tick.
 
-    A TriggeredScaleUp is about the group: a pod waiting for the capacity it triggered (fits
-    upcoming) is told once, on the tick that raised it or, if that tick's Event budget ran
-    out, on a later one. A NotTriggerScaleUp is about its reason.
+    A TriggeredScaleUp is about the group: a pod is told once that it triggered it, on the
+    tick that raised the group or, if that tick's Event budget ran out, on a later one
+    while it waits for that capacity (fits upcoming; see Tell.owed). A NotTriggerScaleUp
+    is about its reason.
     """
     group = decision.node_group
     if decision.outcome is Outcome.UNSCHEDULABLE:
