@@ -16,6 +16,10 @@ AWS reads; plan; AWS writes; Events; status; scale-down), peak RSS, API calls, E
 written and stored, log bytes. Setup time is printed apart.
 
     .venv/bin/python benchmarks/load.py [--sizes 1000,10000,30000] [--threads 8]
+        [--only plan|ticks] [--upcoming 3000] [--repeat 3]
+
+First, the planner alone on the same shapes as a Snapshot, with `--upcoming` instances on
+their way: its time against the number of pods (the scaling curve).
 
 Prints figures; asserts nothing.
 """
@@ -254,7 +258,71 @@ def tick_child() -> None:
     runtime.metrics.clear_metrics()
     print(json.dumps({"wall": wall, "split": dict(split.seconds), "calls": dict(split.calls),
                       "log_bytes": len(sink.getvalue().encode()), "outcome": out["outcome"],
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: reset by exec, unlike getrusage's ru_maxrss, which
+    can carry the parent's over)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- the planner alone: the scaling curve -------------------------------------------------
+
+
+def plan_snapshot(pods: int, upcoming: int) -> Any:
+    """The benchmark's cluster as a Snapshot: 1,000 nodes (full as above), `upcoming`
+    instances asked for across the 20 groups, `pods` pending pods of the mixed shapes."""
+    from burst.core.catalog import INSTANCE_TYPES
+    from burst.core.model import Catalog, Node, NodeGroup, Pod, Snapshot
+
+    nodes, bound, groups = [], [], []
+    for i in range(ONPREM):
+        nodes.append(Node(f"onprem-{i:03}", allocatable={U250: 2}))
+        bound.append(Pod(f"load/bound-{i}", node=f"onprem-{i:03}", requests={U250: 1}))
+    for g, (name, itype) in enumerate(GROUPS):
+        board, count = BOARDS[itype]
+        zone = {"zone": "ab"[g % 2]}
+        ids = [f"i-{g:02}{k:04}" for k in range(REGISTERED)]
+        for k in ids:
+            nodes.append(Node(f"ip-{k}", node_group=name, instance_id=k, labels=zone,
+                              allocatable={board: count}))
+            bound.append(Pod(f"load/bound-{k}", node=f"ip-{k}", requests={board: count}))
+        desired = REGISTERED + upcoming // len(GROUPS)
+        groups.append(NodeGroup(name, itype, 0, MAX_SIZE, desired, labels=zone))
+    pending = []
+    for i in range(pods):
+        body = pod_body(f"job-{i:05}", i)
+        spec = body["spec"]
+        limits = spec["containers"][0]["resources"]["limits"]
+        wanted = (body["metadata"].get("annotations") or {}).get("fpga-burst.io/accelerators")
+        pending.append(Pod(f"load/job-{i:05}", requests={k: int(v) for k, v in limits.items()},
+                           accelerators=json.loads(wanted) if wanted else {},
+                           node_selector=spec.get("nodeSelector") or {}))
+    catalog = Catalog(accelerators={"com.inaccel.xgboost.exact": {U250: 4, F1_BOARD: 2}},
+                      instance_types=INSTANCE_TYPES)
+    return Snapshot(tuple(groups), tuple(nodes), tuple(pending + bound), catalog)
+
+
+def plan_curve(sizes: list[int], upcoming: int, repeat: int) -> None:
+    import statistics
+
+    from burst.core.model import Policy
+    from burst.core.planner import plan
+
+    for size in sizes:
+        snapshot = plan_snapshot(size, upcoming)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            result = plan(snapshot, Policy())
+            times.append(time.perf_counter() - start)
+        outcomes = Counter(d.outcome.value for d in result.pods)
+        print(f"plan: {size:>6} pods, {upcoming} upcoming slots, 1,000 nodes: median "
+              f"{statistics.median(times):6.3f} s of {repeat} ({dict(outcomes)})", flush=True)
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -297,14 +365,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,30000")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--upcoming", type=int, default=3000,
+                        help="instances on their way, for the planner's curve")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=("plan", "ticks"))
     parser.add_argument("--tick", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tick:
         tick_child()
         return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.only != "ticks":
+        plan_curve(sizes, args.upcoming, args.repeat)
+    if args.only != "plan":
+        ticks(sizes, args.threads)
+
+
+def ticks(sizes: list[int], threads: int) -> None:
     from moto.server import ThreadedMotoServer
 
-    sizes = [int(s) for s in args.sizes.split(",")]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's request lines
     with tempfile.TemporaryDirectory() as tmp:
         setup = time.perf_counter()
@@ -322,14 +401,14 @@ def main() -> None:
                            {"metadata": {"name": "default"}})
                 aws = scaler_env.Aws(endpoint)
                 aws.store_credentials(creds)
-                desired = build_cluster(admin, aws, args.threads)
+                desired = build_cluster(admin, aws, threads)
                 print(f"setup: control plane, moto, 1,000 nodes, {len(GROUPS)} groups, bound "
                       f"pods: {time.perf_counter() - setup:.1f} s", flush=True)
                 env = {**os.environ, **scaler_env.environment(endpoint)}
                 made = 0
                 for size in sizes:
                     start = time.perf_counter()
-                    add_pending(admin, made, size, args.threads)
+                    add_pending(admin, made, size, threads)
                     made = max(made, size)
                     reset(admin, aws, desired)
                     print(f"setup: {size} pending pods: {time.perf_counter() - start:.1f} s",
