@@ -14,7 +14,7 @@ from burst.core.catalog import F1_BOARD, F2_BOARD
 from burst.core.model import Instance, Node, NodeGroup, Pod
 from burst.loop import tell
 from burst.loop.reconcile import Shell
-from burst.loop.status import read_memory, status_data, told_key
+from burst.loop.status import DIGEST_ROOM, read_memory, status_data, told_key
 from burst.loop.tell import NOT_TRIGGERED, TRIGGERED
 
 HUGE = [Pod(f"ml/huge-{i}", requests={F1_BOARD: 16}, uid=f"u-h{i}") for i in range(5)]
@@ -176,3 +176,13 @@ def test_a_pod_waiting_for_capacity_it_did_not_trigger_hears_nothing() -> None:
     # THEN it is not told it triggered a scale-up
     assert late.name not in told_pods(cluster)
     assert len(cluster.events) == len(SMALL)
+
+
+def test_digests_past_the_configmap_room_are_left_out_owed_ones_first() -> None:
+    told = {told_key(f"uid-{i}", NOT_TRIGGERED, "m") for i in range(DIGEST_ROOM // 8 - 10)}
+    owed = {told_key(f"uid-o{i}", TRIGGERED, "group g") for i in range(100)}
+    data = status_data([], {}, "no change", FakeClock().wall_time, told=told, owed=owed)
+    memory = read_memory(FakeCluster(status=data), Telemetry())
+    assert memory.told == told
+    assert len(memory.owed) == 10
+    assert memory.owed <= owed

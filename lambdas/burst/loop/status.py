@@ -24,6 +24,11 @@ from burst.ports.cluster import ClusterReader
 ARRIVALS_KEY = "arrivals.json"
 TOLD_KEY = "toldEvents"  # digests of the pod Events told (burst.loop.tell)
 OWED_KEY = "owedEvents"  # digests of the TriggeredScaleUp Events not written yet
+# Characters of digests the status may hold, told and owed together: a ConfigMap holds at
+# most 1 MiB. Past it (some 90,000 pods) digests are left out, owed ones first: their
+# pods miss a TriggeredScaleUp, or hear a NotTriggerScaleUp a second time, but the status
+# is still written.
+DIGEST_ROOM = 720_000
 SCALE_UPS_KEY = "scaleUps.json"  # each group's last scale-up, as pod Events word it
 _DIGEST = 6  # bytes: 8 base64 characters a pod; a collision (~1 in 10^6 at 30,000 pods
 # told at once) only keeps one pod's Event back while the other's stands
@@ -130,9 +135,9 @@ def status_data(
     if seen is not None:
         data[ARRIVALS_KEY] = arrivals.to_data(seen)
     if told is not None:
-        data[TOLD_KEY] = "".join(sorted(told))
+        data[TOLD_KEY] = "".join(sorted(told))[:DIGEST_ROOM]
     if owed is not None:
-        data[OWED_KEY] = "".join(sorted(owed))
+        data[OWED_KEY] = "".join(sorted(owed))[:DIGEST_ROOM - len(data.get(TOLD_KEY, ""))]
     if scale_ups is not None:
         data[SCALE_UPS_KEY] = json.dumps(dict(sorted(scale_ups.items())))
     return data
