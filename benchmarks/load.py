@@ -9,9 +9,11 @@ where they are put) and a moto_server, built once and grown across sizes:
   some with a node selector, some no group can host.
 
 For each size (pending pods; 1k, 10k, 30k by default) the tick state is reset (desired
-capacities back, Events and the status ConfigMap deleted), then the scaler handler runs
-twice, watch off, with the adapters it builds itself, each time in a fresh process (a cold
-Lambda: its peak RSS is the tick's). Printed per tick: wall time and its split (observe: cluster and
+capacities back, Events and the status ConfigMap deleted), then the scaler handler runs,
+watch off, with the adapters it builds itself, each time in a fresh process (a cold
+Lambda: its peak RSS is the tick's): tick 1 decides and tells what its Event budget allows;
+the next ticks, with nothing changed, tell the rest; the first one with nothing left to
+tell is the unchanged state's cost. Printed per tick: wall time and its split (observe: cluster and
 AWS reads; plan; AWS writes; Events; status; scale-down), peak RSS, API calls, Events
 written and stored, log bytes. Setup time is printed apart.
 
@@ -341,37 +343,40 @@ def plan_curve(sizes: list[int], upcoming: int, repeat: int) -> None:
 # -- the report ----------------------------------------------------------------------------
 
 
-def report(size: int, ticks: list[dict[str, Any]], stored: list[int]) -> None:
-    for n, (t, events) in enumerate(zip(ticks, stored, strict=True), 1):
-        split = t["split"]
-        calls = t["calls"]
-        kube = sum(v for k, v in calls.items() if k.startswith("kube"))
-        aws = sum(v for k, v in calls.items() if k.startswith("aws"))
-        written = sum(v for k, v in calls.items()
-                      if k in ("kube create event", "kube patch event"))
-        rest = t["wall"] - sum(split.values())
-        parts = "  ".join(f"{k} {split.get(k, 0.0):5.2f}" for k in
-                          ("observe", "plan", "AWS", "Events", "status", "scale-down"))
-        print(f"{size:>6} pods tick {n}: wall {t['wall']:6.2f} s  [{parts}  other {rest:5.2f}]"
-              f"  peak RSS {t['rss_mb']:5.0f} MB")
-        print(f"{'':>6}             API calls kube {kube} aws {aws}; Events written {written}, "
-              f"stored {events}; log {t['log_bytes'] / 1024:.1f} KB; {t['outcome']}")
-    first, second = ticks
-    print(f"{'':>6}             second tick / first: {second['wall'] / first['wall']:.1%}")
+def written(tick: dict[str, Any]) -> int:
+    return sum(v for k, v in tick["calls"].items()
+               if k in ("kube create event", "kube patch event"))
 
 
-def run_size(env: dict[str, str], admin: Kube) -> tuple[list[dict[str, Any]], list[int]]:
-    """Two ticks, each in a fresh process (a cold Lambda: its peak RSS is the tick's);
-    the Events stored after each."""
-    ticks, stored = [], []
-    for _ in range(2):
+def report(size: int, n: int, t: dict[str, Any], stored: int) -> None:
+    split, calls = t["split"], t["calls"]
+    kube = sum(v for k, v in calls.items() if k.startswith("kube"))
+    aws = sum(v for k, v in calls.items() if k.startswith("aws"))
+    rest = t["wall"] - sum(split.values())
+    parts = "  ".join(f"{k} {split.get(k, 0.0):5.2f}" for k in
+                      ("observe", "plan", "AWS", "Events", "status", "scale-down"))
+    print(f"{size:>6} pods tick {n}: wall {t['wall']:6.2f} s  [{parts}  other {rest:5.2f}]"
+          f"  peak RSS {t['rss_mb']:5.0f} MB")
+    print(f"{'':>6}             API calls kube {kube} aws {aws}; Events written {written(t)}, "
+          f"stored {stored}; log {t['log_bytes'] / 1024:.1f} KB; {t['outcome']}", flush=True)
+
+
+def run_size(env: dict[str, str], admin: Kube, size: int, most: int) -> None:
+    """Ticks, each in a fresh process (a cold Lambda: its peak RSS is the tick's), until
+    one writes no Event (every pod told: the state is unchanged since), at most `most`."""
+    first: dict[str, Any] | None = None
+    for n in range(1, most + 1):
         done = subprocess.run([sys.executable, __file__, "--tick"], env=env,
                               capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"tick failed:\n{done.stderr[-3000:]}")
-        ticks.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        stored.append(stored_events(admin))
-    return ticks, stored
+        tick = json.loads(done.stdout.strip().splitlines()[-1])
+        report(size, n, tick, stored_events(admin))
+        first = first or tick
+        if n > 1 and not written(tick):
+            print(f"{'':>6}             tick {n} (nothing left to tell) / tick 1: "
+                  f"{tick['wall'] / first['wall']:.1%}", flush=True)
+            return
 
 
 def main() -> None:
@@ -381,6 +386,8 @@ def main() -> None:
     parser.add_argument("--upcoming", type=int, default=3000,
                         help="instances on their way, for the planner's curve")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--most-ticks", type=int, default=40,
+                        help="ticks per size, at most, to tell every pod")
     parser.add_argument("--only", choices=("plan", "ticks"))
     parser.add_argument("--tick", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -391,10 +398,10 @@ def main() -> None:
     if args.only != "ticks":
         plan_curve(sizes, args.upcoming, args.repeat)
     if args.only != "plan":
-        ticks(sizes, args.threads)
+        ticks(sizes, args.threads, args.most_ticks)
 
 
-def ticks(sizes: list[int], threads: int) -> None:
+def ticks(sizes: list[int], threads: int, most_ticks: int) -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's request lines
@@ -427,8 +434,7 @@ def ticks(sizes: list[int], threads: int) -> None:
                     reset(admin, aws, desired)
                     print(f"setup: {size} pending pods: {time.perf_counter() - start:.1f} s",
                           flush=True)
-                    ticks, stored = run_size(env, admin)
-                    report(size, ticks, stored)
+                    run_size(env, admin, size, most_ticks)
         finally:
             server.stop()
             cp.stop()
