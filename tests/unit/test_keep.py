@@ -239,24 +239,31 @@ def test_fixed_mode_keeps_cluster_autoscalers_timer() -> None:
     idle=st.lists(st.integers(0, 40), min_size=1, max_size=6),
     busy=st.integers(0, 3),
     gap=st.one_of(st.none(), st.floats(0.2, 20)),
+    big=st.booleans(),
+    age=st.integers(1, 240),
 )
-def test_adaptive_scale_down_never_touches_a_busy_node_and_bounds_idle_time(
-    idle: list[int], busy: int, gap: float | None
+def test_adaptive_scale_down_never_removes_a_busy_node_and_bounds_idle_time(
+    idle: list[int], busy: int, gap: float | None, big: bool, age: int
 ) -> None:
-    # GIVEN idle nodes idle for various minutes, busy nodes, and some arrival rate
-    group = _group(n=len(idle) + busy)
-    nodes = [_node(group, i, idle_since=NOW - timedelta(minutes=m)) for i, m in enumerate(idle)]
-    busy_nodes = [_node(group, len(idle) + j) for j in range(busy)]
-    pods = tuple(_pod(f"run-{n.name}", NOW - timedelta(hours=2), node=n.name)
+    # GIVEN idle nodes idle for various minutes, busy nodes (1 or 8 boards, one pod each)
+    # and some arrival rate
+    group = _group(n=len(idle) + busy, instance_type="f2.48xlarge" if big else "f2.6xlarge")
+    boards = 8 if big else 1
+    nodes = [_node(group, i, boards, idle_since=NOW - timedelta(minutes=m))
+             for i, m in enumerate(idle)]
+    busy_nodes = [_node(group, len(idle) + j, boards) for j in range(busy)]
+    pods = tuple(_pod(f"run-{n.name}", NOW - timedelta(minutes=age), node=n.name)
                  for n in busy_nodes)
     record = _every(gap, 20) if gap is not None else Arrivals()
     snapshot = Snapshot((group,), (*nodes, *busy_nodes), pods, CATALOG)
     # WHEN scale-down decides
     plan = unneeded(snapshot, POLICY, NOW, arrivals=record)
-    touched = {s.node for s in plan.taint} | {t.node for t in plan.terminate}
-    # THEN no node with an FPGA pod is touched
-    assert not touched & {n.name for n in busy_nodes}
+    busy_names = {n.name for n in busy_nodes}
+    # THEN no node with an FPGA pod is terminated; one may only be told to empty
+    assert not {t.node for t in plan.terminate} & busy_names
+    assert all(s.reason.startswith("emptying") for s in plan.taint if s.node in busy_names)
     # AND no node idle for max_idle_time or longer is kept
+    touched = {s.node for s in plan.taint} | {t.node for t in plan.terminate}
     limit = POLICY.max_idle_time.total_seconds() / 60
     for node, minutes in zip(nodes, idle, strict=True):
         if minutes >= limit:
@@ -266,4 +273,4 @@ def test_adaptive_scale_down_never_touches_a_busy_node_and_bounds_idle_time(
     if gap is None:
         assert not kept
     else:
-        assert len(kept) <= POLICY.boot_estimate.total_seconds() / (gap * 60) + 1
+        assert len(kept) * boards <= POLICY.boot_estimate.total_seconds() / (gap * 60) + 1
