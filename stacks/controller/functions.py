@@ -23,6 +23,11 @@ from stacks.controller.grants import Grant, Permissions
 from stacks.nag import acknowledge
 
 
+# Every function's memory (and so its CPU share): the Kubernetes client and Powertools
+# import faster with more CPU. Idle cost is this times the seconds run (README, "Watch or poll").
+MEMORY_MB = 512
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     name: str
@@ -153,8 +158,7 @@ def build_function(scope: Construct, spec: FunctionSpec, shared: Shared) -> lamb
         handler=spec.handler,
         code=shared.code,
         layers=[shared.layer],
-        # The Kubernetes client and Powertools import faster with more CPU.
-        memory_size=512,
+        memory_size=MEMORY_MB,
         timeout=spec.timeout,
         environment=shared.environment,
         role=role,
