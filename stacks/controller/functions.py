@@ -22,7 +22,6 @@ from burst.core.policy import SCALER_PERIOD
 from stacks.controller.grants import Grant, Permissions
 from stacks.nag import acknowledge
 
-
 # Every function's memory (and so its CPU share): the Kubernetes client and Powertools
 # import faster with more CPU. Idle cost is this times the seconds run (README, "Watch or poll").
 MEMORY_MB = 512

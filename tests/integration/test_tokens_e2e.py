@@ -207,11 +207,12 @@ def test_an_empty_event_publishes_the_first_join_data_now(
 ) -> None:
     # GIVEN a fresh deployment (its settings in the environment, as the stack sets them):
     # nothing published yet
-    for name, value in {"FPGA_BURST_CLUSTER_NAME": CLUSTER, "FPGA_BURST_JOIN_PARAMETER": PARAMETER,
-                        "FPGA_BURST_JOIN_KEY_ID": world.key_id, "AWS_REGION": REGION,
-                        "FPGA_BURST_KUBECONFIG": str(kubeconfig_for(
-                            controller_credentials, tmp_path / "kubeconfig"))}.items():
-        monkeypatch.setenv(name, value)
+    kubeconfig = kubeconfig_for(controller_credentials, tmp_path / "kubeconfig")
+    for name, setting in {"FPGA_BURST_CLUSTER_NAME": CLUSTER, "AWS_REGION": REGION,
+                          "FPGA_BURST_KUBECONFIG": str(kubeconfig),
+                          "FPGA_BURST_JOIN_PARAMETER": PARAMETER,
+                          "FPGA_BURST_JOIN_KEY_ID": world.key_id}.items():
+        monkeypatch.setenv(name, setting)
     runtime.config.cache_clear()
     with pytest.raises(world.ssm.exceptions.ParameterNotFound):
         world.published()
