@@ -73,7 +73,16 @@ class LaunchUnsuccessful:
     availability_zone: str = ""
 
 
-Event = ScheduledTick | LaunchLifecycleAction | TerminateLifecycleAction | LaunchUnsuccessful
+@dataclass(frozen=True)
+class RunNow:
+    """An empty event (`{}`): an operator's `aws lambda invoke` asking a scheduled function to
+    do its scheduled work now (e.g. publish the first join data after a deploy)."""
+
+    id: str = "run-now"
+
+
+Event = (ScheduledTick | LaunchLifecycleAction | TerminateLifecycleAction | LaunchUnsuccessful
+         | RunNow)
 
 
 def parse_event_json(text: str | bytes) -> Event:
@@ -90,9 +99,12 @@ def parse_event(raw: object) -> Event:
 
     Raises EventError naming the field when `raw` is not a JSON object, lacks a field,
     has a field of the wrong type, or is a kind of event fpga-burst does not handle.
+    An empty object is RunNow.
     """
     if not isinstance(raw, Mapping):
         raise EventError("", f"not a JSON object but {type(raw).__name__}")
+    if not raw:
+        return RunNow()
     kind = _string(raw, "detail-type")
     if kind not in _SOURCES:
         raise EventError("detail-type", f"unexpected {kind!r}; handled: {sorted(_SOURCES)}")

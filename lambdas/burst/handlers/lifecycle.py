@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from burst.core.errors import BurstError, EventError
-from burst.core.events import LaunchUnsuccessful, ScheduledTick, parse_event
+from burst.core.events import LaunchUnsuccessful, RunNow, ScheduledTick, parse_event
 from burst.core.names import Metric
 from burst.handlers import runtime
 from burst.loop import lifecycle
@@ -28,7 +28,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     """The handler's work; tests and `burst invoke` may pass config, adapters and a clock."""
     try:
         action = parse_event(event)
-        if isinstance(action, ScheduledTick):
+        if isinstance(action, (ScheduledTick, RunNow)):
             raise EventError("detail-type", "the lifecycle function takes ASG events only")
     except EventError as exc:
         return {"outcome": runtime.failed(exc, function="lifecycle")}

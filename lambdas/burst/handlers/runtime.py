@@ -99,7 +99,7 @@ def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:
         kube = kube_client.from_kubeconfig(cfg.kubeconfig)
     elif cfg.credentials_secret:
         credentials = aws_adapter.secrets.read_cluster_credentials(cfg.credentials_secret)
-        kube = kube_client.from_credentials(credentials)
+        kube = kube_client.from_credentials(credentials, endpoint=cfg.controller_endpoint)
     else:
         raise ConfigError(
             "FPGA_BURST_CREDENTIALS_SECRET_ARN", "", "set it, or FPGA_BURST_KUBECONFIG locally"

@@ -1,5 +1,6 @@
-"""The scaler function: on EventBridge's tick, reconcile, then watch pending pods until the
-deadline, reconciling on every settled change (burst.loop.watch)."""
+"""The scaler function: on EventBridge's tick, reconcile, then (watch mode) watch pending pods,
+reconciling on every settled change, until shortly before the next tick is due: measured
+from the tick's own time, so no tick waits behind this one (burst.loop.watch.must_end)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from burst.handlers import runtime
 from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
 from burst.loop.reconcile import Shell
-from burst.loop.watch import watch
+from burst.loop.watch import must_end, watch
 
 logger, metrics = runtime.logger, runtime.metrics
 
@@ -29,14 +30,15 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         return {"outcome": runtime.failed(exc, function="scaler")}
     cfg = cfg or runtime.config()
     clock = clock or SystemClock()
-    deadline = clock.monotonic() + runtime.remaining_seconds(context)
+    end = must_end(tick.time, clock.monotonic() + runtime.remaining_seconds(context), clock)
     built = adapters
     try:
         built = built or runtime.adapters(cfg)
         shell = Shell(built.cluster, built.aws.groups, cfg, logger, metrics, clock=clock,
                       writers=None if cfg.dry_run else built.writers())
-        first = shell.reconcile(stop_at=deadline - cfg.watch.margin.total_seconds())
-        more = (watch(shell, built.watcher, first.pending_version, deadline)
+        # A late tick still reconciles once; only its drains and its watch are cut short.
+        first = shell.reconcile(stop_at=end - cfg.watch.margin.total_seconds())
+        more = (watch(shell, built.watcher, first.pending_version, end)
                 if cfg.watch.enabled else [])
     except BurstError as exc:
         return {"outcome": runtime.failed(exc, function="scaler", event=tick.id)}
