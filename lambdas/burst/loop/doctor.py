@@ -63,6 +63,8 @@ SUBNETS_FIX = (
     "route the functions' subnets to AWS's APIs (a NAT gateway, or VPC endpoints for "
     "autoscaling, ec2, secretsmanager, ssm, lambda)"
 )
+# botocore's errors when there are no credentials or region at all: nothing to check with.
+NO_AWS_ACCESS = ("NoCredentialsError", "NoRegionError")
 # error class -> (what it means, the fix); the first match wins, so subclasses come first.
 FIXES: tuple[tuple[type[BurstError], str, str], ...] = (
     (KubeUnauthorizedError, "the API server rejects the controller's token (expired, "
@@ -155,7 +157,14 @@ def guarded(name: str, check: Callable[[], Check]) -> Check:
     try:
         return check()
     except BurstError as exc:
-        return from_error(name, exc)
+        return failed(name, exc)
+
+
+def failed(name: str, exc: BurstError) -> Check:
+    """The check for an error: skipped with no AWS access at all, else from_error."""
+    if isinstance(exc, AwsError) and exc.code in NO_AWS_ACCESS:
+        return skipped(name, f"no AWS access here: {exc}")
+    return from_error(name, exc)
 
 
 # -- the ports, and what to expect ---------------------------------------------------------
@@ -201,7 +210,7 @@ def diagnose(expected: Expected, probes: Probes) -> Report:
         _join(expected.cfg, expected.now, probes),
     ]
     probe = probes.cluster
-    if checks[1].status is Status.FAIL:
+    if checks[1].status is not Status.OK:
         checks.append(skipped(BOARDS, "the API server cannot be reached"))
     elif probe is None:
         checks.append(probes.skip(BOARDS))
@@ -222,12 +231,12 @@ def _config(expected: Expected, probes: Probes) -> Check:
 def _cluster(expected: Expected, probes: Probes) -> list[Check]:
     probe = probes.cluster
     if probe is None and probes.cluster_error is not None:
-        reach = from_error(API_SERVER, probes.cluster_error)
+        reach = failed(API_SERVER, probes.cluster_error)
     elif probe is None:
         return [probes.skip(name) for name in (API_SERVER, TOKEN, RBAC)]
     else:
         reach = guarded(API_SERVER, lambda: api_server(probe))
-    if reach.status is Status.FAIL:
+    if reach.status is not Status.OK:
         return [reach, *(skipped(n, "the API server cannot be reached") for n in (TOKEN, RBAC))]
     assert probe is not None
     return [
@@ -241,11 +250,14 @@ def _groups(cfg: RuntimeConfig, probes: Probes) -> tuple[Check, tuple[NodeGroup,
     if probes.groups is None:
         return probes.skip(NODE_GROUPS), ()
     port = probes.groups
-    try:
+    found: tuple[NodeGroup, ...] = ()
+
+    def discover() -> Check:
+        nonlocal found
         found = port.discover_node_groups(cfg.cluster_name, cfg.catalog.instance_types)
-    except BurstError as exc:
-        return from_error(NODE_GROUPS, exc), ()
-    return node_groups(found, cfg.cluster_name), found
+        return node_groups(found, cfg.cluster_name)
+
+    return guarded(NODE_GROUPS, discover), found
 
 
 def _hooks(probes: Probes, groups: Sequence[NodeGroup]) -> Check:
