@@ -83,6 +83,9 @@ FIXES: tuple[tuple[type[BurstError], str, str], ...] = (
 )
 
 
+_NO_TOKEN = "the API server does not accept the token"
+
+
 class Status(StrEnum):
     OK = "ok"
     WARN = "warn"  # works now, will not for long
@@ -212,6 +215,8 @@ def diagnose(expected: Expected, probes: Probes) -> Report:
     probe = probes.cluster
     if checks[1].status is not Status.OK:
         checks.append(skipped(BOARDS, "the API server cannot be reached"))
+    elif checks[2].status is Status.FAIL:
+        checks.append(skipped(BOARDS, _NO_TOKEN))
     elif probe is None:
         checks.append(probes.skip(BOARDS))
     else:
@@ -239,11 +244,10 @@ def _cluster(expected: Expected, probes: Probes) -> list[Check]:
     if reach.status is not Status.OK:
         return [reach, *(skipped(n, "the API server cannot be reached") for n in (TOKEN, RBAC))]
     assert probe is not None
-    return [
-        reach,
-        guarded(TOKEN, lambda: token(probe, expected.token, expected.now)),
-        guarded(RBAC, lambda: rbac(probe, expected.access)),
-    ]
+    accepted = guarded(TOKEN, lambda: token(probe, expected.token, expected.now))
+    if accepted.status is Status.FAIL:
+        return [reach, accepted, skipped(RBAC, _NO_TOKEN)]
+    return [reach, accepted, guarded(RBAC, lambda: rbac(probe, expected.access))]
 
 
 def _groups(cfg: RuntimeConfig, probes: Probes) -> tuple[Check, tuple[NodeGroup, ...]]:

@@ -82,7 +82,8 @@ def deployed_environment(path: Path) -> tuple[dict[str, str], str]:
 
 
 def check(cfg: RuntimeConfig, environment: dict[str, str] | None,
-          access: tuple[Access, ...]) -> doctor.Report:
+          access: tuple[Access, ...], now: datetime | None = None) -> doctor.Report:
+    """Every check with the user's credentials; `now` default: the wall clock."""
     # Imported when the command runs: `burst plan` should not pay for boto3 and kubernetes.
     from burst.adapters.aws.adapter import Aws, AwsSettings
     from burst.adapters.aws.doctor import AwsDoctor
@@ -103,7 +104,7 @@ def check(cfg: RuntimeConfig, environment: dict[str, str] | None,
             why={doctor.CONFIG: "no --config given to compare the deployment with"},
             cluster_error=failure,
         )
-        expected = doctor.Expected(cfg=cfg, now=datetime.now(UTC),
+        expected = doctor.Expected(cfg=cfg, now=now or datetime.now(UTC),
                                    token=built.token if built else None, access=access,
                                    environment=environment)
         return doctor.diagnose(expected, probes)
