@@ -380,3 +380,16 @@ def test_the_scaler_names_why_it_cannot_read_its_credentials(
     assert api["status"] == "fail", api
     for word in words:
         assert word in api["detail"] + api["fix"], api
+
+
+def test_every_tick_publishes_the_days_the_controllers_token_has_left(
+    world: World, good_credentials: ClusterCredentials, capfd: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the 30-day token in the secret; WHEN the scaler ticks
+    world.build(good_credentials)
+    capfd.readouterr()
+    result = scaler.handler(scaler_env.scheduled_event(), scaler_env.LambdaContext(seconds=30))
+    # THEN it publishes the days left, from the token's own claim, for the alarm
+    assert result["outcome"] == "ok", result
+    left = scaler_env.emitted_metrics(capfd.readouterr().out)["CredentialsDaysLeft"]
+    assert 29.9 < left <= 30
