@@ -17,7 +17,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import CONTEXT_KEY, ConfigError, DeployConfig, load
+from burst.core.errors import ConfigError
+from stacks.config import CONTEXT_KEY, DeployConfig, load
 from stacks.stack import FpgaBurstStack
 
 DEFAULT_CONFIG = "config/fpga-burst.yaml"

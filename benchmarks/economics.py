@@ -1,63 +1,98 @@
-"""Economics: fpga-burst's fixed scale-down timers beside CA-like and Karpenter-like baselines.
+"""Economics: fpga-burst's default policy beside fixed scale-down timers and the CA-like and
+Karpenter-like baselines, on real and synthetic traces.
 
-Traces: a synthetic diurnal day, a bursty day, and, if given (--alibaba or the
-BURST_ALIBABA_TRACE environment variable), the busiest 24 h of an Alibaba
-cluster-trace-gpu-v2023 pod list (one GPU -> one VU9P board; see README). Per policy:
-jobs run, wait p50/p95, board-hours paid/used, utilisation, idle split, cost, and cost
-and p95 as ratios to the best (cheapest) fixed timer.
+The cluster (the economics issue's setup): 2 on-prem nodes with 2 Alveo U250 each; F2 node
+groups of 1, 2 and 8 boards (f2.6xlarge, f2.12xlarge, f2.48xlarge, up to 60 instances
+each). A job's GPUs become replicas of one accelerator that takes a board of either kind.
 
-Run: .venv/bin/python benchmarks/economics.py [--jobs 1500] [--alibaba FILE]
+Traces: the Alibaba cluster-trace-gpu-v2023 pod list, if given (--alibaba FILE or
+BURST_ALIBABA_TRACE; not in this repository, see README): its busiest 24 h and the two
+next busiest days; and synthetic stress days (diurnal, bursty, long-tailed).
+
+Per policy: jobs run, wait p50/p95, board-hours paid and used, utilisation, the idle split,
+cost, and the ratios of cost and p95 wait to the best fixed timer of the same run.
+
+Run: .venv/bin/python benchmarks/economics.py [--alibaba FILE] [--jobs 600]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
-from simulate import LABELS, cluster  # the same cluster as the simulator benchmark
-
-from burst.core.catalog import F1_BOARD
-from burst.core.model import Policy
-from burst.tools.sim import alibaba, generate
-from burst.tools.sim.engine import simulate
+from burst.core.catalog import F2_BOARD, default_catalog
+from burst.core.model import Catalog, Node, NodeGroup, Policy
+from burst.tools.sim import alibaba, billing, generate
+from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.run import DEFAULT_COMPARE, FIXED_TIMERS, parse_run
 from burst.tools.sim.timing import parse
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
 
-DEMANDS = [{"com.inaccel.xgboost.exact": n} for n in (2, 4, 4, 8)]
+LABELS = {"inaccel/fpga": "enabled"}
+ACCELERATOR = "gpu"  # one replica a board, on a U250 or an F2 board
+BOOT, DEVICE_PLUGIN = "240", "60"  # seconds, as the issue measured
+DAY = 86400
 
 
-def run(label: str, jobs: tuple[Job, ...]) -> None:
-    groups, onprem, catalog = cluster(max_size=40)
-    timings = Timings(parse("lognormal:240,0.25", "--boot"), parse("uniform:30,120", "-"))
+def cluster() -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
+    types = (("f2-6xlarge", "f2.6xlarge"), ("f2-12xlarge", "f2.12xlarge"),
+             ("f2-48xlarge", "f2.48xlarge"))
+    groups = tuple(NodeGroup(name, t, 0, 60, 0, labels=LABELS) for name, t in types)
+    onprem = tuple(
+        Node(f"onprem-{i}", labels=LABELS, allocatable={"xilinx/u250": 2}) for i in range(2)
+    )
+    catalog = Catalog(
+        accelerators={ACCELERATOR: {"xilinx/u250": 1, F2_BOARD: 1}},
+        instance_types=default_catalog().instance_types,
+    )
+    return groups, onprem, catalog
+
+
+def run(label: str, jobs: Sequence[Job]) -> dict[str, PolicyResult]:
+    groups, onprem, catalog = cluster()
+    timings = Timings(parse(BOOT, "--boot"), parse(DEVICE_PLUGIN, "--device-plugin"))
     start = time.perf_counter()
-    outcomes = []
+    outcomes: dict[str, PolicyResult] = {}
     for spec in DEFAULT_COMPARE:
         policy, factory = parse_run(spec, Policy())
-        outcomes.append(simulate(spec, groups, onprem, catalog, policy, jobs, timings, 1, factory))
+        outcomes[spec] = simulate(spec, groups, onprem, catalog, policy, jobs, timings, 1,
+                                  factory)
     took = time.perf_counter() - start
-    timers = [o for o in outcomes if o.policy in FIXED_TIMERS]
-    best = min(timers, key=lambda o: o.cost)
-    print(
-        f"\n{label}: {len(jobs)} jobs, {len(outcomes)} policies in {took:.1f} s; "
-        f"best fixed timer: {best.policy}"
-    )
-    print(
-        f"  {'policy':<22}{'run':>6}{'p50 m':>7}{'p95 m':>7}{'paid':>8}{'used':>8}{'util':>6}"
-        f"{'boot':>7}{'wait':>7}{'strand':>7}{'cost $':>9}{'cost/best':>10}{'p95/best':>9}"
-    )
-    for o in outcomes:
+    best = min((outcomes[s] for s in FIXED_TIMERS), key=lambda o: o.cost)
+    print(f"\n{label}: {len(jobs)} jobs, {len(outcomes)} policies in {took:.1f} s; "
+          f"best fixed timer: {best.policy}")
+    print(f"  {'policy':<22}{'run':>5}{'p50 m':>7}{'p95 m':>7}{'paid':>8}{'used':>8}"
+          f"{'util':>6}{'boot':>7}{'idle':>7}{'strand':>7}{'cost $':>9}{'/best':>7}{'p95/b':>7}")
+    for o in outcomes.values():
         b = o.bill
         print(
-            f"  {o.policy:<22}{len(o.waits):>6}{o.p50 / 60:>7.1f}{o.percentile(0.95) / 60:>7.1f}"
-            f"{b.paid:>8.0f}{b.used:>8.0f}{_pct(b.used, b.paid):>6}{b.booting:>7.0f}"
-            f"{b.waiting:>7.0f}{b.stranded:>7.0f}{b.cost:>9,.0f}{_ratio(o.cost, best.cost):>10}"
-            f"{_ratio(o.percentile(0.95), best.percentile(0.95)):>9}"
+            f"  {o.policy:<22}{len(o.waits):>5}{o.p50 / 60:>7.1f}"
+            f"{o.percentile(0.95) / 60:>7.1f}{b.paid:>8.1f}{b.used:>8.1f}"
+            f"{_pct(b.used, b.paid):>6}{b.booting:>7.1f}{b.waiting:>7.1f}{b.stranded:>7.1f}"
+            f"{b.cost:>9,.0f}{_ratio(o.cost, best.cost):>7}"
+            f"{_ratio(o.percentile(0.95), best.percentile(0.95)):>7}"
         )
+    return outcomes
+
+
+def busiest_days(path: Path, count: int) -> list[tuple[int, int]]:
+    """(day, pods) of the `count` days whose pods asked for the most GPUs."""
+    gpus: Counter[int] = Counter()
+    pods: Counter[int] = Counter()
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if int(row["num_gpu"] or 0) and row["scheduled_time"]:
+                day = int(float(row["creation_time"]) // DAY)
+                gpus[day] += int(row["num_gpu"])
+                pods[day] += 1
+    return [(day, pods[day]) for day, _ in gpus.most_common(count)]
 
 
 def _pct(part: float, whole: float) -> str:
@@ -70,16 +105,24 @@ def _ratio(value: float, best: float) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1500)
+    parser.add_argument("--jobs", type=int, default=600, help="jobs per synthetic day")
     parser.add_argument("--alibaba", type=Path, default=os.environ.get("BURST_ALIBABA_TRACE"))
     args = parser.parse_args()
-    for kind in ("diurnal", "bursty"):
-        run(f"synthetic {kind} day", generate.generate(kind, args.jobs, 1, DEMANDS, LABELS))
+    print(f"assumptions: boot {BOOT} s, device plugin {DEVICE_PLUGIN} s, one scaler tick a "
+          f"minute; billing: {billing.RULE}; prices: burst/core/catalog.py (us-east-1 "
+          "on-demand list prices); on-prem 2 x 2 U250; F2 groups of 1, 2, 8 boards, max 60")
     if args.alibaba:
-        options = alibaba.Import({"": F1_BOARD}, "busiest:24h", LABELS)
-        run(f"Alibaba {args.alibaba.name}, busiest 24 h", alibaba.load(args.alibaba, options).jobs)
+        for day, pods in busiest_days(args.alibaba, 3):
+            window = f"{day * DAY}:{(day + 1) * DAY}"
+            options = alibaba.Import({"": ACCELERATOR}, window, LABELS)
+            run(f"Alibaba {args.alibaba.name}, day {day} ({pods} GPU pods)",
+                alibaba.load(args.alibaba, options).jobs)
     else:
         print("\n(no Alibaba trace: pass --alibaba FILE or set BURST_ALIBABA_TRACE)")
+    for kind in generate.KINDS:
+        jobs = generate.generate(kind, args.jobs, 1, [{ACCELERATOR: n} for n in (1, 1, 2, 8)],
+                                 LABELS)
+        run(f"synthetic {kind} day", jobs)
     return 0
 
 

@@ -2,24 +2,33 @@
 
 1. Median time of `plan()` for 100 / 1,000 / 10,000 pending pods over 20 node groups
    (target: 10,000 pods under 200 ms).
-2. Price of the planner's new instances against the optimum of the same problem solved
+2. `burst plan --scenario FILE` as a user runs it (a new process: imports, reading and
+   checking the YAML, planning, printing), 10 against 10,000 pending pods
+   (target: at most 2 s more for 10,000).
+3. Price of the planner's new instances against the optimum of the same problem solved
    as a MILP (PuLP + CBC, used only here), over random small instances
    (targets: mean ratio <= 1.02, worst <= 1.10).
 
-Run: .venv/bin/python benchmarks/plan.py [--instances 200] [--repeat 7]
+Run: .venv/bin/python benchmarks/plan.py [--instances 200] [--repeat 7] [--only time|cli|cost]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pulp
+import yaml
 
 from burst.core.capacity import group_boards
 from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
@@ -100,23 +109,100 @@ def time_plans(repeat: int) -> None:
 def _time_shape(make: Callable[[int, random.Random], Snapshot], repeat: int) -> None:
     for pods in (100, 1_000, 10_000):
         snapshot = make(pods, random.Random(pods))
-        samples = []
+        wall, cpu = [], []
         for _ in range(repeat):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             result = plan(snapshot, Policy())
-            samples.append(time.perf_counter() - start)
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         placed = sum(d.outcome is not Outcome.UNSCHEDULABLE for d in result.pods)
-        median = statistics.median(samples) * 1000
+        median, median_cpu = statistics.median(wall) * 1000, statistics.median(cpu) * 1000
         print(
-            f"  {pods:>6} pods: {median:8.1f} ms   ({placed} placed, "
+            f"  {pods:>6} pods: {median:8.1f} ms, CPU {median_cpu:6.1f} ms   ({placed} placed, "
             f"{sum(s.to_size - s.from_size for s in result.scale_ups)} instances, "
             f"${result.price_per_hour_added:,.2f}/h)"
         )
         if pods == 10_000:
+            print(f"  target 10,000 pods < 200 ms: {_verdict(median, median_cpu, 200)}")
+
+
+def _verdict(wall: float, cpu: float, target: float) -> str:
+    # On a shared machine wall time counts other processes' turns; CPU time does not.
+    if wall <= target:
+        return f"met (ratio to target {wall / target:.2f})"
+    if cpu <= target:
+        return f"met in CPU time ({cpu / target:.2f} of target), not in wall time: machine busy?"
+    return f"MISSED (ratio to target {wall / target:.2f})"
+
+
+def scenario_document(snapshot: Snapshot) -> dict[str, Any]:
+    """`snapshot` as a scenario file (SCENARIOS.md) holds it."""
+    return {
+        "catalog": {"accelerators": {k: dict(v) for k, v in CATALOG.accelerators.items()}},
+        "node_groups": [
+            {
+                "name": g.name,
+                "instance_type": g.instance_type,
+                "max_size": g.max_size,
+                "labels": dict(g.labels),
+                "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in g.taints],
+                "priority": g.priority,
+            }
+            for g in snapshot.node_groups
+        ],
+        "pods": [_pod_document(p) for p in snapshot.pods],
+    }
+
+
+def _pod_document(pod: Pod) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": pod.name}
+    if pod.requests:
+        doc["requests"] = dict(pod.requests)
+    if pod.accelerators:
+        doc["accelerators"] = dict(pod.accelerators)
+    if pod.node_selector:
+        doc["node_selector"] = dict(pod.node_selector)
+    if pod.tolerations:
+        doc["tolerations"] = [{"key": t.key, "operator": t.operator} for t in pod.tolerations]
+    return doc
+
+
+def time_cli(repeat: int) -> None:
+    """`burst plan --scenario` in a new process, as a user runs it."""
+    burst = Path(sys.executable).with_name("burst")
+    print(f"burst plan --scenario FILE (new process, 20 node groups); median of {repeat} runs:")
+    wall, cpu = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for pods in (10, 10_000):
+            path = Path(tmp) / f"pods-{pods}.yaml"
+            doc = scenario_document(large_snapshot(pods, random.Random(pods)))
+            path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+            samples, cpu_samples = [], []
+            for _ in range(repeat):
+                start, start_cpu = time.perf_counter(), _children_cpu()
+                subprocess.run(
+                    [str(burst), "plan", "--scenario", str(path)],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                samples.append(time.perf_counter() - start)
+                cpu_samples.append(_children_cpu() - start_cpu)
+            wall[pods], cpu[pods] = statistics.median(samples), statistics.median(cpu_samples)
+            size = path.stat().st_size / 1e6
             print(
-                f"  target 10,000 pods < 200 ms: {'met' if median < 200 else 'MISSED'} "
-                f"(ratio to target {median / 200:.2f})"
+                f"  {pods:>6} pods: {wall[pods]:6.2f} s, CPU {cpu[pods]:5.2f} s   "
+                f"({size:.1f} MB of YAML)"
             )
+    extra, extra_cpu = wall[10_000] - wall[10], cpu[10_000] - cpu[10]
+    print(
+        f"  10,000 pods take {extra:.2f} s more than 10 (CPU {extra_cpu:.2f} s); "
+        f"target <= 2 s: {_verdict(extra, extra_cpu, 2)}"
+    )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def small_snapshot(rng: random.Random) -> Snapshot:
@@ -224,9 +310,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--only", choices=("time", "cli", "cost"), help="run one part only")
     args = parser.parse_args()
-    time_plans(args.repeat)
-    compare_costs(args.instances)
+    if args.only in (None, "time"):
+        time_plans(args.repeat)
+    if args.only in (None, "cli"):
+        time_cli(max(3, args.repeat // 2))
+    if args.only in (None, "cost"):
+        compare_costs(args.instances)
     return 0
 
 

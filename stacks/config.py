@@ -2,32 +2,47 @@
 
 `load(path)` turns the YAML file that `cdk.json` names (context key `fpga-burst:config`)
 into a `DeployConfig`. Every problem raises `ConfigError` naming the field, so `app.py` can
-print one line and exit instead of showing a jsii stack trace. Defaults are written here,
-once; the constructs receive typed values and never read context themselves.
+print one line and exit instead of showing a jsii stack trace. The constructs receive typed
+values and never read context themselves.
+
+The policy is parsed by the core's one policy parser (burst.core.policy), and the runtime
+configuration the functions will receive (`runtime_json()`) is put through their own
+loader (burst.loop.config) before `parse` returns: what synth accepts, the functions accept.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from burst.adapters import yamlload
 from burst.core.catalog import INSTANCE_TYPES
-from burst.core.expanders import EXPANDERS
+from burst.core.errors import ConfigError
+from burst.core.model import Policy, Taint
+from burst.core.policy import (
+    LAUNCH_HOOK_TIMEOUT,
+    TERMINATE_HOOK_TIMEOUT,
+    parse_policy,
+    policy_document,
+)
+from burst.loop import config as runtime
 
 CONTEXT_KEY = "fpga-burst:config"
+# Errors name the field only: app.py prints the file before them.
+_SOURCE = ""
 
-# Lifecycle-hook heartbeat timeouts. The lifecycle handler receives them in FPGA_BURST_CONFIG
-# (`lifecycle`) so its deadlines and the hooks' always agree. Launch: time for the VPN,
-# `kubeadm join` and the FPGA device plugin to advertise boards before the hook ABANDONs.
-# Terminate: time for a PDB-aware drain before the hook CONTINUEs anyway.
-LAUNCH_HOOK_TIMEOUT_SECONDS = 900
-TERMINATE_HOOK_TIMEOUT_SECONDS = 600
+# The hooks are created with these; the lifecycle handler receives them in
+# FPGA_BURST_CONFIG (`lifecycle`) so its deadlines and the hooks' always agree.
+LAUNCH_HOOK_TIMEOUT_SECONDS = int(LAUNCH_HOOK_TIMEOUT.total_seconds())
+TERMINATE_HOOK_TIMEOUT_SECONDS = int(TERMINATE_HOOK_TIMEOUT.total_seconds())
 
 _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -45,30 +60,14 @@ _PARAMETER = re.compile(r"^/[A-Za-z0-9_.\-/]{1,1000}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class ConfigError(ValueError):
-    """The deployment configuration is invalid; `field` names the offending entry."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
+def _bad(field: str, problem: str) -> ConfigError:
+    return ConfigError(_SOURCE, field, problem)
 
 
 @dataclass(frozen=True)
 class Subnet:
     id: str
     availability_zone: str
-
-
-@dataclass(frozen=True)
-class Taint:
-    key: str
-    value: str
-    effect: str
-
-    def tag_value(self) -> str:
-        """Cluster Autoscaler's node-template taint tag value: `value:Effect`."""
-        return f"{self.value}:{self.effect}"
 
 
 @dataclass(frozen=True)
@@ -93,16 +92,6 @@ class NodeGroupConfig:
 
 
 @dataclass(frozen=True)
-class Policy:
-    scale_down_unneeded_time_seconds: int = 600
-    scale_down_delay_after_add_seconds: int = 600
-    max_boards: int | None = None
-    max_price_per_hour: float | None = None
-    expanders: tuple[str, ...] = ("priority", "price")
-    token_ttl_seconds: int = 3600
-
-
-@dataclass(frozen=True)
 class DeployConfig:
     cluster_name: str
     api_endpoint: str
@@ -116,6 +105,7 @@ class DeployConfig:
     vpn_secret_arn: str
     join_parameter_name: str
     node_groups: tuple[NodeGroupConfig, ...]
+    # As written; the functions' loader checks them (see _check_runtime).
     accelerators: Mapping[str, Mapping[str, int]]
     policy: Policy = field(default_factory=Policy)
     alarm_email: str | None = None
@@ -124,27 +114,34 @@ class DeployConfig:
     def runtime_config(self) -> dict[str, Any]:
         """What the functions receive as FPGA_BURST_CONFIG (JSON): catalog, policy, hooks."""
         return {
-            "catalog": {"accelerators": {k: dict(v) for k, v in self.accelerators.items()}},
-            "policy": {**asdict(self.policy), "expanders": list(self.policy.expanders)},
+            "catalog": {"accelerators": copy.deepcopy(dict(self.accelerators))},
+            "policy": policy_document(self.policy),
             "lifecycle": {
                 "launch_timeout_seconds": LAUNCH_HOOK_TIMEOUT_SECONDS,
                 "terminate_timeout_seconds": TERMINATE_HOOK_TIMEOUT_SECONDS,
             },
         }
 
+    def runtime_json(self) -> str:
+        """FPGA_BURST_CONFIG's value, exactly as the functions' environment carries it."""
+        return json.dumps(self.runtime_config(), sort_keys=True)
+
 
 def load(path: Path) -> DeployConfig:
     """Reads and validates the YAML file; raises ConfigError naming the bad field."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlload.load(path.read_text(encoding="utf-8"))  # libyaml's C loader if present
     except OSError as exc:
-        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+        raise _bad("", f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise _bad("", "is not UTF-8 text") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"not valid YAML: {exc}") from exc
+        raise _bad("", f"not valid YAML: {' '.join(str(exc).split())}") from exc
     return parse(raw)
 
 
 def parse(raw: object) -> DeployConfig:
+    """The validated configuration; raises ConfigError naming the first bad field."""
     doc = _Obj(raw, "")
     cluster = doc.obj("cluster")
     aws = doc.obj("aws")
@@ -156,7 +153,7 @@ def parse(raw: object) -> DeployConfig:
     region = aws.text("region", pattern=_REGION, hint="e.g. us-east-1")
     for i, subnet in enumerate(subnets):
         if not subnet.availability_zone.startswith(region):
-            raise ConfigError(
+            raise _bad(
                 f"network.subnets[{i}].availability_zone",
                 f"{subnet.availability_zone!r} is not in region {region!r}",
             )
@@ -165,7 +162,7 @@ def parse(raw: object) -> DeployConfig:
     )
     _unique([g.name for g in groups], "node_groups[].name")
     alarms = doc.obj("alarms", required=False)
-    return DeployConfig(
+    config = DeployConfig(
         cluster_name=name,
         api_endpoint=cluster.text("api_endpoint", pattern=_ENDPOINT, hint="host:port"),
         credentials_secret_arn=cluster.text(
@@ -184,13 +181,38 @@ def parse(raw: object) -> DeployConfig:
             "parameter_name", default=f"/fpga-burst/{name}/join", pattern=_PARAMETER
         ),
         node_groups=groups,
-        accelerators=_accelerators(doc.obj("catalog", required=False)),
-        policy=_policy(doc.obj("policy", required=False)),
+        accelerators=doc.obj("catalog", required=False).mapping("accelerators"),
+        policy=parse_policy(doc.get("policy"), _SOURCE),
         alarm_email=alarms.text("email", default=None, pattern=_EMAIL),
         stack_name=doc.text(
             "stack_name", default="FpgaBurst", pattern=re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
         ),
     )
+    _check_runtime(config)
+    return config
+
+
+def _check_runtime(config: DeployConfig) -> None:
+    """The functions' own loader on what they will receive: synth fails where they would.
+
+    FPGA_BURST_CONFIG's sections mirror this file's (`policy`, `catalog`), so the field
+    the loader names is the field to fix here.
+    """
+    try:
+        document = config.runtime_json()
+    except (TypeError, ValueError) as exc:  # YAML can hold what JSON cannot (dates, sets)
+        raise _bad("catalog", f"holds a value JSON cannot carry ({exc})") from exc
+    try:
+        runtime.load(
+            {runtime.CONFIG_VAR: document},
+            cluster_name=config.cluster_name,
+            api_endpoint=config.api_endpoint,
+            credentials_secret=config.credentials_secret_arn,
+            join_parameter=config.join_parameter_name,
+            region=config.region,
+        )
+    except ConfigError as exc:
+        raise _bad(exc.field or exc.source, exc.problem) from exc
 
 
 def _subnet(item: _Obj) -> Subnet:
@@ -204,7 +226,7 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
     instance_type = item.text("instance_type")
     known = INSTANCE_TYPES.get(instance_type)
     if known is None:
-        raise ConfigError(
+        raise _bad(
             item.path("instance_type"),
             f"{instance_type!r} is not a known FPGA instance type "
             f"(known: {', '.join(sorted(INSTANCE_TYPES))})",
@@ -212,11 +234,11 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
     min_size = item.integer("min_size", default=0, minimum=0)
     max_size = item.integer("max_size", minimum=1)
     if max_size < min_size:
-        raise ConfigError(item.path("max_size"), f"{max_size} is below min_size {min_size}")
+        raise _bad(item.path("max_size"), f"{max_size} is below min_size {min_size}")
     ids = item.str_list("subnet_ids", default=list(subnets))
     for i, subnet_id in enumerate(ids):
         if subnet_id not in subnets:
-            raise ConfigError(
+            raise _bad(
                 f"{item.path('subnet_ids')}[{i}]", f"{subnet_id!r} is not in network.subnets"
             )
     return NodeGroupConfig(
@@ -242,9 +264,9 @@ def _labels(item: _Obj) -> dict[str, str]:
     for key, value in labels.items():
         where = f"{item.path('labels')}.{key}"
         if not isinstance(value, str) or not _LABEL_VALUE.match(value):
-            raise ConfigError(where, f"{value!r} is not a valid label value")
+            raise _bad(where, f"{value!r} is not a valid label value")
         if not _LABEL_KEY.match(key):
-            raise ConfigError(where, "not a valid label key")
+            raise _bad(where, "not a valid label key")
     return {str(k): str(v) for k, v in labels.items()}
 
 
@@ -253,62 +275,15 @@ def _taint(item: _Obj) -> Taint:
     value = item.text("value", default="", pattern=_LABEL_VALUE)
     effect = item.text("effect", default="NoSchedule")
     if effect not in _TAINT_EFFECTS:
-        raise ConfigError(item.path("effect"), f"{effect!r} is not one of {_TAINT_EFFECTS}")
+        raise _bad(item.path("effect"), f"{effect!r} is not one of {_TAINT_EFFECTS}")
     return Taint(key=key, value=value, effect=effect)
-
-
-def _accelerators(catalog: _Obj) -> dict[str, dict[str, int]]:
-    accelerators = catalog.mapping("accelerators")
-    out: dict[str, dict[str, int]] = {}
-    for name, boards in accelerators.items():
-        where = f"{catalog.path('accelerators')}.{name}"
-        if not isinstance(boards, dict) or not boards:
-            raise ConfigError(where, "must map board resources to replicas per board")
-        for board, replicas in boards.items():
-            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
-                raise ConfigError(f"{where}.{board}", f"{replicas!r} is not a positive integer")
-        out[str(name)] = {str(b): r for b, r in boards.items()}
-    return out
-
-
-def _policy(item: _Obj) -> Policy:
-    expanders = tuple(item.str_list("expanders", default=list(Policy.expanders)))
-    for i, name in enumerate(expanders):
-        if name not in EXPANDERS:
-            known = ", ".join(sorted(EXPANDERS))
-            raise ConfigError(f"{item.path('expanders')}[{i}]", f"{name!r} is not one of {known}")
-    price = item.get("max_price_per_hour")
-    if price is not None and (
-        isinstance(price, bool) or not isinstance(price, int | float) or price <= 0
-    ):
-        raise ConfigError(item.path("max_price_per_hour"), f"{price!r} is not a positive number")
-    return Policy(
-        scale_down_unneeded_time_seconds=item.integer(
-            "scale_down_unneeded_time_seconds",
-            default=Policy.scale_down_unneeded_time_seconds,
-            minimum=60,
-        ),
-        scale_down_delay_after_add_seconds=item.integer(
-            "scale_down_delay_after_add_seconds",
-            default=Policy.scale_down_delay_after_add_seconds,
-            minimum=0,
-        ),
-        max_boards=item.integer("max_boards", default=None, minimum=1),
-        max_price_per_hour=None if price is None else float(price),
-        expanders=expanders,
-        # A token must outlive one rotation period (15 min) plus a launch-hook timeout, or a
-        # node that fetched it just before rotation could fail to join.
-        token_ttl_seconds=item.integer(
-            "token_ttl_seconds", default=Policy.token_ttl_seconds, minimum=1800, maximum=86400
-        ),
-    )
 
 
 def _unique(values: list[str], where: str) -> None:
     seen: set[str] = set()
     for value in values:
         if value in seen:
-            raise ConfigError(where, f"{value!r} appears twice")
+            raise _bad(where, f"{value!r} appears twice")
         seen.add(value)
 
 
@@ -319,7 +294,7 @@ class _Obj:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
-            raise ConfigError(path or "<top level>", "must be a mapping")
+            raise _bad(path or "<top level>", "must be a mapping")
         self._raw: dict[str, Any] = raw
         self._path = path
 
@@ -331,13 +306,13 @@ class _Obj:
 
     def obj(self, key: str, *, required: bool = True) -> _Obj:
         if required and key not in self._raw:
-            raise ConfigError(self.path(key), "is required")
+            raise _bad(self.path(key), "is required")
         return _Obj(self._raw.get(key), self.path(key))
 
     def mapping(self, key: str) -> dict[str, Any]:
         value = self._raw.get(key) or {}
         if not isinstance(value, dict):
-            raise ConfigError(self.path(key), "must be a mapping")
+            raise _bad(self.path(key), "must be a mapping")
         return value
 
     def items(self, key: str, *, min_len: int, required: bool = True) -> list[_Obj]:
@@ -345,13 +320,13 @@ class _Obj:
         if value is None and not required:
             return []
         if not isinstance(value, list) or len(value) < min_len:
-            raise ConfigError(self.path(key), f"must be a list of at least {min_len}")
+            raise _bad(self.path(key), f"must be a list of at least {min_len}")
         return [_Obj(v, f"{self.path(key)}[{i}]") for i, v in enumerate(value)]
 
     def str_list(self, key: str, *, default: list[str]) -> list[str]:
         value = self._raw.get(key, default)
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise ConfigError(self.path(key), "must be a non-empty list of strings")
+            raise _bad(self.path(key), "must be a non-empty list of strings")
         return value
 
     def text(
@@ -364,15 +339,12 @@ class _Obj:
     ) -> Any:
         return self._scalar(key, default, lambda v: isinstance(v, str), "a string", pattern, hint)
 
-    def integer(
-        self, key: str, *, default: Any = ..., minimum: int, maximum: int | None = None
-    ) -> Any:
+    def integer(self, key: str, *, default: Any = ..., minimum: int) -> Any:
         value = self._scalar(
             key, default, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"
         )
-        if value is not None and (value < minimum or (maximum is not None and value > maximum)):
-            bound = f"between {minimum} and {maximum}" if maximum is not None else f"≥ {minimum}"
-            raise ConfigError(self.path(key), f"{value} must be {bound}")
+        if value is not None and value < minimum:
+            raise _bad(self.path(key), f"{value} must be ≥ {minimum}")
         return value
 
     def cidr(self, key: str) -> str:
@@ -380,7 +352,7 @@ class _Obj:
         try:
             return str(ipaddress.ip_network(value, strict=True))
         except ValueError as exc:
-            raise ConfigError(self.path(key), f"{value!r} is not a CIDR block ({exc})") from exc
+            raise _bad(self.path(key), f"{value!r} is not a CIDR block ({exc})") from exc
 
     def _scalar(
         self,
@@ -393,12 +365,12 @@ class _Obj:
     ) -> Any:
         if key not in self._raw or self._raw[key] is None:
             if default is ...:
-                raise ConfigError(self.path(key), "is required")
+                raise _bad(self.path(key), "is required")
             return default
         value = self._raw[key]
         if not ok(value):
-            raise ConfigError(self.path(key), f"{value!r} is not {kind}")
+            raise _bad(self.path(key), f"{value!r} is not {kind}")
         if pattern is not None and not pattern.match(value):
             suffix = f" ({hint})" if hint else ""
-            raise ConfigError(self.path(key), f"{value!r} is not valid{suffix}")
+            raise _bad(self.path(key), f"{value!r} is not valid{suffix}")
         return value

@@ -9,7 +9,6 @@ Each concern has its module: the function table (functions.py), what each may to
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def environment(config: DeployConfig, *, join_key_arn: str) -> dict[str, str]:
         "FPGA_BURST_CREDENTIALS_SECRET_ARN": config.credentials_secret_arn,
         "FPGA_BURST_JOIN_PARAMETER": config.join_parameter_name,
         "FPGA_BURST_JOIN_KEY_ID": join_key_arn,
-        "FPGA_BURST_CONFIG": json.dumps(config.runtime_config(), sort_keys=True),
+        "FPGA_BURST_CONFIG": config.runtime_json(),
         "POWERTOOLS_SERVICE_NAME": SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",

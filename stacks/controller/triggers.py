@@ -15,10 +15,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from burst.core.policy import TOKEN_PERIOD
 from stacks.controller.functions import SCALER, TOKENS
 
 # function name -> how often its schedule runs it
-SCHEDULES = {SCALER.name: Duration.minutes(1), TOKENS.name: Duration.minutes(15)}
+SCHEDULES = {
+    SCALER.name: Duration.minutes(1),
+    TOKENS.name: Duration.seconds(TOKEN_PERIOD.total_seconds()),
+}
 LIFECYCLE_EVENTS = (
     "EC2 Instance-launch Lifecycle Action",
     "EC2 Instance-terminate Lifecycle Action",

@@ -14,6 +14,7 @@ from burst.core.asgtags import (
     RESOURCES_PREFIX,
     TAINT_PREFIX,
     cluster_tag,
+    taint_tag_value,
 )
 from stacks.config import NodeGroupConfig
 
@@ -31,6 +32,6 @@ def autoscaler_tags(group: NodeGroupConfig, cluster_name: str) -> dict[str, str]
         PRIORITY_TAG: str(group.priority),
     }
     tags.update({f"{LABEL_PREFIX}{k}": v for k, v in group.labels.items()})
-    tags.update({f"{TAINT_PREFIX}{t.key}": t.tag_value() for t in group.taints})
+    tags.update({f"{TAINT_PREFIX}{t.key}": taint_tag_value(t) for t in group.taints})
     tags.update({f"{RESOURCES_PREFIX}{board}": str(n) for board, n in group.boards.items()})
     return tags

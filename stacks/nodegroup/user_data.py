@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from stacks.config import Taint
+from burst.core.model import Taint
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.sh")
 # The instance tag a node that fails to join writes: "<step>: <message>" (bootstrap.sh).
@@ -32,9 +32,7 @@ def settings(
         "FPGA_BURST_VPN_SECRET": vpn_secret_arn,
         "FPGA_BURST_JOIN_ERROR_TAG": JOIN_ERROR_TAG,
         "FPGA_BURST_NODE_LABELS": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "FPGA_BURST_NODE_TAINTS": ",".join(
-            f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}" for t in taints
-        ),
+        "FPGA_BURST_NODE_TAINTS": ",".join(str(t) for t in taints),
     }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.config import Taint
+from burst.core.model import Taint
 from stacks.nodegroup import user_data
 
 STANDINS = ("kubeadm", "aws", "curl", "ip", "systemctl", "swapoff")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.config import ConfigError, Taint, load, parse
+from burst.adapters import yamlload
+from burst.core.errors import ConfigError
+from burst.core.model import Policy, Taint
+from stacks import config as stacks_config
+from stacks.config import load, parse
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())
@@ -41,7 +47,7 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
     assert [s.availability_zone for s in large.subnets] == ["us-east-1a", "us-east-1b"]
     assert large.taints == (Taint("fpga-burst/large", "true", "NoSchedule"),)
     assert config.policy.max_boards == 16
-    assert config.policy.scale_down_delay_after_add_seconds == 600  # default
+    assert config.policy.scale_down_delay_after_add == Policy().scale_down_delay_after_add
 
 
 @pytest.mark.parametrize(
@@ -134,19 +140,49 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
                 {"xilinx/u250": 0}
             ),
             "catalog.accelerators.com.inaccel.xgboost.exact.xilinx/u250",
-            "not a positive integer",
+            "replicas must be >= 1, got 0",
             id="replicas",
         ),
         pytest.param(
             lambda d: d["policy"].update(expanders=["priority", "cheapest"]),
-            "policy.expanders[1]",
-            "'cheapest'",
+            "policy.expanders",
+            "unknown expander 'cheapest'",
             id="expander",
+        ),
+        pytest.param(
+            lambda d: d["policy"].update(expanders=["price", "price"]),
+            "policy.expanders",
+            "names an expander twice",
+            id="duplicate-expander",
+        ),
+        pytest.param(
+            lambda d: d["policy"].update(max_boards=0),
+            "policy.max_boards",
+            "must be >= 1",
+            id="zero-boards",
+        ),
+        pytest.param(
+            lambda d: d["policy"].update(scale_down_unneeded_time=600),
+            "policy.scale_down_unneeded_time",
+            "unknown setting",
+            id="policy-typo",
+        ),
+        pytest.param(
+            lambda d: d["catalog"]["accelerators"].update(empty={}),
+            "catalog.accelerators.empty",
+            "must map board resources",
+            id="accelerator-without-boards",
+        ),
+        pytest.param(
+            lambda d: d["catalog"]["accelerators"].update(dated={"xilinx/u250": dt.date.today()}),
+            "catalog",
+            "JSON cannot carry",
+            id="yaml-only-value",
         ),
         pytest.param(
             lambda d: d["policy"].update(max_price_per_hour="lots"),
             "policy.max_price_per_hour",
-            "not a positive number",
+            "must be a number",
             id="price",
         ),
         pytest.param(
@@ -163,6 +199,9 @@ def test_bad_config_names_the_field(edit: Edit, field: str, problem: str) -> Non
 
     assert caught.value.field == field
     assert problem in caught.value.problem
+    # app.py prints the file, then this: one line, `field: problem`.
+    assert str(caught.value) == f"{field}: {caught.value.problem}"
+    assert "\n" not in str(caught.value)
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
@@ -170,8 +209,13 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
         load(tmp_path / "missing.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("cluster: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML") as caught:
         load(broken)
+    assert "\n" not in str(caught.value)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("cluster: {name: caf\xe9}\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(latin)
     with pytest.raises(ConfigError, match="<top level>: must be a mapping"):
         parse(["a list"])
 
@@ -183,3 +227,35 @@ def test_minimal_example_needs_only_the_required_fields() -> None:
     assert config.node_groups[0].min_size == 0
     assert config.join_parameter_name == "/fpga-burst/lab/join"
     assert config.runtime_config()["catalog"] == {"accelerators": {}}
+
+
+def test_config_yaml_is_read_with_the_one_yaml_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    # burst.adapters.yamlload: libyaml's C loader where PyYAML has it (tests/unit/test_yamlload)
+    read: list[str] = []
+    real = yamlload.load
+
+    def spy(text: str) -> Any:
+        read.append(text)
+        return real(text)
+
+    monkeypatch.setattr(yamlload, "load", spy)
+    load(REPO / "config" / "fpga-burst.yaml")
+    assert read == [(REPO / "config" / "fpga-burst.yaml").read_text()]
+
+
+def test_the_runtime_loaders_refusal_fails_synth_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a runtime loader stricter than the deployment config (a future rule)
+    real = stacks_config.runtime.load
+
+    def stricter(environ: dict[str, str], **explicit: Any) -> Any:
+        if json.loads(environ[stacks_config.runtime.CONFIG_VAR])["policy"]["max_boards"] > 8:
+            raise ConfigError("FPGA_BURST_CONFIG", "policy.max_boards", "must be at most 8")
+        return real(environ, **explicit)
+
+    monkeypatch.setattr(stacks_config.runtime, "load", stricter)
+    # WHEN the deployment config is parsed THEN synth fails on the field to fix
+    with pytest.raises(ConfigError) as caught:
+        parse(copy.deepcopy(DEMO))
+    assert str(caught.value) == "policy.max_boards: must be at most 8"

@@ -75,3 +75,34 @@ def test_the_status_configmap_is_created_then_replaced_and_reads_as_yaml(
     assert status["time"] == "2026-11-27T03:00:00Z"
     assert status["nodeGroups"] == [{"name": "f1", "instanceType": "f1.2xlarge", "min": 0,
                                      "max": 4, "desired": 2, "instances": 1, "upcoming": 0}]
+
+
+def test_a_node_event_is_listed_by_kubectl_describe_node_and_counted_when_repeated(
+    admin: Kube, kube: Kube
+) -> None:
+    """
+    GIVEN a burst node
+    WHEN  the controller says twice why it keeps it idle, as its restricted identity
+    THEN  the Event is one, counted twice, on the Node, where kubectl describe node looks
+    """
+    objects.node(admin, "burst-node-events", allocatable={U250: "1"})
+    said = "kept idle: next FPGA pod for it expected in ~2 min; a new boot takes ~5 min"
+    counts = [tell.record_node_event(kube, "burst-node-events", EventReason.IDLE, said,
+                                     NOW + timedelta(minutes=i)) for i in range(2)]
+    answer = admin.call(
+        "list events", admin.core.list_namespaced_event, tell.NODE_EVENT_NAMESPACE,
+        field_selector="involvedObject.kind=Node,involvedObject.name=burst-node-events",
+    )
+    (event,) = answer["items"]
+    assert counts == [1, 2]
+    assert (event["reason"], event["message"], event["count"]) == ("Idle", said, 2)
+
+
+def test_the_status_is_read_back_and_an_absent_one_reads_as_empty(
+    admin: Kube, kube: Kube
+) -> None:
+    admin.call("delete cm", admin.core.delete_collection_namespaced_config_map,
+               tell.STATUS_NAMESPACE, field_selector=f"metadata.name={tell.STATUS_NAME}")
+    assert tell.read_status(kube) == {}
+    tell.write_status(kube, {"arrivals.json": '{"seenUntil":null,"boards":{}}'})
+    assert tell.read_status(kube) == {"arrivals.json": '{"seenUntil":null,"boards":{}}'}

@@ -99,7 +99,7 @@ GROUP = "node_groups:\n  - {name: g, instance_type: f1.4xlarge, max_size: 2}\n"
         pytest.param(
             GOOD_POD + "policy: {max_boards: -1}\n",
             "policy.max_boards",
-            "at least 0",
+            "must be >= 1",
             id="negative-cap",
         ),
         pytest.param(

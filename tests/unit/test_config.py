@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from burst.core.errors import ConfigError
-from burst.loop.config import CONFIG_VAR, RuntimeConfig, load
+from burst.core.policy import LAUNCH_HOOK_TIMEOUT, TOKEN_PERIOD
+from burst.loop.config import CONFIG_VAR, RuntimeConfig, WatchSettings, load
 
 ENV = {"FPGA_BURST_CLUSTER_NAME": "onprem"}
 
@@ -74,7 +75,7 @@ def test_the_configuration_is_frozen() -> None:
 @pytest.mark.parametrize(
     ("config", "field", "problem"),
     [
-        pytest.param({"policy": {"max_boards": -1}}, "policy.max_boards", ">= 0", id="negative"),
+        pytest.param({"policy": {"max_boards": -1}}, "policy.max_boards", ">= 1", id="negative"),
         pytest.param({"policy": {"max_boards": 1.5}}, "policy.max_boards", "whole",
                      id="fractional-boards"),
         pytest.param({"policy": {"max_boards": "4"}}, "policy.max_boards", "number",
@@ -93,7 +94,13 @@ def test_the_configuration_is_frozen() -> None:
         pytest.param({"watch": {"idle_seconds": 20}}, "watch.idle_seconds", "max_batch",
                      id="idle-longer-than-batch"),
         pytest.param({"policy": {"token_ttl_seconds": 0}}, "policy.token_ttl_seconds",
-                     "positive", id="zero-ttl"),
+                     "between", id="zero-ttl"),
+        pytest.param({"policy": {"expanders": ["price", "price"]}}, "policy.expanders",
+                     "twice", id="duplicate-expander"),
+        pytest.param({"watch": {"margin_seconds": -1}}, "watch.margin_seconds", ">= 0",
+                     id="negative-margin"),
+        pytest.param({"lifecycle": {"terminate_timeout_seconds": float("inf")}},
+                     "lifecycle.terminate_timeout_seconds", "number", id="infinite-timeout"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable_and_the_field(
@@ -104,6 +111,17 @@ def test_a_bad_value_is_a_config_error_naming_the_variable_and_the_field(
     assert caught.value.source == CONFIG_VAR
     assert caught.value.field == field
     assert problem in caught.value.problem
+
+
+def test_null_durations_take_the_defaults() -> None:
+    cfg = load(env(watch={"idle_seconds": None}, lifecycle={"launch_timeout_seconds": None}))
+    assert cfg.watch.idle == WatchSettings().idle
+    assert cfg.lifecycle.launch_timeout == LAUNCH_HOOK_TIMEOUT
+
+
+def test_token_overlap_is_a_launch_hook_timeout_plus_a_rotation_period() -> None:
+    assert load(ENV).token_overlap == LAUNCH_HOOK_TIMEOUT + TOKEN_PERIOD
+    assert load(ENV).token_overlap < load(ENV).token_ttl
 
 
 def test_config_that_is_not_json_names_the_variable() -> None:

@@ -244,7 +244,9 @@ def test_cheapest_set_for_all_pods_together_not_pod_by_pod() -> None:
     assert report["price_per_hour_added"] == pytest.approx(13.20)
 
 
-def test_equal_price_goes_to_fewer_instances_then_to_the_group_name() -> None:
+def test_equal_price_goes_to_separate_instances_then_to_the_group_name() -> None:
+    # A shared instance lives as long as the longer of its two jobs: at the same price per
+    # hour, two instances of their own are expected to cost less over the day.
     two_small = run(
         {
             "node_groups": F1_GROUPS,
@@ -254,7 +256,7 @@ def test_equal_price_goes_to_fewer_instances_then_to_the_group_name() -> None:
             ],
         }
     )
-    assert sizes(two_small) == {"f1-4xlarge": (0, 1)}
+    assert sizes(two_small) == {"f1-2xlarge": (0, 2)}
     twins = run(
         {
             "node_groups": [group("b-group", "f1.2xlarge"), group("a-group", "f1.2xlarge")],
@@ -262,6 +264,30 @@ def test_equal_price_goes_to_fewer_instances_then_to_the_group_name() -> None:
         }
     )
     assert sizes(twins) == {"a-group": (0, 1)}
+
+
+@pytest.mark.parametrize(
+    ("small", "expected"),
+    [
+        pytest.param({}, {"f2-6x": (0, 8)}, id="eight-pods-get-eight-small-instances"),
+        pytest.param({"max_size": 5}, {"f2-48x": (0, 1)}, id="too-few-small-ones-left-share"),
+        pytest.param({"priority": -1}, {"f2-48x": (0, 1)}, id="never-a-lower-priority-group"),
+    ],
+)
+def test_unrelated_pods_share_a_big_instance_only_when_small_ones_cannot_take_them(
+    small: dict[str, int], expected: dict[str, tuple[int, int]]
+) -> None:
+    report = run(
+        {
+            "node_groups": [
+                group("f2-48x", "f2.48xlarge"),
+                {**group("f2-6x", "f2.6xlarge", max_size=10), **small},
+            ],
+            "pods": [pod(f"p{i}", requests={"xilinx/aws-vu47p-f2": 1}) for i in range(8)],
+        }
+    )
+    assert sizes(report) == expected
+    assert report["price_per_hour_added"] == pytest.approx(15.84)
 
 
 def test_max_size_is_never_exceeded_and_the_pods_left_out_say_why() -> None:
@@ -419,7 +445,7 @@ def test_accelerator_replicas_round_up_to_whole_boards_per_alternative() -> None
     assert (report["pods"][0]["board"], report["pods"][0]["boards"]) == ("xilinx/aws-vu9p-f1", 2)
 
 
-def test_many_identical_pods_are_packed_into_the_fewest_instances_at_the_least_price() -> None:
+def test_many_identical_pods_get_instances_of_their_own_at_the_least_price() -> None:
     report = run(
         {
             "node_groups": [
@@ -429,8 +455,8 @@ def test_many_identical_pods_are_packed_into_the_fewest_instances_at_the_least_p
             "pods": [pod(f"p{i:03}", requests={"xilinx/aws-vu9p-f1": 1}) for i in range(17)],
         }
     )
-    assert sizes(report) == {"f1-16xlarge": (0, 2), "f1-2xlarge": (0, 1)}
-    assert report["price_per_hour_added"] == pytest.approx(2 * 13.20 + 1.65)
+    assert sizes(report) == {"f1-2xlarge": (0, 17)}
+    assert report["price_per_hour_added"] == pytest.approx(17 * 1.65)
 
 
 def test_plan_is_deterministic_and_lists_every_pending_pod_once_in_name_order() -> None:

@@ -62,6 +62,9 @@ class FakeCluster:
                       for n in self.nodes)
         return ClusterView(nodes, tuple(self.pods), pending_version="100")
 
+    def read_status(self) -> Mapping[str, str]:
+        return self.status
+
     def cordon(self, node: str, taint: Taint | None = None) -> bool:
         self.writes.append(("cordon", node, taint.key if taint else None))
         return True
@@ -85,6 +88,11 @@ class FakeCluster:
     def record_pod_event(self, pod: Pod, reason: str, message: str, now: datetime,
                          kind: str = "Normal") -> int:
         self.events.append((pod.name, reason, message, kind))
+        return 1
+
+    def record_node_event(self, node: str, reason: str, message: str, now: datetime,
+                          kind: str = "Normal") -> int:
+        self.events.append((node, reason, message, kind))
         return 1
 
     def write_status(self, data: Mapping[str, str]) -> None:

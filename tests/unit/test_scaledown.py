@@ -19,6 +19,7 @@ from burst.core.model import (
     NodeGroup,
     Pod,
     Policy,
+    ScaleDown,
     Snapshot,
 )
 from burst.core.scaledown import (
@@ -32,7 +33,7 @@ from burst.core.scaledown import (
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-POLICY = Policy(scale_down_unneeded_time=timedelta(minutes=10),
+POLICY = Policy(scale_down=ScaleDown.FIXED, scale_down_unneeded_time=timedelta(minutes=10),
                 scale_down_delay_after_add=timedelta(minutes=10))
 CATALOG = Catalog(
     accelerators={"xgb": {F1_BOARD: 2, "xilinx/u250": 4}},
@@ -151,7 +152,7 @@ def test_an_unreadable_unneeded_since_annotation_restarts_the_count_from_now() -
 
 
 def test_unneeded_time_of_zero_annotates_and_taints_in_one_step() -> None:
-    zero = Policy(scale_down_unneeded_time=timedelta(0))
+    zero = Policy(scale_down=ScaleDown.FIXED, scale_down_unneeded_time=timedelta(0))
     assert actions(unneeded(snap((burst_node(),)), zero, NOW)) == only(
         annotate=[f"burst-0={rfc3339(NOW)}"], taint=["burst-0"])
 
@@ -161,10 +162,19 @@ def test_every_kept_node_has_a_reason() -> None:
     assert [(k.node, k.reason) for k in plan.kept] == [("burst-0", "runs FPGA pod ml/job")]
 
 
-def test_planning_view_undoes_only_our_taint_and_cordon() -> None:
-    view = planning_view(snap((burst_node(tainted=True), burst_node(1))))
+def test_planning_view_undoes_our_taint_and_cordon_for_pods_that_fill_the_node() -> None:
+    pending = (Pod("ml/big", requests={F1_BOARD: 2}),)
+    view = planning_view(snap((burst_node(tainted=True), burst_node(1)), pending))
     assert all(not n.taints and not n.unschedulable for n in view.nodes)
     assert all(t.key != TO_BE_DELETED for n in view.nodes for t in n.taints)
+
+
+def test_planning_view_keeps_a_big_node_going_when_pending_pods_would_use_part_of_it() -> None:
+    # A 1-board pod would hold both boards of the 2-board node for as long as it runs.
+    pending = (Pod("ml/small", requests={F1_BOARD: 1}),)
+    view = planning_view(snap((burst_node(tainted=True),), pending))
+    (node,) = [n for n in view.nodes if n.node_group]
+    assert node.unschedulable and node.taints[0].key == TO_BE_DELETED
 
 
 # -- invariants ---------------------------------------------------------------------------
@@ -204,7 +214,8 @@ def test_never_touches_on_prem_nodes_and_never_goes_below_min_size(
         for name, m in (("f1", min_f1), ("f2", min_f2))
     )
     snapshot = Snapshot(groups, tuple(nodes), tuple(pods), CATALOG)
-    plan = unneeded(snapshot, Policy(scale_down_unneeded_time=timedelta(minutes=10)), NOW)
+    fixed = Policy(scale_down=ScaleDown.FIXED, scale_down_unneeded_time=timedelta(minutes=10))
+    plan = unneeded(snapshot, fixed, NOW)
     onprem = {n.name for n in nodes if n.node_group is None}
     touched = {s.node for s in (*plan.annotate, *plan.taint, *plan.untaint)}
     touched |= {t.node for t in plan.terminate}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from burst.core.errors import ConfigError
-from burst.core.model import Policy
+from burst.core.model import Policy, ScaleDown
 from burst.tools.cli import main
 from burst.tools.scenario import load as load_scenario
 from burst.tools.sim.engine import PolicyResult, simulate
@@ -65,8 +65,9 @@ def test_seed_story_one_job_on_the_u250_the_other_on_one_new_f1_4xlarge_then_it_
 
 def test_a_shorter_unneeded_time_pays_for_fewer_idle_board_hours() -> None:
     scenario = load_scenario(SEED)
-    quick = run_seed(replace(scenario.policy, scale_down_unneeded_time=timedelta(minutes=2)))
-    slow = run_seed(replace(scenario.policy, scale_down_unneeded_time=timedelta(minutes=30)))
+    fixed = replace(scenario.policy, scale_down=ScaleDown.FIXED)
+    quick = run_seed(replace(fixed, scale_down_unneeded_time=timedelta(minutes=2)))
+    slow = run_seed(replace(fixed, scale_down_unneeded_time=timedelta(minutes=30)))
     assert quick.fpga_hours_used == slow.fpga_hours_used
     assert quick.fpga_hours_paid < slow.fpga_hours_paid
     assert quick.cost < slow.cost

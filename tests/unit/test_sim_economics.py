@@ -267,7 +267,10 @@ def test_compare_runs_fpga_burst_beside_both_baselines_and_prints_its_assumption
     header = out.splitlines()[0].split()
     assert header == [
         "policy",
+        "base",
+        "unneeded=1m",
         "unneeded=2m",
+        "unneeded=5m",
         "unneeded=10m",
         "unneeded=30m",
         "controller=ca",

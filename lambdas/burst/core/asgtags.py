@@ -69,6 +69,11 @@ def extract_labels(tags: Mapping[str, str]) -> dict[str, str]:
     return labels
 
 
+def taint_tag_value(taint: Taint) -> str:
+    """The node-template taint tag's value, `value:Effect`: what extract_taints reads back."""
+    return f"{taint.value}:{taint.effect}"
+
+
 def extract_taints(tags: Mapping[str, str]) -> tuple[Taint, ...]:
     """Taints from `.../node-template/taint/<key>` = `<value>:<Effect>` tags.
 

@@ -8,14 +8,15 @@ plan is ever worse than it, whatever the shape of the cluster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Sequence
 
 from burst.core.bins import Budget, Opened, Packing, PodClass
 from burst.core.capacity import Capacity, Slot, Template
 from burst.core.expanders import Option, choose
 from burst.core.fit import Alternative, placement_problem
 from burst.core.model import Outcome, Pod, PodDecision, Policy
-from burst.core.packing import best_alternative
+from burst.core.packing import Fits
 
 # What one candidate plan decided: pods placed on registered or upcoming capacity, the
 # pods left per class (to new instances, in order, then nowhere), capacity, new instances.
@@ -44,47 +45,89 @@ def pod_by_pod(
     members: Sequence[Sequence[Pod]],
     capacity: Capacity,
     policy: Policy,
+    fits: Fits,
 ) -> Attempt:
-    """The baseline on `capacity` (filled in place: pass a fresh copy)."""
+    """The baseline on `capacity` (filled in place: pass a fresh copy).
+
+    `members` holds each class's pods in name order, as the planner passes them. Pods are
+    taken biggest first, a class at a time, each pod where the one before it went if it
+    still fits there: so a class's pods are placed in runs, one run per node, and the
+    cost grows with the nodes and instances used, not with the pods.
+    """
     compat = _Compat(classes)
     registered = [*capacity.existing, *capacity.upcoming]
-    added = _Added(capacity.templates)
+    templates = fits.templates
+    added = _Added(templates)
     hosts = [
-        [
-            (ti, t, alt)
-            for ti, t in enumerate(capacity.templates)
-            if t.problem is None and (alt := best_alternative(cls, t)) is not None
-        ]
-        for cls in classes
+        [(ti, t, fits.alternative[(ci, ti)]) for ti, t in enumerate(templates)
+         if (ci, ti) in fits.alternative]
+        for ci in range(len(classes))
     ]
-    opener = _Opener(capacity.templates, hosts, policy.expanders, Budget.of(capacity, policy))
+    opener = _Opener(templates, hosts, policy.expanders, Budget.of(capacity, policy))
     placed: dict[str, PodDecision] = {}
-    left: list[list[Pod]] = [[] for _ in classes]
-    # Biggest first; pods of one class together, so each but the first usually goes where
-    # the one before it went (see _Added._again).
+    rest: list[list[Pod]] = [[] for _ in classes]  # pods not on registered capacity
+    left: list[list[Pod]] = [[] for _ in classes]  # of those, the ones nothing could host
     biggest_first = sorted(
-        ((ci, pod) for ci, pods in enumerate(members) for pod in pods),
-        key=lambda cp: (-max(a.boards for a in classes[cp[0]].alternatives), cp[0], cp[1].name),
+        range(len(classes)), key=lambda ci: (-max(a.boards for a in classes[ci].alternatives), ci)
     )
-    for ci, pod in biggest_first:
-        found = _first_fit(ci, registered, compat)
-        if found is not None:
-            slot, alt = registered[found[0]], found[1]
-            outcome = Outcome.FITS_EXISTING if slot.registered else Outcome.FITS_UPCOMING
-            record(placed, pod, slot, alt, outcome)
-        elif not added.place(ci, hosts[ci]):
+    for ci in biggest_first:
+        pods = members[ci]
+        on_registered = _fill_registered(ci, pods, registered, compat, placed)
+        wanted = len(pods) - on_registered
+        on_new = _fill_new(ci, wanted, hosts[ci], added, opener)
+        # The pods of `rest` go to new instances in order; the ones nothing could host
+        # stay at the end, and are the ones reported.
+        rest[ci] = list(pods[on_registered:])
+        left[ci] = rest[ci][on_new:]
+    packing = _packing(added.instances, templates, left)
+    return placed, rest, capacity, packing
+
+
+def _fill_registered(
+    ci: int,
+    pods: Sequence[Pod],
+    registered: Sequence[Slot],
+    compat: _Compat,
+    placed: dict[str, PodDecision],
+) -> int:
+    """First fit on registered nodes and upcoming instances; returns the pods placed.
+
+    Boards only get taken, so a slot that had no room for a pod of the class has none for
+    the next either: the search goes on from where the last pod went, and once a pod
+    finds no slot, no later pod of its class does.
+    """
+    start = 0
+    for count, pod in enumerate(pods):
+        found = _first_fit(ci, registered, compat, start)
+        if found is None:
+            return count
+        start, alt = found
+        slot = registered[start]
+        outcome = Outcome.FITS_EXISTING if slot.registered else Outcome.FITS_UPCOMING
+        record(placed, pod, slot, alt, outcome)
+    return len(pods)
+
+
+def _fill_new(
+    ci: int,
+    wanted: int,
+    hosts: Sequence[tuple[int, Template, Alternative]],
+    added: _Added,
+    opener: _Opener,
+) -> int:
+    """Places `wanted` pods of a class on instances this plan adds; returns how many."""
+    alt_of = {ti: alt for ti, _, alt in hosts}
+    done = 0
+    while done < wanted:
+        got = added.place(ci, hosts, wanted - done)
+        if not got:
             ti = opener.open(ci)
             if ti is None:
-                left[ci].append(pod)
-            else:
-                added.open(ti)
-                added.place(ci, hosts[ci])
-    packing = _packing(added.instances, capacity.templates, left)
-    # The pods of `left` go to new instances in order; the ones nothing could host stay
-    # at the end, and are the ones reported.
-    nowhere = {p.name for pods in left for p in pods}
-    rest = [[p for p in pods if p.name not in placed and p.name not in nowhere] for pods in members]
-    return placed, [a + b for a, b in zip(rest, left, strict=True)], capacity, packing
+                break
+            # Nothing added before had room for the pod, so the new instance is its fit.
+            got = added.open(ti, ci, alt_of[ti], wanted - done)
+        done += got
+    return done
 
 
 class _Opener:
@@ -136,79 +179,83 @@ class _Added:
 
     def __init__(self, templates: Sequence[Template]) -> None:
         self.templates = templates
-        self.instances: list[tuple[int, Slot, list[tuple[int, Alternative]]]] = []
-        # (template, board, free boards of it) -> instances, oldest first
-        self.free: dict[tuple[int, str, int], list[int]] = {}
-        self.last: tuple[int, int, int, Alternative] | None = None  # class, template, where
+        # (template, free boards per kind, pods per (class, alternative))
+        self.instances: list[tuple[int, dict[str, int], dict[tuple[int, Alternative], int]]] = []
+        # (template, board, free boards of it) -> instances, in the order they got there
+        self.free: dict[tuple[int, str, int], deque[int]] = {}
+        # class -> n: no instance before the n-th has room for a pod of the class. Boards
+        # only get taken, so this stays true, and a search that must fail is skipped.
+        self.full: dict[int, int] = {}
 
-    def open(self, ti: int) -> None:
-        self.instances.append((ti, _slot_of(self.templates[ti]), []))
+    def open(self, ti: int, ci: int, alt: Alternative, wanted: int) -> int:
+        """A new instance of template ti, filled with up to `wanted` pods of class ci."""
+        index = len(self.instances)
+        self.instances.append((ti, dict(self.templates[ti].boards), {}))
         for board, count in self.templates[ti].boards.items():
-            self.free.setdefault((ti, board, count), []).append(len(self.instances) - 1)
+            self.free.setdefault((ti, board, count), deque()).append(index)
+        self.free[(ti, alt.board, self.templates[ti].boards[alt.board])].pop()
+        got = self._take(ci, ti, index, alt, wanted)
+        if self.full.get(ci, 0) == index and self.instances[index][1][alt.board] < alt.boards:
+            self.full[ci] = index + 1
+        return got
 
-    def place(self, ci: int, hosts: Sequence[tuple[int, Template, Alternative]]) -> bool:
-        """Best fit: the instance left with the fewest idle boards of the pod's kind."""
-        if self.last is not None and self.last[0] == ci and self._again(*self.last):
-            return True
-        best: tuple[int, int, int, Alternative] | None = None
+    def place(
+        self, ci: int, hosts: Sequence[tuple[int, Template, Alternative]], wanted: int
+    ) -> int:
+        """Best fit: the instance left with the fewest idle boards of the pod's kind takes
+        the pod, and the next ones of its class while they fit; returns how many."""
+        if self.full.get(ci, 0) == len(self.instances):
+            return 0
+        best: tuple[int, int, Alternative] | None = None
         for ti, template, alt in hosts:
             for free in range(alt.boards, template.boards.get(alt.board, 0) + 1):
                 if self.free.get((ti, alt.board, free)):
                     if best is None or free < best[0]:
-                        best = (free, ti, self.free[(ti, alt.board, free)][0], alt)
+                        best = (free, ti, alt)
                     break
         if best is None:
-            return False
-        free, ti, index, alt = best
-        self.free[(ti, alt.board, free)].pop(0)
-        self._take(ci, ti, index, alt, free)
-        return True
+            self.full[ci] = len(self.instances)
+            return 0
+        free, ti, alt = best
+        index = self.free[(ti, alt.board, free)].popleft()
+        return self._take(ci, ti, index, alt, wanted)
 
-    def _again(self, ci: int, ti: int, index: int, alt: Alternative) -> bool:
-        """The next pod of the class that was just placed: if the instance it went to still
-        has room, that instance is the best fit again (its idle boards only went down,
-        below every other candidate's), so no search is needed."""
-        free = self.instances[index][1].free[alt.board]
-        if free < alt.boards:
-            return False
-        self.free[(ti, alt.board, free)].remove(index)
-        self._take(ci, ti, index, alt, free)
-        return True
-
-    def _take(self, ci: int, ti: int, index: int, alt: Alternative, free: int) -> None:
-        self.free.setdefault((ti, alt.board, free - alt.boards), []).append(index)
-        self.instances[index][1].free[alt.board] -= alt.boards
-        self.instances[index][2].append((ci, alt))
-        self.last = (ci, ti, index, alt)
+    def _take(self, ci: int, ti: int, index: int, alt: Alternative, wanted: int) -> int:
+        """Puts pods of class ci on instance `index` (already out of its free-boards list)
+        while they fit, as the pod-by-pod rule does: each where the one before it went."""
+        _, free, pods = self.instances[index]
+        got = min(wanted, free[alt.board] // alt.boards)
+        free[alt.board] -= alt.boards * got
+        pods[(ci, alt)] = pods.get((ci, alt), 0) + got
+        self.free.setdefault((ti, alt.board, free[alt.board]), deque()).append(index)
+        return got
 
 
 def _packing(
-    opened: Sequence[tuple[int, Slot, list[tuple[int, Alternative]]]],
+    opened: Sequence[tuple[int, dict[str, int], dict[tuple[int, Alternative], int]]],
     templates: Sequence[Template],
     left: Sequence[Sequence[Pod]],
 ) -> Packing:
     packing = Packing()
     for ti, _, pods in opened:
-        counts: Mapping[tuple[int, Alternative], int] = {pa: pods.count(pa) for pa in set(pods)}
-        fill = tuple((c, a, n) for (c, a), n in sorted(counts.items()))
+        fill = tuple((c, a, n) for (c, a), n in sorted(pods.items()))
         packing.opened.append(Opened(templates[ti], fill, 1))
     packing.unplaced = {ci: len(pods) for ci, pods in enumerate(left) if pods}
     return packing
 
 
-def _first_fit(ci: int, slots: Sequence[Slot], compat: _Compat) -> tuple[int, Alternative] | None:
-    """Takes the boards on the first slot that fits; returns its index and the alternative."""
-    for index, slot in enumerate(slots):
+def _first_fit(
+    ci: int, slots: Sequence[Slot], compat: _Compat, start: int
+) -> tuple[int, Alternative] | None:
+    """Takes the boards on the first slot from `start` that fits; returns its index and the
+    alternative."""
+    for index in range(start, len(slots)):
+        slot = slots[index]
         for alt in compat.alternatives(ci, slot):
             if slot.free.get(alt.board, 0) >= alt.boards:
                 slot.free[alt.board] -= alt.boards
                 return index, alt
     return None
-
-
-def _slot_of(template: Template) -> Slot:
-    group = template.group
-    return Slot(group.name, dict(template.boards), group.labels, group.taints, group.name, False)
 
 
 def record(

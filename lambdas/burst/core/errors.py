@@ -12,14 +12,17 @@ class BurstError(Exception):
 
 
 class ConfigError(BurstError):
-    """A scenario, configuration or input file is invalid; names the file and field."""
+    """A scenario, configuration or input file is invalid; names the file and field.
+
+    One line, `source: field: problem`; an empty source or field is left out (the CDK app
+    prints the file itself before `field: problem`).
+    """
 
     def __init__(self, source: str, field: str, problem: str) -> None:
         self.source = source
         self.field = field
         self.problem = problem
-        where = f"{source}: {field}" if field else source
-        super().__init__(f"{where}: {problem}")
+        super().__init__(": ".join(part for part in (source, field, problem) if part))
 
 
 class DemandError(BurstError):

@@ -77,6 +77,7 @@ class Pod:
     daemonset: bool = False  # owned by a DaemonSet: ignored by scale-down and drain
     mirror: bool = False  # static pod mirrored by the kubelet: cannot be evicted
     uid: str = ""  # metadata.uid, so Events attach to this pod and not a namesake
+    created: datetime | None = None  # metadata.creationTimestamp: arrivals (core.arrivals)
 
     @property
     def pending(self) -> bool:
@@ -122,13 +123,32 @@ class NodeGroup:
     last_scale_up: datetime | None = None
 
 
+class ScaleDown(StrEnum):
+    """How idle burst nodes are given back (Policy.scale_down)."""
+
+    ADAPTIVE = "adaptive"
+    FIXED = "fixed"
+
+
 @dataclass(frozen=True)
 class Policy:
+    """The operator's choices, with their defaults; burst.core.policy parses and checks them."""
+
     max_boards: int | None = None
     max_price_per_hour: float | None = None
     expanders: tuple[str, ...] = ("priority", "price")
+    # "adaptive": an idle node is kept while a pod is expected to need it sooner than a new
+    # boot takes (burst.core.keep); "fixed": given back after scale_down_unneeded_time and
+    # not within scale_down_delay_after_add of a scale-up, as Cluster Autoscaler does.
+    scale_down: ScaleDown = field(default_factory=lambda: ScaleDown.ADAPTIVE)
     scale_down_unneeded_time: timedelta = timedelta(minutes=10)
     scale_down_delay_after_add: timedelta = timedelta(minutes=10)
+    # adaptive: launch to boards advertised; idle nodes are never kept longer than
+    # max_idle_time; arrivals are learned over arrival_window.
+    boot_estimate: timedelta = timedelta(minutes=5)
+    max_idle_time: timedelta = timedelta(minutes=15)
+    arrival_window: timedelta = timedelta(minutes=30)
+    token_ttl: timedelta = timedelta(hours=1)  # lifetime of each kubeadm join token
 
 
 @dataclass(frozen=True)

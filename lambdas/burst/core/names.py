@@ -60,7 +60,11 @@ class Hook(StrEnum):
 
 
 class EventReason(StrEnum):
-    """Reasons of the pod Events, as Cluster Autoscaler words them (kubectl describe pod)."""
+    """Reasons of the pod and node Events (kubectl describe), as Cluster Autoscaler words
+    them where it has one."""
 
     TRIGGERED_SCALE_UP = "TriggeredScaleUp"
     NOT_TRIGGER_SCALE_UP = "NotTriggerScaleUp"
+    # On burst nodes: first seen idle (kept or not, and why); marked for deletion or not.
+    IDLE = "Idle"
+    SCALE_DOWN = "ScaleDown"

@@ -35,45 +35,74 @@ def best_alternative(cls: PodClass, template: Template) -> Alternative | None:
     return min(fitting, key=lambda a: (a.boards / template.boards[a.board], a), default=None)
 
 
-def class_weights(classes: Sequence[PodClass], templates: Sequence[Template]) -> dict[int, float]:
-    weights: dict[int, float] = {}
-    for index, cls in enumerate(classes):
-        costs = []
-        for template in templates:
-            alt = best_alternative(cls, template)
-            if alt is not None:
-                costs.append(template.price * alt.boards / template.boards[alt.board])
-        if costs:
-            weights[index] = max(min(costs), EPSILON)
-    return weights
+@dataclass(frozen=True)
+class Fits:
+    """Where each pod class may go among the node groups that can grow, worked out once
+    per plan and shared by all its candidate plans."""
+
+    templates: Sequence[Template]  # the templates without a problem; `ti` indexes these
+    alternative: Mapping[tuple[int, int], Alternative]  # (class, ti) -> best_alternative
+    weights: Mapping[int, float]  # class -> cheapest price it could be served at
+    scarce: Mapping[int, float]  # class -> weight, fewer places to go counted heavier
+
+
+def fits_of(classes: Sequence[PodClass], templates: Sequence[Template]) -> Fits:
+    usable = [t for t in templates if t.problem is None]
+    alternative = {
+        (ci, ti): alt
+        for ci, cls in enumerate(classes)
+        for ti, t in enumerate(usable)
+        if (alt := best_alternative(cls, t)) is not None
+    }
+    weights = _class_weights(usable, alternative)
+    return Fits(usable, alternative, weights, _scarcity_weights(weights, alternative, len(usable)))
+
+
+def _class_weights(
+    templates: Sequence[Template], alternative: Mapping[tuple[int, int], Alternative]
+) -> dict[int, float]:
+    """Each class's cheapest price: price * boards it uses / boards per instance."""
+    costs: dict[int, list[float]] = {}
+    for (ci, ti), alt in alternative.items():
+        template = templates[ti]
+        costs.setdefault(ci, []).append(
+            template.price * alt.boards / template.boards[alt.board]
+        )
+    return {ci: max(min(c), EPSILON) for ci, c in costs.items()}
+
+
+def _scarcity_weights(
+    weights: Mapping[int, float],
+    alternative: Mapping[tuple[int, int], Alternative],
+    templates: int,
+) -> dict[int, float]:
+    """Weights that put pods with fewer node groups to go to ahead of all others."""
+    places = dict.fromkeys(weights, 0)
+    for ci, _ in alternative:
+        places[ci] += 1
+    most = max(places.values(), default=0)
+    base = float(templates + 1)
+    return {ci: w * base ** (most - places[ci]) for ci, w in weights.items()}
 
 
 def pack(
-    classes: Sequence[PodClass],
     counts: Mapping[int, int],
-    templates: Sequence[Template],
+    fits: Fits,
     chain: Sequence[str],
     budget: Budget,
 ) -> Packing:
-    usable = [t for t in templates if t.problem is None]
-    weights = class_weights(classes, usable)
-    fits = {
-        (ci, ti): alt
-        for ci in weights
-        for ti, t in enumerate(usable)
-        if (alt := best_alternative(classes[ci], t)) is not None
-    }
     # Cheapest-first can spend scarce room (headroom, the only group a big pod fits) on
     # pods that had other places to go. A second pass serves the pods with the fewest
     # places first; the plan that places more pods, then costs less, wins.
-    scarce = scarcity_weights(classes, weights, usable)
-    passes = [weights] if scarce == weights else [weights, scarce]
-    plans = [_pack_once(classes, counts, usable, fits, w, chain, replace(budget)) for w in passes]
+    passes = [fits.weights] if fits.scarce == fits.weights else [fits.weights, fits.scarce]
+    plans = [
+        _pack_once(counts, fits.templates, fits.alternative, w, chain, replace(budget))
+        for w in passes
+    ]
     return min(plans, key=score)
 
 
 def _pack_once(
-    classes: Sequence[PodClass],
     counts: Mapping[int, int],
     usable: Sequence[Template],
     fits: Mapping[tuple[int, int], Alternative],
@@ -110,6 +139,7 @@ class _PassState:
     hosts: dict[int, set[int]] = field(default_factory=dict)  # class -> templates
     # A template's best fill only changes when the count of a class it can host changes.
     cached: dict[int, Option | None] = field(default_factory=dict)
+    solved: dict[_Units, list[tuple[int, Alternative, int]]] = field(default_factory=dict)
 
     def options(
         self,
@@ -126,7 +156,7 @@ class _PassState:
                 limited.update(_cap_names(budget, template))
                 continue
             if ti not in self.cached:
-                fill = _fill(template, self.menus[ti], self.left, weights)
+                fill = _fill(template, self.menus[ti], self.left, weights, self.solved)
                 weight = sum(weights[ci] * n for ci, _, n in fill)
                 self.cached[ti] = Option(template, fill, weight) if fill else None
             if (option := self.cached[ti]) is not None:
@@ -139,18 +169,6 @@ class _PassState:
             self.left[ci] -= n * copies
             for stale in self.hosts.get(ci, ()):
                 self.cached.pop(stale, None)
-
-
-def scarcity_weights(
-    classes: Sequence[PodClass], weights: Mapping[int, float], templates: Sequence[Template]
-) -> dict[int, float]:
-    """Weights that put pods with fewer node groups to go to ahead of all others."""
-    places = {
-        ci: sum(best_alternative(classes[ci], t) is not None for t in templates) for ci in weights
-    }
-    most = max(places.values(), default=0)
-    base = float(len(templates) + 1)
-    return {ci: w * base ** (most - places[ci]) for ci, w in weights.items()}
 
 
 def score(packing: Packing) -> tuple[int, float, int]:
@@ -189,49 +207,75 @@ def _menus(
 
 
 def _fill(
-    template: Template, menu: _Menu, left: Mapping[int, int], weights: Mapping[int, float]
+    template: Template,
+    menu: _Menu,
+    left: Mapping[int, int],
+    weights: Mapping[int, float],
+    solved: dict[_Units, list[tuple[int, Alternative, int]]],
 ) -> tuple[tuple[int, Alternative, int], ...]:
     """The heaviest set of remaining pods one instance can hold: a knapsack per board."""
     fill: list[tuple[int, Alternative, int]] = []
     for board, sizes in sorted(menu.items()):
-        fill.extend(_knapsack(template.boards[board], sizes, left, weights))
+        units = _units(template.boards[board], sizes, left)
+        # Most commits leave a template's candidate pods as they were (plenty of each class
+        # remain), so the same knapsack comes back: it is solved once per pass.
+        if units not in solved:
+            solved[units] = _knapsack(*units, weights)
+        fill.extend(solved[units])
     return tuple(fill)
 
 
-def _knapsack(
-    capacity: int,
-    sizes: Mapping[int, list[tuple[int, Alternative]]],
-    left: Mapping[int, int],
-    weights: Mapping[int, float],
-) -> list[tuple[int, Alternative, int]]:
+# A knapsack's whole input besides the (per pass fixed) weights: its capacity and the
+# candidate pods, as runs of (class, alternative, pods) in the order they are tried.
+_Units = tuple[int, tuple[tuple[int, Alternative, int], ...]]
+
+
+def _units(
+    capacity: int, sizes: Mapping[int, list[tuple[int, Alternative]]], left: Mapping[int, int]
+) -> _Units:
     # Only the heaviest capacity // size pods of each size can be in an optimal fill, so
     # the 0/1 expansion stays small however many pods are pending.
-    units: list[tuple[int, Alternative]] = []
+    runs = []
     for size, items in sizes.items():
         room = capacity // size
         for ci, alt in items:
             take = min(left.get(ci, 0), room)
-            units.extend([(ci, alt)] * take)
-            room -= take
+            if take > 0:
+                runs.append((ci, alt, take))
+                room -= take
             if room == 0:
                 break
-    # best[c]: (weight, -pods, chosen unit indices) using at most c boards. On equal
-    # weight, fewer and so larger pods win: small ones fill the gaps of later instances.
-    best: list[tuple[float, int, tuple[int, ...]]] = [(0.0, 0, ())] * (capacity + 1)
-    for index, (ci, alt) in enumerate(units):
-        for c in range(capacity, alt.boards - 1, -1):
-            weight, pods, chosen = best[c - alt.boards]
-            candidate = (weight + weights[ci], pods - 1, (*chosen, index))
-            if _better(candidate[:2], best[c][:2]):
-                best[c] = candidate
+    return capacity, tuple(runs)
+
+
+def _knapsack(
+    capacity: int,
+    runs: tuple[tuple[int, Alternative, int], ...],
+    weights: Mapping[int, float],
+) -> list[tuple[int, Alternative, int]]:
+    """0/1 knapsack over the pods of `runs`, each pod one item, tried in order.
+
+    weight[c], pods[c]: the best fill using at most c boards; on equal weight (within
+    EPSILON), fewer and so larger pods win: small ones fill the gaps of later instances.
+    took[i] holds the capacities item i improved, so the chosen items are read back from
+    the end rather than carried along as tuples.
+    """
+    items = [(ci, alt) for ci, alt, n in runs for _ in range(n)]
+    weight = [0.0] * (capacity + 1)
+    pods = [0] * (capacity + 1)
+    took: list[list[int]] = []
+    for ci, alt in items:
+        w, size, improved = weights[ci], alt.boards, []
+        for c in range(capacity, size - 1, -1):
+            new, old = weight[c - size] + w, weight[c]
+            if new - old > EPSILON or (new - old >= -EPSILON and pods[c - size] - 1 > pods[c]):
+                weight[c], pods[c] = new, pods[c - size] - 1
+                improved.append(c)
+        took.append(improved)
     counts: dict[tuple[int, Alternative], int] = {}
-    for index in best[capacity][2]:
-        counts[units[index]] = counts.get(units[index], 0) + 1
+    c = capacity
+    for index in range(len(items) - 1, -1, -1):
+        if c in took[index]:
+            counts[items[index]] = counts.get(items[index], 0) + 1
+            c -= items[index][1].boards
     return [(ci, alt, n) for (ci, alt), n in sorted(counts.items(), key=lambda kv: kv[0][0])]
-
-
-def _better(a: tuple[float, int], b: tuple[float, int]) -> bool:
-    """Heavier wins; weights within rounding noise of each other tie and go to fewer pods."""
-    if abs(a[0] - b[0]) > EPSILON:
-        return a[0] > b[0]
-    return a[1] > b[1]

@@ -16,8 +16,9 @@ from burst.core.bins import Budget, Packing, PodClass
 from burst.core.capacity import Capacity, Slot, Template, build
 from burst.core.errors import DemandError
 from burst.core.fit import Alternative, alternatives, placement_problem
+from burst.core.lifetime import spread
 from burst.core.model import Outcome, Plan, Pod, PodDecision, Policy, ScaleUp, Snapshot
-from burst.core.packing import best_alternative, class_weights, pack, scarcity_weights, score
+from burst.core.packing import Fits, best_alternative, fits_of, pack, score
 
 
 def plan(snapshot: Snapshot, policy: Policy) -> Plan:
@@ -25,25 +26,29 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     pending = sorted((p for p in snapshot.pods if p.pending), key=lambda p: p.name)
     classes, members = _classify(pending, snapshot, decisions)
     base = build(snapshot)
-    templates = base.templates
-    usable = [t for t in templates if t.problem is None]
-    weights = class_weights(classes, usable)
-    scarce = scarcity_weights(classes, weights, usable)
+    fits = fits_of(classes, base.templates)
+    weights, scarce = fits.weights, fits.scarce
     # Which pods take the registered and upcoming boards decides what is left to buy.
-    # Three orders are tried, and the plan placing more pods, then costing less, is kept:
+    # Several orders are tried, and the plan placing more pods, then costing less, is kept:
     # pods with no way into AWS first, then the costliest to buy; the same with pods that
-    # have fewer node groups to go to counted heavier; or simply the biggest first.
+    # have fewer node groups to go to counted heavier; simply the biggest first; and the
+    # pods with fewer board kinds to choose from first.
     indices = range(len(classes))
     orders = [
         sorted(indices, key=lambda ci: (ci in weights, -weights.get(ci, 0.0))),
         sorted(indices, key=lambda ci: (ci in scarce, -scarce.get(ci, 0.0))),
         sorted(indices, key=lambda ci: -max(a.boards for a in classes[ci].alternatives)),
     ]
+    if len({len(c.alternatives) for c in classes}) > 1:
+        # Pods that can run on one board kind only go first, before pods that could have
+        # gone elsewhere take the last boards of that kind.
+        orders.append(sorted(indices, key=lambda ci: len(classes[ci].alternatives)))
     if not any(slot.free for slot in (*base.existing, *base.upcoming)):
         orders = orders[:1]  # with nothing registered or upcoming, the order cannot matter
-    attempts = [_attempt(order, classes, members, base.fresh(), policy) for order in orders]
-    attempts.append(pod_by_pod(classes, members, base.fresh(), policy))
+    attempts = [_attempt(order, classes, members, base.fresh(), policy, fits) for order in orders]
+    attempts.append(pod_by_pod(classes, members, base.fresh(), policy, fits))
     placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3]))
+    packing = spread(packing, classes, capacity.templates, Budget.of(capacity, policy))
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
     for ci, pods in enumerate(left):
@@ -63,6 +68,7 @@ def _attempt(
     members: Sequence[Sequence[Pod]],
     capacity: Capacity,
     policy: Policy,
+    fits: Fits,
 ) -> Attempt:
     """One candidate plan on `capacity` (filled in place: pass a fresh copy)."""
     left = [list(pods) for pods in members]
@@ -74,9 +80,7 @@ def _attempt(
         for ci in order:
             _place_on_slots(classes[ci], left[ci], slots, outcome, placed)
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    packing = pack(
-        classes, counts, capacity.templates, policy.expanders, Budget.of(capacity, policy)
-    )
+    packing = pack(counts, fits, policy.expanders, Budget.of(capacity, policy))
     return placed, left, capacity, packing
 
 

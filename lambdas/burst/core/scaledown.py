@@ -24,6 +24,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from burst.core import keep
+from burst.core.arrivals import Arrivals
+from burst.core.capacity import build
+from burst.core.errors import DemandError
+from burst.core.fit import alternatives, placement_problem
 from burst.core.model import (
     SAFE_TO_EVICT,
     SCALE_DOWN_DISABLED,
@@ -33,6 +38,7 @@ from burst.core.model import (
     Plan,
     Pod,
     Policy,
+    ScaleDown,
     Snapshot,
     Taint,
 )
@@ -89,15 +95,21 @@ class ScaleDownPlan:
 def planning_view(snapshot: Snapshot) -> Snapshot:
     """The snapshot with our to-be-deleted taints (and their cordon) undone.
 
-    Planned on, a node about to be removed still counts as capacity: if a pending pod needs
-    it, scale-down gives it back instead of scale-up buying a new one.
+    Planned on, a node about to be removed still counts as capacity: if pending pods need
+    all of its boards, scale-down gives it back instead of scale-up buying a new one. Not
+    for fewer: a small pod on a big idle node would hold every board of it, paid, for as
+    long as it runs, where a new instance of its size costs one boot.
     """
     groups = {g.name: g for g in snapshot.node_groups}
+    pending = [p for p in snapshot.pods if p.pending]
 
     def restorable(n: Node) -> bool:
         group = groups.get(n.node_group or "")
         # A terminating instance's node is going whatever we do: never capacity.
-        return is_to_be_deleted(n) and group is not None and not _terminating(n, group)
+        return (
+            is_to_be_deleted(n) and group is not None and not _terminating(n, group)
+            and _filled(n, pending, snapshot) >= sum(n.allocatable.values())
+        )
 
     nodes = tuple(
         replace(
@@ -112,6 +124,22 @@ def planning_view(snapshot: Snapshot) -> Snapshot:
     return replace(snapshot, nodes=nodes)
 
 
+def _filled(node: Node, pending: Iterable[Pod], snapshot: Snapshot) -> int:
+    """Boards of `node` the pending pods that may run there would take, all of them."""
+    total = 0
+    for pod in pending:
+        if placement_problem(pod, node.labels, tuple(
+                t for t in node.taints if t.key != TO_BE_DELETED)) is not None:
+            continue
+        try:
+            options = alternatives(pod, snapshot.catalog)
+        except DemandError:
+            continue
+        total += max((a.boards for a in options
+                      if a.boards <= node.allocatable.get(a.board, 0)), default=0)
+    return total
+
+
 def counted_on(snapshot: Snapshot, plan: Plan) -> frozenset[str]:
     """Nodes the scale-up plan places pending pods on, or waits on for their boards."""
     waiting = {d.node_group for d in plan.pods if d.outcome is Outcome.FITS_UPCOMING}
@@ -124,10 +152,16 @@ def counted_on(snapshot: Snapshot, plan: Plan) -> frozenset[str]:
 
 
 def unneeded(
-    snapshot: Snapshot, policy: Policy, now: datetime, *, plan: Plan | None = None
+    snapshot: Snapshot,
+    policy: Policy,
+    now: datetime,
+    *,
+    plan: Plan | None = None,
+    arrivals: Arrivals | None = None,
 ) -> ScaleDownPlan:
     """The next scale-down step for every burst node. `plan`: the scale-up plan made on
-    planning_view(snapshot); computed here if not given."""
+    planning_view(snapshot); computed here if not given. `arrivals`: what the adaptive
+    policy learns the next pods from (none known: idle nodes are not kept)."""
     plan = plan if plan is not None else scale_up_plan(planning_view(snapshot), policy)
     needed = counted_on(snapshot, plan)
     groups = {g.name: g for g in snapshot.node_groups}
@@ -143,9 +177,36 @@ def unneeded(
             steps.keep_needed(node, why)
         else:
             candidates.setdefault(group.name, []).append(node)
+    verdicts = (
+        _verdicts(snapshot, candidates, groups, arrivals or Arrivals(), policy, now)
+        if policy.scale_down is ScaleDown.ADAPTIVE
+        else {}
+    )
     for name, nodes in sorted(candidates.items()):
-        _group_steps(groups[name], nodes, policy, now, steps)
+        _group_steps(groups[name], nodes, policy, now, steps, verdicts)
     return steps.result()
+
+
+def _verdicts(
+    snapshot: Snapshot,
+    candidates: Mapping[str, list[Node]],
+    groups: Mapping[str, NodeGroup],
+    arrivals: Arrivals,
+    policy: Policy,
+    now: datetime,
+) -> dict[str, keep.Verdict]:
+    idle = [
+        keep.Idle(node, groups[name], _since(node, now) or now)
+        for name, nodes in candidates.items() for node in nodes
+    ]
+    idle_names = {entry.node.name for entry in idle}
+    # Free boards on burst nodes that stay anyway: the next arrivals land there first.
+    busy_free: dict[str, int] = {}
+    for slot in build(snapshot).existing:
+        if slot.node_group is not None and slot.name not in idle_names:
+            for board, count in slot.free.items():
+                busy_free[board] = busy_free.get(board, 0) + max(0, count)
+    return keep.decide(idle, snapshot, arrivals, policy, now, busy_free)
 
 
 def _pods_by_node(pods: Iterable[Pod]) -> dict[str, list[Pod]]:
@@ -190,12 +251,18 @@ def _since(node: Node, now: datetime) -> datetime | None:
 
 
 def _group_steps(
-    group: NodeGroup, nodes: list[Node], policy: Policy, now: datetime, steps: _Steps
+    group: NodeGroup,
+    nodes: list[Node],
+    policy: Policy,
+    now: datetime,
+    steps: _Steps,
+    verdicts: Mapping[str, keep.Verdict],
 ) -> None:
     # Tainted nodes first (they are furthest along), then the longest unneeded.
     order = sorted(nodes, key=lambda n: (not is_to_be_deleted(n), _since(n, now) or now, n.name))
     budget = group.desired - group.min_size
-    recent = group.last_scale_up is not None and (
+    adaptive = policy.scale_down is ScaleDown.ADAPTIVE
+    recent = not adaptive and group.last_scale_up is not None and (
         now - group.last_scale_up < policy.scale_down_delay_after_add
     )
     for node in order:
@@ -203,7 +270,12 @@ def _group_steps(
         if since is None:
             steps.annotate(node, rfc3339(now), "no FPGA pods: unneeded from now")
             since = now
-        if not is_to_be_deleted(node) and now - since < policy.scale_down_unneeded_time:
+        verdict = verdicts.get(node.name)
+        if verdict is not None and verdict.keep:
+            steps.hold(node, verdict.reason)
+        elif not adaptive and not is_to_be_deleted(node) and (
+            now - since < policy.scale_down_unneeded_time
+        ):
             steps.kept.append(NodeStep(node.name, f"unneeded since {rfc3339(since)}"))
         elif budget <= 0:
             steps.hold(node, f"node group {group.name} at its min size ({group.min_size})")
@@ -215,7 +287,8 @@ def _group_steps(
                              f"{policy.scale_down_delay_after_add} ago")
         else:
             budget -= 1
-            steps.taint.append(NodeStep(node.name, f"unneeded since {rfc3339(since)}"))
+            why = verdict.reason if verdict is not None else f"unneeded since {rfc3339(since)}"
+            steps.taint.append(NodeStep(node.name, why))
 
 
 class _Steps:

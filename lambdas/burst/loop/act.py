@@ -10,7 +10,7 @@ should be changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -53,9 +53,9 @@ class Act:
         changes = self._scale_up(result.plan.scale_ups, failures)
         terminated = self._scale_down(result.scale_down, result.time, failures)
         outcomes = self._lifecycle(result.snapshot, stop_at, failures)
-        return Result(
-            result.time, result.snapshot, result.plan, result.scale_down,
-            result.pending_version, changes, terminated, tuple(failures), outcomes,
+        return replace(
+            result, changes=changes, terminated=terminated, failures=tuple(failures),
+            lifecycle=outcomes,
         )
 
     def _scale_up(self, ups: Sequence[ScaleUp], failures: list[str]) -> tuple[CapacityChange, ...]:

@@ -6,9 +6,7 @@ FPGA_BURST_CONFIG carries the structured part as JSON (stacks/config.py
 `DeployConfig.runtime_config()`):
 
     {"catalog": {"accelerators": {name: {board: replicas}}},
-     "policy": {"max_boards", "max_price_per_hour", "expanders",
-                "scale_down_unneeded_time_seconds", "scale_down_delay_after_add_seconds",
-                "token_ttl_seconds"},
+     "policy": {field: value} as burst.core.policy parses it,
      "lifecycle": {"launch_timeout_seconds", "terminate_timeout_seconds"},
      "watch": {"enabled", "idle_seconds", "max_batch_seconds", "margin_seconds"}}
 
@@ -27,8 +25,14 @@ from typing import Any
 
 from burst.core.catalog import default_catalog
 from burst.core.errors import ConfigError
-from burst.core.expanders import validate_chain
 from burst.core.model import Catalog, Policy
+from burst.core.policy import (
+    LAUNCH_HOOK_TIMEOUT,
+    TERMINATE_HOOK_TIMEOUT,
+    TOKEN_PERIOD,
+    duration,
+    parse_policy,
+)
 
 CONFIG_VAR = "FPGA_BURST_CONFIG"
 # argument name -> environment variable
@@ -44,8 +48,6 @@ _ENV = {
     "dry_run": "FPGA_BURST_DRY_RUN",
 }
 _SECTIONS = ("catalog", "policy", "lifecycle", "watch")
-# How often the tokens function runs (stacks/controller/triggers.py SCHEDULES).
-TOKEN_PERIOD = timedelta(minutes=15)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -54,8 +56,8 @@ _FALSE = ("", "0", "false", "no", "off")
 class LifecycleSettings:
     """The lifecycle hooks' heartbeat timeouts, as the CDK created them."""
 
-    launch_timeout: timedelta = timedelta(seconds=900)
-    terminate_timeout: timedelta = timedelta(seconds=600)
+    launch_timeout: timedelta = LAUNCH_HOOK_TIMEOUT
+    terminate_timeout: timedelta = TERMINATE_HOOK_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -82,13 +84,17 @@ class RuntimeConfig:
     join_key_id: str = ""
     catalog: Catalog = field(default_factory=default_catalog)
     policy: Policy = field(default_factory=Policy)
-    token_ttl: timedelta = timedelta(hours=1)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
     kubeconfig: Path | None = None  # local runs: instead of the credentials secret
     aws_endpoint_url: str | None = None  # local runs: e.g. a moto_server
     region: str | None = None
     dry_run: bool = False
+
+    @property
+    def token_ttl(self) -> timedelta:
+        """Lifetime of each join token the tokens function makes (a policy field)."""
+        return self.policy.token_ttl
 
     @property
     def token_overlap(self) -> timedelta:
@@ -123,7 +129,6 @@ def load(environ: Mapping[str, str] | None = None, **explicit: Any) -> RuntimeCo
         raise ConfigError(_ENV["cluster_name"], "", "must name the cluster")
     document = explicit["config"] if "config" in explicit else _document(env.get(CONFIG_VAR))
     sections = _sections(document)
-    policy, token_ttl = _policy(sections["policy"])
     kubeconfig = pick("kubeconfig")
     return RuntimeConfig(
         cluster_name=str(cluster),
@@ -132,8 +137,7 @@ def load(environ: Mapping[str, str] | None = None, **explicit: Any) -> RuntimeCo
         join_parameter=str(pick("join_parameter") or ""),
         join_key_id=str(pick("join_key_id") or ""),
         catalog=_catalog(sections["catalog"]),
-        policy=policy,
-        token_ttl=token_ttl,
+        policy=parse_policy(sections["policy"], CONFIG_VAR),
         lifecycle=_lifecycle(sections["lifecycle"]),
         watch=_watch(sections["watch"]),
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
@@ -178,53 +182,18 @@ class _Fields:
     def error(self, key: str, problem: str) -> ConfigError:
         return ConfigError(CONFIG_VAR, f"{self.section}.{key}", problem)
 
-    def number(self, key: str, default: float | None, *, positive: bool = False) -> Any:
-        self.read.add(key)
-        value = self.data.get(key, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, got {value!r}")
-        if value < 0 or (positive and value == 0):
-            raise self.error(key, f"must be {'positive' if positive else '>= 0'}, got {value}")
-        return value
-
-    def integer(self, key: str, default: int | None, *, positive: bool = False) -> int | None:
-        value = self.number(key, default, positive=positive)
-        if value is not None and not isinstance(value, int):
-            raise self.error(key, f"must be a whole number, got {value!r}")
-        return value
-
     def seconds(self, key: str, default: timedelta) -> timedelta:
-        return timedelta(seconds=self.number(key, default.total_seconds()))
+        """A duration in seconds, >= 0; absent or null is the default."""
+        self.read.add(key)
+        value = self.data.get(key)
+        if value is None:
+            return default
+        return duration(value, CONFIG_VAR, f"{self.section}.{key}")
 
     def done(self) -> None:
         extra = sorted(set(self.data) - self.read)
         if extra:
             raise self.error(extra[0], "unknown setting")
-
-
-def _policy(data: Mapping[str, Any]) -> tuple[Policy, timedelta]:
-    f = _Fields("policy", data)
-    default = Policy()
-    f.read.add("expanders")
-    expanders = data.get("expanders", list(default.expanders))
-    if not isinstance(expanders, list) or not all(isinstance(e, str) for e in expanders):
-        raise f.error("expanders", "must be a list of expander names")
-    policy = Policy(
-        max_boards=f.integer("max_boards", None),
-        max_price_per_hour=f.number("max_price_per_hour", None),
-        expanders=validate_chain(expanders, CONFIG_VAR),
-        scale_down_unneeded_time=f.seconds(
-            "scale_down_unneeded_time_seconds", default.scale_down_unneeded_time
-        ),
-        scale_down_delay_after_add=f.seconds(
-            "scale_down_delay_after_add_seconds", default.scale_down_delay_after_add
-        ),
-    )
-    token_ttl = timedelta(seconds=f.integer("token_ttl_seconds", 3600, positive=True) or 0)
-    f.done()
-    return policy, token_ttl
 
 
 def _catalog(data: Mapping[str, Any]) -> Catalog:

@@ -31,7 +31,8 @@ from burst.core.errors import (
 )
 from burst.core.model import NodeGroup
 from burst.core.names import Hook
-from burst.loop.config import TOKEN_PERIOD, RuntimeConfig
+from burst.core.policy import TOKEN_PERIOD
+from burst.loop.config import RuntimeConfig
 from burst.ports.aws import NodeGroups
 from burst.ports.doctor import (
     Access,

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from burst.core import scaledown
+from burst.core import arrivals, scaledown
+from burst.core.arrivals import Arrivals
 from burst.core.planner import plan as make_plan
 from burst.loop.act import Act, Writers
 from burst.loop.clock import Clock, SystemClock
 from burst.loop.config import RuntimeConfig
 from burst.loop.observe import observe
 from burst.loop.result import Log, MetricSink, Result
+from burst.loop.status import read_arrivals
 from burst.loop.tell import Tell
 from burst.ports.aws import NodeGroups
 from burst.ports.cluster import ClusterReader
@@ -37,6 +39,8 @@ class Shell:
     writers: Writers | None = None
     clock: Clock = field(default_factory=SystemClock)
     tell: Tell = field(init=False)  # one per invocation: it remembers the Events it told
+    # The arrivals as of the last reconcile; read from the status ConfigMap the first time.
+    arrivals: Arrivals | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.tell = Tell(self.log, self.metrics, self.writers.teller if self.writers else None)
@@ -51,11 +55,14 @@ class Shell:
         Raises ClusterUnreachableError (nothing written if raised by observe) and the AWS
         read errors of discovery; write failures are in Result.failures.
         """
-        now = self.clock.wall()
+        now, policy = self.clock.wall(), self.config.policy
         snapshot, version = observe(self.cluster, self.groups, self.config, now)
-        plan = make_plan(scaledown.planning_view(snapshot), self.config.policy)
-        down = scaledown.unneeded(snapshot, self.config.policy, now, plan=plan)
-        result = Result(now, snapshot, plan, down, version, dry_run=self.dry_run)
+        seen = self.arrivals or read_arrivals(self.cluster, self.log)
+        self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
+        plan = make_plan(scaledown.planning_view(snapshot), policy)
+        down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals)
+        result = Result(now, snapshot, plan, down, version, dry_run=self.dry_run,
+                        arrivals=self.arrivals)
         if self.writers is not None and not self.dry_run:
             act = Act(self.writers, self.config, self.log, self.metrics, self.clock)
             result = act(result, stop_at)

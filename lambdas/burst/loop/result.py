@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from burst.core import scaledown
+from burst.core.arrivals import Arrivals
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import Plan, Snapshot
 from burst.core.scaledown import ScaleDownPlan
@@ -41,6 +42,8 @@ class Result:
     failures: tuple[str, ...] = ()
     lifecycle: tuple[lifecycle.Outcome, ...] = ()
     dry_run: bool = False
+    # FPGA pod arrivals seen so far (adaptive scale-down learns from them; kept in status)
+    arrivals: Arrivals = field(default_factory=Arrivals)
 
     def summary(self) -> dict[str, Any]:
         outcomes: dict[str, int] = {}

@@ -49,8 +49,10 @@ class Tell:
         upcoming: dict[str, int] = {}
         for slot in build(result.snapshot).upcoming:
             upcoming[slot.node_group or ""] = upcoming.get(slot.node_group or "", 0) + 1
-        attempt(self.log, [], "write status", lambda: writer.write_status(
-            status_data(result.snapshot.node_groups, upcoming, decision, result.time)))
+        attempt(self.log, [], "write status", lambda: writer.write_status(status_data(
+            result.snapshot.node_groups, upcoming, decision, result.time, result.scale_down,
+            result.arrivals)))
+        self._node_events(result, writer)
 
     def _events(self, result: Result, writer: Teller) -> None:
         pods = {p.name: p for p in result.snapshot.pods if p.pending}
@@ -69,6 +71,24 @@ class Tell:
             call = partial(writer.record_pod_event, pod, reason, message, result.time, kind)
             if attempt(self.log, [], f"event on pod {pod.name}", call)[0]:
                 self.told.add(key)
+
+
+    def _node_events(self, result: Result, writer: Teller) -> None:
+        """One Event per scale-down step that changes a node, saying why: when it is first
+        seen idle (and why it is kept, if it is), marked for deletion, or given back."""
+        kept = {s.node: s.reason for s in result.scale_down.kept}
+        down = result.scale_down
+        told = [
+            *((s.node, EventReason.IDLE, kept.get(s.node, s.reason)) for s in down.annotate
+              if s.value is not None),
+            *((s.node, EventReason.SCALE_DOWN, f"marked the node as toBeDeleted/unschedulable: "
+               f"{s.reason}") for s in down.taint),
+            *((s.node, EventReason.SCALE_DOWN, f"no longer to be deleted: {s.reason}")
+              for s in down.untaint),
+        ]
+        for node, reason, message in told:
+            call = partial(writer.record_node_event, node, reason, message, result.time)
+            attempt(self.log, [], f"event on node {node}", call)
 
 
 def event_for(

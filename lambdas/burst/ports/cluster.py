@@ -81,6 +81,10 @@ class ClusterReader(Protocol):
         """FPGA nodes and pods; `instance_groups` maps instance id -> node group."""
         ...
 
+    def read_status(self) -> Mapping[str, str]:
+        """The status ConfigMap's data as the last tick wrote it; empty if there is none."""
+        ...
+
 
 class PendingWatcher(Protocol):
     """What the scaler's watch mode waits on. Read-only."""
@@ -127,6 +131,12 @@ class Teller(Protocol):
         self, pod: Pod, reason: str, message: str, now: datetime, kind: str = "Normal"
     ) -> int:
         """A pod Event; the same reason+message again bumps its count (returned)."""
+        ...
+
+    def record_node_event(
+        self, node: str, reason: str, message: str, now: datetime, kind: str = "Normal"
+    ) -> int:
+        """A Node Event (kubectl describe node); same reason+message again bumps its count."""
         ...
 
     def write_status(self, data: Mapping[str, str]) -> None:

@@ -73,9 +73,8 @@ def deployed_environment(path: Path) -> tuple[dict[str, str], str]:
 
     try:
         deploy = deploy_config.load(path)
-    except deploy_config.ConfigError as exc:
-        field = "" if exc.field == str(path) else exc.field
-        raise ConfigError(str(path), field, exc.problem) from exc
+    except ConfigError as exc:  # it names the field; the file is the caller's to name
+        raise ConfigError(str(path), exc.field, exc.problem) from exc
     from stacks.controller.construct import environment  # the CDK: only for a good config
 
     return environment(deploy, join_key_arn=""), deploy.region

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 import yaml
 
+from burst.adapters import yamlload
 from burst.core.catalog import default_catalog
 from burst.core.errors import ConfigError
-from burst.core.expanders import validate_chain
 from burst.core.model import (
     Catalog,
     InstanceType,
@@ -28,6 +28,7 @@ from burst.core.model import (
     Taint,
     Toleration,
 )
+from burst.core.policy import parse_policy
 
 T = TypeVar("T")
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -124,7 +125,7 @@ def load(path: Path) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ConfigError(source, "", "is not UTF-8 text") from exc
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlload.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
@@ -316,24 +317,7 @@ def _toleration(r: _Reader, value: Any, path: str) -> Toleration:
 
 
 def _policy(r: _Reader, value: Any) -> Policy:
-    f = r.mapping(value, "policy", ("max_boards", "max_price_per_hour", "expanders"))
-    default = Policy()
-    expanders = default.expanders
-    if "expanders" in f:
-        names = [
-            r.text(n, f"policy.expanders[{i}]")
-            for i, n in enumerate(r.seq(f["expanders"], "policy.expanders"))
-        ]
-        expanders = validate_chain(names, r.source)
-    return Policy(
-        max_boards=None
-        if f.get("max_boards") is None
-        else r.count(f["max_boards"], "policy.max_boards"),
-        max_price_per_hour=None
-        if f.get("max_price_per_hour") is None
-        else r.number(f["max_price_per_hour"], "policy.max_price_per_hour"),
-        expanders=expanders,
-    )
+    return parse_policy(value, r.source)
 
 
 def _unique(r: _Reader, names: list[str], path: str) -> None:

@@ -36,6 +36,9 @@ class KubeCluster:
     def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
         return observe.observe(self.kube, self.boards, instance_groups)
 
+    def read_status(self) -> Mapping[str, str]:
+        return tell.read_status(self.kube)
+
     def pods_on_node(self, node: str) -> tuple[Pod, ...]:
         return observe.pods_on_node(self.kube, node, self.boards)
 
@@ -67,6 +70,11 @@ class KubeCluster:
         self, pod: Pod, reason: str, message: str, now: datetime, kind: str = "Normal"
     ) -> int:
         return tell.record_pod_event(self.kube, pod, reason, message, now, kind)
+
+    def record_node_event(
+        self, node: str, reason: str, message: str, now: datetime, kind: str = "Normal"
+    ) -> int:
+        return tell.record_node_event(self.kube, node, reason, message, now, kind)
 
     def write_status(self, data: Mapping[str, str]) -> None:
         tell.write_status(self.kube, data)

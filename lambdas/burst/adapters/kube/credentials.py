@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from burst.adapters import yamlload
 from burst.core.errors import ConfigError, KubeConflictError, KubeNotFoundError
 from burst.ports.aws import ClusterCredentials
 
@@ -40,7 +41,7 @@ class CredentialsStore(Protocol):
 def load_manifests(path: Path) -> list[Json]:
     """The objects in a multi-document YAML file; ConfigError naming the file if not."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        docs = [d for d in yamlload.load_all(path.read_text()) if d is not None]
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:

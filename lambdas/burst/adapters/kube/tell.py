@@ -1,7 +1,7 @@
 """Telling people: Events on pods and the status ConfigMap, both readable with kubectl.
 
-Events are core/v1 Events (what `kubectl describe pod` lists), from component `fpga-burst`,
-with reason TriggeredScaleUp or NotTriggerScaleUp as Cluster Autoscaler uses them. The same
+Events are core/v1 Events (what `kubectl describe pod` and `describe node` list), from
+component `fpga-burst`, with reasons as Cluster Autoscaler uses them. The same
 reason and message on the same pod is one Event whose count and lastTimestamp go up, not a
 new Event per tick: the Event's name is derived from (pod UID, reason, message).
 
@@ -28,6 +28,7 @@ COMPONENT = "fpga-burst"
 STATUS_NAMESPACE = "kube-system"
 STATUS_NAME = "fpga-burst-status"
 MESSAGE_LIMIT = 1024  # the API server's cap on an Event message
+NODE_EVENT_NAMESPACE = "default"  # where kubectl looks for a cluster-scoped object's Events
 RETRIES = 3
 
 
@@ -36,8 +37,12 @@ def _time(moment: datetime) -> str:
 
 
 def event_name(pod: Pod, reason: str, message: str) -> str:
-    digest = hashlib.sha256(f"{pod.uid}\0{reason}\0{message}".encode()).hexdigest()[:12]
-    return f"{pod.name.split('/', 1)[1][:200]}.{COMPONENT}.{digest}"
+    return _event_name(pod.name.split("/", 1)[1], pod.uid, reason, message)
+
+
+def _event_name(name: str, uid: str, reason: str, message: str) -> str:
+    digest = hashlib.sha256(f"{uid}\0{reason}\0{message}".encode()).hexdigest()[:12]
+    return f"{name[:200]}.{COMPONENT}.{digest}"
 
 
 def record_pod_event(
@@ -49,18 +54,34 @@ def record_pod_event(
     Raises KubeNotFoundError if the namespace is gone, and the transient errors.
     """
     namespace, name = pod.name.split("/", 1)
-    message = message[:MESSAGE_LIMIT]
-    event_id = event_name(pod, reason, message)
+    involved: Json = {"apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": name,
+                      **({"uid": pod.uid} if pod.uid else {})}
+    return _record(kube, involved, namespace, event_name(pod, reason, message[:MESSAGE_LIMIT]),
+                   reason, message, now, kind)
+
+
+def record_node_event(
+    kube: Kube, node: str, reason: str, message: str, now: datetime, kind: str = "Normal"
+) -> int:
+    """Record `reason: message` on Node `node` (what `kubectl describe node` lists: Events of
+    cluster-scoped objects live in the default namespace); returns the Event's count."""
+    involved: Json = {"apiVersion": "v1", "kind": "Node", "name": node}
+    name = _event_name(node, node, reason, message[:MESSAGE_LIMIT])
+    return _record(kube, involved, NODE_EVENT_NAMESPACE, name, reason, message, now, kind)
+
+
+def _record(
+    kube: Kube, involved: Json, namespace: str, event_id: str, reason: str, message: str,
+    now: datetime, kind: str,
+) -> int:
+    what = f"{involved['kind'].lower()} {involved['name']}"
     event: Json = {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"name": event_id, "namespace": namespace},
-        "involvedObject": {
-            "apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": name,
-            **({"uid": pod.uid} if pod.uid else {}),
-        },
+        "involvedObject": involved,
         "reason": reason,
-        "message": message,
+        "message": message[:MESSAGE_LIMIT],
         "type": kind,
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT,
@@ -71,7 +92,7 @@ def record_pod_event(
     }
     for _ in range(RETRIES):
         try:
-            kube.call(f"create event on pod {pod.name}", kube.core.create_namespaced_event,
+            kube.call(f"create event on {what}", kube.core.create_namespaced_event,
                       namespace, event)
             return 1
         except KubeConflictError:
@@ -81,7 +102,7 @@ def record_pod_event(
         except (KubeConflictError, KubeNotFoundError):
             continue  # raced with another writer or with expiry: start over
     raise KubeConflictError(
-        f"record event on pod {pod.name}", 409, "Conflict", f"still racing after {RETRIES} tries"
+        f"record event on {what}", 409, "Conflict", f"still racing after {RETRIES} tries"
     )
 
 
@@ -98,6 +119,16 @@ def _bump(kube: Kube, namespace: str, name: str, now: datetime) -> int:
     kube.call(f"patch event {namespace}/{name}", kube.core.patch_namespaced_event, name,
               namespace, patch, _content_type="application/merge-patch+json")
     return count
+
+
+def read_status(kube: Kube) -> Mapping[str, str]:
+    """kube-system/fpga-burst-status's data; empty if it does not exist yet."""
+    try:
+        current = kube.call(f"read configmap {STATUS_NAMESPACE}/{STATUS_NAME}",
+                            kube.core.read_namespaced_config_map, STATUS_NAME, STATUS_NAMESPACE)
+    except KubeNotFoundError:
+        return {}
+    return {str(k): str(v) for k, v in (current.get("data") or {}).items()}
 
 
 def write_status(kube: Kube, data: Mapping[str, str]) -> None:

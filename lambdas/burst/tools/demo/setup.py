@@ -37,7 +37,11 @@ for _path in (REPO, REPO / "tools" / "controlplane"):
 
 import devcluster  # noqa: E402
 
-from stacks.config import DeployConfig  # noqa: E402
+from stacks.config import (  # noqa: E402
+    LAUNCH_HOOK_TIMEOUT_SECONDS,
+    TERMINATE_HOOK_TIMEOUT_SECONDS,
+    DeployConfig,
+)
 from stacks.config import load as _load  # noqa: E402
 from stacks.nodegroup.tags import autoscaler_tags  # noqa: E402
 
@@ -141,8 +145,10 @@ def node_groups(aws: Aws, deploy: DeployConfig, timeline: Timeline) -> None:
                    "ResourceType": "auto-scaling-group"} for k, v in tags.items()],
         )
         for hook, transition, result, seconds in (
-            (LAUNCH_HOOK, "autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON", 900),
-            (TERMINATE_HOOK, "autoscaling:EC2_INSTANCE_TERMINATING", "CONTINUE", 600),
+            (LAUNCH_HOOK, "autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON",
+             LAUNCH_HOOK_TIMEOUT_SECONDS),
+            (TERMINATE_HOOK, "autoscaling:EC2_INSTANCE_TERMINATING", "CONTINUE",
+             TERMINATE_HOOK_TIMEOUT_SECONDS),
         ):
             asg.put_lifecycle_hook(LifecycleHookName=hook, AutoScalingGroupName=name,
                                    LifecycleTransition=transition, DefaultResult=result,

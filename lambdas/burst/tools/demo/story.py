@@ -110,7 +110,7 @@ def _play(cp: Any, server: ThreadedMotoServer, report: Path, timings: Timings,
         timeline.say("setup", f"timings: scaler tick {timings.tick:g} s (AWS: 1 min), boot "
                               f"{timings.boot:g} s, device plugin +{timings.device_plugin:g} s, "
                               f"jobs {timings.job:g} s, unneeded time {timings.unneeded:g} s "
-                              f"(config: {deploy.policy.scale_down_unneeded_time_seconds} s)")
+                              f"(config: {deploy.policy.scale_down_unneeded_time})")
         return _stage(cp, admin, aws, deploy, cfg, timings, timeline, limit)
 
 

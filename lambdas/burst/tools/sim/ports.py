@@ -1,6 +1,6 @@
 """The controller's ports over the simulated world: what the shell calls instead of the
 API server and AWS. Each class implements only the narrow ports the shell uses it through;
-Events and the status ConfigMap have no effect on a simulation and are dropped."""
+Events have no effect on a simulation and are dropped; the status is kept for the next tick."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ class SimCluster:
     def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
         pods = tuple(p.pod for p in self.world.pods.values())
         return ClusterView(nodes=tuple(self.world.nodes.values()), pods=pods)
+
+    def read_status(self) -> Mapping[str, str]:
+        return self.world.status
 
     def cordon(self, node: str, taint: Taint | None = None) -> bool:
         current = self.world.nodes.get(node)
@@ -58,15 +61,24 @@ class SimCluster:
 
 
 class Unheard:
-    """Teller: nobody reads a simulated pod's Events or the status ConfigMap."""
+    """Teller: nobody reads a simulated pod's or node's Events. The status is kept, as in
+    the ConfigMap: the next tick reads its arrivals back."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
 
     def record_pod_event(
         self, pod: Pod, reason: str, message: str, now: datetime, kind: str = "Normal"
     ) -> int:
         return 1
 
+    def record_node_event(
+        self, node: str, reason: str, message: str, now: datetime, kind: str = "Normal"
+    ) -> int:
+        return 1
+
     def write_status(self, data: Mapping[str, str]) -> None:
-        return None
+        self.world.status = dict(data)
 
 
 class SimAws:
@@ -108,4 +120,4 @@ class SimAws:
 def writers(world: World) -> Writers:
     """What the shell changes in the simulated world."""
     cluster, aws = SimCluster(world), SimAws(world)
-    return Writers(capacity=aws, actions=aws, nodes=cluster, drains=cluster, teller=Unheard())
+    return Writers(capacity=aws, actions=aws, nodes=cluster, drains=cluster, teller=Unheard(world))

@@ -3,8 +3,10 @@
 The scenario gives the node groups (their desired capacity starts at 0), the on-prem
 nodes, the catalog and the base policy; its pods and managed nodes are not used: the trace
 says which jobs arrive when. A policy is the base policy with some fields changed:
-  unneeded=2m  delay=10m  expanders=priority+price  max_boards=16  max_price=40
-or a baseline controller instead of fpga-burst: controller=ca, controller=karpenter
+  scale-down=adaptive|fixed  unneeded=2m  delay=10m  expanders=priority+price
+  max_boards=16  max_price=40
+(`unneeded=` is Cluster Autoscaler's fixed timer: it implies scale-down=fixed), or a
+baseline controller instead of fpga-burst: controller=ca, controller=karpenter
 (`unneeded=` then sets the baseline's own removal time).
 """
 
@@ -13,13 +15,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from burst.core.errors import ConfigError
-from burst.core.expanders import validate_chain
 from burst.core.model import Catalog, Policy
+from burst.core.policy import parse_policy as parse_policy_fields
 from burst.tools import scenario
 from burst.tools.sim import alibaba, baselines, billing, timing
 from burst.tools.sim.engine import (
@@ -32,9 +33,11 @@ from burst.tools.sim.engine import (
 from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
 
-FIXED_TIMERS = ("unneeded=2m", "unneeded=10m", "unneeded=30m")
+# fpga-burst's default (adaptive scale-down), its fixed timers as Cluster Autoscaler has
+# them, and the two baselines.
+FIXED_TIMERS = tuple(f"unneeded={m}m" for m in (1, 2, 5, 10, 30))
 BASELINES = ("controller=ca", "controller=karpenter")
-DEFAULT_COMPARE = (*FIXED_TIMERS, *BASELINES)
+DEFAULT_COMPARE = ("base", *FIXED_TIMERS, *BASELINES)
 CONTROLLERS = ("fpga-burst", "ca", "karpenter")
 
 
@@ -173,42 +176,47 @@ def parse_run(spec: str, base: Policy) -> tuple[Policy, ControllerFactory]:
     return policy, baselines.baseline(kind, idle)
 
 
+# Spec key -> the policy field it sets (the spec is syntax; burst.core.policy checks).
+_SPEC_KEYS = {
+    "scale-down": "scale_down",
+    "unneeded": "scale_down_unneeded_time_seconds",
+    "delay": "scale_down_delay_after_add_seconds",
+    "expanders": "expanders",
+    "max_boards": "max_boards",
+    "max_price": "max_price_per_hour",
+}
+
+
 def parse_policy(spec: str, base: Policy) -> Policy:
-    """`key=value` pairs joined by commas, over `base`; raises ConfigError naming the key."""
+    """`key=value` pairs joined by commas, over `base`; raises ConfigError naming the key.
+
+    The spec is only syntax: it becomes the policy fields burst.core.policy checks.
+    """
     if spec == "base":
         return base
-    changes: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for part in spec.split(","):
-        key, sep, value = part.partition("=")
+        key, sep, value = (s.strip() for s in part.partition("="))
         if not sep:
             raise ConfigError("--policy", spec, f"{part!r} is not key=value")
-        key = key.strip()
-        if key == "unneeded":
-            changes["scale_down_unneeded_time"] = timedelta(
-                seconds=duration_s(value, "--policy", spec)
-            )
-        elif key == "delay":
-            changes["scale_down_delay_after_add"] = timedelta(
-                seconds=duration_s(value, "--policy", spec)
-            )
-        elif key == "expanders":
-            changes["expanders"] = validate_chain(value.split("+"), "--policy", spec)
-        elif key in ("max_boards", "max_price"):
-            field = "max_boards" if key == "max_boards" else "max_price_per_hour"
-            changes[field] = _number(value, spec, key, int if key == "max_boards" else float)
-        else:
-            raise ConfigError(
-                "--policy",
-                spec,
-                f"unknown key {key!r} "
-                "(unneeded, delay, expanders, max_boards, max_price, controller)",
-            )
-    return replace(base, **changes)
+        if key not in _SPEC_KEYS:
+            known = ", ".join([*_SPEC_KEYS, "controller"])
+            raise ConfigError("--policy", spec, f"unknown key {key!r} ({known})")
+        fields[_SPEC_KEYS[key]] = _value(key, value, spec)
+    if "scale_down_unneeded_time_seconds" in fields:
+        fields.setdefault("scale_down", "fixed")  # a timer is Cluster Autoscaler's rule
+    return parse_policy_fields(fields, f"--policy {spec}", path="", base=base)
 
 
-def _number(text: str, spec: str, key: str, kind: type[int] | type[float]) -> int | float:
+def _value(key: str, text: str, spec: str) -> Any:
+    if key == "expanders":
+        return text.split("+")
+    if key == "scale-down":
+        return text
+    if key in ("unneeded", "delay"):
+        return duration_s(text, "--policy", spec)
     try:
-        return kind(text)
+        return int(text) if key == "max_boards" else float(text)
     except ValueError:
         raise ConfigError("--policy", spec, f"{key}: {text!r} is not a number") from None
 

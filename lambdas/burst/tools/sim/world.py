@@ -78,6 +78,7 @@ class World:
         self.instances: dict[str, _Instance] = {}
         self.activities: dict[str, list[ScalingActivity]] = {g.name: [] for g in groups}
         self.pods: dict[str, _Pod] = {}  # pending and running
+        self.status: dict[str, str] = {}  # the status ConfigMap's data, as last written
         self.pending: dict[str, _Pod] = {}  # oldest first
         self.used: dict[str, dict[str, int]] = {}  # node -> board -> boards of running pods
         self.finished: list[_Pod] = []
@@ -101,6 +102,7 @@ class World:
             requests=job.requests,
             accelerators=job.accelerators,
             node_selector=job.node_selector,
+            created=self.moment,
         )
         self.pods[job.name] = self.pending[job.name] = _Pod(job, pod)
         self.dirty = True
@@ -158,20 +160,24 @@ class World:
         return free
 
     def spot(self, pod: Pod, free: dict[str, dict[str, int]]) -> tuple[str, str, int] | None:
+        """Where kube-scheduler binds the pod: on-prem boards first, then best fit (the
+        node left with the fewest free boards of the kind), as a cluster whose burst nodes
+        carry a PreferNoSchedule taint and whose scheduler scores MostAllocated does."""
         try:
             options = alternatives(pod, self.catalog)
         except DemandError:  # an unknown accelerator: the planner reports it; nothing runs it
             return None
-        for name in sorted(free):
-            if not any(free[name].get(alt.board, 0) >= alt.boards for alt in options):
-                continue
+        best: tuple[tuple[bool, int, str], str, str, int] | None = None
+        for name, boards in free.items():
             node = self.nodes[name]
-            if placement_problem(pod, node.labels, node.taints):
-                continue
             for alt in options:
-                if free[name].get(alt.board, 0) >= alt.boards:
-                    return name, alt.board, alt.boards
-        return None
+                left = boards.get(alt.board, 0) - alt.boards
+                if left < 0 or placement_problem(pod, node.labels, node.taints):
+                    continue
+                rank = (node.node_group is not None, left, name)
+                if best is None or rank < best[0]:
+                    best = (rank, name, alt.board, alt.boards)
+        return None if best is None else best[1:]
 
     def finish(self, name: str) -> None:
         entry = self.pods.pop(name, None)

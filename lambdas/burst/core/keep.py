@@ -1,0 +1,107 @@
+"""Which idle burst nodes to keep for the pods expected next. Pure.
+
+Keeping an idle board costs its price by the second; giving it back and booting a new one
+when the next pod comes costs the boot (billed while the instance boots, joins and its
+device plugin starts) and makes that pod wait as long. So an idle board is worth keeping
+while the next pod that would use it is expected sooner than a new boot would take: the
+break-even of the rent-or-buy problem, with the arrival rate learned from the cluster's
+recent FPGA pods (burst.core.arrivals) instead of a fixed timer.
+
+Idle boards serve arrivals in turn: free boards on burst nodes that are busy anyway come
+first, then idle nodes, smallest first (a small instance strands fewer boards when it is
+shared). The k-th idle board is expected to be needed after k / rate seconds; a node is
+kept while all of its boards are expected to be needed within `policy.boot_estimate` (a
+big node kept for one small pod would be held by that pod, every board paid, for as long
+as it runs), and never longer than `policy.max_idle_time` idle, whatever the rate says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from burst.core.arrivals import Arrivals, rate
+from burst.core.capacity import group_boards
+from burst.core.model import BoardResource, Node, NodeGroup, Policy, Snapshot
+
+
+@dataclass(frozen=True)
+class Idle:
+    """An idle burst node and since when it has been idle."""
+
+    node: Node
+    group: NodeGroup
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    keep: bool
+    reason: str
+
+
+def decide(
+    idle: Sequence[Idle],
+    snapshot: Snapshot,
+    arrivals: Arrivals,
+    policy: Policy,
+    now: datetime,
+    busy_free: Mapping[BoardResource, int],
+) -> dict[str, Verdict]:
+    """node name -> keep or give back, with the reason in words.
+
+    `busy_free`: free boards per resource on burst nodes that run FPGA pods (they serve the
+    next arrivals first and are not given back anyway).
+    """
+    verdicts: dict[str, Verdict] = {}
+    pools: dict[BoardResource, list[Idle]] = {}
+    for entry in idle:
+        boards = group_boards(entry.group, snapshot.catalog)
+        board = max(boards, key=lambda b: (boards[b], b)) if boards else ""
+        pools.setdefault(board, []).append(entry)
+    for board, entries in sorted(pools.items()):
+        expected = rate(arrivals, board, now, policy.arrival_window)
+        ahead = busy_free.get(board, 0)
+        order = sorted(entries, key=lambda e: (_total(e, snapshot), -e.since.timestamp(),
+                                               e.node.name))
+        for entry in order:
+            # All of its boards, not just the first: a node kept for fewer pods than it has
+            # boards strands the rest for as long as those pods run.
+            needed = expected.expected_in(ahead + _total(entry, snapshot))
+            verdict = _verdict(entry, needed, policy, now)
+            verdicts[entry.node.name] = verdict
+            if verdict.keep:
+                ahead += _total(entry, snapshot)
+    return verdicts
+
+
+def _verdict(entry: Idle, needed_in: float | None, policy: Policy, now: datetime) -> Verdict:
+    idle_for = now - entry.since
+    boot = policy.boot_estimate
+    if idle_for >= policy.max_idle_time:
+        return Verdict(False, f"idle for {_words(idle_for)}, the most kept idle "
+                              f"(max_idle_time {_words(policy.max_idle_time)})")
+    if needed_in is None:
+        return Verdict(False, f"idle; no FPGA pod for its boards in the last "
+                              f"{_words(policy.arrival_window)}")
+    if needed_in <= boot.total_seconds():
+        return Verdict(True, f"kept idle: next FPGA pod for it expected in "
+                             f"~{_words(timedelta(seconds=needed_in))}; a new boot takes "
+                             f"~{_words(boot)}")
+    return Verdict(False, f"idle; next FPGA pod for it expected in "
+                          f"~{_words(timedelta(seconds=needed_in))}, later than a new boot "
+                          f"(~{_words(boot)})")
+
+
+def _total(entry: Idle, snapshot: Snapshot) -> int:
+    return sum(group_boards(entry.group, snapshot.catalog).values())
+
+
+def _words(span: timedelta) -> str:
+    seconds = round(span.total_seconds())
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
