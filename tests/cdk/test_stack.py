@@ -21,6 +21,7 @@ from stacks.config import (
     DeployConfig,
 )
 from stacks.controller.functions import SCALER_TIMEOUTS, specs
+from stacks.controller.monitoring import HANDLER_METRICS
 
 HANDLERS = {
     "scaler": "burst.handlers.scaler.handler",
@@ -313,7 +314,8 @@ def test_function_error_alarms(template: Template, name: str) -> None:
 def test_every_alarm_notifies_the_encrypted_topic(template: Template) -> None:
     topic_id = next(iter(resources(template, "AWS::SNS::Topic")))
     alarms = resources(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 7
+    # each function's errors, each watched handler metric, the failure queue
+    assert len(alarms) == 3 + len(HANDLER_METRICS) + 1
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     template.has_resource_properties(

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from burst.core.errors import EventError
 
@@ -72,6 +73,14 @@ class LaunchUnsuccessful:
     instance_id: str = ""
     availability_zone: str = ""
 
+    @property
+    def join_failed(self) -> bool:
+        """The instance launched but its launch hook was abandoned: it never became a
+        useful node in time (Auto Scaling: "Instance failed to complete user's Lifecycle
+        Action: Lifecycle Action with token ... was abandoned: Heartbeat Timeout")."""
+        text = self.status_message.lower()
+        return "lifecycle action" in text and "abandon" in text
+
 
 @dataclass(frozen=True)
 class RunNow:
@@ -83,6 +92,46 @@ class RunNow:
 
 Event = (ScheduledTick | LaunchLifecycleAction | TerminateLifecycleAction | LaunchUnsuccessful
          | RunNow)
+
+# What an operator invokes the scaler with (`aws lambda invoke`, `burst doctor --in-vpc`).
+DIAGNOSE = "diagnose"
+ACTIONS = (DIAGNOSE,)
+
+
+@dataclass(frozen=True)
+class Diagnose:
+    """Run the preflight from inside the VPC and answer with its checks (burst.loop.doctor).
+
+    `rbac`: the RBAC manifest's documents to check the controller's verbs against; the
+    manifest is not in the functions' code, so the caller sends it (None: not checked).
+    """
+
+    rbac: tuple[Mapping[str, Any], ...] | None = None
+
+
+def parse_request(raw: object) -> Event | Diagnose:
+    """An EventBridge event, or an operator's request `{"action": "diagnose"}`.
+
+    Raises EventError naming the field, as parse_event does.
+    """
+    if isinstance(raw, Mapping) and "action" in raw:
+        return _action(raw)
+    return parse_event(raw)
+
+
+def _action(raw: Mapping[str, object]) -> Diagnose:
+    action = _string(raw, "action")
+    if action not in ACTIONS:
+        raise EventError("action", f"unexpected {action!r}; handled: {list(ACTIONS)}")
+    extra = sorted(set(raw) - {"action", "rbac"})
+    if extra:
+        raise EventError(extra[0], "unknown field of a diagnose request")
+    rbac = raw.get("rbac")
+    if rbac is None:
+        return Diagnose()
+    if not isinstance(rbac, list) or not all(isinstance(d, Mapping) for d in rbac):
+        raise EventError("rbac", "expected a list of the manifest's documents (objects)")
+    return Diagnose(rbac=tuple(rbac))
 
 
 def parse_event_json(text: str | bytes) -> Event:

@@ -61,6 +61,8 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
 def _launch_unsuccessful(event: LaunchUnsuccessful) -> dict[str, Any]:
     # The same failure the scaler's backoff reads from the activities; the alarm counts it.
     metrics.add_metric(name=Metric.SCALE_UP_FAILURES, unit="Count", value=1)
+    if event.join_failed:
+        metrics.add_metric(name=Metric.JOIN_FAILURES, unit="Count", value=1)
     logger.warning(
         f"launch in {event.node_group} failed: {event.status_code}",
         extra={"decision": "no action: the scaler backs the group off from its activities",

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from burst.core.errors import BurstError, EventError
-from burst.core.events import ScheduledTick, parse_event
+from burst.core.events import Diagnose, ScheduledTick, parse_request
 from burst.handlers import runtime
+from burst.handlers.diagnose import diagnose
 from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
 from burst.loop.reconcile import Shell
@@ -22,7 +23,9 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         adapters: runtime.Adapters | None = None, clock: Any = None) -> dict[str, Any]:
     """The handler's work; tests and `burst invoke` pass their own config, adapters, clock."""
     try:
-        tick = parse_event(event)
+        tick = parse_request(event)
+        if isinstance(tick, Diagnose):
+            return diagnose(tick, cfg, adapters, clock or SystemClock())
         if not isinstance(tick, ScheduledTick):
             kind = type(tick).__name__  # never the event itself: it may carry a token
             raise EventError("detail-type", f"the scaler runs on its schedule, not on {kind}")
@@ -34,6 +37,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     built = adapters
     try:
         built = built or runtime.adapters(cfg)
+        runtime.report_credentials(built, clock.wall())
         shell = Shell(built.cluster, built.aws.groups, cfg, logger, metrics, clock=clock,
                       writers=None if cfg.dry_run else built.writers())
         # A late tick still reconciles once; only its drains and its watch are cut short.
