@@ -6,7 +6,7 @@ burst.handlers.scaler.run with the adapters the handler builds, one hook on the 
 client recording when SetDesiredCapacity is sent.
 
 - watch mode: the EventBridge schedule simulated in real time: an invocation every
-  `--period` seconds with a `--timeout`-second context (the stack's 60 s / 70 s), pods
+  `--period` seconds with a `--timeout`-second context (the stack's 60 s / 60 s), pods
   created one by one at random moments over `--ticks` periods. Pods that arrive between
   one invocation's watch window and the next tick wait for that tick: that gap is part of
   the figures. Figures inside the watch window are printed apart.
@@ -110,11 +110,12 @@ def reset(admin: Kube, aws: scaler_env.Aws, endpoint: str, creds: Any, max_size:
         time.sleep(0.2)
 
 
-def invoke(cfg: Any, calls: Calls, seconds: float, out: list[dict[str, Any]]) -> None:
+def invoke(cfg: Any, calls: Calls, seconds: float, out: list[dict[str, Any]],
+           event: dict[str, Any] | None = None) -> None:
     built = adapters(calls)
     try:
-        out.append(scaler.run(scaler_env.scheduled_event(), scaler_env.LambdaContext(seconds),
-                              cfg=cfg, adapters=built))
+        out.append(scaler.run(event or scaler_env.scheduled_event(),
+                              scaler_env.LambdaContext(seconds), cfg=cfg, adapters=built))
     finally:
         built.close()
         runtime.metrics.clear_metrics()  # not flushed: EMF lines would drown the figures
@@ -172,11 +173,12 @@ def _tick(cfg: Any, calls: Calls, seconds: float, out: list[dict[str, Any]]) -> 
     # Reserved concurrency 1: a tick that finds the previous invocation still running is
     # throttled, and Lambda's async queue runs it the moment that one ends.
     before = _previous[-1] if _previous else None
+    event = scaler_env.scheduled_event()  # stamped now: the tick's own time
 
     def queued() -> None:
         if before is not None:
             before.join()
-        invoke(cfg, calls, seconds, out)
+        invoke(cfg, calls, seconds, out, event)
 
     thread = threading.Thread(target=queued)
     thread.start()
@@ -246,7 +248,7 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=36)
     parser.add_argument("--ticks", type=int, default=2, help="scheduled periods to simulate")
     parser.add_argument("--period", type=float, default=60.0)
-    parser.add_argument("--timeout", type=float, default=70.0, help="the scaler's timeout")
+    parser.add_argument("--timeout", type=float, default=60.0, help="the scaler's timeout")
     parser.add_argument("--imports", type=int, default=7)
     parser.add_argument("--seed", type=int, default=4)
     args = parser.parse_args()

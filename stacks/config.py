@@ -45,6 +45,10 @@ LAUNCH_HOOK_TIMEOUT_SECONDS = int(LAUNCH_HOOK_TIMEOUT.total_seconds())
 TERMINATE_HOOK_TIMEOUT_SECONDS = int(TERMINATE_HOOK_TIMEOUT.total_seconds())
 
 _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# scaler.mode -> whether the scaler watches pending pods between ticks (FPGA_BURST_CONFIG's
+# watch.enabled). watch: a new pod is acted on within seconds; poll: once per tick, for a
+# fraction of the idle cost (README, "Watch or poll").
+SCALER_MODES = {"watch": True, "poll": False}
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 # Kubernetes qualified names: optional DNS-subdomain prefix, then a name of at most 63.
 _LABEL_KEY = re.compile(
@@ -55,7 +59,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
-_ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+_ENDPOINT = runtime.ENDPOINT
 _PARAMETER = re.compile(r"^/[A-Za-z0-9_.\-/]{1,1000}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -94,7 +98,10 @@ class NodeGroupConfig:
 @dataclass(frozen=True)
 class DeployConfig:
     cluster_name: str
+    # host:port of the API server as the nodes reach it: the join data's endpoint.
     api_endpoint: str
+    # host:port the functions connect to; it overrides the credentials secret's `endpoint`.
+    controller_endpoint: str
     credentials_secret_arn: str
     account: str
     region: str
@@ -107,12 +114,14 @@ class DeployConfig:
     node_groups: tuple[NodeGroupConfig, ...]
     # As written; the functions' loader checks them (see _check_runtime).
     accelerators: Mapping[str, Mapping[str, int]]
+    scaler_mode: str  # a key of SCALER_MODES
     policy: Policy = field(default_factory=Policy)
     alarm_email: str | None = None
     stack_name: str = "FpgaBurst"
 
     def runtime_config(self) -> dict[str, Any]:
-        """What the functions receive as FPGA_BURST_CONFIG (JSON): catalog, policy, hooks."""
+        """What the functions receive as FPGA_BURST_CONFIG (JSON): catalog, policy, hooks,
+        and whether the scaler watches."""
         return {
             "catalog": {"accelerators": copy.deepcopy(dict(self.accelerators))},
             "policy": policy_document(self.policy),
@@ -120,6 +129,7 @@ class DeployConfig:
                 "launch_timeout_seconds": LAUNCH_HOOK_TIMEOUT_SECONDS,
                 "terminate_timeout_seconds": TERMINATE_HOOK_TIMEOUT_SECONDS,
             },
+            "watch": {"enabled": SCALER_MODES[self.scaler_mode]},
         }
 
     def runtime_json(self) -> str:
@@ -162,9 +172,13 @@ def parse(raw: object) -> DeployConfig:
     )
     _unique([g.name for g in groups], "node_groups[].name")
     alarms = doc.obj("alarms", required=False)
+    api_endpoint = cluster.text("api_endpoint", pattern=_ENDPOINT, hint="host:port")
     config = DeployConfig(
         cluster_name=name,
-        api_endpoint=cluster.text("api_endpoint", pattern=_ENDPOINT, hint="host:port"),
+        api_endpoint=api_endpoint,
+        controller_endpoint=cluster.text(
+            "controller_endpoint", default=api_endpoint, pattern=_ENDPOINT, hint="host:port"
+        ),
         credentials_secret_arn=cluster.text(
             "credentials_secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager secret ARN"
         ),
@@ -183,6 +197,7 @@ def parse(raw: object) -> DeployConfig:
         node_groups=groups,
         accelerators=doc.obj("catalog", required=False).mapping("accelerators"),
         policy=parse_policy(doc.get("policy"), _SOURCE),
+        scaler_mode=_scaler_mode(doc.obj("scaler", required=False)),
         alarm_email=alarms.text("email", default=None, pattern=_EMAIL),
         stack_name=doc.text(
             "stack_name", default="FpgaBurst", pattern=re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -207,12 +222,20 @@ def _check_runtime(config: DeployConfig) -> None:
             {runtime.CONFIG_VAR: document},
             cluster_name=config.cluster_name,
             api_endpoint=config.api_endpoint,
+            controller_endpoint=config.controller_endpoint,
             credentials_secret=config.credentials_secret_arn,
             join_parameter=config.join_parameter_name,
             region=config.region,
         )
     except ConfigError as exc:
         raise _bad(exc.field or exc.source, exc.problem) from exc
+
+
+def _scaler_mode(scaler: _Obj) -> str:
+    mode: str = scaler.text("mode", default="watch")
+    if mode not in SCALER_MODES:
+        raise _bad(scaler.path("mode"), f"{mode!r} is not one of {', '.join(SCALER_MODES)}")
+    return mode
 
 
 def _subnet(item: _Obj) -> Subnet:

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from burst.core.names import METRICS_NAMESPACE, SERVICE
 from stacks.config import DeployConfig
-from stacks.controller.functions import FUNCTIONS, LIFECYCLE, Shared, build_function
+from stacks.controller.functions import LIFECYCLE, Shared, build_function, specs
 from stacks.controller.grants import Permissions, grant
 from stacks.controller.layer import dependency_layer
 from stacks.controller.triggers import SCHEDULES, lifecycle_actions, schedule
@@ -40,6 +40,7 @@ def environment(config: DeployConfig, *, join_key_arn: str) -> dict[str, str]:
     return {
         "FPGA_BURST_CLUSTER_NAME": config.cluster_name,
         "FPGA_BURST_API_ENDPOINT": config.api_endpoint,
+        "FPGA_BURST_CONTROLLER_ENDPOINT": config.controller_endpoint,
         "FPGA_BURST_CREDENTIALS_SECRET_ARN": config.credentials_secret_arn,
         "FPGA_BURST_JOIN_PARAMETER": config.join_parameter_name,
         "FPGA_BURST_JOIN_KEY_ID": join_key_arn,
@@ -119,7 +120,7 @@ class Controller(Construct):
             security_group=security_group,
         )
         self.functions: dict[str, lambda_.Function] = {}
-        for spec in FUNCTIONS:
+        for spec in specs(config.scaler_mode):
             function = build_function(self, spec, shared)
             grant(function, [*(may(permissions) for may in spec.may),
                              *permissions.attach_to_vpc()])

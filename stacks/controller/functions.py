@@ -7,7 +7,7 @@ holds only what its handler calls) and the function, in the scope it is given.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -18,8 +18,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from burst.core.policy import SCALER_PERIOD
 from stacks.controller.grants import Grant, Permissions
 from stacks.nag import acknowledge
+
+# Every function's memory (and so its CPU share): the Kubernetes client and Powertools
+# import faster with more CPU. Idle cost is this times the seconds run (README, "Watch or poll").
+MEMORY_MB = 512
 
 
 @dataclass(frozen=True)
@@ -38,16 +43,25 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
 
 
+# The scaler's timeout by deployment `scaler.mode` (stacks/config.py SCALER_MODES). An
+# invocation ends before the next tick is due, measured from its tick's time
+# (burst.loop.watch.must_end), so the timeout is a backstop, never the plan: had it to end a
+# watch, every tick would start a little later than the last, each throttled tick waiting in
+# Lambda's async queue (retried after 1 s, then at doubling intervals up to 5 min) until one
+# passes max_event_age and is dropped to the failure queue. ("How Lambda handles errors and
+# retries with asynchronous invocation", Lambda developer guide; benchmarks/scaler_minute.py)
+# watch: the period, which an invocation started at or after its tick cannot reach before
+# the next tick is due. poll: one reconcile; room for a call that hits the client's timeouts
+# and still done before the next tick, if its own was delivered up to 20 s late.
+SCALER_TIMEOUTS = {"watch": Duration.seconds(SCALER_PERIOD.total_seconds()),
+                   "poll": Duration.seconds(40)}
 SCALER = FunctionSpec(
     "scaler",
     "burst.handlers.scaler.handler",
-    # Over the 1-minute period, so watch mode leaves no gap: the next tick finds the one
-    # slot busy, is throttled, and Lambda's async queue hands it over the moment this
-    # invocation ends (throttles are retried within max_event_age, whatever
-    # retry_attempts says). Watch stops `watch.margin` before this deadline.
-    Duration.seconds(70),
+    SCALER_TIMEOUTS["watch"],  # specs(mode) sets the deployment's
     "fpga-burst: scale FPGA node groups up for pending pods, remove unneeded nodes",
     # A tick that cannot run now is worthless a minute later: the next one reconciles.
+    # Throttled ticks are retried within max_event_age whatever retry_attempts says.
     retry_attempts=0,
     max_event_age=Duration.seconds(60),
     may=(
@@ -88,6 +102,12 @@ TOKENS = FunctionSpec(
     ),
 )
 FUNCTIONS = (SCALER, LIFECYCLE, TOKENS)
+
+
+def specs(scaler_mode: str) -> tuple[FunctionSpec, ...]:
+    """The function table for a deployment whose scaler runs in `scaler_mode`."""
+    timeout = SCALER_TIMEOUTS[scaler_mode]
+    return tuple(replace(s, timeout=timeout) if s is SCALER else s for s in FUNCTIONS)
 
 
 @dataclass(frozen=True)
@@ -137,8 +157,7 @@ def build_function(scope: Construct, spec: FunctionSpec, shared: Shared) -> lamb
         handler=spec.handler,
         code=shared.code,
         layers=[shared.layer],
-        # The Kubernetes client and Powertools import faster with more CPU.
-        memory_size=512,
+        memory_size=MEMORY_MB,
         timeout=spec.timeout,
         environment=shared.environment,
         role=role,

@@ -8,6 +8,7 @@ here select exactly that, by the same names.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -21,24 +22,62 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from burst.core.names import METRICS_NAMESPACE, SERVICE, Metric
+from burst.loop.doctor import TOKEN_WARNING
 
-# metric name -> (minutes it must persist before alarming, what it means)
+
+@dataclass(frozen=True)
+class Watch:
+    """An alarm on one of the functions' metrics: it fires at `threshold` for `periods`."""
+
+    what: str
+    periods: int = 1  # consecutive minutes (or `period`s) before it alarms
+    threshold: float = 1
+    below: bool = False  # alarm when the metric falls under the threshold, not reaches it
+    statistic: str = cloudwatch.Stats.SUM
+    period: Duration = field(default_factory=lambda: Duration.minutes(1))
+
+
+# Every failure class the functions detect (burst.handlers.runtime's failure table, the
+# lifecycle function), with what it means. Throttling and other API errors are graphed on
+# the dashboard (FAILURE_GRAPHS) rather than paged: the next tick retries them.
 HANDLER_METRICS = {
     # A VPN blip should not page anyone; three minutes without the API server should.
-    Metric.CLUSTER_UNREACHABLE: (3, "the API server cannot be reached over the VPN"),
-    Metric.SCALE_UP_FAILURES: (1, "a node group failed to grow (capacity, quota, launch error)"),
-    Metric.DRAINS_OVER_DEADLINE: (
-        1, "a node drain passed its deadline; the terminate hook went on"
-    ),
+    Metric.CLUSTER_UNREACHABLE: Watch("the API server cannot be reached over the VPN", 3),
+    Metric.CLUSTER_UNAUTHORIZED: Watch(
+        "the API server rejects the controller's token (401): run burst credentials"),
+    Metric.CLUSTER_FORBIDDEN: Watch(
+        "RBAC denies the controller (403): apply manifests/rbac.yaml"),
+    Metric.CONFIGURATION_ERRORS: Watch(
+        "a function's settings or the credentials secret are invalid: run burst doctor"),
+    # A single 5xx is noise; subnets without a route to AWS fail every tick.
+    Metric.AWS_UNAVAILABLE: Watch(
+        "AWS's APIs cannot be reached from the functions' subnets (NAT or endpoints)", 3),
+    Metric.CREDENTIALS_DAYS_LEFT: Watch(
+        f"the controller's token expires within {TOKEN_WARNING.days} days: run burst "
+        "credentials", threshold=TOKEN_WARNING.days, below=True, statistic=cloudwatch.Stats.MINIMUM,
+        period=Duration.hours(1)),
+    Metric.JOIN_FAILURES: Watch(
+        "a launched node never joined: its launch hook was abandoned (README, why a node "
+        "did not join)"),
+    Metric.SCALE_UP_FAILURES: Watch("a node group failed to grow (capacity, quota, launch error)"),
+    Metric.DRAINS_OVER_DEADLINE: Watch(
+        "a node drain passed its deadline; the terminate hook went on"),
 }
+# Failures that retry on their own, graphed beside the alarmed ones.
+FAILURE_GRAPHS = (
+    Metric.CLUSTER_THROTTLED, Metric.CLUSTER_API_ERRORS, Metric.AWS_THROTTLED,
+    Metric.AWS_ERRORS, Metric.BAD_EVENTS,
+)
 
 
-def handler_metric(name: str, period: Duration | None = None) -> cloudwatch.Metric:
+def handler_metric(
+    name: str, period: Duration | None = None, statistic: str = cloudwatch.Stats.SUM
+) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map={"service": SERVICE},
-        statistic=cloudwatch.Stats.SUM,
+        statistic=statistic,
         period=period or Duration.minutes(1),
     )
 
@@ -91,8 +130,16 @@ class Monitoring(Construct):
                 what=f"the {name} function failed",
                 action=action,
             )
-        for metric, (minutes, what) in HANDLER_METRICS.items():
-            self._alarm(metric, handler_metric(metric), periods=minutes, what=what, action=action)
+        for metric, watch in HANDLER_METRICS.items():
+            self._alarm(
+                metric,
+                handler_metric(metric, watch.period, watch.statistic),
+                periods=watch.periods,
+                what=watch.what,
+                action=action,
+                threshold=watch.threshold,
+                below=watch.below,
+            )
         self._alarm(
             "FailedEvents",
             failures.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
@@ -110,16 +157,23 @@ class Monitoring(Construct):
         periods: int,
         what: str,
         action: cloudwatch.IAlarmAction,
+        threshold: float = 1,
+        below: bool = False,
     ) -> None:
+        operator = cloudwatch.ComparisonOperator
         alarm = cloudwatch.Alarm(
             self,
             id,
             alarm_description=f"fpga-burst: {what}",
             metric=metric,
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=threshold,
+            comparison_operator=(
+                operator.LESS_THAN_THRESHOLD if below
+                else operator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+            ),
             evaluation_periods=periods,
-            # No data means nothing happened: metrics are only emitted when something fails.
+            # No data means nothing happened: failure metrics are only emitted on a failure,
+            # and a scaler that stops ticking is the function-error alarms' to report.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(action)
@@ -138,12 +192,29 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Controller health",
-                left=[handler_metric(m, five) for m in HANDLER_METRICS],
+                left=[
+                    handler_metric(m, five) for m, w in HANDLER_METRICS.items() if not w.below
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Failed events",
                 left=[failures.metric_approximate_number_of_messages_visible(period=five)],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Retried failures (throttles, API errors, bad events)",
+                left=[handler_metric(m, five) for m in FAILURE_GRAPHS],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Controller credentials: days left",
+                left=[
+                    handler_metric(Metric.CREDENTIALS_DAYS_LEFT, Duration.hours(1),
+                                   cloudwatch.Stats.MINIMUM)
+                ],
                 width=12,
             ),
         )

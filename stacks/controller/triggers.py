@@ -15,12 +15,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from burst.core.policy import TOKEN_PERIOD
+from burst.core.policy import SCALER_PERIOD, TOKEN_PERIOD
 from stacks.controller.functions import SCALER, TOKENS
 
 # function name -> how often its schedule runs it
 SCHEDULES = {
-    SCALER.name: Duration.minutes(1),
+    SCALER.name: Duration.seconds(SCALER_PERIOD.total_seconds()),
     TOKENS.name: Duration.seconds(TOKEN_PERIOD.total_seconds()),
 }
 LIFECYCLE_EVENTS = (

@@ -64,6 +64,18 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             id="endpoint",
         ),
         pytest.param(
+            lambda d: d["cluster"].update(controller_endpoint="https://10.8.0.1:6443"),
+            "cluster.controller_endpoint",
+            "host:port",
+            id="controller-endpoint",
+        ),
+        pytest.param(
+            lambda d: d.update(scaler={"mode": "stream"}),
+            "scaler.mode",
+            "'stream' is not one of watch, poll",
+            id="scaler-mode",
+        ),
+        pytest.param(
             lambda d: d["cluster"].update(credentials_secret_arn="my-secret"),
             "cluster.credentials_secret_arn",
             "not valid",
@@ -202,6 +214,33 @@ def test_bad_config_names_the_field(edit: Edit, field: str, problem: str) -> Non
     # app.py prints the file, then this: one line, `field: problem`.
     assert str(caught.value) == f"{field}: {caught.value.problem}"
     assert "\n" not in str(caught.value)
+
+
+def test_the_functions_endpoint_defaults_to_the_nodes_and_can_differ() -> None:
+    # GIVEN only cluster.api_endpoint: the functions use the address the nodes join
+    same = parse(edited(lambda d: d["cluster"].pop("controller_endpoint", None)))
+    assert same.controller_endpoint == same.api_endpoint == "10.8.0.1:6443"
+    # GIVEN the functions reach the API server at another address (e.g. over a site-to-site
+    # VPN while the nodes use the OpenVPN address): each is used for its own purpose
+    apart = parse(edited(lambda d: d["cluster"].update(controller_endpoint="192.168.1.10:6443")))
+    assert (apart.api_endpoint, apart.controller_endpoint) == ("10.8.0.1:6443",
+                                                               "192.168.1.10:6443")
+
+
+@pytest.mark.parametrize(("mode", "watching"), [("watch", True), ("poll", False)])
+def test_the_scaler_mode_reaches_the_functions_as_watch_enabled(mode: str, watching: bool) -> None:
+    config = parse(edited(lambda d: d.update(scaler={"mode": mode})))
+    assert config.scaler_mode == mode
+    assert config.runtime_config()["watch"] == {"enabled": watching}
+    # and the functions' own loader reads it so (synth ran it in parse, too)
+    loaded = stacks_config.runtime.load(
+        {stacks_config.runtime.CONFIG_VAR: config.runtime_json()}, cluster_name="c")
+    assert loaded.watch.enabled is watching
+
+
+def test_without_a_scaler_section_the_scaler_watches() -> None:
+    config = parse(edited(lambda d: d.pop("scaler", None)))
+    assert config.scaler_mode == "watch"
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:

@@ -13,11 +13,15 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from burst.core.names import METRICS_NAMESPACE, SERVICE, Hook, Metric
+from burst.core.policy import SCALER_PERIOD
 from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
+    SCALER_MODES,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
     DeployConfig,
 )
+from stacks.controller.functions import SCALER_TIMEOUTS, specs
+from stacks.controller.monitoring import HANDLER_METRICS
 
 HANDLERS = {
     "scaler": "burst.handlers.scaler.handler",
@@ -28,6 +32,7 @@ JOIN_PARAMETER_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/fpga-burst/in
 ENV_NAMES = {
     "FPGA_BURST_CLUSTER_NAME",
     "FPGA_BURST_API_ENDPOINT",
+    "FPGA_BURST_CONTROLLER_ENDPOINT",
     "FPGA_BURST_CREDENTIALS_SECRET_ARN",
     "FPGA_BURST_JOIN_PARAMETER",
     "FPGA_BURST_JOIN_KEY_ID",
@@ -102,6 +107,8 @@ def test_function_environment_is_the_documented_set(
 
     assert set(env) == ENV_NAMES
     assert env["FPGA_BURST_CLUSTER_NAME"] == "inaccel"
+    assert env["FPGA_BURST_API_ENDPOINT"] == config.api_endpoint
+    assert env["FPGA_BURST_CONTROLLER_ENDPOINT"] == config.controller_endpoint
     assert env["FPGA_BURST_CREDENTIALS_SECRET_ARN"] == config.credentials_secret_arn
     assert env["FPGA_BURST_JOIN_PARAMETER"] == "/fpga-burst/inaccel/join"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "fpga-burst"
@@ -115,6 +122,20 @@ def test_function_environment_is_the_documented_set(
         "xilinx/u250": 4,
         "xilinx/aws-vu47p-f2": 2,
     }
+
+
+def test_the_scaler_timeout_is_its_modes_and_never_past_the_next_tick(
+    template: Template, config: DeployConfig
+) -> None:
+    _, scaler = function_by_handler(template, HANDLERS["scaler"])
+    assert scaler["Properties"]["Timeout"] == SCALER_TIMEOUTS[config.scaler_mode].to_seconds()
+    assert set(SCALER_TIMEOUTS) == set(SCALER_MODES)
+    period = SCALER_PERIOD.total_seconds()
+    for mode in SCALER_MODES:
+        (spec,) = [s for s in specs(mode) if s.name == "scaler"]
+        assert spec.timeout.to_seconds() <= period, mode
+    # poll mode: a single reconcile, so a timeout well inside the minute
+    assert SCALER_TIMEOUTS["poll"].to_seconds() < SCALER_TIMEOUTS["watch"].to_seconds()
 
 
 def test_only_the_scaler_is_limited_to_one_concurrent_run(template: Template) -> None:
@@ -293,7 +314,8 @@ def test_function_error_alarms(template: Template, name: str) -> None:
 def test_every_alarm_notifies_the_encrypted_topic(template: Template) -> None:
     topic_id = next(iter(resources(template, "AWS::SNS::Topic")))
     alarms = resources(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 7
+    # each function's errors, each watched handler metric, the failure queue
+    assert len(alarms) == 3 + len(HANDLER_METRICS) + 1
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     template.has_resource_properties(

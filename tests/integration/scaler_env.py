@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,12 @@ class LambdaContext:
         return max(0, int((self.started + self.seconds - time.monotonic()) * 1000))
 
 
-def scheduled_event() -> dict[str, Any]:
-    return dict(json.loads((EVENTS / "scheduled.json").read_text()))
+def scheduled_event(at: datetime | None = None) -> dict[str, Any]:
+    """events/scheduled.json, stamped as EventBridge stamps a tick: its scheduled time (default:
+    now), which the scaler measures its minute from."""
+    event = dict(json.loads((EVENTS / "scheduled.json").read_text()))
+    event["time"] = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
 
 
 def free_port() -> int:

@@ -372,3 +372,52 @@ def test_in_watch_mode_a_pod_created_after_the_first_pass_is_acted_on_in_the_sam
     assert found["reconciles"] >= 2
     assert found["watched"][0]["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
     assert aws.desired("f1-4xlarge") == 1
+
+
+def test_a_tick_delivered_late_reconciles_once_and_leaves_the_rest_of_its_minute_alone(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+) -> None:
+    # GIVEN watch mode, a pending pod, and a tick delivered 55 s after its time (it waited
+    # in Lambda's async queue behind a slow invocation), with a whole minute of Lambda time
+    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    xgb_job(admin, namespace, "job-2", test_id)
+    cfg = replace(runtime.config(), watch=WatchSettings())
+    built = runtime.adapters(cfg)
+    watcher = SignallingWatcher(built.watcher)
+    late = datetime.now(UTC) - timedelta(seconds=55)
+    try:
+        # WHEN it runs
+        found = scaler.run(scheduled_event(at=late), LambdaContext(60), cfg=cfg,
+                           adapters=replace(built, watcher=watcher))
+    finally:
+        built.close()
+    # THEN it still reconciles (the pod's group is raised) but does not watch: the next tick
+    # is due in 5 s, less than the margin, and must find the one slot free
+    assert found["outcome"] == "ok" and found["reconciles"] == 1
+    assert found["first"]["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
+    assert not watcher.watching.is_set()
+
+
+def test_the_functions_connect_to_the_controller_endpoint_not_the_secrets_server(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    controller_credentials: ClusterCredentials, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a credentials secret whose endpoint the functions cannot reach (the admin
+    # kubeconfig's server address, say a LAN name not routed to the Lambda subnets)
+    dead = f"https://127.0.0.1:{scaler_env.free_port()}"
+    aws.secrets.put_secret_value(SecretId=scaler_env.SECRET, SecretString=json.dumps(
+        {"endpoint": dead, "ca": controller_credentials.ca,
+         "token": controller_credentials.token}))
+    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    xgb_job(admin, namespace, "job-2", test_id)
+    # WHEN no controller endpoint is configured THEN the scaler cannot see the cluster
+    assert tick()["outcome"] == "cluster-unreachable"
+    assert aws.desired("f1-4xlarge") == 0
+    # WHEN the deployment names the endpoint the functions reach (cluster.controller_endpoint)
+    reachable = controller_credentials.endpoint.removeprefix("https://")
+    monkeypatch.setenv("FPGA_BURST_CONTROLLER_ENDPOINT", reachable)
+    runtime.config.cache_clear()
+    found = tick()
+    # THEN the functions use it, with the secret's CA and token
+    assert found["outcome"] == "ok", found
+    assert aws.desired("f1-4xlarge") == 1

@@ -26,7 +26,7 @@ def test_pending_pods_are_the_unbound_ones_that_request_boards_or_name_accelerat
           need no FPGA at all, or are already bound to a node
     WHEN  the controller lists pending pods
     THEN  it gets exactly the unbound FPGA pods, with their boards, accelerators,
-          node selector, tolerations and UID
+          node selector, tolerations, UID and creation time
     """
     boards = objects.pod(
         admin, namespace, "boards", limits={U250: "2"},
@@ -48,6 +48,10 @@ def test_pending_pods_are_the_unbound_ones_that_request_boards_or_name_accelerat
     assert Toleration("fpga", "Exists", "", "NoSchedule") in pending["boards"].tolerations
     assert pending["boards"].uid == boards["metadata"]["uid"]
     assert pending["boards"].pending
+    # The creation time: what adaptive scale-down learns arrivals from.
+    created = pending["boards"].created
+    assert created is not None
+    assert created.isoformat().replace("+00:00", "Z") == boards["metadata"]["creationTimestamp"]
     assert pending["accel"].accelerators == {"xgboost": 4}
     assert pending["accel"].requests == {}
 

@@ -198,3 +198,32 @@ def test_burst_invoke_runs_the_tokens_handler_against_moto_server_and_a_kubeconf
             assert refused.returncode != 0
             assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
             assert args[0] in refused.stderr or args[2] in refused.stderr
+
+
+
+def test_an_empty_event_publishes_the_first_join_data_now(
+    world: World, controller_credentials: ClusterCredentials, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a fresh deployment (its settings in the environment, as the stack sets them):
+    # nothing published yet
+    kubeconfig = kubeconfig_for(controller_credentials, tmp_path / "kubeconfig")
+    for name, setting in {"FPGA_BURST_CLUSTER_NAME": CLUSTER, "AWS_REGION": REGION,
+                          "FPGA_BURST_KUBECONFIG": str(kubeconfig),
+                          "FPGA_BURST_JOIN_PARAMETER": PARAMETER,
+                          "FPGA_BURST_JOIN_KEY_ID": world.key_id}.items():
+        monkeypatch.setenv(name, setting)
+    runtime.config.cache_clear()
+    with pytest.raises(world.ssm.exceptions.ParameterNotFound):
+        world.published()
+    # WHEN the operator runs the README's command, which sends {} (as Lambda also does for
+    # an invoke without a payload), to the function's Lambda entry point
+    try:
+        summary = handler.handler({}, LocalContext("fpga-burst-onprem-tokens", 60))
+    finally:
+        runtime.config.cache_clear()
+    # THEN the join data is published at once, and the answer says what was done
+    assert summary["outcome"] == "ok" and summary["event"] == "run-now" and summary["created"]
+    value, meta = world.published()
+    assert meta["Type"] == "SecureString"
+    assert value["token"].startswith(summary["created"] + ".")

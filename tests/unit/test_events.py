@@ -14,6 +14,7 @@ from burst.core.errors import EventError
 from burst.core.events import (
     LaunchLifecycleAction,
     LaunchUnsuccessful,
+    RunNow,
     ScheduledTick,
     TerminateLifecycleAction,
     parse_event,
@@ -197,6 +198,16 @@ NOT_OBJECTS: dict[str, object] = {
 def test_anything_but_a_mapping_is_refused_as_not_a_json_object(raw: object) -> None:
     with pytest.raises(EventError, match="not a JSON object"):
         parse_event(raw)
+
+
+def test_an_empty_object_is_an_operators_run_now_and_json_text_of_it_too() -> None:
+    # `aws lambda invoke --payload '{}'` (or no payload at all: Lambda passes {})
+    assert parse_event({}) == RunNow()
+    assert parse_event_json("{}") == RunNow()
+    # ... but an object with anything in it is parsed as an EventBridge event
+    with pytest.raises(EventError) as caught:
+        parse_event({"detail": {}})
+    assert caught.value.field == "detail-type"
 
 
 def test_scheduled_tick_without_resources_has_an_empty_rule() -> None:

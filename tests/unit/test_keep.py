@@ -153,20 +153,67 @@ def test_an_idle_node_is_never_kept_past_max_idle_time() -> None:
 
 
 def test_free_boards_on_busy_nodes_serve_the_next_pods_first() -> None:
-    # GIVEN a busy 8-board node with 7 free boards and an idle 1-board node of another group
-    big = replace(_group("f2-48x", "f2.48xlarge", n=1))
+    # GIVEN a busy 8-board node with 1 free board and an idle 1-board node of another group
+    big = _group("f2-48x", "f2.48xlarge", n=1)
     small = _group(n=1)
     busy = _node(big, 0, boards=8)
+    running = tuple(_pod(f"run-{i}", NOW - timedelta(minutes=10), node=busy.name)
+                    for i in range(7))
     snapshot = Snapshot(
-        (big, small),
-        (busy, _node(small, 0, idle_since=NOW - timedelta(minutes=1))),
-        (_pod("running", NOW - timedelta(hours=1), node=busy.name),),
+        (big, small), (busy, _node(small, 0, idle_since=NOW - timedelta(minutes=1))), running,
         CATALOG,
     )
-    # WHEN a pod comes every 2 minutes: the 8th is ~16 minutes away
-    plan = unneeded(snapshot, POLICY, NOW, arrivals=_every(2, 15))
+    # WHEN a pod comes every 3 minutes: the busy node's free board takes the first (~3 min),
+    # the idle node's board would wait for the second (~6 min, later than a boot)
+    plan = unneeded(snapshot, POLICY, NOW, arrivals=_every(3, 10))
     # THEN the idle small node is given back; the busy one is untouched
     assert [s.node for s in plan.taint] == ["f2-6x-0"]
+    # AND without the busy node's free board, the idle one would have been kept
+    alone = replace(snapshot, nodes=(snapshot.nodes[1],), pods=())
+    assert not unneeded(alone, POLICY, NOW, arrivals=_every(3, 10)).taint
+
+
+def _busy_big(pods: int, age: timedelta, *, tainted: bool = False) -> Snapshot:
+    big = _group("f2-48x", "f2.48xlarge", n=1)
+    node = _node(big, 0, boards=8)
+    if tainted:
+        node = replace(node, unschedulable=True, taints=(to_be_deleted_taint(NOW),))
+    running = tuple(_pod(f"run-{i}", NOW - age, node=node.name) for i in range(pods))
+    return Snapshot((big,), (node,), running, CATALOG)
+
+
+def test_a_big_node_held_by_one_long_pod_takes_no_new_pods_and_empties() -> None:
+    # GIVEN an 8-board node whose last pod has run an hour, and no pods arriving
+    plan = unneeded(_busy_big(1, timedelta(hours=1)), POLICY, NOW, arrivals=Arrivals())
+    # THEN it is tainted (no new pods), not terminated, and says why
+    (step,) = plan.taint
+    assert step.reason.startswith("emptying: 7 of its 8 boards idle")
+    assert not plan.terminate
+    # AND while it empties, the taint stays
+    still = unneeded(_busy_big(1, timedelta(hours=1), tainted=True), POLICY, NOW,
+                     arrivals=Arrivals())
+    assert not still.untaint and not still.terminate
+    assert still.kept[0].reason.startswith("emptying")
+
+
+@pytest.mark.parametrize(
+    ("pods", "arrivals_every"),
+    [
+        pytest.param(7, None, id="nearly-full-a-new-pod-extends-it-little"),
+        pytest.param(1, 0.2, id="arrivals-fill-its-free-boards-within-a-boot"),
+    ],
+)
+def test_a_big_busy_node_keeps_taking_pods_when_that_is_cheaper(
+    pods: int, arrivals_every: float | None
+) -> None:
+    record = _every(arrivals_every, 150) if arrivals_every else Arrivals()
+    plan = unneeded(_busy_big(pods, timedelta(minutes=10)), POLICY, NOW, arrivals=record)
+    assert not plan.taint
+
+
+def test_fixed_mode_never_empties_a_busy_node() -> None:
+    fixed = replace(POLICY, scale_down=ScaleDown.FIXED)
+    assert not unneeded(_busy_big(1, timedelta(hours=1)), fixed, NOW).taint
 
 
 def test_a_tainted_node_a_pod_is_expected_for_again_is_untainted_not_terminated() -> None:
@@ -192,24 +239,31 @@ def test_fixed_mode_keeps_cluster_autoscalers_timer() -> None:
     idle=st.lists(st.integers(0, 40), min_size=1, max_size=6),
     busy=st.integers(0, 3),
     gap=st.one_of(st.none(), st.floats(0.2, 20)),
+    big=st.booleans(),
+    age=st.integers(1, 240),
 )
-def test_adaptive_scale_down_never_touches_a_busy_node_and_bounds_idle_time(
-    idle: list[int], busy: int, gap: float | None
+def test_adaptive_scale_down_never_removes_a_busy_node_and_bounds_idle_time(
+    idle: list[int], busy: int, gap: float | None, big: bool, age: int
 ) -> None:
-    # GIVEN idle nodes idle for various minutes, busy nodes, and some arrival rate
-    group = _group(n=len(idle) + busy)
-    nodes = [_node(group, i, idle_since=NOW - timedelta(minutes=m)) for i, m in enumerate(idle)]
-    busy_nodes = [_node(group, len(idle) + j) for j in range(busy)]
-    pods = tuple(_pod(f"run-{n.name}", NOW - timedelta(hours=2), node=n.name)
+    # GIVEN idle nodes idle for various minutes, busy nodes (1 or 8 boards, one pod each)
+    # and some arrival rate
+    group = _group(n=len(idle) + busy, instance_type="f2.48xlarge" if big else "f2.6xlarge")
+    boards = 8 if big else 1
+    nodes = [_node(group, i, boards, idle_since=NOW - timedelta(minutes=m))
+             for i, m in enumerate(idle)]
+    busy_nodes = [_node(group, len(idle) + j, boards) for j in range(busy)]
+    pods = tuple(_pod(f"run-{n.name}", NOW - timedelta(minutes=age), node=n.name)
                  for n in busy_nodes)
     record = _every(gap, 20) if gap is not None else Arrivals()
     snapshot = Snapshot((group,), (*nodes, *busy_nodes), pods, CATALOG)
     # WHEN scale-down decides
     plan = unneeded(snapshot, POLICY, NOW, arrivals=record)
-    touched = {s.node for s in plan.taint} | {t.node for t in plan.terminate}
-    # THEN no node with an FPGA pod is touched
-    assert not touched & {n.name for n in busy_nodes}
+    busy_names = {n.name for n in busy_nodes}
+    # THEN no node with an FPGA pod is terminated; one may only be told to empty
+    assert not {t.node for t in plan.terminate} & busy_names
+    assert all(s.reason.startswith("emptying") for s in plan.taint if s.node in busy_names)
     # AND no node idle for max_idle_time or longer is kept
+    touched = {s.node for s in plan.taint} | {t.node for t in plan.terminate}
     limit = POLICY.max_idle_time.total_seconds() / 60
     for node, minutes in zip(nodes, idle, strict=True):
         if minutes >= limit:
@@ -219,4 +273,4 @@ def test_adaptive_scale_down_never_touches_a_busy_node_and_bounds_idle_time(
     if gap is None:
         assert not kept
     else:
-        assert len(kept) <= POLICY.boot_estimate.total_seconds() / (gap * 60) + 1
+        assert len(kept) * boards <= POLICY.boot_estimate.total_seconds() / (gap * 60) + 1

@@ -546,3 +546,17 @@ def test_a_launching_node_not_ready_yet_is_upcoming_but_a_broken_one_is_not(
     groups = tuple(replace(g, instances=(Instance("i-1", state),)) for g in snap.node_groups)
     result = plan(replace(snap, nodes=nodes, node_groups=groups), scenario.policy)
     assert result.pods[0].outcome is (Outcome.FITS_UPCOMING if upcoming else Outcome.SCALE_UP)
+
+
+def test_a_cordoned_burst_node_is_neither_capacity_nor_an_instance_on_its_way() -> None:
+    # GIVEN f1-2xlarge at desired 1 whose one node is registered but cordoned (emptying)
+    report = run(
+        {
+            "node_groups": [group("f1-2xlarge", "f1.2xlarge", desired=1)],
+            "nodes": [{"name": "burst-0", "node_group": "f1-2xlarge", "unschedulable": True,
+                       "labels": LABELS, "allocatable": {"xilinx/aws-vu9p-f1": 1}}],
+            "pods": [pod("job", requests={"xilinx/aws-vu9p-f1": 1})],
+        }
+    )
+    # THEN the pending pod waits for no phantom instance: the group grows
+    assert sizes(report) == {"f1-2xlarge": (1, 2)}

@@ -217,3 +217,26 @@ def test_policy_caps_are_never_exceeded(
     assert boards <= max_boards
     assert result.price_per_hour_added <= max_price + 1e-6
     assert math.isfinite(result.price_per_hour_added)
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots())
+def test_on_prem_boards_are_used_before_paid_ones(snapshot: Snapshot) -> None:
+    # GIVEN any plan
+    result = plan(snapshot, Policy())
+    # WHEN the free on-prem boards it leaves are counted
+    free = {n.name: dict(n.allocatable) for n in snapshot.nodes if n.node_group is None}
+    for d in result.pods:
+        if d.outcome is Outcome.FITS_EXISTING and d.node in free and d.board:
+            free[d.node][d.board] -= d.boards or 0
+    pods = {p.name: p for p in snapshot.pods}
+    nodes = {n.name: n for n in snapshot.nodes}
+    # THEN no pod that new capacity is bought for could have run on one of them
+    for d in result.pods:
+        if d.outcome is not Outcome.SCALE_UP:
+            continue
+        pod = pods[d.pod]
+        for name, boards in free.items():
+            if placement_problem(pod, nodes[name].labels, nodes[name].taints) is None:
+                assert not any(boards.get(a.board, 0) >= a.boards
+                               for a in alternatives(pod, CATALOG)), (d.pod, name, boards)

@@ -18,7 +18,7 @@ from burst.loop import config as config_mod
 from burst.loop.act import Writers
 from burst.loop.reconcile import Shell
 from burst.loop.tell import NOT_TRIGGERED, TRIGGERED
-from burst.loop.watch import watch
+from burst.loop.watch import must_end, watch
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import ClusterView, DrainResult
 
@@ -339,3 +339,34 @@ def test_terminating_instances_are_left_to_the_lifecycle_drain_not_scaled_down_a
     assert ("drain", "burst-1") in cluster.writes
     assert [o.instance_id for o in result.lifecycle] == ["i-1"]
     assert timedelta(0) <= CONFIG.lifecycle.terminate_timeout
+
+
+MINUTE_CASES = {
+    # delivered after its time (s), Lambda time left (s) -> ends this long from now (s)
+    "on time: the next tick, not the 70 s deadline": (0.4, 70.0, 59.6),
+    "delivered late: still by the next tick": (12.0, 70.0, 48.0),
+    "a short deadline comes first": (1.0, 30.0, 30.0),
+    "delivered after its minute: already over": (65.0, 60.0, -5.0),
+}
+
+
+@pytest.mark.parametrize(("late", "left", "ends_in"), MINUTE_CASES.values(), ids=MINUTE_CASES)
+def test_an_invocation_ends_when_the_next_tick_is_due_measured_from_its_own_tick(
+    late: float, left: float, ends_in: float
+) -> None:
+    clock = FakeClock(wall_time=NOW + timedelta(seconds=late))
+    assert must_end(NOW, clock.mono + left, clock) == pytest.approx(clock.mono + ends_in)
+
+
+def test_a_tick_delivered_too_late_to_watch_reconciles_and_leaves_the_minute_to_the_next() -> None:
+    # GIVEN a tick delivered 55 s after its time (say it waited behind a slow invocation)
+    clock = FakeClock(wall_time=NOW + timedelta(seconds=55))
+    cluster = FakeCluster([ONPREM], [JOB1])
+    s, _ = shell(cluster, FakeAws([f1_group()]), clock=clock)
+    watcher = ScriptedWatcher(clock, [("101", 1.0)])
+    end = must_end(NOW, clock.mono + 60.0, clock)
+    # WHEN it would watch until its end: fewer than the margin's seconds are left
+    results = watch(s, watcher, "100", end)
+    # THEN it does not watch at all, and is done before the next tick is due
+    assert results == [] and watcher.asked == []
+    assert clock.mono < end

@@ -82,7 +82,7 @@ def build(snapshot: Snapshot) -> Capacity:
     used = _used_boards(snapshot)
     by_group: dict[str, list[Node]] = {}
     for node in snapshot.nodes:
-        if node.node_group is not None and not node.unschedulable:
+        if node.node_group is not None:
             by_group.setdefault(node.node_group, []).append(node)
         if node.ready and not node.unschedulable:
             free = {
@@ -126,11 +126,15 @@ def _upcoming(group: NodeGroup, template: Template, registered: list[Node]) -> I
     node would otherwise look like missing capacity and be asked for again.
     """
     launching = {i.instance_id for i in group.instances if i.lifecycle_state in _LAUNCHING}
+    # A cordoned node is registered (its instance is not on its way) but never capacity.
     late = [
         n
         for n in registered
-        if not any(n.allocatable.get(b, 0) for b in template.boards)
-        or (n.instance_id in launching and (not n.ready or _not_ready_taint(n)))
+        if not n.unschedulable
+        and (
+            not any(n.allocatable.get(b, 0) for b in template.boards)
+            or (n.instance_id in launching and (not n.ready or _not_ready_taint(n)))
+        )
     ]
     # A backed-off group's missing instances are failing to launch, not on their way:
     # counting them would keep its pods waiting for capacity that never comes.

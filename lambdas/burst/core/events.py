@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from burst.core.errors import EventError
 
@@ -72,8 +73,65 @@ class LaunchUnsuccessful:
     instance_id: str = ""
     availability_zone: str = ""
 
+    @property
+    def join_failed(self) -> bool:
+        """The instance launched but its launch hook was abandoned: it never became a
+        useful node in time (Auto Scaling: "Instance failed to complete user's Lifecycle
+        Action: Lifecycle Action with token ... was abandoned: Heartbeat Timeout")."""
+        text = self.status_message.lower()
+        return "lifecycle action" in text and "abandon" in text
 
-Event = ScheduledTick | LaunchLifecycleAction | TerminateLifecycleAction | LaunchUnsuccessful
+
+@dataclass(frozen=True)
+class RunNow:
+    """An empty event (`{}`): an operator's `aws lambda invoke` asking a scheduled function to
+    do its scheduled work now (e.g. publish the first join data after a deploy)."""
+
+    id: str = "run-now"
+
+
+Event = (ScheduledTick | LaunchLifecycleAction | TerminateLifecycleAction | LaunchUnsuccessful
+         | RunNow)
+
+# What an operator invokes the scaler with (`aws lambda invoke`, `burst doctor --in-vpc`).
+DIAGNOSE = "diagnose"
+ACTIONS = (DIAGNOSE,)
+
+
+@dataclass(frozen=True)
+class Diagnose:
+    """Run the preflight from inside the VPC and answer with its checks (burst.loop.doctor).
+
+    `rbac`: the RBAC manifest's documents to check the controller's verbs against; the
+    manifest is not in the functions' code, so the caller sends it (None: not checked).
+    """
+
+    rbac: tuple[Mapping[str, Any], ...] | None = None
+
+
+def parse_request(raw: object) -> Event | Diagnose:
+    """An EventBridge event, or an operator's request `{"action": "diagnose"}`.
+
+    Raises EventError naming the field, as parse_event does.
+    """
+    if isinstance(raw, Mapping) and "action" in raw:
+        return _action(raw)
+    return parse_event(raw)
+
+
+def _action(raw: Mapping[str, object]) -> Diagnose:
+    action = _string(raw, "action")
+    if action not in ACTIONS:
+        raise EventError("action", f"unexpected {action!r}; handled: {list(ACTIONS)}")
+    extra = sorted(set(raw) - {"action", "rbac"})
+    if extra:
+        raise EventError(extra[0], "unknown field of a diagnose request")
+    rbac = raw.get("rbac")
+    if rbac is None:
+        return Diagnose()
+    if not isinstance(rbac, list) or not all(isinstance(d, Mapping) for d in rbac):
+        raise EventError("rbac", "expected a list of the manifest's documents (objects)")
+    return Diagnose(rbac=tuple(rbac))
 
 
 def parse_event_json(text: str | bytes) -> Event:
@@ -90,9 +148,12 @@ def parse_event(raw: object) -> Event:
 
     Raises EventError naming the field when `raw` is not a JSON object, lacks a field,
     has a field of the wrong type, or is a kind of event fpga-burst does not handle.
+    An empty object is RunNow.
     """
     if not isinstance(raw, Mapping):
         raise EventError("", f"not a JSON object but {type(raw).__name__}")
+    if not raw:
+        return RunNow()
     kind = _string(raw, "detail-type")
     if kind not in _SOURCES:
         raise EventError("detail-type", f"unexpected {kind!r}; handled: {sorted(_SOURCES)}")

@@ -105,3 +105,46 @@ def _words(span: timedelta) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def typical_run(snapshot: Snapshot, now: datetime) -> timedelta | None:
+    """The median age of the FPGA pods running on burst nodes: for memoryless run times,
+    what one has still to run. None when none runs (or none has a creation time)."""
+    burst = {n.name for n in snapshot.nodes if n.node_group is not None}
+    ages = sorted(
+        now - p.created for p in snapshot.pods
+        if p.node in burst and p.created is not None and (p.requests or p.accelerators)
+    )
+    return ages[len(ages) // 2] if ages else None
+
+
+def emptying(
+    node: Node,
+    fpga_pods: int,
+    used: int,
+    snapshot: Snapshot,
+    arrivals: Arrivals,
+    policy: Policy,
+    now: datetime,
+    typical: timedelta | None,
+) -> str | None:
+    """Why a partly busy burst node should take no new pods and empty as its pods finish,
+    or None. A new pod on it keeps every board of it paid until that pod ends too: with k
+    pods there, that is about 1/(k+1) of a run longer (memoryless run times), for all B
+    boards; an instance of its own costs its board for the run plus a boot. Not if
+    arrivals are expected to fill its free boards within a boot anyway."""
+    boards = sum(node.allocatable.values())
+    free = boards - used
+    if typical is None or free <= 0 or boards <= 1 or not node.allocatable:
+        return None
+    board = max(node.allocatable, key=lambda b: (node.allocatable[b], b))
+    soon = rate(arrivals, board, now, policy.arrival_window).expected_in(free)
+    if soon is not None and soon <= policy.boot_estimate.total_seconds():
+        return None
+    run, boot = typical.total_seconds(), policy.boot_estimate.total_seconds()
+    longer = run / (fpga_pods + 1)
+    if boards * longer <= run + boot:
+        return None
+    return (f"emptying: {free} of its {boards} boards idle; a new pod here would keep all "
+            f"{boards} paid ~{_words(timedelta(seconds=longer))} longer, where one of its "
+            f"own costs one board and a boot (~{_words(policy.boot_estimate)})")

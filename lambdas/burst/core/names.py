@@ -38,12 +38,18 @@ class Metric(StrEnum):
     # failures, by error class (burst.handlers.runtime)
     CLUSTER_UNREACHABLE = "ClusterUnreachable"
     CLUSTER_THROTTLED = "ClusterThrottled"
+    CLUSTER_UNAUTHORIZED = "ClusterUnauthorized"  # 401: the token expired or was revoked
+    CLUSTER_FORBIDDEN = "ClusterForbidden"  # 403: manifests/rbac.yaml not applied
     CLUSTER_API_ERRORS = "ClusterApiErrors"
     AWS_THROTTLED = "AwsThrottled"
     AWS_UNAVAILABLE = "AwsUnavailable"
     AWS_ERRORS = "AwsErrors"
     BAD_EVENTS = "BadEvents"
     CONFIGURATION_ERRORS = "ConfigurationErrors"
+    # the controller's token: days until its `exp` (the scaler, every tick)
+    CREDENTIALS_DAYS_LEFT = "CredentialsDaysLeft"
+    # a launch hook abandoned: the node never joined in time (the lifecycle function)
+    JOIN_FAILURES = "JoinFailures"
 
 
 class Hook(StrEnum):

@@ -34,6 +34,8 @@ from burst.core.model import Policy, ScaleDown
 
 # How often the tokens function runs (the CDK schedule).
 TOKEN_PERIOD = timedelta(minutes=15)
+# How often the scaler runs (the CDK schedule); an invocation ends before the next is due.
+SCALER_PERIOD = timedelta(minutes=1)
 # Lifecycle-hook heartbeat timeouts: the CDK creates the hooks with them and the lifecycle
 # handler's deadlines follow them. Launch: time for the VPN, `kubeadm join` and the FPGA
 # device plugin to advertise boards before the hook ABANDONs. Terminate: time for a

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from burst.core import keep
 from burst.core.arrivals import Arrivals
-from burst.core.capacity import build
+from burst.core.capacity import bound_usage, build
 from burst.core.errors import DemandError
 from burst.core.fit import alternatives, placement_problem
 from burst.core.model import (
@@ -95,21 +95,23 @@ class ScaleDownPlan:
 def planning_view(snapshot: Snapshot) -> Snapshot:
     """The snapshot with our to-be-deleted taints (and their cordon) undone.
 
-    Planned on, a node about to be removed still counts as capacity: if pending pods need
-    all of its boards, scale-down gives it back instead of scale-up buying a new one. Not
-    for fewer: a small pod on a big idle node would hold every board of it, paid, for as
-    long as it runs, where a new instance of its size costs one boot.
+    Planned on, a node about to be removed (or emptying) still counts as capacity: if
+    pending pods need all of its free boards, scale-down gives it back instead of scale-up
+    buying a new one. Not for fewer: a small pod on a big idle node would hold every board
+    of it, paid, for as long as it runs, where a new instance of its size costs one boot.
     """
     groups = {g.name: g for g in snapshot.node_groups}
     pending = [p for p in snapshot.pods if p.pending]
+    bound = _pods_by_node(snapshot.pods)
 
     def restorable(n: Node) -> bool:
         group = groups.get(n.node_group or "")
         # A terminating instance's node is going whatever we do: never capacity.
-        return (
-            is_to_be_deleted(n) and group is not None and not _terminating(n, group)
-            and _filled(n, pending, snapshot) >= sum(n.allocatable.values())
-        )
+        if not is_to_be_deleted(n) or group is None or _terminating(n, group):
+            return False
+        used = sum(b for p in bound.get(n.name, ()) for _, b in bound_usage(
+            p, n.allocatable, snapshot.catalog))
+        return _filled(n, pending, snapshot) >= sum(n.allocatable.values()) - used
 
     nodes = tuple(
         replace(
@@ -168,18 +170,24 @@ def unneeded(
     pods = _pods_by_node(snapshot.pods)
     steps = _Steps()
     candidates: dict[str, list[Node]] = {}
+    adaptive = policy.scale_down is ScaleDown.ADAPTIVE
+    empty = _Emptying(snapshot, arrivals or Arrivals(), policy, now) if adaptive else None
     for node in sorted(snapshot.nodes, key=lambda n: n.name):
         group = groups.get(node.node_group or "")
         if group is None or _terminating(node, group):
             continue  # on-prem, or already on its way out: never ours to touch
-        why = _why_needed(node, pods.get(node.name, ()), needed)
-        if why:
+        on_node = pods.get(node.name, ())
+        why = _why_needed(node, on_node, needed)
+        emptying = empty(node, on_node) if empty and why and node.name not in needed else None
+        if emptying:
+            steps.empty(node, emptying)
+        elif why:
             steps.keep_needed(node, why)
         else:
             candidates.setdefault(group.name, []).append(node)
     verdicts = (
         _verdicts(snapshot, candidates, groups, arrivals or Arrivals(), policy, now)
-        if policy.scale_down is ScaleDown.ADAPTIVE
+        if adaptive
         else {}
     )
     for name, nodes in sorted(candidates.items()):
@@ -207,6 +215,23 @@ def _verdicts(
             for board, count in slot.free.items():
                 busy_free[board] = busy_free.get(board, 0) + max(0, count)
     return keep.decide(idle, snapshot, arrivals, policy, now, busy_free)
+
+
+class _Emptying:
+    """keep.emptying for the nodes of one snapshot (adaptive scale-down)."""
+
+    def __init__(self, snapshot: Snapshot, arrivals: Arrivals, policy: Policy, now: datetime):
+        self.snapshot, self.arrivals, self.policy, self.now = snapshot, arrivals, policy, now
+        self.typical = keep.typical_run(snapshot, now)
+
+    def __call__(self, node: Node, pods: Iterable[Pod]) -> str | None:
+        fpga = [p for p in pods if not (p.daemonset or p.mirror) and (p.requests or p.accelerators)]
+        if not fpga or node.annotations.get(SCALE_DOWN_DISABLED) == "true":
+            return None
+        used = sum(b for p in fpga for _, b in bound_usage(p, node.allocatable,
+                                                              self.snapshot.catalog))
+        return keep.emptying(node, len(fpga), used, self.snapshot, self.arrivals, self.policy,
+                             self.now, self.typical)
 
 
 def _pods_by_node(pods: Iterable[Pod]) -> dict[str, list[Pod]]:
@@ -306,6 +331,13 @@ class _Steps:
         if UNNEEDED_SINCE in node.annotations:
             self.annotate(node, None, f"needed again: {why}")
         self.hold(node, why)
+
+    def empty(self, node: Node, why: str) -> None:
+        """Takes no new pods (our taint) and empties as its pods finish; removed once idle."""
+        if is_to_be_deleted(node):
+            self.kept.append(NodeStep(node.name, why))
+        else:
+            self.taint.append(NodeStep(node.name, why))
 
     def hold(self, node: Node, why: str) -> None:
         """Not removable now: give back the taint if it has ours."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from burst.core.errors import BurstError, EventError
-from burst.core.events import LaunchUnsuccessful, ScheduledTick, parse_event
+from burst.core.events import LaunchUnsuccessful, RunNow, ScheduledTick, parse_event
 from burst.core.names import Metric
 from burst.handlers import runtime
 from burst.loop import lifecycle
@@ -28,7 +28,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     """The handler's work; tests and `burst invoke` may pass config, adapters and a clock."""
     try:
         action = parse_event(event)
-        if isinstance(action, ScheduledTick):
+        if isinstance(action, (ScheduledTick, RunNow)):
             raise EventError("detail-type", "the lifecycle function takes ASG events only")
     except EventError as exc:
         return {"outcome": runtime.failed(exc, function="lifecycle")}
@@ -61,6 +61,8 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
 def _launch_unsuccessful(event: LaunchUnsuccessful) -> dict[str, Any]:
     # The same failure the scaler's backoff reads from the activities; the alarm counts it.
     metrics.add_metric(name=Metric.SCALE_UP_FAILURES, unit="Count", value=1)
+    if event.join_failed:
+        metrics.add_metric(name=Metric.JOIN_FAILURES, unit="Count", value=1)
     logger.warning(
         f"launch in {event.node_group} failed: {event.status_code}",
         extra={"decision": "no action: the scaler backs the group off from its activities",

@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -26,7 +27,7 @@ from burst.adapters.aws.session import AwsSettings
 from burst.adapters.kube import client as kube_client
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.watch import PendingWatch
-from burst.core import names
+from burst.core import jwt, names
 from burst.core.errors import (
     AwsError,
     AwsThrottledError,
@@ -37,7 +38,9 @@ from burst.core.errors import (
     ConfigError,
     EventError,
     KubeApiError,
+    KubeForbiddenError,
     KubeThrottledError,
+    KubeUnauthorizedError,
 )
 from burst.core.names import Metric
 from burst.loop import config as config_mod
@@ -67,6 +70,7 @@ class Adapters:
     aws: Aws
     cluster: KubeCluster
     watcher: PendingWatcher
+    token: str | None = field(default=None, repr=False)  # the secret's, for its expiry
 
     def writers(self) -> Writers:
         """What the scaler changes when it is not a dry run."""
@@ -95,16 +99,27 @@ def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:
     and the AWS adapter's errors from reading it.
     """
     aws_adapter = aws_adapter or aws(cfg)
+    token = None
     if cfg.kubeconfig is not None:
         kube = kube_client.from_kubeconfig(cfg.kubeconfig)
     elif cfg.credentials_secret:
         credentials = aws_adapter.secrets.read_cluster_credentials(cfg.credentials_secret)
-        kube = kube_client.from_credentials(credentials)
+        kube = kube_client.from_credentials(credentials, endpoint=cfg.controller_endpoint)
+        token = credentials.token
     else:
         raise ConfigError(
             "FPGA_BURST_CREDENTIALS_SECRET_ARN", "", "set it, or FPGA_BURST_KUBECONFIG locally"
         )
-    return Adapters(aws_adapter, KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards))
+    return Adapters(aws_adapter, KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards),
+                    token)
+
+
+def report_credentials(built: Adapters, now: datetime) -> None:
+    """Days the controller's token has left, from its `exp` claim: the alarm's metric."""
+    left = jwt.days_left(built.token, now) if built.token else None
+    if left is not None:
+        metrics.add_metric(name=Metric.CREDENTIALS_DAYS_LEFT, unit=MetricUnit.Count,
+                           value=round(left, 2))
 
 
 # error class -> (metric to add, or None; outcome in the summary; log level)
@@ -116,6 +131,8 @@ _FAILURES: tuple[tuple[type[BaseException], str | None, str, str], ...] = (
     (EventError, Metric.BAD_EVENTS, "bad-event", "error"),
     (ConfigError, Metric.CONFIGURATION_ERRORS, "bad-config", "error"),
     (ClusterCredentialsError, Metric.CONFIGURATION_ERRORS, "bad-credentials", "error"),
+    (KubeUnauthorizedError, Metric.CLUSTER_UNAUTHORIZED, "cluster-unauthorized", "error"),
+    (KubeForbiddenError, Metric.CLUSTER_FORBIDDEN, "cluster-forbidden", "error"),
     (KubeApiError, Metric.CLUSTER_API_ERRORS, "cluster-api-error", "error"),
     (AwsError, Metric.AWS_ERRORS, "aws-error", "error"),
 )

@@ -1,17 +1,19 @@
-"""The scaler function: on EventBridge's tick, reconcile, then watch pending pods until the
-deadline, reconciling on every settled change (burst.loop.watch)."""
+"""The scaler function: on EventBridge's tick, reconcile, then (watch mode) watch pending pods,
+reconciling on every settled change, until shortly before the next tick is due: measured
+from the tick's own time, so no tick waits behind this one (burst.loop.watch.must_end)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from burst.core.errors import BurstError, EventError
-from burst.core.events import ScheduledTick, parse_event
+from burst.core.events import Diagnose, ScheduledTick, parse_request
 from burst.handlers import runtime
+from burst.handlers.diagnose import diagnose
 from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
 from burst.loop.reconcile import Shell
-from burst.loop.watch import watch
+from burst.loop.watch import must_end, watch
 
 logger, metrics = runtime.logger, runtime.metrics
 
@@ -21,7 +23,9 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         adapters: runtime.Adapters | None = None, clock: Any = None) -> dict[str, Any]:
     """The handler's work; tests and `burst invoke` pass their own config, adapters, clock."""
     try:
-        tick = parse_event(event)
+        tick = parse_request(event)
+        if isinstance(tick, Diagnose):
+            return diagnose(tick, cfg, adapters, clock or SystemClock())
         if not isinstance(tick, ScheduledTick):
             kind = type(tick).__name__  # never the event itself: it may carry a token
             raise EventError("detail-type", f"the scaler runs on its schedule, not on {kind}")
@@ -29,14 +33,16 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         return {"outcome": runtime.failed(exc, function="scaler")}
     cfg = cfg or runtime.config()
     clock = clock or SystemClock()
-    deadline = clock.monotonic() + runtime.remaining_seconds(context)
+    end = must_end(tick.time, clock.monotonic() + runtime.remaining_seconds(context), clock)
     built = adapters
     try:
         built = built or runtime.adapters(cfg)
+        runtime.report_credentials(built, clock.wall())
         shell = Shell(built.cluster, built.aws.groups, cfg, logger, metrics, clock=clock,
                       writers=None if cfg.dry_run else built.writers())
-        first = shell.reconcile(stop_at=deadline - cfg.watch.margin.total_seconds())
-        more = (watch(shell, built.watcher, first.pending_version, deadline)
+        # A late tick still reconciles once; only its drains and its watch are cut short.
+        first = shell.reconcile(stop_at=end - cfg.watch.margin.total_seconds())
+        more = (watch(shell, built.watcher, first.pending_version, end)
                 if cfg.watch.enabled else [])
     except BurstError as exc:
         return {"outcome": runtime.failed(exc, function="scaler", event=tick.id)}

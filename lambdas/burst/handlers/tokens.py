@@ -1,8 +1,9 @@
 """The tokens function: keep a valid kubeadm bootstrap token published (burst.loop.rotation).
 
-On its schedule: rotate the token before it expires, publish the join data (endpoint, token,
-CA cert hashes, expiration) to the SecureString parameter, delete our expired tokens. The
-token is never logged and never in the returned summary.
+On its schedule, or at once when invoked with an empty event (`{}`: RunNow, e.g. to publish
+the first join data right after a deploy): rotate the token before it expires, publish the
+join data (endpoint, token, CA cert hashes, expiration) to the SecureString parameter, delete
+our expired tokens. The token is never logged and never in the returned summary.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from burst.adapters.kube import credentials
 from burst.core import joinhash
 from burst.core.errors import BurstError, ConfigError, EventError
-from burst.core.events import ScheduledTick, parse_event
+from burst.core.events import RunNow, ScheduledTick, parse_event
 from burst.core.names import Metric
 from burst.handlers import runtime
 from burst.loop import rotation
@@ -28,8 +29,9 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     """The handler's work; tests and `burst invoke` may pass config, adapters and a clock."""
     try:
         tick = parse_event(event)
-        if not isinstance(tick, ScheduledTick):
-            raise EventError("detail-type", "the tokens function runs on its schedule only")
+        if not isinstance(tick, (ScheduledTick, RunNow)):
+            raise EventError("detail-type",
+                             "the tokens function runs on its schedule, or now on {}")
     except EventError as exc:
         return {"outcome": runtime.failed(exc, function="tokens")}
     cfg, clock = cfg or runtime.config(), clock or SystemClock()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -39,6 +40,7 @@ CONFIG_VAR = "FPGA_BURST_CONFIG"
 _ENV = {
     "cluster_name": "FPGA_BURST_CLUSTER_NAME",
     "api_endpoint": "FPGA_BURST_API_ENDPOINT",
+    "controller_endpoint": "FPGA_BURST_CONTROLLER_ENDPOINT",
     "credentials_secret": "FPGA_BURST_CREDENTIALS_SECRET_ARN",
     "join_parameter": "FPGA_BURST_JOIN_PARAMETER",
     "join_key_id": "FPGA_BURST_JOIN_KEY_ID",
@@ -48,6 +50,9 @@ _ENV = {
     "dry_run": "FPGA_BURST_DRY_RUN",
 }
 _SECTIONS = ("catalog", "policy", "lifecycle", "watch")
+# An API server address without scheme, as kubeadm join takes it: the nodes' endpoint and
+# the functions' (the deployment config validates both with this).
+ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -62,7 +67,10 @@ class LifecycleSettings:
 
 @dataclass(frozen=True)
 class WatchSettings:
-    """Watch mode of the scaler: batching of pod changes, and when to stop before the deadline.
+    """Watch mode of the scaler: batching of pod changes, and when to stop before the next tick.
+
+    `enabled` false is poll mode: one reconcile per tick (the deployment config's
+    `scaler.mode`).
 
     A change is acted on once no other came for `idle`, or `max_batch` after the first,
     so a burst of pods is planned together without making the first one wait long.
@@ -71,14 +79,17 @@ class WatchSettings:
     enabled: bool = True
     idle: timedelta = timedelta(seconds=1)
     max_batch: timedelta = timedelta(seconds=10)
-    # Room left before the Lambda deadline for one last reconcile and the response.
+    # Room left before the invocation must end (the next tick, or the Lambda deadline:
+    # burst.loop.watch.must_end) for one last reconcile and the response.
     margin: timedelta = timedelta(seconds=8)
 
 
 @dataclass(frozen=True)
 class RuntimeConfig:
     cluster_name: str
-    api_endpoint: str = ""
+    api_endpoint: str = ""  # host:port the nodes join (the join data); "": the cluster's own
+    # host:port the functions connect to, instead of the credentials secret's `endpoint`
+    controller_endpoint: str = ""
     credentials_secret: str | None = None
     join_parameter: str = ""
     join_key_id: str = ""
@@ -132,7 +143,8 @@ def load(environ: Mapping[str, str] | None = None, **explicit: Any) -> RuntimeCo
     kubeconfig = pick("kubeconfig")
     return RuntimeConfig(
         cluster_name=str(cluster),
-        api_endpoint=str(pick("api_endpoint") or ""),
+        api_endpoint=_endpoint(pick("api_endpoint"), _ENV["api_endpoint"]),
+        controller_endpoint=_endpoint(pick("controller_endpoint"), _ENV["controller_endpoint"]),
         credentials_secret=pick("credentials_secret") or None,
         join_parameter=str(pick("join_parameter") or ""),
         join_key_id=str(pick("join_key_id") or ""),
@@ -246,6 +258,13 @@ def _watch(data: Mapping[str, Any]) -> WatchSettings:
     if found.idle > found.max_batch:
         raise f.error("idle_seconds", "must not exceed max_batch_seconds")
     return found
+
+
+def _endpoint(value: Any, source: str) -> str:
+    text = str(value or "")
+    if text and not ENDPOINT.match(text):
+        raise ConfigError(source, "", f"{text!r} is not host:port")
+    return text
 
 
 def _flag(value: Any, source: str) -> bool:

@@ -1,11 +1,24 @@
 """Watch mode: between the tick and shortly before the next one, reconcile on every settled
-change of the pending FPGA pods, so a new pod is helped within seconds."""
+change of the pending FPGA pods, so a new pod is helped within seconds.
+
+The scaler's minute (DESIGN.md): the scaler runs one at a time (reserved concurrency 1) and
+EventBridge invokes it asynchronously. A tick that finds the previous invocation still
+running is throttled: Lambda keeps it in its async queue and retries it with an interval
+growing from 1 s up to 5 minutes, and discards it to the failure destination once it is older
+than the maximum event age (60 s here). "How Lambda handles errors and retries with
+asynchronous invocation", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+So an invocation that runs a little over a minute pushes every later tick a little later
+until one is dropped. `must_end` bounds an invocation by the next tick's due time, measured
+from the tick's own `time`, whatever the Lambda deadline: a late tick watches less, and the
+one after it starts on time (benchmarks/scaler_minute.py models a day of ticks).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from burst.core.policy import SCALER_PERIOD
 from burst.loop.clock import Clock
 from burst.loop.config import RuntimeConfig
 from burst.loop.result import Result
@@ -19,6 +32,19 @@ class Reconciler(Protocol):
     clock: Clock
 
     def reconcile(self, stop_at: float | None = None) -> Result: ...
+
+
+def must_end(tick_time: datetime, lambda_deadline: float, clock: Clock,
+             period: timedelta = SCALER_PERIOD) -> float:
+    """When an invocation for the tick stamped `tick_time` must be done (clock.monotonic
+    scale): when the next tick is due, or at `lambda_deadline` if that comes first.
+
+    EventBridge stamps a scheduled event with its scheduled time and delivers it at or after
+    that time, so an invocation done by `tick_time + period` never finds the next tick
+    waiting, however late its own tick was delivered.
+    """
+    next_due = (tick_time + period - clock.wall()).total_seconds()
+    return min(lambda_deadline, clock.monotonic() + next_due)
 
 
 def within(deadline: float, margin: timedelta, clock: Clock) -> float:

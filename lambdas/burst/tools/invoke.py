@@ -23,7 +23,7 @@ from burst.core.errors import ConfigError, EventError
 from burst.core.events import parse_event
 
 # Timeouts as deployed (stacks/controller/functions.py FUNCTIONS), in seconds.
-FUNCTIONS = {"scaler": 70.0, "lifecycle": 300.0, "tokens": 60.0}
+FUNCTIONS = {"scaler": 60.0, "lifecycle": 300.0, "tokens": 60.0}
 
 
 @dataclass

@@ -187,19 +187,24 @@ def from_kubeconfig(
     return Kube(k8s.ApiClient(_configured(configuration)), timeouts)
 
 
-def from_credentials(credentials: ClusterCredentials, timeouts: Timeouts | None = None) -> Kube:
-    """A client from the secret's endpoint, CA and bearer token.
+def from_credentials(credentials: ClusterCredentials, timeouts: Timeouts | None = None,
+                     endpoint: str = "") -> Kube:
+    """A client from the secret's CA and bearer token, to `endpoint` (host:port: the
+    deployment's `cluster.controller_endpoint`) or else to the secret's own endpoint.
 
-    The CA goes to a file named by its hash under the temp dir, because the client only
-    takes a path; warm Lambda invocations reuse it. Raises ClusterCredentialsError if the
-    endpoint is not https or the CA is not PEM.
+    The secret's endpoint is the server address of the admin kubeconfig `burst credentials`
+    read, which is often not the address the functions reach over the VPN; the deployment
+    config names that one, so it wins. The CA goes to a file named by its hash under the temp
+    dir, because the client only takes a path; warm Lambda invocations reuse it. Raises
+    ClusterCredentialsError if the secret's endpoint, when used, is not https or the CA is
+    not PEM.
     """
-    if not credentials.endpoint.startswith("https://"):
+    if not endpoint and not credentials.endpoint.startswith("https://"):
         raise ClusterCredentialsError("field 'endpoint' must be an https:// URL")
     if "-----BEGIN CERTIFICATE-----" not in credentials.ca:
         raise ClusterCredentialsError("field 'ca' is not a PEM certificate")
     configuration = k8s.Configuration()
-    configuration.host = credentials.endpoint.rstrip("/")
+    configuration.host = f"https://{endpoint}" if endpoint else credentials.endpoint.rstrip("/")
     configuration.ssl_ca_cert = str(_ca_file(credentials.ca))
     configuration.api_key = {"authorization": f"Bearer {credentials.token}"}
     return Kube(k8s.ApiClient(_configured(configuration)), timeouts)

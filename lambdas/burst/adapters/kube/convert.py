@@ -112,6 +112,7 @@ def pod(obj: Json, boards: Collection[str]) -> Pod:
         daemonset=any(o.get("kind") == "DaemonSet" and o.get("controller") for o in owners),
         mirror=MIRROR_ANNOTATION in annotations,
         uid=meta.get("uid") or "",
+        created=_timestamp(meta.get("creationTimestamp")),
     )
 
 
