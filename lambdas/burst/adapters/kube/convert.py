@@ -145,6 +145,7 @@ def pending_pod(obj: Json, boards: Collection[str], shapes: Shapes) -> Pod | Non
         node_selector=shapes.share(dict(spec.get("nodeSelector") or {})),
         tolerations=shapes.share(_tolerations(spec.get("tolerations"))),
         uid=meta.get("uid") or "",
+        created=_timestamp(meta.get("creationTimestamp")),
     )
 
 
