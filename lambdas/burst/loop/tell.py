@@ -172,12 +172,12 @@ class Tell:
     def events(self, due: Sequence[Due], budget: Budget) -> Told:
         """Writes what the budget allows, in parallel; the digests of those written join
         the told ones. A ClusterUnreachableError stops the writes and is raised."""
-        now = len(due) if budget.writes >= len(due) else max(0, budget.writes)
-        told = Told(deferred=len(due) - now)
-        budget.writes -= now
-        outcome = _write_all(due[:now], budget.until, self.clock)
+        taken = due[:max(0, budget.writes)]
+        told = Told(deferred=len(due) - len(taken))
+        budget.writes -= len(taken)
+        outcome = _write_all(taken, budget.until, self.clock)
         failures: dict[str, list[str]] = {}
-        for item, result in zip(due[:now], outcome, strict=True):
+        for item, result in zip(taken, outcome, strict=True):
             if result is None:
                 told.deferred += 1
             elif isinstance(result, BurstError):
