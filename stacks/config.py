@@ -118,6 +118,8 @@ class DeployConfig:
     policy: Policy = field(default_factory=Policy)
     alarm_email: str | None = None
     stack_name: str = "FpgaBurst"
+    # The nodes may be reached with SSM Session Manager (AmazonSSMManagedInstanceCore).
+    ssm_session_manager: bool = False
 
     def runtime_config(self) -> dict[str, Any]:
         """What the functions receive as FPGA_BURST_CONFIG (JSON): catalog, policy, hooks,
@@ -202,6 +204,7 @@ def parse(raw: object) -> DeployConfig:
         stack_name=doc.text(
             "stack_name", default="FpgaBurst", pattern=re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
         ),
+        ssm_session_manager=_node_access(doc.obj("node_access", required=False)),
     )
     _check_runtime(config)
     return config
@@ -229,6 +232,18 @@ def _check_runtime(config: DeployConfig) -> None:
         )
     except ConfigError as exc:
         raise _bad(exc.field or exc.source, exc.problem) from exc
+
+
+def _node_access(access: _Obj) -> bool:
+    for key in access.fields():
+        if key != "ssm_session_manager":
+            raise _bad(access.path(key), "unknown setting (known: ssm_session_manager)")
+    enabled = access.get("ssm_session_manager")
+    if enabled is None:
+        return False
+    if not isinstance(enabled, bool):
+        raise _bad(access.path("ssm_session_manager"), f"must be true or false, got {enabled!r}")
+    return enabled
 
 
 def _scaler_mode(scaler: _Obj) -> str:
@@ -326,6 +341,9 @@ class _Obj:
 
     def get(self, key: str) -> Any:
         return self._raw.get(key)
+
+    def fields(self) -> list[str]:
+        return [str(k) for k in self._raw]
 
     def obj(self, key: str, *, required: bool = True) -> _Obj:
         if required and key not in self._raw:

@@ -54,6 +54,11 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
     ("edit", "field", "problem"),
     [
         pytest.param(lambda d: d.pop("cluster"), "cluster", "is required", id="no-cluster"),
+        pytest.param(lambda d: d.update(node_access={"ssm_session_manager": "yes"}),
+                     "node_access.ssm_session_manager", "must be true or false",
+                     id="session-manager-not-a-bool"),
+        pytest.param(lambda d: d.update(node_access={"ssh": True}), "node_access.ssh",
+                     "unknown setting", id="node-access-unknown-key"),
         pytest.param(
             lambda d: d["cluster"].update(name="Prod_1"), "cluster.name", "not valid", id="name"
         ),
@@ -214,6 +219,12 @@ def test_bad_config_names_the_field(edit: Edit, field: str, problem: str) -> Non
     # app.py prints the file, then this: one line, `field: problem`.
     assert str(caught.value) == f"{field}: {caught.value.problem}"
     assert "\n" not in str(caught.value)
+
+
+def test_session_manager_is_off_unless_the_config_turns_it_on() -> None:
+    assert parse(edited(lambda d: None)).ssm_session_manager is False
+    on = parse(edited(lambda d: d.update(node_access={"ssm_session_manager": True})))
+    assert on.ssm_session_manager is True
 
 
 def test_the_functions_endpoint_defaults_to_the_nodes_and_can_differ() -> None:
