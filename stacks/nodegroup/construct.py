@@ -115,20 +115,24 @@ class NodeAccess(Construct):
                 },
             )
         )
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]",
-            "A node tags only its own instance with the join-error key; the instance id is "
-            "not known at synth, so the resource is any instance, narrowed by the ASG tag and "
-            "the one tag key.",
-        )
+        instances = f"ec2:{stack.region}:{stack.account}:instance/*"
+        # cdk-nag names the partition as a token or resolved, depending on how it is run.
+        for partition in ("<AWS::Partition>", "aws"):
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:{instances}]",
+                "A node tags only its own instance with the join-error key; the instance id "
+                "is not known at synth, so the resource is any instance, narrowed by the ASG "
+                "tag and the one tag key.",
+            )
         if ssm_session_manager:
             self.role.add_managed_policy(
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             )
             acknowledge(
                 self.role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "AmazonSSMManagedInstanceCore]",
                 "Session Manager access to the nodes, asked for in the config "
                 "(node_access.ssm_session_manager); AWS keeps this policy's actions current.",
             )
