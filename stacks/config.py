@@ -60,6 +60,8 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 _ENDPOINT = runtime.ENDPOINT
+# An extended resource name: a DNS-subdomain prefix, '/', a name (kubectl's rules).
+_BOARD = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _PARAMETER = re.compile(r"^/[A-Za-z0-9_.\-/]{1,1000}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -118,12 +120,19 @@ class DeployConfig:
     policy: Policy = field(default_factory=Policy)
     alarm_email: str | None = None
     stack_name: str = "FpgaBurst"
+    # The nodes may be reached with SSM Session Manager (AmazonSSMManagedInstanceCore).
+    ssm_session_manager: bool = False
 
     def runtime_config(self) -> dict[str, Any]:
         """What the functions receive as FPGA_BURST_CONFIG (JSON): catalog, policy, hooks,
         and whether the scaler watches."""
         return {
-            "catalog": {"accelerators": copy.deepcopy(dict(self.accelerators))},
+            "catalog": {
+                "accelerators": copy.deepcopy(dict(self.accelerators)),
+                # Group boards named in this file, not in the built-in instance table.
+                "boards": sorted({b for g in self.node_groups for b in g.boards}
+                                 - {b for it in INSTANCE_TYPES.values() for b in it.boards}),
+            },
             "policy": policy_document(self.policy),
             "lifecycle": {
                 "launch_timeout_seconds": LAUNCH_HOOK_TIMEOUT_SECONDS,
@@ -202,6 +211,7 @@ def parse(raw: object) -> DeployConfig:
         stack_name=doc.text(
             "stack_name", default="FpgaBurst", pattern=re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
         ),
+        ssm_session_manager=_node_access(doc.obj("node_access", required=False)),
     )
     _check_runtime(config)
     return config
@@ -229,6 +239,18 @@ def _check_runtime(config: DeployConfig) -> None:
         )
     except ConfigError as exc:
         raise _bad(exc.field or exc.source, exc.problem) from exc
+
+
+def _node_access(access: _Obj) -> bool:
+    for key in access.fields():
+        if key != "ssm_session_manager":
+            raise _bad(access.path(key), "unknown setting (known: ssm_session_manager)")
+    enabled = access.get("ssm_session_manager")
+    if enabled is None:
+        return False
+    if not isinstance(enabled, bool):
+        raise _bad(access.path("ssm_session_manager"), f"must be true or false, got {enabled!r}")
+    return enabled
 
 
 def _scaler_mode(scaler: _Obj) -> str:
@@ -278,8 +300,17 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
         root_device_name=item.text(
             "root_device_name", default="/dev/xvda", pattern=re.compile(r"^/dev/[a-z0-9]+$")
         ),
-        boards=dict(known.boards),
+        boards=_boards(item, dict(known.boards)),
     )
+
+
+def _boards(item: _Obj, known: dict[str, int]) -> dict[str, int]:
+    """The instance type's boards, under the name its device plugin advertises if given."""
+    name = item.text("board_resource", default=None, pattern=_BOARD,
+                     hint="vendor/name, as the device plugin advertises it")
+    if name is None:
+        return known
+    return {name: sum(known.values())}
 
 
 def _labels(item: _Obj) -> dict[str, str]:
@@ -326,6 +357,9 @@ class _Obj:
 
     def get(self, key: str) -> Any:
         return self._raw.get(key)
+
+    def fields(self) -> list[str]:
+        return [str(k) for k in self._raw]
 
     def obj(self, key: str, *, required: bool = True) -> _Obj:
         if required and key not in self._raw:

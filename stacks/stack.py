@@ -58,6 +58,8 @@ class FpgaBurstStack(Stack):
             join_parameter_arn=self.controller.join_parameter_arn,
             join_key=self.controller.join_key,
             vpn_secret_arn=config.vpn_secret_arn,
+            cluster_name=config.cluster_name,
+            ssm_session_manager=config.ssm_session_manager,
         )
         self.node_groups = [
             NodeGroup(

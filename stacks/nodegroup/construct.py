@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.names import Hook
 from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
@@ -43,6 +44,8 @@ class NodeAccess(Construct):
         join_parameter_arn: str,
         join_key: kms.IKey,
         vpn_secret_arn: str,
+        cluster_name: str,
+        ssm_session_manager: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.security_group = ec2.SecurityGroup(
@@ -96,6 +99,43 @@ class NodeAccess(Construct):
                 resources=[vpn_secret_arn],
             )
         )
+        stack = Stack.of(self)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TagJoinError",
+                actions=["ec2:CreateTags"],
+                # Its own instance's id is not known here: any instance of our groups, and
+                # only the one tag key a failed join writes.
+                resources=[f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:instance/*"],
+                conditions={
+                    "StringLike": {
+                        "ec2:ResourceTag/aws:autoscaling:groupName": f"{cluster_name}-*"
+                    },
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [JOIN_ERROR_TAG]},
+                },
+            )
+        )
+        instances = f"ec2:{stack.region}:{stack.account}:instance/*"
+        # cdk-nag names the partition as a token or resolved, depending on how it is run.
+        for partition in ("<AWS::Partition>", "aws"):
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:{instances}]",
+                "A node tags only its own instance with the join-error key; the instance id "
+                "is not known at synth, so the resource is any instance, narrowed by the ASG "
+                "tag and the one tag key.",
+            )
+        if ssm_session_manager:
+            self.role.add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
+            )
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "AmazonSSMManagedInstanceCore]",
+                "Session Manager access to the nodes, asked for in the config "
+                "(node_access.ssm_session_manager); AWS keeps this policy's actions current.",
+            )
 
 
 class NodeGroup(Construct):

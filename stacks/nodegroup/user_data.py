@@ -11,11 +11,11 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.model import Taint
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.sh")
 # The instance tag a node that fails to join writes: "<step>: <message>" (bootstrap.sh).
-JOIN_ERROR_TAG = "fpga-burst.io/join-error"
 
 
 def settings(

@@ -13,10 +13,13 @@ import pytest
 import yaml
 
 from burst.adapters import yamlload
+from burst.core.asgtags import RESOURCES_PREFIX
 from burst.core.errors import ConfigError
 from burst.core.model import Policy, Taint
+from burst.loop import config as runtime
 from stacks import config as stacks_config
 from stacks.config import load, parse
+from stacks.nodegroup.tags import autoscaler_tags
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())
@@ -54,6 +57,11 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
     ("edit", "field", "problem"),
     [
         pytest.param(lambda d: d.pop("cluster"), "cluster", "is required", id="no-cluster"),
+        pytest.param(lambda d: d.update(node_access={"ssm_session_manager": "yes"}),
+                     "node_access.ssm_session_manager", "must be true or false",
+                     id="session-manager-not-a-bool"),
+        pytest.param(lambda d: d.update(node_access={"ssh": True}), "node_access.ssh",
+                     "unknown setting", id="node-access-unknown-key"),
         pytest.param(
             lambda d: d["cluster"].update(name="Prod_1"), "cluster.name", "not valid", id="name"
         ),
@@ -216,6 +224,12 @@ def test_bad_config_names_the_field(edit: Edit, field: str, problem: str) -> Non
     assert "\n" not in str(caught.value)
 
 
+def test_session_manager_is_off_unless_the_config_turns_it_on() -> None:
+    assert parse(edited(lambda d: None)).ssm_session_manager is False
+    on = parse(edited(lambda d: d.update(node_access={"ssm_session_manager": True})))
+    assert on.ssm_session_manager is True
+
+
 def test_the_functions_endpoint_defaults_to_the_nodes_and_can_differ() -> None:
     # GIVEN only cluster.api_endpoint: the functions use the address the nodes join
     same = parse(edited(lambda d: d["cluster"].pop("controller_endpoint", None)))
@@ -265,7 +279,7 @@ def test_minimal_example_needs_only_the_required_fields() -> None:
     assert [g.asg_name(config.cluster_name) for g in config.node_groups] == ["lab-f2"]
     assert config.node_groups[0].min_size == 0
     assert config.join_parameter_name == "/fpga-burst/lab/join"
-    assert config.runtime_config()["catalog"] == {"accelerators": {}}
+    assert config.runtime_config()["catalog"] == {"accelerators": {}, "boards": []}
 
 
 def test_config_yaml_is_read_with_the_one_yaml_loader(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,3 +312,29 @@ def test_the_runtime_loaders_refusal_fails_synth_naming_the_field(
     with pytest.raises(ConfigError) as caught:
         parse(copy.deepcopy(DEMO))
     assert str(caught.value) == "policy.max_boards: must be at most 8"
+
+
+def test_a_group_names_its_board_resource_and_the_functions_learn_the_name() -> None:
+    # GIVEN a group whose device plugin advertises its boards under a name of its own
+    board = "amd.com/xilinx_vu47p"
+
+    def rename(d: dict[str, Any]) -> None:
+        d["node_groups"][0]["board_resource"] = board
+
+    config = parse(edited(rename))
+    # THEN its instances carry that many boards of that name (and the CA resources tag)
+    group = config.node_groups[0]
+    assert group.boards == {board: 1}
+    assert autoscaler_tags(group, config.cluster_name)[RESOURCES_PREFIX + board] == "1"
+    # AND the functions count pods asking for it as FPGA pods
+    loaded = runtime.load({runtime.CONFIG_VAR: config.runtime_json()}, cluster_name="c")
+    assert board in loaded.boards
+
+
+def test_a_board_resource_that_is_no_extended_resource_name_is_refused() -> None:
+    def bad(d: dict[str, Any]) -> None:
+        d["node_groups"][0]["board_resource"] = "vu47p"
+
+    with pytest.raises(ConfigError) as caught:
+        parse(edited(bad))
+    assert caught.value.field == "node_groups[0].board_resource"

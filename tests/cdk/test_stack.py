@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
+from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.names import METRICS_NAMESPACE, SERVICE, Hook, Metric
 from burst.core.policy import SCALER_PERIOD
 from stacks.config import (
@@ -22,6 +26,9 @@ from stacks.config import (
 )
 from stacks.controller.functions import SCALER_TIMEOUTS, specs
 from stacks.controller.monitoring import HANDLER_METRICS
+from stacks.stack import FpgaBurstStack
+
+CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
 
 HANDLERS = {
     "scaler": "burst.handlers.scaler.handler",
@@ -508,13 +515,15 @@ def instance_role_id(template: Template) -> str:
     return next(iter(roles))
 
 
-def test_node_role_reads_only_the_join_parameter_and_vpn_secret(
+def test_node_role_reads_only_the_join_parameter_and_vpn_secret_and_tags_a_failed_join(
     template: Template, config: DeployConfig
 ) -> None:
     role_id = instance_role_id(template)
     stmts = role_statements(template, role_id)
 
-    assert actions_of(stmts) == {"ssm:GetParameter", "kms:Decrypt", "secretsmanager:GetSecretValue"}
+    assert actions_of(stmts) == {
+        "ssm:GetParameter", "kms:Decrypt", "secretsmanager:GetSecretValue", "ec2:CreateTags",
+    }
     by_action = {s["Action"]: s for s in stmts}
     assert by_action["ssm:GetParameter"]["Resource"] == JOIN_PARAMETER_ARN
     assert by_action["secretsmanager:GetSecretValue"]["Resource"] == config.vpn_secret_arn
@@ -523,7 +532,22 @@ def test_node_role_reads_only_the_join_parameter_and_vpn_secret(
     assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == (
         JOIN_PARAMETER_ARN
     )
+    # Only the join-error tag, only on instances of this cluster's groups.
+    tag = by_action["ec2:CreateTags"]["Condition"]
+    assert tag["ForAllValues:StringEquals"] == {"aws:TagKeys": [JOIN_ERROR_TAG]}
+    assert tag["StringLike"] == {
+        "ec2:ResourceTag/aws:autoscaling:groupName": f"{config.cluster_name}-*"
+    }
+    # Session Manager is off unless the config turns it on.
     assert "ManagedPolicyArns" not in resources(template, "AWS::IAM::Role")[role_id]["Properties"]
+
+
+def test_session_manager_on_the_nodes_is_a_config_choice(config: DeployConfig) -> None:
+    on = replace(config, ssm_session_manager=True)
+    template = Template.from_stack(FpgaBurstStack(App(context=CONTEXT), config=on))
+    role_id = instance_role_id(template)
+    (policy,) = resources(template, "AWS::IAM::Role")[role_id]["Properties"]["ManagedPolicyArns"]
+    assert "AmazonSSMManagedInstanceCore" in json.dumps(policy)
 
 
 def test_no_write_action_on_a_wildcard_resource(template: Template) -> None:

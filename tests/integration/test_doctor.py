@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import objects
 import pytest
@@ -283,9 +284,10 @@ def test_a_node_advertising_an_unknown_board_is_named(
 # -- the CLI against a deployment config, and the deployed scaler's diagnose request ------
 
 
-def _deploy_config(tmp_path: Path, secret_arn: str) -> Path:
+def _deploy_config(tmp_path: Path, secret_arn: str, controller_endpoint: str) -> Path:
     example = yaml_load(Path(credentials.DEFAULT_RBAC).parents[1] / "config" / "fpga-burst.yaml")
-    example["cluster"].update(name=scaler_env.CLUSTER, credentials_secret_arn=secret_arn)
+    example["cluster"].update(name=scaler_env.CLUSTER, credentials_secret_arn=secret_arn,
+                              controller_endpoint=controller_endpoint)
     example["join"] = {"parameter_name": JOIN}
     path = tmp_path / "my-cluster.yaml"
     path.write_text(json.dumps(example))  # JSON is YAML
@@ -319,7 +321,8 @@ def test_the_cli_compares_the_config_with_the_deployed_functions(
 ) -> None:
     world.build(good_credentials)
     secret = world.aws.secrets.describe_secret(SecretId=scaler_env.SECRET)["ARN"]
-    path = _deploy_config(tmp_path, secret)
+    # The functions reach the test control plane: its address is the controller endpoint.
+    path = _deploy_config(tmp_path, secret, urlsplit(good_credentials.endpoint).netloc)
     change = {"FPGA_BURST_API_ENDPOINT": "10.9.9.9:6443"} if drift else {}
     _deploy_functions(world, path, change)
     code = cli.main(["doctor", "--config", str(path), "--endpoint-url", world.endpoint])

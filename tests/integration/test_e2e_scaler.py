@@ -22,6 +22,7 @@ import objects
 import pytest
 import requests
 import scaler_env
+import yaml
 from awsfakes import OperationStubber
 from moto.server import ThreadedMotoServer
 from objects import F1, U250
@@ -198,6 +199,18 @@ def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
     assert UNNEEDED_SINCE in node["metadata"]["annotations"]
     assert TO_BE_DELETED in {t["key"] for t in node["spec"]["taints"]}
     assert aws.desired("f1-4xlarge") == 1
+    # AND the status remembers job 2's arrival (2 F1 boards) and says why the node goes,
+    # as does an Event on the node
+    status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
+                        STATUS_NAMESPACE)
+    seen = json.loads(status["data"]["arrivals.json"])["boards"][F1]
+    assert [boards for _, boards in seen] == [2]
+    steps = yaml.safe_load(status["data"]["status.yaml"])["scaleDown"]
+    assert {"node": burst, "step": "taint"} == {k: steps[0][k] for k in ("node", "step")}
+    assert "later than a new boot" in steps[0]["reason"]
+    events = admin.call("list events", admin.core.list_namespaced_event, "default",
+                        field_selector=f"involvedObject.kind=Node,involvedObject.name={burst}")
+    assert {e["reason"] for e in events["items"]} == {"Idle", "ScaleDown"}
     # THEN on the next tick, re-checked and still empty, it is terminated with decrement
     removed = tick()
     assert removed["first"]["terminated"] == [instance["InstanceId"]]

@@ -18,6 +18,10 @@ from burst.core.quantity import parse_count
 
 log = logging.getLogger(__name__)
 
+# The instance tag a node's bootstrap sets when it fails to join: the step and the reason
+# (stacks/nodegroup/bootstrap.sh), where `burst doctor` and the console can read it.
+JOIN_ERROR_TAG = "fpga-burst.io/join-error"
+
 ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
 CLUSTER_TAG_PREFIX = "k8s.io/cluster-autoscaler/"
 LABEL_PREFIX = "k8s.io/cluster-autoscaler/node-template/label/"

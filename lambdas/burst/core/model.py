@@ -63,6 +63,9 @@ class Catalog:
     # accelerator name -> board resource -> replicas per board
     accelerators: Mapping[str, Mapping[BoardResource, int]] = field(default_factory=dict)
     instance_types: Mapping[str, InstanceType] = field(default_factory=dict)
+    # Board resources node groups advertise under a name of their own (a deployment's
+    # node_groups[].board_resource), so pods asking for them are known as FPGA pods.
+    boards: frozenset[BoardResource] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ names stacks/controller/construct.py `environment()` sets), else the default wri
 FPGA_BURST_CONFIG carries the structured part as JSON (stacks/config.py
 `DeployConfig.runtime_config()`):
 
-    {"catalog": {"accelerators": {name: {board: replicas}}},
+    {"catalog": {"accelerators": {name: {board: replicas}}, "boards": [board, ...]},
      "policy": {field: value} as burst.core.policy parses it,
      "lifecycle": {"launch_timeout_seconds", "terminate_timeout_seconds"},
      "watch": {"enabled", "idle_seconds", "max_batch_seconds", "margin_seconds"}}
@@ -115,8 +115,9 @@ class RuntimeConfig:
 
     @property
     def boards(self) -> frozenset[str]:
-        """Board resources the catalog knows (instance types and accelerators)."""
-        found = {b for it in self.catalog.instance_types.values() for b in it.boards}
+        """Board resources the catalog knows (instance types, accelerators, node groups)."""
+        found = set(self.catalog.boards)
+        found.update(b for it in self.catalog.instance_types.values() for b in it.boards)
         found.update(b for boards in self.catalog.accelerators.values() for b in boards)
         return frozenset(found)
 
@@ -211,7 +212,8 @@ class _Fields:
 def _catalog(data: Mapping[str, Any]) -> Catalog:
     base = default_catalog()
     accelerators = data.get("accelerators", {})
-    extra = sorted(set(data) - {"accelerators"})
+    named = data.get("boards", [])
+    extra = sorted(set(data) - {"accelerators", "boards"})
     if extra:
         raise ConfigError(CONFIG_VAR, f"catalog.{extra[0]}", "unknown setting")
     if not isinstance(accelerators, Mapping):
@@ -227,7 +229,10 @@ def _catalog(data: Mapping[str, Any]) -> Catalog:
                     CONFIG_VAR, f"{where}.{board}", f"replicas must be >= 1, got {replicas!r}"
                 )
         merged[str(name)] = {str(b): int(r) for b, r in boards.items()}
-    return Catalog(accelerators=merged, instance_types=base.instance_types)
+    if not isinstance(named, list) or not all(isinstance(b, str) and "/" in b for b in named):
+        raise ConfigError(CONFIG_VAR, "catalog.boards", "must be a list of vendor/name resources")
+    return Catalog(accelerators=merged, instance_types=base.instance_types,
+                   boards=frozenset(named))
 
 
 def _lifecycle(data: Mapping[str, Any]) -> LifecycleSettings:

@@ -35,7 +35,6 @@ class Timings:
     boot: float  # launch -> the node registers
     device_plugin: float  # registered -> boards advertised (the late device plugin)
     job: float  # how long each job runs
-    unneeded: float  # scale-down unneeded time (the deploy config's minimum is 60 s)
     lifecycle_timeout: float = 60.0
 
 

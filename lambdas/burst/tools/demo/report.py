@@ -78,12 +78,13 @@ def summary(story: Story) -> str:
         f"Burst capacity added: ${price:.2f} per hour while it ran "
         f"({len(story.fleet)} instance(s), {burst_seconds:.0f} s in all: "
         f"${cost:.4f} for this demo). On AWS the same story takes minutes, not seconds: "
-        "instances boot in ~4 min and the default unneeded time is 10 min.",
+        "instances boot in ~4 min, and an idle one is kept only while an FPGA pod is "
+        "expected for it sooner than a boot.",
         "",
         "## Timings",
         "",
         f"Scaler tick {t.tick:g} s (AWS: 1 min), boot {t.boot:g} s, device plugin "
-        f"+{t.device_plugin:g} s, jobs {t.job:g} s, unneeded time {t.unneeded:g} s.",
+        f"+{t.device_plugin:g} s, jobs {t.job:g} s.",
         "",
         "## Decisions",
         "",

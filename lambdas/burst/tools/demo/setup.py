@@ -181,10 +181,9 @@ def join_key(aws: Aws, timeline: Timeline) -> str:
 
 def handler_config(deploy: DeployConfig, timings: Timings, *, endpoint: str,
                    key: str) -> RuntimeConfig:
-    """FPGA_BURST_CONFIG as the CDK builds it (DeployConfig.runtime_config), with the demo's
-    shorter scale-down wait and a watch that stops in time for the next tick."""
+    """FPGA_BURST_CONFIG as the CDK builds it (DeployConfig.runtime_config), with a watch
+    that stops in time for the demo's shorter tick."""
     document = deploy.runtime_config()
-    document["policy"]["scale_down_unneeded_time_seconds"] = timings.unneeded
     document["watch"] = {"idle_seconds": 0.5, "max_batch_seconds": 2,
                          "margin_seconds": min(2.0, timings.tick / 4)}
     return runtime_config.load(

@@ -39,9 +39,9 @@ from burst.tools.demo.hooks import EVENTS, Calls, LifecycleHooks, Machine
 from burst.tools.demo.timeline import Timeline
 from burst.tools.sim.engine import Sample
 
-NORMAL = Timings(tick=8.0, boot=3.0, device_plugin=10.0, job=8.0, unneeded=20.0)
+NORMAL = Timings(tick=8.0, boot=3.0, device_plugin=10.0, job=8.0)
 # For the test: every wait shorter, the same order of events (boards still come after a tick).
-FAST = Timings(tick=4.0, boot=1.0, device_plugin=5.0, job=3.0, unneeded=4.0)
+FAST = Timings(tick=4.0, boot=1.0, device_plugin=5.0, job=3.0)
 ONPREM = "onprem-1"
 FPGA_LABELS = {"inaccel/fpga": "enabled"}
 XGBOOST = {"com.inaccel.xgboost.exact": 4}
@@ -109,8 +109,8 @@ def _play(cp: Any, server: ThreadedMotoServer, report: Path, timings: Timings,
                                    key=setup.join_key(aws, timeline))
         timeline.say("setup", f"timings: scaler tick {timings.tick:g} s (AWS: 1 min), boot "
                               f"{timings.boot:g} s, device plugin +{timings.device_plugin:g} s, "
-                              f"jobs {timings.job:g} s, unneeded time {timings.unneeded:g} s "
-                              f"(config: {deploy.policy.scale_down_unneeded_time})")
+                              f"jobs {timings.job:g} s; scale-down "
+                              f"{deploy.policy.scale_down.value}")
         return _stage(cp, admin, aws, deploy, cfg, timings, timeline, limit)
 
 
