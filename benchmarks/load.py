@@ -402,18 +402,14 @@ def main() -> None:
 
 
 def ticks(sizes: list[int], threads: int, most_ticks: int) -> None:
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's request lines
     with tempfile.TemporaryDirectory() as tmp:
         setup = time.perf_counter()
         cp = devcluster.start(Path(tmp), scheduler=False)
-        port = scaler_env.free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
         try:
-            with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
+            with scaler_env.moto_server() as endpoint, client.from_kubeconfig(
+                cp.admin_kubeconfig
+            ) as admin:
                 creds = credentials.provision(admin, credentials.DEFAULT_RBAC,
                                               timedelta(hours=2), str(cp.admin_kubeconfig))
                 admin.call("ns", admin.core.create_namespace, {"metadata": {"name": NAMESPACE}})
@@ -436,7 +432,6 @@ def ticks(sizes: list[int], threads: int, most_ticks: int) -> None:
                           flush=True)
                     run_size(env, admin, size, most_ticks)
         finally:
-            server.stop()
             cp.stop()
 
 

@@ -299,7 +299,6 @@ def measure(ticks: int) -> dict[str, Any]:
     cluster: one node group, nothing pending."""
     import devcluster
     import scaler_env
-    from moto.server import ThreadedMotoServer
 
     from burst.adapters.kube import client, credentials
     from burst.handlers import runtime, scaler, tokens
@@ -308,37 +307,33 @@ def measure(ticks: int) -> dict[str, Any]:
     logging.disable(logging.INFO)  # the handlers' decision lines would drown the figures
     with tempfile.TemporaryDirectory() as tmp:
         cp = devcluster.start(Path(tmp))
-        port = scaler_env.free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
         try:
-            with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
-                creds = credentials.provision(admin, credentials.DEFAULT_RBAC,
-                                              timedelta(hours=1), str(cp.admin_kubeconfig))
-            aws = scaler_env.Aws(endpoint)
-            aws.store_credentials(creds)
-            aws.group("f2-12xlarge", "f2.12xlarge", {}, max_size=4)
-            key = scaler_env.session().client("kms", endpoint_url=endpoint).create_key()
-            os.environ.update(scaler_env.environment(endpoint))  # poll mode
-            os.environ.update({"FPGA_BURST_JOIN_PARAMETER": "/fpga-burst/onprem/join",
-                               "FPGA_BURST_JOIN_KEY_ID": key["KeyMetadata"]["KeyId"]})
-            runtime.config.cache_clear()
-            poll_timeout = SCALER_TIMEOUTS["poll"].to_seconds()
-            print(f"measuring {ticks} poll-mode ticks, then one watch-mode tick (about a "
-                  "minute) ...", flush=True)
-            poll = [timed(lambda: scaler.handler(scaler_env.scheduled_event(),
-                                                 LocalContext("scaler", poll_timeout)))
-                    for _ in range(ticks)]
-            published = [timed(lambda: tokens.handler({}, LocalContext("tokens", 60)))
-                         for _ in range(6)]
-            os.environ.update(scaler_env.environment(endpoint, watch={"enabled": True}))
-            runtime.config.cache_clear()
-            watch_timeout = SCALER_TIMEOUTS["watch"].to_seconds()
-            watched = [timed(lambda: scaler.handler(scaler_env.scheduled_event(),
-                                                    LocalContext("scaler", watch_timeout)))]
+            with scaler_env.moto_server() as endpoint:
+                with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
+                    creds = credentials.provision(admin, credentials.DEFAULT_RBAC,
+                                                  timedelta(hours=1), str(cp.admin_kubeconfig))
+                aws = scaler_env.Aws(endpoint)
+                aws.store_credentials(creds)
+                aws.group("f2-12xlarge", "f2.12xlarge", {}, max_size=4)
+                key = scaler_env.session().client("kms", endpoint_url=endpoint).create_key()
+                os.environ.update(scaler_env.environment(endpoint))  # poll mode
+                os.environ.update({"FPGA_BURST_JOIN_PARAMETER": "/fpga-burst/onprem/join",
+                                   "FPGA_BURST_JOIN_KEY_ID": key["KeyMetadata"]["KeyId"]})
+                runtime.config.cache_clear()
+                poll_timeout = SCALER_TIMEOUTS["poll"].to_seconds()
+                print(f"measuring {ticks} poll-mode ticks, then one watch-mode tick (about a "
+                      "minute) ...", flush=True)
+                poll = [timed(lambda: scaler.handler(scaler_env.scheduled_event(),
+                                                     LocalContext("scaler", poll_timeout)))
+                        for _ in range(ticks)]
+                published = [timed(lambda: tokens.handler({}, LocalContext("tokens", 60)))
+                             for _ in range(6)]
+                os.environ.update(scaler_env.environment(endpoint, watch={"enabled": True}))
+                runtime.config.cache_clear()
+                watch_timeout = SCALER_TIMEOUTS["watch"].to_seconds()
+                watched = [timed(lambda: scaler.handler(scaler_env.scheduled_event(),
+                                                        LocalContext("scaler", watch_timeout)))]
         finally:
-            server.stop()
             cp.stop()
     return {"poll": poll, "poll_median": statistics.median(poll),
             "poll_mean": statistics.mean(poll), "watch": watched,

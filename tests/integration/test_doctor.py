@@ -23,7 +23,6 @@ import pytest
 import requests
 import scaler_env
 from conftest import unique
-from moto.server import ThreadedMotoServer
 
 from burst.adapters.kube import credentials
 from burst.adapters.kube.client import Kube
@@ -48,13 +47,8 @@ TRANSITIONS = {Hook.LAUNCH: "autoscaling:EC2_INSTANCE_LAUNCHING",
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = scaler_env.free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with scaler_env.moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,6 @@ import requests
 import scaler_env
 import yaml
 from awsfakes import OperationStubber
-from moto.server import ThreadedMotoServer
 from objects import F1, U250
 from scaler_env import LambdaContext, emitted_metrics, scheduled_event
 
@@ -43,13 +42,8 @@ XGB = "com.inaccel.xgboost.exact"
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    port = scaler_env.free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with scaler_env.moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
