@@ -1,6 +1,7 @@
 """The controller: three functions, what wakes them, and exactly what they may touch.
 
-scaler (1-minute schedule), lifecycle (ASG lifecycle-action events of the managed groups)
+scaler (1-minute schedule), lifecycle (ASG lifecycle-action events of the managed groups;
+Spot interruption, rebalance and AWS Health scheduled-change notices)
 and tokens (15-minute schedule) share one code asset (`lambdas/`), one dependency layer and
 one environment, built in `environment()`: the only place the functions' settings are named.
 Each concern has its module: the function table (functions.py), what each may touch
@@ -24,7 +25,7 @@ from stacks.config import DeployConfig
 from stacks.controller.functions import LIFECYCLE, Shared, build_function, specs
 from stacks.controller.grants import Permissions, grant
 from stacks.controller.layer import dependency_layer
-from stacks.controller.triggers import SCHEDULES, lifecycle_actions, schedule
+from stacks.controller.triggers import SCHEDULES, instance_notices, lifecycle_actions, schedule
 from stacks.nag import acknowledge
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
@@ -130,3 +131,6 @@ class Controller(Construct):
         lifecycle_actions(
             self, self.functions[LIFECYCLE.name], asg_names=asg_names, dead_letters=self.failures
         )
+        # Which instances are ours is read by the function (DescribeAutoScalingGroups, which
+        # it already holds for the lifecycle actions): no new permission.
+        instance_notices(self, self.functions[LIFECYCLE.name], dead_letters=self.failures)

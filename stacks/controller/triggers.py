@@ -1,4 +1,5 @@
-"""What wakes the functions: EventBridge schedules, and the node groups' lifecycle events.
+"""What wakes the functions: EventBridge schedules, the node groups' lifecycle events, and
+the notices that an instance is going or at risk (Spot, AWS Health).
 
 Events only make a reconcile happen sooner (the loop is level-triggered), so a trigger that
 cannot deliver drops its event to the failure queue rather than queueing stale work.
@@ -15,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from burst.core.events import HEALTH, REBALANCE, SPOT_INTERRUPTION
 from burst.core.policy import SCALER_PERIOD, TOKEN_PERIOD
 from stacks.controller.functions import SCALER, TOKENS
 
@@ -28,6 +30,9 @@ LIFECYCLE_EVENTS = (
     "EC2 Instance-terminate Lifecycle Action",
     "EC2 Instance Launch Unsuccessful",
 )
+# They name only the instance, not its group: the lifecycle function keeps those of the
+# managed groups (burst.loop.interruption) and logs why it ignores the rest.
+EC2_NOTICES = (SPOT_INTERRUPTION, REBALANCE)
 
 
 def schedule(
@@ -80,3 +85,45 @@ def lifecycle_actions(
             )
         ],
     )
+
+
+def _notice_target(function: lambda_.IFunction, dead_letters: sqs.IQueue) -> targets.LambdaFunction:
+    # A Spot warning is worth nothing after its two minutes; a Health scheduled change is
+    # announced days ahead and EventBridge's own retries within ten minutes are plenty.
+    return targets.LambdaFunction(
+        function, retry_attempts=2, max_event_age=Duration.minutes(10),
+        dead_letter_queue=dead_letters,
+    )
+
+
+def instance_notices(
+    scope: Construct, function: lambda_.IFunction, *, dead_letters: sqs.IQueue
+) -> tuple[events.Rule, events.Rule]:
+    """Sends Spot interruption warnings, rebalance recommendations and AWS Health scheduled
+    changes for EC2 to `function`.
+
+    Patterns as AWS documents them: EC2 User Guide ("Spot Instance interruption notices",
+    "EC2 instance rebalance recommendations"), AWS Health User Guide ("Monitoring events in
+    AWS Health with Amazon EventBridge": source aws.health, detail-type "AWS Health Event",
+    detail.service, detail.eventTypeCategory). Health events reach a rule in the region
+    they concern, which is this stack's.
+    """
+    ec2 = events.Rule(
+        scope,
+        "InstanceNotices",
+        description="fpga-burst: Spot interruption warnings and rebalance recommendations",
+        event_pattern=events.EventPattern(source=["aws.ec2"], detail_type=list(EC2_NOTICES)),
+        targets=[_notice_target(function, dead_letters)],
+    )
+    health = events.Rule(
+        scope,
+        "ScheduledChanges",
+        description="fpga-burst: AWS Health scheduled changes of EC2 instances",
+        event_pattern=events.EventPattern(
+            source=["aws.health"],
+            detail_type=[HEALTH],
+            detail={"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]},
+        ),
+        targets=[_notice_target(function, dead_letters)],
+    )
+    return ec2, health

@@ -265,9 +265,41 @@ def test_lifecycle_rule_is_filtered_to_the_managed_groups(
     )
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        # EC2 User Guide: "Spot Instance interruption notices", "EC2 instance rebalance
+        # recommendations"; these name only the instance, so no group filter is possible.
+        {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning",
+                                                "EC2 Instance Rebalance Recommendation"]},
+        # AWS Health User Guide: "Monitoring events in AWS Health with Amazon EventBridge".
+        {"source": ["aws.health"], "detail-type": ["AWS Health Event"],
+         "detail": {"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]}},
+    ],
+    ids=["spot-and-rebalance", "health-scheduled-change"],
+)
+def test_instance_notices_go_to_the_lifecycle_function(
+    template: Template, pattern: dict[str, Any]
+) -> None:
+    fn_id, _ = function_by_handler(template, HANDLERS["lifecycle"])
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": pattern,
+            "State": "ENABLED",
+            "Targets": [Match.object_like({
+                "Arn": {"Fn::GetAtt": [fn_id, "Arn"]},
+                "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600},
+                "DeadLetterConfig": Match.object_like({}),
+            })],
+        },
+    )
+
+
 def test_each_rule_may_invoke_only_its_function(template: Template) -> None:
     permissions = resources(template, "AWS::Lambda::Permission")
-    assert len(permissions) == 3
+    # two schedules, the lifecycle actions, the EC2 notices and the Health scheduled changes
+    assert len(permissions) == 5
     for permission in permissions.values():
         props = permission["Properties"]
         assert props["Principal"] == "events.amazonaws.com"

@@ -14,8 +14,11 @@ from burst.core.errors import EventError
 from burst.core.events import (
     LaunchLifecycleAction,
     LaunchUnsuccessful,
+    RebalanceRecommendation,
     RunNow,
+    ScheduledChange,
     ScheduledTick,
+    SpotInterruption,
     TerminateLifecycleAction,
     parse_event,
     parse_event_json,
@@ -60,6 +63,34 @@ VALID = {
             instance_id="i-0a1b2c3d4e5f60718",
             token="4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05",
             metadata="fpga-burst",
+        ),
+    ),
+    # The next three are AWS's documented samples (events/README.md), times filled in.
+    "spot interruption warning": (
+        "spot-interruption-warning.json",
+        SpotInterruption(
+            id="12345678-1234-1234-1234-123456789012",
+            time=datetime(2026, 11, 27, 3, 20, tzinfo=UTC),
+            instance_id="i-1234567890abcdef0",
+            action="terminate",
+        ),
+    ),
+    "rebalance recommendation": (
+        "rebalance-recommendation.json",
+        RebalanceRecommendation(
+            id="12345678-1234-1234-1234-123456789012",
+            time=datetime(2026, 11, 27, 3, 15, tzinfo=UTC),
+            instance_id="i-1234567890abcdef0",
+        ),
+    ),
+    "AWS Health scheduled change": (
+        "health-scheduled-change.json",
+        ScheduledChange(
+            id="7fb65329-1628-4cf3-a740-95fg457h1402",
+            time=datetime(2016, 6, 5, 6, 27, 57, tzinfo=UTC),
+            instance_ids=("i-12345678",),  # in resources and affectedEntities: once
+            type_code="AWS_EC2_DEDICATED_HOST_NETWORK_MAINTENANCE_SCHEDULED",
+            start="Sat, 05 Jun 2016 15:10:09 GMT",
         ),
     ),
 }
@@ -111,6 +142,15 @@ MALFORMED_FILES = {
     "EventBridge Scheduler source instead of a rule": ("scheduled-wrong-source.json", "source"),
     "a JSON array, not an object": ("not-an-object.json", ""),
     "truncated JSON": ("truncated.json", ""),
+    "Spot warning without instance-id": (
+        "spot-interruption-missing-instance-id.json", "detail.instance-id"),
+    "Spot warning with the documentation's placeholder action": (
+        "spot-interruption-placeholder-action.json", "detail.instance-action"),
+    "rebalance recommendation from Auto Scaling": ("rebalance-wrong-source.json", "source"),
+    "Health event for RDS": ("health-not-ec2.json", "detail.service"),
+    "Health issue, not a scheduled change": (
+        "health-issue-not-scheduled.json", "detail.eventTypeCategory"),
+    "Health event naming no instance": ("health-no-instance.json", "detail.affectedEntities"),
 }
 
 
@@ -169,6 +209,15 @@ MALFORMED_DICTS = {
         _DELETE,
         "detail.ActivityId",
     ),
+    "spot instance-id not an instance": (
+        "spot-interruption-warning.json", "detail.instance-id", "vol-0abc", "detail.instance-id"),
+    "rebalance instance-id a number": (
+        "rebalance-recommendation.json", "detail.instance-id", 7, "detail.instance-id"),
+    "health affectedEntities an object": (
+        "health-scheduled-change.json", "detail.affectedEntities", {"entityValue": "i-1"},
+        "detail.affectedEntities"),
+    "health without eventTypeCode": (
+        "health-scheduled-change.json", "detail.eventTypeCode", _DELETE, "detail.eventTypeCode"),
     "launch unsuccessful details not an object": (
         "launch-unsuccessful.json",
         "detail.Details",
@@ -222,7 +271,10 @@ def test_samples_use_the_seed_scenario_group_names_and_iso_times() -> None:
         datetime.fromisoformat(event["time"])
         group = event["detail"].get("AutoScalingGroupName")
         assert group in (None, "f1-4xlarge", "f1-2xlarge"), path.name
-        assert all(arn.startswith("arn:aws:") for arn in event["resources"]), path.name
+        # AWS Health lists an EC2 event's affected instances by id, not ARN (AWS's sample)
+        assert all(arn.startswith("arn:aws:") or (
+            event["source"] == "aws.health" and arn.startswith("i-"))
+            for arn in event["resources"]), path.name
 
 
 def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
@@ -239,3 +291,12 @@ def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
     token = raw["detail"]["LifecycleActionToken"]
     assert action.token == token
     assert token not in repr(action) and token not in str(action)
+
+
+def test_a_health_event_acts_on_every_instance_it_names_in_resources_or_entities() -> None:
+    event = sample("health-scheduled-change.json")
+    event["resources"] = ["i-0aaa", "arn:aws:health:us-east-1::entity/x"]
+    event["detail"]["affectedEntities"] = [{"entityValue": "i-0bbb"}, {"entityValue": "i-0aaa"}]
+    parsed = parse_event(event)
+    assert isinstance(parsed, ScheduledChange)
+    assert parsed.instance_ids == ("i-0aaa", "i-0bbb")

@@ -20,11 +20,18 @@ SCHEDULED = "Scheduled Event"
 LAUNCH_ACTION = "EC2 Instance-launch Lifecycle Action"
 TERMINATE_ACTION = "EC2 Instance-terminate Lifecycle Action"
 LAUNCH_UNSUCCESSFUL = "EC2 Instance Launch Unsuccessful"
+# Notices that an instance will go (or may go) soon: acted on for managed instances only.
+SPOT_INTERRUPTION = "EC2 Spot Instance Interruption Warning"
+REBALANCE = "EC2 Instance Rebalance Recommendation"
+HEALTH = "AWS Health Event"
 _SOURCES = {
     SCHEDULED: "aws.events",
     LAUNCH_ACTION: "aws.autoscaling",
     TERMINATE_ACTION: "aws.autoscaling",
     LAUNCH_UNSUCCESSFUL: "aws.autoscaling",
+    SPOT_INTERRUPTION: "aws.ec2",
+    REBALANCE: "aws.ec2",
+    HEALTH: "aws.health",
 }
 _TRANSITIONS = {
     LAUNCH_ACTION: "autoscaling:EC2_INSTANCE_LAUNCHING",
@@ -83,6 +90,52 @@ class LaunchUnsuccessful:
 
 
 @dataclass(frozen=True)
+class SpotInterruption:
+    """EC2 will stop, hibernate or terminate a Spot Instance in two minutes (EC2 User
+    Guide, "Spot Instance interruption notices"; `detail.instance-action`)."""
+
+    id: str
+    time: datetime
+    instance_id: str
+    action: str  # "terminate" | "stop" | "hibernate"
+
+    @property
+    def instance_ids(self) -> tuple[str, ...]:
+        return (self.instance_id,)
+
+
+@dataclass(frozen=True)
+class RebalanceRecommendation:
+    """A Spot Instance is at elevated risk of interruption (EC2 User Guide, "EC2 instance
+    rebalance recommendations"): may come before the interruption warning, or with it."""
+
+    id: str
+    time: datetime
+    instance_id: str
+
+    @property
+    def instance_ids(self) -> tuple[str, ...]:
+        return (self.instance_id,)
+
+
+@dataclass(frozen=True)
+class ScheduledChange:
+    """An AWS Health scheduled change for EC2 instances (retirement, maintenance reboot,
+    stop): `detail.eventTypeCategory` "scheduledChange", service "EC2". The instances are
+    the event's `resources` and `detail.affectedEntities[].entityValue` that name one."""
+
+    id: str
+    time: datetime
+    instance_ids: tuple[str, ...]
+    type_code: str  # detail.eventTypeCode, e.g. AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED
+    start: str = ""  # detail.startTime as AWS writes it (RFC 1123), for the Event message
+
+
+Notice = SpotInterruption | RebalanceRecommendation | ScheduledChange
+SPOT_ACTIONS = ("terminate", "stop", "hibernate")
+
+
+@dataclass(frozen=True)
 class RunNow:
     """An empty event (`{}`): an operator's `aws lambda invoke` asking a scheduled function to
     do its scheduled work now (e.g. publish the first join data after a deploy)."""
@@ -91,7 +144,7 @@ class RunNow:
 
 
 Event = (ScheduledTick | LaunchLifecycleAction | TerminateLifecycleAction | LaunchUnsuccessful
-         | RunNow)
+         | RunNow | Notice)
 
 # What an operator invokes the scaler with (`aws lambda invoke`, `burst doctor --in-vpc`).
 DIAGNOSE = "diagnose"
@@ -168,6 +221,8 @@ def parse_event(raw: object) -> Event:
         return ScheduledTick(id=event_id, time=time, rule=_first_resource(raw))
     if kind == LAUNCH_UNSUCCESSFUL:
         return _launch_unsuccessful(event_id, time, detail)
+    if kind in (SPOT_INTERRUPTION, REBALANCE, HEALTH):
+        return _notice(kind, event_id, time, raw, detail)
     return _lifecycle_action(kind, event_id, time, detail)
 
 
@@ -210,6 +265,50 @@ def _launch_unsuccessful(
     )
 
 
+def _notice(kind: str, event_id: str, time: datetime, raw: Mapping[str, object],
+            detail: Mapping[str, object]) -> Notice:
+    if kind == HEALTH:
+        return _scheduled_change(event_id, time, raw, detail)
+    instance = _instance_id(detail, "instance-id", "detail.")
+    if kind == REBALANCE:
+        return RebalanceRecommendation(id=event_id, time=time, instance_id=instance)
+    action = _string(detail, "instance-action", "detail.")
+    if action not in SPOT_ACTIONS:
+        raise EventError("detail.instance-action", f"{action!r}; documented: {list(SPOT_ACTIONS)}")
+    return SpotInterruption(id=event_id, time=time, instance_id=instance, action=action)
+
+
+def _scheduled_change(event_id: str, time: datetime, raw: Mapping[str, object],
+                      detail: Mapping[str, object]) -> ScheduledChange:
+    service = _string(detail, "service", "detail.")
+    if service != "EC2":
+        raise EventError("detail.service", f"{service!r}: only EC2 instances are handled")
+    category = _string(detail, "eventTypeCategory", "detail.")
+    if category != "scheduledChange":
+        raise EventError("detail.eventTypeCategory", f"{category!r}, not 'scheduledChange'")
+    entities = detail.get("affectedEntities", [])
+    if not isinstance(entities, list) or not all(isinstance(e, Mapping) for e in entities):
+        raise EventError("detail.affectedEntities", "expected a list of JSON objects")
+    values = [_optional(e, "entityValue", "detail.affectedEntities[].") for e in entities]
+    resources = _resources(raw)
+    # Resources may be ARNs of other kinds; only instance ids are acted on, each once.
+    found = tuple(dict.fromkeys(v for v in (*resources, *values) if v.startswith("i-")))
+    if not found:
+        raise EventError("detail.affectedEntities", "names no EC2 instance (i-...)")
+    return ScheduledChange(
+        id=event_id, time=time, instance_ids=found,
+        type_code=_string(detail, "eventTypeCode", "detail."),
+        start=_optional(detail, "startTime", "detail."),
+    )
+
+
+def _instance_id(data: Mapping[str, object], key: str, path: str) -> str:
+    value = _string(data, key, path)
+    if not value.startswith("i-"):
+        raise EventError(path + key, f"not an EC2 instance id: {value!r}")
+    return value
+
+
 def _string(data: Mapping[str, object], key: str, path: str = "") -> str:
     value = data.get(key)
     if value is None:
@@ -239,7 +338,12 @@ def _time(data: Mapping[str, object], key: str) -> datetime:
 
 
 def _first_resource(data: Mapping[str, object]) -> str:
+    resources = _resources(data)
+    return resources[0] if resources else ""
+
+
+def _resources(data: Mapping[str, object]) -> list[str]:
     resources = data.get("resources", [])
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
         raise EventError("resources", "expected a list of ARNs")
-    return str(resources[0]) if resources else ""
+    return [str(r) for r in resources]

@@ -68,3 +68,7 @@ class EventReason(StrEnum):
     # On burst nodes: first seen idle (kept or not, and why); marked for deletion or not.
     IDLE = "Idle"
     SCALE_DOWN = "ScaleDown"
+    # On burst nodes whose instance is going or at risk (burst.loop.interruption).
+    SPOT_INTERRUPTION = "SpotInterruption"
+    REBALANCE_RECOMMENDATION = "RebalanceRecommendation"
+    SCHEDULED_CHANGE = "ScheduledChange"

@@ -1,4 +1,6 @@
-"""The lifecycle function: an ASG launch/terminate lifecycle action, or a failed launch.
+"""The lifecycle function: an ASG launch/terminate lifecycle action, a failed launch, or a
+notice that an instance is going or at risk (Spot interruption warning, rebalance
+recommendation, AWS Health scheduled change: burst.loop.interruption).
 
 Launch: complete CONTINUE once the node is useful; terminate: cordon, drain, delete the
 Node, complete (burst.loop.lifecycle). A failed launch is only logged and counted: the scaler
@@ -10,10 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from burst.core.errors import BurstError, EventError
-from burst.core.events import LaunchUnsuccessful, RunNow, ScheduledTick, parse_event
+from burst.core.events import (
+    LaunchUnsuccessful,
+    RebalanceRecommendation,
+    RunNow,
+    ScheduledChange,
+    ScheduledTick,
+    SpotInterruption,
+    parse_event,
+)
 from burst.core.names import Metric
 from burst.handlers import runtime
-from burst.loop import lifecycle
+from burst.loop import interruption, lifecycle
 from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
 
@@ -44,10 +54,15 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
             cfg.cluster_name, cfg.catalog.instance_types)
         drainer = lifecycle.Drainer(built.cluster, built.cluster, built.aws.lifecycle, clock,
                                     cfg.lifecycle.terminate_timeout, stop_at)
+        if isinstance(action, (SpotInterruption, RebalanceRecommendation, ScheduledChange)):
+            return _notice(interruption.handle(action, built.cluster, built.cluster, drainer,
+                                               groups), action.id)
         outcome = lifecycle.handle(action, built.cluster, drainer, groups)
     except BurstError as exc:
         return {"outcome": runtime.failed(exc, function="lifecycle", event=action.id,
-                                          instance=action.instance_id)}
+                                          instance=",".join(action.instance_ids)
+                                          if isinstance(action, ScheduledChange)
+                                          else action.instance_id)}
     finally:
         if built is not None and adapters is None:
             built.close()
@@ -56,6 +71,16 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     logger.info(f"{outcome.transition} {outcome.instance_id}: {outcome.result.value}",
                 extra={"decision": outcome.reason, **outcome.summary()})
     return {"outcome": "ok", "event": action.id, **outcome.summary()}
+
+
+def _notice(outcomes: tuple[interruption.Outcome, ...], event: str) -> dict[str, Any]:
+    for o in outcomes:
+        logger.info(f"{o.notice} {o.instance_id}: {o.result.value}",
+                    extra={"decision": o.reason, **o.summary()})
+    summaries = [o.summary() for o in outcomes]
+    # One instance (the EC2 notices): its summary at the top level, as for lifecycle actions.
+    first = summaries[0] if len(summaries) == 1 else {"instances": summaries}
+    return {"outcome": "ok", "event": event, **first}
 
 
 def _launch_unsuccessful(event: LaunchUnsuccessful) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """act (skipped in a dry run): raise desired capacities (scale-up first: it is what pending
 pods wait for), give back / annotate / taint / terminate burst nodes, then continue the
-lifecycle actions a lost event or a killed invocation left behind (burst.loop.lifecycle).
+lifecycle actions a lost event or a killed invocation left behind (burst.loop.lifecycle),
+and the drains of nodes marked interrupted or rebalancing (burst.loop.interruption).
 
 The shell calls the two halves apart, telling in between (burst.loop.reconcile): under
 time pressure a tick does scale-up, then status, then Events, then scale-down. Each write
@@ -19,12 +20,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
+from burst.core import interruption as marks
 from burst.core import scaledown
 from burst.core.errors import BurstError
 from burst.core.model import ScaleUp, Snapshot
 from burst.core.names import Metric
 from burst.core.scaledown import ScaleDownPlan
-from burst.loop import lifecycle
+from burst.loop import interruption, lifecycle
 from burst.loop.clock import Clock
 from burst.loop.config import RuntimeConfig
 from burst.loop.result import Log, MetricSink, Result, attempt, failed
@@ -64,6 +66,7 @@ class Act:
         failures = list(result.failures)
         terminated = self._scale_down(result.scale_down, result.time, failures, stop_at)
         outcomes = self._lifecycle(result.snapshot, stop_at, failures)
+        self._interruptions(result, stop_at, failures)
         return replace(result, terminated=terminated, failures=tuple(failures),
                        lifecycle=outcomes)
 
@@ -128,16 +131,33 @@ class Act:
                                      "instance": t.instance_id, "node_group": t.node_group})
         return tuple(terminated)
 
+    def _drainer(self, stop_at: float | None) -> lifecycle.Drainer:
+        w = self.writers
+        return lifecycle.Drainer(
+            w.nodes, w.drains, w.actions, self.clock, self.config.lifecycle.terminate_timeout,
+            stop_at if stop_at is not None else self.clock.monotonic() + 30.0,
+        )
+
+    def _interruptions(self, result: Result, stop_at: float | None,
+                       failures: list[str]) -> None:
+        """Drain the interrupted nodes, and the rebalancing ones whose replacement is there."""
+        due = marks.due_drains(result.snapshot, result.plan, result.time)
+        if not due or not self._in_time(stop_at, "interruption drains", failures):
+            return
+        drainer = self._drainer(stop_at)
+        found = attempt(self.log, failures, "interruption drains", lambda: (
+            interruption.continue_drains(drainer, due, result.snapshot.nodes)))[1] or ()
+        for o in found:
+            self.log.info(f"{o.notice} drain of {o.node}: {o.result.value}: {o.reason}",
+                          extra={"decision": "drain", **o.summary()})
+
     def _lifecycle(self, snapshot: Snapshot, stop_at: float | None,
                    failures: list[str]) -> tuple[lifecycle.Outcome, ...]:
         """Launches waiting for a useful node, terminations whose drain is unfinished."""
         w = self.writers
         groups, nodes = snapshot.node_groups, snapshot.nodes
         found: list[lifecycle.Outcome] = []
-        drainer = lifecycle.Drainer(
-            w.nodes, w.drains, w.actions, self.clock, self.config.lifecycle.terminate_timeout,
-            stop_at if stop_at is not None else self.clock.monotonic() + 30.0,
-        )
+        drainer = self._drainer(stop_at)
         calls: tuple[tuple[str, Callable[[], tuple[lifecycle.Outcome, ...]]], ...] = (
             ("continue launches", lambda: lifecycle.continue_launches(w.actions, groups, nodes)),
             ("continue terminations",

@@ -2,7 +2,8 @@
 
 - observe (burst.loop.observe): node groups with their backoff, the cluster, one Snapshot;
 - plan: planner.plan on scaledown.planning_view (a node we were about to remove still
-  counts as capacity), and scaledown.unneeded with that plan;
+  counts as capacity) with the FPGA pods of rebalancing nodes as demand
+  (interruption.demand_view), and scaledown.unneeded with that plan;
 - act and tell, in the order that matters when time runs short (each step is skipped, or
   stops, once the tick's deadline has passed; skipped steps are the next tick's):
   scale-up (burst.loop.act), the status ConfigMap, pod Events within their budget
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from burst.core import arrivals, scaledown
+from burst.core import arrivals, interruption, scaledown
 from burst.core.arrivals import Arrivals
 from burst.core.planner import plan as make_plan
 from burst.loop.act import Act, Writers
@@ -68,7 +69,7 @@ class Shell:
             seen, self.tell.told, self.tell.owed = memory.arrivals, memory.told, memory.owed
             self.tell.scale_ups = dict(memory.scale_ups)
         self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
-        plan = make_plan(scaledown.planning_view(snapshot), policy)
+        plan = make_plan(interruption.demand_view(scaledown.planning_view(snapshot)), policy)
         down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals)
         result = Result(now, snapshot, plan, down, version, dry_run=self.dry_run,
                         arrivals=self.arrivals)

@@ -1,0 +1,110 @@
+"""Nodes whose instance is going (a Spot interruption, an AWS Health scheduled change) or
+may go soon (a rebalance recommendation): their marks, and the scaler's view of them.
+
+Level-triggered: the lifecycle function only marks a node (annotation + NoSchedule taint,
+named here) and, for an interruption, starts its drain; every scaler tick then reads the
+marks back from the nodes and decides again (`due_drains`), so a lost, duplicated or
+reordered notice changes nothing the next tick would not redo.
+
+- Interrupted (`INTERRUPTED`): drained at once, through evictions (PDB-aware), until empty.
+- Rebalancing (`REBALANCING`, its value the notice's time): its FPGA pods count as demand
+  elsewhere (`demand_view`), so the planner asks for their replacement capacity on the next
+  tick; the node is drained once every one of them fits on another node's advertised boards,
+  or after REBALANCE_WAIT, whichever comes first.
+
+Pure: no clock, no I/O; `now` and the snapshot are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from burst.core.model import Node, Outcome, Plan, Pod, PodDecision, Snapshot, Taint
+
+INTERRUPTED = "fpga-burst.io/interrupted"  # annotation and taint key; value: the notice kind
+REBALANCING = "fpga-burst.io/rebalancing"  # annotation (the notice's time) and taint key
+# How long a rebalancing node waits for its replacement's boards before it is drained anyway:
+# about two boots of an FPGA instance (Policy.boot_estimate's default is 5 minutes). EC2
+# may interrupt it at any time after the recommendation, with two minutes' notice.
+REBALANCE_WAIT = timedelta(minutes=10)
+
+
+def interrupted_taint(kind: str) -> Taint:
+    return Taint(INTERRUPTED, kind, "NoSchedule")
+
+
+def rebalancing_taint() -> Taint:
+    return Taint(REBALANCING, "", "NoSchedule")
+
+
+def evictable(pods: Iterable[Pod], node: str) -> tuple[Pod, ...]:
+    """Pods a drain of `node` would evict: not DaemonSet pods, not mirror pods."""
+    return tuple(p for p in pods if p.node == node and not p.daemonset and not p.mirror)
+
+
+def _fpga(pod: Pod) -> bool:
+    return bool(pod.requests or pod.accelerators)
+
+
+def _rebalancing(node: Node) -> bool:
+    return REBALANCING in node.annotations and INTERRUPTED not in node.annotations
+
+
+def demand_view(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with a pending twin of every FPGA pod on a rebalancing node.
+
+    The planner then asks for their boards elsewhere, as for any pending pod (the node
+    itself is cordoned and tainted, so it offers none). Twins keep the pod's name and uid:
+    a TriggeredScaleUp Event lands on the pod that is about to move.
+    """
+    marked = {n.name for n in snapshot.nodes if _rebalancing(n)}
+    if not marked:
+        return snapshot
+    twins = tuple(replace(p, node=None) for p in snapshot.pods
+                  if p.node in marked and _fpga(p) and not p.daemonset and not p.mirror)
+    return replace(snapshot, pods=(*snapshot.pods, *twins))
+
+
+@dataclass(frozen=True)
+class Drain:
+    node: str
+    reason: str
+
+
+def due_drains(snapshot: Snapshot, plan: Plan, now: datetime) -> tuple[Drain, ...]:
+    """Marked nodes to drain now: `plan` made on demand_view(...) of this snapshot."""
+    decisions = {d.pod: d for d in plan.pods}
+    found = []
+    for node in snapshot.nodes:
+        pods = evictable(snapshot.pods, node.name)
+        if not pods:
+            continue
+        if INTERRUPTED in node.annotations:
+            found.append(Drain(node.name, f"interrupted ({node.annotations[INTERRUPTED]})"))
+        elif REBALANCING in node.annotations:
+            why = _rebalance_due(node, pods, decisions, now)
+            if why:
+                found.append(Drain(node.name, why))
+    return tuple(found)
+
+
+def _rebalance_due(node: Node, pods: tuple[Pod, ...], decisions: dict[str, PodDecision],
+                   now: datetime) -> str | None:
+    placed = [decisions.get(p.name) for p in pods if _fpga(p)]
+    if all(d is not None and d.outcome is Outcome.FITS_EXISTING and d.node != node.name
+           for d in placed):
+        return "rebalance: every FPGA pod of it fits on boards already there"
+    since = _since(node.annotations[REBALANCING])
+    if since is None or now - since >= REBALANCE_WAIT:
+        return f"rebalance: no replacement within {int(REBALANCE_WAIT.total_seconds())} s"
+    return None
+
+
+def _since(text: str) -> datetime | None:
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        return None  # unreadable: treated as long past, so the node does not wait forever
+    return found if found.tzinfo else None

@@ -1,0 +1,186 @@
+"""Spot interruption warnings, AWS Health scheduled changes and rebalance recommendations end
+to end: the lifecycle and scaler handlers as Lambda invokes them, on the real control plane
+(the controller's own identity, the API server's Eviction API and PodDisruptionBudgets)
+and a moto_server for AWS. The events are AWS's documented samples from events/, with the
+instance id of a moto instance of the test's group put in.
+
+No disruption controller runs here, so the test writes the PDB's status as it would:
+one disruption allowed for two healthy pods. The API server's eviction handler then
+allows exactly one eviction and refuses the next (429) until the budget is recomputed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import objects
+import pytest
+import scaler_env
+from objects import F1
+from scaler_env import EVENTS, LambdaContext
+from test_e2e_scaler import aws, burst_node, group_taint, make_group, moto_endpoint, tick
+
+from burst.adapters.kube.client import Json, Kube
+from burst.core.interruption import INTERRUPTED, REBALANCING
+from burst.core.names import EventReason
+from burst.handlers import lifecycle, runtime
+
+__all__ = ["aws", "moto_endpoint"]  # fixtures shared with the scaler's end-to-end tests
+
+
+def notice(name: str, instance: str) -> dict[str, Any]:
+    """A sample from events/ about `instance`, stamped now."""
+    event: dict[str, Any] = copy.deepcopy(json.loads((EVENTS / name).read_text()))
+    event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "instance-id" in event["detail"]:
+        event["detail"]["instance-id"] = instance
+    else:
+        event["resources"] = [instance]
+        event["detail"]["affectedEntities"] = [{"entityValue": instance}]
+    return event
+
+
+def invoke(event: dict[str, Any], seconds: float = 40.0) -> dict[str, Any]:
+    return lifecycle.handler(event, LambdaContext(seconds=seconds, function_name="lifecycle"))
+
+
+def fpga_pod(admin: Kube, namespace: str, name: str, node: str, test_id: str,
+             boards: int = 1, labels: dict[str, str] | None = None) -> None:
+    """A running FPGA pod bound to `node`, placeable only on this test's groups."""
+    objects.pod(admin, namespace, name, node=node, limits={F1: str(boards)}, labels=labels,
+                nodeSelector={"fpga-burst-e2e": test_id},
+                tolerations=[{**group_taint(test_id), "operator": "Equal"}])
+    objects.running(admin, namespace, name)
+
+
+def budget(admin: Kube, namespace: str, *, allowed: int, healthy: int) -> Json:
+    """A PDB over the pods labelled app=guarded, its status as the disruption controller
+    would write it."""
+    admin.call("create pdb", admin.policy.create_namespaced_pod_disruption_budget, namespace,
+               {"metadata": {"name": "guarded"},
+                "spec": {"minAvailable": healthy - allowed,
+                         "selector": {"matchLabels": {"app": "guarded"}}}})
+    pdb = admin.call("read pdb", admin.policy.read_namespaced_pod_disruption_budget,
+                     "guarded", namespace)
+    pdb["status"] = {"observedGeneration": pdb["metadata"]["generation"],
+                     "disruptionsAllowed": allowed, "currentHealthy": healthy,
+                     "desiredHealthy": healthy - allowed, "expectedPods": healthy}
+    return admin.call("write pdb status",
+                      admin.policy.replace_namespaced_pod_disruption_budget_status,
+                      "guarded", namespace, pdb)
+
+
+def node_of(admin: Kube, name: str) -> Json:
+    return admin.call("read node", admin.core.read_node, name)
+
+
+def node_reasons(admin: Kube, name: str) -> list[str]:
+    found = admin.call("list events", admin.core.list_event_for_all_namespaces,
+                       field_selector=f"involvedObject.kind=Node,involvedObject.name={name}")
+    return [e["reason"] for e in found["items"]]
+
+
+@pytest.fixture
+def spot(aws: scaler_env.Aws, admin: Kube, node_name: str, test_id: str) -> tuple[str, str]:
+    """A managed group of one instance whose Ready node advertises its two boards."""
+    group = f"spot-{test_id[-8:]}"
+    make_group(aws, group, "f1.4xlarge", test_id, desired=1)
+    (instance,) = aws.instances(group)
+    burst_node(admin, node_name, instance, test_id, boards={F1: "2"})
+    return group, str(instance["InstanceId"])
+
+
+@pytest.mark.parametrize("sample", ["spot-interruption-warning.json",
+                                    "health-scheduled-change.json"])
+def test_an_interruption_cordons_and_evicts_at_once_and_never_breaks_a_pdb(
+    spot: tuple[str, str], aws: scaler_env.Aws, admin: Kube, node_name: str, namespace: str,
+    test_id: str, sample: str,
+) -> None:
+    group, instance = spot
+    # GIVEN two FPGA pods guarded by a PDB that allows one disruption, and one plain pod
+    for name in ("a", "b"):
+        fpga_pod(admin, namespace, name, node_name, test_id, labels={"app": "guarded"})
+    objects.pod(admin, namespace, "web", node=node_name)
+    objects.running(admin, namespace, "web")
+    budget(admin, namespace, allowed=1, healthy=2)
+    # WHEN the notice comes (an invocation with 15 s to drain before its margin)
+    first = invoke(notice(sample, instance), seconds=lifecycle.MARGIN_SECONDS + 15)
+    # THEN the node is cordoned, tainted and annotated, and told why
+    node = node_of(admin, node_name)
+    assert node["spec"]["unschedulable"] is True
+    assert INTERRUPTED in {t["key"] for t in node["spec"]["taints"]}
+    assert INTERRUPTED in node["metadata"]["annotations"]
+    reason = (EventReason.SPOT_INTERRUPTION if sample.startswith("spot")
+              else EventReason.SCHEDULED_CHANGE)
+    assert reason in node_reasons(admin, node_name)
+    # AND the plain pod and exactly one guarded pod are evicted: the PDB holds the other
+    left = objects.pods_in(admin, namespace)
+    assert "web" not in left and len({"a", "b"} & set(left)) == 1
+    assert (first["result"], len(first["evicted"]), len(first["remaining"])) == (
+        "draining", 2, 1)
+    assert "PodDisruptionBudget" in first["reason"] or "disruption" in first["reason"].lower()
+    # AND neither the Node nor the instance is touched: the terminate hook does that later
+    assert aws.desired(group) == 1 and len(aws.instances(group)) == 1
+    # WHEN the same notice comes again while the budget still refuses: nothing new happens
+    again = invoke(notice(sample, instance), seconds=lifecycle.MARGIN_SECONDS + 2)
+    assert again["result"] == "draining" and again["evicted"] == []
+    assert len({"a", "b"} & set(objects.pods_in(admin, namespace))) == 1
+    # WHEN the budget allows it again, the scaler's tick finishes the drain
+    admin.call("delete pdb", admin.policy.delete_namespaced_pod_disruption_budget,
+               "guarded", namespace)
+    tick()
+    assert not {"a", "b"} & set(objects.pods_in(admin, namespace))
+    # AND a late duplicate finds the node drained
+    assert invoke(notice(sample, instance))["result"] == "already-done"
+
+
+def test_a_notice_for_a_gone_node_or_a_foreign_instance_is_ignored_and_says_why(
+    spot: tuple[str, str], admin: Kube, node_name: str,
+) -> None:
+    _, instance = spot
+    foreign = invoke(notice("spot-interruption-warning.json", "i-0123456789abcdef0"))
+    assert foreign["result"] == "not-ours" and "managed node group" in foreign["reason"]
+    admin.call("delete node", admin.core.delete_node, node_name)
+    late = invoke(notice("spot-interruption-warning.json", instance))
+    assert late["result"] == "late" and "no node" in late["reason"]
+    assert invoke(notice("rebalance-recommendation.json", instance))["result"] == "late"
+
+
+def test_a_rebalance_asks_for_the_replacement_first_then_drains_once_its_boards_are_there(
+    spot: tuple[str, str], aws: scaler_env.Aws, admin: Kube, node_name: str, namespace: str,
+    test_id: str, admin_nodes: list[str],
+) -> None:
+    group, instance = spot
+    fpga_pod(admin, namespace, "job", node_name, test_id, boards=2)
+    # WHEN the rebalance recommendation comes
+    marked = invoke(notice("rebalance-recommendation.json", instance))
+    # THEN the node is marked and cordoned, nothing is evicted yet
+    assert marked["result"] == "marked"
+    node = node_of(admin, node_name)
+    assert node["spec"]["unschedulable"] is True
+    assert REBALANCING in node["metadata"]["annotations"]
+    assert REBALANCING in {t["key"] for t in node["spec"]["taints"]}
+    assert EventReason.REBALANCE_RECOMMENDATION in node_reasons(admin, node_name)
+    assert "job" in objects.pods_in(admin, namespace)
+    # AND a duplicate changes nothing
+    assert invoke(notice("rebalance-recommendation.json", instance))["result"] == "already-done"
+    # WHEN the scaler ticks: it asks for the replacement, and keeps the pod where it runs
+    tick()
+    assert aws.desired(group) == 2
+    assert "job" in objects.pods_in(admin, namespace)
+    # AND again while the replacement boots: no second scale-up, still no drain
+    tick()
+    assert aws.desired(group) == 2 and "job" in objects.pods_in(admin, namespace)
+    # WHEN the replacement's node joins and advertises its boards
+    replacement = next(i for i in aws.instances(group) if i["InstanceId"] != instance)
+    admin_nodes.append(f"{node_name}-r")
+    burst_node(admin, f"{node_name}-r", replacement, test_id, boards={F1: "2"})
+    tick()
+    # THEN the rebalancing node is drained (the pod's controller would recreate it there)
+    assert "job" not in objects.pods_in(admin, namespace)
+    # AND a Spot warning that comes after all that finds the node empty
+    assert invoke(notice("spot-interruption-warning.json", instance))["result"] == "drained"
+    runtime.metrics.clear_metrics()
