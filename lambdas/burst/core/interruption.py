@@ -56,8 +56,9 @@ def demand_view(snapshot: Snapshot) -> Snapshot:
     """The snapshot with a pending twin of every FPGA pod on a rebalancing node.
 
     The planner then asks for their boards elsewhere, as for any pending pod (the node
-    itself is cordoned and tainted, so it offers none). Twins keep the pod's name and uid:
-    a TriggeredScaleUp Event lands on the pod that is about to move.
+    itself is cordoned and tainted, so it offers none). Twins keep the pod's name, so the
+    plan's decision names the pod that is about to move; they count among the plan's
+    pending pods (the status, PendingFpgaPods) but get no pod Event, not being pending.
     """
     marked = {n.name for n in snapshot.nodes if _rebalancing(n)}
     if not marked:
