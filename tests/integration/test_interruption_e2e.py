@@ -21,14 +21,22 @@ import pytest
 import scaler_env
 from objects import F1
 from scaler_env import EVENTS, LambdaContext
-from test_e2e_scaler import aws, burst_node, group_taint, make_group, moto_endpoint, tick
+from test_e2e_scaler import (
+    aws,
+    burst_node,
+    group_taint,
+    make_group,
+    moto_endpoint,
+    test_id,
+    tick,
+)
 
 from burst.adapters.kube.client import Json, Kube
 from burst.core.interruption import INTERRUPTED, REBALANCING
 from burst.core.names import EventReason
 from burst.handlers import lifecycle, runtime
 
-__all__ = ["aws", "moto_endpoint"]  # fixtures shared with the scaler's end-to-end tests
+__all__ = ["aws", "moto_endpoint", "test_id"]  # fixtures shared with the scaler's e2e tests
 
 
 def notice(name: str, instance: str) -> dict[str, Any]:
