@@ -133,8 +133,8 @@ def test_an_interruption_cordons_and_evicts_at_once_and_never_breaks_a_pdb(
     # AND neither the Node nor the instance is touched: the terminate hook does that later
     assert aws.desired(group) == 1 and len(aws.instances(group)) == 1
     # WHEN the same notice comes again while the budget still refuses: nothing new happens
-    again = invoke(notice(sample, instance), seconds=lifecycle.MARGIN_SECONDS + 2)
-    assert again["result"] == "draining" and again["evicted"] == []
+    again = invoke(notice(sample, instance), seconds=lifecycle.MARGIN_SECONDS + 8)
+    assert again["result"] == "draining" and again.get("evicted", []) == []
     assert len({"a", "b"} & set(objects.pods_in(admin, namespace))) == 1
     # WHEN the budget allows it again, the scaler's tick finishes the drain
     admin.call("delete pdb", admin.policy.delete_namespaced_pod_disruption_budget,
