@@ -62,6 +62,10 @@ def test_the_burst_node_is_drained_deleted_and_its_hooks_completed(
     result, _ = told
     (instance,) = result.fleet
     assert [i for _, i in result.calls.terminated] == [instance]
+    # tainted and terminated in the same scaler tick, not one tick apart
+    tainted = result.timeline.first("scaler", "taint fpga-burst.io")
+    ((terminated_at, _),) = result.calls.terminated
+    assert tainted is not None and abs(terminated_at - tainted) < result.timings.tick
     assert [(hook, i, r) for _, hook, i, r in result.calls.completed] == [
         (LAUNCH_HOOK, instance, "CONTINUE"), (TERMINATE_HOOK, instance, "CONTINUE")]
     assert result.fleet[instance].terminated is not None

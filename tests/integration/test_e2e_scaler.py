@@ -185,14 +185,18 @@ def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
     running = tick()
     assert running["first"]["scaleDown"]["tainted"] == 0 and aws.desired("f1-4xlarge") == 1
 
-    # WHEN the job ends: the node is unneeded (unneeded time 0 s): annotated and tainted
+    # WHEN the job ends: the node is unneeded (unneeded time 0 s): annotated, tainted and,
+    # re-checked still empty after the taint, terminated with decrement in the same tick
     finish(admin, namespace, "job-2")
     marked = tick()
     assert marked["first"]["scaleDown"]["tainted"] == 1
+    assert marked["first"]["terminated"] == [instance["InstanceId"]]
     node = read_node(admin, burst)
     assert UNNEEDED_SINCE in node["metadata"]["annotations"]
     assert TO_BE_DELETED in {t["key"] for t in node["spec"]["taints"]}
-    assert aws.desired("f1-4xlarge") == 1
+    assert aws.desired("f1-4xlarge") == 0
+    assert [i["InstanceId"] for i in aws.instances("f1-4xlarge")
+            if i["LifecycleState"] == "InService"] == []
     # AND the status remembers job 2's arrival (2 F1 boards) and says why the node goes,
     # as does an Event on the node
     status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
@@ -202,21 +206,13 @@ def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
     steps = yaml.safe_load(status["data"]["status.yaml"])["scaleDown"]
     assert {"node": burst, "step": "taint"} == {k: steps[0][k] for k in ("node", "step")}
     assert "later than a new boot" in steps[0]["reason"]
+    assert status["data"]["lastDecision"].startswith(f"terminate {instance['InstanceId']}")
     events = admin.call("list events", admin.core.list_namespaced_event, "default",
                         field_selector=f"involvedObject.kind=Node,involvedObject.name={burst}")
     assert {e["reason"] for e in events["items"]} == {"Idle", "ScaleDown"}
-    # THEN on the next tick, re-checked and still empty, it is terminated with decrement
-    removed = tick()
-    assert removed["first"]["terminated"] == [instance["InstanceId"]]
-    assert aws.desired("f1-4xlarge") == 0
-    assert [i["InstanceId"] for i in aws.instances("f1-4xlarge")
-            if i["LifecycleState"] == "InService"] == []
     # the on-prem node was never touched
     onprem_node = read_node(admin, onprem)
     assert not onprem_node["spec"].get("taints") and not onprem_node["spec"].get("unschedulable")
-    status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
-                        STATUS_NAMESPACE)
-    assert status["data"]["lastDecision"].startswith(f"terminate {instance['InstanceId']}")
 
 
 def test_with_the_api_server_down_a_tick_writes_nothing_to_aws_and_says_so_loudly(

@@ -9,6 +9,7 @@ import pytest
 from objects import U250
 
 from burst.adapters.kube import drain, nodes
+from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Json, Kube
 from burst.core.errors import DrainRefusedError, KubeNotFoundError
 from burst.core.model import SAFE_TO_EVICT, Taint
@@ -119,6 +120,32 @@ def test_drain_evicts_ordinary_pods_skips_daemonset_and_mirror_pods_then_the_nod
     assert nodes.delete_node(kube, node_name) is False
     with pytest.raises(KubeNotFoundError):
         _read(admin, node_name)
+
+
+def test_workload_lists_the_pods_a_drain_would_evict_not_daemonset_mirror_or_finished_ones(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    """
+    GIVEN a node with a Running FPGA pod, a DaemonSet pod, a mirror pod and a Succeeded pod
+    WHEN  the scaler reads its workload again before terminating it (NodeDrainer.workload)
+    THEN  only the FPGA pod counts: it keeps the node; without it the node is empty
+    """
+    objects.node(admin, node_name, allocatable={U250: "1"})
+    ds = objects.daemonset(admin, namespace, "agent")
+    objects.pod(admin, namespace, "job", node=node_name, limits={U250: "1"})
+    objects.running(admin, namespace, "job")
+    objects.pod(admin, namespace, "agent-x", node=node_name, owner=objects.owner(ds))
+    objects.pod(admin, namespace, "static", node=node_name,
+                annotations={"kubernetes.io/config.mirror": "hash"})
+    objects.pod(admin, namespace, "done", node=node_name, limits={U250: "1"})
+    objects.finished(admin, namespace, "done")
+    objects.pod(admin, namespace, "elsewhere", node=f"{node_name}-other", limits={U250: "1"})
+    cluster = KubeCluster(kube, objects.BOARDS)
+
+    assert cluster.workload(node_name) == (f"{namespace}/job",)
+
+    admin.call("delete pod", admin.core.delete_namespaced_pod, "job", namespace)
+    assert cluster.workload(node_name) == ()
 
 
 def test_drain_refuses_a_node_with_a_pod_marked_not_safe_to_evict_and_changes_nothing(

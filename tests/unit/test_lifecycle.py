@@ -138,6 +138,9 @@ class FakeCluster:
         self.deleted.append(name)
         return self.nodes.pop(name, None) is not None
 
+    def workload(self, name: str) -> tuple[str, ...]:
+        return ("ns/job",) if self.drain_needs > 0 else ()
+
 
 def setup(drain_needs: float = 0.0, stop_after: float = 280.0) -> tuple[
         FakeClock, FakeCluster, FakeAws, Drainer]:

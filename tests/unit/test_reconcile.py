@@ -11,7 +11,7 @@ import pytest
 
 from burst.core.backoff import ScalingActivity
 from burst.core.catalog import F1_BOARD
-from burst.core.errors import AwsThrottledError, ClusterUnreachableError
+from burst.core.errors import AwsThrottledError, ClusterUnreachableError, KubeThrottledError
 from burst.core.model import Instance, Node, NodeGroup, Pod, Taint
 from burst.core.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
 from burst.loop import config as config_mod
@@ -54,6 +54,10 @@ class FakeCluster:
     writes: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[str, str, str, str]] = field(default_factory=list)
     status: dict[str, str] = field(default_factory=dict)
+    # Pods bound after observe() returned: only a fresh read (workload) sees them.
+    bound_since: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cordon_throttled: bool = False
+    reads: list[str] = field(default_factory=list)
 
     def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
         if self.unreachable:
@@ -66,6 +70,8 @@ class FakeCluster:
         return self.status
 
     def cordon(self, node: str, taint: Taint | None = None) -> bool:
+        if self.cordon_throttled:
+            raise KubeThrottledError(f"patch node {node}: 429 Too Many Requests")
         self.writes.append(("cordon", node, taint.key if taint else None))
         return True
 
@@ -84,6 +90,12 @@ class FakeCluster:
     def delete_node(self, node: str, uid: str | None = None) -> bool:
         self.writes.append(("delete", node))
         return True
+
+    def workload(self, node: str) -> tuple[str, ...]:
+        self.reads.append(node)
+        seen = tuple(p.name for p in self.pods
+                     if p.node == node and not (p.daemonset or p.mirror))
+        return seen + self.bound_since.get(node, ())
 
     def record_pod_event(self, pod: Pod, reason: str, message: str, now: datetime,
                          kind: str = "Normal") -> int:
@@ -235,25 +247,69 @@ def test_a_pod_nothing_can_host_gets_one_warning_event_per_invocation_not_per_pa
     assert t.counted["UnschedulablePods"] == 2
 
 
-def test_an_empty_burst_node_is_annotated_and_tainted_then_terminated_on_the_next_pass() -> None:
-    node = Node("burst-1", instance_id="i-1", allocatable={F1_BOARD: 2})
+BURST = Node("burst-1", instance_id="i-1", allocatable={F1_BOARD: 2})
+
+
+def test_an_empty_burst_node_is_annotated_tainted_rechecked_and_terminated_in_one_pass() -> None:
     group = f1_group(1, (Instance("i-1", "InService"),))
-    cluster = FakeCluster([ONPREM, node], [])
+    cluster = FakeCluster([ONPREM, BURST], [])
     aws = FakeAws([group])
     s, t = shell(cluster, aws)
-    first = s.reconcile()
+    # WHEN a pass sees it empty (unneeded time 0 in CONFIG)
+    result = s.reconcile()
+    # THEN it is tainted, its pods read again after the taint, and terminated with decrement
     assert [w[:2] for w in cluster.writes] == [("annotate", "burst-1"), ("cordon", "burst-1")]
     assert cluster.writes[1][2] == TO_BE_DELETED
-    assert first.terminated == ()
-    # WHEN the next pass sees it tainted and still empty
-    tainted = replace(node, unschedulable=True, taints=(Taint(TO_BE_DELETED, "1", "NoSchedule"),),
-                      annotations={UNNEEDED_SINCE: "2026-11-27T12:00:00Z"})
-    cluster.nodes = [ONPREM, tainted]
-    second = s.reconcile()
+    assert cluster.reads == ["burst-1"]
     assert aws.writes == [("terminate", "i-1")]
-    assert second.terminated == ("i-1",)
+    assert result.terminated == ("i-1",)
     assert t.counted["NodesTerminated"] == 1
     assert cluster.status["lastDecision"].startswith("terminate i-1")
+
+
+def test_a_pod_bound_between_observe_and_terminate_keeps_the_node_and_the_next_pass_untaints() -> (
+        None):
+    group = f1_group(1, (Instance("i-1", "InService"),))
+    # GIVEN a pod the scheduler binds to the node after this pass observed it empty
+    cluster = FakeCluster([ONPREM, BURST], [], bound_since={"burst-1": ("ml/late",)})
+    aws = FakeAws([group])
+    s, t = shell(cluster, aws)
+    result = s.reconcile()
+    # THEN the node is tainted but not terminated, and the log says why
+    assert ("cordon", "burst-1", TO_BE_DELETED) in cluster.writes
+    assert aws.writes == [] and result.terminated == ()
+    assert any("not terminated: pod ml/late bound to it" in msg for _, msg, _ in t.lines)
+    # WHEN the next pass sees the pod running on the tainted node
+    late = Pod("ml/late", node="burst-1", requests={F1_BOARD: 1}, uid="u-7")
+    cluster.nodes = [ONPREM, replace(BURST, unschedulable=True,
+                                     taints=(Taint(TO_BE_DELETED, "1", "NoSchedule"),),
+                                     annotations={UNNEEDED_SINCE: "2026-11-27T12:00:00Z"})]
+    cluster.pods, cluster.bound_since, cluster.writes = [late], {}, []
+    s.reconcile()
+    # THEN the taint is given back and nothing is terminated
+    assert ("uncordon", "burst-1", TO_BE_DELETED) in cluster.writes
+    assert aws.writes == []
+
+
+def test_a_failed_taint_means_no_termination_and_no_recheck() -> None:
+    group = f1_group(1, (Instance("i-1", "InService"),))
+    cluster = FakeCluster([ONPREM, BURST], [], cordon_throttled=True)
+    aws = FakeAws([group])
+    s, _ = shell(cluster, aws)
+    result = s.reconcile()
+    assert aws.writes == [] and result.terminated == () and cluster.reads == []
+    assert any("KubeThrottledError" in f for f in result.failures)
+
+
+def test_a_node_tainted_on_an_earlier_pass_and_still_empty_is_terminated() -> None:
+    group = f1_group(1, (Instance("i-1", "InService"),))
+    tainted = replace(BURST, unschedulable=True, taints=(Taint(TO_BE_DELETED, "1", "NoSchedule"),),
+                      annotations={UNNEEDED_SINCE: "2026-11-27T12:00:00Z"})
+    cluster = FakeCluster([ONPREM, tainted], [])
+    aws = FakeAws([group])
+    s, _ = shell(cluster, aws)
+    assert s.reconcile().terminated == ("i-1",)
+    assert cluster.writes == [] and aws.writes == [("terminate", "i-1")]
 
 
 @dataclass

@@ -78,7 +78,8 @@ def actions(p: ScaleDownPlan) -> dict[str, list[str]]:
         "annotate": [f"{s.node}={s.value}" for s in p.annotate],
         "taint": [s.node for s in p.taint],
         "untaint": [s.node for s in p.untaint],
-        "terminate": [t.instance_id for t in p.terminate],
+        # "re-checked": tainted in this same plan, terminated once a fresh read finds it empty
+        "terminate": [t.instance_id + (" re-checked" if t.recheck else "") for t in p.terminate],
     }
 
 
@@ -97,12 +98,14 @@ CASES = [
                  id="empty-node-is-annotated-unneeded-from-now"),
     pytest.param(snap((burst_node(since=timedelta(minutes=3)),)), only(),
                  id="unneeded-for-less-than-the-unneeded-time-waits"),
-    pytest.param(snap((burst_node(since=timedelta(minutes=10)),)), only(taint=["burst-0"]),
-                 id="unneeded-for-the-unneeded-time-is-tainted"),
+    pytest.param(snap((burst_node(since=timedelta(minutes=10)),)),
+                 only(taint=["burst-0"], terminate=["i-0000 re-checked"]),
+                 id="unneeded-for-the-unneeded-time-is-tainted-and-terminated"),
     pytest.param(snap((burst_node(since=timedelta(minutes=11), tainted=True),)),
                  only(terminate=["i-0000"]), id="tainted-and-still-empty-is-terminated"),
     pytest.param(snap((burst_node(since=timedelta(minutes=11)),), (DAEMON, MIRROR)),
-                 only(taint=["burst-0"]), id="daemonset-and-mirror-pods-do-not-keep-a-node"),
+                 only(taint=["burst-0"], terminate=["i-0000 re-checked"]),
+                 id="daemonset-and-mirror-pods-do-not-keep-a-node"),
     pytest.param(snap((burst_node(since=timedelta(minutes=11), tainted=True),), (FPGA_POD,)),
                  only(annotate=["burst-0=None"], untaint=["burst-0"]),
                  id="an-fpga-pod-makes-it-needed-again-annotation-and-taint-removed"),
@@ -110,7 +113,8 @@ CASES = [
                  only(annotate=["burst-0=None"], untaint=["burst-0"]),
                  id="a-pending-pod-the-plan-puts-on-a-tainted-node-gives-it-back"),
     pytest.param(snap((burst_node(since=timedelta(minutes=11)),), (PENDING_ON_PREM,)),
-                 only(taint=["burst-0"]), id="a-pending-pod-fitting-on-prem-does-not-keep-it"),
+                 only(taint=["burst-0"], terminate=["i-0000 re-checked"]),
+                 id="a-pending-pod-fitting-on-prem-does-not-keep-it"),
     pytest.param(snap((burst_node(boards=0),), (PENDING_FITS,)), only(),
                  id="a-node-still-waiting-for-its-boards-that-a-pending-pod-waits-for-is-kept"),
     pytest.param(snap((burst_node(since=timedelta(hours=1), extra={SCALE_DOWN_DISABLED: "true"}),)),
@@ -131,11 +135,12 @@ CASES = [
     pytest.param(snap((burst_node(since=timedelta(hours=1)),
                        burst_node(1, since=timedelta(hours=2), tainted=True),
                        burst_node(2, since=timedelta(hours=3))), g=group(3, min_size=1)),
-                 only(taint=["burst-2"], terminate=["i-0001"]),
+                 only(taint=["burst-2"], terminate=["i-0001", "i-0002 re-checked"]),
                  id="min-size-counts-removals-in-flight-oldest-first"),
     pytest.param(Snapshot(node_groups=(group(),), catalog=CATALOG,
                           nodes=(ONPREM, burst_node(since=timedelta(minutes=20)))),
-                 only(taint=["burst-0"]), id="on-prem-node-is-never-a-candidate"),
+                 only(taint=["burst-0"], terminate=["i-0000 re-checked"]),
+                 id="on-prem-node-is-never-a-candidate"),
 ]
 
 
@@ -151,10 +156,10 @@ def test_an_unreadable_unneeded_since_annotation_restarts_the_count_from_now() -
         annotate=[f"burst-0={rfc3339(NOW)}"])
 
 
-def test_unneeded_time_of_zero_annotates_and_taints_in_one_step() -> None:
+def test_unneeded_time_of_zero_annotates_taints_and_terminates_in_one_step() -> None:
     zero = Policy(scale_down=ScaleDown.FIXED, scale_down_unneeded_time=timedelta(0))
     assert actions(unneeded(snap((burst_node(),)), zero, NOW)) == only(
-        annotate=[f"burst-0={rfc3339(NOW)}"], taint=["burst-0"])
+        annotate=[f"burst-0={rfc3339(NOW)}"], taint=["burst-0"], terminate=["i-0000 re-checked"])
 
 
 def test_every_kept_node_has_a_reason() -> None:
@@ -224,6 +229,9 @@ def test_never_touches_on_prem_nodes_and_never_goes_below_min_size(
     occupied = {p.node for p in pods}
     assert not {t.node for t in plan.terminate} & occupied
     assert not {s.node for s in plan.taint} & occupied
+    # a termination planned on the strength of this plan's taint is re-checked first
+    assert {t.node for t in plan.terminate if t.recheck} <= {s.node for s in plan.taint}
+    assert all(t.recheck or by_name[t.node].taints for t in plan.terminate)
     for group in groups:
         untainted = {s.node for s in plan.untaint}
         going = {t.node for t in plan.terminate if t.node_group == group.name}

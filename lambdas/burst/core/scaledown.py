@@ -6,10 +6,17 @@ steps, one per invocation, kept in the cluster and not in the Lambda, as Cluster
 Autoscaler does with ToBeDeletedByClusterAutoscaler:
 
 1. annotate `fpga-burst.io/unneeded-since` with the time it was first seen unneeded;
-2. once unneeded for `scale_down_unneeded_time`, taint it `fpga-burst.io/to-be-deleted`
-   (NoSchedule, and cordoned) so nothing new lands on it;
-3. on the next step, if it is still unneeded, terminate its instance with decrement (the
-   terminate lifecycle hook drains it and deletes the Node).
+2. once unneeded for `scale_down_unneeded_time` (or the adaptive verdict says go), taint
+   it `fpga-burst.io/to-be-deleted` (NoSchedule, and cordoned) so nothing new lands on it,
+   and in the same step terminate its instance with decrement (the terminate lifecycle
+   hook drains it and deletes the Node). That termination is `recheck`: the shell does it
+   only once the taint is on and a fresh read of the node's pods finds it still empty (a
+   pod bound after the observation). Cluster Autoscaler too taints an empty node and
+   deletes it in the same loop (kubernetes/autoscaler, cluster-autoscaler/core/
+   scale_down.go: scheduleDeleteEmptyNodes). Waiting a tick instead paid a minute of every
+   removed instance;
+3. a node tainted on an earlier step (an emptying one, or a removal the re-check or a
+   failure stopped) is terminated if it is still unneeded.
 
 A node needed again loses the annotation and, if tainted, the taint. Never touched: nodes
 of no node group (on-prem), nodes annotated `scale-down-disabled: "true"`, nodes with a pod
@@ -77,6 +84,9 @@ class Termination:
     node_group: str
     instance_id: str
     reason: str
+    # Tainted in this same plan: terminate only after the taint succeeded and a fresh read
+    # of the node's pods (NodeDrainer.workload) finds none; the observation may be stale.
+    recheck: bool = False
 
 
 @dataclass(frozen=True)
@@ -314,6 +324,8 @@ def _group_steps(
             budget -= 1
             why = verdict.reason if verdict is not None else f"unneeded since {rfc3339(since)}"
             steps.taint.append(NodeStep(node.name, why))
+            steps.terminate(node, group, f"{why}; terminated if a fresh read finds no pod",
+                            recheck=True)
 
 
 class _Steps:
@@ -345,8 +357,11 @@ class _Steps:
             self.untaint.append(NodeStep(node.name, why))
         self.kept.append(NodeStep(node.name, why))
 
-    def terminate(self, node: Node, group: NodeGroup, reason: str) -> None:
-        self.terminations.append(Termination(node.name, group.name, node.instance_id or "", reason))
+    def terminate(
+        self, node: Node, group: NodeGroup, reason: str, *, recheck: bool = False
+    ) -> None:
+        self.terminations.append(
+            Termination(node.name, group.name, node.instance_id or "", reason, recheck))
 
     def result(self) -> ScaleDownPlan:
         return ScaleDownPlan(

@@ -100,25 +100,32 @@ class Act:
         self, down: ScaleDownPlan, now: datetime, failures: list[str], stop_at: float | None
     ) -> tuple[str, ...]:
         writer, aws = self.writers.nodes, self.writers.capacity
-        steps: list[tuple[str, str, Callable[[], bool]]] = [
+        # (node, what, the write, whether it is our taint)
+        steps: list[tuple[str, str, Callable[[], bool], bool]] = [
             *((s.node, f"untaint: {s.reason}", lambda s=s: writer.uncordon(
-                s.node, scaledown.TO_BE_DELETED)) for s in down.untaint),
+                s.node, scaledown.TO_BE_DELETED), False) for s in down.untaint),
             *((s.node, f"annotate {scaledown.UNNEEDED_SINCE}={s.value}: {s.reason}",
-               lambda s=s: writer.annotate_node(s.node, {scaledown.UNNEEDED_SINCE: s.value}))
-              for s in down.annotate),
+               lambda s=s: writer.annotate_node(s.node, {scaledown.UNNEEDED_SINCE: s.value}),
+               False) for s in down.annotate),
             *((s.node, f"taint {scaledown.TO_BE_DELETED}: {s.reason}", lambda s=s: writer.cordon(
-                s.node, scaledown.to_be_deleted_taint(now))) for s in down.taint),
+                s.node, scaledown.to_be_deleted_taint(now)), True) for s in down.taint),
         ]
-        for node, what, step in steps:
+        tainted = set()  # nodes whose taint this tick put on
+        for node, what, step, is_taint in steps:
             if not self._in_time(stop_at, "scale-down", failures):
                 return ()
-            if attempt(self.log, failures, f"node {node}: {what}", step)[0]:
+            done, changed = attempt(self.log, failures, f"node {node}: {what}", step)
+            if done:
                 self.log.info(f"scale-down: node {node}: {what}",
                               extra={"decision": "scale-down", "node": node, "step": what})
+                if changed and is_taint:
+                    tainted.add(node)
         terminated = []
         for t in down.terminate:
             if not self._in_time(stop_at, "scale-down", failures):
                 break
+            if t.recheck and not self._still_empty(t.node, t.node in tainted, failures):
+                continue
             what = f"terminate {t.instance_id} (node {t.node}, {t.node_group}): {t.reason}"
             done, started = attempt(
                 self.log, failures, what, partial(aws.terminate_instance, t.instance_id)
@@ -150,6 +157,26 @@ class Act:
         for o in found:
             self.log.info(f"{o.notice} drain of {o.node}: {o.result.value}: {o.reason}",
                           extra={"decision": "drain", **o.summary()})
+
+    def _still_empty(self, node: str, tainted: bool, failures: list[str]) -> bool:
+        """Whether a node tainted in this tick may be terminated now: the taint is on (no
+        new pod binds there) and a fresh read finds no pod bound since the observation.
+        Otherwise the taint stays; the next tick terminates the node if it is still empty,
+        or untaints it if a pod runs there."""
+        if not tainted:
+            self.log.info(f"scale-down: node {node}: not terminated: its taint failed",
+                          extra={"decision": "keep", "node": node, "step": "recheck"})
+            return False
+        done, pods = attempt(self.log, failures, f"node {node}: re-check its pods",
+                             partial(self.writers.drains.workload, node))
+        if done and not pods:
+            return True
+        if pods:
+            self.log.info(f"scale-down: node {node}: not terminated: pod {pods[0]} bound "
+                          "to it since the observation",
+                          extra={"decision": "keep", "node": node, "step": "recheck",
+                                 "pods": list(pods)})
+        return False
 
     def _lifecycle(self, snapshot: Snapshot, stop_at: float | None,
                    failures: list[str]) -> tuple[lifecycle.Outcome, ...]:

@@ -123,6 +123,11 @@ class NodeDrainer(Protocol):
         """Delete the Node object; False if already gone."""
         ...
 
+    def workload(self, node: str) -> tuple[str, ...]:
+        """Pods on `node` now ("namespace/name"), DaemonSet and mirror pods and finished
+        ones aside: read fresh, not from a snapshot, before terminating a just-tainted node."""
+        ...
+
 
 class Teller(Protocol):
     """Tells people what the scaler decided (pod Events, the status ConfigMap)."""

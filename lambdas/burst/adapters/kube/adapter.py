@@ -66,6 +66,9 @@ class KubeCluster:
     def delete_node(self, node: str, uid: str | None = None) -> bool:
         return nodes.delete_node(self.kube, node, uid)
 
+    def workload(self, node: str) -> tuple[str, ...]:
+        return drain_mod.workload(self.kube, node)
+
     def record_pod_event(
         self, pod: Pod, reason: str, message: str, now: datetime, kind: str = "Normal"
     ) -> int:

@@ -66,6 +66,12 @@ def _pods(kube: Kube, node: str) -> list[Json]:
     )
 
 
+def workload(kube: Kube, node: str) -> tuple[str, ...]:
+    """The pods a drain of `node` would evict: running or about to, DaemonSet and mirror
+    pods aside."""
+    return tuple(_name(p) for p in _pods(kube, node) if not _skipped(p))
+
+
 def _refuse_unsafe(node: str, pods: list[Json]) -> None:
     unsafe = tuple(
         _name(p) for p in pods

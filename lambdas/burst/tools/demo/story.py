@@ -5,8 +5,8 @@ config/demo.yaml, and the three Lambda handlers invoked as EventBridge would: th
 its schedule, the lifecycle function on each lifecycle action, the tokens function once.
 One on-prem node with an idle U250; job 1 lands on it; job 2 needs 2 VU9P boards on one
 node, so f1-4xlarge goes 0 -> 1; the instance joins, its device plugin advertises its
-boards late, job 2 runs there; the idle node is tainted, terminated with decrement, drained
-and deleted by the terminate hook; desired capacity is 0 again.
+boards late, job 2 runs there; the idle node is tainted and, in the same tick, terminated
+with decrement, drained and deleted by the terminate hook; desired capacity is 0 again.
 """
 
 from __future__ import annotations

@@ -59,6 +59,10 @@ class SimCluster:
     def delete_node(self, node: str, uid: str | None = None) -> bool:
         return self.world.delete_node(node)
 
+    def workload(self, node: str) -> tuple[str, ...]:
+        return tuple(p.pod.name for p in self.world.pods.values()
+                     if p.pod.node == node and not (p.pod.daemonset or p.pod.mirror))
+
 
 class Unheard:
     """Teller: nobody reads a simulated pod's or node's Events. The status is kept, as in
