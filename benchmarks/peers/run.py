@@ -29,6 +29,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import requests
+
 HERE = Path(__file__).resolve().parent
 for _path in (HERE, HERE.parents[1] / "tools" / "controlplane",
               HERE.parents[1] / "tests" / "integration"):
@@ -37,7 +39,7 @@ for _path in (HERE, HERE.parents[1] / "tools" / "controlplane",
 import devcluster  # noqa: E402
 import scaler_env  # noqa: E402
 import world  # noqa: E402
-from controllers import BurstRunner, CaRunner, Controller, controllers  # noqa: E402
+from controllers import CA_FLAGS, BurstRunner, CaRunner, Controller, controllers  # noqa: E402
 from measure import Figures, figures, table  # noqa: E402
 from workloads import WORKLOADS, Workload  # noqa: E402
 
@@ -59,6 +61,8 @@ def run_one(controller: Controller, workload: Workload, args: argparse.Namespace
     with tempfile.TemporaryDirectory(prefix="fpga-burst-peers-") as tmp, \
             scaler_env.moto_server() as endpoint:
         work = Path(tmp)
+        # moto's backends live in the process, not the server: each run starts empty.
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
         cp = devcluster.start(work / "controlplane", scheduler=True)
         try:
             with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
@@ -166,7 +170,8 @@ def main() -> None:
                   f"({time.monotonic() - started:.0f} s)", flush=True)
     print()
     for controller in chosen:
-        print(f"{controller.name}: {' '.join(controller.settings) or 'defaults'}"
+        flags = CA_FLAGS if controller.kind == "cluster-autoscaler" else ()
+        print(f"{controller.name}: {' '.join((*flags, *controller.settings)) or 'defaults'}"
               f"{' + startup taint on new nodes' if controller.startup_taint else ''}")
     print(table(results))
     if args.json:
