@@ -1,0 +1,183 @@
+"""fpga-burst beside its peers, measured on the same stage in one run.
+
+Each (controller, workload) pair gets a fresh test control plane (kube-apiserver, etcd,
+kube-scheduler from tools/controlplane/build.sh) and a fresh moto_server with three F2
+node groups tagged as `cdk deploy` tags them; instances boot into Nodes through the
+stand-ins of world.py. The controller starts, settles for `--warmup` s, then the
+workload's pods are created at once. A run ends `--settle` s after every pod runs (extra
+scale-ups show up in that window), or, for the scale-down workload, once the burst
+capacity is back at 0; or at `--limit` s (`--scale-down-limit` for scale-down).
+
+    .venv/bin/python benchmarks/peers/run.py [--workloads seed,late-device-plugin]
+        [--controllers fpga-burst,CA default,CA tuned] [--json out.json]
+
+Cluster Autoscaler comes from benchmarks/peers/build.sh (built on first use, ~10 min on 2
+cores). Prints figures and ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+for _path in (HERE, HERE.parents[1] / "tools" / "controlplane",
+              HERE.parents[1] / "tests" / "integration"):
+    sys.path.insert(0, str(_path))
+
+import devcluster  # noqa: E402
+import scaler_env  # noqa: E402
+import world  # noqa: E402
+from controllers import CA_FLAGS, BurstRunner, CaRunner, Controller, controllers  # noqa: E402
+from measure import Figures, figures, table  # noqa: E402
+from workloads import WORKLOADS, Workload  # noqa: E402
+
+from burst.adapters.kube import client  # noqa: E402
+from burst.adapters.kube.client import Kube  # noqa: E402
+
+
+def binary(peer: str) -> Path | None:
+    done = subprocess.run([str(HERE / "build.sh"), peer], stdout=subprocess.PIPE, text=True,
+                          check=False)
+    if done.returncode != 0 or not done.stdout.strip():
+        print(f"{peer}: benchmarks/peers/build.sh failed (exit {done.returncode}); left out")
+        return None
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def run_one(controller: Controller, workload: Workload, args: argparse.Namespace,
+            ca: Path | None) -> Figures:
+    with tempfile.TemporaryDirectory(prefix="fpga-burst-peers-") as tmp, \
+            scaler_env.moto_server() as endpoint:
+        work = Path(tmp)
+        # moto's backends live in the process, not the server: each run starts empty.
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
+        cp = devcluster.start(work / "controlplane", scheduler=True)
+        try:
+            with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
+                return _stage(controller, workload, args, ca, admin, cp.admin_kubeconfig,
+                              endpoint, work)
+        finally:
+            cp.stop()
+
+
+def _stage(controller: Controller, workload: Workload, args: argparse.Namespace,
+           ca: Path | None, admin: Kube, kubeconfig: Path, endpoint: str,
+           work: Path) -> Figures:
+    groups = world.f2_groups(workload.max_size)
+    world.create_groups(endpoint, groups)
+    world.prepare(admin)
+    record = world.Record()
+    for node, board, boards in workload.onprem:
+        world.register(admin, node, world.FPGA_LABELS, {board: boards}, None, [])
+    fleet = world.Fleet(admin, endpoint, groups, record, workload.boot,
+                        workload.device_plugin, controller.startup_taint)
+    kubelets = world.Kubelets(admin, record, workload.job)
+    threads = [threading.Thread(target=t.run, daemon=True) for t in (fleet, kubelets)]
+    for thread in threads:
+        thread.start()
+    for pod in workload.prefill:
+        world.create_pod(admin, record, pod.name, pod.board, pod.boards)
+    _wait(lambda: all(p.name in record.running for p in workload.prefill), 60)
+    runner: BurstRunner | CaRunner
+    if controller.kind == "fpga-burst":
+        runner = BurstRunner(controller, admin, kubeconfig, endpoint)
+    else:
+        assert ca is not None
+        runner = CaRunner(controller, ca, kubeconfig, endpoint, work)
+        if args.keep_logs:
+            runner.workdir = Path(args.keep_logs)
+            runner.workdir.mkdir(parents=True, exist_ok=True)
+    runner.start()
+    try:
+        time.sleep(args.warmup)
+        for pod in workload.pods:
+            world.create_pod(admin, record, pod.name, pod.board, pod.boards)
+        done = _finish(workload, record, args)
+    finally:
+        runner.close()
+        fleet.stop.set()
+        kubelets.stop.set()
+    names = {p.name for p in workload.pods}
+    note = "" if done else f"not within the {args.limit:.0f} s limit"
+    return figures(controller.name, workload.name, record, groups, names, done, note)
+
+
+def _finish(workload: Workload, record: world.Record, args: argparse.Namespace) -> bool:
+    names = [p.name for p in workload.pods]
+    if not _wait(lambda: all(n in record.running for n in names), args.limit):
+        return False
+    if not workload.scale_down:
+        time.sleep(args.settle)
+        return True
+    return _wait(lambda: len(record.finished) >= len(names) and record.total_desired() == 0,
+                 args.scale_down_limit)
+
+
+def _wait(condition: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--controllers", default="fpga-burst,CA default,CA tuned")
+    parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument("--settle", type=float, default=30.0)
+    parser.add_argument("--limit", type=float, default=300.0)
+    parser.add_argument("--scale-down-limit", type=float, default=1500.0)
+    parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument("--keep-logs", help="folder for Cluster Autoscaler's log")
+    args = parser.parse_args()
+    logging.disable(logging.INFO)  # the handlers' decision lines would drown the figures
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    wanted = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in WORKLOADS]
+    if unknown:
+        sys.exit(f"run.py: --workloads: unknown {', '.join(unknown)} "
+                 f"(known: {', '.join(WORKLOADS)})")
+    names = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    ca = binary("cluster-autoscaler") if any(n.startswith("CA") for n in names) else None
+    chosen = [c for c in controllers(ca) if c.name in names]
+    results: list[Figures] = []
+    for name in wanted:
+        workload = WORKLOADS[name]
+        print(f"== {name}: {workload.what}", flush=True)
+        for controller in chosen:
+            started = time.monotonic()
+            with contextlib.redirect_stderr(sys.stdout):
+                found = run_one(controller, workload, args, ca)
+            results.append(found)
+            print(f"   {controller.name}: done={found.done} p50={found.p(0.5)} "
+                  f"launched={found.launched} extra={found.extra} "
+                  f"$/h={found.peak_price:.2f} removal={found.removal} "
+                  f"({time.monotonic() - started:.0f} s)", flush=True)
+    print()
+    for controller in chosen:
+        flags = CA_FLAGS if controller.kind == "cluster-autoscaler" else ()
+        print(f"{controller.name}: {' '.join((*flags, *controller.settings)) or 'defaults'}"
+              f"{' + startup taint on new nodes' if controller.startup_taint else ''}")
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps([{**asdict(f), "p50": f.p(0.5), "p99": f.p(0.99)}
+                                         for f in results], indent=1))
+
+
+if __name__ == "__main__":
+    main()
