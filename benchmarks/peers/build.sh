@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 peer=${1:?usage: build.sh cluster-autoscaler|karpenter|kwok}
 # Upstream code the module proxy does not serve (see /work/shared/peers/README.md).
-peers_src=${FPGA_BURST_PEERS_SRC:-$here/../../../../shared/peers}
+peers_src=${FPGA_BURST_PEERS_SRC:-$here/../../../shared/peers}  # the checkout's ../shared/peers
 
 case $peer in
 cluster-autoscaler)
