@@ -71,7 +71,7 @@ def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
     while (left := within(deadline, settings.margin, clock)) >= 1.0:
         wait = min(left, settings.recheck.total_seconds()) if waiting else left
         seen = watcher.next_pending_change(version, wait)
-        if seen is None and not waiting:
+        if seen is None and (not waiting or wait >= left):
             continue  # the watch ran out; the loop condition decides whether to go on
         if seen is not None:
             _settle(watcher, seen, shell, deadline)
