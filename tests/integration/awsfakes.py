@@ -101,8 +101,12 @@ class ActivityFeed:
             self.activities.setdefault(group, []).insert(0, activity)
 
     def _answer(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        # `params` is the request dict; Auto Scaling's query protocol keeps the API
+        # parameters in its body, still a dict at this stage.
+        body = params.get("body")
+        group = body.get("AutoScalingGroupName", "") if isinstance(body, dict) else ""
         with self.lock:
-            found = list(self.activities.get(params.get("AutoScalingGroupName", ""), []))
+            found = list(self.activities.get(group, []))
         return AWSResponse("", 200, {}, None), {"Activities": found}
 
 
