@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import scaler_env
+import yaml
 from awsfakes import ActivityFeed, failed_launch
 from scaler_env import LambdaContext, scheduled_event
 from test_e2e_scaler import aws, make_group, moto_endpoint, pod_events, xgb_job  # noqa: F401
@@ -75,8 +76,9 @@ def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
     assert found["first"]["scaleUps"] == [{"nodeGroup": "a-spot", "from": 0, "to": 1}]
     assert {"nodeGroup": "b-on-demand", "from": 0, "to": 1} in [
         s for r in found["watched"] for s in r["scaleUps"]]
-    status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
-                        STATUS_NAMESPACE)["data"]["status.yaml"]
-    assert "no Spot capacity: InsufficientInstanceCapacity" in status
+    status = yaml.safe_load(admin.call("read status", admin.core.read_namespaced_config_map,
+                                       STATUS_NAME, STATUS_NAMESPACE)["data"]["status.yaml"])
+    (spot,) = [g for g in status["nodeGroups"] if g["name"] == "a-spot"]
+    assert "(no Spot capacity: There is no Spot capacity available" in spot["backoff"]
     reasons = " ".join(message for _, message in pod_events(admin, namespace, "job-2"))
     assert "b-on-demand" in reasons
