@@ -591,6 +591,10 @@ def test_no_write_action_on_a_wildcard_resource(template: Template) -> None:
         "autoscaling:DescribeLaunchConfigurations",
         "ec2:DescribeLaunchTemplateVersions",
         "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSpotPriceHistory",
+        "ec2:DescribeInstances",
+        "servicequotas:GetServiceQuota",
+        "servicequotas:GetAWSDefaultServiceQuota",
     }
     for logical_id, statement in statements(template):
         if "*" in as_list(statement["Resource"]):
@@ -652,6 +656,11 @@ def test_only_the_tokens_function_writes_the_join_parameter(template: Template) 
                 "autoscaling:CompleteLifecycleAction",
                 "autoscaling:RecordLifecycleActionHeartbeat",
                 "secretsmanager:GetSecretValue",
+                # live Spot prices, F instances outside the groups, the F vCPU quotas
+                "ec2:DescribeSpotPriceHistory",
+                "ec2:DescribeInstances",
+                "servicequotas:GetServiceQuota",
+                "servicequotas:GetAWSDefaultServiceQuota",
             },
         ),
         (
@@ -703,3 +712,9 @@ def test_function_roles_hold_only_what_their_handler_calls(
     actions = actions_of(role_statements(template, role_id))
     assert actions - common - reads == expected
     assert "ManagedPolicyArns" not in resources(template, "AWS::IAM::Role")[role_id]["Properties"]
+
+
+def test_only_the_scaler_reads_spot_prices_and_the_f_quotas(template: Template) -> None:
+    readers = [logical_id for logical_id, statement in statements(template)
+               if "servicequotas:GetServiceQuota" in as_list(statement["Action"])]
+    assert len(readers) == 1 and "Scaler" in readers[0]
