@@ -124,6 +124,8 @@ class NodeGroup:
     # Why the group may not grow right now (a failed launch), or None.
     backoff: str | None = None
     last_scale_up: datetime | None = None
+    # The AWS region of its Auto Scaling group; "" where not known (scenarios): the home.
+    region: str = ""
 
 
 class ScaleDown(StrEnum):
@@ -152,6 +154,9 @@ class Policy:
     max_idle_time: timedelta = timedelta(minutes=15)
     arrival_window: timedelta = timedelta(minutes=30)
     token_ttl: timedelta = timedelta(hours=1)  # lifetime of each kubeadm join token
+    # region -> $/h per board added to a group's price when groups are weighed (data
+    # locality, egress); a region not named costs burst.core.regions.DEFAULT_REGION_PENALTY.
+    region_penalties: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,7 @@ class ScaleUp:
     node_group: str
     from_size: int
     to_size: int
+    region: str = ""  # the group's (NodeGroup.region)
 
 
 @dataclass(frozen=True)
