@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from burst.core import regions
 from burst.core.errors import DemandError
@@ -56,7 +57,7 @@ class Template:
     def board_total(self) -> int:
         return sum(self.boards.values())
 
-    @property
+    @cached_property  # read in the planner's inner loops
     def cost(self) -> float:
         """What the planner weighs: the price plus the region's penalty for its boards.
         With no penalty it is the price exactly (x + 0.0 == x), so plans are unchanged."""
