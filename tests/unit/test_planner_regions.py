@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_planner_properties import snapshots
 
+from burst.core.errors import ConfigError
 from burst.core.model import NodeGroup, Policy, Snapshot
 from burst.core.planner import plan
 from burst.tools.report import to_json, to_table
@@ -134,7 +135,7 @@ def test_bad_regions_and_penalties_name_the_field(field: str, value: Any, proble
     else:
         region = field.rsplit(".", 1)[1]
         doc["policy"]["region_penalty_per_board_hour"] = {region: value}
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ConfigError) as caught:
         parse(doc, "test.yaml")
     assert field in str(caught.value) and problem in str(caught.value)
 
