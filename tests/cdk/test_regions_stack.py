@@ -13,6 +13,7 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from conftest import cdk_app
+from test_checks import synth
 
 from app import build
 from stacks.config import DeployConfig, load
@@ -177,3 +178,18 @@ def test_cdk_nag_is_clean_on_every_stack(
     assert report.success, "\n".join(findings)
     assert {r.construct_path.split("/")[0] for v in report.violations
             for r in v.violating_resources} == set()
+
+
+def test_app_py_synthesizes_every_regions_stack_offline(tmp_path: Path) -> None:
+    # As `make synth CONFIG=examples/deploy-multi-region.yaml` runs it: no credentials
+    result = synth(tmp_path, f"fpga-burst:config={MULTI}")
+
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "cdk.out"
+    manifest = json.loads((out / "manifest.json").read_text())["artifacts"]
+    assert manifest["FpgaBurst"]["environment"] == "aws://111122223333/us-east-1"
+    assert manifest["FpgaBurst-eu-west-2"]["environment"] == "aws://111122223333/eu-west-2"
+    assert "FpgaBurst-eu-west-2" in manifest["FpgaBurst"]["dependencies"]
+    london = json.loads((out / "FpgaBurst-eu-west-2.template.json").read_text())
+    assert "AWS::AutoScaling::AutoScalingGroup" in {
+        r["Type"] for r in london["Resources"].values()}
