@@ -442,8 +442,11 @@ def test_a_group_in_another_region_is_found_scaled_and_given_back_in_that_region
     sydney = scaler_env.Aws(moto_endpoint, region=SYDNEY)
     make_group(sydney, "f1-4xlarge-syd", "f1.4xlarge", test_id)
     aws.group("f1-4xlarge-home", "f1.4xlarge", {"fpga-burst-e2e": f"{test_id}-other"})
+    # (fixed scale-down, 0 s: other tests' arrivals in the shared status must not keep the
+    # node idle here)
     env = scaler_env.environment(
-        moto_endpoint, regions={SYDNEY: {"join_key_id": "alias/fpga-burst/onprem/join"}})
+        moto_endpoint, regions={SYDNEY: {"join_key_id": "alias/fpga-burst/onprem/join"}},
+        policy={"scale_down": "fixed"})
     monkeypatch.setenv("FPGA_BURST_CONFIG", env["FPGA_BURST_CONFIG"])
     runtime.config.cache_clear()
     xgb_job(admin, namespace, "job-2", test_id)
