@@ -19,6 +19,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from burst.core.errors import ConfigError
 from stacks.config import CONTEXT_KEY, DeployConfig, load
+from stacks.region import region_stacks
 from stacks.stack import FpgaBurstStack
 
 DEFAULT_CONFIG = "config/fpga-burst.yaml"
@@ -26,6 +27,10 @@ DEFAULT_CONFIG = "config/fpga-burst.yaml"
 
 def build(app: cdk.App, config: DeployConfig) -> FpgaBurstStack:
     stack = FpgaBurstStack(app, config=config)
+    # Other regions' node groups first (`cdk deploy --all`): their join key must exist
+    # before the tokens function writes their copy of the join data.
+    for regional in region_stacks(app, config):
+        stack.add_dependency(regional)
     # cdk-nag 3 is a policy-validation plugin: synth fails on any unacknowledged finding.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack

@@ -34,6 +34,7 @@ from burst.core.policy import (
     policy_document,
 )
 from burst.core.spot import CAPACITY_TYPE_LABEL, CAPACITY_TYPES, ON_DEMAND, SPOT
+from burst.core.regions import AWS_REGIONS, OFFERED_IN, partition
 from burst.loop import config as runtime
 
 CONTEXT_KEY = "fpga-burst:config"
@@ -99,9 +100,20 @@ class NodeGroupConfig:
     # (live first, this when the live price cannot be read).
     spot_price_per_hour: float | None = None
     spot_price_live: bool = False
+    region: str = ""  # its AWS region: aws.region (home) or a key of `regions`
 
     def asg_name(self, cluster: str) -> str:
         return f"{cluster}-{self.name}"
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    """A region besides the home one where node groups live: its network and VPN."""
+
+    vpc_id: str
+    subnets: tuple[Subnet, ...]
+    onprem_cidr: str
+    vpn_secret_arn: str  # a secret in this region: the nodes read it from here
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,20 @@ class DeployConfig:
     stack_name: str = "FpgaBurst"
     # The nodes may be reached with SSM Session Manager (AmazonSSMManagedInstanceCore).
     ssm_session_manager: bool = False
+    # Other regions where node groups live (`regions:`); the home region is `region`.
+    regions: Mapping[str, RegionConfig] = field(default_factory=dict)
+
+    def groups_in(self, region: str) -> tuple[NodeGroupConfig, ...]:
+        return tuple(g for g in self.node_groups if g.region == region)
+
+    @property
+    def join_key_alias(self) -> str:
+        """The alias of each other region's join-data key: the tokens function names the
+        key by it, since a key's ARN is not known before that region's stack exists."""
+        return f"alias/fpga-burst/{self.cluster_name}/join"
+
+    def join_key_alias_arn(self, region: str) -> str:
+        return f"arn:{partition(region)}:kms:{region}:{self.account}:{self.join_key_alias}"
 
     def runtime_config(self) -> dict[str, Any]:
         """What the functions receive as FPGA_BURST_CONFIG (JSON): catalog, policy, hooks,
@@ -146,6 +172,8 @@ class DeployConfig:
                 "terminate_timeout_seconds": TERMINATE_HOOK_TIMEOUT_SECONDS,
             },
             "watch": {"enabled": SCALER_MODES[self.scaler_mode]},
+            **({"regions": {r: {"join_key_id": self.join_key_alias_arn(r)}
+                            for r in sorted(self.regions)}} if self.regions else {}),
         }
 
     def runtime_json(self) -> str:
@@ -177,16 +205,18 @@ def parse(raw: object) -> DeployConfig:
     subnets = tuple(_subnet(s) for s in network.items("subnets", min_len=1))
     _unique([s.id for s in subnets], network.path("subnets"))
     region = aws.text("region", pattern=_REGION, hint="e.g. us-east-1")
-    for i, subnet in enumerate(subnets):
-        if not subnet.availability_zone.startswith(region):
-            raise _bad(
-                f"network.subnets[{i}].availability_zone",
-                f"{subnet.availability_zone!r} is not in region {region!r}",
-            )
+    if region not in AWS_REGIONS:
+        raise _bad(aws.path("region"), f"{region!r} is not an AWS region code")
+    _check_zones(subnets, region, network.path("subnets"))
+    regions = _regions(doc.obj("regions", required=False), region, network.cidr("onprem_cidr"))
+    networks = {region: subnets, **{r: c.subnets for r, c in regions.items()}}
     groups = tuple(
-        _node_group(g, {s.id: s for s in subnets}) for g in doc.items("node_groups", min_len=1)
+        _node_group(g, networks, region) for g in doc.items("node_groups", min_len=1)
     )
     _unique([g.name for g in groups], "node_groups[].name")
+    for other in regions:
+        if not any(g.region == other for g in groups):
+            raise _bad(f"regions.{other}", "no node group lives in this region")
     alarms = doc.obj("alarms", required=False)
     api_endpoint = cluster.text("api_endpoint", pattern=_ENDPOINT, hint="host:port")
     config = DeployConfig(
@@ -219,7 +249,9 @@ def parse(raw: object) -> DeployConfig:
             "stack_name", default="FpgaBurst", pattern=re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
         ),
         ssm_session_manager=_node_access(doc.obj("node_access", required=False)),
+        regions=regions,
     )
+    _check_penalties(config)
     _check_runtime(config)
     return config
 
@@ -248,6 +280,49 @@ def _check_runtime(config: DeployConfig) -> None:
         raise _bad(exc.field or exc.source, exc.problem) from exc
 
 
+def _check_zones(subnets: tuple[Subnet, ...], region: str, where: str) -> None:
+    for i, subnet in enumerate(subnets):
+        # An AZ name is its region's code plus a letter (us-east-1a); Local Zones add more.
+        if not subnet.availability_zone.startswith(region):
+            raise _bad(
+                f"{where}[{i}].availability_zone",
+                f"{subnet.availability_zone!r} is not in region {region!r}",
+            )
+
+
+def _regions(regions: _Obj, home: str, onprem_cidr: str) -> dict[str, RegionConfig]:
+    """The `regions:` map: per other region, its VPC, subnets, on-prem CIDR and VPN secret."""
+    found: dict[str, RegionConfig] = {}
+    for name in regions.fields():
+        where = regions.path(name)
+        if name not in AWS_REGIONS:
+            raise _bad(where, f"{name!r} is not an AWS region code")
+        if name == home:
+            raise _bad(where, "is the home region (aws.region): its network is `network`")
+        item = regions.obj(name)
+        subnets = tuple(_subnet(s) for s in item.items("subnets", min_len=1))
+        _unique([s.id for s in subnets], item.path("subnets"))
+        _check_zones(subnets, name, item.path("subnets"))
+        secret = item.text("vpn_secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager ARN")
+        if secret.split(":")[3] != name:
+            raise _bad(item.path("vpn_secret_arn"),
+                       f"must be a secret in {name}: the nodes there read it from there")
+        found[name] = RegionConfig(
+            vpc_id=item.text("vpc_id", pattern=re.compile(r"^vpc-[0-9a-f]{8,17}$")),
+            subnets=subnets,
+            onprem_cidr=item.cidr("onprem_cidr") if item.get("onprem_cidr") else onprem_cidr,
+            vpn_secret_arn=secret,
+        )
+    return found
+
+
+def _check_penalties(config: DeployConfig) -> None:
+    where = "policy.region_penalty_per_board_hour"
+    for name in config.policy.region_penalties:
+        if name != config.region and name not in config.regions:
+            raise _bad(f"{where}.{name}", "no node group lives in this region")
+
+
 def _node_access(access: _Obj) -> bool:
     for key in access.fields():
         if key != "ssm_session_manager":
@@ -274,7 +349,9 @@ def _subnet(item: _Obj) -> Subnet:
     )
 
 
-def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
+def _node_group(
+    item: _Obj, networks: Mapping[str, tuple[Subnet, ...]], home: str
+) -> NodeGroupConfig:
     instance_type = item.text("instance_type")
     known = INSTANCE_TYPES.get(instance_type)
     if known is None:
@@ -283,6 +360,18 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
             f"{instance_type!r} is not a known FPGA instance type "
             f"(known: {', '.join(sorted(INSTANCE_TYPES))})",
         )
+    region = item.text("region", default=home)
+    if region not in networks:
+        raise _bad(item.path("region"),
+                   f"{region!r} is neither aws.region nor a key of `regions`")
+    if region not in OFFERED_IN.get(instance_type, frozenset()):
+        raise _bad(
+            item.path("instance_type"),
+            f"{instance_type} is not known to be offered in {region} (known: "
+            f"{', '.join(sorted(OFFERED_IN.get(instance_type, ())))}; burst/core/regions.py)",
+        )
+    subnets = {s.id: s for s in networks[region]}
+    subnets_of = "network.subnets" if region == home else f"regions.{region}.subnets"
     min_size = item.integer("min_size", default=0, minimum=0)
     max_size = item.integer("max_size", minimum=1)
     if max_size < min_size:
@@ -291,7 +380,7 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
     for i, subnet_id in enumerate(ids):
         if subnet_id not in subnets:
             raise _bad(
-                f"{item.path('subnet_ids')}[{i}]", f"{subnet_id!r} is not in network.subnets"
+                f"{item.path('subnet_ids')}[{i}]", f"{subnet_id!r} is not in {subnets_of}"
             )
     capacity = _capacity(item)
     return NodeGroupConfig(
@@ -310,6 +399,7 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
         ),
         boards=_boards(item, dict(known.boards)),
         **capacity,
+        region=region,
     )
 
 

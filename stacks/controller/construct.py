@@ -22,7 +22,7 @@ from constructs import Construct
 
 from burst.core.names import METRICS_NAMESPACE, SERVICE
 from stacks.config import DeployConfig
-from stacks.controller.functions import LIFECYCLE, Shared, build_function, specs
+from stacks.controller.functions import LIFECYCLE, TOKENS, Shared, build_function, specs
 from stacks.controller.grants import Permissions, grant
 from stacks.controller.layer import dependency_layer
 from stacks.controller.triggers import SCHEDULES, instance_notices, lifecycle_actions, schedule
@@ -110,21 +110,29 @@ class Controller(Construct):
             security_group=security_group,
             failures=self.failures,
         )
+        # Each group's ARN in its own region; the lifecycle rule below takes every name.
+        elsewhere = {r: [g.asg_name(config.cluster_name) for g in config.groups_in(r)]
+                     for r in config.regions}
         permissions = Permissions(
             self,
             cluster_name=config.cluster_name,
-            asg_names=asg_names,
+            asg_names=[n for n in asg_names if not any(n in ns for ns in elsewhere.values())],
             credentials_secret_arn=config.credentials_secret_arn,
             join_parameter_arn=self.join_parameter_arn,
             join_key=self.join_key,
             subnets=subnets,
             security_group=security_group,
+            regional_asg_names=elsewhere,
+            join_parameter_name=config.join_parameter_name,
+            join_key_alias=config.join_key_alias,
         )
         self.functions: dict[str, lambda_.Function] = {}
+        regional_keys = permissions.encrypt_join_parameter_in_regions()
         for spec in specs(config.scaler_mode):
             function = build_function(self, spec, shared)
+            extra = [regional_keys] if regional_keys and spec.name == TOKENS.name else []
             grant(function, [*(may(permissions) for may in spec.may),
-                             *permissions.attach_to_vpc()])
+                             *permissions.attach_to_vpc(), *extra])
             self.functions[spec.name] = function
         for name in SCHEDULES:
             schedule(self, name, self.functions[name], dead_letters=self.failures)

@@ -7,7 +7,7 @@ function holds which grants is written in the function table (stacks/controller/
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, CfnResource, Stack
@@ -32,6 +32,11 @@ ASG_WHY = (
     "the cluster-tag condition pin the group."
 )
 INTERFACES_WHY = "Lambda creates the VPC network interfaces; their IDs are not known in advance."
+REGION_KEYS_WHY = (
+    "Another region's join key is created by that region's stack, so its ID is not known "
+    "here; the key is pinned by its alias, the SSM service of its region and the "
+    "parameter's encryption context."
+)
 
 
 @dataclass(frozen=True)
@@ -56,16 +61,36 @@ class Permissions:
         join_key: kms.IKey,
         subnets: ec2.SubnetSelection,
         security_group: ec2.ISecurityGroup,
+        regional_asg_names: Mapping[str, Sequence[str]] | None = None,
+        join_parameter_name: str = "",
+        join_key_alias: str = "",
     ) -> None:
+        """`asg_names`: the home region's groups; `regional_asg_names`: other regions'
+        groups by region, where the join parameter `join_parameter_name` is encrypted
+        with the key named by `join_key_alias`."""
         self._stack = Stack.of(scope)
+        elsewhere = dict(regional_asg_names or {})
         self._asg_arns = [
             self._stack.format_arn(
                 service="autoscaling",
+                region=region,
                 resource="autoScalingGroup",
                 resource_name=f"*:autoScalingGroupName/{name}",
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
-            for name in asg_names
+            for region, names in [(None, asg_names), *sorted(elsewhere.items())]
+            for name in names
+        ]
+        self._regions = sorted(elsewhere)
+        self._join_key_alias = join_key_alias
+        self._regional_parameter_arns = [
+            self._stack.format_arn(
+                service="ssm",
+                region=region,
+                resource="parameter",
+                resource_name=join_parameter_name.lstrip("/"),
+            )
+            for region in self._regions
         ]
         self._cluster_name = cluster_name
         self._credentials_secret_arn = credentials_secret_arn
@@ -148,10 +173,37 @@ class Permissions:
         )
 
     def read_join_parameter(self) -> Grant:
-        return _plain("ReadJoinParameter", "ssm:GetParameter", [self._join_parameter_arn])
+        return _plain("ReadJoinParameter", "ssm:GetParameter",
+                      [self._join_parameter_arn, *self._regional_parameter_arns])
 
     def write_join_parameter(self) -> Grant:
-        return _plain("WriteJoinParameter", "ssm:PutParameter", [self._join_parameter_arn])
+        return _plain("WriteJoinParameter", "ssm:PutParameter",
+                      [self._join_parameter_arn, *self._regional_parameter_arns])
+
+    def encrypt_join_parameter_in_regions(self) -> Grant | None:
+        """The other regions' join keys, for their copies of the parameter; None if none."""
+        if not self._regions:
+            return None
+        keys = [
+            self._stack.format_arn(service="kms", region=r, resource="key", resource_name="*")
+            for r in self._regions
+        ]
+        return Grant(
+            iam.PolicyStatement(
+                sid="EncryptJoinParameterInRegions",
+                actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                resources=keys,
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [f"ssm.{r}.amazonaws.com" for r in self._regions],
+                        "kms:EncryptionContext:PARAMETER_ARN": self._regional_parameter_arns,
+                    },
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": [self._join_key_alias]},
+                },
+            ),
+            tuple((f"AwsSolutions-IAM5[Resource::{self._nag_arn(k)}]", REGION_KEYS_WHY)
+                  for k in keys),
+        )
 
     def encrypt_join_parameter(self) -> Grant:
         return Grant(

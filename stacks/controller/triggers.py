@@ -57,6 +57,30 @@ def schedule(
     )
 
 
+def _lifecycle_pattern(asg_names: Sequence[str]) -> events.EventPattern:
+    return events.EventPattern(
+        source=["aws.autoscaling"],
+        detail_type=list(LIFECYCLE_EVENTS),
+        detail={"AutoScalingGroupName": list(asg_names)},
+    )
+
+
+def forward_lifecycle_actions(
+    scope: Construct, *, asg_names: Sequence[str], home_bus_arn: str
+) -> events.Rule:
+    """Sends another region's groups' lifecycle actions to the home region's default event
+    bus, where `lifecycle_actions` (which names every group) hands them to the function."""
+    return events.Rule(
+        scope,
+        "ForwardLifecycleActions",
+        description="fpga-burst: this region's FPGA groups' lifecycle actions, to the home region",
+        event_pattern=_lifecycle_pattern(asg_names),
+        targets=[
+            targets.EventBus(events.EventBus.from_event_bus_arn(scope, "HomeBus", home_bus_arn))
+        ],
+    )
+
+
 def lifecycle_actions(
     scope: Construct,
     function: lambda_.IFunction,
@@ -69,11 +93,7 @@ def lifecycle_actions(
         scope,
         "LifecycleActions",
         description="fpga-burst: lifecycle actions and failed launches of the FPGA groups",
-        event_pattern=events.EventPattern(
-            source=["aws.autoscaling"],
-            detail_type=list(LIFECYCLE_EVENTS),
-            detail={"AutoScalingGroupName": list(asg_names)},
-        ),
+        event_pattern=_lifecycle_pattern(asg_names),
         targets=[
             targets.LambdaFunction(
                 function,

@@ -29,16 +29,18 @@ def config() -> DeployConfig:
     return load(DEMO_CONFIG)
 
 
+def cdk_app(tmp_path_factory: pytest.TempPathFactory) -> App:
+    """An app with cdk.json's context, so the feature flags are those `cdk synth` uses."""
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    return App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=context)
+
+
 @pytest.fixture(scope="session")
 def app_and_stack(
     config: DeployConfig, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[App, FpgaBurstStack]:
-    """The demo configuration's app, built once; the layer comes from build/layer/ cache.
-
-    With cdk.json's context, so the feature flags are those `cdk synth` uses.
-    """
-    context = json.loads((REPO / "cdk.json").read_text())["context"]
-    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=context)
+    """The demo configuration's app, built once; the layer comes from build/layer/ cache."""
+    app = cdk_app(tmp_path_factory)
     return app, FpgaBurstStack(app, config=config)
 
 

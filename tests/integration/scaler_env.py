@@ -106,11 +106,13 @@ def environment(endpoint: str, **config: Any) -> dict[str, str]:
 class Aws:
     """The test's own view of the moto server: make groups, read what the scaler did."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, region: str = REGION) -> None:
         s = session()
-        self.asg = s.client("autoscaling", endpoint_url=endpoint)
-        self.ec2 = s.client("ec2", endpoint_url=endpoint)
-        self.secrets = s.client("secretsmanager", endpoint_url=endpoint)
+        # moto_server serves every region on one endpoint, each region's resources apart.
+        self.region = region
+        self.asg = s.client("autoscaling", endpoint_url=endpoint, region_name=region)
+        self.ec2 = s.client("ec2", endpoint_url=endpoint, region_name=region)
+        self.secrets = s.client("secretsmanager", endpoint_url=endpoint, region_name=region)
 
     def store_credentials(self, credentials: ClusterCredentials) -> None:
         value = json.dumps(
@@ -131,7 +133,7 @@ class Aws:
             LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"],
                             "Version": "$Latest"},
             MinSize=0, MaxSize=max_size, DesiredCapacity=desired,
-            AvailabilityZones=[f"{REGION}a"],
+            AvailabilityZones=[f"{self.region}a"],
             Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": False, "ResourceId": name,
                    "ResourceType": "auto-scaling-group"} for k, v in tags.items()],
         )

@@ -424,3 +424,51 @@ def test_the_functions_connect_to_the_controller_endpoint_not_the_secrets_server
     # THEN the functions use it, with the secret's CA and token
     assert found["outcome"] == "ok", found
     assert aws.desired("f1-4xlarge") == 1
+
+
+SYDNEY = "ap-southeast-2"  # F1 is offered there (burst/core/regions.py)
+
+
+def test_a_group_in_another_region_is_found_scaled_and_given_back_in_that_region(
+    aws: scaler_env.Aws, moto_endpoint: str, admin: Kube, namespace: str, test_id: str,
+    admin_nodes: list[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the deployment's groups live in the home region and in Sydney, and only the
+    # Sydney group can take this test's pod (the home one is another test's)
+    sydney = scaler_env.Aws(moto_endpoint, region=SYDNEY)
+    make_group(sydney, "f1-4xlarge-syd", "f1.4xlarge", test_id)
+    aws.group("f1-4xlarge-home", "f1.4xlarge", {"fpga-burst-e2e": f"{test_id}-other"})
+    # (fixed scale-down, 0 s: other tests' arrivals in the shared status must not keep the
+    # node idle here)
+    env = scaler_env.environment(
+        moto_endpoint, regions={SYDNEY: {"join_key_id": "alias/fpga-burst/onprem/join"}},
+        policy={"scale_down": "fixed"})
+    monkeypatch.setenv("FPGA_BURST_CONFIG", env["FPGA_BURST_CONFIG"])
+    runtime.config.cache_clear()
+    xgb_job(admin, namespace, "job-2", test_id)
+    # WHEN the tick comes
+    first = tick()
+    # THEN the Sydney group grows there, and the summary names its region
+    assert first["outcome"] == "ok", first
+    assert first["first"]["scaleUps"] == [
+        {"nodeGroup": "f1-4xlarge-syd", "from": 0, "to": 1, "region": SYDNEY}]
+    assert sydney.desired("f1-4xlarge-syd") == 1 and aws.desired("f1-4xlarge-home") == 0
+    assert aws.asg.describe_auto_scaling_groups(
+        AutoScalingGroupNames=["f1-4xlarge-syd"])["AutoScalingGroups"] == []
+
+    # WHEN its node joins with its boards, runs the job, and the job ends
+    (instance,) = sydney.instances("f1-4xlarge-syd")
+    assert instance["AvailabilityZone"] == f"{SYDNEY}a"
+    burst = f"{test_id}-syd"
+    admin_nodes.append(burst)
+    burst_node(admin, burst, instance, test_id, boards={F1: "2"})
+    bind(admin, namespace, "job-2", burst)
+    assert tick()["first"]["scaleUps"] == []
+    finish(admin, namespace, "job-2")
+    assert tick()["first"]["scaleDown"]["tainted"] == 1
+    # THEN the instance is terminated with decrement in Sydney, by a fresh invocation
+    # that learns the group's region by discovering every configured region
+    removed = tick()
+    assert removed["first"]["terminated"] == [instance["InstanceId"]]
+    assert sydney.desired("f1-4xlarge-syd") == 0
+    assert aws.desired("f1-4xlarge-home") == 0

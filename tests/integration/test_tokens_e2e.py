@@ -227,3 +227,61 @@ def test_an_empty_event_publishes_the_first_join_data_now(
     value, meta = world.published()
     assert meta["Type"] == "SecureString"
     assert value["token"].startswith(summary["created"] + ".")
+
+
+LONDON = "eu-west-2"
+ALIAS = "alias/fpga-burst/onprem/join"
+
+
+def test_the_join_data_is_copied_to_every_region_with_groups_and_kept_in_step(
+    kube: Kube,
+) -> None:
+    with mock_aws():
+        s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                          region_name=REGION)
+        home_key = s.client("kms").create_key()["KeyMetadata"]["KeyId"]
+        # GIVEN London's stack made its own key, named by the alias the functions know
+        london_kms = s.client("kms", region_name=LONDON)
+        london_key = london_kms.create_key()["KeyMetadata"]["KeyId"]
+        london_kms.create_alias(AliasName=ALIAS, TargetKeyId=london_key)
+        alias_arn = f"arn:aws:kms:{LONDON}:123456789012:{ALIAS}"
+        cfg = config.load(environ={}, cluster_name=CLUSTER, join_parameter=PARAMETER,
+                          join_key_id=home_key, region=REGION,
+                          config={"regions": {LONDON: {"join_key_id": alias_arn}}})
+        adapters = runtime.Adapters(Aws(s, AwsSettings(region=REGION), regions=tuple(cfg.regions)),
+                                    KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards))
+        clock = Clock()
+        home, london = s.client("ssm"), s.client("ssm", region_name=LONDON)
+
+        def tick() -> dict[str, Any]:
+            return handler.run(TICK, LocalContext("fpga-burst-onprem-tokens", 60), cfg=cfg,
+                               adapters=adapters, clock=clock)
+
+        def value(ssm: Any) -> str:
+            return str(ssm.get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]["Value"])
+
+        def key_of(ssm: Any) -> str:
+            (meta,) = ssm.describe_parameters(
+                ParameterFilters=[{"Key": "Name", "Values": [PARAMETER]}])["Parameters"]
+            return str(meta["KeyId"])
+
+        # WHEN the tokens function runs
+        first = tick()
+        # THEN London's parameter holds the same join data, under London's key
+        assert first["outcome"] == "ok" and first["regions"] == {LONDON: "published"}
+        assert value(london) == value(home)
+        assert (key_of(home), key_of(london)) == (home_key, alias_arn)
+        # WHEN nothing changed: nothing is written again
+        clock.at += timedelta(minutes=15)
+        version = london.get_parameter(Name=PARAMETER)["Parameter"]["Version"]
+        assert tick()["regions"] == {LONDON: "up to date"}
+        assert london.get_parameter(Name=PARAMETER)["Parameter"]["Version"] == version
+        # WHEN London's copy is lost (a region added later looks the same): it catches up
+        london.delete_parameter(Name=PARAMETER)
+        assert tick()["regions"] == {LONDON: "published"}
+        assert value(london) == value(home)
+        # WHEN the token rotates at home: the new one reaches London on the same run
+        clock.at += cfg.token_ttl
+        rotated = tick()
+        assert rotated["created"] and rotated["regions"] == {LONDON: "published"}
+        assert json.loads(value(london))["token"].startswith(rotated["created"] + ".")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
+from burst.core import regions
 from burst.core.errors import DemandError
 from burst.core.fit import alternatives
 from burst.core.model import BoardResource, Catalog, Node, NodeGroup, Pod, Snapshot, Taint
@@ -51,10 +53,19 @@ class Template:
     problem: str | None = None  # why the group cannot grow at all, if it cannot
     vcpus: int = 0  # what one instance takes of its capacity type's F vCPU quota
     capacity_type: str = ON_DEMAND
+    # $/h per board its region adds when groups are weighed (burst.core.regions); never
+    # part of the price the caps and reports count.
+    penalty: float = 0.0
 
     @property
     def board_total(self) -> int:
         return sum(self.boards.values())
+
+    @cached_property  # read in the planner's inner loops
+    def cost(self) -> float:
+        """What the planner weighs: the price plus the region's penalty for its boards.
+        With no penalty it is the price exactly (x + 0.0 == x), so plans are unchanged."""
+        return self.price + self.penalty * self.board_total
 
 
 @dataclass
@@ -83,7 +94,8 @@ def group_boards(group: NodeGroup, catalog: Catalog) -> Mapping[BoardResource, i
     return instance_type.boards if instance_type else {}
 
 
-def build(snapshot: Snapshot) -> Capacity:
+def build(snapshot: Snapshot, penalties: Mapping[str, float] | None = None) -> Capacity:
+    """`penalties`: Policy.region_penalties, for the templates' cost (none: price only)."""
     capacity = Capacity()
     used = _used_boards(snapshot)
     by_group: dict[str, list[Node]] = {}
@@ -99,7 +111,7 @@ def build(snapshot: Snapshot) -> Capacity:
                 Slot(node.name, free, node.labels, node.taints, node.node_group)
             )
     for group in snapshot.node_groups:
-        template = _template(group, snapshot.catalog)
+        template = _template(group, snapshot.catalog, penalties or {})
         capacity.templates.append(template)
         capacity.upcoming.extend(_upcoming(group, template, by_group.get(group.name, [])))
         capacity.burst_boards += group.desired * template.board_total
@@ -111,7 +123,7 @@ def build(snapshot: Snapshot) -> Capacity:
     return capacity
 
 
-def _template(group: NodeGroup, catalog: Catalog) -> Template:
+def _template(group: NodeGroup, catalog: Catalog, penalties: Mapping[str, float]) -> Template:
     boards = group_boards(group, catalog)
     price = price_per_hour(group, catalog)
     headroom = max(0, group.max_size - group.desired)
@@ -126,7 +138,8 @@ def _template(group: NodeGroup, catalog: Catalog) -> Template:
     elif headroom == 0:
         problem = f"at its max size ({group.max_size})"
     return Template(group, boards, price or 0.0, headroom, problem,
-                    group_vcpus(group, catalog), capacity_type(group))
+                    group_vcpus(group, catalog), capacity_type(group),
+                    regions.penalty(penalties, group.region))
 
 
 def _upcoming(group: NodeGroup, template: Template, registered: list[Node]) -> Iterable[Slot]:

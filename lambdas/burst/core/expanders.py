@@ -39,9 +39,10 @@ def priority(options: Sequence[Option]) -> list[Option]:
 
 
 def price(options: Sequence[Option]) -> list[Option]:
-    """Keeps the options that cost least per unit of demand served."""
-    best = min(o.template.price / o.weight for o in options)
-    return [o for o in options if o.template.price / o.weight <= best + EPSILON]
+    """Keeps the options that cost least per unit of demand served (the region's penalty
+    counted: Template.cost)."""
+    best = min(o.template.cost / o.weight for o in options)
+    return [o for o in options if o.template.cost / o.weight <= best + EPSILON]
 
 
 def least_waste(options: Sequence[Option]) -> list[Option]:

@@ -60,10 +60,10 @@ def _find_move(
             if (b is a and a.copies < 2) or _used(a) + (_used(b) if b else 0) > room:
                 continue
             pods = _pods_of(a) + (_pods_of(b) if b is not None else [])
-            current = a.template.price + (b.template.price if b is not None else 0.0)
+            current = a.template.cost + (b.template.cost if b is not None else 0.0)
             for ti, template in enumerate(templates):
-                cheaper = template.price < current - EPSILON
-                fewer = b is not None and template.price <= current + EPSILON
+                cheaper = template.cost < current - EPSILON
+                fewer = b is not None and template.cost <= current + EPSILON
                 if not (cheaper or fewer) or not _same_rank(template, a, b, chain):
                     continue
                 freed = (index[id(a.template)] == ti) + (
@@ -89,7 +89,7 @@ def _dissolve_one(
     """Removes one instance whose pods all fit, any alternative, in others' idle boards."""
     # Any instance may go, full ones too: its pods may have another alternative that
     # fits where boards of a different kind sit idle.
-    for a in sorted((o for o in opened if o.copies > 0), key=lambda o: -o.template.price):
+    for a in sorted((o for o in opened if o.copies > 0), key=lambda o: -o.template.cost):
         moves = _rehome(a, idle, fits, index, chain)
         if moves is None:
             continue

@@ -74,8 +74,8 @@ def _split(
         wanted[(ci, group)] = wanted.get((ci, group), 0) + need
         room[group] -= need
         chosen[group] = template
-        cost += template.price * n
-    if cost >= shared.price * harmonic(pods) - EPSILON:
+        cost += template.cost * n
+    if cost >= shared.cost * harmonic(pods) - EPSILON:
         return None
     # The caps with the shared instances given back, then the separate ones taken.
     trial = left.copy()
@@ -112,4 +112,4 @@ def _smaller_home(
         and room.get(t.group.name, 0) >= need
         and best_alternative(cls, t) is not None
     ]
-    return min(homes, key=lambda t: (t.price, t.board_total, t.group.name), default=None)
+    return min(homes, key=lambda t: (t.cost, t.board_total, t.group.name), default=None)

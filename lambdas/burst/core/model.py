@@ -130,6 +130,8 @@ class NodeGroup:
     # catalog's (burst.core.spot.price_per_hour decides).
     price_per_hour: float | None = None
     spot_price_live: bool = False  # the functions read the live Spot price for it
+    # The AWS region of its Auto Scaling group; "" where not known (scenarios): the home.
+    region: str = ""
 
 
 class ScaleDown(StrEnum):
@@ -158,6 +160,9 @@ class Policy:
     max_idle_time: timedelta = timedelta(minutes=15)
     arrival_window: timedelta = timedelta(minutes=30)
     token_ttl: timedelta = timedelta(hours=1)  # lifetime of each kubeadm join token
+    # region -> $/h per board added to a group's price when groups are weighed (data
+    # locality, egress); a region not named costs burst.core.regions.DEFAULT_REGION_PENALTY.
+    region_penalties: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,7 @@ class ScaleUp:
     node_group: str
     from_size: int
     to_size: int
+    region: str = ""  # the group's (NodeGroup.region)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def _class_weights(
     for (ci, ti), alt in alternative.items():
         template = templates[ti]
         costs.setdefault(ci, []).append(
-            template.price * alt.boards / template.boards[alt.board]
+            template.cost * alt.boards / template.boards[alt.board]
         )
     return {ci: max(min(c), EPSILON) for ci, c in costs.items()}
 
@@ -172,8 +172,9 @@ class _PassState:
 
 
 def score(packing: Packing) -> tuple[int, float, int]:
-    """Lower is better: pods left out, then price per hour, then instances."""
-    price = sum(o.template.price * o.copies for o in packing.opened)
+    """Lower is better: pods left out, then cost per hour (price plus region penalties),
+    then instances."""
+    price = sum(o.template.cost * o.copies for o in packing.opened)
     return sum(packing.unplaced.values()), round(price, 6), sum(o.copies for o in packing.opened)
 
 

@@ -27,7 +27,7 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     decisions: dict[str, PodDecision] = {}
     pending = sorted((p for p in snapshot.pods if p.pending), key=lambda p: p.name)
     classes, members = _classify(pending, snapshot, decisions)
-    base = build(snapshot)
+    base = build(snapshot, policy.region_penalties)
     fits = fits_of(classes, base.templates)
     weights, scarce = fits.weights, fits.scarce
     # Which pods take the registered and upcoming boards decides what is left to buy.
@@ -223,7 +223,7 @@ def _assign_new(
             for pod in _take(members[ci], n * opened.copies):
                 decisions[pod.name] = _scale_up_decision(pod, group.name, alt)
     scale_ups = tuple(
-        ScaleUp(name, groups[name].desired, groups[name].desired + n)
+        ScaleUp(name, groups[name].desired, groups[name].desired + n, groups[name].region)
         for name, n in sorted(added.items())
         if n > 0
     )

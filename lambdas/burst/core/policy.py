@@ -16,6 +16,9 @@ accept too. `policy_document` is its inverse: what the CDK writes for the functi
     max_idle_time_seconds               number >= 0 (adaptive: never kept idle longer)
     arrival_window_seconds              number > 0 (adaptive: arrivals learned over it)
     token_ttl_seconds                   whole number, MIN_TOKEN_TTL..MAX_TOKEN_TTL
+    region_penalty_per_board_hour       {AWS region: number >= 0}: $/h per board added to
+                                        a group's price in that region when groups are
+                                        weighed (burst.core.regions)
 
 Defaults are `Policy`'s (burst.core.model); the timings the rules depend on are here.
 """
@@ -31,6 +34,7 @@ from typing import Any
 from burst.core.errors import ConfigError
 from burst.core.expanders import validate_chain
 from burst.core.model import Policy, ScaleDown
+from burst.core.regions import AWS_REGIONS
 
 # How often the tokens function runs (the CDK schedule).
 TOKEN_PERIOD = timedelta(minutes=15)
@@ -131,6 +135,20 @@ def _token_ttl(f: _Field, value: Any) -> dict[str, Any]:
     return {"token_ttl": timedelta(seconds=value)}
 
 
+def _region_penalties(f: _Field, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise f.error(f"must map AWS regions to $/h per board, got {value!r}")
+    found: dict[str, float] = {}
+    for region, amount in value.items():
+        each = _Field(f.source, f.where, str(region))
+        if region not in AWS_REGIONS:
+            raise each.error("not an AWS region code (e.g. us-east-1)")
+        if each.number(amount) < 0:
+            raise each.error(f"must be >= 0, got {amount}")
+        found[str(region)] = float(amount)
+    return {"region_penalties": found}
+
+
 # Field name (as written in every config) -> its reader, giving the Policy attribute.
 _READERS: dict[str, Callable[[_Field, Any], dict[str, Any]]] = {
     "max_boards": _max_boards,
@@ -143,6 +161,7 @@ _READERS: dict[str, Callable[[_Field, Any], dict[str, Any]]] = {
     "boot_estimate_seconds": _positive("boot_estimate"),
     "max_idle_time_seconds": _seconds("max_idle_time"),
     "arrival_window_seconds": _positive("arrival_window"),
+    "region_penalty_per_board_hour": _region_penalties,
 }
 FIELDS = tuple(_READERS)
 # Fields that may be null: "no limit". Any other null means "not set": the base value.
@@ -184,6 +203,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "boot_estimate_seconds": _number(policy.boot_estimate),
         "max_idle_time_seconds": _number(policy.max_idle_time),
         "arrival_window_seconds": _number(policy.arrival_window),
+        "region_penalty_per_board_hour": dict(policy.region_penalties),
     }
 
 

@@ -89,7 +89,8 @@ def config() -> RuntimeConfig:
 
 
 def aws(cfg: RuntimeConfig) -> Aws:
-    return Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
+    return Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url),
+               regions=tuple(cfg.regions))
 
 
 def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:

@@ -2,8 +2,9 @@
 
 On its schedule, or at once when invoked with an empty event (`{}`: RunNow, e.g. to publish
 the first join data right after a deploy): rotate the token before it expires, publish the
-join data (endpoint, token, CA cert hashes, expiration) to the SecureString parameter, delete
-our expired tokens. The token is never logged and never in the returned summary.
+join data (endpoint, token, CA cert hashes, expiration) to the SecureString parameter, copy it
+to the same parameter in every other region where node groups live (burst.loop.replicate),
+delete our expired tokens. The token is never logged and never in the returned summary.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from burst.core.errors import BurstError, ConfigError, EventError
 from burst.core.events import RunNow, ScheduledTick, parse_event
 from burst.core.names import Metric
 from burst.handlers import runtime
-from burst.loop import rotation
+from burst.loop import replicate, rotation
 from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
 
@@ -48,6 +49,10 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
                             joinhash.discovery_hashes(ca.encode())),
             clock.wall(), rotation.RotationPolicy(cfg.token_ttl, cfg.token_overlap),
         )
+        regions = replicate.replicate(built.aws.joins, target[0], {
+            region: replicate.Region(built.aws.joins_in(region), key)
+            for region, key in cfg.regions.items()
+        })
     except (BurstError, ValueError) as exc:
         failure = exc if isinstance(exc, BurstError) else ConfigError("cluster CA", "", str(exc))
         return {"outcome": runtime.failed(failure, function="tokens", event=tick.id)}
@@ -56,7 +61,8 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
             built.close()
     if report.created:
         metrics.add_metric(name=Metric.TOKENS_ROTATED, unit="Count", value=1)
-    return {"outcome": "ok", "event": tick.id, **report.summary()}
+    summary = {"outcome": "ok", "event": tick.id, **report.summary()}
+    return {**summary, "regions": regions} if regions else summary
 
 
 def _target_check(cfg: RuntimeConfig) -> tuple[str, str]:

@@ -8,7 +8,9 @@ FPGA_BURST_CONFIG carries the structured part as JSON (stacks/config.py
     {"catalog": {"accelerators": {name: {board: replicas}}, "boards": [board, ...]},
      "policy": {field: value} as burst.core.policy parses it,
      "lifecycle": {"launch_timeout_seconds", "terminate_timeout_seconds"},
-     "watch": {"enabled", "idle_seconds", "max_batch_seconds", "margin_seconds"}}
+     "watch": {"enabled", "idle_seconds", "max_batch_seconds", "margin_seconds"},
+     "regions": {region: {"join_key_id"}} for each region besides the home one where
+                node groups live: the groups are found there, the join data published}
 
 Every problem is a ConfigError naming the source (variable) and the field.
 """
@@ -34,6 +36,7 @@ from burst.core.policy import (
     duration,
     parse_policy,
 )
+from burst.core.regions import AWS_REGIONS
 
 CONFIG_VAR = "FPGA_BURST_CONFIG"
 # argument name -> environment variable
@@ -49,7 +52,7 @@ _ENV = {
     "region": "AWS_REGION",
     "dry_run": "FPGA_BURST_DRY_RUN",
 }
-_SECTIONS = ("catalog", "policy", "lifecycle", "watch")
+_SECTIONS = ("catalog", "policy", "lifecycle", "watch", "regions")
 # An API server address without scheme, as kubeadm join takes it: the nodes' endpoint and
 # the functions' (the deployment config validates both with this).
 ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
@@ -104,6 +107,9 @@ class RuntimeConfig:
     aws_endpoint_url: str | None = None  # local runs: e.g. a moto_server
     region: str | None = None
     dry_run: bool = False
+    # The other regions where node groups live -> the KMS key (ARN or alias ARN) their
+    # join-data parameter is encrypted with; the parameter has join_parameter's name.
+    regions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def token_ttl(self) -> timedelta:
@@ -160,6 +166,7 @@ def load(environ: Mapping[str, str] | None = None, **explicit: Any) -> RuntimeCo
         aws_endpoint_url=pick("aws_endpoint_url") or None,
         region=pick("region") or None,
         dry_run=_flag(pick("dry_run"), _ENV["dry_run"]),
+        regions=_regions(sections["regions"]),
     )
 
 
@@ -265,6 +272,23 @@ def _watch(data: Mapping[str, Any]) -> WatchSettings:
     f.done()
     if found.idle > found.max_batch:
         raise f.error("idle_seconds", "must not exceed max_batch_seconds")
+    return found
+
+
+def _regions(data: Mapping[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for region, settings in data.items():
+        if region not in AWS_REGIONS:
+            raise ConfigError(CONFIG_VAR, f"regions.{region}", "not an AWS region code")
+        if not isinstance(settings, Mapping):
+            raise ConfigError(CONFIG_VAR, f"regions.{region}", "must be a JSON object")
+        f = _Fields(f"regions.{region}", settings)
+        f.read.add("join_key_id")
+        key = settings.get("join_key_id")
+        if not isinstance(key, str) or not key:
+            raise f.error("join_key_id", "must name the region's KMS key")
+        f.done()
+        found[str(region)] = key
     return found
 
 

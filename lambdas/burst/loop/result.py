@@ -50,11 +50,15 @@ class Result:
         outcomes: dict[str, int] = {}
         for d in self.plan.pods:
             outcomes[d.outcome.value] = outcomes.get(d.outcome.value, 0) + 1
+        # Each scale-up names its group's region once groups live in more than one.
+        regions = {g.name: g.region for g in self.snapshot.node_groups}
+        several = len(set(regions.values())) > 1
         return {
             "pending": len(self.plan.pods),
             "outcomes": outcomes,
             "scaleUps": [
-                {"nodeGroup": c.node_group, "from": c.from_size, "to": c.to_size}
+                {"nodeGroup": c.node_group, "from": c.from_size, "to": c.to_size,
+                 **({"region": regions.get(c.node_group, "")} if several else {})}
                 for c in self.changes if c.changed
             ],
             "scaleDown": dict(scaledown.summary(self.scale_down)),

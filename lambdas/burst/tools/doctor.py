@@ -89,8 +89,9 @@ def check(cfg: RuntimeConfig, environment: dict[str, str] | None,
     from burst.adapters.kube.doctor import KubeProbe
     from burst.handlers import runtime
 
-    aws = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
-    reads = AwsDoctor(aws.clients)
+    aws = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url),
+              regions=tuple(cfg.regions))
+    reads = AwsDoctor(aws.clients, aws.regions)
     built, failure = None, None
     try:
         built = runtime.adapters(cfg, aws)

@@ -10,7 +10,8 @@ from burst.core.model import Plan, PodDecision
 def to_json(plan: Plan) -> dict[str, Any]:
     return {
         "scale_up": [
-            {"node_group": s.node_group, "from": s.from_size, "to": s.to_size}
+            {"node_group": s.node_group, "from": s.from_size, "to": s.to_size,
+             **({"region": s.region} if s.region else {})}
             for s in plan.scale_ups
         ],
         "pods": [_pod(d) for d in plan.pods],
@@ -41,7 +42,10 @@ def to_table(plan: Plan) -> str:
     lines.append("")
     if plan.scale_ups:
         lines.append("Scale up:")
-        lines.extend(f"  {s.node_group}: {s.from_size} -> {s.to_size}" for s in plan.scale_ups)
+        lines.extend(
+            f"  {s.node_group}{f' ({s.region})' if s.region else ''}: {s.from_size} -> {s.to_size}"
+            for s in plan.scale_ups
+        )
     else:
         lines.append("Scale up: none")
     lines.append(f"Price per hour added: ${plan.price_per_hour_added:.2f}")

@@ -29,6 +29,7 @@ from burst.core.model import (
     Toleration,
 )
 from burst.core.policy import parse_policy
+from burst.core.regions import AWS_REGIONS
 
 T = TypeVar("T")
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -207,6 +208,7 @@ def _group(r: _Reader, value: Any, path: str) -> NodeGroup:
             "taints",
             "priority",
             "boards",
+            "region",
         ),
     )
     for required in ("name", "instance_type", "max_size"):
@@ -234,7 +236,18 @@ def _group(r: _Reader, value: Any, path: str) -> NodeGroup:
         taints=tuple(r.items(f.get("taints"), f"{path}.taints", lambda v, p: _taint(r, v, p))),
         priority=priority,
         boards=r.counts(f.get("boards"), f"{path}.boards", minimum=1),
+        region=_region(r, f.get("region"), f"{path}.region"),
     )
+
+
+def _region(r: _Reader, value: Any, path: str) -> str:
+    """An AWS region code, or "" (absent: the home region, no penalty unless named)."""
+    if value is None:
+        return ""
+    region = r.text(value, path)
+    if region not in AWS_REGIONS:
+        raise r.fail(path, f"{region!r} is not an AWS region code (e.g. us-east-1)")
+    return region
 
 
 def _node(r: _Reader, value: Any, path: str, groups: set[str]) -> Node:

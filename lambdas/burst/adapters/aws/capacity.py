@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from burst.adapters.aws.groups import describe_group
+from burst.adapters.aws.regions import GroupRegions
 from burst.adapters.aws.session import Clients, calling
 from burst.core.errors import AwsError
 from burst.ports.aws import CapacityChange
@@ -18,8 +19,9 @@ _GONE_STATES = ("Terminating", "Terminated")
 class AutoScalingCapacity:
     """The Capacity port over Auto Scaling."""
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, regions: GroupRegions | None = None) -> None:
         self.clients = clients
+        self.regions = regions or GroupRegions(clients)
 
     def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:
         """Raise the group's desired capacity to `target`, never above its max size.
@@ -29,7 +31,7 @@ class AutoScalingCapacity:
         HonorCooldown=False: the planner, not a cooldown, decides. Raises
         NodeGroupNotFoundError, the transient errors, or AwsError.
         """
-        group = describe_group(self.clients, node_group)
+        group = describe_group(self.regions, node_group)
         desired, max_size = int(group["DesiredCapacity"]), int(group["MaxSize"])
         to_size = min(target, max_size)
         clamped = target > max_size
@@ -42,7 +44,8 @@ class AutoScalingCapacity:
         if to_size <= desired:
             return CapacityChange(node_group, desired, desired, target, clamped)
         with calling("SetDesiredCapacity"):
-            self.clients.client("autoscaling").set_desired_capacity(
+            autoscaling = self.regions.client("autoscaling", self.regions.of_group(node_group))
+            autoscaling.set_desired_capacity(
                 AutoScalingGroupName=node_group, DesiredCapacity=to_size, HonorCooldown=False
             )
         log.info(
@@ -59,7 +62,7 @@ class AutoScalingCapacity:
         the transient errors or AwsError (e.g. ValidationError when the decrement would go
         below min size: the caller must check min size first).
         """
-        autoscaling = self.clients.client("autoscaling")
+        autoscaling = self.regions.client("autoscaling", self.regions.of_instance(instance_id))
         with calling("DescribeAutoScalingInstances"):
             reply = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])
         known = reply.get("AutoScalingInstances", [])

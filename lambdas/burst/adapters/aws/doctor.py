@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from burst.adapters.aws.regions import GroupRegions
 from burst.adapters.aws.session import Clients, calling
 from burst.core.errors import AwsError
 
@@ -16,12 +17,15 @@ CLUSTER_VARIABLE = "FPGA_BURST_CLUSTER_NAME"
 class AwsDoctor:
     """HookReader, ParameterReader and DeployedFunctions over one Clients."""
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, regions: GroupRegions | None = None) -> None:
         self.clients = clients
+        self.regions = regions or GroupRegions(clients)
 
     def lifecycle_hooks(self, node_group: str) -> tuple[str, ...]:
+        """The group's hooks, asked of its own region."""
+        client = self.regions.client("autoscaling", self.regions.of_group(node_group))
         with calling("DescribeLifecycleHooks"):
-            reply = self.clients.client("autoscaling").describe_lifecycle_hooks(
+            reply = client.describe_lifecycle_hooks(
                 AutoScalingGroupName=node_group
             )
         return tuple(sorted(h["LifecycleHookName"] for h in reply.get("LifecycleHooks", [])))

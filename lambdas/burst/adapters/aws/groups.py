@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from burst.adapters.aws.regions import GroupRegions
 from burst.adapters.aws.session import Clients, calling
 from burst.core import asgtags
 from burst.core.backoff import ScalingActivity
@@ -21,8 +22,9 @@ from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT, SPOT_PRICE_LIVE_TAG, SPOT
 class AutoScalingGroups:
     """The NodeGroups port over Auto Scaling (and EC2 for launch templates)."""
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, regions: GroupRegions | None = None) -> None:
         self.clients = clients
+        self.regions = regions or GroupRegions(clients)
 
     def discover_node_groups(
         self, cluster: str, instance_types: Mapping[str, InstanceType] | None = None
@@ -31,15 +33,21 @@ class AutoScalingGroups:
 
         An ASG needs both tag keys `k8s.io/cluster-autoscaler/enabled` and
         `k8s.io/cluster-autoscaler/<cluster>` (any values), as CA's auto-discovery
-        `asg:tag=...` does; groups being deleted are left out. Node templates come from the
+        `asg:tag=...` does, in every region of `regions` (each group's is recorded on it
+        and in `regions`); groups being deleted are left out. Node templates come from the
         CA tags (asgtags), boards from the resources tags or else `instance_types`
         (default: catalog.INSTANCE_TYPES). Launch template lookups are cached per call.
 
         Read-only. Raises AwsThrottledError / AwsUnavailableError (transient) or AwsError.
         """
         table = INSTANCE_TYPES if instance_types is None else instance_types
-        lt_cache: dict[tuple[str, str], str] = {}
-        groups = [self._node_group(asg, table, lt_cache) for asg in self._describe(cluster)]
+        groups = []
+        for region in self.regions.all:
+            lt_cache: dict[tuple[str, str], str] = {}  # launch templates are regional
+            for asg in self._describe(cluster, region):
+                group = self._node_group(asg, table, lt_cache, region)
+                self.regions.remember(group.name, region, (i.instance_id for i in group.instances))
+                groups.append(group)
         return tuple(sorted(groups, key=lambda g: g.name))
 
     def instances(self, node_group: str) -> tuple[Instance, ...]:
@@ -47,7 +55,7 @@ class AutoScalingGroups:
 
         Read-only. Raises NodeGroupNotFoundError, or the transient errors / AwsError.
         """
-        return instances_of(describe_group(self.clients, node_group))
+        return instances_of(describe_group(self.regions, node_group))
 
     def scaling_activities(
         self, node_group: str, since: datetime
@@ -58,9 +66,9 @@ class AutoScalingGroups:
         `since`. Raises the transient errors or AwsError (ValidationError for an unknown
         group).
         """
-        paginator = self.clients.client("autoscaling").get_paginator(
-            "describe_scaling_activities"
-        )
+        paginator = self.regions.client(
+            "autoscaling", self.regions.of_group(node_group)
+        ).get_paginator("describe_scaling_activities")
         found: list[ScalingActivity] = []
         with calling("DescribeScalingActivities"):
             for page in paginator.paginate(AutoScalingGroupName=node_group):
@@ -70,11 +78,11 @@ class AutoScalingGroups:
                     break
         return tuple(found)
 
-    def _describe(self, cluster: str) -> Iterator[dict[str, Any]]:
+    def _describe(self, cluster: str, region: str) -> Iterator[dict[str, Any]]:
         required = (asgtags.ENABLED_TAG, asgtags.cluster_tag(cluster))
         # One tag-key filter per key: AWS ANDs filters, and values inside one filter OR.
         filters = [{"Name": "tag-key", "Values": [key]} for key in required]
-        paginator = self.clients.client("autoscaling").get_paginator(
+        paginator = self.regions.client("autoscaling", region).get_paginator(
             "describe_auto_scaling_groups"
         )
         with calling("DescribeAutoScalingGroups"):
@@ -92,9 +100,10 @@ class AutoScalingGroups:
         asg: Mapping[str, Any],
         table: Mapping[str, InstanceType],
         lt_cache: dict[tuple[str, str], str],
+        region: str,
     ) -> NodeGroup:
         tags = {t["Key"]: t.get("Value", "") for t in asg.get("Tags", [])}
-        instance_type = self._instance_type(asg, lt_cache)
+        instance_type = self._instance_type(asg, lt_cache, region)
         template = asgtags.node_template(tags, instance_type, table)
         return NodeGroup(
             name=asg["AutoScalingGroupName"],
@@ -109,9 +118,12 @@ class AutoScalingGroups:
             instances=instances_of(asg),
             price_per_hour=_price(tags.get(SPOT_PRICE_TAG, "")),
             spot_price_live=tags.get(SPOT_PRICE_LIVE_TAG, "") == "true",
+            region=region,
         )
 
-    def _instance_type(self, asg: Mapping[str, Any], lt_cache: dict[tuple[str, str], str]) -> str:
+    def _instance_type(
+        self, asg: Mapping[str, Any], lt_cache: dict[tuple[str, str], str], region: str
+    ) -> str:
         # Same order as CA's buildInstanceTypes: mixed-instances override, launch
         # template, launch configuration; then what running instances report.
         mixed = asg.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
@@ -121,15 +133,15 @@ class AutoScalingGroups:
         spec = mixed.get("LaunchTemplateSpecification") or asg.get("LaunchTemplate")
         found = ""
         if spec:
-            found = self._launch_template_type(spec, lt_cache)
+            found = self._launch_template_type(spec, lt_cache, region)
         elif asg.get("LaunchConfigurationName"):
-            found = self._launch_configuration_type(asg["LaunchConfigurationName"])
+            found = self._launch_configuration_type(asg["LaunchConfigurationName"], region)
         if not found:
             found = next((i["InstanceType"] for i in asg.get("Instances", [])), "")
         return found
 
     def _launch_template_type(
-        self, spec: Mapping[str, Any], cache: dict[tuple[str, str], str]
+        self, spec: Mapping[str, Any], cache: dict[tuple[str, str], str], region: str
     ) -> str:
         ident = spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName", "")
         version = str(spec.get("Version") or "$Default")
@@ -137,7 +149,7 @@ class AutoScalingGroups:
         if key not in cache:
             by = "LaunchTemplateId" if spec.get("LaunchTemplateId") else "LaunchTemplateName"
             with calling("DescribeLaunchTemplateVersions"):
-                reply = self.clients.client("ec2").describe_launch_template_versions(
+                reply = self.regions.client("ec2", region).describe_launch_template_versions(
                     **{by: ident}, Versions=[version]
                 )
             versions = reply.get("LaunchTemplateVersions", [])
@@ -145,19 +157,21 @@ class AutoScalingGroups:
             cache[key] = str(data.get("InstanceType", ""))
         return cache[key]
 
-    def _launch_configuration_type(self, name: str) -> str:
+    def _launch_configuration_type(self, name: str, region: str) -> str:
         with calling("DescribeLaunchConfigurations"):
-            reply = self.clients.client("autoscaling").describe_launch_configurations(
+            reply = self.regions.client("autoscaling", region).describe_launch_configurations(
                 LaunchConfigurationNames=[name]
             )
         configs = reply.get("LaunchConfigurations", [])
         return str(configs[0].get("InstanceType", "")) if configs else ""
 
 
-def describe_group(clients: Clients, node_group: str) -> dict[str, Any]:
-    """One group as DescribeAutoScalingGroups gives it; NodeGroupNotFoundError if none."""
+def describe_group(regions: GroupRegions, node_group: str) -> dict[str, Any]:
+    """One group as DescribeAutoScalingGroups gives it, from its region;
+    NodeGroupNotFoundError if none."""
+    client = regions.client("autoscaling", regions.of_group(node_group))
     with calling("DescribeAutoScalingGroups"):
-        reply = clients.client("autoscaling").describe_auto_scaling_groups(
+        reply = client.describe_auto_scaling_groups(
             AutoScalingGroupNames=[node_group]
         )
     groups = reply.get("AutoScalingGroups", [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from burst.adapters.aws.regions import GroupRegions
 from burst.adapters.aws.session import Clients, calling
 from burst.core.errors import AwsError, LifecycleActionNotFoundError
 from burst.ports.aws import LifecycleResult
@@ -15,8 +16,9 @@ log = logging.getLogger(__name__)
 class AutoScalingLifecycle:
     """The LifecycleActions port over Auto Scaling."""
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, regions: GroupRegions | None = None) -> None:
         self.clients = clients
+        self.regions = regions or GroupRegions(clients)
 
     def complete_lifecycle_action(
         self,
@@ -41,7 +43,7 @@ class AutoScalingLifecycle:
         }
         if token:
             params["LifecycleActionToken"] = token
-        self._call("CompleteLifecycleAction", params)
+        self._call("CompleteLifecycleAction", node_group, params)
         log.info(
             "completed lifecycle action of %s with %s", instance_id, result.value,
             extra={"node_group": node_group, "instance": instance_id, "result": result.value},
@@ -62,10 +64,11 @@ class AutoScalingLifecycle:
         }
         if token:
             params["LifecycleActionToken"] = token
-        self._call("RecordLifecycleActionHeartbeat", params)
+        self._call("RecordLifecycleActionHeartbeat", node_group, params)
 
-    def _call(self, operation: str, params: Mapping[str, str]) -> None:
-        method = getattr(self.clients.client("autoscaling"), _snake(operation))
+    def _call(self, operation: str, node_group: str, params: Mapping[str, str]) -> None:
+        client = self.regions.client("autoscaling", self.regions.of_group(node_group))
+        method = getattr(client, _snake(operation))
         try:
             with calling(operation):
                 method(**params)

@@ -126,16 +126,19 @@ class Clients:
         self._clients: dict[str, Any] = {}
         _quiet_wire_logs()
 
-    def client(self, service: str) -> Any:
-        """The boto3 client for `service`, created on first use."""
-        if service not in self._clients:
+    def client(self, service: str, region: str | None = None) -> Any:
+        """The boto3 client for `service` in `region` (None: the home region, the
+        settings'), created on first use."""
+        key = service if region is None or region == self.settings.region else (
+            f"{service}@{region}")
+        if key not in self._clients:
             s = self.settings
             if self._session is None:
                 # One default session for all clients: each Session loads its own data.
                 self._session = boto3.Session()
-            self._clients[service] = self._session.client(
+            self._clients[key] = self._session.client(
                 service,
-                region_name=s.region,
+                region_name=region or s.region,
                 endpoint_url=s.endpoint_url,
                 config=Config(
                     retries={"mode": "adaptive", "total_max_attempts": s.max_attempts},
@@ -144,4 +147,13 @@ class Clients:
                     user_agent_extra="fpga-burst",
                 ),
             )
-        return self._clients[service]
+        return self._clients[key]
+
+    @property
+    def home_region(self) -> str:
+        """The region of the clients made without one: the settings', else the session's."""
+        if self.settings.region:
+            return self.settings.region
+        if self._session is None:
+            self._session = boto3.Session()
+        return str(self._session.region_name or "")

@@ -12,10 +12,11 @@ log = logging.getLogger(__name__)
 
 
 class SsmJoinStore:
-    """The JoinStore port over SSM Parameter Store."""
+    """The JoinStore port over SSM Parameter Store, in one region (None: home)."""
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, region: str | None = None) -> None:
         self.clients = clients
+        self.region = region
 
     def read_join_data(self, name: str) -> JoinData | None:
         """The join data in SSM parameter `name`, decrypted; None if absent or unreadable.
@@ -26,7 +27,9 @@ class SsmJoinStore:
         """
         try:
             with calling("GetParameter"):
-                reply = self.clients.client("ssm").get_parameter(Name=name, WithDecryption=True)
+                reply = self.clients.client("ssm", self.region).get_parameter(
+                    Name=name, WithDecryption=True
+                )
         except AwsError as exc:
             if exc.code == "ParameterNotFound":
                 return None
@@ -45,15 +48,17 @@ class SsmJoinStore:
         AccessDeniedException, or KMS errors such as KMSInvalidStateException).
         """
         with calling("PutParameter"):
-            reply = self.clients.client("ssm").put_parameter(
+            reply = self.clients.client("ssm", self.region).put_parameter(
                 Name=name,
                 Value=data.to_json(),
                 Type="SecureString",
                 KeyId=kms_key_id,
                 Overwrite=True,
             )
+        region = self.region or self.clients.home_region
         log.info(
-            "published join data to %s (version %s, expires %s)",
-            name, reply.get("Version"), data.expiration.isoformat(),
-            extra={"parameter": name, "expiration": data.expiration.isoformat()},
+            "published join data to %s in %s (version %s, expires %s)",
+            name, region, reply.get("Version"), data.expiration.isoformat(),
+            extra={"parameter": name, "region": region,
+                   "expiration": data.expiration.isoformat()},
         )

@@ -1,0 +1,71 @@
+"""One stack per region besides the home one: that region's FPGA node groups.
+
+The functions stay in the home stack and reach these groups through regional clients.
+What each node needs is here, in its own region: the join-data key (the tokens function
+writes the parameter of the same name here, encrypting with this key by its alias), the
+node role reading this region's parameter and VPN secret, the region's network, and a
+rule forwarding the groups' lifecycle actions to the home region's event bus, where the
+lifecycle function's rule picks them up. Explicit account and region: synth needs no
+credentials, and nothing crosses stacks but names known from the config.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from burst.core.regions import partition
+from stacks.config import DeployConfig
+from stacks.controller.triggers import forward_lifecycle_actions
+from stacks.network import import_network
+from stacks.nodegroup.fleet import region_fleet
+
+
+class RegionStack(Stack):
+    def __init__(self, scope: Construct, *, config: DeployConfig, region: str) -> None:
+        super().__init__(
+            scope,
+            f"{config.stack_name}-{region}",
+            env=Environment(account=config.account, region=region),
+            description=f"fpga-burst: FPGA node groups of cluster {config.cluster_name} "
+            f"in {region}",
+        )
+        Tags.of(self).add("fpga-burst:cluster", config.cluster_name)
+        network = config.regions[region]
+        vpc, subnets = import_network(self, network.vpc_id, network.subnets)
+        self.join_key = kms.Key(
+            self,
+            "JoinKey",
+            description=f"fpga-burst {config.cluster_name}: the join-data SecureString "
+            f"parameter in {region}",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        kms.Alias(self, "JoinKeyAlias", alias_name=config.join_key_alias,
+                  target_key=self.join_key)
+        self.join_parameter_arn = self.format_arn(
+            service="ssm", resource="parameter", resource_name=config.join_parameter_name[1:]
+        )
+        self.node_groups = region_fleet(
+            self,
+            config=config,
+            region=region,
+            vpc=vpc,
+            subnets=subnets,
+            onprem_cidr=network.onprem_cidr,
+            vpn_secret_arn=network.vpn_secret_arn,
+            join_parameter_arn=self.join_parameter_arn,
+            join_key=self.join_key,
+        )
+        home_bus = (f"arn:{partition(config.region)}:events:{config.region}:{config.account}"
+                    ":event-bus/default")
+        forward_lifecycle_actions(
+            self, asg_names=[g.asg_name for g in self.node_groups], home_bus_arn=home_bus,
+        )
+
+
+def region_stacks(scope: Construct, config: DeployConfig) -> list[RegionStack]:
+    """A stack for each other region, in the order of their names."""
+    return [RegionStack(scope, config=config, region=r) for r in sorted(config.regions)]
