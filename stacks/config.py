@@ -383,6 +383,11 @@ def _node_group(
                 f"{item.path('subnet_ids')}[{i}]", f"{subnet_id!r} is not in {subnets_of}"
             )
     capacity = _capacity(item)
+    if capacity["spot_price_live"] and region != home:
+        # The functions read Spot prices (and the F quotas) in the home region only.
+        raise _bad(item.path("spot_price_live"),
+                   f"is read in the home region ({home}) only: give a group in {region} "
+                   "a spot_price_per_hour")
     return NodeGroupConfig(
         name=item.text("name", pattern=_NAME, hint="lower-case letters, digits, '-'; ≤ 32"),
         instance_type=instance_type,

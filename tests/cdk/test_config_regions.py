@@ -91,6 +91,9 @@ def _group(**extra: Any) -> Edit:
         pytest.param(_group(instance_type="f1.4xlarge"), "node_groups[1].instance_type",
                      "f1.4xlarge is not known to be offered in eu-west-2",
                      id="type-not-offered-in-region"),
+        pytest.param(_group(capacity_type="spot", spot_price_live=True),
+                     "node_groups[1].spot_price_live", "is read in the home region",
+                     id="live-spot-price-outside-the-home-region"),
         pytest.param(lambda d: d["regions"]["eu-west-2"].update(
                          vpn_secret_arn=d["vpn"]["secret_arn"]),
                      "regions.eu-west-2.vpn_secret_arn", "must be a secret in eu-west-2",
