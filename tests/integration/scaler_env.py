@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import iamenforce
 
 from burst.ports.aws import ClusterCredentials
 
@@ -79,7 +80,8 @@ def session() -> boto3.Session:
 
 
 def environment(endpoint: str, **config: Any) -> dict[str, str]:
-    """The variables the CDK sets, pointing at the moto server."""
+    """The variables the CDK sets, pointing at the moto server; the scaler's own access key
+    (its calls are checked against its synthesized policy, iamenforce)."""
     document: dict[str, dict[str, Any]] = {
         "catalog": {"accelerators": {"com.inaccel.xgboost.exact": {
             "xilinx/u250": 4, "xilinx/aws-vu9p-f1": 2}}},
@@ -96,8 +98,7 @@ def environment(endpoint: str, **config: Any) -> dict[str, str]:
         "FPGA_BURST_CONFIG": json.dumps(document),
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **iamenforce.credentials("scaler"),
         "POWERTOOLS_SERVICE_NAME": "fpga-burst",
         "POWERTOOLS_METRICS_NAMESPACE": "fpga-burst",
     }

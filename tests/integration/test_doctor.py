@@ -37,7 +37,7 @@ from burst.tools import cli
 from burst.tools import doctor as doctor_cmd
 
 JOIN = "/fpga-burst/onprem/join"
-GROUP = "doctor-f2-6xlarge"
+GROUP = "onprem-doctor-f2-6xlarge"  # as the stack names it: <cluster>-<group>
 F2 = "xilinx/aws-vu47p-f2"
 ACCESS = doctor.required_access(
     credentials.load_manifests(credentials.DEFAULT_RBAC), str(credentials.DEFAULT_RBAC))

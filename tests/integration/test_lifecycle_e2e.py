@@ -22,6 +22,7 @@ import boto3
 import objects
 import pytest
 from awsfakes import LIFECYCLE_CALLS, OperationStubber
+from iamenforce import session_keys as iam_keys
 from moto import mock_aws
 from objects import F1
 
@@ -39,7 +40,7 @@ from burst.tools.invoke import LocalContext
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
-GROUP = "f1-4xlarge"
+GROUP = "onprem-f1-4xlarge"  # as the stack names it: <cluster>-<group>
 EVENTS = Path(__file__).parents[2] / "events"
 TAGS = ("k8s.io/cluster-autoscaler/enabled", f"k8s.io/cluster-autoscaler/{CLUSTER}")
 NOT_FOUND = "No active Lifecycle Action found with instance ID {}"
@@ -113,7 +114,9 @@ def world(kube: Kube, admin: Kube) -> Iterator[World]:
             Tags=[{"Key": k, "Value": "owned", "PropagateAtLaunch": False, "ResourceId": GROUP,
                    "ResourceType": "auto-scaling-group"} for k in TAGS],
         )
-        aws = Aws(s, AwsSettings(region=REGION))
+        # The function's own key: its calls are checked against its policy (iamenforce).
+        aws = Aws(boto3.Session(**iam_keys("lifecycle"), region_name=REGION),
+                  AwsSettings(region=REGION))
         cfg = config.load(environ={}, cluster_name=CLUSTER, config={})
         clock = FakeClock()
         cluster = KubeCluster(kube, cfg.boards, clock=clock.monotonic, sleep=clock.sleep,

@@ -51,6 +51,9 @@ class SsmJoinStore:
                 Type="SecureString",
                 KeyId=kms_key_id,
                 Overwrite=True,
+                # Standard whatever the account's default tier: KMS Encrypt, not the advanced
+                # tier's GenerateDataKey, is what the tokens function's role may call.
+                Tier="Standard",
             )
         log.info(
             "published join data to %s (version %s, expires %s)",
