@@ -14,10 +14,13 @@ why a role holds it though no code of ours calls it (stacks/controller/grants.py
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# jsii warns on every start about the Node.js version; tests/cdk/conftest.py silences it too.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 for extra in ("", "lambdas", "tests/integration"):
     sys.path.insert(0, str(ROOT / extra))
 
