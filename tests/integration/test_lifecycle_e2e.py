@@ -76,7 +76,10 @@ class World:
     def event(self, name: str, **detail: str) -> dict[str, Any]:
         raw: dict[str, Any] = json.loads((EVENTS / name).read_text())
         raw["time"] = self.clock.wall().isoformat()
-        raw["detail"].update(EC2InstanceId=self.instance, **detail)
+        # The sample events name group f1-4xlarge; this world's group is named as the stack
+        # names it, so the function's policy covers it.
+        raw["detail"].update({"EC2InstanceId": self.instance, "AutoScalingGroupName": GROUP,
+                              **detail})
         return copy.deepcopy(raw)
 
     def invoke(self, event: dict[str, Any], seconds: float = 300.0) -> dict[str, Any]:
