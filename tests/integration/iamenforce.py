@@ -8,13 +8,14 @@ template (iampolicy.function_policies) and each function gets its own access key
 function.
 
 A botocore handler on every client of every session (`install`, like moto's own
-`botocore_stubber`) sees each call before it is sent or stubbed (before-call, so the calls
-a Stubber answers are checked too). If the client's key is a function's, the call is
-turned into its IAM requests (iamrequests) and decided by iampolicy.evaluate; a denied
-call gets AccessDenied back, as from AWS, and is kept in `ENFORCER.denied` — the suites'
-autouse fixture fails the test with it, whatever the handler did with the error. Clients
-with other keys (the tests' own view of moto) pass unchecked. Every checked request is kept
-in `ENFORCER.calls` for the action inventory (benchmarks/iam_inventory.py).
+`botocore_stubber`) sees each call before it is sent or stubbed (before-call, ahead of a
+Stubber's handler, so the calls a Stubber answers are checked too). If the client's key is
+a function's, the call is turned into its IAM requests (iamrequests) and decided by
+iampolicy.evaluate; a denied call gets AccessDenied back, as from AWS, and is kept in
+`ENFORCER.denied` — the suites' autouse fixture fails the test with it, whatever the
+handler did with the error. Clients with other keys (the tests' own view of moto) pass
+unchecked. Every checked request is kept in `ENFORCER.calls` for the action inventory
+(benchmarks/iam_inventory.py).
 
 Why not moto's own enforcement (INITIAL_NO_AUTH_ACTION_COUNT): moto 5.2.1 authorizes
 every non-S3 request against Resource `*` and compares Condition blocks only for
@@ -206,7 +207,10 @@ def install() -> None:
     global _INSTALLED
     if _INSTALLED:
         return
-    botocore.handlers.BUILTIN_HANDLERS.append(("before-parameter-build", _stash_params))
-    botocore.handlers.BUILTIN_HANDLERS.append(("before-call", _before_call))
+    # Under the same event names as botocore's Stubber, and first: more specific names run
+    # before less specific ones, so a plain "before-call" would come after a Stubber's answer.
+    botocore.handlers.BUILTIN_HANDLERS.append(("before-parameter-build.*.*", _stash_params))
+    botocore.handlers.BUILTIN_HANDLERS.append(
+        ("before-call.*.*", _before_call, botocore.handlers.REGISTER_FIRST))
     register("scaler", "lifecycle", "tokens")
     _INSTALLED = True

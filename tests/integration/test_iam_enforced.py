@@ -13,11 +13,13 @@ import boto3
 import pytest
 import requests
 import scaler_env
+from awsfakes import LIFECYCLE_CALLS, OperationStubber
 from iamenforce import Enforcer, session_keys
 from iampolicy import evaluate
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.core.errors import AwsError
+from burst.ports.aws import LifecycleResult
 
 OWN = "onprem-f1-4xlarge"  # a group of the synthesized deployment (iam-deploy.yaml)
 
@@ -75,6 +77,24 @@ def test_the_cluster_tag_condition_and_the_group_name_are_enforced(
         assert denied.value.code == "AccessDenied"
         assert view.desired(group) == 0
     assert len(iam_enforced.denied) == 2
+    iam_enforced.denied.clear()
+
+
+def test_calls_a_stubber_answers_are_checked_too(
+    view: scaler_env.Aws, endpoint: str, iam_enforced: Enforcer,
+) -> None:
+    # moto lacks CompleteLifecycleAction: the suites stub it, and it must not escape the check
+    view.group("onprem-stranger", "f1.4xlarge", {})
+    session = boto3.Session(**session_keys("lifecycle"), region_name=scaler_env.REGION)
+    lifecycle = Aws(session, AwsSettings(region=scaler_env.REGION, endpoint_url=endpoint))
+    with OperationStubber(lifecycle.client("autoscaling"), *LIFECYCLE_CALLS) as stub:
+        stub.add_response("complete_lifecycle_action", {})
+        with pytest.raises(AwsError) as denied:
+            lifecycle.lifecycle.complete_lifecycle_action(
+                "onprem-stranger", "hook", "i-0123", LifecycleResult.CONTINUE)
+    assert denied.value.code == "AccessDenied"
+    assert [c.request.action for c in iam_enforced.denied] == [
+        "autoscaling:CompleteLifecycleAction"]
     iam_enforced.denied.clear()
 
 
