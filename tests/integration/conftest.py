@@ -30,6 +30,13 @@ import iamenforce
 iamenforce.install()
 
 
+@pytest.fixture(scope="session")
+def iam_policies() -> object:
+    """The functions' synthesized policies, made before any handler runs: synthesis takes
+    a minute on 2 cores, which inside a handler would eat its invocation's deadline."""
+    return iamenforce.synthesized()
+
+
 @pytest.fixture(autouse=True)
 def iam_enforced() -> Iterator[iamenforce.Enforcer]:
     """Fails the test if any function call was denied by its synthesized IAM policy, even

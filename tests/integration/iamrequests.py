@@ -77,7 +77,11 @@ def _secret(action: str, params: Mapping[str, Any], region: str, lookup: Lookup
     try:
         arn = lookup("secretsmanager").describe_secret(SecretId=params["SecretId"])["ARN"]
     except lookup("secretsmanager").exceptions.ResourceNotFoundException:
-        arn = str(params["SecretId"])
+        # No such secret: IAM sees the ARN the name stands for (and AWS then answers
+        # ResourceNotFoundException to a caller who may read it).
+        secret = str(params["SecretId"])
+        arn = secret if secret.startswith("arn:") else \
+            f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}"
     return [Request(action, arn)]
 
 

@@ -9,6 +9,7 @@ from events/ and a Lambda-like context.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -102,6 +103,22 @@ def environment(endpoint: str, **config: Any) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "fpga-burst",
         "POWERTOOLS_METRICS_NAMESPACE": "fpga-burst",
     }
+
+
+@contextmanager
+def operator_credentials() -> Iterator[None]:
+    """The environment's AWS keys are the operator's (unchecked), not a function's, for as
+    long as the block runs: for the CLI (`burst doctor`) in a test that also runs the scaler."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class Aws:

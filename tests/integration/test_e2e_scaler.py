@@ -49,7 +49,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def aws(
     moto_endpoint: str, controller_credentials: ClusterCredentials,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, iam_policies: object,
 ) -> Iterator[scaler_env.Aws]:
     """A fresh moto, the credentials secret in it, and the function's environment."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)

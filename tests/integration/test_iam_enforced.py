@@ -31,7 +31,7 @@ def endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def view(endpoint: str) -> scaler_env.Aws:
+def view(endpoint: str, iam_policies: object) -> scaler_env.Aws:
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)
     return scaler_env.Aws(endpoint)
 

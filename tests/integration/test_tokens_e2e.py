@@ -77,7 +77,7 @@ class World:
 
 
 @pytest.fixture
-def world(kube: Kube, iam_enforced: Enforcer) -> Iterator[World]:
+def world(kube: Kube, iam_enforced: Enforcer, iam_policies: object) -> Iterator[World]:
     with mock_aws():
         s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                           region_name=REGION)
