@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+CHECKOV_VENV := build/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat tools/checkov/requirements.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth
+.PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth checkov
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -36,9 +38,18 @@ integration: $(STAMP) controlplane
 controlplane:
 	tools/controlplane/build.sh
 
-# CDK assertions, cdk-nag and cfn-lint on the synthesized app; the node bootstrap script.
-cdk-test: $(STAMP)
+# CDK assertions, cdk-nag, cfn-lint and checkov on the synthesized app; the node bootstrap script.
+cdk-test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/pytest tests/cdk -q
+
+# checkov in its own venv: its exact pins (boto3, packaging) exclude the project's.
+checkov: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): tools/checkov/requirements.txt
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
 
 # The AWS CDK CLI pinned in package.json / package-lock.json.
 cdk-cli: node_modules/.bin/cdk

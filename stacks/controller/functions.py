@@ -19,6 +19,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from burst.core.policy import SCALER_PERIOD
+from stacks import checkov
+from stacks.checkov import FUNCTION_SKIPS, LOG_GROUP_SKIP
 from stacks.controller.grants import Grant, Permissions
 from stacks.nag import acknowledge
 
@@ -41,6 +43,8 @@ class FunctionSpec:
     # VPC attachment that every function has.
     may: tuple[Callable[[Permissions], Grant], ...]
     reserved_concurrency: int | None = None
+    # Why no reserved concurrency, if none (checkov CKV_AWS_115 asks for one).
+    unreserved_why: str = ""
 
 
 # The scaler's timeout by deployment `scaler.mode` (stacks/config.py SCALER_MODES). An
@@ -87,6 +91,11 @@ LIFECYCLE = FunctionSpec(
         Permissions.complete_lifecycle_actions,
         Permissions.read_cluster_credentials,
     ),
+    unreserved_why=(
+        "One invocation per instance in a launch or terminate hook, so as many as the groups' "
+        "max_size allow at once; a cap would queue hook events behind each other during a "
+        "scale-up and run them into the hooks' timeouts."
+    ),
 )
 TOKENS = FunctionSpec(
     "tokens",
@@ -100,6 +109,11 @@ TOKENS = FunctionSpec(
         Permissions.read_join_parameter,
         Permissions.write_join_parameter,
         Permissions.encrypt_join_parameter,
+    ),
+    unreserved_why=(
+        "One run per 15-minute schedule (or an operator's run-now), done in seconds; "
+        "a reservation would take from the account's unreserved pool, which Lambda keeps "
+        "at 10 or more and which is all a new account has (README, Prerequisites)."
     ),
 )
 FUNCTIONS = (SCALER, LIFECYCLE, TOKENS)
@@ -173,6 +187,11 @@ def build_function(scope: Construct, spec: FunctionSpec, shared: Shared) -> lamb
         on_failure=destinations.SqsDestination(shared.failures),
         tracing=lambda_.Tracing.DISABLED,
     )
+    for check, why in FUNCTION_SKIPS:
+        checkov.skip(function, check, why)
+    if spec.reserved_concurrency is None:
+        checkov.skip(function, "CKV_AWS_115", spec.unreserved_why)
+    checkov.skip(log_group, *LOG_GROUP_SKIP)
     acknowledge(
         function,
         "AwsSolutions-L1",

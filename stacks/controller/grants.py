@@ -38,6 +38,30 @@ REGION_KEYS_WHY = (
     "parameter's encryption context."
 )
 
+# Actions a function's role holds that no code of ours calls: AWS calls them with the role.
+# The action inventory (tests/cdk/test_iam_inventory.py) allows a role only actions that
+# lambdas/burst/adapters/aws calls or that are named here with who calls them.
+_VPC = "Lambda, attaching the function to its VPC (AWSLambdaVPCAccessExecutionRole's set)"
+_LOGS = "Lambda's runtime, writing the function's own log group"
+_DESTINATION = ("Lambda, sending a failed async event to the failure queue (on_failure "
+                "destination); CDK's grant_send_messages adds GetQueueAttributes/GetQueueUrl")
+CALLED_BY_AWS = {
+    "ec2:CreateNetworkInterface": _VPC,
+    "ec2:DeleteNetworkInterface": _VPC,
+    "ec2:AssignPrivateIpAddresses": _VPC,
+    "ec2:UnassignPrivateIpAddresses": _VPC,
+    "ec2:DescribeNetworkInterfaces": _VPC,
+    "logs:CreateLogStream": _LOGS,
+    "logs:PutLogEvents": _LOGS,
+    "sqs:SendMessage": _DESTINATION,
+    "sqs:GetQueueAttributes": _DESTINATION,
+    "sqs:GetQueueUrl": _DESTINATION,
+    # Parameter Store encrypts and decrypts a standard SecureString with the caller's
+    # permissions ("How AWS Systems Manager Parameter Store uses AWS KMS").
+    "kms:Encrypt": "Parameter Store, for the tokens function's PutParameter (SecureString)",
+    "kms:Decrypt": "Parameter Store, for the tokens function's GetParameter WithDecryption",
+}
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -209,7 +233,11 @@ class Permissions:
         return Grant(
             iam.PolicyStatement(
                 sid="EncryptJoinParameter",
-                actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                # A standard SecureString is encrypted with Encrypt, not GenerateDataKey
+                # (that is the advanced tier's envelope encryption; KMS developer guide,
+                # "How AWS Systems Manager Parameter Store uses AWS KMS"); PutParameter
+                # asks for no tier, and the join data is far below standard's 4 KB.
+                actions=["kms:Encrypt", "kms:Decrypt"],
                 resources=[self._join_key.key_arn],
                 conditions={
                     "StringEquals": {

@@ -678,7 +678,6 @@ def test_only_the_tokens_function_writes_the_join_parameter(template: Template) 
                 "ssm:PutParameter",
                 "kms:Encrypt",
                 "kms:Decrypt",
-                "kms:GenerateDataKey",
                 "secretsmanager:GetSecretValue",
             },
         ),

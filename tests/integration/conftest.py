@@ -8,6 +8,7 @@ with the build's output: a missing control plane is a failure, never a skip.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,37 @@ from burst.ports.aws import ClusterCredentials
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "tools" / "controlplane"))
 import devcluster
+import iamenforce
+
+# Every function's AWS call from here on is checked against its synthesized policy.
+iamenforce.install()
+
+
+@pytest.fixture(scope="session")
+def iam_policies() -> object:
+    """The functions' synthesized policies, made before any handler runs: synthesis takes
+    a minute on 2 cores, which inside a handler would eat its invocation's deadline."""
+    return iamenforce.synthesized()
+
+
+@pytest.fixture(autouse=True)
+def iam_enforced() -> Iterator[iamenforce.Enforcer]:
+    """Fails the test if any function call was denied by its synthesized IAM policy, even
+    if the handler took the AccessDenied in its stride."""
+    enforcer = iamenforce.ENFORCER
+    enforcer.denied.clear()
+    yield enforcer
+    denied = [f"{c.function}: {c.operation} -> {c.request.action} on {c.request.resource}"
+              f" ({c.decision.why})" for c in enforcer.denied]
+    enforcer.denied.clear()
+    assert not denied, "AccessDenied under the synthesized IAM policies:\n" + "\n".join(denied)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The checked calls, for benchmarks/iam_inventory.py, if $FPGA_BURST_IAM_RECORD says where."""
+    record = os.environ.get(iamenforce.RECORD_ENV)
+    if record:
+        iamenforce.ENFORCER.write_record(Path(record))
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from events/ and a Lambda-like context.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import iamenforce
 
 from burst.ports.aws import ClusterCredentials
 
@@ -79,7 +81,8 @@ def session() -> boto3.Session:
 
 
 def environment(endpoint: str, **config: Any) -> dict[str, str]:
-    """The variables the CDK sets, pointing at the moto server."""
+    """The variables the CDK sets, pointing at the moto server; the scaler's own access key
+    (its calls are checked against its synthesized policy, iamenforce)."""
     document: dict[str, dict[str, Any]] = {
         "catalog": {"accelerators": {"com.inaccel.xgboost.exact": {
             "xilinx/u250": 4, "xilinx/aws-vu9p-f1": 2}}},
@@ -96,11 +99,26 @@ def environment(endpoint: str, **config: Any) -> dict[str, str]:
         "FPGA_BURST_CONFIG": json.dumps(document),
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **iamenforce.credentials("scaler"),
         "POWERTOOLS_SERVICE_NAME": "fpga-burst",
         "POWERTOOLS_METRICS_NAMESPACE": "fpga-burst",
     }
+
+
+@contextmanager
+def operator_credentials() -> Iterator[None]:
+    """The environment's AWS keys are the operator's (unchecked), not a function's, for as
+    long as the block runs: for the CLI (`burst doctor`) in a test that also runs the scaler."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class Aws:

@@ -37,7 +37,7 @@ from burst.tools import cli
 from burst.tools import doctor as doctor_cmd
 
 JOIN = "/fpga-burst/onprem/join"
-GROUP = "doctor-f2-6xlarge"
+GROUP = "onprem-doctor-f2-6xlarge"  # as the stack names it: <cluster>-<group>
 F2 = "xilinx/aws-vu47p-f2"
 ACCESS = doctor.required_access(
     credentials.load_manifests(credentials.DEFAULT_RBAC), str(credentials.DEFAULT_RBAC))
@@ -81,13 +81,16 @@ class World:
     def check(self, now: datetime | None = None) -> dict[str, Check]:
         cfg = config_mod.load(
             {**scaler_env.environment(self.endpoint), "FPGA_BURST_JOIN_PARAMETER": JOIN})
-        report = doctor_cmd.check(cfg, None, ACCESS, now)
+        # `burst doctor` runs with the operator's credentials, not a function's
+        with scaler_env.operator_credentials():
+            report = doctor_cmd.check(cfg, None, ACCESS, now)
         assert [c.name for c in report.checks] == list(doctor.CHECKS)
         return {c.name: c for c in report.checks}
 
 
 @pytest.fixture
-def world(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+          iam_policies: object) -> Iterator[World]:
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
     for key, value in scaler_env.environment(moto_endpoint).items():
         monkeypatch.setenv(key, value)
@@ -319,7 +322,8 @@ def test_the_cli_compares_the_config_with_the_deployed_functions(
     path = _deploy_config(tmp_path, secret, urlsplit(good_credentials.endpoint).netloc)
     change = {"FPGA_BURST_API_ENDPOINT": "10.9.9.9:6443"} if drift else {}
     _deploy_functions(world, path, change)
-    code = cli.main(["doctor", "--config", str(path), "--endpoint-url", world.endpoint])
+    with scaler_env.operator_credentials():  # the CLI runs as the operator
+        code = cli.main(["doctor", "--config", str(path), "--endpoint-url", world.endpoint])
     out = capsys.readouterr().out
     if not drift:
         assert code == 0, out

@@ -49,7 +49,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def aws(
     moto_endpoint: str, controller_credentials: ClusterCredentials,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, iam_policies: object,
 ) -> Iterator[scaler_env.Aws]:
     """A fresh moto, the credentials secret in it, and the function's environment."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
@@ -155,26 +155,26 @@ def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
     admin_nodes.append(onprem)
     ready_node(admin, onprem, allocatable={U250: "1"}, labels={"fpga-burst-e2e": test_id})
     objects.pod(admin, namespace, "job-1", node=onprem, limits={U250: "1"})
-    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
     # WHEN job 2 (4 x xgboost.exact: 1 U250, or 2 F1 boards) is pending and the tick comes
     xgb_job(admin, namespace, "job-2", test_id)
     first = tick()
     # THEN the scaler raises f1-4xlarge from 0 to 1 and tells the pod
     assert first["outcome"] == "ok", first
-    assert first["first"]["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
-    assert aws.desired("f1-4xlarge") == 1
+    assert first["first"]["scaleUps"] == [{"nodeGroup": "onprem-f1-4xlarge", "from": 0, "to": 1}]
+    assert aws.desired("onprem-f1-4xlarge") == 1
     assert pod_events(admin, namespace, "job-2") == [
-        ("TriggeredScaleUp", "pod triggered scale-up: [{f1-4xlarge 0->1 (max: 4)}]")]
+        ("TriggeredScaleUp", "pod triggered scale-up: [{onprem-f1-4xlarge 0->1 (max: 4)}]")]
 
     # WHEN the instance's node registers without its boards yet, and the next tick comes
-    (instance,) = aws.instances("f1-4xlarge")
+    (instance,) = aws.instances("onprem-f1-4xlarge")
     burst = f"{test_id}-burst"
     admin_nodes.append(burst)
     burst_node(admin, burst, instance, test_id)
     second = tick()
     # THEN nothing more is asked for: the node is capacity on its way
     assert second["first"]["scaleUps"] == [] and second["first"]["outcomes"]["fits-upcoming"] == 1
-    assert aws.desired("f1-4xlarge") == 1
+    assert aws.desired("onprem-f1-4xlarge") == 1
     assert UNNEEDED_SINCE not in (read_node(admin, burst)["metadata"].get("annotations") or {})
 
     # WHEN the boards appear, the pod is bound and runs
@@ -183,7 +183,7 @@ def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
     assert third["first"]["outcomes"] == {"fits-existing": 1}
     bind(admin, namespace, "job-2", burst)
     running = tick()
-    assert running["first"]["scaleDown"]["tainted"] == 0 and aws.desired("f1-4xlarge") == 1
+    assert running["first"]["scaleDown"]["tainted"] == 0 and aws.desired("onprem-f1-4xlarge") == 1
 
     # WHEN the job ends: the node is unneeded (unneeded time 0 s): annotated, tainted and,
     # re-checked still empty after the taint, terminated with decrement in the same tick
@@ -194,8 +194,8 @@ def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
     node = read_node(admin, burst)
     assert UNNEEDED_SINCE in node["metadata"]["annotations"]
     assert TO_BE_DELETED in {t["key"] for t in node["spec"]["taints"]}
-    assert aws.desired("f1-4xlarge") == 0
-    assert [i["InstanceId"] for i in aws.instances("f1-4xlarge")
+    assert aws.desired("onprem-f1-4xlarge") == 0
+    assert [i["InstanceId"] for i in aws.instances("onprem-f1-4xlarge")
             if i["LifecycleState"] == "InService"] == []
     # AND the status remembers job 2's arrival (2 F1 boards) and says why the node goes,
     # as does an Event on the node
@@ -221,8 +221,8 @@ def test_with_the_api_server_down_a_tick_writes_nothing_to_aws_and_says_so_loudl
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # GIVEN a burst node the previous tick tainted: this tick would terminate it
-    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id, desired=1)
-    (instance,) = aws.instances("f1-4xlarge")
+    make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id, desired=1)
+    (instance,) = aws.instances("onprem-f1-4xlarge")
     name = f"{test_id}-burst"
     admin_nodes.append(name)
     burst_node(admin, name, instance, test_id, boards={F1: "2"})
@@ -244,8 +244,8 @@ def test_with_the_api_server_down_a_tick_writes_nothing_to_aws_and_says_so_loudl
     (loud,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert loud.getMessage().startswith("cluster-unreachable: list nodes")
     assert "nothing destructive" in loud.action  # type: ignore[attr-defined]
-    assert aws.desired("f1-4xlarge") == 1
-    assert [i["LifecycleState"] for i in aws.instances("f1-4xlarge")] == ["InService"]
+    assert aws.desired("onprem-f1-4xlarge") == 1
+    assert [i["LifecycleState"] for i in aws.instances("onprem-f1-4xlarge")] == ["InService"]
     # and once it is back, the same tick goes ahead
     assert tick()["first"]["terminated"] == [instance["InstanceId"]]
 
@@ -263,7 +263,7 @@ def test_a_throttled_set_desired_capacity_is_a_typed_failure_and_a_metric_not_a_
     aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
     xgb_job(admin, namespace, "job-2", test_id)
     cfg, built, stub = adapters_with_stub("SetDesiredCapacity")
     stub.add_client_error("set_desired_capacity", "Throttling", "Rate exceeded", 400)
@@ -274,9 +274,9 @@ def test_a_throttled_set_desired_capacity_is_a_typed_failure_and_a_metric_not_a_
     built.close()
     assert result["outcome"] == "ok"
     (failure,) = result["first"]["failures"]
-    assert failure.startswith("scale-up f1-4xlarge to 1: AwsThrottledError")
+    assert failure.startswith("scale-up onprem-f1-4xlarge to 1: AwsThrottledError")
     assert emitted_metrics(capfd.readouterr().out)["ScaleUpFailures"] == 1
-    assert aws.desired("f1-4xlarge") == 0
+    assert aws.desired("onprem-f1-4xlarge") == 0
     assert pod_events(admin, namespace, "job-2") == []
 
 
@@ -298,22 +298,23 @@ def test_a_group_backed_off_after_insufficient_capacity_leaves_its_pods_to_anoth
     aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
 ) -> None:
     # GIVEN the cheaper group's last launch failed for lack of capacity a minute ago
-    make_group(aws, "a-f1-4xlarge", "f1.4xlarge", test_id)
-    make_group(aws, "b-f1-16xlarge", "f1.16xlarge", test_id)
+    make_group(aws, "onprem-a-f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "onprem-b-f1-16xlarge", "f1.16xlarge", test_id)
     xgb_job(admin, namespace, "job-2", test_id)
     cfg, built, stub = adapters_with_stub("DescribeScalingActivities")
     stub.add_response("describe_scaling_activities",
-                      {"Activities": [failed_launch("a-f1-4xlarge", 1)]},
-                      {"AutoScalingGroupName": "a-f1-4xlarge"})
+                      {"Activities": [failed_launch("onprem-a-f1-4xlarge", 1)]},
+                      {"AutoScalingGroupName": "onprem-a-f1-4xlarge"})
     stub.add_response("describe_scaling_activities", {"Activities": []},
-                      {"AutoScalingGroupName": "b-f1-16xlarge"})
+                      {"AutoScalingGroupName": "onprem-b-f1-16xlarge"})
     # WHEN the tick comes
     with stub:
         result = scaler.run(scheduled_event(), LambdaContext(50), cfg=cfg, adapters=built)
     built.close()
     # THEN the other group takes the pod, and the status shows the backoff
-    assert result["first"]["scaleUps"] == [{"nodeGroup": "b-f1-16xlarge", "from": 0, "to": 1}]
-    assert aws.desired("a-f1-4xlarge") == 0 and aws.desired("b-f1-16xlarge") == 1
+    assert result["first"]["scaleUps"] == [
+        {"nodeGroup": "onprem-b-f1-16xlarge", "from": 0, "to": 1}]
+    assert aws.desired("onprem-a-f1-4xlarge") == 0 and aws.desired("onprem-b-f1-16xlarge") == 1
     stub.assert_no_pending_responses()
     status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
                         STATUS_NAMESPACE)
@@ -324,13 +325,13 @@ def test_a_malformed_or_foreign_event_is_logged_as_an_error_and_nothing_happens(
     aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
     xgb_job(admin, namespace, "job-2", test_id)
     launch = json.loads((scaler_env.EVENTS / "launch-lifecycle-action.json").read_text())
     bad = json.loads((scaler_env.EVENTS / "malformed" / "scheduled-bad-time.json").read_text())
     for event in (launch, bad):
         assert scaler.handler(event, LambdaContext(50)) == {"outcome": "bad-event"}
-    assert aws.desired("f1-4xlarge") == 0
+    assert aws.desired("onprem-f1-4xlarge") == 0
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 2 and all(e.startswith("bad-event: event ") for e in errors)
     # the lifecycle action's token is not in the log line
@@ -353,7 +354,7 @@ def test_in_watch_mode_a_pod_created_after_the_first_pass_is_acted_on_in_the_sam
     aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
 ) -> None:
     # GIVEN a scaler invocation that has reconciled once (nothing pending) and now watches
-    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
     cfg = replace(runtime.config(), watch=WatchSettings(margin=timedelta(seconds=1)))
     built = runtime.adapters(cfg)
     watcher = SignallingWatcher(built.watcher)
@@ -373,8 +374,9 @@ def test_in_watch_mode_a_pod_created_after_the_first_pass_is_acted_on_in_the_sam
     assert found["outcome"] == "ok"
     assert found["first"]["scaleUps"] == []
     assert found["reconciles"] >= 2
-    assert found["watched"][0]["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
-    assert aws.desired("f1-4xlarge") == 1
+    assert found["watched"][0]["scaleUps"] == [
+        {"nodeGroup": "onprem-f1-4xlarge", "from": 0, "to": 1}]
+    assert aws.desired("onprem-f1-4xlarge") == 1
 
 
 def test_a_tick_delivered_late_reconciles_once_and_leaves_the_rest_of_its_minute_alone(
@@ -382,7 +384,7 @@ def test_a_tick_delivered_late_reconciles_once_and_leaves_the_rest_of_its_minute
 ) -> None:
     # GIVEN watch mode, a pending pod, and a tick delivered 55 s after its time (it waited
     # in Lambda's async queue behind a slow invocation), with a whole minute of Lambda time
-    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
     xgb_job(admin, namespace, "job-2", test_id)
     cfg = replace(runtime.config(), watch=WatchSettings())
     built = runtime.adapters(cfg)
@@ -397,7 +399,7 @@ def test_a_tick_delivered_late_reconciles_once_and_leaves_the_rest_of_its_minute
     # THEN it still reconciles (the pod's group is raised) but does not watch: the next tick
     # is due in 5 s, less than the margin, and must find the one slot free
     assert found["outcome"] == "ok" and found["reconciles"] == 1
-    assert found["first"]["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
+    assert found["first"]["scaleUps"] == [{"nodeGroup": "onprem-f1-4xlarge", "from": 0, "to": 1}]
     assert not watcher.watching.is_set()
 
 
@@ -411,11 +413,11 @@ def test_the_functions_connect_to_the_controller_endpoint_not_the_secrets_server
     aws.secrets.put_secret_value(SecretId=scaler_env.SECRET, SecretString=json.dumps(
         {"endpoint": dead, "ca": controller_credentials.ca,
          "token": controller_credentials.token}))
-    make_group(aws, "f1-4xlarge", "f1.4xlarge", test_id)
+    make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
     xgb_job(admin, namespace, "job-2", test_id)
     # WHEN no controller endpoint is configured THEN the scaler cannot see the cluster
     assert tick()["outcome"] == "cluster-unreachable"
-    assert aws.desired("f1-4xlarge") == 0
+    assert aws.desired("onprem-f1-4xlarge") == 0
     # WHEN the deployment names the endpoint the functions reach (cluster.controller_endpoint)
     reachable = controller_credentials.endpoint.removeprefix("https://")
     monkeypatch.setenv("FPGA_BURST_CONTROLLER_ENDPOINT", reachable)
@@ -423,7 +425,7 @@ def test_the_functions_connect_to_the_controller_endpoint_not_the_secrets_server
     found = tick()
     # THEN the functions use it, with the secret's CA and token
     assert found["outcome"] == "ok", found
-    assert aws.desired("f1-4xlarge") == 1
+    assert aws.desired("onprem-f1-4xlarge") == 1
 
 
 SYDNEY = "ap-southeast-2"  # F1 is offered there (burst/core/regions.py)
@@ -465,10 +467,10 @@ def test_a_group_in_another_region_is_found_scaled_and_given_back_in_that_region
     bind(admin, namespace, "job-2", burst)
     assert tick()["first"]["scaleUps"] == []
     finish(admin, namespace, "job-2")
-    assert tick()["first"]["scaleDown"]["tainted"] == 1
-    # THEN the instance is terminated with decrement in Sydney, by a fresh invocation
-    # that learns the group's region by discovering every configured region
+    # THEN the instance is tainted and terminated with decrement in Sydney, by a fresh
+    # invocation that learns the group's region by discovering every configured region
     removed = tick()
+    assert removed["first"]["scaleDown"]["tainted"] == 1
     assert removed["first"]["terminated"] == [instance["InstanceId"]]
     assert sydney.desired("f1-4xlarge-syd") == 0
     assert aws.desired("f1-4xlarge-home") == 0

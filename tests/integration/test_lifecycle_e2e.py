@@ -22,6 +22,7 @@ import boto3
 import objects
 import pytest
 from awsfakes import LIFECYCLE_CALLS, OperationStubber
+from iamenforce import session_keys as iam_keys
 from moto import mock_aws
 from objects import F1
 
@@ -39,7 +40,7 @@ from burst.tools.invoke import LocalContext
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
-GROUP = "f1-4xlarge"
+GROUP = "onprem-f1-4xlarge"  # as the stack names it: <cluster>-<group>
 EVENTS = Path(__file__).parents[2] / "events"
 TAGS = ("k8s.io/cluster-autoscaler/enabled", f"k8s.io/cluster-autoscaler/{CLUSTER}")
 NOT_FOUND = "No active Lifecycle Action found with instance ID {}"
@@ -75,7 +76,10 @@ class World:
     def event(self, name: str, **detail: str) -> dict[str, Any]:
         raw: dict[str, Any] = json.loads((EVENTS / name).read_text())
         raw["time"] = self.clock.wall().isoformat()
-        raw["detail"].update(EC2InstanceId=self.instance, **detail)
+        # The sample events name group f1-4xlarge; this world's group is named as the stack
+        # names it, so the function's policy covers it.
+        raw["detail"].update({"EC2InstanceId": self.instance, "AutoScalingGroupName": GROUP,
+                              **detail})
         return copy.deepcopy(raw)
 
     def invoke(self, event: dict[str, Any], seconds: float = 300.0) -> dict[str, Any]:
@@ -99,7 +103,7 @@ TERMINATE_TOKEN = "4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05"
 
 
 @pytest.fixture
-def world(kube: Kube, admin: Kube) -> Iterator[World]:
+def world(kube: Kube, admin: Kube, iam_policies: object) -> Iterator[World]:
     with mock_aws():
         s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                           region_name=REGION)
@@ -113,7 +117,9 @@ def world(kube: Kube, admin: Kube) -> Iterator[World]:
             Tags=[{"Key": k, "Value": "owned", "PropagateAtLaunch": False, "ResourceId": GROUP,
                    "ResourceType": "auto-scaling-group"} for k in TAGS],
         )
-        aws = Aws(s, AwsSettings(region=REGION))
+        # The function's own key: its calls are checked against its policy (iamenforce).
+        aws = Aws(boto3.Session(**iam_keys("lifecycle"), region_name=REGION),
+                  AwsSettings(region=REGION))
         cfg = config.load(environ={}, cluster_name=CLUSTER, config={})
         clock = FakeClock()
         cluster = KubeCluster(kube, cfg.boards, clock=clock.monotonic, sleep=clock.sleep,

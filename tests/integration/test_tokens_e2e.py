@@ -21,6 +21,8 @@ import devcluster
 import pytest
 import yaml
 from awsfakes import moto_server
+from iamenforce import Enforcer, credentials
+from iamenforce import session_keys as iam_keys
 from moto import mock_aws
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
@@ -75,14 +77,19 @@ class World:
 
 
 @pytest.fixture
-def world(kube: Kube) -> Iterator[World]:
+def world(kube: Kube, iam_enforced: Enforcer, iam_policies: object) -> Iterator[World]:
     with mock_aws():
         s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                           region_name=REGION)
-        key_id = s.client("kms").create_key()["KeyMetadata"]["KeyId"]
+        key = s.client("kms").create_key()["KeyMetadata"]
+        key_id = key["KeyId"]
+        # The stack's join key, for the function's policy, is the one just made.
+        iam_enforced.bind_type("AWS::KMS::Key", "Arn", key["Arn"])
         cfg = config.load(environ={}, cluster_name=CLUSTER, join_parameter=PARAMETER,
                           join_key_id=key_id, config={})
-        adapters = runtime.Adapters(Aws(s, AwsSettings(region=REGION)),
+        # The function's own key: its calls are checked against its policy (iamenforce).
+        as_tokens = boto3.Session(**iam_keys("tokens"), region_name=REGION)
+        adapters = runtime.Adapters(Aws(as_tokens, AwsSettings(region=REGION)),
                                     KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards))
         yield World(s.client("ssm"), key_id, cfg, adapters, Clock())
 
@@ -208,7 +215,8 @@ def test_an_empty_event_publishes_the_first_join_data_now(
     # GIVEN a fresh deployment (its settings in the environment, as the stack sets them):
     # nothing published yet
     kubeconfig = kubeconfig_for(controller_credentials, tmp_path / "kubeconfig")
-    for name, setting in {"FPGA_BURST_CLUSTER_NAME": CLUSTER, "AWS_REGION": REGION,
+    for name, setting in {**credentials("tokens"),
+                          "FPGA_BURST_CLUSTER_NAME": CLUSTER, "AWS_REGION": REGION,
                           "FPGA_BURST_KUBECONFIG": str(kubeconfig),
                           "FPGA_BURST_JOIN_PARAMETER": PARAMETER,
                           "FPGA_BURST_JOIN_KEY_ID": world.key_id}.items():

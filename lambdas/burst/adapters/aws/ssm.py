@@ -54,6 +54,9 @@ class SsmJoinStore:
                 Type="SecureString",
                 KeyId=kms_key_id,
                 Overwrite=True,
+                # Standard whatever the account's default tier: KMS Encrypt, not the advanced
+                # tier's GenerateDataKey, is what the tokens function's role may call.
+                Tier="Standard",
             )
         region = self.region or self.clients.home_region
         log.info(

@@ -1,0 +1,217 @@
+"""The functions' IAM policies as the synthesized template grants them, and an evaluator.
+
+`function_policies` reads each Lambda function's role out of a CloudFormation template and
+returns the statements of every AWS::IAM::Policy attached to it, with the intrinsics
+resolved: Ref to the pseudo parameters, Fn::Join, Fn::Sub. A Ref or Fn::GetAtt to a
+resource of the stack (the join key's ARN, the log group's) becomes a placeholder
+`{{Logical.Attribute}}` that the caller binds to what stands in for it (the key moto
+made); an unbound placeholder matches nothing, so it can only take permissions away.
+
+`evaluate` decides one request as IAM does for identity-based policies of one principal
+("Policy evaluation logic", IAM user guide): an explicit Deny wins, else an Allow whose
+Action/NotAction, Resource/NotResource and every Condition match, else the implicit deny.
+Action and Resource patterns take `*` and `?` (actions case-insensitively); conditions
+take the String*, Arn*, Bool and Null operators with IfExists and the
+ForAnyValue/ForAllValues set qualifiers; any other operator raises rather than guess.
+Not modelled: resource-based policies, permission boundaries, SCPs, session policies,
+policy variables (`${aws:username}`) and the numeric/date/IP operators, none of which the
+stack uses.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Statement = Mapping[str, Any]
+Context = Mapping[str, str | Sequence[str]]
+PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")
+
+
+# --- from the template ------------------------------------------------------------------
+
+
+def function_policies(template: Mapping[str, Any], pseudo: Mapping[str, str]
+                      ) -> dict[str, list[dict[str, Any]]]:
+    """FunctionName -> the statements its role's policies allow, intrinsics resolved."""
+    resources: Mapping[str, Any] = template["Resources"]
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for body in resources.values():
+        if body["Type"] != "AWS::IAM::Policy":
+            continue
+        document = resolve(body["Properties"]["PolicyDocument"], pseudo)
+        for role in body["Properties"].get("Roles", []):
+            by_role.setdefault(role["Ref"], []).extend(as_list(document["Statement"]))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for body in resources.values():
+        if body["Type"] != "AWS::Lambda::Function":
+            continue
+        props = body["Properties"]
+        role = props["Role"]["Fn::GetAtt"][0]
+        found[resolve(props["FunctionName"], pseudo)] = by_role.get(role, [])
+    return found
+
+
+def resolve(value: Any, pseudo: Mapping[str, str]) -> Any:
+    """`value` with Ref/Fn::GetAtt/Fn::Join/Fn::Sub resolved (see the module docstring)."""
+    if isinstance(value, list):
+        return [resolve(v, pseudo) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return pseudo.get(arg, f"{{{{{arg}.Ref}}}}")
+        if key == "Fn::GetAtt":
+            return f"{{{{{arg[0]}.{arg[1]}}}}}"
+        if key == "Fn::Join":
+            return str(arg[0]).join(str(resolve(p, pseudo)) for p in arg[1])
+        if key == "Fn::Sub":
+            return _sub(arg, pseudo)
+        if key.startswith("Fn::") or key == "Condition":
+            raise NotImplementedError(f"intrinsic {key} in a policy: teach iampolicy.resolve")
+    return {k: resolve(v, pseudo) for k, v in value.items()}
+
+
+def _sub(arg: Any, pseudo: Mapping[str, str]) -> str:
+    text, names = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in names:
+            return str(resolve(names[name], pseudo))
+        if name in pseudo:
+            return pseudo[name]
+        return f"{{{{{name if '.' in name else name + '.Ref'}}}}}"
+
+    return re.sub(r"\$\{([^}!]+)\}", one, text)
+
+
+def bind(statements: Iterable[Statement], bound: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The statements with each `{{Logical.Attribute}}` placeholder replaced as `bound` says."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return PLACEHOLDER.sub(lambda m: bound.get(m.group(1), m.group(0)), value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    return [walk(dict(s)) for s in statements]
+
+
+def allowed_actions(statements: Iterable[Statement]) -> set[str]:
+    """Every action an Allow statement names (patterns as written)."""
+    return {a for s in statements if s["Effect"] == "Allow" for a in as_list(s.get("Action"))}
+
+
+# --- the evaluator ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    why: str  # the deciding statement's Sid, or why nothing allowed it
+
+
+def evaluate(statements: Iterable[Statement], action: str, resource: str,
+             context: Context) -> Decision:
+    """IAM's decision on `action` against `resource` with the request's `context` keys."""
+    allow: str | None = None
+    for s in statements:
+        if not _applies(s, action, resource, context):
+            continue
+        sid = str(s.get("Sid", "(no Sid)"))
+        if s["Effect"] == "Deny":
+            return Decision(False, f"explicit deny by {sid}")
+        allow = allow or sid
+    if allow is not None:
+        return Decision(True, allow)
+    return Decision(False, "no statement allows it (implicit deny)")
+
+
+def _applies(s: Statement, action: str, resource: str, context: Context) -> bool:
+    if "NotAction" in s:
+        if any(_like(p, action, fold=True) for p in as_list(s["NotAction"])):
+            return False
+    elif not any(_like(p, action, fold=True) for p in as_list(s.get("Action"))):
+        return False
+    if "NotResource" in s:
+        if any(_like(p, resource) for p in as_list(s["NotResource"])):
+            return False
+    elif not any(_like(p, resource) for p in as_list(s.get("Resource"))):
+        return False
+    return all(
+        _condition(op, key, as_list(wanted), context)
+        for op, keys in (s.get("Condition") or {}).items()
+        for key, wanted in keys.items()
+    )
+
+
+def _condition(op: str, key: str, wanted: list[str], context: Context) -> bool:
+    """One condition operator on one key ("IAM JSON policy elements: Condition operators")."""
+    qualifier, _, base = op.rpartition(":")
+    if_exists = base.endswith("IfExists")
+    base = base.removesuffix("IfExists")
+    lookup = _context_get(context, key)
+    if base == "Null":
+        return (lookup is None) == (wanted[0].lower() == "true")
+    if lookup is None:
+        return if_exists or base.startswith(("StringNot", "ArnNot"))
+    values = as_list(lookup)
+    match = _OPERATORS.get(base)
+    if match is None:
+        raise NotImplementedError(f"condition operator {op}: teach iampolicy._condition")
+    negated = "Not" in base
+    each = [any(match(w, v) for w in wanted) for v in values]
+    if qualifier == "ForAllValues":
+        return all(each)
+    hit = any(each)
+    return not hit if negated else hit
+
+
+_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda w, v: w == v,
+    "StringNotEquals": lambda w, v: w == v,
+    "StringEqualsIgnoreCase": lambda w, v: w.lower() == v.lower(),
+    "StringNotEqualsIgnoreCase": lambda w, v: w.lower() == v.lower(),
+    "StringLike": lambda w, v: _like(w, v),
+    "StringNotLike": lambda w, v: _like(w, v),
+    "ArnEquals": lambda w, v: _like(w, v),
+    "ArnLike": lambda w, v: _like(w, v),
+    "ArnNotEquals": lambda w, v: _like(w, v),
+    "ArnNotLike": lambda w, v: _like(w, v),
+    "Bool": lambda w, v: w.lower() == v.lower(),
+}
+
+
+def _context_get(context: Context, key: str) -> str | Sequence[str] | None:
+    # Condition keys are case-insensitive; a tag key's own case is kept by AWS, so compare
+    # the prefix loosely and the rest exactly.
+    if key in context:
+        return context[key]
+    prefix, sep, rest = key.partition("/")
+    for k, v in context.items():
+        kp, ksep, krest = k.partition("/")
+        if kp.lower() == prefix.lower() and ksep == sep and krest == rest:
+            return v
+    return None
+
+
+def _like(pattern: str, value: str, fold: bool = False) -> bool:
+    """IAM's wildcard match: `*` any run, `?` one character, nothing else special."""
+    if fold:
+        pattern, value = pattern.lower(), value.lower()
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy element as a list: IAM allows one value or a list of them."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
