@@ -33,6 +33,7 @@ from burst.core.policy import (
     parse_policy,
     policy_document,
 )
+from burst.core.spot import CAPACITY_TYPE_LABEL, CAPACITY_TYPES, ON_DEMAND, SPOT
 from burst.loop import config as runtime
 
 CONTEXT_KEY = "fpga-burst:config"
@@ -92,6 +93,12 @@ class NodeGroupConfig:
     # instead of replacing it (`aws ec2 describe-images --query 'Images[].RootDeviceName'`).
     root_device_name: str
     boards: Mapping[str, int]  # board resource -> boards per instance
+    # on-demand | spot; `labels` carry it as karpenter.sh/capacity-type (burst.core.spot).
+    capacity_type: str = ON_DEMAND
+    # A Spot group's price source: this price per hour (USD), the live Spot price, or both
+    # (live first, this when the live price cannot be read).
+    spot_price_per_hour: float | None = None
+    spot_price_live: bool = False
 
     def asg_name(self, cluster: str) -> str:
         return f"{cluster}-{self.name}"
@@ -286,6 +293,7 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
             raise _bad(
                 f"{item.path('subnet_ids')}[{i}]", f"{subnet_id!r} is not in network.subnets"
             )
+    capacity = _capacity(item)
     return NodeGroupConfig(
         name=item.text("name", pattern=_NAME, hint="lower-case letters, digits, '-'; ≤ 32"),
         instance_type=instance_type,
@@ -293,7 +301,7 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
         min_size=min_size,
         max_size=max_size,
         subnets=tuple(subnets[i] for i in ids),
-        labels=_labels(item),
+        labels={**_labels(item), CAPACITY_TYPE_LABEL: capacity["capacity_type"]},
         taints=tuple(_taint(t) for t in item.items("taints", min_len=0, required=False)),
         priority=item.integer("priority", default=0, minimum=0),
         root_volume_gib=item.integer("root_volume_gib", default=100, minimum=8),
@@ -301,7 +309,35 @@ def _node_group(item: _Obj, subnets: Mapping[str, Subnet]) -> NodeGroupConfig:
             "root_device_name", default="/dev/xvda", pattern=re.compile(r"^/dev/[a-z0-9]+$")
         ),
         boards=_boards(item, dict(known.boards)),
+        **capacity,
     )
+
+
+def _capacity(item: _Obj) -> dict[str, Any]:
+    """capacity_type and the Spot price source; the capacity-type label joins `labels`."""
+    kind = item.text("capacity_type", default=ON_DEMAND)
+    if kind not in CAPACITY_TYPES:
+        raise _bad(item.path("capacity_type"),
+                   f"{kind!r} is not one of {', '.join(CAPACITY_TYPES)}")
+    price = item.get("spot_price_per_hour")
+    live = item.get("spot_price_live")
+    live = False if live is None else live
+    if not isinstance(live, bool):
+        raise _bad(item.path("spot_price_live"), f"must be true or false, got {live!r}")
+    if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float))
+                              or price <= 0):
+        raise _bad(item.path("spot_price_per_hour"), f"{price!r} is not a price per hour > 0")
+    if kind != SPOT and (price is not None or live):
+        field = "spot_price_per_hour" if price is not None else "spot_price_live"
+        raise _bad(item.path(field), "is for a Spot group only (capacity_type: spot)")
+    if kind == SPOT and price is None and not live:
+        raise _bad(item.path("spot_price_per_hour"),
+                   "a Spot group needs a price source: a price per hour, or spot_price_live: true")
+    if CAPACITY_TYPE_LABEL in item.mapping("labels"):
+        raise _bad(f"{item.path('labels')}.{CAPACITY_TYPE_LABEL}",
+                   "is set from capacity_type; do not set it here")
+    return {"capacity_type": kind, "spot_price_live": live,
+            "spot_price_per_hour": None if price is None else float(price)}
 
 
 def _boards(item: _Obj, known: dict[str, int]) -> dict[str, int]:

@@ -69,6 +69,7 @@ SCALER = FunctionSpec(
         Permissions.complete_lifecycle_actions,
         Permissions.scale_owned_groups,
         Permissions.read_cluster_credentials,
+        Permissions.read_capacity_market,
     ),
     # One decision at a time: two scalers could both ask for the same capacity.
     reserved_concurrency=1,

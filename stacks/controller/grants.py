@@ -24,6 +24,8 @@ WILDCARD = "AwsSolutions-IAM5[Resource::*]"
 WILDCARD_WHY = (
     "Describe* (autoscaling, ec2:DescribeLaunchTemplateVersions, "
     "ec2:DescribeNetworkInterfaces) have no resource-level permissions."
+    " Nor do ec2:DescribeSpotPriceHistory and ec2:DescribeInstances; the Service Quotas"
+    " reads name AWS's quotas, not a resource of this deployment."
 )
 ASG_WHY = (
     "An ASG ARN holds a random UUID unknown before creation; the name and "
@@ -86,6 +88,25 @@ class Permissions:
                     "ec2:DescribeLaunchTemplateVersions",
                 ],
                 resources=["*"],  # these Describe actions have no resource-level permissions
+            ),
+            ((WILDCARD, WILDCARD_WHY),),
+        )
+
+    def read_capacity_market(self) -> Grant:
+        """Live Spot prices, the F vCPU quotas and the F instances using them
+        (burst.adapters.aws.market)."""
+        return Grant(
+            iam.PolicyStatement(
+                sid="ReadSpotPricesAndQuotas",
+                actions=[
+                    "ec2:DescribeSpotPriceHistory",
+                    "ec2:DescribeInstances",
+                    "servicequotas:GetServiceQuota",
+                    "servicequotas:GetAWSDefaultServiceQuota",
+                ],
+                # Read-only; the EC2 Describe actions have no resource-level permissions,
+                # and the quota reads name AWS's quota, not a resource of this deployment.
+                resources=["*"],
             ),
             ((WILDCARD, WILDCARD_WHY),),
         )

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.names import Hook
+from burst.core.spot import SPOT
 from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
@@ -138,6 +139,37 @@ class NodeAccess(Construct):
             )
 
 
+def _launch(group: NodeGroupConfig, template: ec2.LaunchTemplate) -> dict[str, object]:
+    """How the group launches: its launch template, or for Spot a mixed instances policy.
+
+    Spot through a MixedInstancesPolicy (all of it Spot: no on-demand base, 0 % on-demand
+    above it; price-capacity-optimized), not InstanceMarketOptions in the launch template:
+    it is the form Auto Scaling documents for Spot ("Auto Scaling groups with multiple
+    instance types and purchase options"; API_MixedInstancesPolicy), the allocation
+    strategy then picks the Spot pool least likely to be interrupted at a low price among
+    the group's AZs, and a later second size is one more override, not a new group. The
+    single override keeps one instance type per group, which the planner's one template
+    per group assumes.
+    """
+    if group.capacity_type != SPOT:
+        return {"launch_template": template}
+    return {
+        "mixed_instances_policy": autoscaling.MixedInstancesPolicy(
+            launch_template=template,
+            launch_template_overrides=[
+                autoscaling.LaunchTemplateOverrides(
+                    instance_type=ec2.InstanceType(group.instance_type)
+                )
+            ],
+            instances_distribution=autoscaling.InstancesDistribution(
+                on_demand_base_capacity=0,
+                on_demand_percentage_above_base_capacity=0,
+                spot_allocation_strategy=autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+            ),
+        )
+    }
+
+
 class NodeGroup(Construct):
     """One FPGA node group: launch template, Auto Scaling group (min 0), lifecycle hooks."""
 
@@ -197,7 +229,7 @@ class NodeGroup(Construct):
             auto_scaling_group_name=self.asg_name,
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)),
-            launch_template=self.launch_template,
+            **_launch(group, self.launch_template),
             min_capacity=group.min_size,
             max_capacity=group.max_size,
             # No desired capacity: the controller owns it, and a redeploy must not reset it.

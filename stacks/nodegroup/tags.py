@@ -16,6 +16,7 @@ from burst.core.asgtags import (
     cluster_tag,
     taint_tag_value,
 )
+from burst.core.spot import SPOT_PRICE_LIVE_TAG, SPOT_PRICE_TAG
 from stacks.config import NodeGroupConfig
 
 # The well-known label Cluster Autoscaler (and fpga-burst's price ranking) reads the
@@ -34,4 +35,9 @@ def autoscaler_tags(group: NodeGroupConfig, cluster_name: str) -> dict[str, str]
     tags.update({f"{LABEL_PREFIX}{k}": v for k, v in group.labels.items()})
     tags.update({f"{TAINT_PREFIX}{t.key}": taint_tag_value(t) for t in group.taints})
     tags.update({f"{RESOURCES_PREFIX}{board}": str(n) for board, n in group.boards.items()})
+    # A Spot group's price source, for the functions' planner (burst.core.spot).
+    if group.spot_price_per_hour is not None:
+        tags[SPOT_PRICE_TAG] = str(group.spot_price_per_hour)
+    if group.spot_price_live:
+        tags[SPOT_PRICE_LIVE_TAG] = "true"
     return tags

@@ -12,10 +12,13 @@ import contextlib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 LIFECYCLE_CALLS = ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat")
@@ -74,3 +77,46 @@ def moto_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class ActivityFeed:
+    """DescribeScalingActivities answered from `activities` (group -> newest first), which a
+    test changes while a scaler runs; moto answers every other call.
+
+    moto always answers []. A Stubber's queue must know in advance how often the operation
+    is called; a watching scaler calls it once per group per reconcile, as often as it
+    reconciles, so this answers the same way a Stubber does (botocore's `before-call`
+    event) but from the current state.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.activities: dict[str, list[dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+        client.meta.events.register(
+            "before-call.auto-scaling.DescribeScalingActivities", self._answer
+        )
+
+    def fail(self, group: str, activity: dict[str, Any]) -> None:
+        with self.lock:
+            self.activities.setdefault(group, []).insert(0, activity)
+
+    def _answer(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        # `params` is the request dict; Auto Scaling's query protocol keeps the API
+        # parameters in its body, still a dict at this stage.
+        body = params.get("body")
+        group = body.get("AutoScalingGroupName", "") if isinstance(body, dict) else ""
+        with self.lock:
+            found = list(self.activities.get(group, []))
+        return AWSResponse("", 200, {}, None), {"Activities": found}
+
+
+def failed_launch(group: str, message: str, end: datetime) -> dict[str, Any]:
+    """A failed launch activity as DescribeScalingActivities reports it."""
+    return {
+        "ActivityId": f"failed-{group}-{end.timestamp()}", "AutoScalingGroupName": group,
+        "Description": "Launching a new EC2 instance.  Status Reason: " + message,
+        "Cause": "an instance was started in response to a difference between desired and "
+                 "actual capacity, increasing the capacity from 0 to 1.",
+        "StartTime": end - timedelta(seconds=3), "EndTime": end, "StatusCode": "Failed",
+        "StatusMessage": message, "Progress": 100,
+    }

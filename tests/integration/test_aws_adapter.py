@@ -282,7 +282,9 @@ def test_observed_groups_are_backed_off_after_insufficient_capacity_in_their_act
     # THEN the failing group is backed off 10 min after its second failure, the other not
     reason = groups["f1-4xlarge"].backoff
     assert reason is not None
-    assert reason.startswith("launch failed at 11:58 (InsufficientInstanceCapacity: We currently")
+    assert reason.startswith(
+        "launch failed at 11:58 (insufficient capacity: InsufficientInstanceCapacity: We currently"
+    )
     assert reason.endswith("backed off until 12:08 (2 failures in a row)")
     assert groups["f1-2xlarge"].backoff is None
     stub.assert_no_pending_responses()

@@ -19,6 +19,7 @@ from burst.core.backoff import (
     last_launch,
     with_backoff,
 )
+from burst.core.launchfail import LONG, REMEDY, LaunchFailure
 from burst.core.model import NodeGroup
 
 DAY = datetime(2026, 11, 27, tzinfo=UTC)
@@ -146,7 +147,8 @@ def test_backoff_reason_names_time_error_code_and_until_for_the_planner_and_pod_
     found = backoff([launch("12:03")], at("12:04"))
     assert found is not None
     assert found.reason.startswith(
-        "launch failed at 12:03 (InsufficientInstanceCapacity: We currently do not have"
+        "launch failed at 12:03 (insufficient capacity: InsufficientInstanceCapacity: We currently "
+        "do not have"
     )
     assert found.reason.endswith("backed off until 12:08")
 
@@ -265,3 +267,58 @@ def test_backoff_invariants_hold_for_any_history(
     assert found.failures >= 1
     # Order of the input never matters.
     assert backoff(list(reversed(activities)), now, policy) == found
+
+
+# Status messages as Auto Scaling reports them (AWS's troubleshooting pages; see launchfail).
+KINDS = {
+    "on-demand capacity": (ICE, LaunchFailure.CAPACITY, 5),
+    "spot capacity, sent as InsufficientInstanceCapacity": (
+        "There is no Spot capacity available that matches your request. "
+        "Launching EC2 instance failed.", LaunchFailure.SPOT_CAPACITY, 5),
+    "spot capacity, unfulfillable": (
+        "UnfulfillableCapacity: At this time there isn't enough spare capacity to fulfill your "
+        "request for Spot Instances.", LaunchFailure.SPOT_CAPACITY, 5),
+    "spot request limit": (
+        "Max spot instance count exceeded. Launching EC2 instance failed.",
+        LaunchFailure.SPOT_LIMIT, 30),
+    "vcpu quota": (
+        "You have requested more vCPU capacity than your current vCPU limit of 32 allows for the "
+        "instance bucket that the specified instance type belongs to. Please visit "
+        "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit. "
+        "Launching EC2 instance failed.", LaunchFailure.VCPU_QUOTA, 30),
+    "ami missing": (
+        "The image id '[ami-0123456789abcdef0]' does not exist. Launching EC2 instance failed.",
+        LaunchFailure.LAUNCH_TEMPLATE, 30),
+    "ami code": ("InvalidAMIID.NotFound: The image ID 'ami-0123' is not valid.",
+                 LaunchFailure.LAUNCH_TEMPLATE, 30),
+    "launch template missing": (
+        "The specified launch template, with template ID lt-0123456789abcdef0, does not exist. "
+        "Launching EC2 instance failed.", LaunchFailure.LAUNCH_TEMPLATE, 30),
+    "something else": ("Something else went wrong", LaunchFailure.OTHER, 5),
+}
+
+
+@pytest.mark.parametrize(("message", "kind", "minutes"), KINDS.values(), ids=KINDS.keys())
+def test_each_kind_of_launch_failure_is_classified_and_backs_off_for_its_own_time(
+    message: str, kind: LaunchFailure, minutes: int
+) -> None:
+    found = backoff([launch("12:00", message=message)], at("12:01"))
+    assert found is not None
+    assert (found.kind, found.duration) == (kind, timedelta(minutes=minutes))
+    assert f"({kind}: " in found.reason
+
+
+@pytest.mark.parametrize("kind", sorted(LONG))
+def test_a_quota_or_template_failure_says_on_the_reason_that_a_retry_will_not_clear_it(
+    kind: LaunchFailure,
+) -> None:
+    message = next(m for m, k, _ in KINDS.values() if k == kind)
+    found = backoff([launch("12:00", message=message)], at("12:01"))
+    assert found is not None
+    assert found.reason.endswith(f"a retry will not clear it: {REMEDY[kind]}")
+    assert found.until == at("12:30")
+
+
+def test_a_capacity_failure_says_nothing_of_a_remedy() -> None:
+    found = backoff([launch("12:00")], at("12:01"))
+    assert found is not None and "retry will not clear" not in found.reason

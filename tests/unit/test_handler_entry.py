@@ -51,6 +51,7 @@ def test_a_failed_launch_publishes_the_metric_the_scale_up_alarm_watches(
 ) -> None:
     summary = lifecycle.handler(event("launch-unsuccessful.json"), LocalContext("t", 60))
     assert summary["launchFailed"] == "f1-2xlarge"
+    assert summary["kind"] == "insufficient capacity"  # classified from the event's message
     (blob,) = emf(capsys.readouterr().out)
     (directive,) = blob["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "fpga-burst" and directive["Dimensions"] == [["service"]]

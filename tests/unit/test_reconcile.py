@@ -370,3 +370,57 @@ def test_a_tick_delivered_too_late_to_watch_reconciles_and_leaves_the_minute_to_
     # THEN it does not watch at all, and is done before the next tick is due
     assert results == [] and watcher.asked == []
     assert clock.mono < end
+
+
+@dataclass
+class FailingAws(FakeAws):
+    """FakeAws whose groups' scaling activities the test sets while the shell watches."""
+
+    activities: dict[str, tuple[ScalingActivity, ...]] = field(default_factory=dict)
+
+    def scaling_activities(self, node_group: str, since: datetime) -> tuple[ScalingActivity, ...]:
+        return self.activities.get(node_group, ())
+
+
+class FailsAfterFirstWatch(ScriptedWatcher):
+    """No pod ever changes; after the first watch, the first group's launch has failed."""
+
+    def __init__(self, clock: FakeClock, aws: FailingAws) -> None:
+        super().__init__(clock, [])
+        self.aws = aws
+
+    def next_pending_change(self, since: str, timeout: float) -> str | None:
+        answer = super().next_pending_change(since, timeout)
+        self.aws.activities["a-f1-4xlarge"] = (ScalingActivity(
+            "a-1", "Failed", NOW - timedelta(seconds=2), NOW,
+            "Launching a new EC2 instance.  Status Reason: There is no Spot capacity available",
+            "There is no Spot capacity available that matches your request."),)
+        return answer
+
+
+def test_while_pods_wait_for_capacity_the_watch_rechecks_and_fails_over_without_a_pod_change(
+) -> None:
+    # GIVEN a pod the first reconcile sent to group a (first by name at equal price)
+    clock = FakeClock()
+    aws = FailingAws([replace(f1_group(), name="a-f1-4xlarge"),
+                      replace(f1_group(), name="b-f1-4xlarge")])
+    s, _ = shell(FakeCluster([ONPREM], [JOB1, XGB]), aws, clock=clock)
+    first = s.reconcile()
+    assert aws.writes == [("raise", "a-f1-4xlarge", 1)]
+    # WHEN a's launch fails while the scaler watches and no pod changes
+    watcher = FailsAfterFirstWatch(clock, aws)
+    results = watch(s, watcher, first.pending_version, clock.mono + 30.0, first)
+    # THEN a recheck, one `watch.recheck` later, asks group b
+    assert watcher.asked[0][1] == CONFIG.watch.recheck.total_seconds()
+    assert ("raise", "b-f1-4xlarge", 1) in aws.writes
+    assert results[0].changes[0].node_group == "b-f1-4xlarge"
+
+
+def test_with_nothing_waiting_for_capacity_the_watch_only_wakes_on_pod_changes() -> None:
+    clock = FakeClock()
+    aws = FakeAws([f1_group()])
+    s, _ = shell(FakeCluster([ONPREM], [JOB1]), aws, clock=clock)
+    first = s.reconcile()
+    watcher = ScriptedWatcher(clock, [])
+    assert watch(s, watcher, first.pending_version, clock.mono + 30.0, first) == []
+    assert watcher.asked[0][1] > CONFIG.watch.recheck.total_seconds()

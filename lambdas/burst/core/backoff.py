@@ -11,7 +11,9 @@ the same rule over DescribeScalingActivities on every invocation:
   2 x the previous d, capped at `--max-node-group-backoff-duration` (30 min);
 - the chain is forgotten when its last failure is older than
   `--node-group-backoff-reset-timeout` (3 h) (RemoveStaleBackoffData), and when a later
-  launch succeeded (CA's RemoveBackoff after a successful scale-up).
+  launch succeeded (CA's RemoveBackoff after a successful scale-up);
+- ours: a failure a retry does not clear (a quota, a broken launch template or AMI;
+  burst.core.launchfail) backs the group off for at least `long` (30 min), and says so.
 
 Pure: activities and `now` in, a Backoff or None out; `with_backoff` puts the answer on a
 NodeGroup. The adapter only reads the activities (from `now - LOOKBACK`).
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from burst.core.launchfail import LONG, REMEDY, LaunchFailure, classify
 from burst.core.model import NodeGroup
 
 FAILED = frozenset({"Failed", "Cancelled"})
@@ -34,6 +37,7 @@ LOOKBACK = timedelta(hours=6)
 _ERROR_CODE = re.compile(
     r"\b(InsufficientInstanceCapacity|InstanceLimitExceeded|VcpuLimitExceeded|"
     r"Unsupported|InvalidParameter\w*|MaxSpotInstanceCountExceeded|SpotMaxPriceTooLow|"
+    r"UnfulfillableCapacity|InvalidAMIID\.\w+|InvalidLaunchTemplate\w*\.\w+|"
     r"InsufficientFreeAddressesInSubnet|AccessDenied\w*|Client\.\w+|Server\.\w+)\b"
 )
 # Auto Scaling's StatusMessage often gives EC2's message without its code; these are the
@@ -42,6 +46,7 @@ _MESSAGE_CODES = (
     ("do not have sufficient", "InsufficientInstanceCapacity"),
     ("vcpu capacity than your current vcpu limit", "VcpuLimitExceeded"),
     ("instance limit", "InstanceLimitExceeded"),
+    ("max spot instance count exceeded", "MaxSpotInstanceCountExceeded"),
 )
 
 
@@ -72,6 +77,8 @@ class BackoffPolicy:
     initial: timedelta = timedelta(minutes=5)
     maximum: timedelta = timedelta(minutes=30)
     reset_after: timedelta = timedelta(hours=3)
+    # At least this long after a failure of a kind in launchfail.LONG (quota, template).
+    long: timedelta = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -81,14 +88,16 @@ class Backoff:
     failed_at: datetime
     failures: int  # failed launches in the current chain
     error: str  # e.g. "InsufficientInstanceCapacity: We currently do not have ..."
+    kind: LaunchFailure = LaunchFailure.OTHER
 
     @property
     def reason(self) -> str:
         """What NodeGroup.backoff says, e.g. for a pod Event or the status ConfigMap."""
         return (
-            f"launch failed at {self.failed_at:%H:%M} ({self.error}); "
+            f"launch failed at {self.failed_at:%H:%M} ({self.kind}: {self.error}); "
             f"backed off until {self.until:%H:%M}"
             + (f" ({self.failures} failures in a row)" if self.failures > 1 else "")
+            + (f"; a retry will not clear it: {REMEDY[self.kind]}" if self.kind in REMEDY else "")
         )
 
 
@@ -120,7 +129,16 @@ def _next(
         duration, failures = min(2 * state.duration, policy.maximum), state.failures + 1
     else:
         duration, failures = state.duration, state.failures + 1
-    return Backoff(t + duration, duration, t, failures, error_summary(failure))
+    kind = failure_kind(failure)
+    if kind in LONG:
+        duration = max(duration, policy.long)
+    return Backoff(t + duration, duration, t, failures, error_summary(failure), kind)
+
+
+def failure_kind(activity: ScalingActivity) -> LaunchFailure:
+    """What kind of failure a failed launch activity reports."""
+    message = " ".join((activity.status_message or activity.description).split())
+    return classify(error_code(message), message)
 
 
 def _stale(state: Backoff | None, t: datetime, policy: BackoffPolicy) -> bool:

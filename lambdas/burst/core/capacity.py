@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from burst.core.errors import DemandError
 from burst.core.fit import alternatives
 from burst.core.model import BoardResource, Catalog, Node, NodeGroup, Pod, Snapshot, Taint
+from burst.core.quota import group_vcpus, remaining
+from burst.core.spot import ON_DEMAND, SPOT, capacity_type, price_per_hour
 
 # An instance in these states has not finished its launch lifecycle hook.
 _LAUNCHING = frozenset({"Pending", "Pending:Wait", "Pending:Proceed"})
@@ -47,6 +49,8 @@ class Template:
     price: float
     headroom: int
     problem: str | None = None  # why the group cannot grow at all, if it cannot
+    vcpus: int = 0  # what one instance takes of its capacity type's F vCPU quota
+    capacity_type: str = ON_DEMAND
 
     @property
     def board_total(self) -> int:
@@ -60,6 +64,8 @@ class Capacity:
     templates: list[Template] = field(default_factory=list)
     burst_boards: int = 0  # boards in managed groups, registered or on their way
     burst_price: float = 0.0
+    # F vCPU quota left per capacity type (burst.core.quota); None: quotas not known.
+    vcpus_left: dict[str, int] | None = None
 
     def fresh(self) -> Capacity:
         """A copy whose slots can be filled without touching this one's."""
@@ -98,24 +104,29 @@ def build(snapshot: Snapshot) -> Capacity:
         capacity.upcoming.extend(_upcoming(group, template, by_group.get(group.name, [])))
         capacity.burst_boards += group.desired * template.board_total
         capacity.burst_price += group.desired * template.price
+    if snapshot.vcpu_quota is not None:
+        capacity.vcpus_left = remaining(
+            snapshot.vcpu_quota, snapshot.node_groups, snapshot.catalog
+        )
     return capacity
 
 
 def _template(group: NodeGroup, catalog: Catalog) -> Template:
     boards = group_boards(group, catalog)
-    instance_type = catalog.instance_types.get(group.instance_type)
-    price = instance_type.price_per_hour if instance_type else 0.0
+    price = price_per_hour(group, catalog)
     headroom = max(0, group.max_size - group.desired)
     problem = None
     if not boards:
         problem = f"instance type {group.instance_type} has no known FPGA boards"
-    elif instance_type is None:
-        problem = f"instance type {group.instance_type} has no known price"
+    elif price is None:
+        kind = "Spot " if capacity_type(group) == SPOT else ""
+        problem = f"instance type {group.instance_type} has no known {kind}price"
     elif group.backoff:
         problem = f"backed off: {group.backoff}"
     elif headroom == 0:
         problem = f"at its max size ({group.max_size})"
-    return Template(group, boards, price, headroom, problem)
+    return Template(group, boards, price or 0.0, headroom, problem,
+                    group_vcpus(group, catalog), capacity_type(group))
 
 
 def _upcoming(group: NodeGroup, template: Template, registered: list[Node]) -> Iterable[Slot]:

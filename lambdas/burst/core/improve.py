@@ -179,6 +179,10 @@ def _budget_allows(budget: Budget, template: Template, a: Opened, b: Opened | No
         price = budget.price + sum(t.price for t in released)
         if price + EPSILON < template.price:
             return False
+    if (left := budget.vcpus_for(template)) is not None:
+        left += sum(t.vcpus for t in released if t.capacity_type == template.capacity_type)
+        if left < template.vcpus:
+            return False
     return True
 
 

@@ -38,7 +38,7 @@ def spread(
 
     `budget`: what the policy caps left before this packing was made.
     """
-    left = Budget(budget.boards, budget.price)
+    left = budget.copy()
     headroom = {t.group.name: t.headroom for t in templates if t.problem is None}
     for opened in packing.opened:
         left.spend(opened.template, opened.copies)
@@ -78,13 +78,13 @@ def _split(
     if cost >= shared.price * harmonic(pods) - EPSILON:
         return None
     # The caps with the shared instances given back, then the separate ones taken.
-    trial = Budget(left.boards, left.price)
+    trial = left.copy()
     trial.spend(shared, -opened.copies)
     for (_, group), copies in wanted.items():
         if trial.copies(chosen[group], copies) < copies:
             return None
         trial.spend(chosen[group], copies)
-    left.boards, left.price = trial.boards, trial.price
+    left.boards, left.price, left.vcpus = trial.boards, trial.price, trial.vcpus
     headroom[shared.group.name] += opened.copies
     split = []
     for (ci, group), copies in sorted(wanted.items()):

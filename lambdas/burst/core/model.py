@@ -54,6 +54,8 @@ class InstanceType:
     price_per_hour: float
     vcpus: int = 0
     memory_gib: float = 0.0
+    # What a Spot instance of the type costs, where the catalog or a scenario knows it.
+    spot_price_per_hour: float | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ class NodeGroup:
     # Why the group may not grow right now (a failed launch), or None.
     backoff: str | None = None
     last_scale_up: datetime | None = None
+    # The group's own price per instance-hour (a live or configured Spot price); None: the
+    # catalog's (burst.core.spot.price_per_hour decides).
+    price_per_hour: float | None = None
+    spot_price_live: bool = False  # the functions read the live Spot price for it
 
 
 class ScaleDown(StrEnum):
@@ -155,11 +161,21 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class VcpuQuota:
+    """The region's F-instance vCPU quotas, by capacity type, and the vCPUs that F
+    instances outside the managed groups already take of them (burst.core.quota)."""
+
+    limits: Mapping[str, int] = field(default_factory=dict)  # "on-demand"/"spot" -> vCPUs
+    used_elsewhere: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     node_groups: tuple[NodeGroup, ...] = ()
     nodes: tuple[Node, ...] = ()
     pods: tuple[Pod, ...] = ()
     catalog: Catalog = field(default_factory=Catalog)
+    vcpu_quota: VcpuQuota | None = None  # None: not known, no limit applied
 
 
 class Outcome(StrEnum):

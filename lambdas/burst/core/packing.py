@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from burst.core.bins import EPSILON, Budget, Opened, Packing, PodClass
+from burst.core.bins import EPSILON, QUOTA_CAP, Budget, Opened, Packing, PodClass
 from burst.core.capacity import Template
 from burst.core.expanders import Option, choose
 from burst.core.fit import Alternative, placement_problem
@@ -183,6 +183,8 @@ def _cap_names(budget: Budget, template: Template) -> set[str]:
         names.add("max_boards")
     if budget.price is not None and budget.price + EPSILON < template.price:
         names.add("max_price_per_hour")
+    if (left := budget.vcpus_for(template)) is not None and left < template.vcpus:
+        names.add(f"{QUOTA_CAP}{template.capacity_type}")
     return names
 
 

@@ -13,13 +13,14 @@ import heapq
 from collections.abc import Sequence
 
 from burst.core.baseline import Attempt, pod_by_pod, record
-from burst.core.bins import Budget, Packing, PodClass
+from burst.core.bins import QUOTA_CAP, Budget, Packing, PodClass
 from burst.core.capacity import Capacity, Slot, Template, build
 from burst.core.errors import DemandError
 from burst.core.fit import Alternative, alternatives, placement_problem
 from burst.core.lifetime import spread
 from burst.core.model import Outcome, Plan, Pod, PodDecision, Policy, ScaleUp, Snapshot
 from burst.core.packing import Fits, best_alternative, fits_of, pack, score
+from burst.core.quota import describe
 
 
 def plan(snapshot: Snapshot, policy: Policy) -> Plan:
@@ -248,10 +249,14 @@ def _reason(cls: PodClass, capacity: Capacity, packing: Packing) -> str:
     blocked = [f"{t.group.name}: {t.problem}" for t in able if t.problem]
     free = [t for t in able if t.problem is None]
     parts = []
-    if free and packing.limited:
-        caps = " and ".join(sorted(packing.limited))
-        parts.append(f"policy cap {caps} reached for burst capacity")
-    elif free:
+    caps = sorted(c for c in packing.limited if not c.startswith(QUOTA_CAP))
+    quotas = sorted(c.removeprefix(QUOTA_CAP) for c in packing.limited if c.startswith(QUOTA_CAP))
+    if free and quotas and capacity.vcpus_left is not None:
+        left = capacity.vcpus_left
+        parts.append("not enough left of the " + " and ".join(describe(q, left) for q in quotas))
+    if free and caps:
+        parts.append(f"policy cap {' and '.join(caps)} reached for burst capacity")
+    elif free and not quotas:
         names = ", ".join(t.group.name for t in free)
         parts.append(f"this plan fills {names} to max size")
     parts.extend(blocked)

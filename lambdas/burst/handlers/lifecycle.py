@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from burst.core.backoff import error_code
 from burst.core.errors import BurstError, EventError
 from burst.core.events import LaunchUnsuccessful, RunNow, ScheduledTick, parse_event
+from burst.core.launchfail import classify
 from burst.core.names import Metric
 from burst.handlers import runtime
 from burst.loop import lifecycle
@@ -63,13 +65,15 @@ def _launch_unsuccessful(event: LaunchUnsuccessful) -> dict[str, Any]:
     metrics.add_metric(name=Metric.SCALE_UP_FAILURES, unit="Count", value=1)
     if event.join_failed:
         metrics.add_metric(name=Metric.JOIN_FAILURES, unit="Count", value=1)
+    kind = classify(error_code(event.status_message), event.status_message)
     logger.warning(
-        f"launch in {event.node_group} failed: {event.status_code}",
+        f"launch in {event.node_group} failed ({kind}): {event.status_code}",
         extra={"decision": "no action: the scaler backs the group off from its activities",
                "node_group": event.node_group, "status_message": event.status_message,
-               "activity": event.activity_id},
+               "activity": event.activity_id, "kind": kind.value},
     )
-    return {"outcome": "ok", "event": event.id, "launchFailed": event.node_group}
+    return {"outcome": "ok", "event": event.id, "launchFailed": event.node_group,
+            "kind": kind.value}
 
 
 handler = runtime.entry(run)

@@ -39,10 +39,11 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         built = built or runtime.adapters(cfg)
         runtime.report_credentials(built, clock.wall())
         shell = Shell(built.cluster, built.aws.groups, cfg, logger, metrics, clock=clock,
-                      writers=None if cfg.dry_run else built.writers())
+                      writers=None if cfg.dry_run else built.writers(),
+                      prices=built.aws.market, quotas=built.aws.market)
         # A late tick still reconciles once; only its drains and its watch are cut short.
         first = shell.reconcile(stop_at=end - cfg.watch.margin.total_seconds())
-        more = (watch(shell, built.watcher, first.pending_version, end)
+        more = (watch(shell, built.watcher, first.pending_version, end, first)
                 if cfg.watch.enabled else [])
     except BurstError as exc:
         return {"outcome": runtime.failed(exc, function="scaler", event=tick.id)}

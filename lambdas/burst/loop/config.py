@@ -82,6 +82,9 @@ class WatchSettings:
     # Room left before the invocation must end (the next tick, or the Lambda deadline:
     # burst.loop.watch.must_end) for one last reconcile and the response.
     margin: timedelta = timedelta(seconds=8)
+    # While pods wait for instances asked for, reconcile at least this often even with no
+    # pod change, so a failed launch moves them to the next group within seconds.
+    recheck: timedelta = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)

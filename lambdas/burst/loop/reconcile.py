@@ -22,11 +22,12 @@ from burst.core.planner import plan as make_plan
 from burst.loop.act import Act, Writers
 from burst.loop.clock import Clock, SystemClock
 from burst.loop.config import RuntimeConfig
+from burst.loop.market import with_market
 from burst.loop.observe import observe
 from burst.loop.result import Log, MetricSink, Result
 from burst.loop.status import read_memory
 from burst.loop.tell import Budget, Tell, Told
-from burst.ports.aws import NodeGroups
+from burst.ports.aws import NodeGroups, SpotPrices, VcpuQuotas
 from burst.ports.cluster import ClusterReader
 
 
@@ -41,6 +42,9 @@ class Shell:
     metrics: MetricSink
     writers: Writers | None = None
     clock: Clock = field(default_factory=SystemClock)
+    # Live Spot prices and F vCPU quotas (burst.loop.market); None: not read.
+    prices: SpotPrices | None = None
+    quotas: VcpuQuotas | None = None
     tell: Tell = field(init=False)  # one per invocation: it remembers the Events it told
     # The arrivals as of the last reconcile; read from the status ConfigMap the first time.
     arrivals: Arrivals | None = field(default=None, init=False)
@@ -62,6 +66,7 @@ class Shell:
         """
         now, policy = self.clock.wall(), self.config.policy
         snapshot, version = observe(self.cluster, self.groups, self.config, now)
+        snapshot = with_market(snapshot, self.prices, self.quotas, self.log)
         seen = self.arrivals
         if seen is None:
             memory = read_memory(self.cluster, self.log)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from burst.core.model import Outcome
 from burst.core.policy import SCALER_PERIOD
 from burst.loop.clock import Clock
 from burst.loop.config import RuntimeConfig
@@ -53,24 +54,36 @@ def within(deadline: float, margin: timedelta, clock: Clock) -> float:
 
 
 def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
-          deadline: float) -> list[Result]:
+          deadline: float, last: Result | None = None) -> list[Result]:
     """Watch mode: until `deadline` less the margin (clock.monotonic scale), wait for a new
     or changed pending FPGA pod, let the batch settle, reconcile; the results, in order.
 
     A batch is acted on once no further change came for `watch.idle`, or `watch.max_batch`
-    after its first change, so a burst of pods is planned together.
+    after its first change, so a burst of pods is planned together. While the last
+    reconcile (`last`, then each one's own) left pods waiting for instances asked for, it
+    also reconciles every `watch.recheck` without a pod change: a launch that failed
+    meanwhile backs its group off, and the pods go to the next group at once, not a tick
+    later (benchmarks/failover.py).
     """
     settings, clock = shell.config.watch, shell.clock
     results: list[Result] = []
+    waiting = last is not None and _awaits_capacity(last)
     while (left := within(deadline, settings.margin, clock)) >= 1.0:
-        seen = watcher.next_pending_change(version, left)
-        if seen is None:
+        wait = min(left, settings.recheck.total_seconds()) if waiting else left
+        seen = watcher.next_pending_change(version, wait)
+        if seen is None and (not waiting or wait >= left):
             continue  # the watch ran out; the loop condition decides whether to go on
-        _settle(watcher, seen, shell, deadline)
+        if seen is not None:
+            _settle(watcher, seen, shell, deadline)
         result = shell.reconcile(stop_at=deadline - settings.margin.total_seconds())
+        waiting = _awaits_capacity(result)
         results.append(result)
         version = result.pending_version
     return results
+
+
+def _awaits_capacity(result: Result) -> bool:
+    return any(d.outcome in (Outcome.SCALE_UP, Outcome.FITS_UPCOMING) for d in result.plan.pods)
 
 
 def _settle(watcher: PendingWatcher, seen: str, shell: Reconciler, deadline: float) -> None:

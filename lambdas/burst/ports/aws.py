@@ -8,7 +8,7 @@ dry run is handed readers only.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from burst.core.backoff import ScalingActivity
 from burst.core.errors import ClusterCredentialsError
-from burst.core.model import InstanceType, NodeGroup
+from burst.core.model import InstanceType, NodeGroup, VcpuQuota
 
 
 class LifecycleResult(StrEnum):
@@ -167,4 +167,24 @@ class CredentialsStore(Protocol):
 
     def read_cluster_credentials(self, secret_id: str) -> ClusterCredentials:
         """Read-only. ClusterCredentialsError if the secret is missing or malformed."""
+        ...
+
+
+class SpotPrices(Protocol):
+    """Reads current Spot prices (observe, for groups with spot_price_live). Read-only."""
+
+    def spot_prices(self, instance_types: Sequence[str]) -> Mapping[str, float]:
+        """Price per hour (USD) of a Linux Spot instance of each type, now: the highest
+        over the region's AZs that offer it. Types without a price are left out."""
+        ...
+
+
+class VcpuQuotas(Protocol):
+    """Reads the F-instance vCPU quotas and their use (observe). Read-only."""
+
+    def vcpu_quota(
+        self, managed: frozenset[str], vcpus: Mapping[str, int]
+    ) -> VcpuQuota:
+        """The quotas by capacity type, and the vCPUs of pending or running F instances in
+        the region whose ids are not in `managed` (`vcpus`: per instance type)."""
         ...

@@ -8,6 +8,7 @@ class, implementing one narrow port of burst.ports.aws:
 - lifecycle: complete / heartbeat lifecycle actions (LifecycleActions)
 - ssm: the join data parameter (JoinStore)
 - secrets: the controller's cluster credentials (CredentialsStore)
+- market: Spot prices and the F vCPU quotas (SpotPrices, VcpuQuotas)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import boto3
 from burst.adapters.aws.capacity import AutoScalingCapacity
 from burst.adapters.aws.groups import AutoScalingGroups
 from burst.adapters.aws.lifecycle import AutoScalingLifecycle
+from burst.adapters.aws.market import Ec2Market
 from burst.adapters.aws.secrets import SecretsManagerCredentials
 from burst.adapters.aws.session import AwsSettings, Clients
 from burst.adapters.aws.ssm import SsmJoinStore
@@ -38,6 +40,7 @@ class Aws:
         self.lifecycle = AutoScalingLifecycle(self.clients)
         self.joins = SsmJoinStore(self.clients)
         self.secrets = SecretsManagerCredentials(self.clients)
+        self.market = Ec2Market(self.clients)
 
     def client(self, service: str) -> Any:
         """The shared boto3 client for `service` (tests attach Stubbers to it)."""

@@ -15,6 +15,7 @@ from burst.core.backoff import ScalingActivity
 from burst.core.catalog import INSTANCE_TYPES
 from burst.core.errors import NodeGroupNotFoundError
 from burst.core.model import Instance, InstanceType, NodeGroup
+from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT, SPOT_PRICE_LIVE_TAG, SPOT_PRICE_TAG
 
 
 class AutoScalingGroups:
@@ -101,11 +102,13 @@ class AutoScalingGroups:
             min_size=int(asg["MinSize"]),
             max_size=int(asg["MaxSize"]),
             desired=int(asg["DesiredCapacity"]),
-            labels=template.labels,
+            labels=_labels(asg, template.labels),
             taints=template.taints,
             priority=template.priority,
             boards=template.boards,
             instances=instances_of(asg),
+            price_per_hour=_price(tags.get(SPOT_PRICE_TAG, "")),
+            spot_price_live=tags.get(SPOT_PRICE_LIVE_TAG, "") == "true",
         )
 
     def _instance_type(self, asg: Mapping[str, Any], lt_cache: dict[tuple[str, str], str]) -> str:
@@ -180,6 +183,31 @@ def instances_of(asg: Mapping[str, Any]) -> tuple[Instance, ...]:
             key=lambda i: i.instance_id,
         )
     )
+
+
+def all_spot(asg: Mapping[str, Any]) -> bool:
+    """Whether every instance the group launches is Spot: a mixed instances policy with no
+    on-demand base and 0 % on-demand above it (AWS's defaults are 0 and 100)."""
+    policy = asg.get("MixedInstancesPolicy")
+    if not policy:
+        return False
+    spread = policy.get("InstancesDistribution", {})
+    return (int(spread.get("OnDemandBaseCapacity", 0)) == 0
+            and int(spread.get("OnDemandPercentageAboveBaseCapacity", 100)) == 0)
+
+
+def _labels(asg: Mapping[str, Any], labels: Mapping[str, str]) -> Mapping[str, str]:
+    # The group's own launch settings outrank its tags: an all-Spot group is planned as
+    # Spot even if its tags forgot the label, so no on-demand-only pod is sent to it.
+    return {**labels, CAPACITY_TYPE_LABEL: SPOT} if all_spot(asg) else labels
+
+
+def _price(value: str) -> float | None:
+    try:
+        price = float(value)
+    except ValueError:
+        return None
+    return price if price > 0 else None
 
 
 def _activity(raw: Mapping[str, Any]) -> ScalingActivity:

@@ -1,0 +1,82 @@
+"""Failover end to end: a Spot group's launch fails while the scaler watches, and the same
+invocation sends the pod to the on-demand group. Real kube-apiserver + etcd, moto_server;
+DescribeScalingActivities (moto always answers []) from awsfakes.ActivityFeed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import scaler_env
+from awsfakes import ActivityFeed, failed_launch
+from scaler_env import LambdaContext, scheduled_event
+from test_e2e_scaler import aws, make_group, moto_endpoint, pod_events, xgb_job  # noqa: F401
+
+from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.kube.client import Kube
+from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
+from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT_PRICE_TAG
+from burst.handlers import runtime, scaler
+from burst.loop.config import WatchSettings
+
+NO_SPOT = ("There is no Spot capacity available that matches your request. "
+           "Launching EC2 instance failed.")
+
+
+def spot_group(view: scaler_env.Aws, name: str, test_id: str, price: str) -> None:
+    make_group(view, name, "f1.4xlarge", test_id)
+    view.asg.create_or_update_tags(Tags=[
+        {"ResourceId": name, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False,
+         "Key": k, "Value": v}
+        for k, v in ((f"{scaler_env.CA}node-template/label/{CAPACITY_TYPE_LABEL}", "spot"),
+                     (SPOT_PRICE_TAG, price))])
+
+
+def wait_for(check: Any, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
+    aws: scaler_env.Aws, admin: Kube, namespace: str,  # noqa: F811
+) -> None:
+    # GIVEN a cheap Spot group and an on-demand group of the same size, and a pending pod
+    test_id = namespace
+    spot_group(aws, "a-spot", test_id, price="1.10")
+    make_group(aws, "b-on-demand", "f1.4xlarge", test_id)
+    xgb_job(admin, namespace, "job-2", test_id)
+    cfg = replace(runtime.config(), watch=WatchSettings(
+        margin=timedelta(seconds=1), recheck=timedelta(seconds=1)))
+    client = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
+    feed = ActivityFeed(client.client("autoscaling"))
+    built = runtime.adapters(cfg, client)
+    found: dict[str, Any] = {}
+    invocation = threading.Thread(target=lambda: found.update(
+        scaler.run(scheduled_event(), LambdaContext(12), cfg=cfg, adapters=built)))
+    invocation.start()
+    try:
+        # WHEN the Spot group, asked first for its price, fails to launch while the scaler
+        # watches (nothing about the pod changes)
+        assert wait_for(lambda: aws.desired("a-spot") == 1)
+        feed.fail("a-spot", failed_launch("a-spot", NO_SPOT, datetime.now(UTC)))
+        # THEN the same invocation asks the on-demand group
+        assert wait_for(lambda: aws.desired("b-on-demand") == 1, timeout=10)
+    finally:
+        invocation.join(timeout=60)
+        built.close()
+    assert found["outcome"] == "ok"
+    assert found["first"]["scaleUps"] == [{"nodeGroup": "a-spot", "from": 0, "to": 1}]
+    assert {"nodeGroup": "b-on-demand", "from": 0, "to": 1} in [
+        s for r in found["watched"] for s in r["scaleUps"]]
+    status = admin.call("read status", admin.core.read_namespaced_config_map, STATUS_NAME,
+                        STATUS_NAMESPACE)["data"]["status.yaml"]
+    assert "no Spot capacity: InsufficientInstanceCapacity" in status
+    reasons = " ".join(message for _, message in pod_events(admin, namespace, "job-2"))
+    assert "b-on-demand" in reasons
