@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from burst.core import spot
 from burst.core.backoff import ScalingActivity, backoff
 from burst.core.capacity import group_boards
 from burst.core.errors import DemandError
@@ -389,8 +390,8 @@ class World:
     # -- accounting -----------------------------------------------------------------------
 
     def price(self, group: str) -> float:
-        instance_type = self.catalog.instance_types.get(self.groups[group].instance_type)
-        return instance_type.price_per_hour if instance_type else 0.0
+        # What the planner prices the group at (a Spot group: its Spot price) is billed.
+        return spot.price_per_hour(self.groups[group], self.catalog) or 0.0
 
     def boards(self, group: str) -> int:
         return sum(group_boards(self.groups[group], self.catalog).values())
