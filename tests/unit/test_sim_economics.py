@@ -59,6 +59,40 @@ def test_paid_board_hours_split_into_used_booting_waiting_and_stranded() -> None
     assert bill.paid == pytest.approx(parts) == pytest.approx(1400 * hours)
 
 
+def test_a_spot_instance_ec2_interrupts_in_its_first_hour_is_not_charged_later_ones_are() -> None:
+    early = Account(boards=1, price_per_hour=0.66, running_at=0.0)
+    early.interrupt(3599.0)
+    late = Account(boards=1, price_per_hour=0.66, running_at=0.0)
+    late.interrupt(5400.0)
+    bill = Ledger({"early": early, "late": late}).bill(6000.0)
+    assert bill.cost == pytest.approx(0.66 * 1.5)  # the late one's 90 minutes only
+    assert bill.paid == pytest.approx(1.5)
+
+
+def test_an_interruption_evicts_the_pods_which_start_over_and_every_job_still_ends() -> None:
+    """One 30-minute job; instances interrupted about every 20 minutes: it keeps losing its
+    work until an instance lives long enough, and the lost work is counted."""
+    scenario = load_scenario(SEED)
+    snap = scenario.snapshot
+    jobs = tuple(
+        Job(f"ml/xgb-{i}", 0.0, 1800.0, accelerators=XGB4, node_selector=SELECTOR)
+        for i in (1, 2)
+    )
+    onprem = tuple(n for n in snap.nodes if n.node_group is None)
+
+    def run(rate: float) -> PolicyResult:
+        rates = {g.name: rate for g in snap.node_groups} if rate else {}
+        return simulate("spot", snap.node_groups, onprem, snap.catalog, scenario.policy, jobs,
+                        Timings(interruption_rate=rates), seed=3)
+
+    calm, stormy = run(0.0), run(3.0)
+    assert calm.interruptions == calm.restarts == 0 and calm.lost == 0.0
+    assert stormy.interruptions > 0 and stormy.restarts > 0 and stormy.lost > 0.0
+    assert len(stormy.waits) == 2 and stormy.unfinished == 0  # every job ran to its end
+    # the burst job waited for its lost runs too; the on-prem one was never interrupted
+    assert max(stormy.waits) > max(calm.waits) and min(stormy.waits) == min(calm.waits) == 0.0
+
+
 # -- timings ------------------------------------------------------------------------------
 
 

@@ -18,10 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MINIMUM_S = 60.0
+FIRST_HOUR_S = 3600.0
 RULE = (
     "EC2 per-second billing, 60 s minimum per launch, from `running` (launch + pending) "
     "to termination; pending is not billed "
-    "(aws.amazon.com/about-aws/whats-new/2017/10/announcing-amazon-ec2-per-second-billing)"
+    "(aws.amazon.com/about-aws/whats-new/2017/10/announcing-amazon-ec2-per-second-billing); "
+    "a Spot instance EC2 interrupts in its first hour is not charged, later ones by the "
+    "second (EC2 user guide, billing-for-interrupted-spot-instances)"
 )
 
 
@@ -39,6 +42,7 @@ class Account:
     used_s: float = 0.0  # board-seconds
     empty_s: float = 0.0
     stranded_s: float = 0.0
+    free: bool = False  # a Spot instance EC2 interrupted in its first hour: not charged
 
     def advertise(self, now: float) -> None:
         self.advertised_at = self.since = max(now, self.running_at)
@@ -50,6 +54,12 @@ class Account:
     def end(self, now: float) -> None:
         self.settle(now)
         self.ended = now
+
+    def interrupt(self, now: float) -> None:
+        """EC2 reclaimed the instance (Spot). Linux: no charge if in its first hour, else
+        the seconds used (EC2 user guide, "Billing for interrupted Spot Instances")."""
+        self.end(now)
+        self.free = now - self.running_at < FIRST_HOUR_S
 
     def settle(self, now: float) -> None:
         """Counts the board-seconds up to `now` (or the end); idempotent."""
@@ -67,8 +77,8 @@ class Account:
 
     def billed_s(self, now: float) -> float:
         end = self.ended if self.ended is not None else now
-        if end <= self.running_at and self.ended is not None:
-            return 0.0  # ended while pending: never ran, never billed
+        if self.free or (end <= self.running_at and self.ended is not None):
+            return 0.0  # ended while pending (never ran), or a free interruption
         return max(MINIMUM_S, end - self.running_at)
 
     def booting_s(self, now: float) -> float:
@@ -101,6 +111,8 @@ class Ledger:
             billed = account.billed_s(now)
             end = account.ended if account.ended is not None else now
             lived = max(0.0, end - account.running_at) if billed else 0.0
+            if account.free:
+                continue  # nothing paid, so no paid board-hour to split
             parts = {
                 "used": account.used_s,
                 "booting": account.booting_s(now),

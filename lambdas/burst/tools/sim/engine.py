@@ -100,6 +100,9 @@ class PolicyResult:
     scale_ups: int
     failed_launches: int
     samples: tuple[Sample, ...] = field(repr=False, default=())
+    interruptions: int = 0  # Spot interruption notices
+    restarts: int = 0  # pods they evicted, run again from the start
+    lost: float = 0.0  # board-hours of work those pods lost
 
     def percentile(self, q: float) -> float:
         if not self.waits:
@@ -213,4 +216,7 @@ def _outcome(name: str, world: World, samples: list[Sample]) -> PolicyResult:
         world.scale_ups,
         world.failed_launches,
         tuple(samples),
+        world.interruptions,
+        world.restarts,
+        world.lost_s / 3600.0,
     )

@@ -76,6 +76,13 @@ def register(commands: Any) -> None:
         metavar="GROUP=P",
         help="probability that a launch in GROUP fails (repeatable)",
     )
+    p.add_argument(
+        "--interruption-rate",
+        action="append",
+        default=[],
+        metavar="GROUP=R",
+        help="Spot interruptions per instance-hour in GROUP, exponential (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chart", type=Path, help="write a PNG chart of the first policy")
     p.set_defaults(run=run)
@@ -114,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         timing.parse(args.boot, "--boot"),
         timing.parse(args.device_plugin, "--device-plugin"),
         args.pending,
-        _rates(args.failure_rate),
+        _rates(args.failure_rate, "--failure-rate", 1.0),
+        _rates(args.interruption_rate, "--interruption-rate", None),
     )
     snapshot = loaded.snapshot
     groups = tuple(replace(g, desired=g.min_size, instances=()) for g in snapshot.node_groups)
@@ -221,7 +229,8 @@ def _value(key: str, text: str, spec: str) -> Any:
         raise ConfigError("--policy", spec, f"{key}: {text!r} is not a number") from None
 
 
-def _rates(items: Sequence[str]) -> dict[str, float]:
+def _rates(items: Sequence[str], flag: str, most: float | None) -> dict[str, float]:
+    """GROUP=RATE pairs: a probability (`most` 1) or a rate per hour (`most` None)."""
     rates = {}
     for item in items:
         group, sep, value = item.partition("=")
@@ -229,8 +238,9 @@ def _rates(items: Sequence[str]) -> dict[str, float]:
             rate = float(value)
         except ValueError:
             rate = -1.0
-        if not sep or not 0 <= rate <= 1:
-            raise ConfigError("--failure-rate", item, "must be GROUP=P with P from 0 to 1")
+        if not sep or rate < 0 or (most is not None and rate > most):
+            bound = f"from 0 to {most:g}" if most is not None else "0 or more"
+            raise ConfigError(flag, item, f"must be GROUP=RATE with RATE {bound}")
         rates[group] = rate
     return rates
 
@@ -254,6 +264,12 @@ def table(outcomes: Sequence[PolicyResult]) -> str:
         ("scale-ups", *(str(o.scale_ups) for o in outcomes)),
         ("failed launches", *(str(o.failed_launches) for o in outcomes)),
     ]
+    if any(o.interruptions for o in outcomes):
+        rows += [
+            ("Spot interruptions", *(str(o.interruptions) for o in outcomes)),
+            ("pods restarted", *(str(o.restarts) for o in outcomes)),
+            ("board-hours of work lost", *(f"{o.lost:.1f}" for o in outcomes)),
+        ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(
@@ -279,6 +295,16 @@ def assumptions(
         f"  boot (launch to node registered): {timings.boot}",
         f"  device plugin (registered to boards advertised): {timings.device_plugin}",
         f"  billing: {billing.RULE}; pending {timings.pending_s:g} s after launch",
+        *(
+            [f"  Spot interruptions per instance-hour: {_pairs(timings.interruption_rate)}; "
+             f"notice {timings.notice_s:g} s: the node is cordoned and its pods evicted at "
+             "once and start over; Auto Scaling replaces the instance"]
+            if timings.interruption_rate else []
+        ),
+        *(
+            [f"  launch failure probability: {_pairs(timings.failure_rate)}"]
+            if timings.failure_rate else []
+        ),
         "  prices: the scenario's catalog; built-in: us-east-1 on-demand Linux, EC2 On-Demand "
         "pricing page (F1 2017, F2 Dec 2024/2025; burst/core/catalog.py)",
         f"  fpga-burst: the scaler's own shell every {TICK_S:g} s (EventBridge schedule)",
@@ -287,6 +313,10 @@ def assumptions(
         if any(f"controller={kind}" in s for s in specs):
             lines.append(f"  {kind}: {baselines.ASSUMPTIONS[kind]}")
     return "\n".join(lines)
+
+
+def _pairs(rates: Mapping[str, float]) -> str:
+    return ", ".join(f"{group} {rate:g}" for group, rate in sorted(rates.items()))
 
 
 def _mins(seconds: float) -> str:

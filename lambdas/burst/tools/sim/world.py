@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from burst.core import spot
 from burst.core.backoff import ScalingActivity, backoff
 from burst.core.capacity import group_boards
 from burst.core.errors import DemandError
@@ -36,6 +37,9 @@ class Timings:
     # launch to EC2 `running`, when billing starts (the pending state is short and unbilled)
     pending_s: float = 15.0
     failure_rate: Mapping[str, float] = field(default_factory=dict)  # group -> probability
+    # group -> Spot interruptions per instance-hour (exponential), and the notice EC2 gives
+    interruption_rate: Mapping[str, float] = field(default_factory=dict)
+    notice_s: float = 120.0
 
 
 @dataclass
@@ -84,6 +88,9 @@ class World:
         self.finished: list[_Pod] = []
         self.scale_ups = 0
         self.failed_launches = 0
+        self.interruptions = 0
+        self.restarts = 0  # pods evicted by an interruption notice, run again from the start
+        self.lost_s = 0.0  # board-seconds of work those pods lost
         self.timers: list[tuple[float, str, str]] = []  # (when, what, instance id)
         self.burst_nodes: set[str] = set()  # every node a burst instance ever registered
         self.ledger = Ledger()  # instance id -> its bill
@@ -180,8 +187,13 @@ class World:
         return None if best is None else best[1:]
 
     def finish(self, name: str) -> None:
-        entry = self.pods.pop(name, None)
-        if entry is not None and entry.node is not None:
+        entry = self.pods.get(name)
+        if entry is None or entry.started is None:
+            return
+        if self.now < entry.started + entry.job.duration - 1e-6:
+            return  # the end of a run an interruption cut short: the job runs again
+        del self.pods[name]
+        if entry.node is not None:
             used = self.used[entry.node]
             used[entry.board] -= entry.boards
             self._account_change(entry.node, -entry.boards)
@@ -224,6 +236,55 @@ class World:
             self.nodes[name] = replace(self.nodes[name], allocatable=boards)
             self.ledger.accounts[instance_id].advertise(self.now)
             self.dirty = True
+        elif what == "interrupt" and not instance.state.startswith("Term"):
+            self._interrupt(instance, name)
+        elif what == "reclaim":
+            self._reclaim(instance)
+
+    # -- Spot interruptions ------------------------------------------------------------
+
+    def _interrupt(self, instance: _Instance, node: str) -> None:
+        """The two-minute notice: the lifecycle function cordons the node and evicts its
+        pods at once (burst.loop.interruption); their Jobs make new pods, which start over."""
+        self.interruptions += 1
+        self.timers.append((self.now + self.timings.notice_s, "reclaim", instance.instance_id))
+        if node not in self.nodes:
+            return  # still booting: nothing to drain
+        self.change_node(node, unschedulable=True)
+        for entry in [e for e in self.pods.values() if e.node == node]:
+            self._evict(entry)
+
+    def _evict(self, entry: _Pod) -> None:
+        node, started = entry.node or "", entry.started or self.now
+        self.used[node][entry.board] -= entry.boards
+        self._account_change(node, -entry.boards)
+        self.lost_s += entry.boards * (self.now - started)
+        self.restarts += 1
+        job = entry.job
+        entry.node, entry.board, entry.boards, entry.started = None, "", 0, None
+        entry.pod = Pod(job.name, requests=job.requests, accelerators=job.accelerators,
+                        node_selector=job.node_selector, created=self.moment)
+        self.pending[job.name] = entry
+        # kube-scheduler takes pending pods by creation time: the oldest stay first
+        self.pending = dict(sorted(self.pending.items(), key=lambda kv: kv[1].job.submit))
+
+    def _reclaim(self, instance: _Instance) -> None:
+        """EC2 takes the instance back. Interrupted by EC2 in its first hour, a Linux Spot
+        instance is not charged; later, the seconds used are (EC2 user guide, "Billing for
+        interrupted Spot Instances"). The group keeps its desired capacity, so Auto Scaling
+        launches a replacement unless the instance was already being terminated."""
+        if instance.ended is not None:
+            return
+        replace_it = not instance.state.startswith("Term")
+        instance.state, instance.ended = "Terminated", self.now
+        self.ledger.accounts[instance.instance_id].interrupt(self.now)
+        for node, owner in list(self.node_instance.items()):
+            if owner == instance.instance_id:
+                self.delete_node(node)
+                self.dirty = True
+        group = self.groups[instance.group]
+        if replace_it and not self._launch(group):
+            self.groups[group.name] = replace(group, desired=max(0, group.desired - 1))
 
     # -- node and instance changes, as the API server and the ASG make them ------------------
 
@@ -295,6 +356,11 @@ class World:
         )
         boot = self.timings.boot.draw(self.rng)
         self.timers.append((self.now + boot, "register", instance_id))
+        rate = self.timings.interruption_rate.get(group.name, 0.0)
+        if rate > 0:
+            lasts = self.rng.expovariate(rate / 3600.0)
+            self.timers.append((self.now + self.timings.pending_s + lasts, "interrupt",
+                                instance_id))
         return True
 
     def terminate(self, instance_id: str) -> bool:
@@ -324,8 +390,8 @@ class World:
     # -- accounting -----------------------------------------------------------------------
 
     def price(self, group: str) -> float:
-        instance_type = self.catalog.instance_types.get(self.groups[group].instance_type)
-        return instance_type.price_per_hour if instance_type else 0.0
+        # What the planner prices the group at (a Spot group: its Spot price) is billed.
+        return spot.price_per_hour(self.groups[group], self.catalog) or 0.0
 
     def boards(self, group: str) -> int:
         return sum(group_boards(self.groups[group], self.catalog).values())
