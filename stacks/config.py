@@ -33,8 +33,8 @@ from burst.core.policy import (
     parse_policy,
     policy_document,
 )
-from burst.core.spot import CAPACITY_TYPE_LABEL, CAPACITY_TYPES, ON_DEMAND, SPOT
 from burst.core.regions import AWS_REGIONS, OFFERED_IN, partition
+from burst.core.spot import CAPACITY_TYPE_LABEL, CAPACITY_TYPES, ON_DEMAND, SPOT
 from burst.loop import config as runtime
 
 CONTEXT_KEY = "fpga-burst:config"

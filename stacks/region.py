@@ -3,21 +3,23 @@
 The functions stay in the home stack and reach these groups through regional clients.
 What each node needs is here, in its own region: the join-data key (the tokens function
 writes the parameter of the same name here, encrypting with this key by its alias), the
-node role reading this region's parameter and VPN secret, the region's network, and a
-rule forwarding the groups' lifecycle actions to the home region's event bus, where the
-lifecycle function's rule picks them up. Explicit account and region: synth needs no
+node role reading this region's parameter and VPN secret, the region's network, and
+rules forwarding the groups' lifecycle actions and the region's instance notices (Spot
+interruptions, rebalance recommendations, Health scheduled changes) to the home region's
+event bus, where the lifecycle function's rules pick them up. Explicit account and region: synth needs no
 credentials, and nothing crosses stacks but names known from the config.
 """
 
 from __future__ import annotations
 
 from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from burst.core.regions import partition
 from stacks.config import DeployConfig
-from stacks.controller.triggers import forward_lifecycle_actions
+from stacks.controller.triggers import forward_instance_notices, forward_lifecycle_actions
 from stacks.network import import_network
 from stacks.nodegroup.fleet import region_fleet
 
@@ -61,9 +63,11 @@ class RegionStack(Stack):
         )
         home_bus = (f"arn:{partition(config.region)}:events:{config.region}:{config.account}"
                     ":event-bus/default")
+        bus = events.EventBus.from_event_bus_arn(self, "HomeBus", home_bus)
         forward_lifecycle_actions(
-            self, asg_names=[g.asg_name for g in self.node_groups], home_bus_arn=home_bus,
+            self, asg_names=[g.asg_name for g in self.node_groups], home_bus=bus,
         )
+        forward_instance_notices(self, home_bus=bus)
 
 
 def region_stacks(scope: Construct, config: DeployConfig) -> list[RegionStack]:

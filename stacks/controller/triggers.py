@@ -66,7 +66,7 @@ def _lifecycle_pattern(asg_names: Sequence[str]) -> events.EventPattern:
 
 
 def forward_lifecycle_actions(
-    scope: Construct, *, asg_names: Sequence[str], home_bus_arn: str
+    scope: Construct, *, asg_names: Sequence[str], home_bus: events.IEventBus
 ) -> events.Rule:
     """Sends another region's groups' lifecycle actions to the home region's default event
     bus, where `lifecycle_actions` (which names every group) hands them to the function."""
@@ -75,9 +75,7 @@ def forward_lifecycle_actions(
         "ForwardLifecycleActions",
         description="fpga-burst: this region's FPGA groups' lifecycle actions, to the home region",
         event_pattern=_lifecycle_pattern(asg_names),
-        targets=[
-            targets.EventBus(events.EventBus.from_event_bus_arn(scope, "HomeBus", home_bus_arn))
-        ],
+        targets=[targets.EventBus(home_bus)],
     )
 
 
@@ -128,22 +126,43 @@ def instance_notices(
     detail.service, detail.eventTypeCategory). Health events reach a rule in the region
     they concern, which is this stack's.
     """
+    ec2_pattern, health_pattern = _notice_patterns()
     ec2 = events.Rule(
         scope,
         "InstanceNotices",
         description="fpga-burst: Spot interruption warnings and rebalance recommendations",
-        event_pattern=events.EventPattern(source=["aws.ec2"], detail_type=list(EC2_NOTICES)),
+        event_pattern=ec2_pattern,
         targets=[_notice_target(function, dead_letters)],
     )
     health = events.Rule(
         scope,
         "ScheduledChanges",
         description="fpga-burst: AWS Health scheduled changes of EC2 instances",
-        event_pattern=events.EventPattern(
+        event_pattern=health_pattern,
+        targets=[_notice_target(function, dead_letters)],
+    )
+    return ec2, health
+
+
+def _notice_patterns() -> tuple[events.EventPattern, events.EventPattern]:
+    return (
+        events.EventPattern(source=["aws.ec2"], detail_type=list(EC2_NOTICES)),
+        events.EventPattern(
             source=["aws.health"],
             detail_type=[HEALTH],
             detail={"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]},
         ),
-        targets=[_notice_target(function, dead_letters)],
     )
-    return ec2, health
+
+
+def forward_instance_notices(scope: Construct, *, home_bus: events.IEventBus) -> None:
+    """Sends another region's instance notices (interruption warnings, rebalance
+    recommendations, Health scheduled changes) to the home region's bus, where
+    `instance_notices` hands them to the function; it ignores instances not in a group."""
+    for name, pattern in zip(("ForwardInstanceNotices", "ForwardScheduledChanges"),
+                             _notice_patterns(), strict=True):
+        events.Rule(
+            scope, name,
+            description="fpga-burst: this region's instance notices, to the home region",
+            event_pattern=pattern, targets=[targets.EventBus(home_bus)],
+        )

@@ -156,6 +156,15 @@ def test_lifecycle_actions_of_the_region_are_forwarded_home_and_matched_there(
     })
 
 
+def test_instance_notices_of_the_region_are_forwarded_home(london: Template) -> None:
+    bus = Match.string_like_regexp("arn:aws:events:us-east-1:111122223333:event-bus/default")
+    for source in ("aws.ec2", "aws.health"):
+        london.has_resource_properties("AWS::Events::Rule", {
+            "EventPattern": Match.object_like({"source": [source]}),
+            "Targets": [Match.object_like({"Arn": bus})],
+        })
+
+
 def test_the_functions_are_told_the_other_regions(home: Template, multi: DeployConfig) -> None:
     (function,) = [f for f in home.find_resources("AWS::Lambda::Function").values()
                    if f["Properties"]["Handler"] == "burst.handlers.tokens.handler"]
