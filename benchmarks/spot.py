@@ -78,6 +78,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=600, help="jobs per synthetic day")
     parser.add_argument("--alibaba", type=Path, default=os.environ.get("BURST_ALIBABA_TRACE"))
+    parser.add_argument("--days", type=int, default=3, help="the trace's busiest days to run")
     args = parser.parse_args()
     _, _, catalog = cluster()
     prices = ", ".join(
@@ -92,7 +93,7 @@ def main() -> int:
           "evicted pods start over; weather (failure probability, interruptions per "
           f"instance-hour) of every Spot group: {WEATHER}")
     if args.alibaba:
-        for day, pods in busiest_days(args.alibaba, 3):
+        for day, pods in busiest_days(args.alibaba, args.days):
             options = alibaba.Import({"": ACCELERATOR}, f"{day * DAY}:{(day + 1) * DAY}", LABELS)
             run(f"Alibaba {args.alibaba.name}, day {day} ({pods} GPU pods)",
                 alibaba.load(args.alibaba, options).jobs)

@@ -70,6 +70,9 @@ class Cluster:
     def delete_node(self, node: str, uid: str | None = None) -> bool:
         raise AssertionError("a notice never deletes the Node")
 
+    def workload(self, node: str) -> tuple[str, ...]:
+        return tuple(p for p, n in self.pods.items() if n == node)
+
     def record_node_event(self, node: str, reason: str, message: str, now: datetime,
                           kind: str = "Normal") -> int:
         self.events.append((node, reason))
