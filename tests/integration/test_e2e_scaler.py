@@ -438,8 +438,8 @@ def test_a_group_in_another_region_is_found_scaled_and_given_back_in_that_region
     # GIVEN the deployment's groups live in the home region and in Sydney, and only the
     # Sydney group can take this test's pod (the home one is another test's)
     sydney = scaler_env.Aws(moto_endpoint, region=SYDNEY)
-    make_group(sydney, "f1-4xlarge-syd", "f1.4xlarge", test_id)
-    aws.group("f1-4xlarge-home", "f1.4xlarge", {"fpga-burst-e2e": f"{test_id}-other"})
+    make_group(sydney, "onprem-f1-4xlarge-syd", "f1.4xlarge", test_id)
+    aws.group("onprem-f1-4xlarge-home", "f1.4xlarge", {"fpga-burst-e2e": f"{test_id}-other"})
     # (fixed scale-down, 0 s: other tests' arrivals in the shared status must not keep the
     # node idle here)
     env = scaler_env.environment(
@@ -453,13 +453,14 @@ def test_a_group_in_another_region_is_found_scaled_and_given_back_in_that_region
     # THEN the Sydney group grows there, and the summary names its region
     assert first["outcome"] == "ok", first
     assert first["first"]["scaleUps"] == [
-        {"nodeGroup": "f1-4xlarge-syd", "from": 0, "to": 1, "region": SYDNEY}]
-    assert sydney.desired("f1-4xlarge-syd") == 1 and aws.desired("f1-4xlarge-home") == 0
+        {"nodeGroup": "onprem-f1-4xlarge-syd", "from": 0, "to": 1, "region": SYDNEY}]
+    assert sydney.desired("onprem-f1-4xlarge-syd") == 1
+    assert aws.desired("onprem-f1-4xlarge-home") == 0
     assert aws.asg.describe_auto_scaling_groups(
-        AutoScalingGroupNames=["f1-4xlarge-syd"])["AutoScalingGroups"] == []
+        AutoScalingGroupNames=["onprem-f1-4xlarge-syd"])["AutoScalingGroups"] == []
 
     # WHEN its node joins with its boards, runs the job, and the job ends
-    (instance,) = sydney.instances("f1-4xlarge-syd")
+    (instance,) = sydney.instances("onprem-f1-4xlarge-syd")
     assert instance["AvailabilityZone"] == f"{SYDNEY}a"
     burst = f"{test_id}-syd"
     admin_nodes.append(burst)
@@ -472,5 +473,5 @@ def test_a_group_in_another_region_is_found_scaled_and_given_back_in_that_region
     removed = tick()
     assert removed["first"]["scaleDown"]["tainted"] == 1
     assert removed["first"]["terminated"] == [instance["InstanceId"]]
-    assert sydney.desired("f1-4xlarge-syd") == 0
-    assert aws.desired("f1-4xlarge-home") == 0
+    assert sydney.desired("onprem-f1-4xlarge-syd") == 0
+    assert aws.desired("onprem-f1-4xlarge-home") == 0
