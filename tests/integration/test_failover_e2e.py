@@ -50,8 +50,8 @@ def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
 ) -> None:
     # GIVEN a cheap Spot group and an on-demand group of the same size, and a pending pod
     test_id = namespace
-    spot_group(aws, "a-spot", test_id, price="1.10")
-    make_group(aws, "b-on-demand", "f1.4xlarge", test_id)
+    spot_group(aws, "onprem-a-spot", test_id, price="1.10")
+    make_group(aws, "onprem-b-on-demand", "f1.4xlarge", test_id)
     xgb_job(admin, namespace, "job-2", test_id)
     cfg = replace(runtime.config(), watch=WatchSettings(
         margin=timedelta(seconds=1), recheck=timedelta(seconds=1)))
@@ -65,20 +65,20 @@ def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
     try:
         # WHEN the Spot group, asked first for its price, fails to launch while the scaler
         # watches (nothing about the pod changes)
-        assert wait_for(lambda: aws.desired("a-spot") == 1)
-        feed.fail("a-spot", failed_launch("a-spot", NO_SPOT, datetime.now(UTC)))
+        assert wait_for(lambda: aws.desired("onprem-a-spot") == 1)
+        feed.fail("onprem-a-spot", failed_launch("onprem-a-spot", NO_SPOT, datetime.now(UTC)))
         # THEN the same invocation asks the on-demand group
-        assert wait_for(lambda: aws.desired("b-on-demand") == 1, timeout=10)
+        assert wait_for(lambda: aws.desired("onprem-b-on-demand") == 1, timeout=10)
     finally:
         invocation.join(timeout=60)
         built.close()
     assert found["outcome"] == "ok"
-    assert found["first"]["scaleUps"] == [{"nodeGroup": "a-spot", "from": 0, "to": 1}]
-    assert {"nodeGroup": "b-on-demand", "from": 0, "to": 1} in [
+    assert found["first"]["scaleUps"] == [{"nodeGroup": "onprem-a-spot", "from": 0, "to": 1}]
+    assert {"nodeGroup": "onprem-b-on-demand", "from": 0, "to": 1} in [
         s for r in found["watched"] for s in r["scaleUps"]]
     status = yaml.safe_load(admin.call("read status", admin.core.read_namespaced_config_map,
                                        STATUS_NAME, STATUS_NAMESPACE)["data"]["status.yaml"])
-    (spot,) = [g for g in status["nodeGroups"] if g["name"] == "a-spot"]
+    (spot,) = [g for g in status["nodeGroups"] if g["name"] == "onprem-a-spot"]
     assert "(no Spot capacity: There is no Spot capacity available" in spot["backoff"]
     reasons = " ".join(message for _, message in pod_events(admin, namespace, "job-2"))
-    assert "b-on-demand" in reasons
+    assert "onprem-b-on-demand" in reasons

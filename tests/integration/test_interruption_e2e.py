@@ -92,9 +92,13 @@ def node_reasons(admin: Kube, name: str) -> list[str]:
 
 
 @pytest.fixture
-def spot(aws: scaler_env.Aws, admin: Kube, node_name: str, test_id: str) -> tuple[str, str]:
-    """A managed group of one instance whose Ready node advertises its two boards."""
-    group = f"spot-{test_id[-8:]}"
+def spot(request: pytest.FixtureRequest, aws: scaler_env.Aws, admin: Kube, node_name: str,
+         test_id: str) -> tuple[str, str]:
+    """A managed group of one instance whose Ready node advertises its two boards. The test
+    that scales it up uses the group the IAM test deployment names (iam-deploy.yaml), so
+    its SetDesiredCapacity is checked against the scaler's policy."""
+    scales = "rebalance" in request.node.name
+    group = "onprem-spot-rebalance" if scales else f"spot-{test_id[-8:]}"
     make_group(aws, group, "f1.4xlarge", test_id, desired=1)
     (instance,) = aws.instances(group)
     burst_node(admin, node_name, instance, test_id, boards={F1: "2"})
