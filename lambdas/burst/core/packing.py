@@ -99,7 +99,24 @@ def pack(
         _pack_once(counts, fits.templates, fits.alternative, w, chain, replace(budget))
         for w in passes
     ]
+    if min(plans, key=score).unplaced:
+        # Price weights value a pod by the boards it takes, and a knapsack tie keeps the
+        # fewer, bigger pods: when max sizes or caps run out, the small pods that would have
+        # fitted the same boards are the ones left out. A last pass counts pods instead, so
+        # it places the most it can (price only breaks ties). Run only when pods are left
+        # out: otherwise it cannot place more, and the usual case pays nothing for it.
+        counted = _count_weights(fits.weights, counts)
+        plans.append(
+            _pack_once(counts, fits.templates, fits.alternative, counted, chain, replace(budget))
+        )
     return min(plans, key=score)
+
+
+def _count_weights(weights: Mapping[int, float], counts: Mapping[int, int]) -> dict[int, float]:
+    """One per pod, plus its price weight scaled so that all of them together add less
+    than one pod: any fill holding more pods outweighs every fill holding fewer."""
+    total = sum(w * counts.get(ci, 0) for ci, w in weights.items())
+    return {ci: 1.0 + w / (2 * total + EPSILON) for ci, w in weights.items()}
 
 
 def _pack_once(
