@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from burst.core.capacity import group_boards
@@ -185,8 +185,53 @@ def test_every_plan_is_feasible(snapshot: Snapshot) -> None:
     _check_feasible(snapshot, plan(snapshot, Policy()))
 
 
+def _max_sizes_bind() -> Snapshot:
+    """Found by hypothesis: two one-instance groups of 8 boards (zone a, zone b) and one
+    free on-prem board for 19 boards of pods. Price weights filled both instances with
+    the bigger pods and left two 1-board pods out; a pod-by-pod plan leaves one out."""
+    groups = tuple(
+        NodeGroup(
+            name=f"g{i}-f1-16xlarge",
+            instance_type="f1.16xlarge",
+            min_size=0,
+            max_size=1 if i in (1, 2) else 0,
+            desired=0,
+            labels={"zone": "b" if i == 2 else "a"},
+        )
+        for i in range(5)
+    )
+    demands = [("acc.a", 1, "")] * 4 + [
+        ("acc.a", 3, ""),
+        ("acc.b", 5, "b"),
+        ("acc.b", 5, ""),
+        ("acc.a", 3, "b"),
+        ("acc.a", 1, ""),
+    ]
+    pods = tuple(
+        Pod(
+            name=f"ns/p{i:02}",
+            accelerators={accelerator: replicas},
+            node_selector={"zone": zone} if zone else {},
+        )
+        for i, (accelerator, replicas, zone) in enumerate(demands)
+    )
+    node = Node(name="onprem-0", labels={"zone": "a"}, allocatable={F1_BOARD: 1})
+    return Snapshot(groups, (node,), pods, CATALOG)
+
+
+def test_when_max_sizes_bind_the_small_pods_are_placed_not_left_out() -> None:
+    # GIVEN 19 boards of pods for 17 boards: one 5-board pod cannot be placed anyway
+    # WHEN the plan is made
+    result = plan(_max_sizes_bind(), Policy())
+    # THEN only one pod is left out, the most any plan can place
+    left_out = [d.pod for d in result.pods if d.outcome is Outcome.UNSCHEDULABLE]
+    assert len(left_out) == 1, left_out
+    assert result.price_per_hour_added == 2 * INSTANCE_TYPES["f1.16xlarge"].price_per_hour
+
+
 @settings(max_examples=300, deadline=None)
 @given(snapshots())
+@example(_max_sizes_bind())
 def test_no_plan_costs_more_than_pod_by_pod_greedy_without_priorities(snapshot: Snapshot) -> None:
     flat = Snapshot(
         tuple(g.__class__(**{**g.__dict__, "priority": 0}) for g in snapshot.node_groups),

@@ -9,6 +9,9 @@ Algorithm: greedy weighted set cover, then local improvement.
    committed as many times as the same fill still applies.
 3. Improvement (improve.py): instances move to cheaper groups, merge, or dissolve into
    the idle boards of others.
+4. Only if pods that could be hosted are still left out (max sizes or caps bind): steps
+   2-3 again with a weight of one per pod, and the plan leaving fewer out wins
+   (place_most).
 Bound: step 2 is the classic ln(n)-approximate greedy; step 3 removes the waste it leaves
 at the tail (the last, part-filled instances), which is where almost all of it is.
 Cost: O(groups * (classes + boards^2)) per distinct fill, independent of the pod count.
@@ -100,6 +103,33 @@ def pack(
         for w in passes
     ]
     return min(plans, key=score)
+
+
+def place_most(
+    packing: Packing, counts: Mapping[int, int], fits: Fits, chain: Sequence[str], budget: Budget
+) -> Packing:
+    """`packing`, or a packing of the same `counts` that leaves fewer pods out.
+
+    Price weights value a pod by the boards it takes, and a knapsack tie keeps the fewer,
+    bigger pods: when max sizes or caps run out, the small pods that would have fitted the
+    same boards are the ones left out. This pass counts pods instead, so it places the most
+    it can; between fills of as many pods, the pods with fewer places to go, then the
+    dearer, win (the scarcity weights break the tie). The planner runs it once, on its best
+    candidate, and only when pods that some node group could host are left out: otherwise
+    it cannot place more, and the usual case pays nothing for it.
+    """
+    if not any(ci in fits.weights for ci in packing.unplaced):
+        return packing
+    weights = _count_weights(fits.scarce, counts)
+    counted = _pack_once(counts, fits.templates, fits.alternative, weights, chain, budget)
+    return min((packing, counted), key=score)
+
+
+def _count_weights(weights: Mapping[int, float], counts: Mapping[int, int]) -> dict[int, float]:
+    """One per pod, plus its weight in `weights` scaled so that all of them together add
+    less than one pod: any fill holding more pods outweighs every fill holding fewer."""
+    total = sum(w * counts.get(ci, 0) for ci, w in weights.items())
+    return {ci: 1.0 + w / (2 * total + EPSILON) for ci, w in weights.items()}
 
 
 def _pack_once(

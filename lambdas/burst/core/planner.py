@@ -19,7 +19,7 @@ from burst.core.errors import DemandError
 from burst.core.fit import Alternative, alternatives, placement_problem
 from burst.core.lifetime import spread
 from burst.core.model import Outcome, Plan, Pod, PodDecision, Policy, ScaleUp, Snapshot
-from burst.core.packing import Fits, best_alternative, fits_of, pack, score
+from burst.core.packing import Fits, best_alternative, fits_of, pack, place_most, score
 from burst.core.quota import describe
 
 
@@ -50,6 +50,8 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     attempts = [_attempt(order, classes, members, base.fresh(), policy, fits) for order in orders]
     attempts.append(pod_by_pod(classes, members, base.fresh(), policy, fits))
     placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3]))
+    counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
+    packing = place_most(packing, counts, fits, policy.expanders, Budget.of(capacity, policy))
     packing = spread(packing, classes, capacity.templates, Budget.of(capacity, policy))
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
