@@ -6,8 +6,9 @@ writes the parameter of the same name here, encrypting with this key by its alia
 node role reading this region's parameter and VPN secret, the region's network, and
 rules forwarding the groups' lifecycle actions and the region's instance notices (Spot
 interruptions, rebalance recommendations, Health scheduled changes) to the home region's
-event bus, where the lifecycle function's rules pick them up. Explicit account and region: synth needs no
-credentials, and nothing crosses stacks but names known from the config.
+event bus, where the lifecycle function's rules pick them up. Explicit account and
+region: synth needs no credentials, and nothing crosses stacks but names known from the
+config.
 """
 
 from __future__ import annotations
