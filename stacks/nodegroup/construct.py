@@ -9,6 +9,7 @@ discovers it and knows its nodes' labels, taints and boards before any node exis
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_autoscaling as autoscaling
@@ -139,7 +140,7 @@ class NodeAccess(Construct):
             )
 
 
-def _launch(group: NodeGroupConfig, template: ec2.LaunchTemplate) -> dict[str, object]:
+def _launch(group: NodeGroupConfig, template: ec2.LaunchTemplate) -> dict[str, Any]:
     """How the group launches: its launch template, or for Spot a mixed instances policy.
 
     Spot through a MixedInstancesPolicy (all of it Spot: no on-demand base, 0 % on-demand
