@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from burst.core.catalog import F2_BOARD, default_catalog
@@ -111,19 +111,24 @@ def main() -> int:
     print(f"assumptions: boot {BOOT} s, device plugin {DEVICE_PLUGIN} s, one scaler tick a "
           f"minute; billing: {billing.RULE}; prices: burst/core/catalog.py (us-east-1 "
           "on-demand list prices); on-prem 2 x 2 U250; F2 groups of 1, 2, 8 boards, max 60")
-    if args.alibaba:
-        for day, pods in busiest_days(args.alibaba, 3):
+    for label, jobs in traces(args.alibaba, 3, args.jobs):
+        run(label, jobs)
+    return 0
+
+
+def traces(path: Path | None, days: int, synthetic_jobs: int) -> Iterator[tuple[str, list[Job]]]:
+    """(label, jobs) of the trace's `days` busiest days, if given, then the synthetic days."""
+    if path:
+        for day, pods in busiest_days(path, days):
             window = f"{day * DAY}:{(day + 1) * DAY}"
             options = alibaba.Import({"": ACCELERATOR}, window, LABELS)
-            run(f"Alibaba {args.alibaba.name}, day {day} ({pods} GPU pods)",
-                alibaba.load(args.alibaba, options).jobs)
+            yield (f"Alibaba {path.name}, day {day} ({pods} GPU pods)",
+                   list(alibaba.load(path, options).jobs))
     else:
         print("\n(no Alibaba trace: pass --alibaba FILE or set BURST_ALIBABA_TRACE)")
     for kind in generate.KINDS:
-        jobs = generate.generate(kind, args.jobs, 1, [{ACCELERATOR: n} for n in (1, 1, 2, 8)],
-                                 LABELS)
-        run(f"synthetic {kind} day", jobs)
-    return 0
+        yield f"synthetic {kind} day", list(generate.generate(
+            kind, synthetic_jobs, 1, [{ACCELERATOR: n} for n in (1, 1, 2, 8)], LABELS))
 
 
 if __name__ == "__main__":

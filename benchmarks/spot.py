@@ -22,11 +22,11 @@ from dataclasses import replace
 from itertools import product
 from pathlib import Path
 
-from economics import ACCELERATOR, BOOT, DAY, DEVICE_PLUGIN, LABELS, busiest_days, cluster
+from economics import BOOT, DEVICE_PLUGIN, cluster, traces
 
 from burst.core.model import Policy
 from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT
-from burst.tools.sim import alibaba, billing, generate
+from burst.tools.sim import billing
 from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.timing import parse
 from burst.tools.sim.trace import Job
@@ -92,15 +92,8 @@ def main() -> int:
           "(burst/core/backoff.py); interruptions: exponential, two-minute notice, the "
           "evicted pods start over; weather (failure probability, interruptions per "
           f"instance-hour) of every Spot group: {WEATHER}")
-    if args.alibaba:
-        for day, pods in busiest_days(args.alibaba, args.days):
-            options = alibaba.Import({"": ACCELERATOR}, f"{day * DAY}:{(day + 1) * DAY}", LABELS)
-            run(f"Alibaba {args.alibaba.name}, day {day} ({pods} GPU pods)",
-                alibaba.load(args.alibaba, options).jobs)
-    for kind in generate.KINDS:
-        jobs = generate.generate(kind, args.jobs, 1, [{ACCELERATOR: n} for n in (1, 1, 2, 8)],
-                                 LABELS)
-        run(f"synthetic {kind} day", jobs)
+    for label, jobs in traces(args.alibaba, args.days, args.jobs):
+        run(label, jobs)
     return 0
 
 
