@@ -126,32 +126,25 @@ def instance_notices(
     detail.service, detail.eventTypeCategory). Health events reach a rule in the region
     they concern, which is this stack's.
     """
-    ec2_pattern, health_pattern = _notice_patterns()
-    ec2 = events.Rule(
-        scope,
-        "InstanceNotices",
-        description="fpga-burst: Spot interruption warnings and rebalance recommendations",
-        event_pattern=ec2_pattern,
-        targets=[_notice_target(function, dead_letters)],
-    )
-    health = events.Rule(
-        scope,
-        "ScheduledChanges",
-        description="fpga-burst: AWS Health scheduled changes of EC2 instances",
-        event_pattern=health_pattern,
-        targets=[_notice_target(function, dead_letters)],
+    ec2, health = (
+        events.Rule(scope, name, description=f"fpga-burst: {what}", event_pattern=pattern,
+                    targets=[_notice_target(function, dead_letters)])
+        for name, what, pattern in _notices()
     )
     return ec2, health
 
 
-def _notice_patterns() -> tuple[events.EventPattern, events.EventPattern]:
+def _notices() -> tuple[tuple[str, str, events.EventPattern], ...]:
+    """(rule id, what it carries, pattern) of the two instance-notice rules."""
     return (
-        events.EventPattern(source=["aws.ec2"], detail_type=list(EC2_NOTICES)),
-        events.EventPattern(
-            source=["aws.health"],
-            detail_type=[HEALTH],
-            detail={"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]},
-        ),
+        ("InstanceNotices", "Spot interruption warnings and rebalance recommendations",
+         events.EventPattern(source=["aws.ec2"], detail_type=list(EC2_NOTICES))),
+        ("ScheduledChanges", "AWS Health scheduled changes of EC2 instances",
+         events.EventPattern(
+             source=["aws.health"],
+             detail_type=[HEALTH],
+             detail={"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]},
+         )),
     )
 
 
@@ -159,10 +152,9 @@ def forward_instance_notices(scope: Construct, *, home_bus: events.IEventBus) ->
     """Sends another region's instance notices (interruption warnings, rebalance
     recommendations, Health scheduled changes) to the home region's bus, where
     `instance_notices` hands them to the function; it ignores instances not in a group."""
-    for name, pattern in zip(("ForwardInstanceNotices", "ForwardScheduledChanges"),
-                             _notice_patterns(), strict=True):
+    for name, _, pattern in _notices():
         events.Rule(
-            scope, name,
+            scope, f"Forward{name}",
             description="fpga-burst: this region's instance notices, to the home region",
             event_pattern=pattern, targets=[targets.EventBus(home_bus)],
         )
