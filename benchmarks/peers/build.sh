@@ -80,7 +80,14 @@ if [[ ! -x $out ]]; then
             export GOFLAGS=-mod=mod CGO_ENABLED=0 &&
             go mod init peers.local/kwok >/dev/null 2>&1 &&
             go get "sigs.k8s.io/kwok@$version" &&
-            go build -trimpath -ldflags='-s -w' -o "$tmp/out/$peer" sigs.k8s.io/kwok/cmd/kwok) >&2
+            go build -trimpath -ldflags='-s -w' -o "$tmp/out/$peer" sigs.k8s.io/kwok/cmd/kwok &&
+            moddir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) &&
+            # kwok runs only the stages its --config names: the module's node stages
+            # (Ready at once, then heartbeats); no pod stages, the harness runs the pods.
+            mkdir -p "$tmp/out/stages" &&
+            cp "$moddir"/kustomize/stage/node/fast/node-initialize.yaml \
+                "$moddir"/kustomize/stage/node/heartbeat/node-heartbeat.yaml "$tmp/out/stages/" &&
+            chmod -R u+w "$tmp/out/stages") >&2
         ;;
     esac
     rm -rf "$cache/bin"

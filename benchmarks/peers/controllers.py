@@ -1,5 +1,6 @@
 """The controllers under test, each started against the stage of world.py and stopped
-after the workload: fpga-burst's scaler as Lambda runs it, Cluster Autoscaler as a process.
+after the workload: fpga-burst's scaler as Lambda runs it, Cluster Autoscaler as a process,
+Karpenter (kwok provider) as processes (karpenter.py).
 
 A `Controller` is a name, the settings it runs with (printed beside the figures) and
 whether its nodes register with the CA startup taint (a node-side setting that belongs to
@@ -15,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import scaler_env
 import world
@@ -28,13 +30,15 @@ from burst.handlers import runtime, scaler
 @dataclass(frozen=True)
 class Controller:
     name: str
-    kind: str  # "fpga-burst" | "cluster-autoscaler"
-    settings: tuple[str, ...]  # flags, or config fields
+    kind: str  # "fpga-burst" | "cluster-autoscaler" | "karpenter"
+    settings: tuple[str, ...]  # what it runs with beyond its defaults, as printed
     startup_taint: bool = False
     tick: float = 60.0  # fpga-burst: the EventBridge schedule (and the Lambda timeout)
+    env: tuple[tuple[str, str], ...] = ()  # Karpenter: its settings, over its defaults
+    disruption: tuple[tuple[str, Any], ...] = ()  # Karpenter: the NodePool's, over defaults
 
 
-def controllers(ca_binary: Path | None) -> list[Controller]:
+def controllers(ca_binary: Path | None, karpenter: bool) -> list[Controller]:
     found = [Controller("fpga-burst", "fpga-burst",
                         ("defaults: 1-min schedule, watch mode, adaptive scale-down",))]
     if ca_binary is not None:
@@ -45,6 +49,17 @@ def controllers(ca_binary: Path | None) -> list[Controller]:
             Controller("CA tuned", "cluster-autoscaler",
                        ("--scan-interval=1s", "--scale-down-unneeded-time=1m",
                         "--scale-down-delay-after-add=1m"), startup_taint=True),
+        ]
+    if karpenter:
+        found += [
+            # Karpenter's defaults: batches of pods (1 s idle, 10 s at most), NodePool
+            # disruption WhenEmptyOrUnderutilized after 0 s, at most 10 % of nodes at once.
+            Controller("Karpenter default", "karpenter", ()),
+            # Disruption budgets (karpenter.sh docs, "Disruption"): "100%" lets every empty
+            # node go in one pass instead of one node in ten.
+            Controller("Karpenter tuned", "karpenter",
+                       ("NodePool spec.disruption.budgets: [{nodes: 100%}]",),
+                       disruption=(("budgets", [{"nodes": "100%"}]),)),
         ]
     return found
 

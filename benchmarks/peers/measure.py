@@ -18,6 +18,7 @@ class Figures:
     peak_price: float  # $/h of the desired capacity at its peak
     removal: float | None  # last job ended -> desired capacity 0 (scale-down workload)
     note: str = ""
+    staged: bool = True  # False: the workload cannot be staged for this controller (note)
 
     def p(self, q: float) -> float | None:
         if not self.latencies:
@@ -29,8 +30,12 @@ class Figures:
 def figures(controller: str, workload: str, record: Record, groups: tuple[Group, ...],
             pods: set[str], done: bool, note: str = "") -> Figures:
     price = {g.name: g.price for g in groups}
+
+    def asked(desired: dict[str, int]) -> int:  # of `groups` only
+        return sum(n for g, n in desired.items() if g in price)
+
     rises = [t for (t, d), (_, before) in zip(record.desired[1:], record.desired, strict=False)
-             if sum(d.values()) > sum(before.values())]
+             if asked(d) > asked(before)]
     latencies = []
     for pod in sorted(pods & set(record.unschedulable)):
         created = record.created[pod]
@@ -39,9 +44,8 @@ def figures(controller: str, workload: str, record: Record, groups: tuple[Group,
             latencies.append(rise - created)
     used = {node for name, (_, node) in record.running.items() if name in pods}
     launched = record.launched
-    extra = sum(1 for instance, (_, group) in launched.items()
-                if f"{group}-{instance}" not in used)
-    peak = max((sum(price[g] * n for g, n in d.items()) for _, d in record.desired),
+    extra = sum(1 for instance in launched if record.nodes.get(instance) not in used)
+    peak = max((sum(price.get(g, 0.0) * n for g, n in d.items()) for _, d in record.desired),
                default=0.0)
     removal = None
     if record.finished and record.desired and sum(record.desired[-1][1].values()) == 0:
@@ -85,6 +89,9 @@ def table(results: list[Figures]) -> str:
                f"{with_ratio(f.p(0.99), base.p(0.99) if base else None)}")
         price = with_ratio(f.peak_price, base.peak_price if base else None, "")
         removal = with_ratio(f.removal, base.removal if base else None)
+        if not f.staged:
+            lines.append(f"| {f.workload} | {f.controller} | not run: {f.note} | - | - | - | - |")
+            continue
         did = "yes" if f.done else f"no{': ' + f.note if f.note else ''}"
         lines.append(f"| {f.workload} | {f.controller} | {did} | {lat} | {f.launched} / "
                      f"{f.extra} | {price} | {removal} |")

@@ -29,6 +29,7 @@ class Workload:
     prefill: tuple[Pod, ...] = ()  # run on-prem before the workload starts
     job: float | None = None  # seconds a pod runs; None: to the end of the run
     scale_down: bool = False  # measured until the burst capacity is gone again
+    short: int = 0  # the first N groups a controller raises have no capacity (world.shortage)
     max_size: int = 8
 
 
@@ -53,6 +54,9 @@ WORKLOADS = {w.name: w for w in (
     Workload("onprem-full", "4 on-prem boards busy, 3 more 1-board pods",
              _pods("more", [1, 1, 1]), device_plugin=10.0,
              onprem=(("onprem-1", F2_BOARD, 4),), prefill=_pods("busy", [1, 1, 1, 1])),
+    Workload("insufficient-capacity", "3 pods x 1 board; EC2 has no capacity for the "
+             "group the controller raises first: its launches fail",
+             _pods("short", [1, 1, 1]), device_plugin=5.0, short=1),
     Workload("scale-down", "3 pods x 1 board run 20 s; time until the idle capacity is gone",
-             _pods("short", [1, 1, 1]), device_plugin=5.0, job=20.0, scale_down=True),
+             _pods("idle", [1, 1, 1]), device_plugin=5.0, job=20.0, scale_down=True),
 )}

@@ -11,12 +11,14 @@ the Node of an instance moto terminated. What happened is recorded on one monoto
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,13 @@ for _path in (ROOT / "tools" / "controlplane", ROOT / "tests" / "integration"):
         sys.path.insert(0, str(_path))
 
 import scaler_env  # noqa: E402
+from awsfakes import failed_launch  # noqa: E402
 
 from burst.adapters.kube.client import Json, Kube  # noqa: E402
 from burst.core import asgtags  # noqa: E402
 from burst.core.catalog import F2_BOARD, INSTANCE_TYPES  # noqa: E402
 from burst.core.errors import KubeConflictError, KubeNotFoundError  # noqa: E402
+from burst.tools.demo import cluster  # noqa: E402  (the demo's kubelet and device plugin)
 
 NAMESPACE = "default"
 CLUSTER = scaler_env.CLUSTER
@@ -41,10 +45,7 @@ FPGA_LABELS = {"inaccel/fpga": "enabled"}
 # Ready node that cannot take the pod (cluster-autoscaler/FAQ.md, 1.36.1).
 STARTUP_TAINT = {"key": "startup-taint.cluster-autoscaler.kubernetes.io/device-plugin",
                  "value": "starting", "effect": "NoSchedule"}
-NOT_READY = "node.kubernetes.io/not-ready"
-BASE_ALLOCATABLE = {"cpu": "16", "memory": "64Gi", "pods": "110"}
 POLL = 0.2
-_TIME = "2026-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,56 @@ def create_groups(endpoint: str, groups: tuple[Group, ...]) -> None:
         )
 
 
+@contextlib.contextmanager
+def shortage(groups: Mapping[str, str], count: int) -> Iterator[set[str]]:
+    """EC2 has no capacity for the first `count` of these groups ({name: instance type})
+    that a controller raises, whichever it prefers; yields their names as they are found.
+    For those, a raise of desired capacity launches nothing, and DescribeScalingActivities
+    reports a failed launch with EC2's InsufficientInstanceCapacity text, newest first, as
+    AWS does. moto launches whatever is asked and answers DescribeScalingActivities with
+    [], so both are replaced in the moto_server of this process (scaler_env.moto_server
+    runs in it); every controller reads the same answers over HTTP."""
+    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult
+
+    short: set[str] = set()
+    activities: dict[str, list[dict[str, Any]]] = {name: [] for name in groups}
+    launch = FakeAutoScalingGroup.set_desired_capacity
+    describe = AutoScalingResponse.describe_scaling_activities
+
+    def set_desired_capacity(group: Any, new_capacity: int | None) -> None:
+        raised = new_capacity is not None and new_capacity > len(group.active_instances())
+        if raised and group.name in groups and len(short) < count:
+            short.add(group.name)
+        if group.name not in short or new_capacity is None:
+            return launch(group, new_capacity)
+        if raised:
+            message = (f"We currently do not have sufficient {groups[group.name]} capacity in "
+                       f"the Availability Zone you requested ({ZONE}). Our system will be "
+                       "working on provisioning additional capacity.")
+            # Started after the request, as on AWS: CA skips activities older than its
+            # own last update of the group.
+            activities[group.name].insert(0, failed_launch(
+                group.name, message, datetime.now(UTC) + timedelta(seconds=3)))
+        group.desired_capacity = new_capacity  # and nothing launches
+        return None
+
+    def describe_scaling_activities(response: Any) -> ActionResult:
+        name = response._get_param("AutoScalingGroupName")
+        if name not in short:
+            return describe(response)
+        return ActionResult({"Activities": list(activities[name])})
+
+    FakeAutoScalingGroup.set_desired_capacity = set_desired_capacity  # type: ignore[method-assign]
+    AutoScalingResponse.describe_scaling_activities = describe_scaling_activities  # type: ignore[method-assign]
+    try:
+        yield short
+    finally:
+        FakeAutoScalingGroup.set_desired_capacity = launch  # type: ignore[method-assign]
+        AutoScalingResponse.describe_scaling_activities = describe  # type: ignore[method-assign]
+
+
 @dataclass
 class Record:
     """What happened, on one monotonic clock."""
@@ -100,6 +151,7 @@ class Record:
     running: dict[str, tuple[float, str]] = field(default_factory=dict)  # pod -> (t, node)
     finished: dict[str, float] = field(default_factory=dict)
     launched: dict[str, tuple[float, str]] = field(default_factory=dict)  # instance -> group
+    nodes: dict[str, str] = field(default_factory=dict)  # instance -> its Node's name
     terminated: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,44 +162,6 @@ class Record:
 
 def node_name(group: str, instance: str) -> str:
     return f"{group}-{instance}"
-
-
-def register(admin: Kube, name: str, labels: Mapping[str, str], boards: Mapping[str, int],
-             provider_id: str | None, taints: list[Json]) -> None:
-    """Create the Node Ready with `boards` and `taints`, as kubelet (--register-with-taints)
-    and the device plugin would; lift the not-ready taint no controller-manager lifts."""
-    body: Json = {"metadata": {"name": name, "labels": dict(labels)},
-                  "spec": {**({"providerID": provider_id} if provider_id else {}),
-                           "taints": taints}}
-    created = admin.call("create node", admin.core.create_node, body)
-    created["status"] = status(boards)
-    reported = admin.call("report node status", admin.core.replace_node_status, name, created)
-    spec = reported.get("spec") or {}
-    spec["taints"] = [t for t in spec.get("taints") or () if t.get("key") != NOT_READY]
-    reported["spec"] = spec
-    admin.call("lift not-ready taint", admin.core.replace_node, name, reported)
-
-
-def advertise(admin: Kube, name: str, boards: Mapping[str, int]) -> None:
-    """The device plugin's boards appear, and the startup taint (if any) is lifted."""
-    try:
-        node = admin.call("read node", admin.core.read_node, name)
-        node["status"] = status(boards)
-        node = admin.call("report node status", admin.core.replace_node_status, name, node)
-        taints = (node.get("spec") or {}).get("taints") or []
-        kept = [t for t in taints if t.get("key") != STARTUP_TAINT["key"]]
-        if len(kept) != len(taints):
-            node["spec"]["taints"] = kept
-            admin.call("lift startup taint", admin.core.replace_node, name, node)
-    except (KubeNotFoundError, KubeConflictError):
-        return
-
-
-def status(boards: Mapping[str, int]) -> Json:
-    resources = {**BASE_ALLOCATABLE, **{b: str(n) for b, n in boards.items()}}
-    return {"capacity": resources, "allocatable": resources,
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "lastHeartbeatTime": _TIME, "lastTransitionTime": _TIME}]}
 
 
 @dataclass
@@ -166,7 +180,6 @@ class Fleet:
     _due: list[tuple[float, int, str, str, str]] = field(default_factory=list)
     _seq: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    nodes: dict[str, str] = field(default_factory=dict)  # node -> group
 
     def run(self) -> None:
         aws = scaler_env.Aws(self.endpoint)
@@ -194,6 +207,7 @@ class Fleet:
                     if i not in live and i not in self.record.terminated]
             for instance in new:
                 self.record.launched[instance] = (now, live[instance])
+                self.record.nodes[instance] = node_name(live[instance], instance)
             for instance in gone:
                 self.record.terminated[instance] = now
         for instance in new:
@@ -235,11 +249,11 @@ class Fleet:
                       "kubernetes.io/hostname": name}
             late = self.device_plugin > 0
             taints = [dict(STARTUP_TAINT)] if late and self.startup_taint else []
-            register(self.admin, name, labels, {} if late else boards,
-                     f"aws:///{ZONE}/{instance}", taints)
-            self.nodes[name] = group.name
+            cluster.register_node(self.admin, name, labels, {} if late else boards,
+                                  f"aws:///{ZONE}/{instance}", taints)
         elif what == "advertise" and self.device_plugin > 0:
-            advertise(self.admin, name, boards)
+            with contextlib.suppress(KubeConflictError):
+                cluster.advertise(self.admin, name, boards, STARTUP_TAINT["key"])
         elif what == "delete":
             try:
                 self.admin.call("delete node", self.admin.core.delete_node, name)
@@ -277,8 +291,9 @@ class Kubelets:
             if any(c.get("type") == "PodScheduled" and c.get("status") == "False"
                    for c in conditions):
                 self.record.unschedulable.setdefault(name, now)
-            if node and phase == "Pending":
-                set_phase(self.admin, pod, "Running")
+            if node and phase in ("Pending", "Running") and name not in self.record.running:
+                if phase == "Pending":  # kwok reports the pods of its own nodes Running
+                    set_phase(self.admin, pod, "Running")
                 with self.record.lock:
                     self.record.running[name] = (now, node)
             elif phase == "Running" and self.job is not None and \
@@ -289,25 +304,13 @@ class Kubelets:
 
 
 def set_phase(admin: Kube, pod: Json, phase: str) -> None:
-    ready = "True" if phase == "Running" else "False"
-    pod["status"] = {"phase": phase, "conditions": [
-        {"type": "PodScheduled", "status": "True", "lastTransitionTime": _TIME},
-        {"type": "Ready", "status": ready, "lastTransitionTime": _TIME}]}
-    meta = pod["metadata"]
     try:
-        admin.call("report pod status", admin.core.replace_namespaced_pod_status,
-                   meta["name"], meta["namespace"], pod)
+        cluster.set_phase(admin, pod, phase)
     except (KubeConflictError, KubeNotFoundError):
         return  # seen again on the next poll
 
 
-def prepare(admin: Kube) -> None:
-    """The default ServiceAccount the admission plugin needs: no controller-manager runs."""
-    try:
-        admin.call("create serviceaccount", admin.core.create_namespaced_service_account,
-                   NAMESPACE, {"metadata": {"name": "default"}})
-    except KubeConflictError:
-        return
+prepare = cluster.prepare
 
 
 def create_pod(admin: Kube, record: Record, name: str, board: str, boards: int) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,11 +54,15 @@ def prepare(admin: Kube) -> None:
 
 
 def register_node(admin: Kube, name: str, labels: Mapping[str, str],
-                  boards: Mapping[str, int], provider_id: str | None = None) -> None:
-    """Create the Node and report it Ready with `boards`, as kubelet and device plugin would."""
+                  boards: Mapping[str, int], provider_id: str | None = None,
+                  taints: Sequence[Json] = ()) -> None:
+    """Create the Node and report it Ready with `boards`, as kubelet and device plugin would;
+    `taints` as kubelet's --register-with-taints would set them."""
+    spec: Json = {"taints": [dict(t) for t in taints]} if taints else {}
+    if provider_id:
+        spec["providerID"] = provider_id
     body: Json = {"apiVersion": "v1", "kind": "Node",
-                  "metadata": {"name": name, "labels": dict(labels)},
-                  "spec": {"providerID": provider_id} if provider_id else {}}
+                  "metadata": {"name": name, "labels": dict(labels)}, "spec": spec}
     created = admin.call("create node", admin.core.create_node, body)
     created["status"] = _status(boards)
     reported = admin.call("report node status", admin.core.replace_node_status, name, created)
@@ -71,12 +75,20 @@ def register_node(admin: Kube, name: str, labels: Mapping[str, str],
     admin.call("lift not-ready taint", admin.core.replace_node, name, reported)
 
 
-def advertise(admin: Kube, name: str, boards: Mapping[str, int]) -> bool:
-    """The device plugin's part: add `boards` to the node's capacity. False if it is gone."""
+def advertise(admin: Kube, name: str, boards: Mapping[str, int],
+              startup_taint: str | None = None) -> bool:
+    """The device plugin's part: add `boards` to the node's capacity, then lift
+    `startup_taint` (the key a node's set-up removes once it is done). False if the node
+    is gone."""
     try:
         node = admin.call("read node", admin.core.read_node, name)
         node["status"] = _status(boards)
-        admin.call("report node status", admin.core.replace_node_status, name, node)
+        node = admin.call("report node status", admin.core.replace_node_status, name, node)
+        taints = (node.get("spec") or {}).get("taints") or []
+        kept = [t for t in taints if t.get("key") != startup_taint]
+        if len(kept) != len(taints):
+            node["spec"]["taints"] = kept
+            admin.call("lift startup taint", admin.core.replace_node, name, node)
     except KubeNotFoundError:
         return False
     return True
@@ -121,11 +133,15 @@ def jobs(admin: Kube) -> list[Json]:
 
 
 def set_phase(admin: Kube, pod: Json, phase: str) -> None:
-    """Report the pod's phase as its kubelet would (Running: Ready; Succeeded: done)."""
+    """Report the pod's phase as its kubelet would (Running: Ready; Succeeded: done). The
+    other status fields (a pod IP, say) are kept, as a kubelet keeps them."""
     ready = "True" if phase == "Running" else "False"
     pod["status"] = {
+        **(pod.get("status") or {}),
         "phase": phase,
-        "conditions": [{"type": "Ready", "status": ready,
+        "conditions": [{"type": "PodScheduled", "status": "True",
+                        "lastTransitionTime": _CONDITION_TIME},
+                       {"type": "Ready", "status": ready,
                         "lastTransitionTime": _CONDITION_TIME}],
     }
     meta = pod["metadata"]
