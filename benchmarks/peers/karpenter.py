@@ -35,7 +35,7 @@ from kubernetes import client as k8s
 
 from burst.adapters.kube.client import Json, Kube
 from burst.core.catalog import F2_BOARD, INSTANCE_TYPES
-from burst.core.errors import KubeConflictError, KubeNotFoundError
+from burst.core.errors import KubeConflictError, KubeNotFoundError, KubeThrottledError
 from burst.tools.demo import cluster
 
 KARPENTER = ("karpenter.sh", "v1")
@@ -135,8 +135,8 @@ class Nodes:
                 for node in nodes or ():
                     if (node["metadata"].get("annotations") or {}).get(KWOK_ANNOTATION):
                         self._node(node)
-            except KubeNotFoundError:
-                pass  # Karpenter's CRDs are not applied yet: the runner starts after this
+            except (KubeNotFoundError, KubeThrottledError):
+                pass  # Karpenter's CRDs are not (fully) served yet: the runner applies them
             except Exception as exc:
                 print(f"  karpenter stage poll failed: {exc}", file=sys.stderr)
             self.stop.wait(world.POLL)

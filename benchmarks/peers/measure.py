@@ -17,6 +17,7 @@ class Figures:
     extra: int  # instances whose Node never ran a pod of the workload
     peak_price: float  # $/h of the desired capacity at its peak
     removal: float | None  # last job ended -> desired capacity 0 (scale-down workload)
+    all_running: float | None  # first pod created -> the last of them running
     note: str = ""
     staged: bool = True  # False: the workload cannot be staged for this controller (note)
 
@@ -53,8 +54,11 @@ def figures(controller: str, workload: str, record: Record, groups: tuple[Group,
         zero = next((t for t, d in record.desired if t >= last_end and sum(d.values()) == 0),
                     None)
         removal = None if zero is None else zero - last_end
+    started = [record.running[name][0] for name in pods if name in record.running]
+    all_running = max(started) - min(record.created[name] for name in pods) \
+        if len(started) == len(pods) else None
     return Figures(controller, workload, done, tuple(latencies), len(launched), extra, peak,
-                   removal, note)
+                   removal, all_running, note)
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -74,8 +78,9 @@ def table(results: list[Figures]) -> str:
     same workload."""
     ours = {f.workload: f for f in results if f.controller == "fpga-burst"}
     lines = ["| workload | controller | did the job | unsched.->requested p50 / p99 (s) | "
-             "instances launched / beyond need | $/h chosen | idle capacity removed after |",
-             "|---|---|---|---|---|---|---|"]
+             "all running after | instances launched / beyond need | $/h chosen | "
+             "idle capacity removed after |",
+             "|---|---|---|---|---|---|---|---|"]
     for f in results:
         base = ours.get(f.workload)
         ratio = base is not None and f is not base
@@ -90,9 +95,11 @@ def table(results: list[Figures]) -> str:
         price = with_ratio(f.peak_price, base.peak_price if base else None, "")
         removal = with_ratio(f.removal, base.removal if base else None)
         if not f.staged:
-            lines.append(f"| {f.workload} | {f.controller} | not run: {f.note} | - | - | - | - |")
+            lines.append(f"| {f.workload} | {f.controller} | not run: {f.note} | - | - | - | - "
+                         "| - |")
             continue
         did = "yes" if f.done else f"no{': ' + f.note if f.note else ''}"
-        lines.append(f"| {f.workload} | {f.controller} | {did} | {lat} | {f.launched} / "
-                     f"{f.extra} | {price} | {removal} |")
+        running = with_ratio(f.all_running, base.all_running if base else None)
+        lines.append(f"| {f.workload} | {f.controller} | {did} | {lat} | {running} | "
+                     f"{f.launched} / {f.extra} | {price} | {removal} |")
     return "\n".join(lines)

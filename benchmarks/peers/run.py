@@ -46,6 +46,7 @@ from workloads import WORKLOADS, Workload  # noqa: E402
 
 from burst.adapters.kube import client  # noqa: E402
 from burst.adapters.kube.client import Kube  # noqa: E402
+from burst.core.catalog import F2_BOARD  # noqa: E402
 from burst.tools.demo import cluster  # noqa: E402
 
 
@@ -72,7 +73,7 @@ def run_one(controller: Controller, workload: Workload, args: argparse.Namespace
         # Karpenter's kwok provider sets every offering Available when it reads the
         # instance-types file (kwok/cloudprovider/helpers.go, setDefaultOptions), and its
         # Create fails only for a missing node class: no launch of it can fail here.
-        return Figures(controller.name, workload.name, False, (), 0, 0, 0.0, None,
+        return Figures(controller.name, workload.name, False, (), 0, 0, 0.0, None, None,
                        "the kwok provider's launches never fail", staged=False)
     with tempfile.TemporaryDirectory(prefix="fpga-burst-peers-") as tmp, \
             scaler_env.moto_server() as endpoint, \
@@ -80,7 +81,9 @@ def run_one(controller: Controller, workload: Workload, args: argparse.Namespace
         work = Path(tmp)
         # moto's backends live in the process, not the server: each run starts empty.
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
-        cp = devcluster.start(work / "controlplane", scheduler=True)
+        packed = (F2_BOARD, *{b for _, b, _ in workload.onprem}) \
+            if args.scheduler == "bin-packing" else ()
+        cp = devcluster.start(work / "controlplane", scheduler=True, bin_packing=packed)
         try:
             with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
                 return _stage(controller, workload, args, binaries, admin,
@@ -167,6 +170,9 @@ def main() -> None:
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--controllers", default="fpga-burst,CA default,CA tuned,"
                         "Karpenter default,Karpenter tuned")
+    parser.add_argument("--scheduler", choices=("default", "bin-packing"), default="default",
+                        help="kube-scheduler's scoring: its default (LeastAllocated over cpu "
+                        "and memory), or MostAllocated over the boards as the README advises")
     parser.add_argument("--warmup", type=float, default=15.0)
     parser.add_argument("--settle", type=float, default=30.0)
     parser.add_argument("--limit", type=float, default=300.0)
@@ -203,12 +209,14 @@ def main() -> None:
             print(f"   {controller.name}: done={found.done} p50={found.p(0.5)} "
                   f"launched={found.launched} extra={found.extra} "
                   f"$/h={found.peak_price:.2f} removal={found.removal} "
+                  f"all_running={found.all_running} "
                   f"({time.monotonic() - started:.0f} s)", flush=True)
     print()
     for controller in chosen:
         flags = CA_FLAGS if controller.kind == "cluster-autoscaler" else ()
         print(f"{controller.name}: {' '.join((*flags, *controller.settings)) or 'defaults'}"
               f"{' + startup taint on new nodes' if controller.startup_taint else ''}")
+    print(f"kube-scheduler scoring: {args.scheduler}")
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps([{**asdict(f), "p50": f.p(0.5), "p99": f.p(0.99)}
