@@ -34,7 +34,6 @@ class Controller:
     settings: tuple[str, ...]  # what it runs with beyond its defaults, as printed
     startup_taint: bool = False
     tick: float = 60.0  # fpga-burst: the EventBridge schedule (and the Lambda timeout)
-    env: tuple[tuple[str, str], ...] = ()  # Karpenter: its settings, over its defaults
     disruption: tuple[tuple[str, Any], ...] = ()  # Karpenter: the NodePool's, over defaults
 
 

@@ -210,9 +210,8 @@ def _boards(node: Json) -> str | None:
 
 @dataclass
 class KarpenterRunner:
-    """Karpenter's kwok provider and the kwok controller as processes against the stage.
-
-    `env` are Karpenter settings (BATCH_IDLE_DURATION, ...), `disruption` the NodePool's."""
+    """Karpenter's kwok provider and the kwok controller as processes against the stage;
+    `disruption`: the NodePool's, over Karpenter's defaults."""
 
     binary: Path  # Karpenter's kwok provider; its CRDs in binary.parent / "crds"
     kwok: Path  # kwok; its node stages in kwok.parent / "stages"
@@ -221,7 +220,6 @@ class KarpenterRunner:
     groups: tuple[world.Group, ...]
     boot: float
     workdir: Path
-    env: dict[str, str]
     disruption: Json
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -248,7 +246,7 @@ class KarpenterRunner:
             "KUBECONFIG": str(self.kubeconfig), "INSTANCE_TYPES_FILE_PATH": str(types),
             "DISABLE_LEADER_ELECTION": "true", "SYSTEM_NAMESPACE": "kube-system",
             "METRICS_PORT": str(scaler_env.free_port()),
-            "HEALTH_PROBE_PORT": str(scaler_env.free_port()), **self.env})
+            "HEALTH_PROBE_PORT": str(scaler_env.free_port())})
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")

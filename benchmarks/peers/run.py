@@ -3,16 +3,18 @@
 Each (controller, workload) pair gets a fresh test control plane (kube-apiserver, etcd,
 kube-scheduler from tools/controlplane/build.sh) and a fresh moto_server with three F2
 node groups tagged as `cdk deploy` tags them; instances boot into Nodes through the
-stand-ins of world.py. The controller starts, settles for `--warmup` s, then the
-workload's pods are created at once. A run ends `--settle` s after every pod runs (extra
-scale-ups show up in that window), or, for the scale-down workload, once the burst
-capacity is back at 0; or at `--limit` s (`--scale-down-limit` for scale-down).
+stand-ins of world.py, and Karpenter's NodeClaims into kwok Nodes (karpenter.py). The
+controller starts, settles for `--warmup` s, then the workload's pods are created at once.
+A run ends `--settle` s after every pod runs (extra scale-ups show up in that window), or,
+for the scale-down workload, once the burst capacity is back at 0; or at `--limit` s
+(`--scale-down-limit` for scale-down).
 
     .venv/bin/python benchmarks/peers/run.py [--workloads seed,late-device-plugin]
-        [--controllers fpga-burst,CA default,CA tuned] [--json out.json]
+        [--controllers fpga-burst,CA default,Karpenter default] [--scheduler bin-packing]
+        [--json out.json] [--keep-logs DIR]
 
-Cluster Autoscaler comes from benchmarks/peers/build.sh (built on first use, ~10 min on 2
-cores). Prints figures and ratios; asserts nothing.
+Cluster Autoscaler, Karpenter's kwok provider and kwok come from benchmarks/peers/build.sh
+(built on first use, ~10 min each on 2 cores). Prints figures and ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def _stage(controller: Controller, workload: Workload, args: argparse.Namespace,
         assert binaries.karpenter is not None and binaries.kwok is not None
         runner = karpenter.KarpenterRunner(
             binaries.karpenter, binaries.kwok, admin, kubeconfig, groups, workload.boot,
-            logs, dict(controller.env), dict(controller.disruption))
+            logs, dict(controller.disruption))
     else:
         assert binaries.ca is not None
         runner = CaRunner(controller, binaries.ca, kubeconfig, endpoint, logs)

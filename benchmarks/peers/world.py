@@ -5,8 +5,9 @@ kubelets that run the pods kube-scheduler binds.
 
 Every controller sees the same stage: it reads pods and nodes from the kube-apiserver and
 writes desired capacity to moto; the Fleet turns what moto launched into Nodes and removes
-the Node of an instance moto terminated. What happened is recorded on one monotonic clock
-(`Record`) at `POLL` seconds' resolution.
+the Node of an instance moto terminated. (Karpenter asks with NodeClaims instead;
+karpenter.Nodes plays the Fleet's part for them.) What happened is recorded on one
+monotonic clock (`Record`) at `POLL` seconds' resolution.
 """
 
 from __future__ import annotations
@@ -150,8 +151,9 @@ class Record:
     unschedulable: dict[str, float] = field(default_factory=dict)  # pod -> first seen so
     running: dict[str, tuple[float, str]] = field(default_factory=dict)  # pod -> (t, node)
     finished: dict[str, float] = field(default_factory=dict)
-    launched: dict[str, tuple[float, str]] = field(default_factory=dict)  # instance -> group
-    nodes: dict[str, str] = field(default_factory=dict)  # instance -> its Node's name
+    # instance (or NodeClaim) -> (first seen, group); -> its Node's name
+    launched: dict[str, tuple[float, str]] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)
     terminated: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
