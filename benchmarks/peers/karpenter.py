@@ -179,7 +179,7 @@ class Nodes:
                 self._set_boards(node, None)
                 return  # the taint waits for a poll that sees the boards gone
             if due and not has_boards and boards:
-                self._set_boards(node, boards)
+                node = self._set_boards(node, boards)  # newer resourceVersion for the taint
             ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                         for c in status.get("conditions") or ())
             taints = (node.get("spec") or {}).get("taints") or []
@@ -189,7 +189,7 @@ class Nodes:
         except (KubeConflictError, KubeNotFoundError):
             return  # seen again on the next poll
 
-    def _set_boards(self, node: Json, boards: str | None) -> None:
+    def _set_boards(self, node: Json, boards: str | None) -> Json:
         status = node["status"]
         for key in ("capacity", "allocatable"):
             resources = dict(status.get(key) or {})
@@ -197,8 +197,8 @@ class Nodes:
             if boards is not None:
                 resources[F2_BOARD] = boards
             status[key] = resources
-        self.admin.call("report node status", self.admin.core.replace_node_status,
-                        node["metadata"]["name"], node)
+        return self.admin.call("report node status", self.admin.core.replace_node_status,
+                               node["metadata"]["name"], node)
 
 
 def _boards(node: Json) -> str | None:
