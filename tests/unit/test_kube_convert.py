@@ -81,6 +81,16 @@ def test_daemonset_and_mirror_pods_are_marked() -> None:
     assert convert.pod(mirror, BOARDS).mirror and not convert.pod(mirror, BOARDS).daemonset
 
 
+def test_a_pod_has_its_creation_and_kubelet_start_times() -> None:
+    obj = _pod([{"limits": {"xilinx/aws-vu9p-f1": "1"}}])
+    assert convert.pod(obj, BOARDS).started is None  # not taken by a kubelet yet
+    obj["metadata"]["creationTimestamp"] = "2026-11-27T03:00:00Z"
+    obj["status"] = {"startTime": "2026-11-27T03:05:00Z"}
+    pod = convert.pod(obj, BOARDS)
+    assert pod.started is not None and pod.created is not None
+    assert (pod.started - pod.created).total_seconds() == 300
+
+
 def test_a_node_of_ours_gets_its_group_and_board_allocatable_as_integers() -> None:
     obj = {
         "metadata": {"name": "n", "creationTimestamp": "2026-11-27T03:00:00Z"},

@@ -14,7 +14,7 @@ from burst.core.model import Policy, ScaleDown
 from burst.tools.cli import main
 from burst.tools.scenario import load as load_scenario
 from burst.tools.sim.engine import PolicyResult, simulate
-from burst.tools.sim.run import parse_policy
+from burst.tools.sim.run import parse_policy, parse_run
 from burst.tools.sim.timing import constant
 from burst.tools.sim.trace import Job, load
 from burst.tools.sim.world import Timings
@@ -61,6 +61,28 @@ def test_seed_story_one_job_on_the_u250_the_other_on_one_new_f1_4xlarge_then_it_
     assert outcome.samples[-1].price_per_hour == 0.0
     hours_paid = outcome.fpga_hours_paid / 2
     assert outcome.cost == pytest.approx(3.30 * hours_paid)
+
+
+@pytest.mark.parametrize(("submit", "mode", "wait"), [
+    (5.0, "watch", 301.0),  # the watch acts 1 s after the pod settles
+    (5.0, "poll", 355.0),  # the next tick, at 60 s
+    (55.0, "watch", 305.0),  # the last 8 s before a tick: the watch has ended, the tick acts
+    (125.0, "watch", 301.0),
+])
+def test_watch_mode_scales_up_within_a_second_of_a_new_pod_except_just_before_a_tick(
+    submit: float, mode: str, wait: float
+) -> None:
+    scenario = load_scenario(SEED)
+    snap = scenario.snapshot
+    onprem = tuple(n for n in snap.nodes if n.node_group is None)
+    # the U250 runs the first job for an hour: the second needs an instance
+    jobs = (Job("ml/first", 0.0, 3600.0, accelerators=XGB4, node_selector=SELECTOR),
+            Job("ml/second", submit, 600.0, accelerators=XGB4, node_selector=SELECTOR))
+    _, factory = parse_run("base", scenario.policy, mode)
+    outcome = simulate("seed", snap.node_groups, onprem, snap.catalog, scenario.policy, jobs,
+                       Timings(boot=constant(240.0), device_plugin=constant(60.0)),
+                       controller=factory)
+    assert sorted(outcome.waits) == pytest.approx([0.0, wait])
 
 
 def test_a_shorter_unneeded_time_pays_for_fewer_idle_board_hours() -> None:
@@ -168,13 +190,16 @@ def test_bad_trace_names_file_line_and_column(
             lambda p: p.scale_down_delay_after_add.seconds == 90 and p.max_boards == 8,
         ),
         ("expanders=price+least-waste", lambda p: p.expanders == ("price", "least-waste")),
+        ("defer=0", lambda p: p.defer_scale_up == timedelta(0)),
+        ("defer=2m", lambda p: p.defer_scale_up == timedelta(minutes=2)),
     ],
 )
 def test_policy_specs(spec: str, check) -> None:  # type: ignore[no-untyped-def]
     assert check(parse_policy(spec, Policy()))
 
 
-@pytest.mark.parametrize("spec", ["unneeded=soon", "colour=red", "expanders=cheapest", "x"])
+@pytest.mark.parametrize("spec", ["unneeded=soon", "colour=red", "expanders=cheapest", "x",
+                                  "defer=-1"])
 def test_bad_policy_spec_is_a_config_error(spec: str) -> None:
     with pytest.raises(ConfigError):
         parse_policy(spec, Policy())

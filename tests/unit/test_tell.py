@@ -6,16 +6,20 @@ reason."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
+import yaml
 from test_reconcile import ONPREM, FakeAws, FakeClock, FakeCluster, Telemetry, f1_group, shell
 
+from burst.core import runtimes
 from burst.core.catalog import F1_BOARD, F2_BOARD
 from burst.core.model import Instance, Node, NodeGroup, Pod
+from burst.core.runtimes import Runs
 from burst.loop import tell
 from burst.loop.reconcile import Shell
-from burst.loop.status import DIGEST_ROOM, read_memory, status_data, told_key
-from burst.loop.tell import NOT_TRIGGERED, TRIGGERED
+from burst.loop.status import DIGEST_ROOM, RUNS_KEY, read_memory, status_data, told_key
+from burst.loop.tell import DEFERRED, NOT_TRIGGERED, TRIGGERED
 
 HUGE = [Pod(f"ml/huge-{i}", requests={F1_BOARD: 16}, uid=f"u-h{i}") for i in range(5)]
 SMALL = [Pod(f"ml/small-{i}", requests={F1_BOARD: 2}, uid=f"u-s{i}") for i in range(3)]
@@ -186,3 +190,30 @@ def test_digests_past_the_configmap_room_are_left_out_owed_ones_first() -> None:
     assert memory.told == told
     assert len(memory.owed) == 10
     assert memory.owed <= owed
+
+
+def test_a_pod_waiting_for_a_board_about_to_be_freed_is_told_once_and_shown_in_the_status(
+) -> None:
+    # GIVEN an F1 node whose two pods started 100 s ago, and run times learned earlier
+    # (half the pods ran 2 min, half an hour), read back from the status
+    clock = FakeClock()
+    started = clock.wall_time - timedelta(seconds=100)
+    node = Node("f1-node", allocatable={F1_BOARD: 2})
+    running = [Pod(f"ml/run-{i}", node="f1-node", requests={F1_BOARD: 1}, uid=f"u-r{i}",
+                   started=started) for i in range(2)]
+    waiting = Pod("ml/next", requests={F1_BOARD: 1}, uid="u-n", created=clock.wall_time)
+    cluster = FakeCluster([node], [*running, waiting])
+    cluster.status = {RUNS_KEY: runtimes.to_data(Runs({}, tuple([120.0] * 20 + [1800.0] * 20)))}
+    aws = FakeAws([f1_group()])
+    # WHEN two invocations run
+    invocation(cluster, aws, clock)[0].reconcile()
+    invocation(cluster, aws, clock)[0].reconcile()
+    # THEN the pod waits: no group is raised, one Normal Event says why, once
+    assert aws.groups[0].desired == 0
+    assert [(e[0], e[1], e[3]) for e in cluster.events] == [("ml/next", DEFERRED, "Normal")]
+    assert "scale-up deferred: pod waits up to 45 s for a board" in cluster.events[0][2]
+    # AND the status shows it, with the running pods noted for the run times
+    status = yaml.safe_load(cluster.status["status.yaml"])
+    assert status["pending"]["outcomes"] == {"deferred": 1}
+    assert status["pending"]["deferred"][0]["pod"] == "ml/next"
+    assert set(runtimes.from_data(cluster.status[RUNS_KEY]).running) == {"u-r0", "u-r1"}

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from burst.core.arrivals import Arrivals, rate
 from burst.core.capacity import group_boards
 from burst.core.model import BoardResource, Node, NodeGroup, Policy, Snapshot
+from burst.core.words import span
 
 
 @dataclass(frozen=True)
@@ -80,31 +81,22 @@ def _verdict(entry: Idle, needed_in: float | None, policy: Policy, now: datetime
     idle_for = now - entry.since
     boot = policy.boot_estimate
     if idle_for >= policy.max_idle_time:
-        return Verdict(False, f"idle for {_words(idle_for)}, the most kept idle "
-                              f"(max_idle_time {_words(policy.max_idle_time)})")
+        return Verdict(False, f"idle for {span(idle_for)}, the most kept idle "
+                              f"(max_idle_time {span(policy.max_idle_time)})")
     if needed_in is None:
         return Verdict(False, f"idle; no FPGA pod for its boards in the last "
-                              f"{_words(policy.arrival_window)}")
+                              f"{span(policy.arrival_window)}")
     if needed_in <= boot.total_seconds():
         return Verdict(True, f"kept idle: next FPGA pod for it expected in "
-                             f"~{_words(timedelta(seconds=needed_in))}; a new boot takes "
-                             f"~{_words(boot)}")
+                             f"~{span(timedelta(seconds=needed_in))}; a new boot takes "
+                             f"~{span(boot)}")
     return Verdict(False, f"idle; next FPGA pod for it expected in "
-                          f"~{_words(timedelta(seconds=needed_in))}, later than a new boot "
-                          f"(~{_words(boot)})")
+                          f"~{span(timedelta(seconds=needed_in))}, later than a new boot "
+                          f"(~{span(boot)})")
 
 
 def _total(entry: Idle, snapshot: Snapshot) -> int:
     return sum(group_boards(entry.group, snapshot.catalog).values())
-
-
-def _words(span: timedelta) -> str:
-    seconds = round(span.total_seconds())
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def typical_run(snapshot: Snapshot, now: datetime) -> timedelta | None:
@@ -146,5 +138,5 @@ def emptying(
     if boards * longer <= run + boot:
         return None
     return (f"emptying: {free} of its {boards} boards idle; a new pod here would keep all "
-            f"{boards} paid ~{_words(timedelta(seconds=longer))} longer, where one of its "
-            f"own costs one board and a boot (~{_words(policy.boot_estimate)})")
+            f"{boards} paid ~{span(timedelta(seconds=longer))} longer, where one of its "
+            f"own costs one board and a boot (~{span(policy.boot_estimate)})")

@@ -83,6 +83,8 @@ class Pod:
     mirror: bool = False  # static pod mirrored by the kubelet: cannot be evicted
     uid: str = ""  # metadata.uid, so Events attach to this pod and not a namesake
     created: datetime | None = None  # metadata.creationTimestamp: arrivals (core.arrivals)
+    # status.startTime, when its node's kubelet took it: how long pods run (core.runtimes)
+    started: datetime | None = None
 
     @property
     def pending(self) -> bool:
@@ -159,6 +161,10 @@ class Policy:
     boot_estimate: timedelta = timedelta(minutes=5)
     max_idle_time: timedelta = timedelta(minutes=15)
     arrival_window: timedelta = timedelta(minutes=30)
+    # A pod waits up to this long after it was created for a board a running pod is likely
+    # to free, instead of a new instance (burst.core.defer); zero: never. 45 s keeps a pod
+    # that waits and then needs an instance after all within boot + one minute.
+    defer_scale_up: timedelta = timedelta(seconds=45)
     token_ttl: timedelta = timedelta(hours=1)  # lifetime of each kubeadm join token
     # region -> $/h per board added to a group's price when groups are weighed (data
     # locality, egress); a region not named costs burst.core.regions.DEFAULT_REGION_PENALTY.
@@ -187,6 +193,7 @@ class Outcome(StrEnum):
     FITS_EXISTING = "fits-existing"
     FITS_UPCOMING = "fits-upcoming"
     SCALE_UP = "scale-up"
+    DEFERRED = "deferred"  # waits for a board a running pod is likely to free (core.defer)
     UNSCHEDULABLE = "unschedulable"
 
 

@@ -65,6 +65,8 @@ class EventReason(StrEnum):
 
     TRIGGERED_SCALE_UP = "TriggeredScaleUp"
     NOT_TRIGGER_SCALE_UP = "NotTriggerScaleUp"
+    # A pod waiting for a board a running pod is likely to free (burst.core.defer).
+    SCALE_UP_DEFERRED = "ScaleUpDeferred"
     # On burst nodes: first seen idle (kept or not, and why); marked for deletion or not.
     IDLE = "Idle"
     SCALE_DOWN = "ScaleDown"

@@ -15,6 +15,8 @@ accept too. `policy_document` is its inverse: what the CDK writes for the functi
     boot_estimate_seconds               number > 0 (adaptive: launch to boards advertised)
     max_idle_time_seconds               number >= 0 (adaptive: never kept idle longer)
     arrival_window_seconds              number > 0 (adaptive: arrivals learned over it)
+    defer_scale_up_seconds              number >= 0 (a pod waits at most this long for a
+                                        board a running pod is likely to free; 0: never)
     token_ttl_seconds                   whole number, MIN_TOKEN_TTL..MAX_TOKEN_TTL
     region_penalty_per_board_hour       {AWS region: number >= 0}: $/h per board added to
                                         a group's price in that region when groups are
@@ -161,6 +163,7 @@ _READERS: dict[str, Callable[[_Field, Any], dict[str, Any]]] = {
     "boot_estimate_seconds": _positive("boot_estimate"),
     "max_idle_time_seconds": _seconds("max_idle_time"),
     "arrival_window_seconds": _positive("arrival_window"),
+    "defer_scale_up_seconds": _seconds("defer_scale_up"),
     "region_penalty_per_board_hour": _region_penalties,
 }
 FIELDS = tuple(_READERS)
@@ -203,6 +206,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "boot_estimate_seconds": _number(policy.boot_estimate),
         "max_idle_time_seconds": _number(policy.max_idle_time),
         "arrival_window_seconds": _number(policy.arrival_window),
+        "defer_scale_up_seconds": _number(policy.defer_scale_up),
         "region_penalty_per_board_hour": dict(policy.region_penalties),
     }
 

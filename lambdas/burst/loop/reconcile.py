@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from burst.core import arrivals, interruption, scaledown
+from burst.core import arrivals, defer, interruption, runtimes, scaledown
 from burst.core.arrivals import Arrivals
 from burst.core.planner import plan as make_plan
+from burst.core.runtimes import Runs
 from burst.loop.act import Act, Writers
 from burst.loop.clock import Clock, SystemClock
 from burst.loop.config import RuntimeConfig
@@ -49,6 +50,7 @@ class Shell:
     tell: Tell = field(init=False)  # one per invocation: it remembers the Events it told
     # The arrivals as of the last reconcile; read from the status ConfigMap the first time.
     arrivals: Arrivals | None = field(default=None, init=False)
+    runs: Runs = field(default_factory=Runs, init=False)  # as of the last reconcile
 
     def __post_init__(self) -> None:
         teller = self.writers.teller if self.writers else None
@@ -73,11 +75,14 @@ class Shell:
             memory = read_memory(self.cluster, self.log)
             seen, self.tell.told, self.tell.owed = memory.arrivals, memory.told, memory.owed
             self.tell.scale_ups = dict(memory.scale_ups)
+            self.runs = memory.runs
         self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
-        plan = make_plan(interruption.demand_view(scaledown.planning_view(snapshot)), policy)
+        self.runs = runtimes.observe(self.runs, snapshot, now)
+        view = interruption.demand_view(scaledown.planning_view(snapshot))
+        plan = defer.hold(make_plan(view, policy), view, self.runs, policy, now)
         down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals)
         result = Result(now, snapshot, plan, down, version, dry_run=self.dry_run,
-                        arrivals=self.arrivals)
+                        arrivals=self.arrivals, runs=self.runs)
         if self.writers is not None and not self.dry_run:
             result = self._act_and_tell(Act(self.writers, self.config, self.log, self.metrics,
                                             self.clock), result, stop_at)

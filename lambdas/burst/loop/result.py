@@ -11,6 +11,7 @@ from burst.core import scaledown
 from burst.core.arrivals import Arrivals
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import Plan, Snapshot
+from burst.core.runtimes import Runs
 from burst.core.scaledown import ScaleDownPlan
 from burst.loop import lifecycle
 from burst.ports.aws import CapacityChange
@@ -45,6 +46,8 @@ class Result:
     dry_run: bool = False
     # FPGA pod arrivals seen so far (adaptive scale-down learns from them; kept in status)
     arrivals: Arrivals = field(default_factory=Arrivals)
+    # FPGA pods running and the run times seen (deferral learns from them; kept in status)
+    runs: Runs = field(default_factory=Runs)
 
     def summary(self) -> dict[str, Any]:
         outcomes: dict[str, int] = {}

@@ -13,15 +13,17 @@ from typing import Any
 
 import yaml
 
-from burst.core import arrivals
+from burst.core import arrivals, runtimes
 from burst.core.arrivals import Arrivals
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import NodeGroup
+from burst.core.runtimes import Runs
 from burst.core.scaledown import ScaleDownPlan
 from burst.loop.result import Log
 from burst.ports.cluster import ClusterReader
 
 ARRIVALS_KEY = "arrivals.json"
+RUNS_KEY = "runs.json"  # how long FPGA pods ran (core.runtimes)
 TOLD_KEY = "toldEvents"  # digests of the pod Events told (burst.loop.tell)
 OWED_KEY = "owedEvents"  # digests of the TriggeredScaleUp Events not written yet
 # Characters of digests the status may hold, told and owed together: a ConfigMap holds at
@@ -55,6 +57,7 @@ class Memory:
     told: set[str] = field(default_factory=set)
     scale_ups: dict[str, str] = field(default_factory=dict)
     owed: set[str] = field(default_factory=set)
+    runs: Runs = field(default_factory=Runs)
 
 
 def read_memory(cluster: ClusterReader, log: Log) -> Memory:
@@ -76,7 +79,8 @@ def read_memory(cluster: ClusterReader, log: Log) -> Memory:
     if not isinstance(scale_ups, dict):
         scale_ups = {}
     return Memory(arrivals.from_data(data.get(ARRIVALS_KEY)), _told(data.get(TOLD_KEY) or ""),
-                  {str(k): str(v) for k, v in scale_ups.items()}, _told(data.get(OWED_KEY) or ""))
+                  {str(k): str(v) for k, v in scale_ups.items()}, _told(data.get(OWED_KEY) or ""),
+                  runtimes.from_data(data.get(RUNS_KEY)))
 
 
 def _told(text: str) -> set[str]:
@@ -97,6 +101,7 @@ def status_data(
     told: Collection[str] | None = None,
     scale_ups: Mapping[str, str] | None = None,
     owed: Collection[str] | None = None,
+    runs: Runs | None = None,
 ) -> dict[str, str]:
     """The status ConfigMap's data: the whole status as YAML, plus two keys for a quick look,
     the arrivals record and the told Events' digests.
@@ -134,6 +139,8 @@ def status_data(
     }
     if seen is not None:
         data[ARRIVALS_KEY] = arrivals.to_data(seen)
+    if runs is not None:
+        data[RUNS_KEY] = runtimes.to_data(runs)
     if told is not None:
         data[TOLD_KEY] = "".join(sorted(told))[:DIGEST_ROOM]
     if owed is not None:

@@ -37,6 +37,7 @@ from burst.ports.cluster import Teller
 
 TRIGGERED = EventReason.TRIGGERED_SCALE_UP
 NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
+DEFERRED = EventReason.SCALE_UP_DEFERRED
 MAX_EVENTS = 1000  # Event writes per tick, pods and nodes together
 WORKERS = 8  # Event writes in flight at once
 EVENT_SECONDS = 10.0  # the longest a tick spends writing Events
@@ -204,6 +205,7 @@ class Tell:
             events={"written": told.written, "failed": told.failed,
                     "deferred": told.deferred},
             told=self.told or set(), scale_ups=self.scale_ups, owed=self.owed,
+            runs=result.runs,
         )
         if data == self.written:
             return
@@ -214,7 +216,7 @@ class Tell:
 def _pod_write(
     writer: Teller, pod: Pod, reason: str, message: str, result: Result
 ) -> Callable[[], object]:
-    kind = "Normal" if reason == TRIGGERED else "Warning"
+    kind = "Warning" if reason == NOT_TRIGGERED else "Normal"
     return partial(writer.record_pod_event, pod, reason, message, result.time, kind)
 
 
@@ -258,14 +260,18 @@ def by_reason(decisions: Iterable[PodDecision]) -> dict[str, list[str]]:
 
 
 def pending_summary(decisions: Sequence[PodDecision]) -> dict[str, Any]:
-    """Counts per outcome and, per reason a pod cannot be helped, a count and examples."""
+    """Counts per outcome; per reason a pod cannot be helped, a count and examples; and the
+    first pods that wait for a board about to be freed, with why."""
     outcomes: dict[str, int] = {}
     for d in decisions:
         outcomes[d.outcome.value] = outcomes.get(d.outcome.value, 0) + 1
     unhelped = by_reason(d for d in decisions if d.outcome is Outcome.UNSCHEDULABLE)
+    waiting = [d for d in decisions if d.outcome is Outcome.DEFERRED][:EXAMPLES]
     return {"outcomes": outcomes,
             "unschedulable": [{"reason": reason, "pods": len(pods), "examples": pods[:EXAMPLES]}
-                              for reason, pods in unhelped.items()]}
+                              for reason, pods in unhelped.items()],
+            **({"deferred": [{"pod": d.pod, "reason": d.reason} for d in waiting]}
+               if waiting else {})}
 
 
 def event_for(decision: PodDecision, scale_ups: Mapping[str, str],
@@ -283,6 +289,8 @@ def event_for(decision: PodDecision, scale_ups: Mapping[str, str],
     if decision.outcome is Outcome.UNSCHEDULABLE:
         message = f"pod didn't trigger scale-up: {decision.reason}"
         return NOT_TRIGGERED, message, message
+    if decision.outcome is Outcome.DEFERRED:  # told once: the time left changes every tick
+        return DEFERRED, f"scale-up deferred: pod {decision.reason}", DEFERRED
     waiting = decision.outcome is Outcome.FITS_UPCOMING or (
         decision.outcome is Outcome.SCALE_UP and group in raised)
     if waiting and group is not None and group in scale_ups:

@@ -67,7 +67,7 @@ def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
     """
     settings, clock = shell.config.watch, shell.clock
     results: list[Result] = []
-    waiting = last is not None and _awaits_capacity(last)
+    waiting = last is not None and awaits_capacity(last)
     while (left := within(deadline, settings.margin, clock)) >= 1.0:
         wait = min(left, settings.recheck.total_seconds()) if waiting else left
         seen = watcher.next_pending_change(version, wait)
@@ -76,14 +76,18 @@ def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
         if seen is not None:
             _settle(watcher, seen, shell, deadline)
         result = shell.reconcile(stop_at=deadline - settings.margin.total_seconds())
-        waiting = _awaits_capacity(result)
+        waiting = awaits_capacity(result)
         results.append(result)
         version = result.pending_version
     return results
 
 
-def _awaits_capacity(result: Result) -> bool:
-    return any(d.outcome in (Outcome.SCALE_UP, Outcome.FITS_UPCOMING) for d in result.plan.pods)
+# A deferred pod is rechecked too: once its wait is over, its scale-up goes ahead.
+_AWAITING = (Outcome.SCALE_UP, Outcome.FITS_UPCOMING, Outcome.DEFERRED)
+
+
+def awaits_capacity(result: Result) -> bool:
+    return any(d.outcome in _AWAITING for d in result.plan.pods)
 
 
 def _settle(watcher: PendingWatcher, seen: str, shell: Reconciler, deadline: float) -> None:

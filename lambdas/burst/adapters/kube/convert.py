@@ -113,6 +113,7 @@ def pod(obj: Json, boards: Collection[str]) -> Pod:
         mirror=MIRROR_ANNOTATION in annotations,
         uid=meta.get("uid") or "",
         created=_timestamp(meta.get("creationTimestamp")),
+        started=_timestamp((obj.get("status") or {}).get("startTime")),
     )
 
 

@@ -22,11 +22,13 @@ import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.convert import ACCELERATORS_ANNOTATION
 from burst.core.errors import KubeConflictError, KubeNotFoundError
+from burst.core.scaledown import rfc3339
 
 NAMESPACE = "default"
 JOB_LABEL = "fpga-burst.io/demo-job"
@@ -134,10 +136,13 @@ def jobs(admin: Kube) -> list[Json]:
 
 def set_phase(admin: Kube, pod: Json, phase: str) -> None:
     """Report the pod's phase as its kubelet would (Running: Ready; Succeeded: done). The
-    other status fields (a pod IP, say) are kept, as a kubelet keeps them."""
+    other status fields (a pod IP, say) are kept, as a kubelet keeps them; `startTime`, when
+    the kubelet took the pod, is set the first time."""
     ready = "True" if phase == "Running" else "False"
+    status = pod.get("status") or {}
     pod["status"] = {
-        **(pod.get("status") or {}),
+        **status,
+        "startTime": status.get("startTime") or rfc3339(datetime.now(UTC)),
         "phase": phase,
         "conditions": [{"type": "PodScheduled", "status": "True",
                         "lastTransitionTime": _CONDITION_TIME},

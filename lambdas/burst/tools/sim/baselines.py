@@ -33,6 +33,7 @@ from burst.core.capacity import group_boards
 from burst.core.errors import DemandError
 from burst.core.fit import Alternative, alternatives, placement_problem
 from burst.core.model import Catalog, NodeGroup, Pod, Policy
+from burst.loop.config import WatchSettings
 from burst.tools.sim.engine import ControllerFactory
 from burst.tools.sim.world import World
 
@@ -138,16 +139,18 @@ class _EmptyNodes:
 
 class ClusterAutoscaler:
     period_s = SCAN_S
+    watch: WatchSettings | None = None  # scans on its own period only
 
     def __init__(self, world: World, catalog: Catalog, policy: Policy, idle: timedelta) -> None:
         self.empty = _EmptyNodes(idle.total_seconds(), count_unadvertised=True)
         self.last_scale_up = float("-inf")
 
-    def act(self, world: World) -> None:
+    def act(self, world: World) -> bool:
         if self._scale_up(world):
             self.last_scale_up = world.now
         settled = world.now - self.last_scale_up >= CA_DELAY_AFTER_ADD.total_seconds()
         self.empty.sweep(world, settled)
+        return False  # it scans on its own period, nothing in between
 
     def _scale_up(self, world: World) -> bool:
         pods = _unhelped(world, advertised_only=True)
@@ -206,13 +209,15 @@ class _Claim:
 
 class Karpenter:
     period_s = SCAN_S
+    watch: WatchSettings | None = None  # scans on its own period only
 
     def __init__(self, world: World, catalog: Catalog, policy: Policy, idle: timedelta) -> None:
         self.empty = _EmptyNodes(idle.total_seconds(), count_unadvertised=False)
 
-    def act(self, world: World) -> None:
+    def act(self, world: World) -> bool:
         self._provision(world)
         self.empty.sweep(world, allowed=True)
+        return False  # it scans on its own period, nothing in between
 
     def _provision(self, world: World) -> None:
         pods = _unhelped(world, advertised_only=False)

@@ -3,8 +3,12 @@
 For fpga-burst's policies each scaler tick runs the controller's own shell
 (reconcile.Shell) against the simulated world, so the planner, scale-down and lifecycle
 code under test is the code that runs in Lambda; only the clock and the far side of the
-ports are simulated. A baseline (baselines.py) ticks at its own period instead. Virtual
-time only: a day of jobs takes seconds.
+ports are simulated. In watch mode (the deployment's default, burst.loop.watch) the shell
+also reconciles between ticks as the watch would: `idle` after the last of a batch of new
+pending pods (at most `max_batch` after its first), and every `recheck` while pods wait for
+instances asked for, except in the last `margin` before each tick, where the watch has
+ended. A baseline (baselines.py) ticks at its own period instead. Virtual time only: a day
+of jobs takes seconds.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from datetime import datetime
 from typing import Protocol
 
 from burst.core.model import Catalog, Node, NodeGroup, Policy
-from burst.loop.config import RuntimeConfig
+from burst.loop.config import RuntimeConfig, WatchSettings
 from burst.loop.reconcile import Shell
+from burst.loop.watch import awaits_capacity
 from burst.tools.sim.billing import Bill
 from burst.tools.sim.ports import SimAws, SimCluster, writers
 from burst.tools.sim.trace import Job
@@ -51,8 +56,11 @@ class Controller(Protocol):
     """What decides capacity: given the simulated world at its time, act on it."""
 
     period_s: float  # seconds between two ticks
+    watch: WatchSettings | None  # None: only the ticks
 
-    def act(self, world: World) -> None: ...
+    def act(self, world: World) -> bool:
+        """Acts; True while pods wait for capacity it asked for (watch mode rechecks)."""
+        ...
 
 
 # Builds the controller for one run, over the world the engine made.
@@ -64,8 +72,11 @@ class ShellController:
 
     period_s = TICK_S
 
-    def __init__(self, world: World, catalog: Catalog, policy: Policy) -> None:
-        config = RuntimeConfig(cluster_name="sim", catalog=catalog, policy=policy)
+    def __init__(self, world: World, catalog: Catalog, policy: Policy,
+                 watch: WatchSettings | None = None) -> None:
+        watch = watch or WatchSettings()
+        self.watch = watch if watch.enabled else None
+        config = RuntimeConfig(cluster_name="sim", catalog=catalog, policy=policy, watch=watch)
         self.shell = Shell(
             cluster=SimCluster(world),
             groups=SimAws(world),
@@ -76,8 +87,13 @@ class ShellController:
             clock=_Clock(world),
         )
 
-    def act(self, world: World) -> None:
-        self.shell.reconcile(stop_at=world.now + 30.0)
+    def act(self, world: World) -> bool:
+        return awaits_capacity(self.shell.reconcile(stop_at=world.now + 30.0))
+
+
+def poll_controller(world: World, catalog: Catalog, policy: Policy) -> ShellController:
+    """fpga-burst in poll mode: one reconcile per tick."""
+    return ShellController(world, catalog, policy, WatchSettings(enabled=False))
 
 
 @dataclass(frozen=True)
@@ -149,29 +165,81 @@ def simulate(
     horizon = last_submit + 7 * 86400.0  # a job nothing can run must not spin for ever
     samples: list[Sample] = []
     next_sample = 0.0
-    serial = len(jobs)
+    watch = _Watch(acting.watch, queue, len(jobs))
     while queue:
         t, _, kind, payload = heapq.heappop(queue)
         for when, what, instance_id in world.due(t):
             world.now = when
             world.advance(what, instance_id)
             # kube-scheduler binds within moments of boards appearing, before anyone acts
-            serial = _start(world, queue, serial)
+            watch.serial = _start(world, queue, watch.serial)
         world.now = t
         if kind == "submit":
             world.submit(by_name[payload])
+            watch.changed(t)
         elif kind == "end":
             world.finish(payload)
+        elif kind == "watch":
+            if watch.due(t, payload):
+                watch.acted(t, acting.act(world))
         else:
-            acting.act(world)
+            watch.acted(t, acting.act(world), tick=True)
             if t >= next_sample:  # one sample a minute whatever the controller's period
                 samples.append(_sample(world))
                 next_sample = t + TICK_S
             if (t <= last_submit or not _done(world)) and t < horizon:
-                serial += 1
-                heapq.heappush(queue, (t + acting.period_s, serial, "tick", ""))
-        serial = _start(world, queue, serial)
+                watch.serial += 1
+                heapq.heappush(queue, (t + acting.period_s, watch.serial, "tick", ""))
+        watch.serial = _start(world, queue, watch.serial)
     return _outcome(name, world, samples)
+
+
+class _Watch:
+    """When watch mode reconciles between ticks (burst.loop.watch.watch, on virtual time).
+
+    A batch of new pending pods is acted on `idle` after its last pod, or `max_batch` after
+    its first; while the last reconcile left pods waiting for capacity asked for, the shell
+    reconciles again every `recheck`. Nothing in the last `margin` before a tick: the
+    invocation has ended, and the tick acts. A tick's own reconcile ends any batch.
+    """
+
+    def __init__(self, settings: WatchSettings | None,
+                 queue: list[tuple[float, int, str, str]], serial: int) -> None:
+        self.settings, self.queue, self.serial = settings, queue, serial
+        self.batch_start: float | None = None
+        self.batch = self.recheck = ""  # the one due event of each kind still valid
+
+    def changed(self, t: float) -> None:
+        if self.settings is None:
+            return
+        if self.batch_start is None:
+            self.batch_start = t
+        due = min(t + self.settings.idle.total_seconds(),
+                  self.batch_start + self.settings.max_batch.total_seconds())
+        self.batch = self._push(due, "batch")
+
+    def due(self, t: float, payload: str) -> bool:
+        """Whether the watch event `payload` reconciles now."""
+        if payload == self.batch:
+            self.batch, self.batch_start = "", None
+        elif payload != self.recheck:
+            return False  # superseded by a later change or reconcile
+        assert self.settings is not None
+        return t % TICK_S < TICK_S - self.settings.margin.total_seconds()
+
+    def acted(self, t: float, awaiting: bool, tick: bool = False) -> None:
+        if self.settings is None:
+            return
+        if tick:
+            self.batch, self.batch_start = "", None
+        self.recheck = self._push(t + self.settings.recheck.total_seconds(), "recheck") \
+            if awaiting else ""
+
+    def _push(self, when: float, kind: str) -> str:
+        self.serial += 1
+        token = f"{kind}-{self.serial}"
+        heapq.heappush(self.queue, (when, self.serial, "watch", token))
+        return token
 
 
 def _start(world: World, queue: list[tuple[float, int, str, str]], serial: int) -> int:

@@ -3,7 +3,7 @@
 The scenario gives the node groups (their desired capacity starts at 0), the on-prem
 nodes, the catalog and the base policy; its pods and managed nodes are not used: the trace
 says which jobs arrive when. A policy is the base policy with some fields changed:
-  scale-down=adaptive|fixed  unneeded=2m  delay=10m  expanders=priority+price
+  scale-down=adaptive|fixed  unneeded=2m  delay=10m  defer=2m  expanders=priority+price
   max_boards=16  max_price=40
 (`unneeded=` is Cluster Autoscaler's fixed timer: it implies scale-down=fixed), or a
 baseline controller instead of fpga-burst: controller=ca, controller=karpenter
@@ -21,6 +21,7 @@ from typing import Any
 from burst.core.errors import ConfigError
 from burst.core.model import Catalog, Policy
 from burst.core.policy import parse_policy as parse_policy_fields
+from burst.loop.config import WatchSettings
 from burst.tools import scenario
 from burst.tools.sim import alibaba, baselines, billing, timing
 from burst.tools.sim.engine import (
@@ -28,6 +29,7 @@ from burst.tools.sim.engine import (
     ControllerFactory,
     PolicyResult,
     ShellController,
+    poll_controller,
     simulate,
 )
 from burst.tools.sim.trace import duration_s, pairs
@@ -39,6 +41,7 @@ FIXED_TIMERS = tuple(f"unneeded={m}m" for m in (1, 2, 5, 10, 30))
 BASELINES = ("controller=ca", "controller=karpenter")
 DEFAULT_COMPARE = ("base", *FIXED_TIMERS, *BASELINES)
 CONTROLLERS = ("fpga-burst", "ca", "karpenter")
+MODES = ("watch", "poll")  # the deployment's scaler.mode, its default first
 
 
 def register(commands: Any) -> None:
@@ -83,6 +86,12 @@ def register(commands: Any) -> None:
         metavar="GROUP=R",
         help="Spot interruptions per instance-hour in GROUP, exponential (repeatable)",
     )
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default=MODES[0],
+        help="the scaler's mode, as the deployment's scaler.mode (default watch)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chart", type=Path, help="write a PNG chart of the first policy")
     p.set_defaults(run=run)
@@ -116,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     specs = args.policy or (list(DEFAULT_COMPARE) if args.compare else ["base"])
     if args.compare and args.policy and not any("controller=" in s for s in specs):
         specs += list(BASELINES)
-    runs = [(spec, *parse_run(spec, loaded.policy)) for spec in specs]
+    runs = [(spec, *parse_run(spec, loaded.policy, args.mode)) for spec in specs]
     timings = Timings(
         timing.parse(args.boot, "--boot"),
         timing.parse(args.device_plugin, "--device-plugin"),
@@ -142,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         for name, policy, factory in runs
     ]
     print(table(outcomes))
-    print(assumptions(timings, specs, len(imported.jobs), imported.skipped))
+    print(assumptions(timings, specs, len(imported.jobs), imported.skipped, args.mode))
     if args.chart:
         from burst.tools.sim.chart import write_chart  # matplotlib only when a chart is asked for
 
@@ -167,8 +176,9 @@ def check_demands(gpu_as: Mapping[str, str], catalog: Catalog) -> None:
             )
 
 
-def parse_run(spec: str, base: Policy) -> tuple[Policy, ControllerFactory]:
-    """A --policy spec: the policy, and the controller that runs it (fpga-burst or a baseline)."""
+def parse_run(spec: str, base: Policy, mode: str = MODES[0]) -> tuple[Policy, ControllerFactory]:
+    """A --policy spec: the policy, and the controller that runs it (fpga-burst in `mode`,
+    or a baseline)."""
     parts = [p for p in spec.split(",") if not p.strip().startswith("controller=")]
     kinds = [
         p.split("=", 1)[1].strip() for p in spec.split(",") if p.strip().startswith("controller=")
@@ -179,7 +189,7 @@ def parse_run(spec: str, base: Policy) -> tuple[Policy, ControllerFactory]:
     rest = ",".join(parts) or "base"
     policy = parse_policy(rest, base)
     if kind == "fpga-burst":
-        return policy, ShellController
+        return policy, ShellController if mode == "watch" else poll_controller
     idle = policy.scale_down_unneeded_time if "unneeded=" in rest else None
     return policy, baselines.baseline(kind, idle)
 
@@ -189,6 +199,7 @@ _SPEC_KEYS = {
     "scale-down": "scale_down",
     "unneeded": "scale_down_unneeded_time_seconds",
     "delay": "scale_down_delay_after_add_seconds",
+    "defer": "defer_scale_up_seconds",
     "expanders": "expanders",
     "max_boards": "max_boards",
     "max_price": "max_price_per_hour",
@@ -221,7 +232,7 @@ def _value(key: str, text: str, spec: str) -> Any:
         return text.split("+")
     if key == "scale-down":
         return text
-    if key in ("unneeded", "delay"):
+    if key in ("unneeded", "delay", "defer"):
         return duration_s(text, "--policy", spec)
     try:
         return int(text) if key == "max_boards" else float(text)
@@ -281,7 +292,8 @@ def table(outcomes: Sequence[PolicyResult]) -> str:
 
 
 def assumptions(
-    timings: Timings, specs: Sequence[str], jobs: int, skipped: Mapping[str, int]
+    timings: Timings, specs: Sequence[str], jobs: int, skipped: Mapping[str, int],
+    mode: str = MODES[0],
 ) -> str:
     """Everything the figures above rest on, printed beside them."""
     lines = [
@@ -307,12 +319,24 @@ def assumptions(
         ),
         "  prices: the scenario's catalog; built-in: us-east-1 on-demand Linux, EC2 On-Demand "
         "pricing page (F1 2017, F2 Dec 2024/2025; burst/core/catalog.py)",
-        f"  fpga-burst: the scaler's own shell every {TICK_S:g} s (EventBridge schedule)",
+        f"  fpga-burst: the scaler's own shell every {TICK_S:g} s (EventBridge schedule)"
+        + between_ticks(mode),
     ]
     for kind in ("ca", "karpenter"):
         if any(f"controller={kind}" in s for s in specs):
             lines.append(f"  {kind}: {baselines.ASSUMPTIONS[kind]}")
     return "\n".join(lines)
+
+
+def between_ticks(mode: str) -> str:
+    """What the scaler does between ticks in `mode`, in words (burst.tools.sim.engine._Watch)."""
+    if mode != "watch":
+        return "; poll mode: nothing between ticks"
+    w = WatchSettings()
+    return (f"; watch mode: also {w.idle.total_seconds():g} s after new pending pods settle "
+            f"(batches of at most {w.max_batch.total_seconds():g} s) and every "
+            f"{w.recheck.total_seconds():g} s while pods wait for instances asked for, "
+            f"not in the last {w.margin.total_seconds():g} s before a tick")
 
 
 def _pairs(rates: Mapping[str, float]) -> str:

@@ -148,7 +148,8 @@ class World:
     def _bind(self, entry: _Pod, node: str, board: str, boards: int) -> None:
         del self.pending[entry.pod.name]
         entry.node, entry.board, entry.boards, entry.started = node, board, boards, self.now
-        entry.pod = replace(entry.pod, node=node, requests={board: boards}, accelerators={})
+        entry.pod = replace(entry.pod, node=node, requests={board: boards}, accelerators={},
+                            started=self.moment)
         used = self.used.setdefault(node, {})
         used[board] = used.get(board, 0) + boards
         self._account_change(node, boards)

@@ -1,0 +1,134 @@
+"""How long FPGA pods run, learned from the cluster's own. Pure.
+
+A pending pod may wait for a board that a running pod is about to free instead of a new
+instance (burst.core.defer); that needs the chance that a pod which has run for some time
+ends within the next seconds. Users give no durations: each reconcile notes the FPGA pods
+running (with their `status.startTime`) and, when one is gone by the next, its run time.
+Run times on real clusters are heavy-tailed (most short, a few for hours), so the chance is
+read off their distribution, not a mean: a Kaplan-Meier estimate over the runs that ended
+and, as runs known to last at least their age so far, those still going. Counting only the
+ended ones would make every long-running pod look about to end.
+
+The controller keeps no state of its own: the record is written to the status ConfigMap
+with the arrivals (`to_data`) and read back the next time (`from_data`); lost, it starts
+again from the pods running now.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from burst.core.model import Pod, Snapshot
+
+# Ended runs kept: enough for a busy day's distribution, bounded so the ConfigMap stays
+# small (each is a few bytes of JSON).
+MAX_ENDED = 500
+# No estimate from fewer runs known to have lasted at least as long as the pod asked about.
+MIN_AT_RISK = 8
+# A pod gone between two reconciles ended in between; after a long gap (the scaler did not
+# run) its end is not known better than this after it was last seen.
+_MAX_GAP_S = 60.0
+
+
+@dataclass(frozen=True)
+class Runs:
+    """FPGA pods seen running (key -> (started, last seen), unix seconds) and the run
+    seconds of those seen to end, oldest first."""
+
+    running: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    ended: tuple[float, ...] = ()
+
+
+def is_fpga(pod: Pod) -> bool:
+    """A pod of a user's FPGA job (not a DaemonSet's or mirror pod)."""
+    return bool(pod.requests or pod.accelerators) and not (pod.daemonset or pod.mirror)
+
+
+def observe(previous: Runs, snapshot: Snapshot, now: datetime) -> Runs:
+    """`previous` with the FPGA pods running now, and the runs of those gone since ended."""
+    moment = now.timestamp()
+    running: dict[str, tuple[float, float]] = {}
+    for pod in snapshot.pods:
+        if pod.node is None or not is_fpga(pod):
+            continue
+        key = pod.uid or pod.name
+        before = previous.running.get(key)
+        started = (pod.started.timestamp() if pod.started is not None
+                   else before[0] if before is not None else moment)
+        running[key] = (started, moment)
+    ended = list(previous.ended)
+    for key, (started, last) in previous.running.items():
+        if key not in running:
+            end = last + min(moment - last, 2 * _MAX_GAP_S) / 2  # midway to now, at most
+            ended.append(max(0.0, end - started))
+    return Runs(running, tuple(ended[-MAX_ENDED:]))
+
+
+@dataclass(frozen=True)
+class Survival:
+    """Kaplan-Meier: the share of runs lasting longer than t, as a step function."""
+
+    times: tuple[float, ...]  # the distinct run times at which runs ended, ascending
+    surviving: tuple[float, ...]  # S just after each of them
+    lengths: tuple[float, ...]  # every run, ended or still going, ascending
+
+    def share_beyond(self, t: float) -> float:
+        i = bisect.bisect_right(self.times, t)
+        return self.surviving[i - 1] if i else 1.0
+
+    def ends_within(self, age: float, within: float) -> float | None:
+        """The chance that a run `age` seconds old ends within `within` more seconds; None
+        when fewer than MIN_AT_RISK runs are known to have lasted that long."""
+        if len(self.lengths) - bisect.bisect_left(self.lengths, age) < MIN_AT_RISK:
+            return None
+        now = self.share_beyond(age)
+        if now <= 0.0:
+            return None
+        return 1.0 - self.share_beyond(age + within) / now
+
+
+def survival(runs: Runs, now: datetime) -> Survival:
+    """The estimate from the ended runs and, censored at their age, the running ones."""
+    moment = now.timestamp()
+    ongoing = [max(0.0, moment - started) for started, _ in runs.running.values()]
+    lengths = sorted([*runs.ended, *ongoing])
+    ended = sorted(runs.ended)
+    times: list[float] = []
+    surviving: list[float] = []
+    share, i = 1.0, 0
+    while i < len(ended):
+        t = ended[i]
+        j = bisect.bisect_right(ended, t)
+        at_risk = len(lengths) - bisect.bisect_left(lengths, t)
+        share *= 1.0 - (j - i) / at_risk
+        times.append(t)
+        surviving.append(share)
+        i = j
+    return Survival(tuple(times), tuple(surviving), tuple(lengths))
+
+
+def to_data(runs: Runs) -> str:
+    """Compact JSON for the status ConfigMap."""
+    return json.dumps(
+        {"running": {k: [round(s), round(t)] for k, (s, t) in sorted(runs.running.items())},
+         "ended": [round(r) for r in runs.ended]},
+        separators=(",", ":"),
+    )
+
+
+def from_data(text: str | None) -> Runs:
+    """The record `to_data` wrote; an empty Runs if missing or unreadable."""
+    if not text:
+        return Runs()
+    try:
+        data = json.loads(text)
+        return Runs(
+            {str(k): (float(s), float(t)) for k, (s, t) in data.get("running", {}).items()},
+            tuple(float(r) for r in data.get("ended", ()))[-MAX_ENDED:],
+        )
+    except (ValueError, TypeError, AttributeError):
+        return Runs()
