@@ -522,7 +522,7 @@ def test_a_pod_waits_for_a_board_its_neighbours_are_likely_to_free_and_is_told_w
     # THEN it waits for a U250 (one of the two jobs ends within 45 s 3 times in 4): no
     # instance is asked for, and the pod is told why
     assert first["outcome"] == "ok", first
-    assert first["first"]["outcomes"] == {"deferred": 1}
+    assert first["first"]["outcomes"]["deferred"] == 1  # pods of other tests may be pending
     assert aws.desired("onprem-f1-4xlarge") == 0
     ((reason, message),) = pod_events(admin, namespace, "job-3")
     assert reason == "ScaleUpDeferred"
