@@ -28,7 +28,7 @@ from burst.core.errors import DemandError
 from burst.core.fit import alternatives, placement_problem
 from burst.core.model import BoardResource, Outcome, Plan, Pod, PodDecision, Policy, Snapshot
 from burst.core.planner import plan as make_plan
-from burst.core.runtimes import Runs, Survival, is_fpga, survival
+from burst.core.runtimes import Runs, Survival, survival
 from burst.core.words import span
 
 # The least chance that enough boards are freed in time for a pod to wait for them.
@@ -54,7 +54,7 @@ def hold(plan: Plan, view: Snapshot, runs: Runs, policy: Policy, now: datetime) 
     pending = {p.name: p for p in view.pods if p.pending and p.created is not None}
     scaling = sorted(
         (pending[d.pod] for d in plan.pods if d.outcome is Outcome.SCALE_UP and d.pod in pending),
-        key=lambda p: (p.created or now, p.name),
+        key=lambda p: (p.created, p.name),
     )
     running = _running(view, runs, now) if scaling else []
     if not running:
@@ -63,7 +63,8 @@ def hold(plan: Plan, view: Snapshot, runs: Runs, policy: Policy, now: datetime) 
     waiting: dict[str, str] = {}
     shares: list[frozenset[str]] = []  # the running pods each waiting pod counts on
     for pod in scaling:
-        left = ((pod.created or now) + policy.defer_scale_up - now).total_seconds()
+        assert pod.created is not None  # `pending` holds only pods with one
+        left = (pod.created + policy.defer_scale_up - now).total_seconds()
         if left <= 0:
             continue
         chances = _chances(pod, view, running, estimate, left)
@@ -100,7 +101,7 @@ def _running(view: Snapshot, runs: Runs, now: datetime) -> list[_Running]:
         seen = runs.running.get(pod.uid or pod.name)
         started = (pod.started.timestamp() if pod.started is not None
                    else seen[0] if seen is not None else None)
-        if slot is None or started is None or not is_fpga(pod):
+        if slot is None or started is None or not pod.fpga_job:
             continue
         boards = dict(bound_usage(pod, allocatable[slot.name], view.catalog))
         found.append(_Running(pod.name, slot, boards, now.timestamp() - started))

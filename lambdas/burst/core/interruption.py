@@ -64,7 +64,7 @@ def demand_view(snapshot: Snapshot) -> Snapshot:
     if not marked:
         return snapshot
     twins = tuple(replace(p, node=None) for p in snapshot.pods
-                  if p.node in marked and _fpga(p) and not p.daemonset and not p.mirror)
+                  if p.node in marked and p.fpga_job)
     return replace(snapshot, pods=(*snapshot.pods, *twins))
 
 

@@ -90,6 +90,11 @@ class Pod:
     def pending(self) -> bool:
         return self.node is None
 
+    @property
+    def fpga_job(self) -> bool:
+        """A user's FPGA pod: it asks for boards and is not a DaemonSet's or mirror pod."""
+        return bool(self.requests or self.accelerators) and not (self.daemonset or self.mirror)
+
 
 @dataclass(frozen=True)
 class Node:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from burst.core.model import Pod, Snapshot
+from burst.core.model import Snapshot
 
 # Ended runs kept: enough for a busy day's distribution, bounded so the ConfigMap stays
 # small (each is a few bytes of JSON).
@@ -43,17 +43,12 @@ class Runs:
     ended: tuple[float, ...] = ()
 
 
-def is_fpga(pod: Pod) -> bool:
-    """A pod of a user's FPGA job (not a DaemonSet's or mirror pod)."""
-    return bool(pod.requests or pod.accelerators) and not (pod.daemonset or pod.mirror)
-
-
 def observe(previous: Runs, snapshot: Snapshot, now: datetime) -> Runs:
     """`previous` with the FPGA pods running now, and the runs of those gone since ended."""
     moment = now.timestamp()
     running: dict[str, tuple[float, float]] = {}
     for pod in snapshot.pods:
-        if pod.node is None or not is_fpga(pod):
+        if pod.node is None or not pod.fpga_job:
             continue
         key = pod.uid or pod.name
         before = previous.running.get(key)

@@ -235,7 +235,7 @@ class _Emptying:
         self.typical = keep.typical_run(snapshot, now)
 
     def __call__(self, node: Node, pods: Iterable[Pod]) -> str | None:
-        fpga = [p for p in pods if not (p.daemonset or p.mirror) and (p.requests or p.accelerators)]
+        fpga = [p for p in pods if p.fpga_job]
         if not fpga or node.annotations.get(SCALE_DOWN_DISABLED) == "true":
             return None
         used = sum(b for p in fpga for _, b in bound_usage(p, node.allocatable,
