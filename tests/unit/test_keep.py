@@ -3,6 +3,7 @@ expected sooner than a new boot, never past the configured maximum."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from burst.core import arrivals
 from burst.core.arrivals import Arrivals
 from burst.core.catalog import F2_BOARD, default_catalog
 from burst.core.model import Instance, Node, NodeGroup, Pod, Policy, ScaleDown, Snapshot
+from burst.core.runtimes import Runs
 from burst.core.scaledown import UNNEEDED_SINCE, rfc3339, to_be_deleted_taint, unneeded
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -39,7 +41,14 @@ def _node(group: NodeGroup, i: int, boards: int = 1, idle_since: datetime | None
 
 
 def _pod(name: str, created: datetime, node: str | None = None, boards: int = 1) -> Pod:
-    return Pod(f"ml/{name}", node=node, requests={F2_BOARD: boards}, created=created)
+    """A pod created at `created`; bound to `node`, it has run since then."""
+    return Pod(f"ml/{name}", node=node, requests={F2_BOARD: boards}, created=created,
+               started=created if node else None)
+
+
+def _ran(minutes: Iterable[float]) -> Runs:
+    """A record of ended runs of these lengths."""
+    return Runs({}, tuple(60.0 * m for m in minutes))
 
 
 def _every(minutes: float, count: int) -> Arrivals:
@@ -182,32 +191,43 @@ def _busy_big(pods: int, age: timedelta, *, tainted: bool = False) -> Snapshot:
     return Snapshot((big,), (node,), running, CATALOG)
 
 
-def test_a_big_node_held_by_one_long_pod_takes_no_new_pods_and_empties() -> None:
-    # GIVEN an 8-board node whose last pod has run an hour, and no pods arriving
-    plan = unneeded(_busy_big(1, timedelta(hours=1)), POLICY, NOW, arrivals=Arrivals())
-    # THEN it is tainted (no new pods), not terminated, and says why
+def test_a_big_node_whose_pods_are_about_to_end_takes_no_new_pods_and_empties() -> None:
+    # GIVEN runs of 50 to 70 minutes, and an 8-board node whose one pod has run an hour
+    record = _ran(range(50, 71))
+    plan = unneeded(_busy_big(1, timedelta(hours=1)), POLICY, NOW, arrivals=Arrivals(),
+                    runs=record)
+    # THEN it is tainted (no new pods: one would hold all 8 boards about an hour more), not
+    # terminated, and says why
     (step,) = plan.taint
     assert step.reason.startswith("emptying: 7 of its 8 boards idle")
+    assert "longer than its pods now" in step.reason
+    assert "one of its own costs one board for ~60 min" in step.reason
     assert not plan.terminate
     # AND while it empties, the taint stays
     still = unneeded(_busy_big(1, timedelta(hours=1), tainted=True), POLICY, NOW,
-                     arrivals=Arrivals())
+                     arrivals=Arrivals(), runs=record)
     assert not still.untaint and not still.terminate
     assert still.kept[0].reason.startswith("emptying")
 
 
 @pytest.mark.parametrize(
-    ("pods", "arrivals_every"),
+    ("pods", "age", "arrivals_every", "record"),
     [
-        pytest.param(7, None, id="nearly-full-a-new-pod-extends-it-little"),
-        pytest.param(1, 0.2, id="arrivals-fill-its-free-boards-within-a-boot"),
+        pytest.param(7, 1, None, _ran(range(1, 61)),
+                     id="seven-just-started-a-new-pod-rarely-outlasts-them"),
+        pytest.param(1, 60, 0.2, _ran(range(50, 71)),
+                     id="arrivals-fill-its-free-boards-within-a-boot"),
+        pytest.param(1, 120, None, _ran(range(1, 31)),
+                     id="its-pod-has-outrun-every-run-on-record-short-pods-end-before-it"),
+        pytest.param(1, 60, None, Runs(), id="run-times-not-known-yet"),
     ],
 )
 def test_a_big_busy_node_keeps_taking_pods_when_that_is_cheaper(
-    pods: int, arrivals_every: float | None
+    pods: int, age: int, arrivals_every: float | None, record: Runs
 ) -> None:
-    record = _every(arrivals_every, 150) if arrivals_every else Arrivals()
-    plan = unneeded(_busy_big(pods, timedelta(minutes=10)), POLICY, NOW, arrivals=record)
+    arrived = _every(arrivals_every, 150) if arrivals_every else Arrivals()
+    plan = unneeded(_busy_big(pods, timedelta(minutes=age)), POLICY, NOW, arrivals=arrived,
+                    runs=record)
     assert not plan.taint
 
 
@@ -241,9 +261,10 @@ def test_fixed_mode_keeps_cluster_autoscalers_timer() -> None:
     gap=st.one_of(st.none(), st.floats(0.2, 20)),
     big=st.booleans(),
     age=st.integers(1, 240),
+    ran=st.lists(st.integers(1, 300), max_size=30),
 )
 def test_adaptive_scale_down_never_removes_a_busy_node_and_bounds_idle_time(
-    idle: list[int], busy: int, gap: float | None, big: bool, age: int
+    idle: list[int], busy: int, gap: float | None, big: bool, age: int, ran: list[int]
 ) -> None:
     # GIVEN idle nodes idle for various minutes, busy nodes (1 or 8 boards, one pod each)
     # and some arrival rate
@@ -257,7 +278,7 @@ def test_adaptive_scale_down_never_removes_a_busy_node_and_bounds_idle_time(
     record = _every(gap, 20) if gap is not None else Arrivals()
     snapshot = Snapshot((group,), (*nodes, *busy_nodes), pods, CATALOG)
     # WHEN scale-down decides
-    plan = unneeded(snapshot, POLICY, NOW, arrivals=record)
+    plan = unneeded(snapshot, POLICY, NOW, arrivals=record, runs=_ran(ran))
     busy_names = {n.name for n in busy_nodes}
     # THEN no node with an FPGA pod is terminated; one may only be told to empty
     assert not {t.node for t in plan.terminate} & busy_names

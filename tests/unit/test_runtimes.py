@@ -104,6 +104,29 @@ def test_chances_are_probabilities_and_grow_with_the_window(
         assert 0.0 <= near <= far <= 1.0
 
 
+def test_a_new_run_outlasts_the_longest_remaining_one_as_the_distribution_says() -> None:
+    # GIVEN runs of 1..100 minutes, all ended: a new run lasts 50.5 min on average
+    estimate = survival(Runs({}, tuple(60.0 * k for k in range(1, 101))), NOW)
+    alone = estimate.outlasting([])
+    assert alone is not None and abs(alone[0] - alone[1]) < 1e-6
+    assert abs(alone[1] - 50.5 * 60) < 1e-6
+    # WHEN beside one run of 50 minutes (the rest uniform on 0..50 min):
+    # E[max(0, R - L)] = E[(100 - L)^2] / 200 min = 29.2 min
+    beside = estimate.outlasting([50 * 60.0])
+    assert beside is not None and abs(beside[0] / 60 - 29.17) < 0.03 * 29.17
+    # AND beside eight fresh runs it rarely outlasts all of them
+    crowd = estimate.outlasting([0.0] * 8)
+    assert crowd is not None and crowd[0] < beside[0] / 5
+    # AND beside a run older than all but a few on record, not at all, as far as it knows
+    assert estimate.outlasting([60.0 * (100 - MIN_AT_RISK + 2)]) == (0.0, alone[1])
+
+
+def test_nothing_is_said_of_outlasting_before_enough_runs_are_known() -> None:
+    assert survival(Runs({}, (60.0,) * (MIN_AT_RISK - 1)), NOW).outlasting([0.0]) is None
+    going = {f"p{i}": (T - 60, T) for i in range(MIN_AT_RISK)}
+    assert survival(Runs(going, ()), NOW).outlasting([0.0]) is None  # none ended yet
+
+
 def test_the_record_round_trips_and_garbage_reads_as_empty() -> None:
     runs = Runs({"ml/a": (T - 100, T)}, (60.0, 3600.0))
     assert runtimes.from_data(runtimes.to_data(runs)) == runs

@@ -28,7 +28,7 @@ from burst.core.errors import DemandError
 from burst.core.fit import alternatives, placement_problem
 from burst.core.model import BoardResource, Outcome, Plan, Pod, PodDecision, Policy, Snapshot
 from burst.core.planner import plan as make_plan
-from burst.core.runtimes import Runs, Survival, survival
+from burst.core.runtimes import Runs, Survival, started, survival
 from burst.core.words import span
 
 # The least chance that enough boards are freed in time for a pod to wait for them.
@@ -98,13 +98,11 @@ def _running(view: Snapshot, runs: Runs, now: datetime) -> list[_Running]:
     found = []
     for pod in view.pods:
         slot = slots.get(pod.node or "")
-        seen = runs.running.get(pod.uid or pod.name)
-        started = (pod.started.timestamp() if pod.started is not None
-                   else seen[0] if seen is not None else None)
-        if slot is None or started is None or not pod.fpga_job:
+        start = started(pod, runs)
+        if slot is None or start is None or not pod.fpga_job:
             continue
         boards = dict(bound_usage(pod, allocatable[slot.name], view.catalog))
-        found.append(_Running(pod.name, slot, boards, now.timestamp() - started))
+        found.append(_Running(pod.name, slot, boards, now.timestamp() - start))
     return found
 
 

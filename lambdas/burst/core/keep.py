@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from burst.core.arrivals import Arrivals, rate
 from burst.core.capacity import group_boards
 from burst.core.model import BoardResource, Node, NodeGroup, Policy, Snapshot
+from burst.core.runtimes import Survival
 from burst.core.words import span
 
 
@@ -99,44 +100,40 @@ def _total(entry: Idle, snapshot: Snapshot) -> int:
     return sum(group_boards(entry.group, snapshot.catalog).values())
 
 
-def typical_run(snapshot: Snapshot, now: datetime) -> timedelta | None:
-    """The median age of the FPGA pods running on burst nodes: for memoryless run times,
-    what one has still to run. None when none runs (or none has a creation time)."""
-    burst = {n.name for n in snapshot.nodes if n.node_group is not None}
-    ages = sorted(
-        now - p.created for p in snapshot.pods
-        if p.node in burst and p.created is not None and (p.requests or p.accelerators)
-    )
-    return ages[len(ages) // 2] if ages else None
-
-
 def emptying(
     node: Node,
-    fpga_pods: int,
+    ages: Sequence[float],
     used: int,
     snapshot: Snapshot,
     arrivals: Arrivals,
     policy: Policy,
     now: datetime,
-    typical: timedelta | None,
+    estimate: Survival,
 ) -> str | None:
     """Why a partly busy burst node should take no new pods and empty as its pods finish,
-    or None. A new pod on it keeps every board of it paid until that pod ends too: with k
-    pods there, that is about 1/(k+1) of a run longer (memoryless run times), for all B
-    boards; an instance of its own costs its board for the run plus a boot. Not if
-    arrivals are expected to fill its free boards within a boot anyway."""
+    or None. `ages`: seconds its FPGA pods have run; `estimate`: the cluster's run times.
+
+    A new pod on it keeps every board paid for as long as it outlasts the pods there now;
+    an instance of its own costs one board for its run plus a boot. Run times are
+    heavy-tailed: a pod that has run for hours is likely to run on for hours, and free
+    boards beside it cost nothing more to fill with short pods, while a node whose pods are
+    about to end would be held by a new one. Not emptying when arrivals are expected to
+    fill its free boards within a boot anyway, or when the run times are not known yet."""
     boards = sum(node.allocatable.values())
     free = boards - used
-    if typical is None or free <= 0 or boards <= 1 or not node.allocatable:
+    if free <= 0 or boards <= 1 or not node.allocatable:
         return None
     board = max(node.allocatable, key=lambda b: (node.allocatable[b], b))
     soon = rate(arrivals, board, now, policy.arrival_window).expected_in(free)
     if soon is not None and soon <= policy.boot_estimate.total_seconds():
         return None
-    run, boot = typical.total_seconds(), policy.boot_estimate.total_seconds()
-    longer = run / (fpga_pods + 1)
-    if boards * longer <= run + boot:
+    expected = estimate.outlasting(ages)
+    if expected is None:
+        return None
+    longer, run = expected
+    if boards * longer <= run + policy.boot_estimate.total_seconds():
         return None
     return (f"emptying: {free} of its {boards} boards idle; a new pod here would keep all "
-            f"{boards} paid ~{span(timedelta(seconds=longer))} longer, where one of its "
-            f"own costs one board and a boot (~{span(policy.boot_estimate)})")
+            f"{boards} paid ~{span(timedelta(seconds=longer))} longer than its pods now "
+            f"(the cluster's run times), where one of its own costs one board for "
+            f"~{span(timedelta(seconds=run))} and a boot (~{span(policy.boot_estimate)})")

@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from burst.core.model import Snapshot
+from burst.core.model import Pod, Snapshot
 
 # Ended runs kept: enough for a busy day's distribution, bounded so the ConfigMap stays
 # small (each is a few bytes of JSON).
 MAX_ENDED = 500
 # No estimate from fewer runs known to have lasted at least as long as the pod asked about.
 MIN_AT_RISK = 8
+# Points at which `Survival.outlasting` weighs when the longest of a node's runs ends:
+# geometric from 1 s to the longest run on record, fine where short runs crowd.
+_GRID = 64
 # A pod gone between two reconciles ended in between; after a long gap (the scaler did not
 # run) its end is not known better than this after it was last seen.
 _MAX_GAP_S = 60.0
@@ -43,6 +46,15 @@ class Runs:
     ended: tuple[float, ...] = ()
 
 
+def started(pod: Pod, runs: Runs) -> float | None:
+    """When a pod started running (unix seconds): its status.startTime, else when it was
+    first seen running; None if neither is known."""
+    if pod.started is not None:
+        return pod.started.timestamp()
+    seen = runs.running.get(pod.uid or pod.name)
+    return seen[0] if seen is not None else None
+
+
 def observe(previous: Runs, snapshot: Snapshot, now: datetime) -> Runs:
     """`previous` with the FPGA pods running now, and the runs of those gone since ended."""
     moment = now.timestamp()
@@ -50,16 +62,13 @@ def observe(previous: Runs, snapshot: Snapshot, now: datetime) -> Runs:
     for pod in snapshot.pods:
         if pod.node is None or not pod.fpga_job:
             continue
-        key = pod.uid or pod.name
-        before = previous.running.get(key)
-        started = (pod.started.timestamp() if pod.started is not None
-                   else before[0] if before is not None else moment)
-        running[key] = (started, moment)
+        start = started(pod, previous)
+        running[pod.uid or pod.name] = (start if start is not None else moment, moment)
     ended = list(previous.ended)
-    for key, (started, last) in previous.running.items():
+    for key, (began, last) in previous.running.items():
         if key not in running:
             end = last + min(moment - last, 2 * _MAX_GAP_S) / 2  # midway to now, at most
-            ended.append(max(0.0, end - started))
+            ended.append(max(0.0, end - began))
     return Runs(running, tuple(ended[-MAX_ENDED:]))
 
 
@@ -85,11 +94,55 @@ class Survival:
             return None
         return 1.0 - self.share_beyond(age + within) / now
 
+    def outlasting(self, ages: Sequence[float]) -> tuple[float, float] | None:
+        """(how long a new run is expected to outlast the longest remaining one of runs
+        aged `ages`, how long a new run is expected to last), in seconds: E[max(0, R - L)]
+        and E[R], R a new run, L the longest remaining. None with fewer than MIN_AT_RISK
+        runs on record or none ended. Runs are counted as ending by the longest on record
+        (the estimate knows nothing beyond it); a run older than all but MIN_AT_RISK on
+        record is taken to outlast them, as far as the record tells.
+
+        E[max(0, R - L)] = E[tail(L)], tail(l) the integral of the share of runs beyond
+        y from l on; L is distributed as the product of the runs' chances to have ended
+        by then (independent runs)."""
+        if len(self.lengths) < MIN_AT_RISK or not self.times:
+            return None
+        horizon = self.lengths[-1]
+        area = self._areas(horizon)
+        total = area(horizon)
+        grid = [0.0, *(horizon ** (k / _GRID) for k in range(1, _GRID + 1))]
+        ended_by = [1.0] * len(grid)  # P(L <= x) at each grid point
+        for age in ages:
+            for k, x in enumerate(grid):
+                chance = self.ends_within(age, x) if x < horizon else None
+                ended_by[k] *= chance if chance is not None else 0.0
+        expected = ended_by[0] * total
+        for k in range(1, len(grid)):
+            mass = ended_by[k] - ended_by[k - 1]
+            # tail() falls across the step: its mean over the step's two ends.
+            expected += mass * (2 * total - area(grid[k - 1]) - area(grid[k])) / 2
+        return expected, total
+
+    def _areas(self, horizon: float) -> Callable[[float], float]:
+        """x -> the integral of share_beyond from 0 to min(x, horizon)."""
+        edges = [0.0, *(t for t in self.times if t < horizon)]
+        levels = [1.0, *self.surviving[:len(edges) - 1]]
+        cumulative = [0.0]
+        for k in range(1, len(edges)):
+            cumulative.append(cumulative[-1] + levels[k - 1] * (edges[k] - edges[k - 1]))
+
+        def area(x: float) -> float:
+            x = min(x, horizon)
+            k = bisect.bisect_right(edges, x) - 1
+            return cumulative[k] + levels[k] * (x - edges[k])
+
+        return area
+
 
 def survival(runs: Runs, now: datetime) -> Survival:
     """The estimate from the ended runs and, censored at their age, the running ones."""
     moment = now.timestamp()
-    ongoing = [max(0.0, moment - started) for started, _ in runs.running.values()]
+    ongoing = [max(0.0, moment - began) for began, _ in runs.running.values()]
     lengths = sorted([*runs.ended, *ongoing])
     ended = sorted(runs.ended)
     times: list[float] = []

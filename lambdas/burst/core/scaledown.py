@@ -50,6 +50,7 @@ from burst.core.model import (
     Taint,
 )
 from burst.core.planner import plan as scale_up_plan
+from burst.core.runtimes import Runs, Survival, started, survival
 
 UNNEEDED_SINCE = "fpga-burst.io/unneeded-since"
 TO_BE_DELETED = "fpga-burst.io/to-be-deleted"
@@ -170,10 +171,12 @@ def unneeded(
     *,
     plan: Plan | None = None,
     arrivals: Arrivals | None = None,
+    runs: Runs | None = None,
 ) -> ScaleDownPlan:
     """The next scale-down step for every burst node. `plan`: the scale-up plan made on
     planning_view(snapshot); computed here if not given. `arrivals`: what the adaptive
-    policy learns the next pods from (none known: idle nodes are not kept)."""
+    policy learns the next pods from (none known: idle nodes are not kept); `runs`: how
+    long FPGA pods run (none known: no partly busy node is emptied)."""
     plan = plan if plan is not None else scale_up_plan(planning_view(snapshot), policy)
     needed = counted_on(snapshot, plan)
     groups = {g.name: g for g in snapshot.node_groups}
@@ -181,7 +184,8 @@ def unneeded(
     steps = _Steps()
     candidates: dict[str, list[Node]] = {}
     adaptive = policy.scale_down is ScaleDown.ADAPTIVE
-    empty = _Emptying(snapshot, arrivals or Arrivals(), policy, now) if adaptive else None
+    empty = (_Emptying(snapshot, arrivals or Arrivals(), runs or Runs(), policy, now)
+             if adaptive else None)
     for node in sorted(snapshot.nodes, key=lambda n: n.name):
         group = groups.get(node.node_group or "")
         if group is None or _terminating(node, group):
@@ -230,9 +234,17 @@ def _verdicts(
 class _Emptying:
     """keep.emptying for the nodes of one snapshot (adaptive scale-down)."""
 
-    def __init__(self, snapshot: Snapshot, arrivals: Arrivals, policy: Policy, now: datetime):
-        self.snapshot, self.arrivals, self.policy, self.now = snapshot, arrivals, policy, now
-        self.typical = keep.typical_run(snapshot, now)
+    def __init__(self, snapshot: Snapshot, arrivals: Arrivals, runs: Runs, policy: Policy,
+                 now: datetime):
+        self.snapshot, self.arrivals, self.runs, self.policy, self.now = (
+            snapshot, arrivals, runs, policy, now)
+        self._estimate: Survival | None = None  # made when a busy node first asks
+
+    @property
+    def estimate(self) -> Survival:
+        if self._estimate is None:
+            self._estimate = survival(self.runs, self.now)
+        return self._estimate
 
     def __call__(self, node: Node, pods: Iterable[Pod]) -> str | None:
         fpga = [p for p in pods if p.fpga_job]
@@ -240,8 +252,11 @@ class _Emptying:
             return None
         used = sum(b for p in fpga for _, b in bound_usage(p, node.allocatable,
                                                               self.snapshot.catalog))
-        return keep.emptying(node, len(fpga), used, self.snapshot, self.arrivals, self.policy,
-                             self.now, self.typical)
+        moment = self.now.timestamp()
+        # A pod whose start is not known counts as just started: it may run a full run.
+        ages = [moment - s if (s := started(p, self.runs)) is not None else 0.0 for p in fpga]
+        return keep.emptying(node, ages, used, self.snapshot, self.arrivals, self.policy,
+                             self.now, self.estimate)
 
 
 def _pods_by_node(pods: Iterable[Pod]) -> dict[str, list[Pod]]:

@@ -80,7 +80,8 @@ class Shell:
         self.runs = runtimes.observe(self.runs, snapshot, now)
         view = interruption.demand_view(scaledown.planning_view(snapshot))
         plan = defer.hold(make_plan(view, policy), view, self.runs, policy, now)
-        down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals)
+        down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals,
+                                  runs=self.runs)
         result = Result(now, snapshot, plan, down, version, dry_run=self.dry_run,
                         arrivals=self.arrivals, runs=self.runs)
         if self.writers is not None and not self.dry_run:
