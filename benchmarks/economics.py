@@ -11,7 +11,8 @@ next busiest days; and synthetic stress days (diurnal, bursty, long-tailed).
 
 Then the default with its bound on waiting for a board about to be freed (45 s) off, 2 and
 5 min. Per policy: jobs run, wait p50/p95/max, board-hours paid and used, utilisation, the
-idle split, cost, and the ratios of cost and p95 wait to the best fixed timer of the same run.
+idle split, instances paid and those no pod ever ran on, cost, and the ratios of cost and
+p95 wait to the best fixed timer of the same run.
 
 Run: .venv/bin/python benchmarks/economics.py [--alibaba FILE] [--jobs 600]
 """
@@ -72,7 +73,8 @@ def run(label: str, jobs: Sequence[Job], mode: str = MODES[0]) -> dict[str, Poli
     print(f"\n{label}: {len(jobs)} jobs, {len(outcomes)} policies in {took:.1f} s; "
           f"best fixed timer: {best.policy}")
     print(f"  {'policy':<22}{'run':>5}{'p50 m':>7}{'p95 m':>7}{'max m':>7}{'paid':>8}{'used':>8}"
-          f"{'util':>6}{'boot':>7}{'idle':>7}{'strand':>7}{'cost $':>9}{'/best':>7}{'p95/b':>7}")
+          f"{'util':>6}{'boot':>7}{'idle':>7}{'strand':>7}{'inst':>6}{'unused':>7}{'cost $':>9}"
+          f"{'/best':>7}{'p95/b':>7}")
     for o in outcomes.values():
         b = o.bill
         print(
@@ -80,6 +82,7 @@ def run(label: str, jobs: Sequence[Job], mode: str = MODES[0]) -> dict[str, Poli
             f"{o.percentile(0.95) / 60:>7.1f}{max(o.waits, default=0.0) / 60:>7.1f}"
             f"{b.paid:>8.1f}{b.used:>8.1f}"
             f"{_pct(b.used, b.paid):>6}{b.booting:>7.1f}{b.waiting:>7.1f}{b.stranded:>7.1f}"
+            f"{b.launches:>6}{b.unused:>7}"
             f"{b.cost:>9,.0f}{_ratio(o.cost, best.cost):>7}"
             f"{_ratio(o.percentile(0.95), best.percentile(0.95)):>7}"
         )

@@ -40,6 +40,8 @@ def test_a_launch_is_billed_from_running_with_a_60_second_minimum() -> None:
     assert bill.cost == pytest.approx(3.6 * 60 / 3600)
     assert bill.paid == pytest.approx(2 * 60 / 3600)
     assert bill.minimum == pytest.approx(2 * 30 / 3600)
+    # AND the one that never ran is not counted as an instance paid; no pod ran on the other
+    assert (bill.launches, bill.unused) == (1, 1)
 
 
 def test_paid_board_hours_split_into_used_booting_waiting_and_stranded() -> None:
@@ -57,6 +59,7 @@ def test_paid_board_hours_split_into_used_booting_waiting_and_stranded() -> None
     assert bill.used == pytest.approx(500 * hours)
     parts = bill.used + bill.booting + bill.waiting + bill.stranded + bill.minimum
     assert bill.paid == pytest.approx(parts) == pytest.approx(1400 * hours)
+    assert (bill.launches, bill.unused) == (1, 0)
 
 
 def test_a_spot_instance_ec2_interrupts_in_its_first_hour_is_not_charged_later_ones_are() -> None:

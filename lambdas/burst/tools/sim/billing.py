@@ -98,6 +98,9 @@ class Bill:
     stranded: float = 0.0
     minimum: float = 0.0
     cost: float = 0.0
+    launches: int = 0  # instances billed
+    unused: int = 0  # of them, ones no pod ever ran on: launched for pods that found a board
+    # elsewhere before they booted, or kept for arrivals that did not come
 
 
 @dataclass
@@ -105,13 +108,15 @@ class Ledger:
     accounts: dict[str, Account] = field(default_factory=dict)
 
     def bill(self, now: float) -> Bill:
-        totals = dict.fromkeys(Bill.__dataclass_fields__, 0.0)
+        totals = dict.fromkeys(("paid", "used", "booting", "waiting", "stranded", "minimum",
+                                "cost"), 0.0)
+        launches = unused = 0
         for account in self.accounts.values():
             account.settle(now)  # an instance still alive is billed up to now
             billed = account.billed_s(now)
             end = account.ended if account.ended is not None else now
             lived = max(0.0, end - account.running_at) if billed else 0.0
-            if account.free:
+            if account.free or not billed:
                 continue  # nothing paid, so no paid board-hour to split
             parts = {
                 "used": account.used_s,
@@ -120,8 +125,10 @@ class Ledger:
                 "stranded": account.stranded_s,
                 "minimum": account.boards * (billed - lived),
             }
+            launches += 1
+            unused += account.used_s == 0
             totals["paid"] += account.boards * billed / 3600.0
             totals["cost"] += account.price_per_hour * billed / 3600.0
             for key, value in parts.items():
                 totals[key] += value / 3600.0
-        return Bill(**totals)
+        return Bill(**totals, launches=launches, unused=unused)

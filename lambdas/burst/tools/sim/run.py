@@ -271,6 +271,8 @@ def table(outcomes: Sequence[PolicyResult]) -> str:
         ("idle: waiting scale-down", *(f"{o.bill.waiting:.1f}" for o in outcomes)),
         ("idle: stranded", *(f"{o.bill.stranded:.1f}" for o in outcomes)),
         ("idle: 60 s minimum", *(f"{o.bill.minimum:.1f}" for o in outcomes)),
+        ("instances paid", *(str(o.bill.launches) for o in outcomes)),
+        ("  no pod ever ran on", *(str(o.bill.unused) for o in outcomes)),
         ("cost", *(f"${o.cost:,.2f}" for o in outcomes)),
         ("scale-ups", *(str(o.scale_ups) for o in outcomes)),
         ("failed launches", *(str(o.failed_launches) for o in outcomes)),
