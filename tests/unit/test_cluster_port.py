@@ -30,6 +30,18 @@ def test_the_status_names_each_group_with_desired_upcoming_and_backoff_sorted_by
     assert data["lastDecisionTime"] == doc["time"] == "2026-11-27T03:00:00Z"
 
 
+def test_each_status_says_its_own_time_and_decision_when_the_rest_repeats() -> None:
+    groups = [NodeGroup("f2", "f2.6xlarge", 0, 2, 1)]
+    later = NOW + timedelta(seconds=10)
+    first = yaml.safe_load(status_data(groups, {}, "no change", NOW)["status.yaml"])
+    again = yaml.safe_load(status_data(groups, {}, "no change", later)["status.yaml"])
+    other = yaml.safe_load(status_data(groups, {"f2": 1}, "no change", later)["status.yaml"])
+    assert first["time"] == "2026-11-27T03:00:00Z" and again["time"] == "2026-11-27T03:00:10Z"
+    assert {**first, "time": ""} == {**again, "time": ""}
+    assert other["nodeGroups"][0]["upcoming"] == 1 and "upcoming" in again["nodeGroups"][0]
+    assert again["nodeGroups"][0]["upcoming"] == 0
+
+
 def test_a_token_expires_at_its_expiration_and_an_unreadable_one_never_does() -> None:
     assert TokenInfo("abcdef", NOW, "u").expired(NOW)
     assert not TokenInfo("abcdef", NOW + timedelta(seconds=1), "u").expired(NOW)
