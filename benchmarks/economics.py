@@ -6,15 +6,17 @@ groups of 1, 2 and 8 boards (f2.6xlarge, f2.12xlarge, f2.48xlarge, up to 60 inst
 each). A job's GPUs become replicas of one accelerator that takes a board of either kind.
 
 Traces: the Alibaba cluster-trace-gpu-v2023 pod list, if given (--alibaba FILE or
-BURST_ALIBABA_TRACE; not in this repository, see README): its busiest 24 h and the two
-next busiest days; and synthetic stress days (diurnal, bursty, long-tailed).
+BURST_ALIBABA_TRACE; not in this repository, see README): its busiest 24 h and the next
+busiest days (3 in all, --days for more); and synthetic stress days (diurnal, bursty,
+long-tailed).
 
 Then the default with its bound on waiting for a board about to be freed (45 s) off, 2 and
 5 min. Per policy: jobs run, wait p50/p95/max, board-hours paid and used, utilisation, the
 idle split, instances paid and those no pod ever ran on, cost, and the ratios of cost and
 p95 wait to the best fixed timer of the same run.
 
-Run: .venv/bin/python benchmarks/economics.py [--alibaba FILE] [--jobs 600]
+Run: .venv/bin/python benchmarks/economics.py [--alibaba FILE] [--days 3 | --window busiest:7d]
+     [--jobs 600]
 """
 
 from __future__ import annotations
@@ -114,6 +116,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=600, help="jobs per synthetic day")
     parser.add_argument("--alibaba", type=Path, default=os.environ.get("BURST_ALIBABA_TRACE"))
+    parser.add_argument("--days", type=int, default=3, help="the trace's busiest days to run")
+    parser.add_argument("--window", help="instead of days, one window of the trace, as "
+                        "burst simulate's --window (e.g. busiest:7d)")
     parser.add_argument("--mode", choices=MODES, default=MODES[0],
                         help="the scaler's mode (default watch, as deployed)")
     args = parser.parse_args()
@@ -122,13 +127,19 @@ def main() -> int:
           f"minute{scaler}; billing: {billing.RULE}; prices: burst/core/catalog.py "
           "(us-east-1 on-demand list prices); on-prem 2 x 2 U250; F2 groups of 1, 2, 8 boards, "
           "max 60")
-    for label, jobs in traces(args.alibaba, 3, args.jobs):
+    for label, jobs in traces(args.alibaba, args.days, args.jobs, args.window):
         run(label, jobs, args.mode)
     return 0
 
 
-def traces(path: Path | None, days: int, synthetic_jobs: int) -> Iterator[tuple[str, list[Job]]]:
-    """(label, jobs) of the trace's `days` busiest days, if given, then the synthetic days."""
+def traces(path: Path | None, days: int, synthetic_jobs: int,
+           window: str | None = None) -> Iterator[tuple[str, list[Job]]]:
+    """(label, jobs) of the trace's `days` busiest days, if given, then the synthetic days;
+    with `window`, that window of the trace alone."""
+    if path and window:
+        jobs = list(alibaba.load(path, alibaba.Import({"": ACCELERATOR}, window, LABELS)).jobs)
+        yield f"Alibaba {path.name}, window {window} ({len(jobs)} GPU pods)", jobs
+        return
     if path:
         for day, pods in busiest_days(path, days):
             window = f"{day * DAY}:{(day + 1) * DAY}"
