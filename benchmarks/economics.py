@@ -16,7 +16,7 @@ idle split, instances paid and those no pod ever ran on, cost, and the ratios of
 p95 wait to the best fixed timer of the same run.
 
 Run: .venv/bin/python benchmarks/economics.py [--alibaba FILE] [--days 3 | --window busiest:7d]
-     [--jobs 600]
+     [--jobs 600] [--boot 240] [--device-plugin 60]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from burst.core.catalog import F2_BOARD, default_catalog
+from burst.core.errors import ConfigError
 from burst.core.model import Catalog, Node, NodeGroup, Policy
 from burst.tools.sim import alibaba, billing, generate
 from burst.tools.sim.engine import PolicyResult, simulate
@@ -61,9 +62,9 @@ def cluster() -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
     return groups, onprem, catalog
 
 
-def run(label: str, jobs: Sequence[Job], mode: str = MODES[0]) -> dict[str, PolicyResult]:
+def run(label: str, jobs: Sequence[Job], timings: Timings,
+        mode: str = MODES[0]) -> dict[str, PolicyResult]:
     groups, onprem, catalog = cluster()
-    timings = Timings(parse(BOOT, "--boot"), parse(DEVICE_PLUGIN, "--device-plugin"))
     start = time.perf_counter()
     outcomes: dict[str, PolicyResult] = {}
     for spec in (*DEFAULT_COMPARE, *DEFER_BOUNDS):
@@ -121,14 +122,22 @@ def main() -> int:
                         "burst simulate's --window (e.g. busiest:7d)")
     parser.add_argument("--mode", choices=MODES, default=MODES[0],
                         help="the scaler's mode (default watch, as deployed)")
+    parser.add_argument("--boot", default=BOOT, help="as burst simulate's --boot")
+    parser.add_argument("--device-plugin", default=DEVICE_PLUGIN,
+                        help="as burst simulate's --device-plugin")
     args = parser.parse_args()
+    try:
+        timings = Timings(parse(args.boot, "--boot"), parse(args.device_plugin, "--device-plugin"))
+    except ConfigError as exc:
+        parser.error(str(exc))
     scaler = between_ticks(args.mode)
-    print(f"assumptions: boot {BOOT} s, device plugin {DEVICE_PLUGIN} s; scaler: one tick a "
+    print(f"assumptions: boot {args.boot} s, device plugin {args.device_plugin} s (seeded "
+          "draws: a number is a constant); scaler: one tick a "
           f"minute{scaler}; billing: {billing.RULE}; prices: burst/core/catalog.py "
           "(us-east-1 on-demand list prices); on-prem 2 x 2 U250; F2 groups of 1, 2, 8 boards, "
           "max 60")
     for label, jobs in traces(args.alibaba, args.days, args.jobs, args.window):
-        run(label, jobs, args.mode)
+        run(label, jobs, timings, args.mode)
     return 0
 
 
