@@ -113,7 +113,10 @@ def test_a_new_run_outlasts_the_longest_remaining_one_as_the_distribution_says()
     # WHEN beside one run of 50 minutes (the rest uniform on 0..50 min):
     # E[max(0, R - L)] = E[(100 - L)^2] / 200 min = 29.2 min
     beside = estimate.outlasting([50 * 60.0])
-    assert beside is not None and abs(beside[0] / 60 - 29.17) < 0.03 * 29.17
+    assert beside is not None and abs(beside[0] / 60 - 29.17) < 0.01 * 29.17
+    # AND beside one fresh run, E|R - L| / 2: (100^2 - 1) / 300 / 2 min = 16.7 min
+    fresh = estimate.outlasting([0.0])
+    assert fresh is not None and abs(fresh[0] / 60 - 16.67) < 0.01 * 16.67
     # AND beside eight fresh runs it rarely outlasts all of them
     crowd = estimate.outlasting([0.0] * 8)
     assert crowd is not None and crowd[0] < beside[0] / 5

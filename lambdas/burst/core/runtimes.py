@@ -110,12 +110,16 @@ class Survival:
         horizon = self.lengths[-1]
         area = self._areas(horizon)
         total = area(horizon)
-        grid = [0.0, *(horizon ** (k / _GRID) for k in range(1, _GRID + 1))]
+        inner = (horizon ** (k / _GRID) for k in range(1, _GRID)) if horizon > 1 else ()
+        grid = [0.0, *inner, horizon]
         ended_by = [1.0] * len(grid)  # P(L <= x) at each grid point
         for age in ages:
-            for k, x in enumerate(grid):
-                chance = self.ends_within(age, x) if x < horizon else None
-                ended_by[k] *= chance if chance is not None else 0.0
+            if self.ends_within(age, 0.0) is None:
+                ended_by = [0.0] * len(grid)  # it outlasts the record: L beyond the horizon
+                continue
+            for k, x in enumerate(grid[:-1]):
+                ended_by[k] *= self.ends_within(age, x) or 0.0
+            # ended_by[-1] stays: every run on record has ended by the longest of them
         expected = ended_by[0] * total
         for k in range(1, len(grid)):
             mass = ended_by[k] - ended_by[k - 1]
