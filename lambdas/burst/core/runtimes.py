@@ -114,11 +114,12 @@ class Survival:
         grid = [0.0, *inner, horizon]
         ended_by = [1.0] * len(grid)  # P(L <= x) at each grid point
         for age in ages:
-            if self.ends_within(age, 0.0) is None:
+            now = self.share_beyond(age) if self.ends_within(age, 0.0) is not None else 0.0
+            if now <= 0.0:
                 ended_by = [0.0] * len(grid)  # it outlasts the record: L beyond the horizon
                 continue
-            for k, x in enumerate(grid[:-1]):
-                ended_by[k] *= self.ends_within(age, x) or 0.0
+            for k, x in enumerate(grid[:-1]):  # ends_within(age, x), its checks done above
+                ended_by[k] *= 1.0 - self.share_beyond(age + x) / now
             # ended_by[-1] stays: every run on record has ended by the longest of them
         expected = ended_by[0] * total
         for k in range(1, len(grid)):
