@@ -104,7 +104,6 @@ def emptying(
     node: Node,
     ages: Sequence[float],
     used: int,
-    snapshot: Snapshot,
     arrivals: Arrivals,
     policy: Policy,
     now: datetime,

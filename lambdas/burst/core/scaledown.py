@@ -255,8 +255,8 @@ class _Emptying:
         moment = self.now.timestamp()
         # A pod whose start is not known counts as just started: it may run a full run.
         ages = [moment - s if (s := started(p, self.runs)) is not None else 0.0 for p in fpga]
-        return keep.emptying(node, ages, used, self.snapshot, self.arrivals, self.policy,
-                             self.now, self.estimate)
+        return keep.emptying(node, ages, used, self.arrivals, self.policy, self.now,
+                             self.estimate)
 
 
 def _pods_by_node(pods: Iterable[Pod]) -> dict[str, list[Pod]]:

@@ -153,10 +153,11 @@ def status_data(
         document["events"] = dict(events)
     if scale_down is not None:
         document["scaleDown"] = _scale_down(scale_down)
+    stamp = _time(now)
     data = {
-        "status.yaml": yaml.dump({"time": _time(now)}, Dumper=_Dumper) + _RECENT.text(document),
+        "status.yaml": yaml.dump({"time": stamp}, Dumper=_Dumper) + _RECENT.text(document),
         "lastDecision": last_decision,
-        "lastDecisionTime": _time(now),
+        "lastDecisionTime": stamp,
     }
     if seen is not None:
         data[ARRIVALS_KEY] = arrivals.to_data(seen)

@@ -15,7 +15,7 @@ instance), stranded (free boards on an instance that has some busy), or the mini
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 MINIMUM_S = 60.0
 FIRST_HOUR_S = 3600.0
@@ -103,21 +103,24 @@ class Bill:
     # elsewhere before they booted, or kept for arrivals that did not come
 
 
+# Bill's board-hours and dollars, summed over the accounts (its counts are counted apart).
+_AMOUNTS = tuple(f.name for f in fields(Bill) if f.type == "float")
+
+
 @dataclass
 class Ledger:
     accounts: dict[str, Account] = field(default_factory=dict)
 
     def bill(self, now: float) -> Bill:
-        totals = dict.fromkeys(("paid", "used", "booting", "waiting", "stranded", "minimum",
-                                "cost"), 0.0)
+        totals = dict.fromkeys(_AMOUNTS, 0.0)
         launches = unused = 0
         for account in self.accounts.values():
             account.settle(now)  # an instance still alive is billed up to now
             billed = account.billed_s(now)
-            end = account.ended if account.ended is not None else now
-            lived = max(0.0, end - account.running_at) if billed else 0.0
             if account.free or not billed:
                 continue  # nothing paid, so no paid board-hour to split
+            end = account.ended if account.ended is not None else now
+            lived = max(0.0, end - account.running_at)
             parts = {
                 "used": account.used_s,
                 "booting": account.booting_s(now),
