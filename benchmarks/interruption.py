@@ -39,7 +39,7 @@ import scaler_env
 
 from burst.adapters.kube import client, credentials
 from burst.adapters.kube.client import Kube
-from burst.core.interruption import INTERRUPTED
+from burst.core.notices.marks import INTERRUPTED
 from burst.handlers import lifecycle, runtime
 
 GOAL_SECONDS = 30.0

@@ -252,14 +252,14 @@ def log_bytes(name: str) -> Iterator[io.StringIO]:
 def tick_child() -> None:
     import botocore.client
 
-    from burst.core import scaledown
+    from burst.core.scaledown import unneeded as scaledown_rule
     from burst.handlers import runtime, scaler
     from burst.loop import act, reconcile, tell
 
     split = Split()
     split.wrap(reconcile, "observe", "observe")
     split.wrap(reconcile, "make_plan", "plan")
-    split.wrap(scaledown, "unneeded", "plan")
+    split.wrap(scaledown_rule, "unneeded", "plan")
     split.wrap(act.Act, "scale_up", "AWS")
     split.wrap(tell.Tell, "events", "Events")
     split.wrap(tell.Tell, "status", "status")
@@ -326,7 +326,7 @@ def plan_curve(sizes: list[int], upcoming: int, repeat: int) -> None:
     import statistics
 
     from burst.core.model import Policy
-    from burst.core.planner import plan
+    from burst.core.scaleup.planner import plan
 
     for size in sizes:
         snapshot = plan_snapshot(size, upcoming)

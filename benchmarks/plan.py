@@ -33,11 +33,20 @@ from typing import Any
 import pulp
 import yaml
 
-from burst.core.capacity import group_boards
 from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
-from burst.core.fit import alternatives, placement_problem
-from burst.core.model import Catalog, NodeGroup, Outcome, Pod, Policy, Snapshot, Taint, Toleration
-from burst.core.planner import plan
+from burst.core.model import (
+    Catalog,
+    NodeGroup,
+    Pod,
+    PodOutcome,
+    Policy,
+    Snapshot,
+    Taint,
+    Toleration,
+)
+from burst.core.scaleup.capacity import group_boards
+from burst.core.scaleup.fit import alternatives, placement_problem
+from burst.core.scaleup.planner import plan
 
 CATALOG = Catalog(
     accelerators={
@@ -118,7 +127,7 @@ def _time_shape(make: Callable[[int, random.Random], Snapshot], repeat: int) -> 
             result = plan(snapshot, Policy())
             wall.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
-        placed = sum(d.outcome is not Outcome.UNSCHEDULABLE for d in result.pods)
+        placed = sum(d.outcome is not PodOutcome.UNSCHEDULABLE for d in result.pods)
         median, median_cpu = statistics.median(wall) * 1000, statistics.median(cpu) * 1000
         print(
             f"  {pods:>6} pods: {median:8.1f} ms, CPU {median_cpu:6.1f} ms   ({placed} placed, "
@@ -288,7 +297,7 @@ def compare_costs(instances: int) -> None:
             skipped += 1  # some pod fits no group: not a cost question
             continue
         result = plan(snapshot, Policy(expanders=("price",)))
-        if any(d.outcome is Outcome.UNSCHEDULABLE for d in result.pods):
+        if any(d.outcome is PodOutcome.UNSCHEDULABLE for d in result.pods):
             print("  planner left a pod out where the optimum places all:", snapshot.pods)
             ratios.append(float("inf"))
             continue
@@ -351,7 +360,7 @@ def compare_placed(instances: int) -> None:
             CATALOG,
         )
         result = plan(snapshot, Policy())
-        placed = sum(d.outcome is not Outcome.UNSCHEDULABLE for d in result.pods)
+        placed = sum(d.outcome is not PodOutcome.UNSCHEDULABLE for d in result.pods)
         short.append(most_placed(snapshot) - placed)
     print(f"pods placed / exact maximum over {instances} random clusters whose max sizes bind:")
     print(

@@ -59,7 +59,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from burst.core.policy import SCALER_PERIOD, TOKEN_PERIOD  # noqa: E402
 from burst.loop import config as config_mod  # noqa: E402
 from burst.loop.clock import Clock  # noqa: E402
-from burst.loop.result import Result  # noqa: E402
+from burst.loop.result import Reconciled  # noqa: E402
 from burst.loop.watch import must_end, watch  # noqa: E402
 from stacks.controller.functions import (  # noqa: E402
     MEMORY_MB,
@@ -125,7 +125,7 @@ class IdleShell:
     config: config_mod.RuntimeConfig
     clock: Clock
 
-    def reconcile(self, stop_at: float | None = None) -> Result:
+    def reconcile(self, stop_at: float | None = None) -> Reconciled:
         raise AssertionError("an idle cluster never changes, so watch never reconciles")
 
 

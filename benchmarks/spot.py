@@ -89,7 +89,7 @@ def main() -> int:
           f"minute; billing: {billing.RULE}; on-demand prices (burst/core/catalog.py): {prices}; "
           f"Spot: {', '.join(f'{s:.0%}' for s in SPOT_SHARES)} of on-demand; "
           "on-prem 2 x 2 U250; a Spot launch failure backs its group off "
-          "(burst/core/backoff.py); interruptions: exponential, two-minute notice, the "
+          "(burst/core/scaleup/backoff.py); interruptions: exponential, two-minute notice, the "
           "evicted pods start over; weather (failure probability, interruptions per "
           f"instance-hour) of every Spot group: {WEATHER}")
     for label, jobs in traces(args.alibaba, args.days, args.jobs):

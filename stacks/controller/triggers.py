@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from burst.core.events import HEALTH, REBALANCE, SPOT_INTERRUPTION
+from burst.core.notices.events import HEALTH, REBALANCE, SPOT_INTERRUPTION
 from burst.core.policy import SCALER_PERIOD, TOKEN_PERIOD
 from stacks.controller.functions import SCALER, TOKENS
 
@@ -31,7 +31,7 @@ LIFECYCLE_EVENTS = (
     "EC2 Instance Launch Unsuccessful",
 )
 # They name only the instance, not its group: the lifecycle function keeps those of the
-# managed groups (burst.loop.interruption) and logs why it ignores the rest.
+# managed groups (burst.loop.notices) and logs why it ignores the rest.
 EC2_NOTICES = (SPOT_INTERRUPTION, REBALANCE)
 
 

@@ -69,7 +69,7 @@ def test_asset_has_no_tools_and_everything_the_handlers_import(
             continue
         seen.add(name)
         todo.extend(_burst_imports(_path(root, name)))
-    assert {"burst.handlers.scaler", "burst.loop.reconcile", "burst.core.planner"} <= seen
+    assert {"burst.handlers.scaler", "burst.loop.reconcile", "burst.core.scaleup.planner"} <= seen
     # (`from burst.x import name`: either burst.x.name is a module, or burst.x has `name`)
     missing = {
         m for name in seen for m in _burst_imports(_path(root, name))

@@ -19,7 +19,7 @@ from hypothesis import event, find, given, settings
 from hypothesis import strategies as st
 
 from burst.core.errors import ConfigError
-from burst.core.expanders import EXPANDERS
+from burst.core.scaleup.expanders import EXPANDERS
 from burst.handlers import runtime
 from burst.loop import config as runtime_config
 from stacks.config import parse

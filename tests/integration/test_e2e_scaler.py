@@ -31,10 +31,10 @@ from scaler_env import LambdaContext, emitted_metrics, scheduled_event
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
-from burst.core import runtimes
 from burst.core.errors import KubeNotFoundError
-from burst.core.runtimes import Runs
-from burst.core.scaledown import TO_BE_DELETED, UNNEEDED_SINCE, rfc3339
+from burst.core.scaledown import runtimes
+from burst.core.scaledown.runtimes import Runs
+from burst.core.scaledown.unneeded import TO_BE_DELETED, UNNEEDED_SINCE, rfc3339
 from burst.handlers import runtime, scaler
 from burst.loop import config as config_mod
 from burst.loop.config import WatchSettings

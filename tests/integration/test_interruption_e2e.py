@@ -32,8 +32,8 @@ from test_e2e_scaler import (
 )
 
 from burst.adapters.kube.client import Json, Kube
-from burst.core.interruption import INTERRUPTED, REBALANCING
 from burst.core.names import EventReason
+from burst.core.notices.marks import INTERRUPTED, REBALANCING
 from burst.handlers import lifecycle, runtime
 
 __all__ = ["aws", "moto_endpoint", "test_id"]  # fixtures shared with the scaler's e2e tests

@@ -31,6 +31,7 @@ from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.drain import Backoff
 from burst.adapters.kube.watch import PendingWatch
+from burst.core import lifecycle as rules
 from burst.core.errors import KubeNotFoundError
 from burst.core.model import Instance, NodeGroup
 from burst.handlers import lifecycle as handler
@@ -203,8 +204,8 @@ def test_a_terminate_drains_respecting_the_pdb_and_a_killed_invocation_is_finish
     assert first["result"] == "draining" and first["remaining"] == [f"{namespace}/job"]
     node = read_node(world, node_name)
     assert node is not None and node["spec"]["unschedulable"] is True
-    assert lifecycle.REMOVAL_TAINT.key in {t["key"] for t in node["spec"]["taints"]}
-    assert lifecycle.DRAIN_STARTED in node["metadata"]["annotations"]
+    assert rules.REMOVAL_TAINT.key in {t["key"] for t in node["spec"]["taints"]}
+    assert rules.DRAIN_STARTED in node["metadata"]["annotations"]
     assert "job" in objects.pods_in(world.admin, namespace)
     # WHEN the PDB allows it and Lambda retries the event (a continued drain heartbeats)
     unguard(world, namespace)
@@ -234,7 +235,7 @@ def test_a_drain_killed_mid_way_is_finished_by_the_scaler_tick(
     group = NodeGroup(GROUP, "f1.4xlarge", 0, 4, 0,
                       instances=(Instance(world.instance, "Terminating:Wait"),))
     cluster = world.adapters.cluster
-    nodes = cluster.observe(lifecycle.instance_groups([group])).nodes
+    nodes = cluster.observe(rules.instance_groups([group])).nodes
     for operation in ("record_lifecycle_action_heartbeat", "complete_lifecycle_action"):
         params = {"AutoScalingGroupName": GROUP, "LifecycleHookName": lifecycle.TERMINATE_HOOK,
                   "InstanceId": world.instance}
@@ -246,7 +247,7 @@ def test_a_drain_killed_mid_way_is_finished_by_the_scaler_tick(
                                 stop_at=world.clock.monotonic() + 40)
     (outcome,) = lifecycle.continue_terminations(drainer, [group], nodes)
     # THEN it finishes the drain, deletes the Node and completes the action
-    assert outcome.result is lifecycle.Result.COMPLETED and not outcome.over_deadline
+    assert outcome.result is lifecycle.HookResult.COMPLETED and not outcome.over_deadline
     assert read_node(world, node_name) is None
 
 
@@ -306,10 +307,10 @@ def test_the_scaler_tick_completes_a_launch_whose_event_came_before_the_node_was
     # WHEN the tick sees the instance still in Pending:Wait (by instance id: no token)
     group = NodeGroup(GROUP, "f1.4xlarge", 0, 4, 1, boards={F1: 2},
                       instances=(Instance(world.instance, "Pending:Wait"),))
-    nodes = world.adapters.cluster.observe(lifecycle.instance_groups([group])).nodes
+    nodes = world.adapters.cluster.observe(rules.instance_groups([group])).nodes
     world.stub.add_response("complete_lifecycle_action", {}, {
         "AutoScalingGroupName": GROUP, "LifecycleHookName": lifecycle.LAUNCH_HOOK,
         "InstanceId": world.instance, "LifecycleActionResult": "CONTINUE"})
     (outcome,) = lifecycle.continue_launches(world.aws.lifecycle, [group], nodes)
     # THEN it completes the launch with CONTINUE
-    assert (outcome.result, outcome.node) == (lifecycle.Result.COMPLETED, node_name)
+    assert (outcome.result, outcome.node) == (lifecycle.HookResult.COMPLETED, node_name)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from burst.core.backoff import (
+from burst.core.model import NodeGroup
+from burst.core.scaleup.backoff import (
     Backoff,
     BackoffPolicy,
     ScalingActivity,
@@ -19,8 +20,7 @@ from burst.core.backoff import (
     last_launch,
     with_backoff,
 )
-from burst.core.launchfail import LONG, REMEDY, LaunchFailure
-from burst.core.model import NodeGroup
+from burst.core.scaleup.launchfail import LONG, REMEDY, LaunchFailure
 
 DAY = datetime(2026, 11, 27, tzinfo=UTC)
 ICE = (

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from burst.core.catalog import F2_BOARD, default_catalog
-from burst.core.defer import at_least, hold
-from burst.core.model import Node, NodeGroup, Outcome, Plan, Pod, Policy, Snapshot, Taint
-from burst.core.planner import plan as make_plan
-from burst.core.runtimes import Runs
+from burst.core.model import Node, NodeGroup, Plan, Pod, PodOutcome, Policy, Snapshot, Taint
+from burst.core.scaledown.defer import at_least, hold
+from burst.core.scaledown.runtimes import Runs
+from burst.core.scaleup.planner import plan as make_plan
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy()
@@ -42,7 +42,7 @@ def _hold(view: Snapshot, policy: Policy = POLICY, runs: Runs = RUNS) -> Plan:
     return hold(make_plan(view, policy), view, runs, policy, NOW)
 
 
-def _outcomes(plan: Plan) -> dict[str, Outcome]:
+def _outcomes(plan: Plan) -> dict[str, PodOutcome]:
     return {d.pod: d.outcome for d in plan.pods}
 
 
@@ -53,7 +53,7 @@ def test_a_pod_waits_for_the_board_of_pods_likely_to_end_and_asks_for_no_instanc
     assert make_plan(view, POLICY).scale_ups
     held = _hold(view)
     # THEN it waits (one of two such pods ends in time 3 times in 4) and nothing is raised
-    assert _outcomes(held) == {"ml/new": Outcome.DEFERRED}
+    assert _outcomes(held) == {"ml/new": PodOutcome.DEFERRED}
     assert held.scale_ups == ()
     reason = held.pods[0].reason or ""
     assert "waits up to 45 s for a board" in reason and "75%" in reason
@@ -65,35 +65,35 @@ def test_only_as_many_pods_wait_as_boards_are_likely_to_be_freed() -> None:
     pods = [_pending(f"p{i}", age=3 - i) for i in range(3)]
     held = _hold(_snapshot(_running("a", 100), _running("b", 100), *pods))
     # THEN the oldest waits (1 of 2 ends: 75 %), the second not (both end: 25 %)
-    assert _outcomes(held) == {"ml/p0": Outcome.DEFERRED, "ml/p1": Outcome.SCALE_UP,
-                               "ml/p2": Outcome.SCALE_UP}
+    assert _outcomes(held) == {"ml/p0": PodOutcome.DEFERRED, "ml/p1": PodOutcome.SCALE_UP,
+                               "ml/p2": PodOutcome.SCALE_UP}
     assert [(s.node_group, s.to_size) for s in held.scale_ups] == [("f2-6x", 2)]
 
 
 def test_no_wait_for_pods_unlikely_to_end_or_past_the_bound_or_when_turned_off() -> None:
     old = _snapshot(_running("a", 600), _running("b", 600), _pending("new"))
-    assert _outcomes(_hold(old)) == {"ml/new": Outcome.SCALE_UP}
+    assert _outcomes(_hold(old)) == {"ml/new": PodOutcome.SCALE_UP}
     late = _snapshot(_running("a", 100), _running("b", 100), _pending("new", age=45))
-    assert _outcomes(_hold(late)) == {"ml/new": Outcome.SCALE_UP}
+    assert _outcomes(_hold(late)) == {"ml/new": PodOutcome.SCALE_UP}
     likely = _snapshot(_running("a", 100), _running("b", 100), _pending("new"))
     off = replace(POLICY, defer_scale_up=timedelta(0))
-    assert _outcomes(_hold(likely, off)) == {"ml/new": Outcome.SCALE_UP}
+    assert _outcomes(_hold(likely, off)) == {"ml/new": PodOutcome.SCALE_UP}
     # AND with no run times known, no pod waits
-    assert _outcomes(_hold(likely, runs=Runs())) == {"ml/new": Outcome.SCALE_UP}
+    assert _outcomes(_hold(likely, runs=Runs())) == {"ml/new": PodOutcome.SCALE_UP}
 
 
 def test_a_board_freed_where_the_pod_cannot_go_or_too_few_boards_are_not_waited_for() -> None:
     # a taint the pod does not tolerate
     tainted = _snapshot(_running("a", 100), _running("b", 100), _pending("new"),
                         taints=(Taint("dedicated", "other", "NoSchedule"),))
-    assert _outcomes(_hold(tainted)) == {"ml/new": Outcome.SCALE_UP}
+    assert _outcomes(_hold(tainted)) == {"ml/new": PodOutcome.SCALE_UP}
     # a 2-board pod: one ending pod leaves one board, not two
     big = _hold(_snapshot(_running("a", 100), _running("b", 100), _pending("new", boards=2)))
-    assert _outcomes(big) == {"ml/new": Outcome.SCALE_UP}
+    assert _outcomes(big) == {"ml/new": PodOutcome.SCALE_UP}
     assert [(s.node_group, s.to_size) for s in big.scale_ups] == [("f2-12x", 1)]
     # unless one pod holds both (it ends in time 1 in 2: LIKELY enough)
     both = _hold(_snapshot(_running("a", 100, boards=2), _pending("new", boards=2)))
-    assert _outcomes(both) == {"ml/new": Outcome.DEFERRED}
+    assert _outcomes(both) == {"ml/new": PodOutcome.DEFERRED}
 
 
 @given(st.lists(st.floats(min_value=0, max_value=1), max_size=7), st.integers(0, 8))
@@ -122,8 +122,8 @@ def test_only_pods_a_scale_up_was_for_wait_within_the_bound_and_no_group_grows_m
     was = _outcomes(before)
     waited_for = {p.name: w for p, w in zip(pending, waited, strict=True)}
     for d in after.pods:
-        if d.outcome is Outcome.DEFERRED:
-            assert was[d.pod] is Outcome.SCALE_UP
+        if d.outcome is PodOutcome.DEFERRED:
+            assert was[d.pod] is PodOutcome.SCALE_UP
             assert waited_for[d.pod] < POLICY.defer_scale_up.total_seconds()
     assert sorted(_outcomes(after)) == sorted(was)  # every pod still decided, once
     grown = {s.node_group: s.to_size for s in before.scale_ups}

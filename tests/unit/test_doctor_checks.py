@@ -15,7 +15,7 @@ import pytest
 from burst.adapters.kube import credentials
 from burst.core import jwt
 from burst.core.errors import ConfigError, EventError, KubeForbiddenError
-from burst.core.events import Diagnose, LaunchUnsuccessful, ScheduledTick, parse_request
+from burst.core.notices.events import Diagnose, LaunchUnsuccessful, ScheduledTick, parse_request
 from burst.handlers import lifecycle
 from burst.loop import doctor
 from burst.loop.config import RuntimeConfig

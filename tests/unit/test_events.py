@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from burst.core.errors import EventError
-from burst.core.events import (
+from burst.core.notices.events import (
     LaunchLifecycleAction,
     LaunchUnsuccessful,
     RebalanceRecommendation,
@@ -281,7 +281,7 @@ def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
     import json
     from pathlib import Path
 
-    from burst.core.events import parse_event
+    from burst.core.notices.events import parse_event
 
     raw = json.loads(
         (Path(__file__).parents[2] / "events" / "launch-lifecycle-action.json").read_text()

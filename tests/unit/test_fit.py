@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from burst.core.errors import DemandError
-from burst.core.fit import Alternative, alternatives, selector_mismatch, untolerated
 from burst.core.model import Catalog, Pod, Taint, Toleration
+from burst.core.scaleup.fit import Alternative, alternatives, selector_mismatch, untolerated
 
 CATALOG = Catalog(
     accelerators={

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from burst.core.catalog import F1_BOARD, default_catalog
-from burst.core.interruption import (
+from burst.core.model import Catalog, Instance, Node, NodeGroup, Pod, PodOutcome, Policy, Snapshot
+from burst.core.notices.marks import (
     INTERRUPTED,
     REBALANCE_WAIT,
     REBALANCING,
@@ -13,9 +14,8 @@ from burst.core.interruption import (
     due_drains,
     rebalancing_taint,
 )
-from burst.core.model import Catalog, Instance, Node, NodeGroup, Outcome, Pod, Policy, Snapshot
-from burst.core.planner import plan
-from burst.core.scaledown import planning_view
+from burst.core.scaledown.unneeded import planning_view
+from burst.core.scaleup.planner import plan
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CATALOG = Catalog(instance_types=default_catalog().instance_types)
@@ -53,7 +53,7 @@ def test_a_rebalancing_node_is_drained_once_its_pods_fit_on_the_replacements_boa
     replacement = Node("spot-1", node_group="f1", instance_id="i-1", allocatable={F1_BOARD: 2})
     snapshot = Snapshot((group(2),), (rebalancing(), replacement), (job("a"),), CATALOG)
     found = plan(demand_view(planning_view(snapshot)), Policy())
-    assert [(d.outcome, d.node) for d in found.pods] == [(Outcome.FITS_EXISTING, "spot-1")]
+    assert [(d.outcome, d.node) for d in found.pods] == [(PodOutcome.FITS_EXISTING, "spot-1")]
     (drain,) = due_drains(snapshot, found, NOW)
     assert drain.node == "spot-0" and "fits on boards already there" in drain.reason
 
@@ -62,7 +62,7 @@ def test_a_rebalancing_node_waits_while_its_replacement_boots_then_at_most_the_b
     # GIVEN the replacement is on its way (desired 2, one node registered)
     snapshot = Snapshot((group(2),), (rebalancing(),), (job("a"),), CATALOG)
     found = plan(demand_view(planning_view(snapshot)), Policy())
-    assert [d.outcome for d in found.pods] == [Outcome.FITS_UPCOMING]
+    assert [d.outcome for d in found.pods] == [PodOutcome.FITS_UPCOMING]
     assert not found.scale_ups  # asked for once, not again on every tick
     assert due_drains(snapshot, found, NOW + REBALANCE_WAIT - timedelta(seconds=1)) == ()
     # THEN after the bounded wait it is drained anyway

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from burst.core.events import RebalanceRecommendation, ScheduledChange, SpotInterruption
-from burst.core.interruption import INTERRUPTED, REBALANCING, Drain
 from burst.core.model import Instance, Node, NodeGroup, Pod, Taint
-from burst.loop.interruption import Result, continue_drains, handle
+from burst.core.notices.events import RebalanceRecommendation, ScheduledChange, SpotInterruption
+from burst.core.notices.marks import INTERRUPTED, REBALANCING, Drain
 from burst.loop.lifecycle import Drainer
+from burst.loop.notices import NoticeResult, continue_drains, handle
 from burst.ports.aws import LifecycleResult
 from burst.ports.cluster import ClusterView, DrainResult
 
@@ -113,30 +113,31 @@ def test_a_spot_warning_marks_tells_and_drains_and_its_duplicate_changes_nothing
     cluster, drainer = world()
     (first,) = handle(SPOT, cluster, cluster, drainer, [GROUP])
     node = cluster.nodes["spot-1"]
-    assert (first.result, first.drain and first.drain.evicted) == (Result.DRAINED, ("ml/job",))
+    evicted = first.drain and first.drain.evicted
+    assert (first.result, evicted) == (NoticeResult.DRAINED, ("ml/job",))
     assert node.unschedulable and INTERRUPTED in node.annotations
     assert [t.key for t in node.taints] == [INTERRUPTED]
     assert cluster.events == [("spot-1", "SpotInterruption")]
     (again,) = handle(SPOT, cluster, cluster, drainer, [GROUP])
-    assert again.result is Result.ALREADY_DONE and "duplicate" in again.reason
+    assert again.result is NoticeResult.ALREADY_DONE and "duplicate" in again.reason
     assert cluster.events == [("spot-1", "SpotInterruption")]  # told once
 
 
 def test_a_rebalance_marks_without_draining_and_one_after_an_interruption_is_ignored() -> None:
     cluster, drainer = world()
     (marked,) = handle(REBALANCE, cluster, cluster, drainer, [GROUP])
-    assert marked.result is Result.MARKED and cluster.drained == []
+    assert marked.result is NoticeResult.MARKED and cluster.drained == []
     assert cluster.nodes["spot-1"].annotations[REBALANCING] == REBALANCE.time.isoformat()
     (dup,) = handle(replace(REBALANCE, time=T0), cluster, cluster, drainer, [GROUP])
-    assert dup.result is Result.ALREADY_DONE
+    assert dup.result is NoticeResult.ALREADY_DONE
     # the first notice's time is kept: the bounded wait does not restart
     assert cluster.nodes["spot-1"].annotations[REBALANCING] == REBALANCE.time.isoformat()
     # GIVEN the interruption then comes: drained at once
     (spot,) = handle(SPOT, cluster, cluster, drainer, [GROUP])
-    assert spot.result is Result.DRAINED and cluster.drained == ["spot-1"]
+    assert spot.result is NoticeResult.DRAINED and cluster.drained == ["spot-1"]
     # AND a rebalance delivered out of order after it changes nothing
     (late,) = handle(REBALANCE, cluster, cluster, drainer, [GROUP])
-    assert late.result is Result.ALREADY_DONE and "already interrupted" in late.reason
+    assert late.result is NoticeResult.ALREADY_DONE and "already interrupted" in late.reason
 
 
 def test_foreign_instances_and_gone_nodes_are_left_alone_and_say_why() -> None:
@@ -144,14 +145,14 @@ def test_foreign_instances_and_gone_nodes_are_left_alone_and_say_why() -> None:
     health = ScheduledChange("e3", T0, ("i-1", "i-9"), "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED")
     del cluster.nodes["spot-1"]
     late, foreign = handle(health, cluster, cluster, drainer, [GROUP])
-    assert (late.result, late.node_group) == (Result.LATE, "f1")
-    assert foreign.result is Result.NOT_OURS and cluster.drained == []
+    assert (late.result, late.node_group) == (NoticeResult.LATE, "f1")
+    assert foreign.result is NoticeResult.NOT_OURS and cluster.drained == []
 
 
 def test_the_tick_drains_what_due_drains_chose_and_stops_at_its_deadline() -> None:
     cluster, drainer = world()
     due = (Drain("spot-1", "interrupted (spot-interruption)"),)
     (outcome,) = continue_drains(drainer, due, list(cluster.nodes.values()))
-    assert (outcome.result, outcome.instance_id) == (Result.DRAINED, "i-1")
+    assert (outcome.result, outcome.instance_id) == (NoticeResult.DRAINED, "i-1")
     late = replace(drainer, stop_at=0.0)
     assert continue_drains(late, due, list(cluster.nodes.values())) == ()

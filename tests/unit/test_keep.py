@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.core import arrivals
-from burst.core.arrivals import Arrivals
 from burst.core.catalog import F2_BOARD, default_catalog
 from burst.core.model import Instance, Node, NodeGroup, Pod, Policy, ScaleDown, Snapshot
-from burst.core.runtimes import Runs
-from burst.core.scaledown import UNNEEDED_SINCE, rfc3339, to_be_deleted_taint, unneeded
+from burst.core.scaledown import arrivals
+from burst.core.scaledown.arrivals import Arrivals
+from burst.core.scaledown.runtimes import Runs
+from burst.core.scaledown.unneeded import UNNEEDED_SINCE, rfc3339, to_be_deleted_taint, unneeded
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy()  # adaptive by default

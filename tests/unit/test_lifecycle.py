@@ -9,20 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
+from burst.core.lifecycle import DRAIN_STARTED, REMOVAL_TAINT, heartbeat_due, not_useful
 from burst.core.model import Instance, Node, NodeGroup, Taint
 from burst.loop.lifecycle import (
-    DRAIN_STARTED,
     LAUNCH_HOOK,
-    REMOVAL_TAINT,
     TERMINATE_HOOK,
     Drainer,
-    Result,
+    HookResult,
     Target,
     continue_launches,
     continue_terminations,
-    heartbeat_due,
     launch,
-    not_useful,
 )
 from burst.ports.aws import LifecycleResult
 from burst.ports.cluster import DrainResult
@@ -157,7 +154,7 @@ def test_terminate_cordons_taints_drains_deletes_the_node_and_completes_continue
     _clock, cluster, aws, drainer = setup(drain_needs=30)
     seen = cluster.nodes["ip-10-0-1-5"]
     outcome = drainer.terminate(TERMINATE, [seen])
-    assert outcome.result is Result.COMPLETED and not outcome.over_deadline
+    assert outcome.result is HookResult.COMPLETED and not outcome.over_deadline
     assert cluster.deleted == ["ip-10-0-1-5"]
     assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]
     assert aws.heartbeats == 0  # 30 s of a 600 s hook: nothing to extend
@@ -168,7 +165,7 @@ def test_terminate_keeps_the_drain_start_on_the_node_and_taints_it() -> None:
     _clock, cluster, aws, drainer = setup(drain_needs=1000, stop_after=100)
     outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
     after = cluster.nodes["ip-10-0-1-5"]
-    assert outcome.result is Result.DRAINING
+    assert outcome.result is HookResult.DRAINING
     assert after.annotations[DRAIN_STARTED] == T0.isoformat()
     assert after.unschedulable and REMOVAL_TAINT in after.taints
     assert aws.completed == []
@@ -177,19 +174,19 @@ def test_terminate_keeps_the_drain_start_on_the_node_and_taints_it() -> None:
 def test_a_killed_drain_is_finished_by_the_next_invocation_with_a_heartbeat_first() -> None:
     clock, cluster, aws, drainer = setup(drain_needs=150, stop_after=100)
     first = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
-    assert first.result is Result.DRAINING and aws.heartbeats == 0
+    assert first.result is HookResult.DRAINING and aws.heartbeats == 0
     # A retry of the same event, 20 s later, with a fresh invocation budget.
     clock.seconds += 20
     again = Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=clock.seconds + 280)
     second = again.terminate(TERMINATE, list(cluster.nodes.values()))
-    assert second.result is Result.COMPLETED and second.heartbeats == 1
+    assert second.result is HookResult.COMPLETED and second.heartbeats == 1
     assert second.drain_seconds == 170  # from the start kept on the node, not this invocation's
 
 
 def test_a_drain_that_cannot_finish_completes_at_the_deadline_with_over_deadline() -> None:
     clock, cluster, aws, drainer = setup(drain_needs=10_000, stop_after=10_000)
     outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
-    assert outcome.result is Result.COMPLETED and outcome.over_deadline
+    assert outcome.result is HookResult.COMPLETED and outcome.over_deadline
     assert clock.seconds == TIMEOUT.total_seconds()
     assert cluster.deleted == ["ip-10-0-1-5"]
     assert aws.heartbeats == 1  # at half the timeout
@@ -197,8 +194,8 @@ def test_a_drain_that_cannot_finish_completes_at_the_deadline_with_over_deadline
 
 def test_terminate_for_a_node_already_gone_just_completes_and_a_duplicate_is_fine() -> None:
     _clock, cluster, _aws, drainer = setup()
-    assert drainer.terminate(TERMINATE, []).result is Result.COMPLETED
-    assert drainer.terminate(TERMINATE, []).result is Result.ALREADY_DONE
+    assert drainer.terminate(TERMINATE, []).result is HookResult.COMPLETED
+    assert drainer.terminate(TERMINATE, []).result is HookResult.ALREADY_DONE
     assert cluster.deleted == []
 
 
@@ -206,15 +203,15 @@ def test_a_drain_refused_by_safe_to_evict_waits_without_completing() -> None:
     _clock, cluster, aws, drainer = setup()
     cluster.refuse = True
     outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
-    assert outcome.result is Result.REFUSED and aws.completed == []
+    assert outcome.result is HookResult.REFUSED and aws.completed == []
 
 
 def test_launch_waits_for_a_useful_node_then_completes_once() -> None:
     aws = FakeAws({(LAUNCH_HOOK, "i-1")})
     target = Target(GROUP.name, LAUNCH_HOOK, "i-1", "tok")
-    assert launch(aws, target, GROUP, [node(boards=0)]).result is Result.WAITING
-    assert launch(aws, target, GROUP, [node()]).result is Result.COMPLETED
-    assert launch(aws, target, GROUP, [node()]).result is Result.ALREADY_DONE
+    assert launch(aws, target, GROUP, [node(boards=0)]).result is HookResult.WAITING
+    assert launch(aws, target, GROUP, [node()]).result is HookResult.COMPLETED
+    assert launch(aws, target, GROUP, [node()]).result is HookResult.ALREADY_DONE
     assert aws.completed == [(LAUNCH_HOOK, "i-1", LifecycleResult.CONTINUE)]
 
 
@@ -224,11 +221,11 @@ def test_the_tick_continues_only_instances_waiting_in_their_lifecycle_state() ->
         Instance("i-3", "Terminating:Wait"))})
     aws = FakeAws({(LAUNCH_HOOK, "i-1"), (TERMINATE_HOOK, "i-3")})
     launched = continue_launches(aws, [group], [node()])
-    assert [(o.instance_id, o.result) for o in launched] == [("i-1", Result.COMPLETED)]
+    assert [(o.instance_id, o.result) for o in launched] == [("i-1", HookResult.COMPLETED)]
     clock = FakeClock()
     cluster = FakeCluster(clock)
     drained = continue_terminations(Drainer(cluster, cluster, aws, clock, TIMEOUT, 40), [group], [])
-    assert [(o.instance_id, o.result) for o in drained] == [("i-3", Result.COMPLETED)]
+    assert [(o.instance_id, o.result) for o in drained] == [("i-3", HookResult.COMPLETED)]
 
 
 def test_a_node_deleted_between_observe_and_cordon_counts_as_gone() -> None:
@@ -240,5 +237,5 @@ def test_a_node_deleted_between_observe_and_cordon_counts_as_gone() -> None:
         raise KubeNotFoundError("read node", 404, "NotFound", name)
 
     cluster.annotate_node = gone  # type: ignore[method-assign]
-    assert drainer.terminate(TERMINATE, seen).result is Result.COMPLETED
+    assert drainer.terminate(TERMINATE, seen).result is HookResult.COMPLETED
     assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from burst.core.model import Outcome, Plan
-from burst.core.planner import plan
+from burst.core.model import Plan, PodOutcome
+from burst.core.scaleup.planner import plan
 from burst.tools.report import to_json
 from burst.tools.scenario import parse
 
@@ -417,7 +417,7 @@ def test_pods_nothing_can_host_get_a_reason_and_cause_no_scale_up(
     spec: dict[str, Any], reason: str
 ) -> None:
     from burst.core.model import Pod, Snapshot
-    from burst.core.planner import plan as plan_
+    from burst.core.scaleup.planner import plan as plan_
     from burst.tools.scenario import parse as parse_
 
     base = parse_({"node_groups": F1_GROUPS, "catalog": {"accelerators": XGB}}, "t.yaml")
@@ -430,7 +430,7 @@ def test_pods_nothing_can_host_get_a_reason_and_cause_no_scale_up(
     snapshot = Snapshot(base.snapshot.node_groups, (), (the_pod,), base.snapshot.catalog)
     result = plan_(snapshot, base.policy)
     assert result.scale_ups == ()
-    assert result.pods[0].outcome is Outcome.UNSCHEDULABLE
+    assert result.pods[0].outcome is PodOutcome.UNSCHEDULABLE
     assert reason in (result.pods[0].reason or "")
 
 
@@ -481,7 +481,7 @@ def test_missing_instances_of_a_backed_off_group_are_not_counted_as_upcoming() -
         "t.yaml",
     )
     result = plan_with_backoff(scenario, "f1-4xlarge", "launch failed")
-    assert result.pods[0].outcome is Outcome.SCALE_UP
+    assert result.pods[0].outcome is PodOutcome.SCALE_UP
     assert result.pods[0].node_group == "f1-16xlarge"
 
 
@@ -545,7 +545,7 @@ def test_a_launching_node_not_ready_yet_is_upcoming_but_a_broken_one_is_not(
     nodes = tuple(replace(n, instance_id="i-1") for n in snap.nodes)
     groups = tuple(replace(g, instances=(Instance("i-1", state),)) for g in snap.node_groups)
     result = plan(replace(snap, nodes=nodes, node_groups=groups), scenario.policy)
-    assert result.pods[0].outcome is (Outcome.FITS_UPCOMING if upcoming else Outcome.SCALE_UP)
+    assert result.pods[0].outcome is (PodOutcome.FITS_UPCOMING if upcoming else PodOutcome.SCALE_UP)
 
 
 def test_a_cordoned_burst_node_is_neither_capacity_nor_an_instance_on_its_way() -> None:

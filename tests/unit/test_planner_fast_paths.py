@@ -16,13 +16,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.core.baseline import _Added, _Compat, _fill_registered, _first_fit, record
-from burst.core.bins import EPSILON, PodClass
-from burst.core.capacity import Slot, Template
-from burst.core.fit import Alternative, placement_problem
-from burst.core.model import NodeGroup, Outcome, Pod, PodDecision, Taint, Toleration
-from burst.core.packing import _knapsack
-from burst.core.planner import _place_on_slots
+from burst.core.model import NodeGroup, Pod, PodDecision, PodOutcome, Taint, Toleration
+from burst.core.scaleup.baseline import _Added, _Compat, _fill_registered, _first_fit, record
+from burst.core.scaleup.bins import EPSILON, PodClass
+from burst.core.scaleup.capacity import Slot, Template
+from burst.core.scaleup.fit import Alternative, placement_problem
+from burst.core.scaleup.packing import _knapsack
+from burst.core.scaleup.planner import _place_on_slots
 
 BOARDS = ("a", "b")
 
@@ -185,7 +185,7 @@ def reference_best_fit(
             fitting, key=lambda sa: (sa[0].free[sa[1].board] - sa[1].boards, sa[0].name)
         )
         slot.free[alt.board] -= alt.boards
-        record(decisions, pods[placed], slot, alt, Outcome.FITS_UPCOMING)
+        record(decisions, pods[placed], slot, alt, PodOutcome.FITS_UPCOMING)
         placed += 1
     del pods[:placed]
 
@@ -223,7 +223,7 @@ def test_best_fit_from_buckets_equals_looking_at_every_slot_for_every_pod(
     fast_pods, slow_pods = list(pods), list(pods)
     fast: dict[str, PodDecision] = {}
     slow: dict[str, PodDecision] = {}
-    _place_on_slots(cls, fast_pods, fast_slots, Outcome.FITS_UPCOMING, fast)
+    _place_on_slots(cls, fast_pods, fast_slots, PodOutcome.FITS_UPCOMING, fast)
     reference_best_fit(cls, slow_pods, slow_slots, slow)
     assert fast == slow
     assert fast_pods == slow_pods

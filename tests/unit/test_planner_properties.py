@@ -12,22 +12,22 @@ from collections import defaultdict
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from burst.core.capacity import group_boards
 from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
-from burst.core.fit import Alternative, alternatives, placement_problem
 from burst.core.model import (
     Catalog,
     Node,
     NodeGroup,
-    Outcome,
     Plan,
     Pod,
+    PodOutcome,
     Policy,
     Snapshot,
     Taint,
     Toleration,
 )
-from burst.core.planner import plan
+from burst.core.scaleup.capacity import group_boards
+from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
+from burst.core.scaleup.planner import plan
 
 BOARDS = (F1_BOARD, F2_BOARD)
 CATALOG = Catalog(
@@ -93,12 +93,12 @@ def _check_feasible(snapshot: Snapshot, result: Plan) -> None:
     assert sorted(d.pod for d in result.pods) == sorted(pods)
     for d in result.pods:
         pod = pods[d.pod]
-        if d.outcome is Outcome.UNSCHEDULABLE:
+        if d.outcome is PodOutcome.UNSCHEDULABLE:
             assert d.reason
             continue
         assert d.board is not None and d.boards is not None
         assert Alternative(d.board, d.boards) in alternatives(pod, CATALOG)
-        if d.outcome is Outcome.FITS_EXISTING:
+        if d.outcome is PodOutcome.FITS_EXISTING:
             node = nodes[d.node or ""]
             assert placement_problem(pod, node.labels, node.taints) is None
             used[(node.name, d.board)] += d.boards
@@ -224,7 +224,7 @@ def test_when_max_sizes_bind_the_small_pods_are_placed_not_left_out() -> None:
     # WHEN the plan is made
     result = plan(_max_sizes_bind(), Policy())
     # THEN only one pod is left out, the most any plan can place
-    left_out = [d.pod for d in result.pods if d.outcome is Outcome.UNSCHEDULABLE]
+    left_out = [d.pod for d in result.pods if d.outcome is PodOutcome.UNSCHEDULABLE]
     assert len(left_out) == 1, left_out
     assert result.price_per_hour_added == 2 * INSTANCE_TYPES["f1.16xlarge"].price_per_hour
 
@@ -240,7 +240,7 @@ def test_no_plan_costs_more_than_pod_by_pod_greedy_without_priorities(snapshot: 
         snapshot.catalog,
     )
     result = plan(flat, Policy())
-    unplaced = sum(d.outcome is Outcome.UNSCHEDULABLE for d in result.pods)
+    unplaced = sum(d.outcome is PodOutcome.UNSCHEDULABLE for d in result.pods)
     greedy_unplaced, greedy_price = greedy_cost(flat)
     assert unplaced <= greedy_unplaced
     if unplaced == greedy_unplaced:
@@ -272,13 +272,13 @@ def test_on_prem_boards_are_used_before_paid_ones(snapshot: Snapshot) -> None:
     # WHEN the free on-prem boards it leaves are counted
     free = {n.name: dict(n.allocatable) for n in snapshot.nodes if n.node_group is None}
     for d in result.pods:
-        if d.outcome is Outcome.FITS_EXISTING and d.node in free and d.board:
+        if d.outcome is PodOutcome.FITS_EXISTING and d.node in free and d.board:
             free[d.node][d.board] -= d.boards or 0
     pods = {p.name: p for p in snapshot.pods}
     nodes = {n.name: n for n in snapshot.nodes}
     # THEN no pod that new capacity is bought for could have run on one of them
     for d in result.pods:
-        if d.outcome is not Outcome.SCALE_UP:
+        if d.outcome is not PodOutcome.SCALE_UP:
             continue
         pod = pods[d.pod]
         for name, boards in free.items():

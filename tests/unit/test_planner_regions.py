@@ -14,7 +14,7 @@ from test_planner_properties import snapshots
 
 from burst.core.errors import ConfigError
 from burst.core.model import NodeGroup, Policy, Snapshot
-from burst.core.planner import plan
+from burst.core.scaleup.planner import plan
 from burst.tools.report import to_json, to_table
 from burst.tools.scenario import load, parse
 

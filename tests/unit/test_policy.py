@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from burst.core.errors import ConfigError
-from burst.core.expanders import EXPANDERS
 from burst.core.model import Policy, ScaleDown
 from burst.core.policy import (
     FIELDS,
@@ -21,8 +20,9 @@ from burst.core.policy import (
     parse_policy,
     policy_document,
 )
+from burst.core.scaleup.expanders import EXPANDERS
 from burst.tools import scenario
-from burst.tools.sim.run import parse_policy as parse_spec
+from burst.tools.sim.run import policy_from_spec as parse_spec
 
 
 def test_no_fields_is_the_default_policy() -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from burst.core.backoff import ScalingActivity
 from burst.core.catalog import F1_BOARD
 from burst.core.errors import AwsThrottledError, ClusterUnreachableError, KubeThrottledError
 from burst.core.model import Instance, Node, NodeGroup, Pod, Taint
-from burst.core.scaledown import TO_BE_DELETED, UNNEEDED_SINCE
+from burst.core.scaledown.unneeded import TO_BE_DELETED, UNNEEDED_SINCE
+from burst.core.scaleup.backoff import ScalingActivity
 from burst.loop import config as config_mod
 from burst.loop.act import Writers
 from burst.loop.reconcile import Shell
@@ -113,7 +113,7 @@ class FakeCluster:
 
 @dataclass
 class FakeAws:
-    """NodeGroups, Capacity and LifecycleActions in memory."""
+    """NodeGroups, CapacityWriter and LifecycleActions in memory."""
 
     groups: list[NodeGroup] = field(default_factory=list)
     throttled: bool = False

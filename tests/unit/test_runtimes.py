@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from burst.core import runtimes
 from burst.core.catalog import F2_BOARD
 from burst.core.model import Node, Pod, Snapshot
-from burst.core.runtimes import MIN_AT_RISK, Runs, survival
+from burst.core.scaledown import runtimes
+from burst.core.scaledown.runtimes import MIN_AT_RISK, Runs, survival
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 T = NOW.timestamp()

@@ -22,7 +22,7 @@ from burst.core.model import (
     ScaleDown,
     Snapshot,
 )
-from burst.core.scaledown import (
+from burst.core.scaledown.unneeded import (
     TO_BE_DELETED,
     UNNEEDED_SINCE,
     ScaleDownPlan,

@@ -14,7 +14,7 @@ from burst.core.model import Policy, ScaleDown
 from burst.tools.cli import main
 from burst.tools.scenario import load as load_scenario
 from burst.tools.sim.engine import PolicyResult, simulate
-from burst.tools.sim.run import parse_policy, parse_run
+from burst.tools.sim.run import parse_run, policy_from_spec
 from burst.tools.sim.timing import constant
 from burst.tools.sim.trace import Job, load
 from burst.tools.sim.world import Timings
@@ -195,14 +195,14 @@ def test_bad_trace_names_file_line_and_column(
     ],
 )
 def test_policy_specs(spec: str, check) -> None:  # type: ignore[no-untyped-def]
-    assert check(parse_policy(spec, Policy()))
+    assert check(policy_from_spec(spec, Policy()))
 
 
 @pytest.mark.parametrize("spec", ["unneeded=soon", "colour=red", "expanders=cheapest", "x",
                                   "defer=-1"])
 def test_bad_policy_spec_is_a_config_error(spec: str) -> None:
     with pytest.raises(ConfigError):
-        parse_policy(spec, Policy())
+        policy_from_spec(spec, Policy())
 
 
 def test_cli_compares_policies_side_by_side_and_writes_a_png(

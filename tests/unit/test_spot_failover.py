@@ -12,21 +12,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from burst.core.backoff import ScalingActivity, with_backoff
 from burst.core.catalog import F2_BOARD, INSTANCE_TYPES
 from burst.core.model import (
     Catalog,
     Instance,
     NodeGroup,
-    Outcome,
     Plan,
     Pod,
+    PodOutcome,
     Policy,
     Snapshot,
     VcpuQuota,
 )
-from burst.core.planner import plan
 from burst.core.quota import remaining
+from burst.core.scaleup.backoff import ScalingActivity, with_backoff
+from burst.core.scaleup.planner import plan
 from burst.core.spot import CAPACITY_TYPE_LABEL, ON_DEMAND, SPOT, price_per_hour
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -92,7 +92,7 @@ def test_a_group_price_observed_live_outranks_the_catalog() -> None:
 def test_a_spot_group_with_no_price_anywhere_is_never_priced_as_on_demand() -> None:
     result = run([group("spot", kind=SPOT)], pods(1),
                  catalog=Catalog(instance_types=dict(INSTANCE_TYPES)))
-    assert result.pods[0].outcome is Outcome.UNSCHEDULABLE
+    assert result.pods[0].outcome is PodOutcome.UNSCHEDULABLE
     assert "spot: instance type f2.6xlarge has no known Spot price" in (result.pods[0].reason or "")
 
 
@@ -100,7 +100,7 @@ def test_a_pod_that_refuses_spot_never_lands_on_a_spot_group() -> None:
     refuses = pods(2, node_selector={CAPACITY_TYPE_LABEL: ON_DEMAND})
     assert targets(run([group("od"), group("spot", kind=SPOT)], refuses)) == {"od"}
     alone = run([group("spot", kind=SPOT)], refuses)
-    assert {d.outcome for d in alone.pods} == {Outcome.UNSCHEDULABLE}
+    assert {d.outcome for d in alone.pods} == {PodOutcome.UNSCHEDULABLE}
     assert f"{CAPACITY_TYPE_LABEL}" in (alone.pods[0].reason or "")
 
 
@@ -133,7 +133,7 @@ def test_after_a_launch_failure_the_next_tick_sends_the_pods_to_the_next_best_gr
 def test_with_nowhere_else_to_go_the_pod_reason_names_the_failure_kind_and_remedy() -> None:
     result = run([failed_at(group("od"), VCPU)], pods(1))
     reason = result.pods[0].reason or ""
-    assert result.pods[0].outcome is Outcome.UNSCHEDULABLE
+    assert result.pods[0].outcome is PodOutcome.UNSCHEDULABLE
     assert ("od: backed off: launch failed at 11:59 (vCPU quota exceeded: VcpuLimitExceeded"
             in reason)
     assert "raise the quota Running On-Demand F instances (L-74FC7D96)" in reason
@@ -144,7 +144,7 @@ def test_the_planner_never_asks_beyond_the_f_vcpu_quota_and_says_so_on_the_pod()
     quota = VcpuQuota(limits={ON_DEMAND: 96}, used_elsewhere={ON_DEMAND: 48})
     result = run([group("od")], pods(3), quota)
     assert [(s.from_size, s.to_size) for s in result.scale_ups] == [(0, 2)]
-    refused = [d for d in result.pods if d.outcome is Outcome.UNSCHEDULABLE]
+    refused = [d for d in result.pods if d.outcome is PodOutcome.UNSCHEDULABLE]
     assert len(refused) == 1
     assert "on-demand F vCPU quota (Running On-Demand F instances, L-74FC7D96; 48 vCPUs left)" \
         in (refused[0].reason or "")

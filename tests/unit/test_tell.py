@@ -12,10 +12,10 @@ import pytest
 import yaml
 from test_reconcile import ONPREM, FakeAws, FakeClock, FakeCluster, Telemetry, f1_group, shell
 
-from burst.core import runtimes
 from burst.core.catalog import F1_BOARD, F2_BOARD
 from burst.core.model import Instance, Node, NodeGroup, Pod
-from burst.core.runtimes import Runs
+from burst.core.scaledown import runtimes
+from burst.core.scaledown.runtimes import Runs
 from burst.loop import tell
 from burst.loop.reconcile import Shell
 from burst.loop.status import DIGEST_ROOM, RUNS_KEY, read_memory, status_data, told_key

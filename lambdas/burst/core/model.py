@@ -156,7 +156,7 @@ class Policy:
     max_price_per_hour: float | None = None
     expanders: tuple[str, ...] = ("priority", "price")
     # "adaptive": an idle node is kept while a pod is expected to need it sooner than a new
-    # boot takes (burst.core.keep); "fixed": given back after scale_down_unneeded_time and
+    # boot takes (burst.core.scaledown.keep); "fixed": given back after scale_down_unneeded_time and
     # not within scale_down_delay_after_add of a scale-up, as Cluster Autoscaler does.
     scale_down: ScaleDown = field(default_factory=lambda: ScaleDown.ADAPTIVE)
     scale_down_unneeded_time: timedelta = timedelta(minutes=10)
@@ -167,7 +167,7 @@ class Policy:
     max_idle_time: timedelta = timedelta(minutes=15)
     arrival_window: timedelta = timedelta(minutes=30)
     # A pod waits up to this long after it was created for a board a running pod is likely
-    # to free, instead of a new instance (burst.core.defer); zero: never. 45 s keeps a pod
+    # to free, instead of a new instance (burst.core.scaledown.defer); zero: never. 45 s keeps a pod
     # that waits and then needs an instance after all within boot + one minute.
     defer_scale_up: timedelta = timedelta(seconds=45)
     token_ttl: timedelta = timedelta(hours=1)  # lifetime of each kubeadm join token
@@ -194,7 +194,7 @@ class Snapshot:
     vcpu_quota: VcpuQuota | None = None  # None: not known, no limit applied
 
 
-class Outcome(StrEnum):
+class PodOutcome(StrEnum):
     FITS_EXISTING = "fits-existing"
     FITS_UPCOMING = "fits-upcoming"
     SCALE_UP = "scale-up"
@@ -213,7 +213,7 @@ class ScaleUp:
 @dataclass(frozen=True)
 class PodDecision:
     pod: str
-    outcome: Outcome
+    outcome: PodOutcome
     node: str | None = None
     node_group: str | None = None
     board: BoardResource | None = None

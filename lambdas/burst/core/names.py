@@ -65,12 +65,12 @@ class EventReason(StrEnum):
 
     TRIGGERED_SCALE_UP = "TriggeredScaleUp"
     NOT_TRIGGER_SCALE_UP = "NotTriggerScaleUp"
-    # A pod waiting for a board a running pod is likely to free (burst.core.defer).
+    # A pod waiting for a board a running pod is likely to free (burst.core.scaledown.defer).
     SCALE_UP_DEFERRED = "ScaleUpDeferred"
     # On burst nodes: first seen idle (kept or not, and why); marked for deletion or not.
     IDLE = "Idle"
     SCALE_DOWN = "ScaleDown"
-    # On burst nodes whose instance is going or at risk (burst.loop.interruption).
+    # On burst nodes whose instance is going or at risk (burst.loop.notices).
     SPOT_INTERRUPTION = "SpotInterruption"
     REBALANCE_RECOMMENDATION = "RebalanceRecommendation"
     SCHEDULED_CHANGE = "ScheduledChange"

@@ -34,9 +34,9 @@ from datetime import timedelta
 from typing import Any
 
 from burst.core.errors import ConfigError
-from burst.core.expanders import validate_chain
 from burst.core.model import Policy, ScaleDown
 from burst.core.regions import AWS_REGIONS
+from burst.core.scaleup.expanders import validate_chain
 
 # How often the tokens function runs (the CDK schedule).
 TOKEN_PERIOD = timedelta(minutes=15)

@@ -12,7 +12,7 @@ from typing import Any
 
 from burst.adapters.kube.doctor import KubeProbe
 from burst.core.errors import BurstError
-from burst.core.events import Diagnose
+from burst.core.notices.events import Diagnose
 from burst.handlers import runtime
 from burst.loop import doctor
 from burst.loop.clock import Clock

@@ -1,6 +1,6 @@
 """The lifecycle function: an ASG launch/terminate lifecycle action, a failed launch, or a
 notice that an instance is going or at risk (Spot interruption warning, rebalance
-recommendation, AWS Health scheduled change: burst.loop.interruption).
+recommendation, AWS Health scheduled change: burst.loop.notices).
 
 Launch: complete CONTINUE once the node is useful; terminate: cordon, drain, delete the
 Node, complete (burst.loop.lifecycle). A failed launch is only logged and counted: the scaler
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from burst.core.backoff import error_code
 from burst.core.errors import BurstError, EventError
-from burst.core.events import (
+from burst.core.names import Metric
+from burst.core.notices.events import (
     LaunchUnsuccessful,
     RebalanceRecommendation,
     RunNow,
@@ -22,10 +22,10 @@ from burst.core.events import (
     SpotInterruption,
     parse_event,
 )
-from burst.core.launchfail import classify
-from burst.core.names import Metric
+from burst.core.scaleup.backoff import error_code
+from burst.core.scaleup.launchfail import classify
 from burst.handlers import runtime
-from burst.loop import interruption, lifecycle
+from burst.loop import lifecycle, notices
 from burst.loop.clock import SystemClock
 from burst.loop.config import RuntimeConfig
 
@@ -57,7 +57,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         drainer = lifecycle.Drainer(built.cluster, built.cluster, built.aws.lifecycle, clock,
                                     cfg.lifecycle.terminate_timeout, stop_at)
         if isinstance(action, (SpotInterruption, RebalanceRecommendation, ScheduledChange)):
-            return _notice(interruption.handle(action, built.cluster, built.cluster, drainer,
+            return _notice(notices.handle(action, built.cluster, built.cluster, drainer,
                                                groups), action.id)
         outcome = lifecycle.handle(action, built.cluster, drainer, groups)
     except BurstError as exc:
@@ -75,7 +75,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
     return {"outcome": "ok", "event": action.id, **outcome.summary()}
 
 
-def _notice(outcomes: tuple[interruption.Outcome, ...], event: str) -> dict[str, Any]:
+def _notice(outcomes: tuple[notices.NoticeOutcome, ...], event: str) -> dict[str, Any]:
     for o in outcomes:
         logger.info(f"{o.notice} {o.instance_id}: {o.result.value}",
                     extra={"decision": o.reason, **o.summary()})

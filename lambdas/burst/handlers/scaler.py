@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from burst.core.errors import BurstError, EventError
-from burst.core.events import Diagnose, ScheduledTick, parse_request
+from burst.core.notices.events import Diagnose, ScheduledTick, parse_request
 from burst.handlers import runtime
 from burst.handlers.diagnose import diagnose
 from burst.loop.clock import SystemClock

@@ -14,8 +14,8 @@ from typing import Any
 from burst.adapters.kube import credentials
 from burst.core import joinhash
 from burst.core.errors import BurstError, ConfigError, EventError
-from burst.core.events import RunNow, ScheduledTick, parse_event
 from burst.core.names import Metric
+from burst.core.notices.events import RunNow, ScheduledTick, parse_event
 from burst.handlers import runtime
 from burst.loop import replicate, rotation
 from burst.loop.clock import SystemClock

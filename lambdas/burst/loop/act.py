@@ -1,7 +1,7 @@
 """act (skipped in a dry run): raise desired capacities (scale-up first: it is what pending
 pods wait for), give back / annotate / taint / terminate burst nodes, then continue the
 lifecycle actions a lost event or a killed invocation left behind (burst.loop.lifecycle),
-and the drains of nodes marked interrupted or rebalancing (burst.loop.interruption).
+and the drains of nodes marked interrupted or rebalancing (burst.loop.notices).
 
 The shell calls the two halves apart, telling in between (burst.loop.reconcile): under
 time pressure a tick does scale-up, then status, then Events, then scale-down. Each write
@@ -20,17 +20,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
-from burst.core import interruption as marks
-from burst.core import scaledown
 from burst.core.errors import BurstError
 from burst.core.model import ScaleUp, Snapshot
 from burst.core.names import Metric
-from burst.core.scaledown import ScaleDownPlan
-from burst.loop import interruption, lifecycle
+from burst.core.notices import marks
+from burst.core.scaledown import unneeded
+from burst.core.scaledown.unneeded import ScaleDownPlan
+from burst.loop import lifecycle, notices
 from burst.loop.clock import Clock
 from burst.loop.config import RuntimeConfig
-from burst.loop.result import Log, MetricSink, Result, attempt, failed
-from burst.ports.aws import Capacity, CapacityChange, LifecycleActions
+from burst.loop.result import Log, MetricSink, Reconciled, attempt, failed
+from burst.ports.aws import CapacityChange, CapacityWriter, LifecycleActions
 from burst.ports.cluster import NodeDrainer, NodeWriter, Teller
 
 
@@ -38,7 +38,7 @@ from burst.ports.cluster import NodeDrainer, NodeWriter, Teller
 class Writers:
     """Everything a reconcile may change; a dry run has none."""
 
-    capacity: Capacity
+    capacity: CapacityWriter
     actions: LifecycleActions
     nodes: NodeWriter
     drains: NodeDrainer
@@ -47,7 +47,7 @@ class Writers:
 
 @dataclass(frozen=True)
 class Act:
-    """One reconcile's writes, in order; failures are kept in the Result."""
+    """One reconcile's writes, in order; failures are kept in the Reconciled."""
 
     writers: Writers
     config: RuntimeConfig
@@ -55,12 +55,12 @@ class Act:
     metrics: MetricSink
     clock: Clock
 
-    def scale_up(self, result: Result) -> Result:
+    def scale_up(self, result: Reconciled) -> Reconciled:
         failures = list(result.failures)
         changes = self._scale_up(result.plan.scale_ups, failures)
         return replace(result, changes=changes, failures=tuple(failures))
 
-    def scale_down(self, result: Result, stop_at: float | None) -> Result:
+    def scale_down(self, result: Reconciled, stop_at: float | None) -> Reconciled:
         """Scale-down steps and lifecycle actions; none started after `stop_at` (drains
         stop there too)."""
         failures = list(result.failures)
@@ -103,12 +103,12 @@ class Act:
         # (node, what, the write, whether it is our taint)
         steps: list[tuple[str, str, Callable[[], bool], bool]] = [
             *((s.node, f"untaint: {s.reason}", lambda s=s: writer.uncordon(
-                s.node, scaledown.TO_BE_DELETED), False) for s in down.untaint),
-            *((s.node, f"annotate {scaledown.UNNEEDED_SINCE}={s.value}: {s.reason}",
-               lambda s=s: writer.annotate_node(s.node, {scaledown.UNNEEDED_SINCE: s.value}),
+                s.node, unneeded.TO_BE_DELETED), False) for s in down.untaint),
+            *((s.node, f"annotate {unneeded.UNNEEDED_SINCE}={s.value}: {s.reason}",
+               lambda s=s: writer.annotate_node(s.node, {unneeded.UNNEEDED_SINCE: s.value}),
                False) for s in down.annotate),
-            *((s.node, f"taint {scaledown.TO_BE_DELETED}: {s.reason}", lambda s=s: writer.cordon(
-                s.node, scaledown.to_be_deleted_taint(now)), True) for s in down.taint),
+            *((s.node, f"taint {unneeded.TO_BE_DELETED}: {s.reason}", lambda s=s: writer.cordon(
+                s.node, unneeded.to_be_deleted_taint(now)), True) for s in down.taint),
         ]
         tainted = set()  # nodes whose taint this tick put on
         for node, what, step, is_taint in steps:
@@ -145,7 +145,7 @@ class Act:
             stop_at if stop_at is not None else self.clock.monotonic() + 30.0,
         )
 
-    def _interruptions(self, result: Result, stop_at: float | None,
+    def _interruptions(self, result: Reconciled, stop_at: float | None,
                        failures: list[str]) -> None:
         """Drain the interrupted nodes, and the rebalancing ones whose replacement is there."""
         due = marks.due_drains(result.snapshot, result.plan, result.time)
@@ -153,7 +153,7 @@ class Act:
             return
         drainer = self._drainer(stop_at)
         found = attempt(self.log, failures, "interruption drains", lambda: (
-            interruption.continue_drains(drainer, due, result.snapshot.nodes)))[1] or ()
+            notices.continue_drains(drainer, due, result.snapshot.nodes)))[1] or ()
         for o in found:
             self.log.info(f"{o.notice} drain of {o.node}: {o.result.value}: {o.reason}",
                           extra={"decision": "drain", **o.summary()})
@@ -179,13 +179,13 @@ class Act:
         return False
 
     def _lifecycle(self, snapshot: Snapshot, stop_at: float | None,
-                   failures: list[str]) -> tuple[lifecycle.Outcome, ...]:
+                   failures: list[str]) -> tuple[lifecycle.HookOutcome, ...]:
         """Launches waiting for a useful node, terminations whose drain is unfinished."""
         w = self.writers
         groups, nodes = snapshot.node_groups, snapshot.nodes
-        found: list[lifecycle.Outcome] = []
+        found: list[lifecycle.HookOutcome] = []
         drainer = self._drainer(stop_at)
-        calls: tuple[tuple[str, Callable[[], tuple[lifecycle.Outcome, ...]]], ...] = (
+        calls: tuple[tuple[str, Callable[[], tuple[lifecycle.HookOutcome, ...]]], ...] = (
             ("continue launches", lambda: lifecycle.continue_launches(w.actions, groups, nodes)),
             ("continue terminations",
              lambda: lifecycle.continue_terminations(drainer, groups, nodes)),

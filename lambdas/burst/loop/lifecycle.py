@@ -21,16 +21,31 @@ here but through the ports; both clocks are injected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
-from burst.core.events import LaunchLifecycleAction, LifecycleAction, TerminateLifecycleAction
-from burst.core.model import Node, NodeGroup, Taint
+from burst.core.lifecycle import (
+    DRAIN_STARTED,
+    PENDING_WAIT,
+    REMOVAL_TAINT,
+    TERMINATING_WAIT,
+    drain_started,
+    heartbeat_due,
+    instance_groups,
+    node_of,
+    not_useful,
+    pending,
+)
+from burst.core.model import Node, NodeGroup
 from burst.core.names import Hook, Metric
-from burst.core.scaledown import TO_BE_DELETED
+from burst.core.notices.events import (
+    LaunchLifecycleAction,
+    LifecycleAction,
+    TerminateLifecycleAction,
+)
 from burst.loop.clock import Clock
 from burst.ports.aws import LifecycleActions, LifecycleResult
 from burst.ports.cluster import ClusterReader, DrainResult, NodeDrainer, NodeWriter
@@ -39,11 +54,6 @@ log = logging.getLogger(__name__)
 
 LAUNCH_HOOK: str = Hook.LAUNCH
 TERMINATE_HOOK: str = Hook.TERMINATE
-PENDING_WAIT = "Pending:Wait"
-TERMINATING_WAIT = "Terminating:Wait"
-DRAIN_STARTED = "fpga-burst.io/drain-started"
-# The scale-down's own taint key: a node it already marked is not tainted twice.
-REMOVAL_TAINT = Taint(TO_BE_DELETED, "terminating", "NoSchedule")
 
 
 # -- values ------------------------------------------------------------------------------
@@ -64,7 +74,7 @@ class Target:
         return cls(event.node_group, event.hook, event.instance_id, event.token, event.time)
 
 
-class Result(StrEnum):
+class HookResult(StrEnum):
     COMPLETED = "completed"  # this call completed the action
     ALREADY_DONE = "already-done"  # no action pending: completed before, timed out, duplicate
     WAITING = "waiting"  # launch: the node is not useful yet
@@ -74,13 +84,13 @@ class Result(StrEnum):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class HookOutcome:
     """What one lifecycle step did: the decision the handler logs and counts."""
 
     transition: str  # "launch" | "terminate"
     node_group: str
     instance_id: str
-    result: Result
+    result: HookResult
     reason: str
     node: str | None = None
     over_deadline: bool = False  # terminate: completed at the deadline, drain unfinished
@@ -91,7 +101,7 @@ class Outcome:
     def metrics(self) -> list[tuple[str, str, float]]:
         """(name, unit, value) to publish; DrainsOverDeadline is what the alarm watches."""
         found: list[tuple[str, str, float]] = []
-        if self.result is Result.COMPLETED:
+        if self.result is HookResult.COMPLETED:
             name = (Metric.LAUNCHES_COMPLETED if self.transition == "launch"
                     else Metric.TERMINATIONS_COMPLETED)
             found.append((name, "Count", 1))
@@ -120,62 +130,6 @@ class Outcome:
         return found
 
 
-# -- pure decisions ----------------------------------------------------------------------
-
-
-def node_of(nodes: Iterable[Node], instance_id: str) -> Node | None:
-    """The Node whose providerID names `instance_id`, if it has joined."""
-    return next((n for n in nodes if n.instance_id == instance_id), None)
-
-
-def not_useful(node: Node | None, group: NodeGroup | None) -> str | None:
-    """Why a launched instance's node cannot take FPGA pods yet; None once it can.
-
-    Useful: joined, Ready, and every board resource of the group advertised (> 0). A group
-    whose boards are unknown (no resources tag, instance type not in the catalog) needs any
-    board at all.
-    """
-    if node is None:
-        return "no node with its providerID has joined"
-    if not node.ready:
-        return f"node {node.name} is not Ready"
-    boards = group.boards if group is not None else {}
-    missing = sorted(b for b in boards if node.allocatable.get(b, 0) <= 0)
-    if missing:
-        return f"node {node.name} does not advertise {', '.join(missing)} yet"
-    if not boards and not any(v > 0 for v in node.allocatable.values()):
-        return f"node {node.name} advertises no FPGA boards yet"
-    return None
-
-
-def drain_started(node: Node, default: datetime) -> datetime:
-    """When the node's drain began (its annotation), else `default`."""
-    text = node.annotations.get(DRAIN_STARTED)
-    if text:
-        try:
-            found = datetime.fromisoformat(text)
-        except ValueError:
-            log.warning("node %s: ignoring unreadable annotation %s", node.name, DRAIN_STARTED)
-        else:
-            return found if found.tzinfo else found.replace(tzinfo=UTC)
-    return default
-
-
-def heartbeat_due(started: datetime, now: datetime, timeout: timedelta, fresh: bool) -> bool:
-    """Whether to heartbeat before draining on.
-
-    A drain this call started from the event's own time runs within the hook's first
-    timeout until half of it is gone. A continued drain always heartbeats first: its hook
-    may have started (or last beaten) before what the annotation says.
-    """
-    return not fresh or now - started >= timeout / 2
-
-
-def pending(groups: Iterable[NodeGroup], state: str) -> list[tuple[NodeGroup, str]]:
-    """(group, instance id) for every instance in lifecycle state `state`."""
-    return [(g, i.instance_id) for g in groups for i in g.instances if i.lifecycle_state == state]
-
-
 # -- acting ------------------------------------------------------------------------------
 
 
@@ -197,7 +151,7 @@ def complete(aws: LifecycleActions, target: Target, transition: str) -> bool:
 
 
 def launch(aws: LifecycleActions, target: Target, group: NodeGroup | None,
-           nodes: Sequence[Node]) -> Outcome:
+           nodes: Sequence[Node]) -> HookOutcome:
     """Complete the launch with CONTINUE if the node is useful; else leave it to the hook."""
     node = node_of(nodes, target.instance_id)
     why = not_useful(node, group)
@@ -208,11 +162,12 @@ def launch(aws: LifecycleActions, target: Target, group: NodeGroup | None,
             extra={"instance": target.instance_id, "node_group": target.node_group,
                    "decision": "wait; the hook ABANDONs at its timeout unless it gets useful"},
         )
-        return Outcome("launch", target.node_group, target.instance_id, Result.WAITING, why, name)
+        return HookOutcome("launch", target.node_group, target.instance_id, HookResult.WAITING,
+                           why, name)
     done = complete(aws, target, "launch")
-    result, reason = (Result.COMPLETED, "node joined, Ready, boards advertised") if done else (
-        Result.ALREADY_DONE, "no lifecycle action pending")
-    return Outcome("launch", target.node_group, target.instance_id, result, reason, name)
+    result, reason = (HookResult.COMPLETED, "node joined, Ready, boards advertised") if done else (
+        HookResult.ALREADY_DONE, "no lifecycle action pending")
+    return HookOutcome("launch", target.node_group, target.instance_id, result, reason, name)
 
 
 @dataclass(frozen=True)
@@ -230,7 +185,7 @@ class Drainer:
     timeout: timedelta
     stop_at: float
 
-    def terminate(self, target: Target, nodes: Sequence[Node]) -> Outcome:
+    def terminate(self, target: Target, nodes: Sequence[Node]) -> HookOutcome:
         """Cordon, drain, delete the node, complete. Idempotent; call again to continue."""
         node = node_of(nodes, target.instance_id)
         if node is not None:
@@ -240,11 +195,11 @@ class Drainer:
                 # Deleted since observed (a concurrent duplicate finished first): gone.
                 pass
         done = complete(self.actions, target, "terminate")
-        return Outcome("terminate", target.node_group, target.instance_id,
-                       Result.COMPLETED if done else Result.ALREADY_DONE,
+        return HookOutcome("terminate", target.node_group, target.instance_id,
+                       HookResult.COMPLETED if done else HookResult.ALREADY_DONE,
                        "no node for the instance (never joined or already deleted)")
 
-    def _start(self, target: Target, node: Node) -> Outcome:
+    def _start(self, target: Target, node: Node) -> HookOutcome:
         now = self.clock.wall()
         fresh = DRAIN_STARTED not in node.annotations
         started = drain_started(node, min(target.started or now, now))
@@ -253,7 +208,7 @@ class Drainer:
         self.nodes.cordon(node.name, REMOVAL_TAINT)
         return self._drain(target, node.name, started, fresh)
 
-    def _drain(self, target: Target, node: str, started: datetime, fresh: bool) -> Outcome:
+    def _drain(self, target: Target, node: str, started: datetime, fresh: bool) -> HookOutcome:
         deadline = started + self.timeout
         beats, last_beat = 0, None
         result: DrainResult | None = None
@@ -274,7 +229,7 @@ class Drainer:
             try:
                 result = self.drains.drain(node, slice_end)
             except DrainRefusedError as exc:
-                return self._unfinished(target, node, result, beats, str(exc), Result.REFUSED)
+                return self._unfinished(target, node, result, beats, str(exc), HookResult.REFUSED)
             if result.done:
                 return self._finish(target, node, started, result, beats, over=False)
             if self.clock.monotonic() >= self.stop_at:
@@ -290,18 +245,18 @@ class Drainer:
         return 1
 
     def _unfinished(self, target: Target, node: str, result: DrainResult | None, beats: int,
-                    why: str, kind: Result = Result.DRAINING) -> Outcome:
+                    why: str, kind: HookResult = HookResult.DRAINING) -> HookOutcome:
         log.info(
             "terminate of %s: drain of %s not finished: %s", target.instance_id, node, why,
             extra={"instance": target.instance_id, "node": node,
                    "decision": "leave it to the next invocation or scaler tick",
                    "remaining": list(result.remaining) if result else None},
         )
-        return Outcome("terminate", target.node_group, target.instance_id, kind, why, node,
+        return HookOutcome("terminate", target.node_group, target.instance_id, kind, why, node,
                        heartbeats=beats, drain=result)
 
     def _finish(self, target: Target, node: str, started: datetime, result: DrainResult | None,
-                beats: int, *, over: bool) -> Outcome:
+                beats: int, *, over: bool) -> HookOutcome:
         if over:
             log.warning(
                 "terminate of %s: drain of %s passed its deadline (%s); completing anyway",
@@ -314,25 +269,17 @@ class Drainer:
         done = complete(self.actions, target, "terminate")
         seconds = (self.clock.wall() - started).total_seconds()
         reason = "drain passed its deadline" if over else "drained and node deleted"
-        return Outcome("terminate", target.node_group, target.instance_id,
-                       Result.COMPLETED if done else Result.ALREADY_DONE, reason, node,
+        return HookOutcome("terminate", target.node_group, target.instance_id,
+                       HookResult.COMPLETED if done else HookResult.ALREADY_DONE, reason, node,
                        over_deadline=over, drain_seconds=seconds, heartbeats=beats, drain=result)
 
 
 # -- entry points for the handler and the scaler's tick ------------------------------------
 
 
-def instance_groups(
-    groups: Iterable[NodeGroup], extra: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """instance id -> group, for observe(): so a node of any of them counts as ours."""
-    found = {i.instance_id: g.name for g in groups for i in g.instances}
-    return {**found, **(extra or {})}
-
-
 def continue_launches(
     aws: LifecycleActions, groups: Sequence[NodeGroup], nodes: Sequence[Node]
-) -> tuple[Outcome, ...]:
+) -> tuple[HookOutcome, ...]:
     """For the scaler's tick: complete every launch in `Pending:Wait` whose node is useful.
 
     `groups` and `nodes` as the tick observed them. Launches whose node is not useful are
@@ -345,7 +292,7 @@ def continue_launches(
 
 
 def continue_terminations(drainer: Drainer, groups: Sequence[NodeGroup],
-                          nodes: Sequence[Node]) -> tuple[Outcome, ...]:
+                          nodes: Sequence[Node]) -> tuple[HookOutcome, ...]:
     """For the scaler's tick: go on with every termination in `Terminating:Wait`.
 
     Finishes a drain whose lifecycle invocation was killed, or starts one whose event was
@@ -360,7 +307,7 @@ def continue_terminations(drainer: Drainer, groups: Sequence[NodeGroup],
 
 
 def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, cluster: ClusterReader,
-           drainer: Drainer, groups: Sequence[NodeGroup]) -> Outcome:
+           drainer: Drainer, groups: Sequence[NodeGroup]) -> HookOutcome:
     """One lifecycle event: `groups` as discovered now (the managed ones only).
 
     An event for a group or hook that is not ours is logged as an error and not acted on:
@@ -374,7 +321,8 @@ def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, cluster: Cl
                else f"hook {action.hook} is not {hook}")
         log.error("%s of %s: not ours: %s", transition, action.instance_id, why,
                   extra={"instance": action.instance_id, "decision": "no action"})
-        return Outcome(transition, action.node_group, action.instance_id, Result.NOT_OURS, why)
+        return HookOutcome(transition, action.node_group, action.instance_id,
+                           HookResult.NOT_OURS, why)
     view = cluster.observe(instance_groups(groups, {action.instance_id: group.name}))
     target = Target.of(action)
     if launching:

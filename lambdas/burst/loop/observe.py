@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from burst.core.backoff import LOOKBACK, with_backoff
+from burst.core.lifecycle import instance_groups
 from burst.core.model import NodeGroup, Snapshot
+from burst.core.scaleup.backoff import LOOKBACK, with_backoff
 from burst.loop.config import RuntimeConfig
-from burst.loop.lifecycle import instance_groups
 from burst.ports.aws import NodeGroups
 from burst.ports.cluster import ClusterReader
 

@@ -1,9 +1,9 @@
 """The shell every scaler invocation runs: observe -> plan -> act -> tell.
 
 - observe (burst.loop.observe): node groups with their backoff, the cluster, one Snapshot;
-- plan: planner.plan on scaledown.planning_view (a node we were about to remove still
+- plan: planner.plan on unneeded.planning_view (a node we were about to remove still
   counts as capacity) with the FPGA pods of rebalancing nodes as demand
-  (interruption.demand_view), and scaledown.unneeded with that plan;
+  (marks.demand_view), and unneeded.unneeded with that plan;
 - act and tell, in the order that matters when time runs short (each step is skipped, or
   stops, once the tick's deadline has passed; skipped steps are the next tick's):
   scale-up (burst.loop.act), the status ConfigMap, pod Events within their budget
@@ -17,18 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from burst.core import arrivals, defer, interruption, runtimes, scaledown
-from burst.core.arrivals import Arrivals
-from burst.core.planner import plan as make_plan
-from burst.core.runtimes import Runs
+from burst.core.notices import marks
+from burst.core.scaledown import arrivals, defer, runtimes, unneeded
+from burst.core.scaledown.arrivals import Arrivals
+from burst.core.scaledown.runtimes import Runs
+from burst.core.scaleup.planner import plan as make_plan
 from burst.loop.act import Act, Writers
 from burst.loop.clock import Clock, SystemClock
 from burst.loop.config import RuntimeConfig
 from burst.loop.market import with_market
 from burst.loop.observe import observe
-from burst.loop.result import Log, MetricSink, Result
+from burst.loop.result import Log, MetricSink, Reconciled
 from burst.loop.status import read_memory
-from burst.loop.tell import Budget, Tell, Told
+from burst.loop.tell import EventBudget, Tell, Told
 from burst.ports.aws import NodeGroups, SpotPrices, VcpuQuotas
 from burst.ports.cluster import ClusterReader
 
@@ -60,12 +61,12 @@ class Shell:
     def dry_run(self) -> bool:
         return self.config.dry_run or self.writers is None
 
-    def reconcile(self, stop_at: float | None = None) -> Result:
+    def reconcile(self, stop_at: float | None = None) -> Reconciled:
         """One pass. `stop_at` (clock.monotonic scale): nothing after scale-up and the
         status is started later (Events, scale-down, drains).
 
         Raises ClusterUnreachableError (nothing written if raised by observe) and the AWS
-        read errors of discovery; write failures are in Result.failures.
+        read errors of discovery; write failures are in Reconciled.failures.
         """
         now, policy = self.clock.wall(), self.config.policy
         snapshot, version = observe(self.cluster, self.groups, self.config, now)
@@ -78,11 +79,11 @@ class Shell:
             self.runs = memory.runs
         self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
         self.runs = runtimes.observe(self.runs, snapshot, now)
-        view = interruption.demand_view(scaledown.planning_view(snapshot))
+        view = marks.demand_view(unneeded.planning_view(snapshot))
         plan = defer.hold(make_plan(view, policy), view, self.runs, policy, now)
-        down = scaledown.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals,
+        down = unneeded.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals,
                                   runs=self.runs)
-        result = Result(now, snapshot, plan, down, version, dry_run=self.dry_run,
+        result = Reconciled(now, snapshot, plan, down, version, dry_run=self.dry_run,
                         arrivals=self.arrivals, runs=self.runs)
         if self.writers is not None and not self.dry_run:
             result = self._act_and_tell(Act(self.writers, self.config, self.log, self.metrics,
@@ -90,13 +91,13 @@ class Shell:
         self.tell.summarise(result)
         return result
 
-    def _act_and_tell(self, act: Act, result: Result, stop_at: float | None) -> Result:
+    def _act_and_tell(self, act: Act, result: Reconciled, stop_at: float | None) -> Reconciled:
         tell = self.tell
         result = act.scale_up(result)
         due = tell.pod_events_due(result)
         told = Told(deferred=len(due))
         tell.status(result, told)
-        budget = Budget.of(self.clock, stop_at)
+        budget = EventBudget.of(self.clock, stop_at)
         told = tell.events(due, budget)
         result = act.scale_down(result, stop_at)
         told.add(tell.events(tell.node_events_due(result), budget))

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from burst.core import scaledown
-from burst.core.arrivals import Arrivals
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import Plan, Snapshot
-from burst.core.runtimes import Runs
-from burst.core.scaledown import ScaleDownPlan
+from burst.core.scaledown import unneeded
+from burst.core.scaledown.arrivals import Arrivals
+from burst.core.scaledown.runtimes import Runs
+from burst.core.scaledown.unneeded import ScaleDownPlan
 from burst.loop import lifecycle
 from burst.ports.aws import CapacityChange
 
@@ -31,7 +31,7 @@ class MetricSink(Protocol):
 
 
 @dataclass(frozen=True)
-class Result:
+class Reconciled:
     """What one reconcile saw, decided and did."""
 
     time: datetime
@@ -42,7 +42,7 @@ class Result:
     changes: tuple[CapacityChange, ...] = ()
     terminated: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
-    lifecycle: tuple[lifecycle.Outcome, ...] = ()
+    lifecycle: tuple[lifecycle.HookOutcome, ...] = ()
     dry_run: bool = False
     # FPGA pod arrivals seen so far (adaptive scale-down learns from them; kept in status)
     arrivals: Arrivals = field(default_factory=Arrivals)
@@ -64,7 +64,7 @@ class Result:
                  **({"region": regions.get(c.node_group, "")} if several else {})}
                 for c in self.changes if c.changed
             ],
-            "scaleDown": dict(scaledown.summary(self.scale_down)),
+            "scaleDown": dict(unneeded.summary(self.scale_down)),
             "terminated": list(self.terminated),
             "lifecycle": [o.summary() for o in self.lifecycle],
             "failures": list(self.failures),

@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-from burst.core import arrivals, runtimes
-from burst.core.arrivals import Arrivals
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import NodeGroup
-from burst.core.runtimes import Runs
-from burst.core.scaledown import ScaleDownPlan
+from burst.core.scaledown import arrivals, runtimes
+from burst.core.scaledown.arrivals import Arrivals
+from burst.core.scaledown.runtimes import Runs
+from burst.core.scaledown.unneeded import ScaleDownPlan
 from burst.loop.result import Log
 from burst.ports.cluster import ClusterReader
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from burst.core.capacity import build
 from burst.core.errors import BurstError, ClusterUnreachableError
-from burst.core.model import Outcome, Pod, PodDecision
+from burst.core.model import Pod, PodDecision, PodOutcome
 from burst.core.names import EventReason, Metric
+from burst.core.scaleup.capacity import build
 from burst.loop.clock import Clock
-from burst.loop.result import Log, MetricSink, Result, attempt
+from burst.loop.result import Log, MetricSink, Reconciled, attempt
 from burst.loop.status import status_data, told_key
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import Teller
@@ -45,14 +45,14 @@ EXAMPLES = 3  # example pods in a log line or the status, per reason
 
 
 @dataclass
-class Budget:
+class EventBudget:
     """What is left of the tick's Event budget: writes, and time (clock.monotonic)."""
 
     writes: int
     until: float
 
     @classmethod
-    def of(cls, clock: Clock, stop_at: float | None) -> Budget:
+    def of(cls, clock: Clock, stop_at: float | None) -> EventBudget:
         until = clock.monotonic() + EVENT_SECONDS
         return cls(MAX_EVENTS, until if stop_at is None else min(until, stop_at))
 
@@ -96,12 +96,12 @@ class Tell:
     owed: set[str] = field(default_factory=set)
     written: dict[str, str] = field(default_factory=dict)  # the status as last written
 
-    def summarise(self, result: Result) -> None:
+    def summarise(self, result: Reconciled) -> None:
         """Metrics, one log line per distinct reason a pod cannot be helped, and the
         reconcile's decision line."""
         plan = result.plan
-        boards = sum(d.boards or 0 for d in plan.pods if d.outcome is Outcome.SCALE_UP)
-        unhelped = [d for d in plan.pods if d.outcome is Outcome.UNSCHEDULABLE]
+        boards = sum(d.boards or 0 for d in plan.pods if d.outcome is PodOutcome.SCALE_UP)
+        unhelped = [d for d in plan.pods if d.outcome is PodOutcome.UNSCHEDULABLE]
         for name, value in ((Metric.PENDING_FPGA_PODS, len(plan.pods)),
                             (Metric.BOARDS_REQUESTED, boards),
                             (Metric.UNSCHEDULABLE_PODS, len(unhelped))):
@@ -117,7 +117,7 @@ class Tell:
             self.log.debug("pod %s: no scale-up: %s", d.pod, d.reason)
         self.log.info(last_decision(result), extra={"decision": "reconcile", **result.summary()})
 
-    def pod_events_due(self, result: Result) -> list[Due]:
+    def pod_events_due(self, result: Reconciled) -> list[Due]:
         """The pod Events of this decision not told yet; the digests of those told before
         and still standing are kept, the rest forgotten."""
         assert self.teller is not None
@@ -142,7 +142,7 @@ class Tell:
                 standing.add(key)
                 continue
             if reason == TRIGGERED:
-                if d.outcome is not Outcome.SCALE_UP and key not in self.owed:
+                if d.outcome is not PodOutcome.SCALE_UP and key not in self.owed:
                     continue  # it waits for capacity it did not trigger
                 owed.add(key)
             due.append((reason != TRIGGERED, Due(f"event on pod {pod.name}",
@@ -152,7 +152,7 @@ class Tell:
         # Scale-ups first: they say capacity is coming, which is what a user waits for.
         return [d for _, d in sorted(due, key=lambda sd: sd[0])]
 
-    def node_events_due(self, result: Result) -> list[Due]:
+    def node_events_due(self, result: Reconciled) -> list[Due]:
         """One Event per scale-down step that changed a node, saying why: when it is first
         seen idle (and why it is kept, if it is), marked for deletion, or given back."""
         assert self.teller is not None
@@ -170,7 +170,7 @@ class Tell:
                     partial(writer.record_node_event, node, reason, message, result.time))
                 for node, reason, message in told]
 
-    def events(self, due: Sequence[Due], budget: Budget) -> Told:
+    def events(self, due: Sequence[Due], budget: EventBudget) -> Told:
         """Writes what the budget allows, in parallel; the digests of those written join
         the told ones. A ClusterUnreachableError stops the writes and is raised."""
         taken = due[:max(0, budget.writes)]
@@ -195,7 +195,7 @@ class Tell:
                            extra={"decision": "events", "error": error, "failed": len(whats)})
         return told
 
-    def status(self, result: Result, told: Told) -> None:
+    def status(self, result: Reconciled, told: Told) -> None:
         """Writes the status ConfigMap unless it would say what it already says."""
         assert self.teller is not None
         writer = self.teller
@@ -214,7 +214,7 @@ class Tell:
 
 
 def _pod_write(
-    writer: Teller, pod: Pod, reason: str, message: str, result: Result
+    writer: Teller, pod: Pod, reason: str, message: str, result: Reconciled
 ) -> Callable[[], object]:
     kind = "Warning" if reason == NOT_TRIGGERED else "Normal"
     return partial(writer.record_pod_event, pod, reason, message, result.time, kind)
@@ -244,7 +244,7 @@ def _write_all(
         return [f.result() for f in futures]
 
 
-def _upcoming(result: Result) -> dict[str, int]:
+def _upcoming(result: Reconciled) -> dict[str, int]:
     upcoming: dict[str, int] = {}
     for slot in build(result.snapshot).upcoming:
         upcoming[slot.node_group or ""] = upcoming.get(slot.node_group or "", 0) + 1
@@ -265,8 +265,8 @@ def pending_summary(decisions: Sequence[PodDecision]) -> dict[str, Any]:
     outcomes: dict[str, int] = {}
     for d in decisions:
         outcomes[d.outcome.value] = outcomes.get(d.outcome.value, 0) + 1
-    unhelped = by_reason(d for d in decisions if d.outcome is Outcome.UNSCHEDULABLE)
-    waiting = [d for d in decisions if d.outcome is Outcome.DEFERRED][:EXAMPLES]
+    unhelped = by_reason(d for d in decisions if d.outcome is PodOutcome.UNSCHEDULABLE)
+    waiting = [d for d in decisions if d.outcome is PodOutcome.DEFERRED][:EXAMPLES]
     return {"outcomes": outcomes,
             "unschedulable": [{"reason": reason, "pods": len(pods), "examples": pods[:EXAMPLES]}
                               for reason, pods in unhelped.items()],
@@ -286,13 +286,13 @@ def event_for(decision: PodDecision, scale_ups: Mapping[str, str],
     is about its reason.
     """
     group = decision.node_group
-    if decision.outcome is Outcome.UNSCHEDULABLE:
+    if decision.outcome is PodOutcome.UNSCHEDULABLE:
         message = f"pod didn't trigger scale-up: {decision.reason}"
         return NOT_TRIGGERED, message, message
-    if decision.outcome is Outcome.DEFERRED:  # told once: the time left changes every tick
+    if decision.outcome is PodOutcome.DEFERRED:  # told once: the time left changes every tick
         return DEFERRED, f"scale-up deferred: pod {decision.reason}", DEFERRED
-    waiting = decision.outcome is Outcome.FITS_UPCOMING or (
-        decision.outcome is Outcome.SCALE_UP and group in raised)
+    waiting = decision.outcome is PodOutcome.FITS_UPCOMING or (
+        decision.outcome is PodOutcome.SCALE_UP and group in raised)
     if waiting and group is not None and group in scale_ups:
         return TRIGGERED, f"pod triggered scale-up: [{scale_ups[group]}]", f"group {group}"
     return None
@@ -302,7 +302,7 @@ def scale_up_message(change: CapacityChange, max_size: int) -> str:
     return f"{{{change.node_group} {change.from_size}->{change.to_size} (max: {max_size})}}"
 
 
-def last_decision(result: Result) -> str:
+def last_decision(result: Reconciled) -> str:
     """One line for the status ConfigMap and the log."""
     parts = [
         f"scale-up {c.node_group} {c.from_size}->{c.to_size}" for c in result.changes if c.changed

@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from burst.core.model import Outcome
+from burst.core.model import PodOutcome
 from burst.core.policy import SCALER_PERIOD
 from burst.loop.clock import Clock
 from burst.loop.config import RuntimeConfig
-from burst.loop.result import Result
+from burst.loop.result import Reconciled
 from burst.ports.cluster import PendingWatcher
 
 
@@ -32,7 +32,7 @@ class Reconciler(Protocol):
     config: RuntimeConfig
     clock: Clock
 
-    def reconcile(self, stop_at: float | None = None) -> Result: ...
+    def reconcile(self, stop_at: float | None = None) -> Reconciled: ...
 
 
 def must_end(tick_time: datetime, lambda_deadline: float, clock: Clock,
@@ -54,7 +54,7 @@ def within(deadline: float, margin: timedelta, clock: Clock) -> float:
 
 
 def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
-          deadline: float, last: Result | None = None) -> list[Result]:
+          deadline: float, last: Reconciled | None = None) -> list[Reconciled]:
     """Watch mode: until `deadline` less the margin (clock.monotonic scale), wait for a new
     or changed pending FPGA pod, let the batch settle, reconcile; the results, in order.
 
@@ -66,7 +66,7 @@ def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
     later (benchmarks/failover.py).
     """
     settings, clock = shell.config.watch, shell.clock
-    results: list[Result] = []
+    results: list[Reconciled] = []
     waiting = last is not None and awaits_capacity(last)
     while (left := within(deadline, settings.margin, clock)) >= 1.0:
         wait = min(left, settings.recheck.total_seconds()) if waiting else left
@@ -83,10 +83,10 @@ def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
 
 
 # A deferred pod is rechecked too: once its wait is over, its scale-up goes ahead.
-_AWAITING = (Outcome.SCALE_UP, Outcome.FITS_UPCOMING, Outcome.DEFERRED)
+_AWAITING = (PodOutcome.SCALE_UP, PodOutcome.FITS_UPCOMING, PodOutcome.DEFERRED)
 
 
-def awaits_capacity(result: Result) -> bool:
+def awaits_capacity(result: Reconciled) -> bool:
     return any(d.outcome in _AWAITING for d in result.plan.pods)
 
 

@@ -14,9 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from burst.core.backoff import ScalingActivity
 from burst.core.errors import ClusterCredentialsError
 from burst.core.model import InstanceType, NodeGroup, VcpuQuota
+from burst.core.scaleup.backoff import ScalingActivity
 
 
 class LifecycleResult(StrEnum):
@@ -106,7 +106,7 @@ class NodeGroups(Protocol):
         self, cluster: str, instance_types: Mapping[str, InstanceType] | None = None
     ) -> tuple[NodeGroup, ...]:
         """The groups tagged for `cluster`, with instances; backoff not set (see
-        burst.core.backoff.with_backoff). `instance_types` default: the catalog's."""
+        burst.core.scaleup.backoff.with_backoff). `instance_types` default: the catalog's."""
         ...
 
     def scaling_activities(
@@ -116,7 +116,7 @@ class NodeGroups(Protocol):
         ...
 
 
-class Capacity(Protocol):
+class CapacityWriter(Protocol):
     """Changes a group's capacity (the scaler's act). One-way and idempotent."""
 
     def raise_desired_capacity(self, node_group: str, target: int) -> CapacityChange:

@@ -16,7 +16,7 @@ import yaml
 
 from burst.adapters.kube import credentials
 from burst.core.errors import BurstError
-from burst.core.planner import plan
+from burst.core.scaleup.planner import plan
 from burst.tools import bitstreams, doctor, invoke, joinhash_cmd, report, scenario
 from burst.tools.demo import cli as demo
 from burst.tools.sim import run as simulate

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from burst.core.errors import ConfigError, EventError
-from burst.core.events import parse_event
+from burst.core.notices.events import parse_event
 
 # Timeouts as deployed (stacks/controller/functions.py FUNCTIONS), in seconds.
 FUNCTIONS = {"scaler": 60.0, "lifecycle": 300.0, "tokens": 60.0}

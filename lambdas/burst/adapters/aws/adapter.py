@@ -4,7 +4,7 @@ boto3 and botocore are imported in this package only. Each concern is its own mo
 class, implementing one narrow port of burst.ports.aws:
 
 - groups: discovery, instances, scaling activities (NodeGroups)
-- capacity: raise desired capacity, terminate with decrement (Capacity)
+- capacity: raise desired capacity, terminate with decrement (CapacityWriter)
 - lifecycle: complete / heartbeat lifecycle actions (LifecycleActions)
 - ssm: the join data parameter (JoinStore)
 - secrets: the controller's cluster credentials (CredentialsStore)

@@ -17,7 +17,7 @@ _GONE_STATES = ("Terminating", "Terminated")
 
 
 class AutoScalingCapacity:
-    """The Capacity port over Auto Scaling."""
+    """The CapacityWriter port over Auto Scaling."""
 
     def __init__(self, clients: Clients, regions: GroupRegions | None = None) -> None:
         self.clients = clients

@@ -1,6 +1,6 @@
 """Auto Scaling groups as node groups: discovery by Cluster Autoscaler's tags, instances,
 scaling activities. Read-only; the backoff is decided from the activities by the caller
-(burst.core.backoff.with_backoff), not here: reading needs no clock.
+(burst.core.scaleup.backoff.with_backoff), not here: reading needs no clock.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 from burst.adapters.aws.regions import GroupRegions
 from burst.adapters.aws.session import Clients, calling
 from burst.core import asgtags
-from burst.core.backoff import ScalingActivity
 from burst.core.catalog import INSTANCE_TYPES
 from burst.core.errors import NodeGroupNotFoundError
 from burst.core.model import Instance, InstanceType, NodeGroup
+from burst.core.scaleup.backoff import ScalingActivity
 from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT, SPOT_PRICE_LIVE_TAG, SPOT_PRICE_TAG
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.convert import ACCELERATORS_ANNOTATION
 from burst.core.errors import KubeConflictError, KubeNotFoundError
-from burst.core.scaledown import rfc3339
+from burst.core.scaledown.unneeded import rfc3339
 
 NAMESPACE = "default"
 JOB_LABEL = "fpga-burst.io/demo-job"

@@ -32,7 +32,8 @@ from typing import Any
 
 from burst.adapters.aws.adapter import Aws
 from burst.core.catalog import INSTANCE_TYPES
-from burst.loop.lifecycle import LAUNCH_HOOK, PENDING_WAIT, TERMINATE_HOOK, TERMINATING_WAIT
+from burst.core.lifecycle import PENDING_WAIT, TERMINATING_WAIT
+from burst.loop.lifecycle import LAUNCH_HOOK, TERMINATE_HOOK
 from burst.tools.demo.timeline import Timeline
 
 EVENTS = Path(__file__).resolve().parents[4] / "events"

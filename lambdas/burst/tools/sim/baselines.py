@@ -29,10 +29,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from burst.core.capacity import group_boards
 from burst.core.errors import DemandError
-from burst.core.fit import Alternative, alternatives, placement_problem
 from burst.core.model import Catalog, NodeGroup, Pod, Policy
+from burst.core.scaleup.capacity import group_boards
+from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
 from burst.loop.config import WatchSettings
 from burst.tools.sim.engine import ControllerFactory
 from burst.tools.sim.world import World

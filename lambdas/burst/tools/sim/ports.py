@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from burst.core.backoff import ScalingActivity
 from burst.core.model import InstanceType, NodeGroup, Pod, Taint
+from burst.core.scaleup.backoff import ScalingActivity
 from burst.loop.act import Writers
 from burst.ports.aws import CapacityChange, LifecycleResult
 from burst.ports.cluster import ClusterView, DrainResult
@@ -86,7 +86,7 @@ class Unheard:
 
 
 class SimAws:
-    """NodeGroups, Capacity and LifecycleActions."""
+    """NodeGroups, CapacityWriter and LifecycleActions."""
 
     def __init__(self, world: World) -> None:
         self.world = world

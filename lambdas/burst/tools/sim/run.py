@@ -20,7 +20,7 @@ from typing import Any
 
 from burst.core.errors import ConfigError
 from burst.core.model import Catalog, Policy
-from burst.core.policy import parse_policy as parse_policy_fields
+from burst.core.policy import parse_policy
 from burst.loop.config import WatchSettings
 from burst.tools import scenario
 from burst.tools.sim import alibaba, baselines, billing, timing
@@ -187,7 +187,7 @@ def parse_run(spec: str, base: Policy, mode: str = MODES[0]) -> tuple[Policy, Co
     if kind not in CONTROLLERS:
         raise ConfigError("--policy", spec, f"controller must be one of {', '.join(CONTROLLERS)}")
     rest = ",".join(parts) or "base"
-    policy = parse_policy(rest, base)
+    policy = policy_from_spec(rest, base)
     if kind == "fpga-burst":
         return policy, ShellController if mode == "watch" else poll_controller
     idle = policy.scale_down_unneeded_time if "unneeded=" in rest else None
@@ -206,7 +206,7 @@ _SPEC_KEYS = {
 }
 
 
-def parse_policy(spec: str, base: Policy) -> Policy:
+def policy_from_spec(spec: str, base: Policy) -> Policy:
     """`key=value` pairs joined by commas, over `base`; raises ConfigError naming the key.
 
     The spec is only syntax: it becomes the policy fields burst.core.policy checks.
@@ -224,7 +224,7 @@ def parse_policy(spec: str, base: Policy) -> Policy:
         fields[_SPEC_KEYS[key]] = _value(key, value, spec)
     if "scale_down_unneeded_time_seconds" in fields:
         fields.setdefault("scale_down", "fixed")  # a timer is Cluster Autoscaler's rule
-    return parse_policy_fields(fields, f"--policy {spec}", path="", base=base)
+    return parse_policy(fields, f"--policy {spec}", path="", base=base)
 
 
 def _value(key: str, text: str, spec: str) -> Any:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from burst.core import spot
-from burst.core.backoff import ScalingActivity, backoff
-from burst.core.capacity import group_boards
 from burst.core.errors import DemandError
-from burst.core.fit import alternatives, placement_problem
 from burst.core.model import Catalog, Instance, Node, NodeGroup, Pod
+from burst.core.scaleup.backoff import ScalingActivity, backoff
+from burst.core.scaleup.capacity import group_boards
+from burst.core.scaleup.fit import alternatives, placement_problem
 from burst.ports.aws import CapacityChange
 from burst.tools.sim.billing import Account, Ledger
 from burst.tools.sim.timing import Distribution, constant
@@ -246,7 +246,7 @@ class World:
 
     def _interrupt(self, instance: _Instance, node: str) -> None:
         """The two-minute notice: the lifecycle function cordons the node and evicts its
-        pods at once (burst.loop.interruption); their Jobs make new pods, which start over."""
+        pods at once (burst.loop.notices); their Jobs make new pods, which start over."""
         self.interruptions += 1
         self.timers.append((self.now + self.timings.notice_s, "reclaim", instance.instance_id))
         if node not in self.nodes:

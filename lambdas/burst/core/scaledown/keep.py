@@ -5,7 +5,7 @@ when the next pod comes costs the boot (billed while the instance boots, joins a
 device plugin starts) and makes that pod wait as long. So an idle board is worth keeping
 while the next pod that would use it is expected sooner than a new boot would take: the
 break-even of the rent-or-buy problem, with the arrival rate learned from the cluster's
-recent FPGA pods (burst.core.arrivals) instead of a fixed timer.
+recent FPGA pods (burst.core.scaledown.arrivals) instead of a fixed timer.
 
 Idle boards serve arrivals in turn: free boards on burst nodes that are busy anyway come
 first, then idle nodes, smallest first (a small instance strands fewer boards when it is
@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from burst.core.arrivals import Arrivals, rate
-from burst.core.capacity import group_boards
 from burst.core.model import BoardResource, Node, NodeGroup, Policy, Snapshot
-from burst.core.runtimes import Survival
+from burst.core.scaledown.arrivals import Arrivals, rate
+from burst.core.scaledown.runtimes import Survival
+from burst.core.scaleup.capacity import group_boards
 from burst.core.words import span
 
 

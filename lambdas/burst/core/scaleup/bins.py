@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from burst.core.capacity import Capacity, Template
-from burst.core.fit import Alternative
 from burst.core.model import Pod, Policy
+from burst.core.scaleup.capacity import Capacity, Template
+from burst.core.scaleup.fit import Alternative
 
 # Prices are sums of floats: values this close are equal, so ties break by rule.
 EPSILON = 1e-9
@@ -26,7 +26,7 @@ class PodClass:
 
 
 @dataclass
-class Budget:
+class Caps:
     """What the policy and the F vCPU quotas still allow all managed groups to add; None
     is unlimited."""
 
@@ -49,11 +49,11 @@ class Budget:
             return None
         return self.vcpus.get(template.capacity_type)
 
-    def copy(self) -> Budget:
-        return Budget(self.boards, self.price, None if self.vcpus is None else dict(self.vcpus))
+    def copy(self) -> Caps:
+        return Caps(self.boards, self.price, None if self.vcpus is None else dict(self.vcpus))
 
     @classmethod
-    def of(cls, capacity: Capacity, policy: Policy) -> Budget:
+    def of(cls, capacity: Capacity, policy: Policy) -> Caps:
         """What the caps leave once the managed groups' current capacity is counted."""
         boards = None if policy.max_boards is None else policy.max_boards - capacity.burst_boards
         price = None

@@ -14,9 +14,9 @@ from functools import cached_property
 
 from burst.core import regions
 from burst.core.errors import DemandError
-from burst.core.fit import alternatives
 from burst.core.model import BoardResource, Catalog, Node, NodeGroup, Pod, Snapshot, Taint
 from burst.core.quota import group_vcpus, remaining
+from burst.core.scaleup.fit import alternatives
 from burst.core.spot import ON_DEMAND, SPOT, capacity_type, price_per_hour
 
 # An instance in these states has not finished its launch lifecycle hook.

@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from burst.core.bins import EPSILON, QUOTA_CAP, Budget, Opened, Packing, PodClass
-from burst.core.capacity import Template
-from burst.core.expanders import Option, choose
-from burst.core.fit import Alternative, placement_problem
-from burst.core.improve import improve
 from burst.core.model import BoardResource
+from burst.core.scaleup.bins import EPSILON, QUOTA_CAP, Caps, Opened, Packing, PodClass
+from burst.core.scaleup.capacity import Template
+from burst.core.scaleup.expanders import Option, choose
+from burst.core.scaleup.fit import Alternative, placement_problem
+from burst.core.scaleup.improve import improve
 
 
 def best_alternative(cls: PodClass, template: Template) -> Alternative | None:
@@ -92,7 +92,7 @@ def pack(
     counts: Mapping[int, int],
     fits: Fits,
     chain: Sequence[str],
-    budget: Budget,
+    budget: Caps,
 ) -> Packing:
     # Cheapest-first can spend scarce room (headroom, the only group a big pod fits) on
     # pods that had other places to go. A second pass serves the pods with the fewest
@@ -106,7 +106,7 @@ def pack(
 
 
 def place_most(
-    packing: Packing, counts: Mapping[int, int], fits: Fits, chain: Sequence[str], budget: Budget
+    packing: Packing, counts: Mapping[int, int], fits: Fits, chain: Sequence[str], budget: Caps
 ) -> Packing:
     """`packing`, or a packing of the same `counts` that leaves fewer pods out.
 
@@ -138,7 +138,7 @@ def _pack_once(
     fits: Mapping[tuple[int, int], Alternative],
     weights: Mapping[int, float],
     chain: Sequence[str],
-    budget: Budget,
+    budget: Caps,
 ) -> Packing:
     state = _PassState(
         left={ci: n for ci, n in counts.items() if n > 0},
@@ -175,7 +175,7 @@ class _PassState:
         self,
         usable: Sequence[Template],
         weights: Mapping[int, float],
-        budget: Budget,
+        budget: Caps,
         limited: set[str],
     ) -> list[tuple[int, Option]]:
         options = []
@@ -208,7 +208,7 @@ def score(packing: Packing) -> tuple[int, float, int]:
     return sum(packing.unplaced.values()), round(price, 6), sum(o.copies for o in packing.opened)
 
 
-def _cap_names(budget: Budget, template: Template) -> set[str]:
+def _cap_names(budget: Caps, template: Template) -> set[str]:
     names = set()
     if budget.boards is not None and budget.boards < template.board_total:
         names.add("max_boards")

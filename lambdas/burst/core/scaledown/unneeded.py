@@ -31,26 +31,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from burst.core import keep
-from burst.core.arrivals import Arrivals
-from burst.core.capacity import bound_usage, build
 from burst.core.errors import DemandError
-from burst.core.fit import alternatives, placement_problem
 from burst.core.model import (
     SAFE_TO_EVICT,
     SCALE_DOWN_DISABLED,
     Node,
     NodeGroup,
-    Outcome,
     Plan,
     Pod,
+    PodOutcome,
     Policy,
     ScaleDown,
     Snapshot,
     Taint,
 )
-from burst.core.planner import plan as scale_up_plan
-from burst.core.runtimes import Runs, Survival, started, survival
+from burst.core.scaledown import keep
+from burst.core.scaledown.arrivals import Arrivals
+from burst.core.scaledown.runtimes import Runs, Survival, started, survival
+from burst.core.scaleup.capacity import bound_usage, build
+from burst.core.scaleup.fit import alternatives, placement_problem
+from burst.core.scaleup.planner import plan as scale_up_plan
 
 UNNEEDED_SINCE = "fpga-burst.io/unneeded-since"
 TO_BE_DELETED = "fpga-burst.io/to-be-deleted"
@@ -155,8 +155,8 @@ def _filled(node: Node, pending: Iterable[Pod], snapshot: Snapshot) -> int:
 
 def counted_on(snapshot: Snapshot, plan: Plan) -> frozenset[str]:
     """Nodes the scale-up plan places pending pods on, or waits on for their boards."""
-    waiting = {d.node_group for d in plan.pods if d.outcome is Outcome.FITS_UPCOMING}
-    names = {d.node for d in plan.pods if d.outcome is Outcome.FITS_EXISTING and d.node}
+    waiting = {d.node_group for d in plan.pods if d.outcome is PodOutcome.FITS_UPCOMING}
+    names = {d.node for d in plan.pods if d.outcome is PodOutcome.FITS_EXISTING and d.node}
     # A node of such a group whose device plugin has not advertised boards yet is the
     # upcoming capacity itself.
     late = (n for n in snapshot.nodes if n.node_group in waiting)

@@ -12,15 +12,15 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from burst.core.baseline import Attempt, pod_by_pod, record
-from burst.core.bins import QUOTA_CAP, Budget, Packing, PodClass
-from burst.core.capacity import Capacity, Slot, Template, build
 from burst.core.errors import DemandError
-from burst.core.fit import Alternative, alternatives, placement_problem
-from burst.core.lifetime import spread
-from burst.core.model import Outcome, Plan, Pod, PodDecision, Policy, ScaleUp, Snapshot
-from burst.core.packing import Fits, best_alternative, fits_of, pack, place_most, score
+from burst.core.model import Plan, Pod, PodDecision, PodOutcome, Policy, ScaleUp, Snapshot
 from burst.core.quota import describe
+from burst.core.scaleup.baseline import Attempt, pod_by_pod, record
+from burst.core.scaleup.bins import QUOTA_CAP, Caps, Packing, PodClass
+from burst.core.scaleup.capacity import Capacity, Slot, Template, build
+from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
+from burst.core.scaleup.lifetime import spread
+from burst.core.scaleup.packing import Fits, best_alternative, fits_of, pack, place_most, score
 
 
 def plan(snapshot: Snapshot, policy: Policy) -> Plan:
@@ -51,14 +51,14 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     attempts.append(pod_by_pod(classes, members, base.fresh(), policy, fits))
     placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3]))
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    packing = place_most(packing, counts, fits, policy.expanders, Budget.of(capacity, policy))
-    packing = spread(packing, classes, capacity.templates, Budget.of(capacity, policy))
+    packing = place_most(packing, counts, fits, policy.expanders, Caps.of(capacity, policy))
+    packing = spread(packing, classes, capacity.templates, Caps.of(capacity, policy))
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
     for ci, pods in enumerate(left):
         reason = _reason(classes[ci], capacity, packing) if pods else ""
         for pod in pods:
-            decisions[pod.name] = PodDecision(pod.name, Outcome.UNSCHEDULABLE, reason=reason)
+            decisions[pod.name] = PodDecision(pod.name, PodOutcome.UNSCHEDULABLE, reason=reason)
     return Plan(
         scale_ups=scale_ups,
         pods=tuple(decisions[p.name] for p in pending),
@@ -78,13 +78,13 @@ def _attempt(
     left = [list(pods) for pods in members]
     placed: dict[str, PodDecision] = {}
     for slots, outcome in (
-        (capacity.existing, Outcome.FITS_EXISTING),
-        (capacity.upcoming, Outcome.FITS_UPCOMING),
+        (capacity.existing, PodOutcome.FITS_EXISTING),
+        (capacity.upcoming, PodOutcome.FITS_UPCOMING),
     ):
         for ci in order:
             _place_on_slots(classes[ci], left[ci], slots, outcome, placed)
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    packing = pack(counts, fits, policy.expanders, Budget.of(capacity, policy))
+    packing = pack(counts, fits, policy.expanders, Caps.of(capacity, policy))
     return placed, left, capacity, packing
 
 
@@ -104,11 +104,11 @@ def _classify(
                 demands[demand] = exc
         alts = demands[demand]
         if isinstance(alts, DemandError):
-            decisions[pod.name] = PodDecision(pod.name, Outcome.UNSCHEDULABLE, reason=str(alts))
+            decisions[pod.name] = PodDecision(pod.name, PodOutcome.UNSCHEDULABLE, reason=str(alts))
             continue
         if not alts:
             reason = "requests no FPGA boards"
-            decisions[pod.name] = PodDecision(pod.name, Outcome.UNSCHEDULABLE, reason=reason)
+            decisions[pod.name] = PodDecision(pod.name, PodOutcome.UNSCHEDULABLE, reason=reason)
             continue
         key = (alts, tuple(sorted(pod.node_selector.items())), pod.tolerations)
         if key not in index:
@@ -123,7 +123,7 @@ def _place_on_slots(
     cls: PodClass,
     pods: list[Pod],
     slots: Sequence[Slot],
-    outcome: Outcome,
+    outcome: PodOutcome,
     decisions: dict[str, PodDecision],
 ) -> None:
     """Best fit: each pod goes where it leaves the fewest boards of its kind idle (ties: the
@@ -240,7 +240,7 @@ def _take(pods: list[Pod], n: int) -> list[Pod]:
 
 def _scale_up_decision(pod: Pod, group: str, alt: Alternative) -> PodDecision:
     return PodDecision(
-        pod.name, Outcome.SCALE_UP, node_group=group, board=alt.board, boards=alt.boards
+        pod.name, PodOutcome.SCALE_UP, node_group=group, board=alt.board, boards=alt.boards
     )
 
 

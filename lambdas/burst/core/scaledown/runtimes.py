@@ -1,7 +1,7 @@
 """How long FPGA pods run, learned from the cluster's own. Pure.
 
 A pending pod may wait for a board that a running pod is about to free instead of a new
-instance (burst.core.defer); that needs the chance that a pod which has run for some time
+instance (burst.core.scaledown.defer); that needs the chance that a pod which has run for some time
 ends within the next seconds. Users give no durations: each reconcile notes the FPGA pods
 running (with their `status.startTime`) and, when one is gone by the next, its run time.
 Run times on real clusters are heavy-tailed (most short, a few for hours), so the chance is

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from burst.core.model import Node, Outcome, Plan, Pod, PodDecision, Snapshot, Taint
+from burst.core.model import Node, Plan, Pod, PodDecision, PodOutcome, Snapshot, Taint
 
 INTERRUPTED = "fpga-burst.io/interrupted"  # annotation and taint key; value: the notice kind
 REBALANCING = "fpga-burst.io/rebalancing"  # annotation (the notice's time) and taint key
@@ -94,7 +94,7 @@ def due_drains(snapshot: Snapshot, plan: Plan, now: datetime) -> tuple[Drain, ..
 def _rebalance_due(node: Node, pods: tuple[Pod, ...], decisions: dict[str, PodDecision],
                    now: datetime) -> str | None:
     placed = [decisions.get(p.name) for p in pods if _fpga(p)]
-    if all(d is not None and d.outcome is Outcome.FITS_EXISTING and d.node != node.name
+    if all(d is not None and d.outcome is PodOutcome.FITS_EXISTING and d.node != node.name
            for d in placed):
         return "rebalance: every FPGA pod of it fits on boards already there"
     since = _since(node.annotations[REBALANCING])

@@ -9,7 +9,7 @@ scale-up goes ahead. The wait is bounded, so however the guess turns out the pod
 most that bound longer than a boot; a wrong guess costs no money.
 
 The chance that a pod ends so soon is read off the cluster's own run times, given how long
-it has run (burst.core.runtimes): no user gives a duration. Pending pods are taken in the
+it has run (burst.core.scaledown.runtimes): no user gives a duration. Pending pods are taken in the
 order kube-scheduler takes them, oldest first; a pod that k waiting pods before it count on
 the same running pods for waits only if k + 1 or more of those pods are LIKELY to end in
 time (the Poisson binomial tail of their chances). Only a running pod whose end alone leaves
@@ -23,12 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from burst.core.capacity import Slot, bound_usage, build
 from burst.core.errors import DemandError
-from burst.core.fit import alternatives, placement_problem
-from burst.core.model import BoardResource, Outcome, Plan, Pod, PodDecision, Policy, Snapshot
-from burst.core.planner import plan as make_plan
-from burst.core.runtimes import Runs, Survival, started, survival
+from burst.core.model import BoardResource, Plan, Pod, PodDecision, PodOutcome, Policy, Snapshot
+from burst.core.scaledown.runtimes import Runs, Survival, started, survival
+from burst.core.scaleup.capacity import Slot, bound_usage, build
+from burst.core.scaleup.fit import alternatives, placement_problem
+from burst.core.scaleup.planner import plan as make_plan
 from burst.core.words import span
 
 # The least chance that enough boards are freed in time for a pod to wait for them.
@@ -53,7 +53,8 @@ def hold(plan: Plan, view: Snapshot, runs: Runs, policy: Policy, now: datetime) 
     # A pod without a creation time could wait for ever: it never waits.
     pending = {p.name: p for p in view.pods if p.pending and p.created is not None}
     scaling = sorted(
-        (pending[d.pod] for d in plan.pods if d.outcome is Outcome.SCALE_UP and d.pod in pending),
+        (pending[d.pod] for d in plan.pods
+         if d.outcome is PodOutcome.SCALE_UP and d.pod in pending),
         key=lambda p: (p.created, p.name),
     )
     running = _running(view, runs, now) if scaling else []
@@ -86,7 +87,8 @@ def hold(plan: Plan, view: Snapshot, runs: Runs, policy: Policy, now: datetime) 
         return plan
     rest = replace(view, pods=tuple(p for p in view.pods if p.name not in waiting))
     replanned = make_plan(rest, policy)
-    held = tuple(PodDecision(name, Outcome.DEFERRED, reason=why) for name, why in waiting.items())
+    held = tuple(PodDecision(name, PodOutcome.DEFERRED, reason=why)
+                 for name, why in waiting.items())
     return replace(replanned, pods=replanned.pods + held)
 
 

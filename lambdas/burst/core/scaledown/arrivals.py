@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from burst.core.capacity import group_boards
 from burst.core.errors import DemandError
-from burst.core.fit import alternatives, placement_problem
 from burst.core.model import BoardResource, Pod, Snapshot
+from burst.core.scaleup.capacity import group_boards
+from burst.core.scaleup.fit import alternatives, placement_problem
 
 # Entries kept per board resource: enough for a busy hour, bounded so the ConfigMap stays
 # small (each entry is ~16 bytes of JSON).

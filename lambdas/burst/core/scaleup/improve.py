@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from burst.core.bins import EPSILON, Budget, Opened
-from burst.core.capacity import Template
-from burst.core.fit import Alternative
 from burst.core.model import BoardResource
+from burst.core.scaleup.bins import EPSILON, Caps, Opened
+from burst.core.scaleup.capacity import Template
+from burst.core.scaleup.fit import Alternative
 
 
 def improve(
@@ -24,7 +24,7 @@ def improve(
     templates: Sequence[Template],
     fits: Mapping[tuple[int, int], Alternative],
     headroom: dict[int, int],
-    budget: Budget,
+    budget: Caps,
     chain: Sequence[str],
 ) -> None:
     """Local moves that lower the price, each applied one instance at a time until none."""
@@ -51,7 +51,7 @@ def _find_move(
     fits: Mapping[tuple[int, int], Alternative],
     index: Mapping[int, int],
     headroom: dict[int, int],
-    budget: Budget,
+    budget: Caps,
     chain: Sequence[str],
     room: int,
 ) -> _Move | None:
@@ -83,7 +83,7 @@ def _dissolve_one(
     fits: Mapping[tuple[int, int], Alternative],
     index: Mapping[int, int],
     headroom: dict[int, int],
-    budget: Budget,
+    budget: Caps,
     chain: Sequence[str],
 ) -> bool:
     """Removes one instance whose pods all fit, any alternative, in others' idle boards."""
@@ -169,7 +169,7 @@ def _repack(
     return tuple((ci, alt, n) for (ci, alt), n in sorted(counts.items(), key=lambda kv: kv[0][0]))
 
 
-def _budget_allows(budget: Budget, template: Template, a: Opened, b: Opened | None) -> bool:
+def _budget_allows(budget: Caps, template: Template, a: Opened, b: Opened | None) -> bool:
     released = [a.template] + ([b.template] if b is not None else [])
     if budget.boards is not None:
         boards = budget.boards + sum(t.board_total for t in released)
@@ -195,7 +195,7 @@ def _apply(
     fill: tuple[tuple[int, Alternative, int], ...],
     index: Mapping[int, int],
     headroom: dict[int, int],
-    budget: Budget,
+    budget: Caps,
 ) -> None:
     for old in [a] + ([b] if b is not None else []):
         old.copies -= 1

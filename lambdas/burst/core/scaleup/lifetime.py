@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from burst.core.bins import EPSILON, Budget, Opened, Packing, PodClass
-from burst.core.capacity import Template
-from burst.core.packing import best_alternative
+from burst.core.scaleup.bins import EPSILON, Caps, Opened, Packing, PodClass
+from burst.core.scaleup.capacity import Template
+from burst.core.scaleup.packing import best_alternative
 
 
 def harmonic(k: int) -> float:
@@ -32,7 +32,7 @@ def spread(
     packing: Packing,
     classes: Sequence[PodClass],
     templates: Sequence[Template],
-    budget: Budget,
+    budget: Caps,
 ) -> Packing:
     """The packing with shared instances split where separate ones are expected cheaper.
 
@@ -55,7 +55,7 @@ def _split(
     classes: Sequence[PodClass],
     templates: Sequence[Template],
     headroom: dict[str, int],
-    left: Budget,
+    left: Caps,
 ) -> list[Opened] | None:
     pods = sum(n for _, _, n in opened.fill)
     if pods < 2:

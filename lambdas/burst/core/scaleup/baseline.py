@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from burst.core.bins import Budget, Opened, Packing, PodClass
-from burst.core.capacity import Capacity, Slot, Template
-from burst.core.expanders import Option, choose
-from burst.core.fit import Alternative, placement_problem
-from burst.core.model import Outcome, Pod, PodDecision, Policy
-from burst.core.packing import Fits
+from burst.core.model import Pod, PodDecision, PodOutcome, Policy
+from burst.core.scaleup.bins import Caps, Opened, Packing, PodClass
+from burst.core.scaleup.capacity import Capacity, Slot, Template
+from burst.core.scaleup.expanders import Option, choose
+from burst.core.scaleup.fit import Alternative, placement_problem
+from burst.core.scaleup.packing import Fits
 
 # What one candidate plan decided: pods placed on registered or upcoming capacity, the
 # pods left per class (to new instances, in order, then nowhere), capacity, new instances.
@@ -63,7 +63,7 @@ def pod_by_pod(
          if (ci, ti) in fits.alternative]
         for ci in range(len(classes))
     ]
-    opener = _Opener(templates, hosts, policy.expanders, Budget.of(capacity, policy))
+    opener = _Opener(templates, hosts, policy.expanders, Caps.of(capacity, policy))
     placed: dict[str, PodDecision] = {}
     rest: list[list[Pod]] = [[] for _ in classes]  # pods not on registered capacity
     left: list[list[Pod]] = [[] for _ in classes]  # of those, the ones nothing could host
@@ -103,7 +103,7 @@ def _fill_registered(
             return count
         start, alt = found
         slot = registered[start]
-        outcome = Outcome.FITS_EXISTING if slot.registered else Outcome.FITS_UPCOMING
+        outcome = PodOutcome.FITS_EXISTING if slot.registered else PodOutcome.FITS_UPCOMING
         record(placed, pod, slot, alt, outcome)
     return len(pods)
 
@@ -142,7 +142,7 @@ class _Opener:
         templates: Sequence[Template],
         hosts: Sequence[Sequence[tuple[int, Template, Alternative]]],
         chain: Sequence[str],
-        budget: Budget,
+        budget: Caps,
     ) -> None:
         self.templates, self.hosts, self.chain, self.budget = templates, hosts, chain, budget
         self.headroom = {ti: t.headroom for ti, t in enumerate(templates)}
@@ -259,7 +259,7 @@ def _first_fit(
 
 
 def record(
-    placed: dict[str, PodDecision], pod: Pod, slot: Slot, alt: Alternative, outcome: Outcome
+    placed: dict[str, PodDecision], pod: Pod, slot: Slot, alt: Alternative, outcome: PodOutcome
 ) -> None:
     placed[pod.name] = PodDecision(
         pod.name,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from burst.core.bins import EPSILON
-from burst.core.capacity import Template
 from burst.core.errors import ConfigError
-from burst.core.fit import Alternative
+from burst.core.scaleup.bins import EPSILON
+from burst.core.scaleup.capacity import Template
+from burst.core.scaleup.fit import Alternative
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ the same rule over DescribeScalingActivities on every invocation:
   `--node-group-backoff-reset-timeout` (3 h) (RemoveStaleBackoffData), and when a later
   launch succeeded (CA's RemoveBackoff after a successful scale-up);
 - ours: a failure a retry does not clear (a quota, a broken launch template or AMI;
-  burst.core.launchfail) backs the group off for at least `long` (30 min), and says so.
+  burst.core.scaleup.launchfail) backs the group off for at least `long` (30 min), and says so.
 
 Pure: activities and `now` in, a Backoff or None out; `with_backoff` puts the answer on a
 NodeGroup. The adapter only reads the activities (from `now - LOOKBACK`).
@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from burst.core.launchfail import LONG, REMEDY, LaunchFailure, classify
 from burst.core.model import NodeGroup
+from burst.core.scaleup.launchfail import LONG, REMEDY, LaunchFailure, classify
 
 FAILED = frozenset({"Failed", "Cancelled"})
 SUCCESSFUL = "Successful"

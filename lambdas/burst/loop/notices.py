@@ -2,7 +2,7 @@
 
 The lifecycle function (burst.handlers.lifecycle) hands each notice here; the scaler's tick
 continues what a notice started (continue_drains). Marks and their meaning are in
-burst.core.interruption.
+burst.core.notices.marks.
 
 - Interruption warning, scheduled change: mark the node interrupted (annotation, cordon,
   NoSchedule taint), tell its Events why, and drain it at once through the Eviction API
@@ -25,18 +25,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from burst.core import interruption as marks
 from burst.core.errors import DrainRefusedError, KubeNotFoundError
-from burst.core.events import Notice, RebalanceRecommendation, SpotInterruption
+from burst.core.lifecycle import instance_groups, node_of
 from burst.core.model import Node, NodeGroup
 from burst.core.names import EventReason
-from burst.loop.lifecycle import Drainer, instance_groups, node_of
+from burst.core.notices import marks
+from burst.core.notices.events import Notice, RebalanceRecommendation, SpotInterruption
+from burst.loop.lifecycle import Drainer
 from burst.ports.cluster import ClusterReader, DrainResult, Teller
 
 log = logging.getLogger(__name__)
 
 
-class Result(StrEnum):
+class NoticeResult(StrEnum):
     DRAINED = "drained"  # cordoned and every evictable pod gone
     DRAINING = "draining"  # out of invocation time or waiting on a PDB: the tick goes on
     REFUSED = "refused"  # a pod is marked safe-to-evict=false
@@ -47,12 +48,12 @@ class Result(StrEnum):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class NoticeOutcome:
     """What one notice did to one instance: the summary the handler returns and logs."""
 
     notice: str  # "spot-interruption" | "rebalance" | "scheduled-change"
     instance_id: str
-    result: Result
+    result: NoticeResult
     reason: str
     node_group: str | None = None
     node: str | None = None
@@ -99,7 +100,7 @@ def _message(notice: Notice) -> str:
 
 
 def handle(notice: Notice, cluster: ClusterReader, teller: Teller, drainer: Drainer,
-           groups: Sequence[NodeGroup]) -> tuple[Outcome, ...]:
+           groups: Sequence[NodeGroup]) -> tuple[NoticeOutcome, ...]:
     """One notice, for each instance it names. `groups`: the managed ones, as discovered now."""
     owner = {i.instance_id: g.name for g in groups for i in g.instances}
     view = cluster.observe(instance_groups(groups))
@@ -108,33 +109,33 @@ def handle(notice: Notice, cluster: ClusterReader, teller: Teller, drainer: Drai
 
 
 def _one(notice: Notice, instance: str, group: str | None, nodes: Sequence[Node],
-         teller: Teller, drainer: Drainer) -> Outcome:
+         teller: Teller, drainer: Drainer) -> NoticeOutcome:
     name = kind(notice)
     if group is None:
         why = "not an instance of a managed node group (someone else's, or already gone)"
         log.info("%s of %s: ignored: %s", name, instance, why,
                  extra={"instance": instance, "decision": "no action"})
-        return Outcome(name, instance, Result.NOT_OURS, why)
+        return NoticeOutcome(name, instance, NoticeResult.NOT_OURS, why)
     node = node_of(nodes, instance)
     if node is None:
         why = "no node for the instance (never joined, or already drained and deleted)"
         log.info("%s of %s: nothing to do: %s", name, instance, why,
                  extra={"instance": instance, "node_group": group, "decision": "no action"})
-        return Outcome(name, instance, Result.LATE, why, group)
+        return NoticeOutcome(name, instance, NoticeResult.LATE, why, group)
     try:
         if isinstance(notice, RebalanceRecommendation):
             return _rebalance(notice, node, group, teller, drainer)
         return _interrupt(notice, instance, node, group, teller, drainer)
     except KubeNotFoundError:
-        return Outcome(name, instance, Result.LATE, "the node was deleted meanwhile", group,
-                       node.name)
+        return NoticeOutcome(name, instance, NoticeResult.LATE, "the node was deleted meanwhile",
+                             group, node.name)
 
 
 def _rebalance(notice: RebalanceRecommendation, node: Node, group: str, teller: Teller,
-               drainer: Drainer) -> Outcome:
+               drainer: Drainer) -> NoticeOutcome:
     name = kind(notice)
     if marks.INTERRUPTED in node.annotations:
-        return Outcome(name, notice.instance_id, Result.ALREADY_DONE,
+        return NoticeOutcome(name, notice.instance_id, NoticeResult.ALREADY_DONE,
                        "already interrupted and draining (the rebalance came late)", group,
                        node.name)
     fresh = drainer.nodes.annotate_node(
@@ -142,19 +143,19 @@ def _rebalance(notice: RebalanceRecommendation, node: Node, group: str, teller: 
             marks.REBALANCING, notice.time.isoformat())})
     fresh = drainer.nodes.cordon(node.name, marks.rebalancing_taint()) or fresh
     if not fresh:
-        return Outcome(name, notice.instance_id, Result.ALREADY_DONE,
+        return NoticeOutcome(name, notice.instance_id, NoticeResult.ALREADY_DONE,
                        "already marked rebalancing (a duplicate notice)", group, node.name)
     teller.record_node_event(node.name, _reason(notice), _message(notice), drainer.clock.wall())
     log.info("rebalance of %s: node %s marked", notice.instance_id, node.name,
              extra={"instance": notice.instance_id, "node": node.name,
                     "decision": "replacement first (next scaler tick), then drain"})
-    return Outcome(name, notice.instance_id, Result.MARKED,
+    return NoticeOutcome(name, notice.instance_id, NoticeResult.MARKED,
                    "cordoned; the scaler asks for the replacement, then drains", group,
                    node.name)
 
 
 def _interrupt(notice: Notice, instance: str, node: Node, group: str, teller: Teller,
-               drainer: Drainer) -> Outcome:
+               drainer: Drainer) -> NoticeOutcome:
     name = kind(notice)
     fresh = drainer.nodes.annotate_node(node.name, {marks.INTERRUPTED: name})
     fresh = drainer.nodes.cordon(node.name, marks.interrupted_taint(name)) or fresh
@@ -162,37 +163,38 @@ def _interrupt(notice: Notice, instance: str, node: Node, group: str, teller: Te
         teller.record_node_event(node.name, _reason(notice), _message(notice),
                                  drainer.clock.wall(), "Warning")
     outcome = drain(drainer, node.name, instance, name, group)
-    if not fresh and outcome.result is Result.DRAINED and not (
+    if not fresh and outcome.result is NoticeResult.DRAINED and not (
             outcome.drain and outcome.drain.evicted):
-        return Outcome(name, instance, Result.ALREADY_DONE,
+        return NoticeOutcome(name, instance, NoticeResult.ALREADY_DONE,
                        "already interrupted and drained (a duplicate notice)", group,
                        node.name, outcome.drain)
     return outcome
 
 
 def drain(drainer: Drainer, node: str, instance: str, name: str,
-          group: str | None = None) -> Outcome:
+          group: str | None = None) -> NoticeOutcome:
     """Evict the node's pods (PDB-aware) until it is empty or `drainer.stop_at`."""
     if drainer.clock.monotonic() >= drainer.stop_at:
-        return Outcome(name, instance, Result.DRAINING, "out of invocation time", group, node)
+        return NoticeOutcome(name, instance, NoticeResult.DRAINING, "out of invocation time",
+                             group, node)
     try:
         result = drainer.drains.drain(node, drainer.stop_at)
     except DrainRefusedError as exc:
-        return Outcome(name, instance, Result.REFUSED, str(exc), group, node)
+        return NoticeOutcome(name, instance, NoticeResult.REFUSED, str(exc), group, node)
     if result.done:
-        return Outcome(name, instance, Result.DRAINED, "cordoned and drained", group, node,
-                       result)
+        return NoticeOutcome(name, instance, NoticeResult.DRAINED, "cordoned and drained",
+                             group, node, result)
     why = ("waiting on PodDisruptionBudgets: " + "; ".join(sorted(result.blocked.values()))
            if result.blocked else "out of invocation time")
     log.info("%s of %s: drain of %s not finished: %s", name, instance, node, why,
              extra={"instance": instance, "node": node, "remaining": list(result.remaining),
                     "decision": "the scaler's tick goes on with it"})
-    return Outcome(name, instance, Result.DRAINING, why, group, node, result)
+    return NoticeOutcome(name, instance, NoticeResult.DRAINING, why, group, node, result)
 
 
 def continue_drains(drainer: Drainer, due: Sequence[marks.Drain],
-                    nodes: Sequence[Node]) -> tuple[Outcome, ...]:
-    """For the scaler's tick: drain the marked nodes burst.core.interruption.due_drains chose."""
+                    nodes: Sequence[Node]) -> tuple[NoticeOutcome, ...]:
+    """For the scaler's tick: drain the marked nodes burst.core.notices.marks.due_drains chose."""
     by_name = {n.name: n for n in nodes}
     outcomes = []
     for each in due:
