@@ -24,7 +24,7 @@ def test_defaults_apply_when_only_the_cluster_name_is_set() -> None:
     cfg = load(ENV)
     assert cfg.cluster_name == "onprem"
     assert cfg.policy.scale_down_unneeded_time == timedelta(minutes=10)
-    assert cfg.policy.expanders == ("priority", "price")
+    assert cfg.policy.expanders == ("priority", "lifetime", "price")
     assert cfg.watch.idle == timedelta(seconds=1)
     assert cfg.watch.max_batch == timedelta(seconds=10)
     assert cfg.dry_run is False

@@ -154,7 +154,9 @@ class Policy:
 
     max_boards: int | None = None
     max_price_per_hour: float | None = None
-    expanders: tuple[str, ...] = ("priority", "price")
+    # The expander chain (burst.core.scaleup.expanders): a higher-priority group first,
+    # whatever the price; then the bill over the jobs' lifetimes; then the price per hour.
+    expanders: tuple[str, ...] = ("priority", "lifetime", "price")
     # "adaptive": an idle node is kept while a pod is expected to need it sooner than a new
     # boot takes (burst.core.scaledown.keep); "fixed": given back after scale_down_unneeded_time and
     # not within scale_down_delay_after_add of a scale-up, as Cluster Autoscaler does.

@@ -7,7 +7,8 @@ accept too. `policy_document` is its inverse: what the CDK writes for the functi
 
     max_boards                          whole number >= 1, or null: no limit
     max_price_per_hour                  number > 0, or null: no limit
-    expanders                           a chain of known expanders, each at most once
+    expanders                           a chain of the expanders registered in
+                                        burst.core.scaleup.expanders, each at most once
     scale_down                          adaptive (default) or fixed
     scale_down_unneeded_time_seconds    number >= 0 (fixed: idle this long, then removed)
     scale_down_delay_after_add_seconds  number >= 0 (fixed: no removal this soon after a

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from burst.core.model import Pod, PodDecision, PodOutcome, Policy
 from burst.core.scaleup.bins import Caps, Opened, Packing, PodClass
 from burst.core.scaleup.capacity import Capacity, Slot, Template
-from burst.core.scaleup.expanders import Option, choose
+from burst.core.scaleup.expanders import Chain, Option
 from burst.core.scaleup.fit import Alternative, placement_problem
 from burst.core.scaleup.packing import Fits
 
@@ -46,6 +46,7 @@ def pod_by_pod(
     capacity: Capacity,
     policy: Policy,
     fits: Fits,
+    chain: Chain,
 ) -> Attempt:
     """The baseline on `capacity` (filled in place: pass a fresh copy).
 
@@ -63,7 +64,7 @@ def pod_by_pod(
          if (ci, ti) in fits.alternative]
         for ci in range(len(classes))
     ]
-    opener = _Opener(templates, hosts, policy.expanders, Caps.of(capacity, policy))
+    opener = _Opener(templates, hosts, chain, Caps.of(capacity, policy))
     placed: dict[str, PodDecision] = {}
     rest: list[list[Pod]] = [[] for _ in classes]  # pods not on registered capacity
     left: list[list[Pod]] = [[] for _ in classes]  # of those, the ones nothing could host
@@ -141,7 +142,7 @@ class _Opener:
         self,
         templates: Sequence[Template],
         hosts: Sequence[Sequence[tuple[int, Template, Alternative]]],
-        chain: Sequence[str],
+        chain: Chain,
         budget: Caps,
     ) -> None:
         self.templates, self.hosts, self.chain, self.budget = templates, hosts, chain, budget
@@ -170,7 +171,7 @@ class _Opener:
         ]
         if not options:
             return None
-        chosen = choose([o for _, o in options], self.chain)
+        chosen = self.chain.choose([o for _, o in options])
         return next(ti for ti, o in options if o is chosen)
 
 

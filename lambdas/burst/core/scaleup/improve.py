@@ -1,21 +1,24 @@
-"""Local moves on the instances a plan adds, each lowering its price (or, at equal price,
-its instance count), applied one instance at a time until none is left:
+"""Local moves on the instances a plan adds, each one the expander chain judges better
+(expanders.Chain.packing; at a tie, one that leaves fewer instances), applied one instance
+at a time until none is left:
 
-- move: an instance whose pods fit a cheaper group goes there;
-- merge: two part-filled instances whose pods fit one instance no dearer become one;
+- move: an instance whose pods fit one instance of another group goes there;
+- merge: two part-filled instances whose pods fit one instance become one;
 - dissolve: an instance whose pods all fit, any alternative, in the idle boards of others
   goes away (a pod may switch board kind to share an instance bought anyway).
 
-With the priority expander no move hands pods to a lower-priority group.
+No move hands pods to a group the chain does not allow (priority: a lower-priority one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from burst.core.model import BoardResource
 from burst.core.scaleup.bins import EPSILON, Caps, Opened
 from burst.core.scaleup.capacity import Template
+from burst.core.scaleup.expanders import Chain, Fill, compare, used
 from burst.core.scaleup.fit import Alternative
 
 
@@ -25,98 +28,121 @@ def improve(
     fits: Mapping[tuple[int, int], Alternative],
     headroom: dict[int, int],
     budget: Caps,
-    chain: Sequence[str],
+    chain: Chain,
 ) -> None:
-    """Local moves that lower the price, each applied one instance at a time until none."""
-    index = {id(t): ti for ti, t in enumerate(templates)}
-    room = max((t.board_total for t in templates), default=0)
+    """Local moves the chain judges better, each applied one instance at a time until none."""
+    moves = _Moves(opened, templates, fits, headroom, budget, chain)
     for _ in range(4 * len(opened) + 8):
-        # Only part-filled instances can be merged or shrunk: full ones were chosen at the
-        # best price per unit of demand and stay.
-        idle = [o for o in opened if o.copies > 0 and _used(o) < o.template.board_total]
-        move = _find_move(idle, templates, fits, index, headroom, budget, chain, room)
+        # Only part-filled instances can be merged or shrunk: full ones were chosen by the
+        # chain as they are and stay.
+        idle = [o for o in opened if o.copies > 0 and used(o.fill) < o.template.board_total]
+        move = moves.find(idle)
         if move is not None:
-            _apply(opened, *move, index, headroom, budget)
-        elif not _dissolve_one(opened, idle, fits, index, headroom, budget, chain):
+            moves.apply(*move)
+        elif not moves.dissolve_one(idle):
             break
     opened[:] = [o for o in opened if o.copies > 0]
 
 
-_Move = tuple[Opened, "Opened | None", Template, int, tuple[tuple[int, Alternative, int], ...]]
+@dataclass
+class _Moves:
+    """The plan's instances and what they may still take, as the moves change them."""
 
+    opened: list[Opened]
+    templates: Sequence[Template]
+    fits: Mapping[tuple[int, int], Alternative]
+    headroom: dict[int, int]  # template -> instances it may still add
+    budget: Caps
+    chain: Chain
+    index: dict[int, int] = field(init=False)  # id(template) -> its index
+    room: int = field(init=False)  # the most boards one instance has
 
-def _find_move(
-    idle: list[Opened],
-    templates: Sequence[Template],
-    fits: Mapping[tuple[int, int], Alternative],
-    index: Mapping[int, int],
-    headroom: dict[int, int],
-    budget: Caps,
-    chain: Sequence[str],
-    room: int,
-) -> _Move | None:
-    for a in idle:
-        for b in [None, *idle]:
-            if (b is a and a.copies < 2) or _used(a) + (_used(b) if b else 0) > room:
+    def __post_init__(self) -> None:
+        self.index = {id(t): ti for ti, t in enumerate(self.templates)}
+        self.room = max((t.board_total for t in self.templates), default=0)
+
+    def find(self, idle: list[Opened]) -> tuple[Opened, Opened | None, int, Fill] | None:
+        """The first move or merge the chain judges better: (a, b or None, template, fill)."""
+        for a in idle:
+            for b in [None, *idle]:
+                boards = used(a.fill) + (used(b.fill) if b is not None else 0)
+                if (b is a and a.copies < 2) or boards > self.room:
+                    continue
+                found = self._target([a] if b is None else [a, b])
+                if found is not None:
+                    return a, b, *found
+        return None
+
+    def _target(self, replaced: list[Opened]) -> tuple[int, Fill] | None:
+        """The first template whose one instance, holding the pods of `replaced`, the chain
+        judges better than them (at a tie: better if it replaces two)."""
+        pods = [ci for o in replaced for ci in _pods_of(o)]
+        before = self.chain.packing(_one(o) for o in replaced)
+        for ti, template in enumerate(self.templates):
+            if not all(self.chain.allows(o.template, template) for o in replaced):
                 continue
-            pods = _pods_of(a) + (_pods_of(b) if b is not None else [])
-            current = a.template.cost + (b.template.cost if b is not None else 0.0)
-            for ti, template in enumerate(templates):
-                cheaper = template.cost < current - EPSILON
-                fewer = b is not None and template.cost <= current + EPSILON
-                if not (cheaper or fewer) or not _same_rank(template, a, b, chain):
-                    continue
-                freed = (index[id(a.template)] == ti) + (
-                    b is not None and index[id(b.template)] == ti
-                )
-                if headroom[ti] + freed < 1 or not _budget_allows(budget, template, a, b):
-                    continue
-                fill = _repack(pods, ti, template, fits)
-                if fill is not None:
-                    return a, b, template, ti, fill
-    return None
+            freed = sum(self.index[id(o.template)] == ti for o in replaced)
+            if self.headroom[ti] + freed < 1 or not _budget_allows(self.budget, template, replaced):
+                continue
+            fill = _repack(pods, ti, template, self.fits)
+            if fill is None:
+                continue
+            verdict = compare(self.chain.packing([Opened(template, fill, 1)]), before)
+            if verdict < 0 or (verdict == 0 and len(replaced) > 1):
+                return ti, fill
+        return None
+
+    def apply(self, a: Opened, b: Opened | None, ti: int, fill: Fill) -> None:
+        for old in [a] + ([b] if b is not None else []):
+            self._drop(old)
+        template = self.templates[ti]
+        self.headroom[ti] -= 1
+        self.budget.spend(template, 1)
+        self.opened.append(Opened(template, fill, 1))
+
+    def dissolve_one(self, idle: list[Opened]) -> bool:
+        """Removes one instance whose pods all fit, any alternative, in others' idle boards,
+        if the chain judges the plan without it better (at a tie: better, one fewer)."""
+        # Any instance may go, full ones too: its pods may have another alternative that
+        # fits where boards of a different kind sit idle. The heaviest by the chain first.
+        live = [o for o in self.opened if o.copies > 0]
+        for a in sorted(live, key=lambda o: self.chain.packing([_one(o)]), reverse=True):
+            hosts = _rehome(a, [b for b in idle if self.chain.allows(a.template, b.template)],
+                            self.fits, self.index)
+            if hosts is None:
+                continue
+            before = [_one(o) for o in [a, *(b for b, _ in hosts)]]
+            after = [Opened(b.template, fill, 1) for b, fill in hosts]
+            if compare(self.chain.packing(after), self.chain.packing(before)) > 0:
+                continue
+            self._drop(a)
+            for b, fill in hosts:
+                b.copies -= 1
+                self.opened.append(Opened(b.template, fill, 1))
+            return True
+        return False
+
+    def _drop(self, old: Opened) -> None:
+        """One instance of `old` goes: its group and the caps get it back."""
+        old.copies -= 1
+        self.headroom[self.index[id(old.template)]] += 1
+        self.budget.spend(old.template, -1)
 
 
-def _dissolve_one(
-    opened: list[Opened],
-    idle: list[Opened],
-    fits: Mapping[tuple[int, int], Alternative],
-    index: Mapping[int, int],
-    headroom: dict[int, int],
-    budget: Caps,
-    chain: Sequence[str],
-) -> bool:
-    """Removes one instance whose pods all fit, any alternative, in others' idle boards."""
-    # Any instance may go, full ones too: its pods may have another alternative that
-    # fits where boards of a different kind sit idle.
-    for a in sorted((o for o in opened if o.copies > 0), key=lambda o: -o.template.cost):
-        moves = _rehome(a, idle, fits, index, chain)
-        if moves is None:
-            continue
-        a.copies -= 1
-        headroom[index[id(a.template)]] += 1
-        budget.spend(a.template, -1)
-        for b, added in moves:
-            b.copies -= 1
-            merged: dict[tuple[int, Alternative], int] = {(c, alt): n for c, alt, n in b.fill}
-            for key in added:
-                merged[key] = merged.get(key, 0) + 1
-            fill = tuple((c, alt, n) for (c, alt), n in sorted(merged.items()))
-            opened.append(Opened(b.template, fill, 1))
-        return True
-    return False
+def _one(opened: Opened) -> Opened:
+    """One of `opened`'s instances: what a move takes away."""
+    return Opened(opened.template, opened.fill, 1)
 
 
 def _rehome(
     a: Opened,
-    idle: list[Opened],
+    hosts: list[Opened],
     fits: Mapping[tuple[int, int], Alternative],
     index: Mapping[int, int],
-    chain: Sequence[str],
-) -> list[tuple[Opened, list[tuple[int, Alternative]]]] | None:
-    hosts = [
-        b for b in idle if (b is not a or a.copies > 1) and _same_rank(b.template, a, None, chain)
-    ]
+) -> list[tuple[Opened, Fill]] | None:
+    """The instances among `hosts` that take a's pods, first fit, biggest pod first, each
+    with its new fill; None if some pod fits none."""
+    hosts = [b for b in hosts if b is not a or a.copies > 1]
     free = {id(b): _free(b) for b in hosts}
     added: dict[int, list[tuple[int, Alternative]]] = {}
     size = {ci: alt.boards for ci, alt, _ in a.fill}
@@ -129,7 +155,14 @@ def _rehome(
                 break
         else:
             return None
-    return [(b, added[id(b)]) for b in hosts if id(b) in added]
+    return [(b, _merged(b.fill, added[id(b)])) for b in hosts if id(b) in added]
+
+
+def _merged(fill: Fill, added: list[tuple[int, Alternative]]) -> Fill:
+    merged: dict[tuple[int, Alternative], int] = {(c, alt): n for c, alt, n in fill}
+    for key in added:
+        merged[key] = merged.get(key, 0) + 1
+    return tuple((c, alt, n) for (c, alt), n in sorted(merged.items()))
 
 
 def _free(opened: Opened) -> dict[BoardResource, int]:
@@ -139,25 +172,13 @@ def _free(opened: Opened) -> dict[BoardResource, int]:
     return free
 
 
-def _used(opened: Opened) -> int:
-    return sum(alt.boards * n for _, alt, n in opened.fill)
-
-
-def _same_rank(template: Template, a: Opened, b: Opened | None, chain: Sequence[str]) -> bool:
-    # With the priority expander, a move may never hand pods to a lower-priority group.
-    if "priority" not in chain:
-        return True
-    floor = max(a.template.group.priority, b.template.group.priority if b else -(10**9))
-    return template.group.priority >= floor
-
-
 def _pods_of(opened: Opened) -> list[int]:
     return [ci for ci, _, n in opened.fill for _ in range(n)]
 
 
 def _repack(
     pods: list[int], ti: int, template: Template, fits: Mapping[tuple[int, int], Alternative]
-) -> tuple[tuple[int, Alternative, int], ...] | None:
+) -> Fill | None:
     free = dict(template.boards)
     counts: dict[tuple[int, Alternative], int] = {}
     for ci in pods:
@@ -169,8 +190,8 @@ def _repack(
     return tuple((ci, alt, n) for (ci, alt), n in sorted(counts.items(), key=lambda kv: kv[0][0]))
 
 
-def _budget_allows(budget: Caps, template: Template, a: Opened, b: Opened | None) -> bool:
-    released = [a.template] + ([b.template] if b is not None else [])
+def _budget_allows(budget: Caps, template: Template, replaced: list[Opened]) -> bool:
+    released = [o.template for o in replaced]
     if budget.boards is not None:
         boards = budget.boards + sum(t.board_total for t in released)
         if boards < template.board_total:
@@ -184,23 +205,3 @@ def _budget_allows(budget: Caps, template: Template, a: Opened, b: Opened | None
         if left < template.vcpus:
             return False
     return True
-
-
-def _apply(
-    opened: list[Opened],
-    a: Opened,
-    b: Opened | None,
-    template: Template,
-    ti: int,
-    fill: tuple[tuple[int, Alternative, int], ...],
-    index: Mapping[int, int],
-    headroom: dict[int, int],
-    budget: Caps,
-) -> None:
-    for old in [a] + ([b] if b is not None else []):
-        old.copies -= 1
-        headroom[index[id(old.template)]] += 1
-        budget.spend(old.template, -1)
-    headroom[ti] -= 1
-    budget.spend(template, 1)
-    opened.append(Opened(template, fill, 1))

@@ -1,31 +1,31 @@
-"""Instance choice over the jobs' lifetimes: pods share a bigger instance only when that is
-expected to be cheaper. Pure.
+"""Whether pods share an instance: the packing's shared instances against separate ones,
+as the expander chain weighs them (expanders.Chain.sharing). Pure.
 
-The packing minimises price per hour for the moment; the bill is for the day. An instance
-lives as long as its longest job: k jobs of independent, memoryless durations with mean m
-keep a shared instance for H(k) * m in expectation (H the harmonic number: 1.5 for 2 jobs,
-2.7 for 8), while an instance of its own lives for its job's m only. So an instance of
-price P shared by k pods is expected to cost P * H(k) * m, and separate instances
-sum(P_i) * m. The durations are not known and need not be: m cancels out.
+The packing chooses instances and fills them; whether pods that could each have an
+instance of their own should share one is decided here, last, for every instance the
+packing fills with two or more pods. Each of its pods is offered an instance of its own
+in a group with smaller instances that can host it and still grow, the one the chain
+weighs lightest (ties: fewer boards, then the group name), never in a group the chain does
+not allow (priority: a lower-priority one); the separate instances replace the shared one
+when the chain weighs them lighter and the groups' max sizes and the policy caps allow.
 
-`spread` takes the packing's instances that hold two or more pods and gives every pod an
-instance of its own, in the cheapest group with smaller instances that can host it, when
-sum(P_i) < P * H(k) and the groups' max sizes and the policy caps allow. With AWS's FPGA
-prices, which are linear in boards, that is whenever such a group exists: the same boards
-per hour or fewer, and none of them kept by somebody else's job.
+With the default chain that is the bill over the jobs' lifetimes (the lifetime step): an
+instance lives as long as its longest job, so k pods of independent, memoryless durations
+with mean m keep a shared instance of price P for P * H(k) * m in expectation (H the
+harmonic number: 1.5 for 2 jobs, 2.7 for 8), and separate instances cost sum(P_i) * m;
+the durations need not be known, m cancels out. With AWS's FPGA prices, which are linear
+in boards, separate ones win whenever such a group exists: the same boards per hour or
+fewer, and none of them kept by somebody else's job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from burst.core.scaleup.bins import EPSILON, Caps, Opened, Packing, PodClass
+from burst.core.scaleup.bins import Caps, Opened, Packing, PodClass
 from burst.core.scaleup.capacity import Template
+from burst.core.scaleup.expanders import Chain, Fill, compare
 from burst.core.scaleup.packing import best_alternative
-
-
-def harmonic(k: int) -> float:
-    return sum(1.0 / i for i in range(1, k + 1))
 
 
 def spread(
@@ -33,8 +33,9 @@ def spread(
     classes: Sequence[PodClass],
     templates: Sequence[Template],
     budget: Caps,
+    chain: Chain,
 ) -> Packing:
-    """The packing with shared instances split where separate ones are expected cheaper.
+    """The packing with shared instances split where the chain prefers separate ones.
 
     `budget`: what the policy caps left before this packing was made.
     """
@@ -45,7 +46,7 @@ def spread(
         headroom[opened.template.group.name] -= opened.copies
     result: list[Opened] = []
     for opened in packing.opened:
-        split = _split(opened, classes, templates, headroom, left)
+        split = _split(opened, classes, templates, headroom, left, chain)
         result.extend(split if split is not None else [opened])
     return Packing(result, packing.unplaced, packing.limited)
 
@@ -56,6 +57,7 @@ def _split(
     templates: Sequence[Template],
     headroom: dict[str, int],
     left: Caps,
+    chain: Chain,
 ) -> list[Opened] | None:
     pods = sum(n for _, _, n in opened.fill)
     if pods < 2:
@@ -64,18 +66,18 @@ def _split(
     wanted: dict[tuple[int, str], int] = {}  # (class, group) -> instances
     chosen: dict[str, Template] = {}
     room = dict(headroom)  # what each group may still add, as this split takes it
-    cost = 0.0
+    separate: list[Opened] = []  # per copy of the shared instance
     for ci, _, n in opened.fill:
         need = n * opened.copies
-        template = _smaller_home(classes[ci], shared, templates, room, need)
+        template = _smaller_home(classes[ci], shared, templates, room, need, chain)
         if template is None:
             return None
         group = template.group.name
         wanted[(ci, group)] = wanted.get((ci, group), 0) + need
         room[group] -= need
         chosen[group] = template
-        cost += template.cost * n
-    if cost >= shared.cost * harmonic(pods) - EPSILON:
+        separate.append(Opened(template, _alone(classes[ci], template), n))
+    if compare(chain.sharing(separate), chain.sharing([Opened(shared, opened.fill, 1)])) >= 0:
         return None
     # The caps with the shared instances given back, then the separate ones taken.
     trial = left.copy()
@@ -101,15 +103,26 @@ def _smaller_home(
     templates: Sequence[Template],
     room: dict[str, int],
     need: int,
+    chain: Chain,
 ) -> Template | None:
-    """The cheapest group with smaller instances that may host the pod and still grow; never
-    one of lower priority (the priority expander's order stands)."""
+    """The group with smaller instances that may host the pod and still grow, the chain
+    weighing the pod alone on one lightest (ties: fewer boards, then the name); never one
+    the chain does not allow (priority: a lower-priority group)."""
     homes = [
         t for t in templates
         if t.problem is None
         and t.board_total < shared.board_total
-        and t.group.priority >= shared.group.priority
+        and chain.allows(shared, t)
         and room.get(t.group.name, 0) >= need
         and best_alternative(cls, t) is not None
     ]
-    return min(homes, key=lambda t: (t.cost, t.board_total, t.group.name), default=None)
+    return min(homes, default=None, key=lambda t: (
+        *chain.sharing([Opened(t, _alone(cls, t), 1)]), t.board_total, t.group.name
+    ))
+
+
+def _alone(cls: PodClass, template: Template) -> Fill:
+    """An instance of `template` holding one pod of `cls`, as the chain's measures see it
+    (they read the boards it takes, not which class it is)."""
+    alt = best_alternative(cls, template)
+    return ((0, alt, 1),) if alt is not None else ()

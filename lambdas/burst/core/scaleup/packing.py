@@ -7,8 +7,8 @@ Algorithm: greedy weighted set cover, then local improvement.
    knapsack over the remaining pods, maximising weight within its boards. The expander
    chain picks one (by default: highest priority, then least price per weight); it is
    committed as many times as the same fill still applies.
-3. Improvement (improve.py): instances move to cheaper groups, merge, or dissolve into
-   the idle boards of others.
+3. Improvement (improve.py): instances move to other groups, merge, or dissolve into
+   the idle boards of others, where the chain judges the plan better.
 4. Only if pods that could be hosted are still left out (max sizes or caps bind): steps
    2-3 again with a weight of one per pod, and the plan leaving fewer out wins
    (place_most).
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from burst.core.model import BoardResource
 from burst.core.scaleup.bins import EPSILON, QUOTA_CAP, Caps, Opened, Packing, PodClass
 from burst.core.scaleup.capacity import Template
-from burst.core.scaleup.expanders import Option, choose
+from burst.core.scaleup.expanders import Chain, Option
 from burst.core.scaleup.fit import Alternative, placement_problem
 from burst.core.scaleup.improve import improve
 
@@ -91,22 +91,22 @@ def _scarcity_weights(
 def pack(
     counts: Mapping[int, int],
     fits: Fits,
-    chain: Sequence[str],
+    chain: Chain,
     budget: Caps,
 ) -> Packing:
     # Cheapest-first can spend scarce room (headroom, the only group a big pod fits) on
     # pods that had other places to go. A second pass serves the pods with the fewest
-    # places first; the plan that places more pods, then costs less, wins.
+    # places first; the plan that places more pods, then the chain prefers, wins.
     passes = [fits.weights] if fits.scarce == fits.weights else [fits.weights, fits.scarce]
     plans = [
         _pack_once(counts, fits.templates, fits.alternative, w, chain, replace(budget))
         for w in passes
     ]
-    return min(plans, key=score)
+    return min(plans, key=lambda p: score(p, chain))
 
 
 def place_most(
-    packing: Packing, counts: Mapping[int, int], fits: Fits, chain: Sequence[str], budget: Caps
+    packing: Packing, counts: Mapping[int, int], fits: Fits, chain: Chain, budget: Caps
 ) -> Packing:
     """`packing`, or a packing of the same `counts` that leaves fewer pods out.
 
@@ -122,7 +122,7 @@ def place_most(
         return packing
     weights = _count_weights(fits.scarce, counts)
     counted = _pack_once(counts, fits.templates, fits.alternative, weights, chain, budget)
-    return min((packing, counted), key=score)
+    return min((packing, counted), key=lambda p: score(p, chain))
 
 
 def _count_weights(weights: Mapping[int, float], counts: Mapping[int, int]) -> dict[int, float]:
@@ -137,7 +137,7 @@ def _pack_once(
     usable: Sequence[Template],
     fits: Mapping[tuple[int, int], Alternative],
     weights: Mapping[int, float],
-    chain: Sequence[str],
+    chain: Chain,
     budget: Caps,
 ) -> Packing:
     state = _PassState(
@@ -149,7 +149,7 @@ def _pack_once(
         state.hosts.setdefault(ci, set()).add(ti)
     result = Packing()
     while options := state.options(usable, weights, budget, result.limited):
-        chosen = choose([o for _, o in options], chain)
+        chosen = chain.choose([o for _, o in options])
         ti = next(ti for ti, o in options if o is chosen)
         repeat = min(state.left[ci] // n for ci, _, n in chosen.fill)
         copies = budget.copies(chosen.template, min(repeat, state.headroom[ti]))
@@ -201,11 +201,12 @@ class _PassState:
                 self.cached.pop(stale, None)
 
 
-def score(packing: Packing) -> tuple[int, float, int]:
-    """Lower is better: pods left out, then cost per hour (price plus region penalties),
-    then instances."""
-    price = sum(o.template.cost * o.copies for o in packing.opened)
-    return sum(packing.unplaced.values()), round(price, 6), sum(o.copies for o in packing.opened)
+def score(packing: Packing, chain: Chain) -> tuple[float, ...]:
+    """Lower is better: pods left out, then the chain's packing measures (expanders.py; the
+    price counts the region's penalties: Template.cost), then instances."""
+    measures = chain.packing(packing.opened)
+    instances = sum(o.copies for o in packing.opened)
+    return sum(packing.unplaced.values()), *(round(m, 6) for m in measures), instances
 
 
 def _cap_names(budget: Caps, template: Template) -> set[str]:

@@ -18,6 +18,7 @@ from burst.core.quota import describe
 from burst.core.scaleup.baseline import Attempt, pod_by_pod, record
 from burst.core.scaleup.bins import QUOTA_CAP, Caps, Packing, PodClass
 from burst.core.scaleup.capacity import Capacity, Slot, Template, build
+from burst.core.scaleup.expanders import Chain
 from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
 from burst.core.scaleup.lifetime import spread
 from burst.core.scaleup.packing import Fits, best_alternative, fits_of, pack, place_most, score
@@ -29,9 +30,10 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     classes, members = _classify(pending, snapshot, decisions)
     base = build(snapshot, policy.region_penalties)
     fits = fits_of(classes, base.templates)
+    chain = Chain.of(policy.expanders)
     weights, scarce = fits.weights, fits.scarce
     # Which pods take the registered and upcoming boards decides what is left to buy.
-    # Several orders are tried, and the plan placing more pods, then costing less, is kept:
+    # Several orders are tried, and the plan placing more pods, then the chain prefers, is kept:
     # pods with no way into AWS first, then the costliest to buy; the same with pods that
     # have fewer node groups to go to counted heavier; simply the biggest first; and the
     # pods with fewer board kinds to choose from first.
@@ -47,12 +49,14 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
         orders.append(sorted(indices, key=lambda ci: len(classes[ci].alternatives)))
     if not any(slot.free for slot in (*base.existing, *base.upcoming)):
         orders = orders[:1]  # with nothing registered or upcoming, the order cannot matter
-    attempts = [_attempt(order, classes, members, base.fresh(), policy, fits) for order in orders]
-    attempts.append(pod_by_pod(classes, members, base.fresh(), policy, fits))
-    placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3]))
+    attempts = [
+        _attempt(order, classes, members, base.fresh(), policy, fits, chain) for order in orders
+    ]
+    attempts.append(pod_by_pod(classes, members, base.fresh(), policy, fits, chain))
+    placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3], chain))
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    packing = place_most(packing, counts, fits, policy.expanders, Caps.of(capacity, policy))
-    packing = spread(packing, classes, capacity.templates, Caps.of(capacity, policy))
+    packing = place_most(packing, counts, fits, chain, Caps.of(capacity, policy))
+    packing = spread(packing, classes, capacity.templates, Caps.of(capacity, policy), chain)
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
     for ci, pods in enumerate(left):
@@ -73,6 +77,7 @@ def _attempt(
     capacity: Capacity,
     policy: Policy,
     fits: Fits,
+    chain: Chain,
 ) -> Attempt:
     """One candidate plan on `capacity` (filled in place: pass a fresh copy)."""
     left = [list(pods) for pods in members]
@@ -84,7 +89,7 @@ def _attempt(
         for ci in order:
             _place_on_slots(classes[ci], left[ci], slots, outcome, placed)
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    packing = pack(counts, fits, policy.expanders, Caps.of(capacity, policy))
+    packing = pack(counts, fits, chain, Caps.of(capacity, policy))
     return placed, left, capacity, packing
 
 
