@@ -97,7 +97,7 @@ class Shell:
         due = tell.pod_events_due(result)
         told = Told(deferred=len(due))
         tell.status(result, told)
-        budget = EventBudget.of(self.clock, stop_at)
+        budget = EventBudget.of(self.config.events, self.clock, stop_at)
         told = tell.events(due, budget)
         result = act.scale_down(result, stop_at)
         told.add(tell.events(tell.node_events_due(result), budget))

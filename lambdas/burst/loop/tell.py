@@ -8,9 +8,9 @@ next invocation, whichever Lambda runs it, does not tell it again; a digest is d
 the pod no longer has that decision. Reading the Events back instead would cost a list of
 every Event each tick; the digests cost 8 bytes a pod in one object the tick writes anyway.
 
-At most MAX_EVENTS are written per tick, in parallel, and none after the tick's Event
-deadline; the pods left over are counted in the status ConfigMap and told on a later tick
-(they are not in the digests yet). Node Events come out of the same budget.
+At most the config's `events.writes` are written per reconcile, in parallel, and none
+after its Event deadline; the pods left over are counted in the status ConfigMap and told
+on a later tick (they are not in the digests yet). Node Events come out of the same budget.
 
 Logs: one line per distinct reason a pod cannot be helped, with a count and a few example
 pods; each pod's own line at DEBUG. Every pod's decision: `burst plan`.
@@ -30,6 +30,7 @@ from burst.core.model import Pod, PodDecision, PodOutcome
 from burst.core.names import EventReason, Metric
 from burst.core.scaleup.capacity import build
 from burst.loop.clock import Clock
+from burst.loop.config import EventLimits
 from burst.loop.result import Log, MetricSink, Reconciled, attempt
 from burst.loop.status import status_data, told_key
 from burst.ports.aws import CapacityChange
@@ -38,9 +39,7 @@ from burst.ports.cluster import Teller
 TRIGGERED = EventReason.TRIGGERED_SCALE_UP
 NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
 DEFERRED = EventReason.SCALE_UP_DEFERRED
-MAX_EVENTS = 1000  # Event writes per tick, pods and nodes together
 WORKERS = 8  # Event writes in flight at once
-EVENT_SECONDS = 10.0  # the longest a tick spends writing Events
 EXAMPLES = 3  # example pods in a log line or the status, per reason
 
 
@@ -52,9 +51,9 @@ class EventBudget:
     until: float
 
     @classmethod
-    def of(cls, clock: Clock, stop_at: float | None) -> EventBudget:
-        until = clock.monotonic() + EVENT_SECONDS
-        return cls(MAX_EVENTS, until if stop_at is None else min(until, stop_at))
+    def of(cls, limits: EventLimits, clock: Clock, stop_at: float | None) -> EventBudget:
+        until = clock.monotonic() + limits.seconds.total_seconds()
+        return cls(limits.writes, until if stop_at is None else min(until, stop_at))
 
 
 @dataclass(frozen=True)
