@@ -17,8 +17,9 @@ from burst.core.scaledown import runtimes
 from burst.core.scaledown.runtimes import Runs
 from burst.loop import tell
 from burst.loop.config import EventLimits
+from burst.loop.memory import DIGEST_ROOM, RUNS_KEY, Memory, read_memory, told_key
 from burst.loop.reconcile import Shell
-from burst.loop.status import DIGEST_ROOM, RUNS_KEY, read_memory, status_data, told_key
+from burst.loop.status import Report, status_data
 from burst.loop.tell import DEFERRED, NOT_TRIGGERED, TRIGGERED
 
 HUGE = [Pod(f"ml/huge-{i}", requests={F1_BOARD: 16}, uid=f"u-h{i}") for i in range(5)]
@@ -155,8 +156,8 @@ def test_unhelped_pods_are_one_log_line_per_reason_and_one_debug_line_per_pod() 
 
 def test_the_told_digests_read_back_as_written() -> None:
     keys = {told_key(f"uid-{i}", NOT_TRIGGERED, f"reason {i % 3}") for i in range(100)}
-    data = status_data([], {}, "no change", FakeClock().wall_time, told=keys,
-                       scale_ups={"g": "{g 0->1 (max: 4)}"})
+    data = status_data(Report(FakeClock().wall_time, "no change"),
+                       Memory(told=keys, scale_ups={"g": "{g 0->1 (max: 4)}"}))
     cluster = FakeCluster(status=data)
     memory = read_memory(cluster, Telemetry())
     assert memory.told == keys
@@ -181,7 +182,7 @@ def test_a_pod_waiting_for_capacity_it_did_not_trigger_hears_nothing() -> None:
 def test_digests_past_the_configmap_room_are_left_out_owed_ones_first() -> None:
     told = {told_key(f"uid-{i}", NOT_TRIGGERED, "m") for i in range(DIGEST_ROOM // 8 - 10)}
     owed = {told_key(f"uid-o{i}", TRIGGERED, "group g") for i in range(100)}
-    data = status_data([], {}, "no change", FakeClock().wall_time, told=told, owed=owed)
+    data = status_data(Report(FakeClock().wall_time, "no change"), Memory(told=told, owed=owed))
     memory = read_memory(FakeCluster(status=data), Telemetry())
     assert memory.told == told
     assert len(memory.owed) == 10
