@@ -38,7 +38,7 @@ from burst.core.scaledown.unneeded import TO_BE_DELETED, UNNEEDED_SINCE, rfc3339
 from burst.handlers import runtime, scaler
 from burst.loop import config as config_mod
 from burst.loop.config import WatchSettings
-from burst.loop.status import RUNS_KEY
+from burst.loop.memory import RUNS_KEY
 from burst.ports.aws import ClusterCredentials
 from burst.ports.cluster import PendingWatcher
 

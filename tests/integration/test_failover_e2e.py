@@ -1,20 +1,20 @@
 """Failover end to end: a Spot group's launch fails while the scaler watches, and the same
 invocation sends the pod to the on-demand group. Real kube-apiserver + etcd, moto_server;
-DescribeScalingActivities (moto always answers []) from awsfakes.ActivityFeed."""
+DescribeScalingActivities (moto always answers []) from awsfakes.ActivityFeed. The watch
+window runs on a fake clock: no pod changes, and each watch spends its timeout on it."""
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 import scaler_env
 import yaml
 from awsfakes import ActivityFeed, failed_launch
 from scaler_env import LambdaContext, scheduled_event
 from test_e2e_scaler import aws, make_group, moto_endpoint, pod_events, xgb_job  # noqa: F401
+from test_lifecycle_e2e import FakeClock
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.adapters.kube.client import Kube
@@ -36,13 +36,21 @@ def spot_group(view: scaler_env.Aws, name: str, test_id: str, price: str) -> Non
                      (SPOT_PRICE_TAG, price))])
 
 
-def wait_for(check: Any, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
+@dataclass
+class QuietWatcher:
+    """No pending pod changes: each watch spends its whole timeout on the fake clock. During
+    the first, `first` happens."""
+
+    clock: FakeClock
+    first: Callable[[], None]
+    asked: list[float] = field(default_factory=list)
+
+    def next_pending_change(self, since: str, timeout: float) -> str | None:
+        if not self.asked:
+            self.first()
+        self.asked.append(timeout)
+        self.clock.sleep(timeout)
+        return None
 
 
 def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
@@ -58,19 +66,25 @@ def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
     client = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
     feed = ActivityFeed(client.client("autoscaling"))
     built = runtime.adapters(cfg, client)
-    found: dict[str, Any] = {}
-    invocation = threading.Thread(target=lambda: found.update(
-        scaler.run(scheduled_event(), LambdaContext(12), cfg=cfg, adapters=built)))
-    invocation.start()
+    clock = FakeClock()
+    raised_first: list[int] = []
+
+    def spot_fails() -> None:
+        raised_first.append(aws.desired("onprem-a-spot"))
+        feed.fail("onprem-a-spot", failed_launch("onprem-a-spot", NO_SPOT, clock.wall()))
+
+    watcher = QuietWatcher(clock, spot_fails)
+    # WHEN the Spot group, asked first for its price, fails to launch while the scaler
+    # watches (nothing about the pod changes), in an invocation with 4 s left: a watch of
+    # 3 s (the margin is 1 s), two rechecks
     try:
-        # WHEN the Spot group, asked first for its price, fails to launch while the scaler
-        # watches (nothing about the pod changes)
-        assert wait_for(lambda: aws.desired("onprem-a-spot") == 1)
-        feed.fail("onprem-a-spot", failed_launch("onprem-a-spot", NO_SPOT, datetime.now(UTC)))
+        found = scaler.run(scheduled_event(clock.wall()), LambdaContext(4), cfg=cfg,
+                           adapters=replace(built, watcher=watcher), clock=clock)
     finally:
-        invocation.join(timeout=60)  # the invocation ends at its 12 s deadline
         built.close()
     # THEN the same invocation, in its watch, asked the on-demand group
+    assert raised_first == [1]
+    assert watcher.asked[0] == cfg.watch.recheck.total_seconds()
     assert aws.desired("onprem-b-on-demand") == 1
     assert found["outcome"] == "ok"
     assert found["first"]["scaleUps"] == [{"nodeGroup": "onprem-a-spot", "from": 0, "to": 1}]

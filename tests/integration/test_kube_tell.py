@@ -12,7 +12,8 @@ from burst.adapters.kube import observe, tell
 from burst.adapters.kube.client import Json, Kube
 from burst.core.model import Instance, NodeGroup, Pod
 from burst.core.names import EventReason
-from burst.loop.status import status_data
+from burst.loop.memory import Memory
+from burst.loop.status import Report, status_data
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
@@ -65,8 +66,10 @@ def test_the_status_configmap_is_created_then_replaced_and_reads_as_yaml(
     group = NodeGroup(name="f1", instance_type="f1.2xlarge", min_size=0, max_size=4, desired=2,
                       instances=(Instance("i-1", "InService"),))
 
-    tell.write_status(kube, status_data([group], {"f1": 1}, "scale up f1 1->2", NOW))
-    tell.write_status(kube, status_data([group], {}, "nothing to do", NOW))
+    memory = Memory()
+    tell.write_status(kube, status_data(Report(NOW, "scale up f1 1->2", [group], {"f1": 1}),
+                                        memory))
+    tell.write_status(kube, status_data(Report(NOW, "nothing to do", [group]), memory))
 
     cm = admin.call("read cm", admin.core.read_namespaced_config_map, tell.STATUS_NAME,
                     tell.STATUS_NAMESPACE)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from burst.core.model import Instance, NodeGroup
-from burst.loop.status import status_data
+from burst.loop.memory import Memory
+from burst.loop.status import Report, status_data
 from burst.ports.cluster import BootstrapToken, TokenInfo
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -19,7 +20,7 @@ def test_the_status_names_each_group_with_desired_upcoming_and_backoff_sorted_by
         NodeGroup("f1", "f1.2xlarge", 0, 4, 2, instances=(Instance("i-1", "Pending"),)),
     ]
 
-    data = status_data(groups, {"f1": 1}, "scale up f1 1->2 for 2 pods", NOW)
+    data = status_data(Report(NOW, "scale up f1 1->2 for 2 pods", groups, {"f1": 1}), Memory())
 
     doc = yaml.safe_load(data["status.yaml"])
     assert [g["name"] for g in doc["nodeGroups"]] == ["f1", "f2"]
@@ -33,9 +34,12 @@ def test_the_status_names_each_group_with_desired_upcoming_and_backoff_sorted_by
 def test_each_status_says_its_own_time_and_decision_when_the_rest_repeats() -> None:
     groups = [NodeGroup("f2", "f2.6xlarge", 0, 2, 1)]
     later = NOW + timedelta(seconds=10)
-    first = yaml.safe_load(status_data(groups, {}, "no change", NOW)["status.yaml"])
-    again = yaml.safe_load(status_data(groups, {}, "no change", later)["status.yaml"])
-    other = yaml.safe_load(status_data(groups, {"f2": 1}, "no change", later)["status.yaml"])
+    memory = Memory()  # which keeps the YAML of the last documents
+    first = yaml.safe_load(status_data(Report(NOW, "no change", groups), memory)["status.yaml"])
+    again = yaml.safe_load(status_data(Report(later, "no change", groups),
+                                       memory)["status.yaml"])
+    other = yaml.safe_load(status_data(Report(later, "no change", groups, {"f2": 1}),
+                                       memory)["status.yaml"])
     assert first["time"] == "2026-11-27T03:00:00Z" and again["time"] == "2026-11-27T03:00:10Z"
     assert {**first, "time": ""} == {**again, "time": ""}
     assert other["nodeGroups"][0]["upcoming"] == 1 and "upcoming" in again["nodeGroups"][0]

@@ -179,9 +179,10 @@ JOB1 = Pod("ml/xgb-1", node="onprem-1", requests={U250: 1}, uid="u-1")
 
 
 def shell(cluster: FakeCluster, aws: FakeAws, *, dry_run: bool = False,
-          clock: FakeClock | None = None) -> tuple[Shell, Telemetry]:
+          clock: FakeClock | None = None,
+          events: config_mod.EventLimits | None = None) -> tuple[Shell, Telemetry]:
     t = Telemetry()
-    cfg = replace(CONFIG, dry_run=dry_run)
+    cfg = replace(CONFIG, dry_run=dry_run, events=events or CONFIG.events)
     writers = Writers(capacity=aws, actions=aws, nodes=cluster, drains=cluster, teller=cluster)
     return Shell(cluster, aws, cfg, t, t, writers=writers, clock=clock or FakeClock()), t
 

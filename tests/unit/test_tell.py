@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 import yaml
 from test_reconcile import ONPREM, FakeAws, FakeClock, FakeCluster, Telemetry, f1_group, shell
 
@@ -17,18 +16,22 @@ from burst.core.model import Instance, Node, NodeGroup, Pod
 from burst.core.scaledown import runtimes
 from burst.core.scaledown.runtimes import Runs
 from burst.loop import tell
+from burst.loop.config import EventLimits
+from burst.loop.memory import DIGEST_ROOM, RUNS_KEY, Memory, read_memory, told_key
 from burst.loop.reconcile import Shell
-from burst.loop.status import DIGEST_ROOM, RUNS_KEY, read_memory, status_data, told_key
+from burst.loop.status import Report, status_data
 from burst.loop.tell import DEFERRED, NOT_TRIGGERED, TRIGGERED
 
 HUGE = [Pod(f"ml/huge-{i}", requests={F1_BOARD: 16}, uid=f"u-h{i}") for i in range(5)]
 SMALL = [Pod(f"ml/small-{i}", requests={F1_BOARD: 2}, uid=f"u-s{i}") for i in range(3)]
 
 
-def invocation(cluster: FakeCluster, aws: FakeAws,
-               clock: FakeClock | None = None) -> tuple[Shell, Telemetry]:
-    """A new invocation: nothing in memory but what the status ConfigMap holds."""
-    return shell(cluster, aws, clock=clock)
+def invocation(cluster: FakeCluster, aws: FakeAws, clock: FakeClock | None = None,
+               events: int | None = None) -> tuple[Shell, Telemetry]:
+    """A new invocation: nothing in memory but what the status ConfigMap holds. `events`:
+    its Event budget, if not the default."""
+    limits = None if events is None else EventLimits(writes=events)
+    return shell(cluster, aws, clock=clock, events=limits)
 
 
 def told_pods(cluster: FakeCluster) -> list[str]:
@@ -46,15 +49,13 @@ def test_a_second_invocation_with_nothing_changed_writes_no_events(
 
 
 def test_over_the_budget_the_rest_are_counted_in_the_status_and_told_on_later_ticks(
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN five pods nothing can host and a budget of two Events a tick
-    monkeypatch.setattr(tell, "MAX_EVENTS", 2)
     cluster = FakeCluster([ONPREM], list(HUGE))
     aws = FakeAws([f1_group()])
     told_after = []
     for _ in range(4):
-        invocation(cluster, aws)[0].reconcile()
+        invocation(cluster, aws, events=2)[0].reconcile()
         told_after.append(len(cluster.events))
     # THEN two, two, one, none: each pod told exactly once
     assert told_after == [2, 4, 5, 5]
@@ -62,10 +63,9 @@ def test_over_the_budget_the_rest_are_counted_in_the_status_and_told_on_later_ti
     assert {e[1] for e in cluster.events} == {NOT_TRIGGERED}
 
 
-def test_the_status_counts_the_events_left_for_later(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tell, "MAX_EVENTS", 2)
+def test_the_status_counts_the_events_left_for_later() -> None:
     cluster = FakeCluster([ONPREM], list(HUGE))
-    invocation(cluster, FakeAws([f1_group()]))[0].reconcile()
+    invocation(cluster, FakeAws([f1_group()]), events=2)[0].reconcile()
     status = cluster.status["status.yaml"]
     assert "written: 2" in status
     assert "deferred: 3" in status
@@ -73,18 +73,16 @@ def test_the_status_counts_the_events_left_for_later(monkeypatch: pytest.MonkeyP
 
 
 def test_a_pod_whose_scale_up_event_was_left_over_hears_of_it_while_it_waits(
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN three pods that each trigger an f1 instance, and one Event a tick
-    monkeypatch.setattr(tell, "MAX_EVENTS", 1)
     cluster = FakeCluster([ONPREM], list(SMALL))
     aws = FakeAws([f1_group()])
-    invocation(cluster, aws)[0].reconcile()
+    invocation(cluster, aws, events=1)[0].reconcile()
     assert aws.writes == [("raise", "f1-4xlarge", 3)]
     # WHEN the group has been raised and the pods wait for its instances
     aws.groups = [f1_group(3, tuple(Instance(f"i-{i}", "Pending") for i in range(3)))]
     for _ in range(3):
-        invocation(cluster, aws)[0].reconcile()
+        invocation(cluster, aws, events=1)[0].reconcile()
     # THEN every pod was told once, in the words of the tick that raised the group
     assert sorted(told_pods(cluster)) == [p.name for p in SMALL]
     assert {(e[1], e[2]) for e in cluster.events} == {
@@ -132,12 +130,11 @@ def test_past_the_deadline_a_tick_scales_up_and_writes_its_status_but_no_events_
     assert [w[:2] for w in cluster.writes] == [("annotate", "burst-1"), ("cordon", "burst-1")]
 
 
-def test_node_events_come_out_of_the_same_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tell, "MAX_EVENTS", 1)
+def test_node_events_come_out_of_the_same_budget() -> None:
     idle = Node("burst-1", instance_id="i-1", allocatable={F1_BOARD: 2})
     group = f1_group(1, (Instance("i-1", "InService"),))
     cluster = FakeCluster([ONPREM, idle], [HUGE[0]])
-    invocation(cluster, FakeAws([group]))[0].reconcile()
+    invocation(cluster, FakeAws([group]), events=1)[0].reconcile()
     # the pod's Event took the budget; the node's Idle Event is left out, and counted
     assert told_pods(cluster) == [HUGE[0].name]
     assert "deferred: 2" in cluster.status["status.yaml"]
@@ -159,8 +156,8 @@ def test_unhelped_pods_are_one_log_line_per_reason_and_one_debug_line_per_pod() 
 
 def test_the_told_digests_read_back_as_written() -> None:
     keys = {told_key(f"uid-{i}", NOT_TRIGGERED, f"reason {i % 3}") for i in range(100)}
-    data = status_data([], {}, "no change", FakeClock().wall_time, told=keys,
-                       scale_ups={"g": "{g 0->1 (max: 4)}"})
+    data = status_data(Report(FakeClock().wall_time, "no change"),
+                       Memory(told=keys, scale_ups={"g": "{g 0->1 (max: 4)}"}))
     cluster = FakeCluster(status=data)
     memory = read_memory(cluster, Telemetry())
     assert memory.told == keys
@@ -185,7 +182,7 @@ def test_a_pod_waiting_for_capacity_it_did_not_trigger_hears_nothing() -> None:
 def test_digests_past_the_configmap_room_are_left_out_owed_ones_first() -> None:
     told = {told_key(f"uid-{i}", NOT_TRIGGERED, "m") for i in range(DIGEST_ROOM // 8 - 10)}
     owed = {told_key(f"uid-o{i}", TRIGGERED, "group g") for i in range(100)}
-    data = status_data([], {}, "no change", FakeClock().wall_time, told=told, owed=owed)
+    data = status_data(Report(FakeClock().wall_time, "no change"), Memory(told=told, owed=owed))
     memory = read_memory(FakeCluster(status=data), Telemetry())
     assert memory.told == told
     assert len(memory.owed) == 10

@@ -91,6 +91,16 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class EventLimits:
+    """The scaler's budget for Kubernetes Events in one reconcile, pods and nodes together
+    (burst.loop.tell): at most `writes`, and none started more than `seconds` after it starts
+    writing them. Not read from FPGA_BURST_CONFIG; tests and benchmarks set it."""
+
+    writes: int = 1000
+    seconds: timedelta = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     cluster_name: str
     api_endpoint: str = ""  # host:port the nodes join (the join data); "": the cluster's own
@@ -103,6 +113,7 @@ class RuntimeConfig:
     policy: Policy = field(default_factory=Policy)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
+    events: EventLimits = field(default_factory=EventLimits)
     kubeconfig: Path | None = None  # local runs: instead of the credentials secret
     aws_endpoint_url: str | None = None  # local runs: e.g. a moto_server
     region: str | None = None

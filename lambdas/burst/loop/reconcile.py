@@ -10,6 +10,9 @@
   (burst.loop.tell), scale-down and lifecycle actions, node Events, the status again if
   what it says has changed; then logs and metrics. A dry run only logs and counts.
 
+What the shell keeps from one reconcile to the next is its Memory (burst.loop.memory), read
+from the status ConfigMap on its first reconcile and written into every status.
+
 Only ports are used here; the handler builds the adapters. Watch mode is burst.loop.watch.
 """
 
@@ -18,17 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from burst.core.notices import marks
-from burst.core.scaledown import arrivals, defer, runtimes, unneeded
-from burst.core.scaledown.arrivals import Arrivals
-from burst.core.scaledown.runtimes import Runs
+from burst.core.scaledown import defer, unneeded
 from burst.core.scaleup.planner import plan as make_plan
 from burst.loop.act import Act, Writers
 from burst.loop.clock import Clock, SystemClock
 from burst.loop.config import RuntimeConfig
 from burst.loop.market import with_market
+from burst.loop.memory import Memory, read_memory
 from burst.loop.observe import observe
 from burst.loop.result import Log, MetricSink, Reconciled
-from burst.loop.status import read_memory
 from burst.loop.tell import EventBudget, Tell, Told
 from burst.ports.aws import NodeGroups, SpotPrices, VcpuQuotas
 from burst.ports.cluster import ClusterReader
@@ -48,10 +49,9 @@ class Shell:
     # Live Spot prices and F vCPU quotas (burst.loop.market); None: not read.
     prices: SpotPrices | None = None
     quotas: VcpuQuotas | None = None
-    tell: Tell = field(init=False)  # one per invocation: it remembers the Events it told
-    # The arrivals as of the last reconcile; read from the status ConfigMap the first time.
-    arrivals: Arrivals | None = field(default=None, init=False)
-    runs: Runs = field(default_factory=Runs, init=False)  # as of the last reconcile
+    tell: Tell = field(init=False)
+    # What is kept between reconciles: read from the status ConfigMap the first time.
+    memory: Memory | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         teller = self.writers.teller if self.writers else None
@@ -71,35 +71,31 @@ class Shell:
         now, policy = self.clock.wall(), self.config.policy
         snapshot, version = observe(self.cluster, self.groups, self.config, now)
         snapshot = with_market(snapshot, self.prices, self.quotas, self.log)
-        seen = self.arrivals
-        if seen is None:
-            memory = read_memory(self.cluster, self.log)
-            seen, self.tell.told, self.tell.owed = memory.arrivals, memory.told, memory.owed
-            self.tell.scale_ups = dict(memory.scale_ups)
-            self.runs = memory.runs
-        self.arrivals = arrivals.observe(seen, snapshot, now, policy.arrival_window)
-        self.runs = runtimes.observe(self.runs, snapshot, now)
+        if self.memory is None:
+            self.memory = read_memory(self.cluster, self.log)
+        memory = self.memory
+        memory.learn(snapshot, now, policy)
         view = marks.demand_view(unneeded.planning_view(snapshot))
-        plan = defer.hold(make_plan(view, policy), view, self.runs, policy, now)
-        down = unneeded.unneeded(snapshot, policy, now, plan=plan, arrivals=self.arrivals,
-                                  runs=self.runs)
-        result = Reconciled(now, snapshot, plan, down, version, dry_run=self.dry_run,
-                        arrivals=self.arrivals, runs=self.runs)
+        plan = defer.hold(make_plan(view, policy), view, memory.runs, policy, now)
+        down = unneeded.unneeded(snapshot, policy, now, plan=plan, arrivals=memory.arrivals,
+                                  runs=memory.runs)
+        result = Reconciled(now, snapshot, plan, down, version, dry_run=self.dry_run)
         if self.writers is not None and not self.dry_run:
             result = self._act_and_tell(Act(self.writers, self.config, self.log, self.metrics,
-                                            self.clock), result, stop_at)
+                                            self.clock), result, memory, stop_at)
         self.tell.summarise(result)
         return result
 
-    def _act_and_tell(self, act: Act, result: Reconciled, stop_at: float | None) -> Reconciled:
+    def _act_and_tell(self, act: Act, result: Reconciled, memory: Memory,
+                      stop_at: float | None) -> Reconciled:
         tell = self.tell
         result = act.scale_up(result)
-        due = tell.pod_events_due(result)
+        due = tell.pod_events_due(result, memory)
         told = Told(deferred=len(due))
-        tell.status(result, told)
-        budget = EventBudget.of(self.clock, stop_at)
-        told = tell.events(due, budget)
+        tell.status(result, told, memory)
+        budget = EventBudget.of(self.config.events, self.clock, stop_at)
+        told = tell.events(due, budget, memory)
         result = act.scale_down(result, stop_at)
-        told.add(tell.events(tell.node_events_due(result), budget))
-        tell.status(result, told)
+        told.add(tell.events(tell.node_events_due(result), budget, memory))
+        tell.status(result, told, memory)
         return result

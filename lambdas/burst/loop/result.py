@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import Plan, Snapshot
 from burst.core.scaledown import unneeded
-from burst.core.scaledown.arrivals import Arrivals
-from burst.core.scaledown.runtimes import Runs
 from burst.core.scaledown.unneeded import ScaleDownPlan
 from burst.loop import lifecycle
 from burst.ports.aws import CapacityChange
@@ -44,10 +42,6 @@ class Reconciled:
     failures: tuple[str, ...] = ()
     lifecycle: tuple[lifecycle.HookOutcome, ...] = ()
     dry_run: bool = False
-    # FPGA pod arrivals seen so far (adaptive scale-down learns from them; kept in status)
-    arrivals: Arrivals = field(default_factory=Arrivals)
-    # FPGA pods running and the run times seen (deferral learns from them; kept in status)
-    runs: Runs = field(default_factory=Runs)
 
     def summary(self) -> dict[str, Any]:
         outcomes: dict[str, int] = {}

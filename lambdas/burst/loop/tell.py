@@ -2,15 +2,13 @@
 the status ConfigMap, logs, EMF metrics. A dry run logs and counts, and writes nothing.
 
 Events are told the way Kubernetes' event recorder and Cluster Autoscaler tell them: once
-per pod per decision, not once per tick. What was told is remembered in the status
-ConfigMap as short digests of (pod, reason, message) (burst.loop.status.told_key), so the
-next invocation, whichever Lambda runs it, does not tell it again; a digest is dropped once
-the pod no longer has that decision. Reading the Events back instead would cost a list of
-every Event each tick; the digests cost 8 bytes a pod in one object the tick writes anyway.
+per pod per decision, not once per tick. What was told is kept in the scaler's Memory
+(burst.loop.memory), which the status ConfigMap carries to the next invocation.
 
-At most MAX_EVENTS are written per tick, in parallel, and none after the tick's Event
-deadline; the pods left over are counted in the status ConfigMap and told on a later tick
-(they are not in the digests yet). Node Events come out of the same budget.
+At most the config's `events.writes` are written per reconcile, in parallel, and none
+after its Event deadline; the pods left over are counted in the status ConfigMap and told
+on a later tick (they are not in the told digests yet). Node Events come out of the same
+budget.
 
 Logs: one line per distinct reason a pod cannot be helped, with a count and a few example
 pods; each pod's own line at DEBUG. Every pod's decision: `burst plan`.
@@ -21,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -30,17 +28,17 @@ from burst.core.model import Pod, PodDecision, PodOutcome
 from burst.core.names import EventReason, Metric
 from burst.core.scaleup.capacity import build
 from burst.loop.clock import Clock
+from burst.loop.config import EventLimits
+from burst.loop.memory import Memory, told_key
 from burst.loop.result import Log, MetricSink, Reconciled, attempt
-from burst.loop.status import status_data, told_key
+from burst.loop.status import Report, status_data
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import Teller
 
 TRIGGERED = EventReason.TRIGGERED_SCALE_UP
 NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
 DEFERRED = EventReason.SCALE_UP_DEFERRED
-MAX_EVENTS = 1000  # Event writes per tick, pods and nodes together
 WORKERS = 8  # Event writes in flight at once
-EVENT_SECONDS = 10.0  # the longest a tick spends writing Events
 EXAMPLES = 3  # example pods in a log line or the status, per reason
 
 
@@ -52,9 +50,9 @@ class EventBudget:
     until: float
 
     @classmethod
-    def of(cls, clock: Clock, stop_at: float | None) -> EventBudget:
-        until = clock.monotonic() + EVENT_SECONDS
-        return cls(MAX_EVENTS, until if stop_at is None else min(until, stop_at))
+    def of(cls, limits: EventLimits, clock: Clock, stop_at: float | None) -> EventBudget:
+        until = clock.monotonic() + limits.seconds.total_seconds()
+        return cls(limits.writes, until if stop_at is None else min(until, stop_at))
 
 
 @dataclass(frozen=True)
@@ -82,19 +80,13 @@ class Told:
 
 @dataclass
 class Tell:
-    """Tells what each reconcile decided. `teller` None: logs and metrics only."""
+    """Tells what each reconcile decided. `teller` None: logs and metrics only. What was
+    told is kept in the Memory each call is given (the shell's)."""
 
     log: Log
     metrics: MetricSink
     clock: Clock
     teller: Teller | None = None
-    # Digests of the pod Events told, and each group's last scale-up as Events word it:
-    # read from the status once, then kept in memory.
-    told: set[str] | None = None
-    scale_ups: dict[str, str] = field(default_factory=dict)
-    # Digests of the TriggeredScaleUp Events due and not written yet (budget, deadline).
-    owed: set[str] = field(default_factory=set)
-    written: dict[str, str] = field(default_factory=dict)  # the status as last written
 
     def summarise(self, result: Reconciled) -> None:
         """Metrics, one log line per distinct reason a pod cannot be helped, and the
@@ -117,22 +109,23 @@ class Tell:
             self.log.debug("pod %s: no scale-up: %s", d.pod, d.reason)
         self.log.info(last_decision(result), extra={"decision": "reconcile", **result.summary()})
 
-    def pod_events_due(self, result: Reconciled) -> list[Due]:
+    def pod_events_due(self, result: Reconciled, memory: Memory) -> list[Due]:
         """The pod Events of this decision not told yet; the digests of those told before
-        and still standing are kept, the rest forgotten."""
+        and still standing are kept in `memory`, the rest forgotten."""
         assert self.teller is not None
-        writer, told = self.teller, self.told or set()
+        writer, told = self.teller, memory.told
         pods = {p.name: p for p in result.snapshot.pods if p.pending}
         groups = {g.name: g for g in result.snapshot.node_groups}
-        self.scale_ups = {name: m for name, m in self.scale_ups.items() if name in groups}
-        self.scale_ups.update((c.node_group, scale_up_message(c, groups[c.node_group].max_size))
-                              for c in result.changes if c.node_group in groups)
+        scale_ups = {name: m for name, m in memory.scale_ups.items() if name in groups}
+        scale_ups.update((c.node_group, scale_up_message(c, groups[c.node_group].max_size))
+                         for c in result.changes if c.node_group in groups)
+        memory.scale_ups = scale_ups
         raised = {c.node_group for c in result.changes}
         standing: set[str] = set()
         owed: set[str] = set()
         due: list[tuple[bool, Due]] = []
         for d in result.plan.pods:
-            event = event_for(d, self.scale_ups, raised)
+            event = event_for(d, scale_ups, raised)
             pod = pods.get(d.pod)
             if event is None or pod is None:
                 continue
@@ -142,13 +135,13 @@ class Tell:
                 standing.add(key)
                 continue
             if reason == TRIGGERED:
-                if d.outcome is not PodOutcome.SCALE_UP and key not in self.owed:
+                if d.outcome is not PodOutcome.SCALE_UP and key not in memory.owed:
                     continue  # it waits for capacity it did not trigger
                 owed.add(key)
             due.append((reason != TRIGGERED, Due(f"event on pod {pod.name}",
                                                  _pod_write(writer, pod, reason, message,
                                                             result), key)))
-        self.told, self.owed = standing, owed
+        memory.told, memory.owed = standing, owed
         # Scale-ups first: they say capacity is coming, which is what a user waits for.
         return [d for _, d in sorted(due, key=lambda sd: sd[0])]
 
@@ -170,9 +163,10 @@ class Tell:
                     partial(writer.record_node_event, node, reason, message, result.time))
                 for node, reason, message in told]
 
-    def events(self, due: Sequence[Due], budget: EventBudget) -> Told:
+    def events(self, due: Sequence[Due], budget: EventBudget, memory: Memory) -> Told:
         """Writes what the budget allows, in parallel; the digests of those written join
-        the told ones. A ClusterUnreachableError stops the writes and is raised."""
+        the told ones in `memory`. A ClusterUnreachableError stops the writes and is
+        raised."""
         taken = due[:max(0, budget.writes)]
         told = Told(deferred=len(due) - len(taken))
         budget.writes -= len(taken)
@@ -186,31 +180,29 @@ class Tell:
                 failures.setdefault(type(result).__name__, []).append(item.what)
             else:
                 told.written += 1
-                if item.key and self.told is not None:
-                    self.told.add(item.key)
-                    self.owed.discard(item.key)
+                if item.key:
+                    memory.told.add(item.key)
+                    memory.owed.discard(item.key)
         for error, whats in failures.items():
             self.log.error(f"{len(whats)} Event writes failed: {error} (e.g. "
                            f"{', '.join(whats[:EXAMPLES])}); retried on a later tick",
                            extra={"decision": "events", "error": error, "failed": len(whats)})
         return told
 
-    def status(self, result: Reconciled, told: Told) -> None:
-        """Writes the status ConfigMap unless it would say what it already says."""
+    def status(self, result: Reconciled, told: Told, memory: Memory) -> None:
+        """Writes the status ConfigMap, with `memory`, unless it would say what it already
+        says."""
         assert self.teller is not None
         writer = self.teller
-        data = status_data(
-            result.snapshot.node_groups, _upcoming(result), last_decision(result), result.time,
-            result.scale_down, result.arrivals, pending=pending_summary(result.plan.pods),
-            events={"written": told.written, "failed": told.failed,
-                    "deferred": told.deferred},
-            told=self.told or set(), scale_ups=self.scale_ups, owed=self.owed,
-            runs=result.runs,
-        )
-        if data == self.written:
+        data = status_data(Report(
+            result.time, last_decision(result), result.snapshot.node_groups, _upcoming(result),
+            result.scale_down, pending=pending_summary(result.plan.pods),
+            events={"written": told.written, "failed": told.failed, "deferred": told.deferred},
+        ), memory)
+        if data == memory.written:
             return
         if attempt(self.log, [], "write status", lambda: writer.write_status(data))[0]:
-            self.written = data
+            memory.written = data
 
 
 def _pod_write(
@@ -282,7 +274,7 @@ def event_for(decision: PodDecision, scale_ups: Mapping[str, str],
 
     A TriggeredScaleUp is about the group: a pod is told once that it triggered it, on the
     tick that raised the group or, if that tick's Event budget ran out, on a later one
-    while it waits for that capacity (fits upcoming; see Tell.owed). A NotTriggerScaleUp
+    while it waits for that capacity (fits upcoming; see Memory.owed). A NotTriggerScaleUp
     is about its reason.
     """
     group = decision.node_group
