@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import objects
@@ -10,6 +11,7 @@ from objects import BOARDS, F1, U250
 from burst.adapters.kube import observe
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Kube
+from burst.core.errors import KubeNotFoundError
 from burst.core.model import Pod, Taint, Toleration
 from burst.ports.cluster import BootstrapTokens, ClusterReader, NodeDrainer, NodeWriter, Teller
 
@@ -161,3 +163,51 @@ def test_waiting_for_pending_pods_wakes_for_a_new_fpga_pod_and_not_for_other_pod
 
     objects.pod(admin, namespace, "fpga", limits={U250: "1"})
     assert cluster.wait_for_pending(since, timeout=30) is True
+
+
+def test_bound_pods_carry_what_drainability_weighs_budgets_read_only_in_kube_system(
+    admin: Kube, kube: Kube, namespace: str, node_name: str
+) -> None:
+    """
+    GIVEN on a burst node: a bare pod a budget of its namespace covers, a bare pod with an
+          emptyDir, and two ReplicaSet-owned kube-system pods, one of them covered by a
+          kube-system PodDisruptionBudget
+    WHEN  the controller observes (its own identity: the budget list is granted to it)
+    THEN  each pod carries its controller kind, local volumes and whether a budget covers
+          it (asked for kube-system pods only)
+    """
+    objects.node(admin, node_name, allocatable={U250: "1"})
+    web = objects.pod(admin, namespace, "web", node=node_name, labels={"app": "web"})
+    objects.pod(admin, namespace, "bare", node=node_name, labels={"app": "web"},
+                volumes=[{"name": "scratch", "emptyDir": {}}])
+    admin.call("create pdb", admin.policy.create_namespaced_pod_disruption_budget, namespace,
+               {"metadata": {"name": "web"},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}})
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
+          "uid": web["metadata"]["uid"], "controller": True}  # any uid: no GC runs here
+    system = [f"{node_name}-dns", f"{node_name}-metrics"]
+    admin.call("create pdb", admin.policy.create_namespaced_pod_disruption_budget,
+               "kube-system", {"metadata": {"name": system[0]}, "spec": {
+                   "minAvailable": 1, "selector": {"matchExpressions": [
+                       {"key": "app", "operator": "In", "values": [system[0]]}]}}})
+    try:
+        for name in system:
+            # No controller made kube-system's default ServiceAccount here; fpga-burst's is.
+            objects.pod(admin, "kube-system", name, node=node_name, labels={"app": name},
+                        owner=rs, serviceAccountName="fpga-burst")
+        pods = {p.name: p for p in observe.bound_pods(kube, [node_name], BOARDS)[node_name]}
+    finally:
+        for name in system:
+            with contextlib.suppress(KubeNotFoundError):
+                admin.call("delete pod", admin.core.delete_namespaced_pod, name, "kube-system")
+        admin.call("delete pdb", admin.policy.delete_namespaced_pod_disruption_budget,
+                   system[0], "kube-system")
+
+    assert (pods[f"{namespace}/web"].controller, pods[f"{namespace}/web"].local_volumes) == (
+        "", ())
+    assert pods[f"{namespace}/bare"].local_volumes == ("scratch",)
+    # A budget outside kube-system is not read: no drainability rule asks for it.
+    assert not pods[f"{namespace}/web"].disruption_budget
+    assert pods[f"kube-system/{system[0]}"].disruption_budget
+    assert pods[f"kube-system/{system[0]}"].controller == "ReplicaSet"
+    assert not pods[f"kube-system/{system[1]}"].disruption_budget

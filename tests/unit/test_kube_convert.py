@@ -109,3 +109,24 @@ def test_a_node_of_ours_gets_its_group_and_board_allocatable_as_integers() -> No
     assert node.created is not None and node.created.year == 2026
     assert convert.is_fpga_node(obj, BOARDS, {"i-0abc": "f1"})
     assert convert.is_fpga_node(obj, BOARDS, {})  # advertises boards
+
+
+@pytest.mark.parametrize(("meta", "spec", "controller", "local"), [
+    pytest.param({"ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "controller": True}]},
+                 {}, "ReplicaSet", (), id="replicaset-controller"),
+    pytest.param({"ownerReferences": [{"kind": "ConfigMap", "name": "c"}]}, {}, "", (),
+                 id="an-owner-that-is-not-the-controller-does-not-count"),
+    pytest.param({}, {"volumes": [{"name": "scratch", "emptyDir": {}},
+                                  {"name": "shm", "emptyDir": {"medium": "Memory"}},
+                                  {"name": "host", "hostPath": {"path": "/var/log"}},
+                                  {"name": "conf", "configMap": {"name": "c"}}]},
+                 "", ("scratch", "host"), id="on-disk-emptydir-and-hostpath-are-local"),
+])
+def test_a_pod_carries_its_controller_and_local_volumes(
+    meta: dict[str, Any], spec: dict[str, Any], controller: str, local: tuple[str, ...]
+) -> None:
+    obj = {"metadata": {"name": "p", "namespace": "ns", **meta},
+           "spec": {"containers": [], **spec}}
+    pod = convert.pod(obj, BOARDS, budgeted=True)
+    assert (pod.controller, pod.local_volumes, pod.disruption_budget) == (
+        controller, local, True)

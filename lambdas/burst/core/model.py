@@ -81,6 +81,13 @@ class Pod:
     annotations: Mapping[str, str] = field(default_factory=dict)
     daemonset: bool = False  # owned by a DaemonSet: ignored by scale-down and drain
     mirror: bool = False  # static pod mirrored by the kubelet: cannot be evicted
+    # Kind of the owner reference marked controller ("" if none: a bare pod nothing
+    # recreates), and the pod's volumes on the node's own disk (hostPath, emptyDir not in
+    # memory): what burst.core.scaledown.drainable weighs, as Cluster Autoscaler does.
+    controller: str = ""
+    local_volumes: tuple[str, ...] = ()
+    # A PodDisruptionBudget selects it: read for kube-system pods only, where it decides.
+    disruption_budget: bool = False
     uid: str = ""  # metadata.uid, so Events attach to this pod and not a namesake
     created: datetime | None = None  # metadata.creationTimestamp: arrivals (core.arrivals)
     # status.startTime, when its node's kubelet took it: how long pods run (core.runtimes)
@@ -89,6 +96,10 @@ class Pod:
     @property
     def pending(self) -> bool:
         return self.node is None
+
+    @property
+    def namespace(self) -> str:
+        return self.name.partition("/")[0]
 
     @property
     def fpga_job(self) -> bool:

@@ -96,7 +96,24 @@ def _tolerations(items: Iterable[Json] | None) -> tuple[Toleration, ...]:
     )
 
 
-def pod(obj: Json, boards: Collection[str]) -> Pod:
+def controller(meta: Json) -> str:
+    """Kind of the owner reference marked controller; "" for a bare pod."""
+    return next((o.get("kind") or "" for o in meta.get("ownerReferences") or ()
+                 if o.get("controller")), "")
+
+
+def local_volumes(spec: Json) -> tuple[str, ...]:
+    """Volumes on the node's own disk, lost with it: hostPath, and emptyDir unless in memory
+    (Cluster Autoscaler's isLocalVolume, utils/drain/drain.go)."""
+    return tuple(
+        v.get("name") or "" for v in spec.get("volumes") or ()
+        if v.get("hostPath") is not None
+        or (v.get("emptyDir") is not None and (v.get("emptyDir") or {}).get("medium") != "Memory")
+    )
+
+
+def pod(obj: Json, boards: Collection[str], budgeted: bool = False) -> Pod:
+    """`budgeted`: a PodDisruptionBudget selects it (the caller knows, see observe)."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     owners = meta.get("ownerReferences") or ()
@@ -111,6 +128,9 @@ def pod(obj: Json, boards: Collection[str]) -> Pod:
         annotations=annotations,
         daemonset=any(o.get("kind") == "DaemonSet" and o.get("controller") for o in owners),
         mirror=MIRROR_ANNOTATION in annotations,
+        controller=controller(meta),
+        local_volumes=local_volumes(spec),
+        disruption_budget=budgeted,
         uid=meta.get("uid") or "",
         created=_timestamp(meta.get("creationTimestamp")),
         started=_timestamp((obj.get("status") or {}).get("startTime")),

@@ -12,10 +12,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from burst.adapters.kube import convert
+from burst.adapters.kube import budgets, convert
 from burst.adapters.kube.client import Json, Kube
 from burst.core.errors import KubeApiError
 from burst.core.model import Node, Pod
+from burst.core.scaledown.drainable import SYSTEM_NAMESPACE
 from burst.ports.cluster import ClusterView
 
 PAGE_SIZE = 500
@@ -127,11 +128,21 @@ def bound_pods(
         kube, "list bound pods", kube.core.list_pod_for_all_namespaces,
         field_selector=BOUND_AND_RUNNING,
     )
-    for item in items:
-        name = (item.get("spec") or {}).get("nodeName")
-        if name in by_node:
-            by_node[name].append(convert.pod(item, boards))
+    ours = [i for i in items if (i.get("spec") or {}).get("nodeName") in by_node]
+    covered = _budgets(kube, ours)
+    for item in ours:
+        by_node[item["spec"]["nodeName"]].append(convert.pod(item, boards, covered(item)))
     return {name: tuple(pods) for name, pods in by_node.items()}
+
+
+def _budgets(kube: Kube, pods: Collection[Json]) -> Callable[[Json], bool]:
+    """Which of `pods` a PodDisruptionBudget covers, where drainable asks: kube-system."""
+    asked = {str((p.get("metadata") or {}).get("namespace"))
+             for p in pods} & {SYSTEM_NAMESPACE}
+    found = [b for namespace in sorted(asked) for b in list_all(
+        kube, f"list PodDisruptionBudgets in {namespace}",
+        kube.policy.list_namespaced_pod_disruption_budget, namespace)]
+    return budgets.covered_by(found)
 
 
 def observe(

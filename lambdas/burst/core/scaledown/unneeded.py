@@ -20,7 +20,9 @@ Autoscaler does with ToBeDeletedByClusterAutoscaler:
 
 A node needed again loses the annotation and, if tainted, the taint. Never touched: nodes
 of no node group (on-prem), nodes annotated `scale-down-disabled: "true"`, nodes with a pod
-annotated `safe-to-evict: "false"`, instances already terminating. A group never goes
+a drain may not move (burst.core.scaledown.drainable: `safe-to-evict: "false"`, no
+controller, local storage, kube-system without a PodDisruptionBudget), instances already
+terminating. A group never goes
 below its min size, counting the nodes tainted or terminated here; and no node of a group
 is tainted within `scale_down_delay_after_add` of the group's last scale-up.
 """
@@ -33,7 +35,6 @@ from datetime import UTC, datetime
 
 from burst.core.errors import DemandError
 from burst.core.model import (
-    SAFE_TO_EVICT,
     SCALE_DOWN_DISABLED,
     Node,
     NodeGroup,
@@ -45,7 +46,7 @@ from burst.core.model import (
     Snapshot,
     Taint,
 )
-from burst.core.scaledown import keep
+from burst.core.scaledown import drainable, keep
 from burst.core.scaledown.arrivals import Arrivals
 from burst.core.scaledown.runtimes import Runs, Survival, started, survival
 from burst.core.scaleup.capacity import bound_usage, build
@@ -275,13 +276,13 @@ def _terminating(node: Node, group: NodeGroup) -> bool:
 def _why_needed(node: Node, pods: Iterable[Pod], needed: frozenset[str]) -> str | None:
     if node.annotations.get(SCALE_DOWN_DISABLED) == "true":
         return f"annotated {SCALE_DOWN_DISABLED}=true"
-    movable = [p for p in pods if not (p.daemonset or p.mirror)]
-    unsafe = [p.name for p in movable if p.annotations.get(SAFE_TO_EVICT) == "false"]
-    if unsafe:
-        return f"pod {unsafe[0]} is annotated {SAFE_TO_EVICT}=false"
+    movable = [p for p in pods if not drainable.skipped(p)]
     fpga = [p.name for p in movable if p.requests or p.accelerators]
     if fpga:
         return f"runs FPGA pod {fpga[0]}" + (f" and {len(fpga) - 1} more" if len(fpga) > 1 else "")
+    unmovable = drainable.first_blocker(movable)
+    if unmovable:
+        return unmovable
     if node.name in needed:
         return "a pending pod is planned onto it"
     return None
