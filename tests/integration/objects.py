@@ -100,6 +100,26 @@ def daemonset(admin: Kube, namespace: str, name: str) -> Json:
                       namespace, body)
 
 
+def replicaset(admin: Kube, namespace: str, name: str) -> Json:
+    """A ReplicaSet (as a Deployment makes); no controller runs here, so it makes no pods:
+    the test makes them, owned by it."""
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": "registry.invalid/web:1"}]},
+            },
+        },
+    }
+    return admin.call("create replicaset", _apps(admin).create_namespaced_replica_set,
+                      namespace, body)
+
+
 def owner(obj: Json) -> Json:
     return {
         "apiVersion": obj["apiVersion"],

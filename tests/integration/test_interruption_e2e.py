@@ -32,8 +32,10 @@ from test_e2e_scaler import (
 )
 
 from burst.adapters.kube.client import Json, Kube
+from burst.core.model import SAFE_TO_EVICT
 from burst.core.names import EventReason
 from burst.core.notices.marks import INTERRUPTED, REBALANCING
+from burst.core.scaledown.unneeded import TO_BE_DELETED
 from burst.handlers import lifecycle, runtime
 
 __all__ = ["aws", "moto_endpoint", "test_id"]  # fixtures shared with the scaler's e2e tests
@@ -147,6 +149,51 @@ def test_an_interruption_cordons_and_evicts_at_once_and_never_breaks_a_pdb(
     assert not {"a", "b"} & set(objects.pods_in(admin, namespace))
     # AND a late duplicate finds the node drained
     assert invoke(notice(sample, instance))["result"] == "already-done"
+
+
+def test_a_spot_warning_evicts_within_budgets_holds_the_unsafe_pod_and_deletes_nothing_early(
+    spot: tuple[str, str], aws: scaler_env.Aws, admin: Kube, node_name: str, namespace: str,
+) -> None:
+    group, instance = spot
+    # GIVEN a pod whose PodDisruptionBudget allows no disruption now, a pod annotated
+    # safe-to-evict "false", and a plain Deployment pod (owned by its ReplicaSet)
+    owner = objects.owner(objects.replicaset(admin, namespace, "web"))
+    objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "guarded"},
+                owner=owner)
+    objects.pod(admin, namespace, "precious", node=node_name, owner=owner,
+                annotations={SAFE_TO_EVICT: "false"})
+    objects.pod(admin, namespace, "web", node=node_name, labels={"app": "web"}, owner=owner)
+    for name in ("guarded", "precious", "web"):
+        objects.running(admin, namespace, name)
+    budget(admin, namespace, allowed=0, healthy=1)
+    # WHEN the Spot warning comes
+    first = invoke(notice("spot-interruption-warning.json", instance),
+                   seconds=lifecycle.MARGIN_SECONDS + 6)
+    # THEN the plain pod is evicted, the guarded one waits on its budget, the unsafe one is
+    # held, and the summary says which pods are left and why
+    assert sorted(objects.pods_in(admin, namespace)) == ["guarded", "precious"]
+    assert first["result"] == "draining" and first["evicted"] == [f"{namespace}/web"]
+    left = first["left"]
+    assert "disruption budget" in left.pop(f"{namespace}/guarded")
+    assert left == {f"{namespace}/precious": f"held: annotated {SAFE_TO_EVICT}=false"}
+    # AND nothing is deleted early: the Node and the instance are there
+    assert node_of(admin, node_name)["metadata"]["name"] == node_name
+    assert aws.desired(group) == 1 and len(aws.instances(group)) == 1
+    # WHEN the scaler ticks, the budget still refusing: its own scale-down never picks the
+    # node, and the drain goes on
+    tick()
+    assert TO_BE_DELETED not in {t["key"] for t in node_of(admin, node_name)["spec"]["taints"]}
+    assert aws.desired(group) == 1 and len(aws.instances(group)) == 1
+    # WHEN the budget allows it: the guarded pod goes, the unsafe one stays held
+    admin.call("delete pdb", admin.policy.delete_namespaced_pod_disruption_budget,
+               "guarded", namespace)
+    tick()
+    assert sorted(objects.pods_in(admin, namespace)) == ["precious"]
+    held = invoke(notice("spot-interruption-warning.json", instance))
+    assert held["result"] == "held" and held["left"] == {
+        f"{namespace}/precious": f"held: annotated {SAFE_TO_EVICT}=false"}
+    assert node_of(admin, node_name)["metadata"]["name"] == node_name
+    assert aws.desired(group) == 1 and len(aws.instances(group)) == 1
 
 
 def test_a_notice_for_a_gone_node_or_a_foreign_instance_is_ignored_and_says_why(

@@ -11,7 +11,7 @@ from objects import U250
 from burst.adapters.kube import drain, nodes
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Json, Kube
-from burst.core.errors import DrainRefusedError, KubeNotFoundError
+from burst.core.errors import KubeNotFoundError
 from burst.core.model import SAFE_TO_EVICT, Taint
 
 TAINT = Taint("fpga-burst.io/removing", "true", "NoSchedule")
@@ -148,20 +148,79 @@ def test_workload_lists_the_pods_a_drain_would_evict_not_daemonset_mirror_or_fin
     assert cluster.workload(node_name) == ()
 
 
-def test_drain_refuses_a_node_with_a_pod_marked_not_safe_to_evict_and_changes_nothing(
+def test_a_pod_marked_not_safe_to_evict_is_held_and_does_not_stop_the_others_eviction(
     admin: Kube, kube: Kube, namespace: str, node_name: str
 ) -> None:
+    """
+    GIVEN a node with a pod annotated safe-to-evict "false" and an ordinary pod
+    WHEN  it is drained (a termination fpga-burst did not choose: the node goes anyway)
+    THEN  the ordinary pod is evicted, the marked one is held and named with why, and the
+          drain is done (nothing left to evict) but the node is not empty
+    """
     objects.node(admin, node_name)
     objects.pod(admin, namespace, "precious", node=node_name,
                 annotations={SAFE_TO_EVICT: "false"})
     objects.pod(admin, namespace, "ordinary", node=node_name)
 
-    with pytest.raises(DrainRefusedError) as refused:
-        drain.drain(kube, node_name, deadline=60, clock=FakeClock())
+    result = drain.drain(kube, node_name, deadline=60, clock=FakeClock())
 
-    assert refused.value.pods == (f"{namespace}/precious",)
-    assert sorted(objects.pods_in(admin, namespace)) == ["ordinary", "precious"]
-    assert not _read(admin, node_name)["spec"].get("unschedulable")
+    assert result.evicted == (f"{namespace}/ordinary",)
+    assert result.held == {f"{namespace}/precious": f"annotated {SAFE_TO_EVICT}=false"}
+    assert result.done and not result.empty
+    assert sorted(objects.pods_in(admin, namespace)) == ["precious"]
+    assert _read(admin, node_name)["spec"]["unschedulable"] is True
+
+
+def _spec_and_owners(admin: Kube, name: str) -> tuple[bool, list[str], str | None]:
+    node = _read(admin, name)
+    return (bool(node["spec"].get("unschedulable")),
+            # The API server's own not-ready taint aside (no node controller runs here).
+            [t["key"] for t in node["spec"].get("taints") or ()
+             if t["key"].startswith("fpga-burst.io/")],
+            (node["metadata"].get("annotations") or {}).get(nodes.CORDONED_BY))
+
+
+def test_uncordon_leaves_a_cordon_someone_else_made(
+    admin: Kube, kube: Kube, node_name: str
+) -> None:
+    """
+    GIVEN a node an operator cordoned (kubectl cordon: spec.unschedulable, nothing else)
+    WHEN  fpga-burst taints it for removal and then, the node needed again, takes that back
+    THEN  its taint goes but the operator's cordon stays
+    """
+    objects.node(admin, node_name)
+    operator = _read(admin, node_name)
+    operator["spec"]["unschedulable"] = True
+    admin.call("kubectl cordon", admin.core.replace_node, node_name, operator)
+
+    assert nodes.cordon(kube, node_name, TAINT) is True  # the taint is new
+    assert _spec_and_owners(admin, node_name) == (True, [TAINT.key], None)
+    assert nodes.uncordon(kube, node_name, TAINT.key) is True
+
+    assert _spec_and_owners(admin, node_name) == (True, [], None)
+
+
+def test_a_cordon_two_of_fpga_bursts_reasons_hold_is_undone_only_when_both_are_gone(
+    admin: Kube, kube: Kube, node_name: str
+) -> None:
+    """
+    GIVEN a schedulable node fpga-burst taints for removal, then an interruption taints too
+    WHEN  scale-down takes its taint back (the node is needed again)
+    THEN  the interruption's cordon stays; once that reason is given back too, the node is
+          schedulable again and no ownership annotation is left
+    """
+    objects.node(admin, node_name)
+    interrupted = Taint("fpga-burst.io/interrupted", "spot-interruption", "NoSchedule")
+
+    assert nodes.cordon(kube, node_name, TAINT) is True
+    assert _spec_and_owners(admin, node_name) == (True, [TAINT.key], TAINT.key)
+    assert nodes.cordon(kube, node_name, interrupted) is True
+    assert nodes.uncordon(kube, node_name, TAINT.key) is True
+    assert _spec_and_owners(admin, node_name) == (True, [interrupted.key], interrupted.key)
+
+    assert nodes.uncordon(kube, node_name, interrupted.key) is True
+    assert _spec_and_owners(admin, node_name) == (False, [], None)
+    assert nodes.uncordon(kube, node_name, interrupted.key) is False
 
 
 def _pdb(admin: Kube, namespace: str, app: str) -> None:

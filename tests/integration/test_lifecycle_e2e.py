@@ -251,7 +251,7 @@ def test_a_drain_killed_mid_way_is_finished_by_the_scaler_tick(
     assert read_node(world, node_name) is None
 
 
-def test_a_drain_that_cannot_finish_completes_at_the_hook_deadline_and_says_so(
+def test_a_drain_that_cannot_finish_completes_at_the_hook_deadline_keeps_the_node_says_why(
     world: World, node_name: str, namespace: str
 ) -> None:
     join(world, node_name, ready=True, boards=2)
@@ -260,10 +260,13 @@ def test_a_drain_that_cannot_finish_completes_at_the_hook_deadline_and_says_so(
     world.expect(lifecycle.TERMINATE_HOOK, TERMINATE_TOKEN)
     # WHEN the invocation has more time than the hook (fake time: 10 minutes pass in ms)
     done = world.invoke(world.event("terminate-lifecycle-action.json"), seconds=10_000)
-    # THEN at the deadline it completes anyway, deletes the Node, and counts the overrun
+    # THEN at the deadline it completes anyway and counts the overrun, but keeps the Node:
+    # deleting it would take the guarded pod down past its budget. The outcome says so.
     assert (done["result"], done["overDeadline"], done["heartbeats"]) == ("completed", True, 1)
     assert world.clock.seconds == world.cfg.lifecycle.terminate_timeout.total_seconds()
-    assert read_node(world, node_name) is None
+    assert read_node(world, node_name) is not None
+    assert list(done["left"]) == [f"{namespace}/job"]
+    assert "disruption budget" in done["left"][f"{namespace}/job"]
     assert "DrainsOverDeadline" in runtime.metrics.metric_set
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
+from burst.core.errors import KubeNotFoundError, LifecycleActionNotFoundError
 from burst.core.lifecycle import DRAIN_STARTED, REMOVAL_TAINT, heartbeat_due, not_useful
 from burst.core.model import Instance, Node, NodeGroup, Taint
 from burst.loop.lifecycle import (
@@ -19,6 +19,7 @@ from burst.loop.lifecycle import (
     Target,
     continue_launches,
     continue_terminations,
+    delete_gone,
     launch,
 )
 from burst.ports.aws import LifecycleResult
@@ -105,7 +106,7 @@ class FakeCluster:
     clock: FakeClock
     nodes: dict[str, Node] = field(default_factory=dict)
     drain_needs: float = 0.0
-    refuse: bool = False
+    held: bool = False  # a pod marked safe-to-evict=false stays whatever the drain does
     deleted: list[str] = field(default_factory=list)
 
     def cordon(self, name: str, taint: Taint | None = None) -> bool:
@@ -124,12 +125,14 @@ class FakeCluster:
         return True
 
     def drain(self, name: str, deadline: float) -> DrainResult:
-        if self.refuse:
-            raise DrainRefusedError(name, ("ns/precious",))
         spend = min(self.drain_needs, max(0.0, deadline - self.clock.seconds))
         self.clock.seconds += spend
         self.drain_needs -= spend
-        return DrainResult(name, remaining=("ns/job",) if self.drain_needs > 0 else ())
+        return DrainResult(name, remaining=("ns/job",) if self.drain_needs > 0 else (),
+                           blocked={"ns/job": "Cannot evict pod as it would violate the pod's "
+                                              "disruption budget."} if self.drain_needs > 0 else {},
+                           held={"ns/precious": "annotated safe-to-evict=false"}
+                           if self.held else {})
 
     def delete_node(self, name: str, uid: str | None = None) -> bool:
         self.deleted.append(name)
@@ -183,13 +186,22 @@ def test_a_killed_drain_is_finished_by_the_next_invocation_with_a_heartbeat_firs
     assert second.drain_seconds == 170  # from the start kept on the node, not this invocation's
 
 
-def test_a_drain_that_cannot_finish_completes_at_the_deadline_with_over_deadline() -> None:
+def test_a_drain_that_cannot_finish_completes_at_the_deadline_and_keeps_the_node() -> None:
+    """
+    GIVEN a pod whose PodDisruptionBudget never allows its eviction
+    WHEN  the drain reaches the hook's deadline
+    THEN  the action is completed (the hook would), but the Node, with the pod still bound,
+          is not deleted: the outcome says which pod was left and why
+    """
     clock, cluster, aws, drainer = setup(drain_needs=10_000, stop_after=10_000)
     outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
     assert outcome.result is HookResult.COMPLETED and outcome.over_deadline
     assert clock.seconds == TIMEOUT.total_seconds()
-    assert cluster.deleted == ["ip-10-0-1-5"]
+    assert cluster.deleted == []
+    assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]
     assert aws.heartbeats == 1  # at half the timeout
+    assert "ns/job" in outcome.reason and "disruption budget" in outcome.reason
+    assert list(outcome.summary()["left"]) == ["ns/job"]  # type: ignore[call-overload]
 
 
 def test_terminate_for_a_node_already_gone_just_completes_and_a_duplicate_is_fine() -> None:
@@ -199,11 +211,42 @@ def test_terminate_for_a_node_already_gone_just_completes_and_a_duplicate_is_fin
     assert cluster.deleted == []
 
 
-def test_a_drain_refused_by_safe_to_evict_waits_without_completing() -> None:
-    _clock, cluster, aws, drainer = setup()
-    cluster.refuse = True
-    outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
-    assert outcome.result is HookResult.REFUSED and aws.completed == []
+def test_a_pod_held_by_safe_to_evict_waits_for_the_deadline_and_its_node_is_kept() -> None:
+    """
+    GIVEN a node whose other pods drain, and one pod marked safe-to-evict=false
+    WHEN  the terminate hook drains it, and again once its deadline has passed
+    THEN  first the others are evicted and the held pod waits (nothing completed), then
+          the action is completed at the deadline and the Node, the held pod still on
+          it, is not deleted
+    """
+    clock, cluster, aws, drainer = setup(drain_needs=30)
+    cluster.held = True
+    first = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
+    assert first.result is HookResult.HELD and "ns/precious" in first.reason
+    assert aws.completed == [] and cluster.deleted == [] and cluster.drain_needs == 0
+    clock.seconds = TIMEOUT.total_seconds() + 1
+    late = Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=clock.seconds + 280)
+    last = late.terminate(TERMINATE, list(cluster.nodes.values()))
+    assert last.result is HookResult.COMPLETED and last.over_deadline
+    assert cluster.deleted == [] and "ip-10-0-1-5" in cluster.nodes
+    assert last.summary()["left"] == {"ns/precious": "held: annotated safe-to-evict=false"}
+
+
+def test_a_node_left_behind_is_deleted_once_its_instance_is_gone() -> None:
+    """
+    GIVEN a node whose terminate hook completed with pods left on it (DRAIN_STARTED)
+    WHEN  the scaler's tick sees its instance still terminating, then gone from the group
+    THEN  the Node is kept, then deleted; a node no drain began is never touched
+    """
+    _clock, cluster, _aws, _drainer = setup()
+    started = node(annotations={DRAIN_STARTED: T0.isoformat()})
+    untouched = Node("onprem-1", instance_id="i-9")
+    terminating = NodeGroup(GROUP.name, "f1.4xlarge", 0, 2, 1,
+                            instances=(Instance("i-1", "Terminating:Proceed"),))
+    assert delete_gone(cluster, [terminating], [started, untouched]) == ()
+    gone = delete_gone(cluster, [GROUP], [started, untouched])
+    assert [o.result for o in gone] == [HookResult.NODE_DELETED]
+    assert cluster.deleted == ["ip-10-0-1-5"]
 
 
 def test_launch_waits_for_a_useful_node_then_completes_once() -> None:

@@ -104,13 +104,3 @@ class KubeUnauthorizedError(KubeApiError):
 class KubeThrottledError(TransientError):
     """The API server answered 429 Too Many Requests (priority and fairness); try later."""
 
-
-class DrainRefusedError(BurstError):
-    """A node cannot be drained: a pod on it is annotated safe-to-evict "false"; names them."""
-
-    def __init__(self, node: str, pods: tuple[str, ...]) -> None:
-        self.node = node
-        self.pods = pods
-        super().__init__(
-            f"node {node}: not draining, pods marked safe-to-evict=false: {', '.join(pods)}"
-        )

@@ -14,6 +14,7 @@ from burst.core.scaledown.unneeded import TO_BE_DELETED
 
 PENDING_WAIT = "Pending:Wait"
 TERMINATING_WAIT = "Terminating:Wait"
+TERMINATED = "Terminated"
 DRAIN_STARTED = "fpga-burst.io/drain-started"
 # The scale-down's own taint key: a node it already marked is not tainted twice.
 REMOVAL_TAINT = Taint(TO_BE_DELETED, "terminating", "NoSchedule")
@@ -69,6 +70,15 @@ def heartbeat_due(started: datetime, now: datetime, timeout: timedelta, fresh: b
 def pending(groups: Iterable[NodeGroup], state: str) -> list[tuple[NodeGroup, str]]:
     """(group, instance id) for every instance in lifecycle state `state`."""
     return [(g, i.instance_id) for g in groups for i in g.instances if i.lifecycle_state == state]
+
+
+def gone(groups: Iterable[NodeGroup], nodes: Iterable[Node]) -> list[Node]:
+    """Nodes whose terminate hook began (DRAIN_STARTED) and whose instance no group lists
+    any more, or lists as Terminated: nothing runs there, the Node only keeps its pods bound."""
+    running = {i.instance_id for g in groups for i in g.instances
+               if i.lifecycle_state != TERMINATED}
+    return [n for n in nodes if DRAIN_STARTED in n.annotations and n.instance_id
+            and n.instance_id not in running]
 
 
 def instance_groups(

@@ -180,7 +180,8 @@ class Act:
 
     def _lifecycle(self, snapshot: Snapshot, stop_at: float | None,
                    failures: list[str]) -> tuple[lifecycle.HookOutcome, ...]:
-        """Launches waiting for a useful node, terminations whose drain is unfinished."""
+        """Launches waiting for a useful node, terminations whose drain is unfinished, Nodes
+        left behind by a terminate whose instance is gone."""
         w = self.writers
         groups, nodes = snapshot.node_groups, snapshot.nodes
         found: list[lifecycle.HookOutcome] = []
@@ -189,6 +190,8 @@ class Act:
             ("continue launches", lambda: lifecycle.continue_launches(w.actions, groups, nodes)),
             ("continue terminations",
              lambda: lifecycle.continue_terminations(drainer, groups, nodes)),
+            ("delete nodes of gone instances",
+             lambda: lifecycle.delete_gone(w.drains, groups, nodes)),
         )
         for name, call in calls:
             if not self._in_time(stop_at, name, failures):

@@ -12,6 +12,10 @@ kept on the node (annotation DRAIN_STARTED), so whoever continues it (a retried 
 the scaler's tick via continue_terminations) keeps one deadline: the start plus the hook's
 timeout. Heartbeats keep the hook from timing out under a drain still within that deadline;
 at the deadline the action is completed anyway (DrainsOverDeadline), as the hook would.
+Pods marked safe-to-evict=false are held, never evicted (every other pod is). The Node is
+deleted only once no pod is left on it: a node with pods left at the deadline stays, its
+outcome naming them and why, until its instance is gone (delete_gone, the scaler's tick);
+deleting it earlier would take its pods down without their budgets and grace periods.
 
 Everything is level-triggered and idempotent: a node already gone means "just complete", and
 an action already completed (LifecycleActionNotFoundError) is logged and ignored. No I/O
@@ -26,13 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from burst.core.errors import DrainRefusedError, KubeNotFoundError, LifecycleActionNotFoundError
+from burst.core.errors import KubeNotFoundError, LifecycleActionNotFoundError
 from burst.core.lifecycle import (
     DRAIN_STARTED,
     PENDING_WAIT,
     REMOVAL_TAINT,
     TERMINATING_WAIT,
     drain_started,
+    gone,
     heartbeat_due,
     instance_groups,
     node_of,
@@ -79,7 +84,8 @@ class HookResult(StrEnum):
     ALREADY_DONE = "already-done"  # no action pending: completed before, timed out, duplicate
     WAITING = "waiting"  # launch: the node is not useful yet
     DRAINING = "draining"  # terminate: out of invocation time; the next one continues
-    REFUSED = "refused"  # terminate: a pod is marked safe-to-evict=false; wait for deadline
+    HELD = "held"  # terminate: all else evicted; safe-to-evict=false pods wait for the deadline
+    NODE_DELETED = "node-deleted"  # its instance is gone: the Node left behind is deleted
     NOT_OURS = "not-ours"  # a group or hook fpga-burst does not manage: never touched
 
 
@@ -126,7 +132,8 @@ class HookOutcome:
         if self.transition == "terminate":
             found.update(overDeadline=self.over_deadline, heartbeats=self.heartbeats)
         if self.drain is not None:
-            found.update(evicted=list(self.drain.evicted), remaining=list(self.drain.remaining))
+            found.update(evicted=list(self.drain.evicted), remaining=list(self.drain.remaining),
+                         left=self.drain.left())
         return found
 
 
@@ -226,12 +233,14 @@ class Drainer:
             slice_end = min(self.stop_at, mono + (deadline - now).total_seconds(), mono + half)
             if slice_end <= mono:
                 return self._unfinished(target, node, result, beats, "out of invocation time")
-            try:
-                result = self.drains.drain(node, slice_end)
-            except DrainRefusedError as exc:
-                return self._unfinished(target, node, result, beats, str(exc), HookResult.REFUSED)
-            if result.done:
+            result = self.drains.drain(node, slice_end)
+            if result.empty:
                 return self._finish(target, node, started, result, beats, over=False)
+            if result.done:
+                # Only held pods are left: they may yet finish; the next call looks again.
+                why = "; ".join(f"{p} {w}" for p, w in sorted(result.held.items()))
+                return self._unfinished(target, node, result, beats, f"held: {why}",
+                                        HookResult.HELD)
             if self.clock.monotonic() >= self.stop_at:
                 return self._unfinished(target, node, result, beats, "out of invocation time")
 
@@ -258,20 +267,46 @@ class Drainer:
     def _finish(self, target: Target, node: str, started: datetime, result: DrainResult | None,
                 beats: int, *, over: bool) -> HookOutcome:
         if over:
+            # What is on the node now decides whether the Node may go, not the last slice.
+            result = self.drains.drain(node, self.clock.monotonic())
+        left = result.left() if result is not None else {}
+        if over:
             log.warning(
-                "terminate of %s: drain of %s passed its deadline (%s); completing anyway",
+                "terminate of %s: drain of %s passed its deadline (%s); completing anyway%s",
                 target.instance_id, node, (started + self.timeout).isoformat(),
+                "; the Node stays until the instance is gone" if left else "",
                 extra={"instance": target.instance_id, "node": node,
                        "decision": "CONTINUE at the deadline, as the hook's default would",
-                       "remaining": list(result.remaining) if result else None},
+                       "left": left},
             )
-        self.drains.delete_node(node)
+        if not left:
+            self.drains.delete_node(node)
         done = complete(self.actions, target, "terminate")
         seconds = (self.clock.wall() - started).total_seconds()
-        reason = "drain passed its deadline" if over else "drained and node deleted"
+        reason = "drained and node deleted"
+        if over:
+            reason = "drain passed its deadline" + (
+                f"; {len(left)} pod(s) left, Node kept until the instance is gone: "
+                + "; ".join(f"{p} {w}" for p, w in sorted(left.items())) if left else "")
         return HookOutcome("terminate", target.node_group, target.instance_id,
                        HookResult.COMPLETED if done else HookResult.ALREADY_DONE, reason, node,
                        over_deadline=over, drain_seconds=seconds, heartbeats=beats, drain=result)
+
+
+def delete_gone(drains: NodeDrainer, groups: Sequence[NodeGroup],
+                nodes: Sequence[Node]) -> tuple[HookOutcome, ...]:
+    """For the scaler's tick: delete the Nodes a terminate left behind (pods were left on
+    them at the deadline) once no group lists their instance as running any more."""
+    outcomes = []
+    for node in gone(groups, nodes):
+        instance = node.instance_id or ""
+        log.info("node %s: its instance %s is gone; deleting the Node", node.name, instance,
+                 extra={"instance": instance, "node": node.name, "decision": "delete node"})
+        drains.delete_node(node.name)
+        outcomes.append(HookOutcome("terminate", node.node_group or "", instance,
+                                    HookResult.NODE_DELETED, "instance gone: Node deleted",
+                                    node.name))
+    return tuple(outcomes)
 
 
 # -- entry points for the handler and the scaler's tick ------------------------------------

@@ -6,7 +6,8 @@ burst.core.notices.marks.
 
 - Interruption warning, scheduled change: mark the node interrupted (annotation, cordon,
   NoSchedule taint), tell its Events why, and drain it at once through the Eviction API
-  (PDBs honoured), as the terminate hook does, until empty or out of invocation time. The
+  (PDBs honoured), as the terminate hook does, until empty or out of invocation time. Only
+  pods marked safe-to-evict=false are held (burst.core.scaledown.drainable.held). The
   Node is not deleted and no lifecycle action completed: the instance's own terminate hook
   still runs when EC2 takes it, and finds it empty.
 - Rebalance recommendation: mark the node rebalancing (annotation with the notice's time,
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from burst.core.errors import DrainRefusedError, KubeNotFoundError
+from burst.core.errors import KubeNotFoundError
 from burst.core.lifecycle import instance_groups, node_of
 from burst.core.model import Node, NodeGroup
 from burst.core.names import EventReason
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 class NoticeResult(StrEnum):
     DRAINED = "drained"  # cordoned and every evictable pod gone
     DRAINING = "draining"  # out of invocation time or waiting on a PDB: the tick goes on
-    REFUSED = "refused"  # a pod is marked safe-to-evict=false
+    HELD = "held"  # every other pod evicted; pods marked safe-to-evict=false stay
     MARKED = "marked"  # rebalancing: the scaler asks for the replacement, then drains
     ALREADY_DONE = "already-done"  # a duplicate or reordered notice: nothing new to do
     LATE = "late"  # no node for the instance: never joined or already gone
@@ -67,7 +68,8 @@ class NoticeOutcome:
         if self.node:
             found["node"] = self.node
         if self.drain is not None:
-            found.update(evicted=list(self.drain.evicted), remaining=list(self.drain.remaining))
+            found.update(evicted=list(self.drain.evicted), remaining=list(self.drain.remaining),
+                         left=self.drain.left())
         return found
 
 
@@ -173,17 +175,19 @@ def _interrupt(notice: Notice, instance: str, node: Node, group: str, teller: Te
 
 def drain(drainer: Drainer, node: str, instance: str, name: str,
           group: str | None = None) -> NoticeOutcome:
-    """Evict the node's pods (PDB-aware) until it is empty or `drainer.stop_at`."""
+    """Evict the node's pods (PDB-aware) until it is empty or `drainer.stop_at`. Pods marked
+    safe-to-evict=false are held; the others are evicted all the same."""
     if drainer.clock.monotonic() >= drainer.stop_at:
         return NoticeOutcome(name, instance, NoticeResult.DRAINING, "out of invocation time",
                              group, node)
-    try:
-        result = drainer.drains.drain(node, drainer.stop_at)
-    except DrainRefusedError as exc:
-        return NoticeOutcome(name, instance, NoticeResult.REFUSED, str(exc), group, node)
-    if result.done:
+    result = drainer.drains.drain(node, drainer.stop_at)
+    if result.empty:
         return NoticeOutcome(name, instance, NoticeResult.DRAINED, "cordoned and drained",
                              group, node, result)
+    if result.done:
+        why = "; ".join(f"{p} {w}" for p, w in sorted(result.held.items()))
+        return NoticeOutcome(name, instance, NoticeResult.HELD,
+                             f"every other pod evicted; held: {why}", group, node, result)
     why = ("waiting on PodDisruptionBudgets: " + "; ".join(sorted(result.blocked.values()))
            if result.blocked else "out of invocation time")
     log.info("%s of %s: drain of %s not finished: %s", name, instance, node, why,

@@ -33,17 +33,28 @@ class ClusterView:
 
 @dataclass(frozen=True)
 class DrainResult:
-    """Where a drain stands. `done`: every evictable pod is gone."""
+    """Where a drain stands. `done`: every pod it may evict is gone; `empty`: and no pod is
+    held either, so the Node may go (burst.core.scaledown.drainable says which are held)."""
 
     node: str
     evicted: tuple[str, ...] = ()  # evictions the API server accepted during this call
     remaining: tuple[str, ...] = ()  # evictable pods still on the node
     blocked: Mapping[str, str] = field(default_factory=dict)  # pod -> why eviction was refused
+    held: Mapping[str, str] = field(default_factory=dict)  # pod -> why it is never evicted
     skipped: tuple[str, ...] = ()  # DaemonSet and mirror pods, left to die with the node
 
     @property
     def done(self) -> bool:
         return not self.remaining
+
+    @property
+    def empty(self) -> bool:
+        return self.done and not self.held
+
+    def left(self) -> dict[str, str]:
+        """Every pod still on the node (DaemonSet and mirror pods aside) -> why."""
+        return {**{p: self.blocked.get(p, "being evicted (grace period)")
+                   for p in self.remaining}, **{p: f"held: {why}" for p, why in self.held.items()}}
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ class NodeDrainer(Protocol):
 
     def drain(self, node: str, deadline: float) -> DrainResult:
         """Cordon and evict until done or `deadline` (monotonic seconds); call again to go on.
-        Raises DrainRefusedError for a pod marked safe-to-evict=false."""
+        Pods marked safe-to-evict=false are held, never evicted (DrainResult.held)."""
         ...
 
     def delete_node(self, node: str, uid: str | None = None) -> bool:
@@ -125,7 +136,8 @@ class NodeDrainer(Protocol):
 
     def workload(self, node: str) -> tuple[str, ...]:
         """Pods on `node` now ("namespace/name"), DaemonSet and mirror pods and finished
-        ones aside: read fresh, not from a snapshot, before terminating a just-tainted node."""
+        ones aside, held ones included: read fresh, not from a snapshot, before
+        terminating a just-tainted node."""
         ...
 
 

@@ -1,12 +1,13 @@
 """Draining a node through the Eviction API, so PodDisruptionBudgets are respected.
 
 drain() cordons the node, asks the API server to evict every pod on it except DaemonSet and
-mirror (static) pods, and waits until those pods are gone, within a deadline. It returns what
-it got done instead of raising "not finished": a Lambda close to its own deadline stops,
-and the next invocation calls drain() again, which picks up where this one left off.
+mirror (static) pods and those burst.core.scaledown.drainable.held keeps (annotated
+`cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`), and waits until the evicted
+ones are gone, within a deadline. A held pod does not stop the others' eviction: the result
+names it, and the caller decides what becomes of the node. It returns what it got done
+instead of raising "not finished": a Lambda close to its own deadline stops, and the next
+invocation calls drain() again, which picks up where this one left off.
 
-- A pod annotated `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"` stops the drain
-  before anything is evicted (DrainRefusedError).
 - A PDB refusal (429) is retried with exponential backoff until the deadline.
 - No grace period is sent, so each pod's own terminationGracePeriodSeconds is honoured.
 - Evictions carry the pod's UID as a precondition: a replacement with the same name
@@ -20,17 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from burst.adapters.kube import nodes
+from burst.adapters.kube import convert, nodes
 from burst.adapters.kube.client import Json, Kube
-from burst.adapters.kube.convert import MIRROR_ANNOTATION
 from burst.adapters.kube.observe import list_all
-from burst.core.errors import (
-    DrainRefusedError,
-    KubeConflictError,
-    KubeNotFoundError,
-    KubeThrottledError,
-)
-from burst.core.model import SAFE_TO_EVICT
+from burst.core.errors import KubeConflictError, KubeNotFoundError, KubeThrottledError
+from burst.core.scaledown import drainable
 from burst.ports.cluster import DrainResult
 
 log = logging.getLogger(__name__)
@@ -50,13 +45,11 @@ def _name(pod: Json) -> str:
 
 
 def _skipped(pod: Json) -> bool:
-    meta = pod.get("metadata") or {}
-    if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
-        return True
-    return any(
-        o.get("kind") == "DaemonSet" and o.get("controller")
-        for o in meta.get("ownerReferences") or ()
-    )
+    return drainable.skipped(convert.pod(pod, ()))
+
+
+def _held(pod: Json) -> str | None:
+    return drainable.held(convert.pod(pod, ()))
 
 
 def _pods(kube: Kube, node: str) -> list[Json]:
@@ -67,19 +60,9 @@ def _pods(kube: Kube, node: str) -> list[Json]:
 
 
 def workload(kube: Kube, node: str) -> tuple[str, ...]:
-    """The pods a drain of `node` would evict: running or about to, DaemonSet and mirror
-    pods aside."""
+    """The pods on `node` a drain would not skip: running or about to, DaemonSet and mirror
+    pods aside (held ones included: they are on it too)."""
     return tuple(_name(p) for p in _pods(kube, node) if not _skipped(p))
-
-
-def _refuse_unsafe(node: str, pods: list[Json]) -> None:
-    unsafe = tuple(
-        _name(p) for p in pods
-        if not _skipped(p)
-        and ((p.get("metadata") or {}).get("annotations") or {}).get(SAFE_TO_EVICT) == "false"
-    )
-    if unsafe:
-        raise DrainRefusedError(node, unsafe)
 
 
 _GONE = ""  # _evict's answer when the pod we listed no longer exists
@@ -119,35 +102,38 @@ def drain(
     sleep: Callable[[float], None] = time.sleep,
     backoff: Backoff | None = None,
 ) -> DrainResult:
-    """Cordon `node` and evict its pods until they are gone or `clock()` passes `deadline`.
+    """Cordon `node` and evict its pods until those it may evict are gone or `clock()`
+    passes `deadline`. Held pods are never evicted: the result names them (`held`).
 
     `deadline` is on `clock`'s scale: with the default, `time.monotonic() + seconds`.
 
-    Idempotent: call again to continue. Raises DrainRefusedError (before cordoning, if it
-    can tell then), KubeNotFoundError if the node does not exist, and the transient errors;
-    evictions already accepted are logged, one line each.
+    Idempotent: call again to continue. Raises KubeNotFoundError if the node does not
+    exist, and the transient errors; evictions already accepted are logged, one line each.
     """
     backoff = backoff or Backoff()
-    _refuse_unsafe(node, _pods(kube, node))
     nodes.cordon(kube, node)
     evicted: list[str] = []
     asked: set[str] = set()
     blocked: dict[str, str] = {}
     delay = backoff.initial
+    tried = False  # every call asks once, even past its deadline: a budget may allow it now
     while True:
-        pods = _pods(kube, node)
-        _refuse_unsafe(node, pods)
-        evictable = [p for p in pods if not _skipped(p)]
-        if not evictable or clock() >= deadline:
+        listed = _pods(kube, node)
+        pods = [p for p in listed if not _skipped(p)]
+        held = {_name(p): why for p in pods if (why := _held(p))}
+        evictable = [p for p in pods if _name(p) not in held]
+        if not evictable or (tried and clock() >= deadline):
             names = {_name(p) for p in evictable}
             return DrainResult(
                 node=node,
                 evicted=tuple(evicted),
-                remaining=tuple(_name(p) for p in evictable),
+                remaining=tuple(sorted(names)),
                 blocked={k: v for k, v in blocked.items() if k in names},
-                skipped=tuple(_name(p) for p in pods if _skipped(p)),
+                held=held,
+                skipped=tuple(_name(p) for p in listed if _skipped(p)),
             )
         progress = _evict_round(kube, evictable, asked, evicted, blocked)
+        tried = True
         if not progress:
             # Only waiting now (PDBs, grace periods): back off. After new evictions, look
             # again at once, since pods without a grace period are already gone.

@@ -42,11 +42,40 @@ def update_node(kube: Kube, name: str, change: Callable[[Json], bool]) -> bool:
     )
 
 
+# Who holds a cordon fpga-burst made: the keys of the taints it cordoned with (DRAINING for
+# a bare drain), comma-separated. Set in the same write as the cordon; absent when the node
+# was unschedulable already (an operator's `kubectl cordon`, another controller's), so that
+# cordon is never undone here. Kubernetes keeps no owner for spec.unschedulable itself.
+CORDONED_BY = "fpga-burst.io/cordoned-by"
+DRAINING = "drain"
+
+
+def _owners(node: Json) -> set[str]:
+    text = ((node.get("metadata") or {}).get("annotations") or {}).get(CORDONED_BY) or ""
+    return {k for k in text.split(",") if k}
+
+
+def _set_owners(node: Json, owners: set[str]) -> None:
+    meta = node.setdefault("metadata", {})
+    annotations = meta.get("annotations") or {}
+    if owners:
+        annotations[CORDONED_BY] = ",".join(sorted(owners))
+    else:
+        annotations.pop(CORDONED_BY, None)
+    meta["annotations"] = annotations
+
+
 def _cordon_with(taint: Taint | None) -> Callable[[Json], bool]:
     def change(node: Json) -> bool:
         spec = node.setdefault("spec", {})
-        changed = not spec.get("unschedulable")
-        spec["unschedulable"] = True
+        owners = _owners(node)
+        changed = False
+        # Ours if we make it, or if we hold it already for another reason; not otherwise.
+        if not spec.get("unschedulable") or owners:
+            key = taint.key if taint is not None else DRAINING
+            changed = not spec.get("unschedulable") or key not in owners
+            spec["unschedulable"] = True
+            _set_owners(node, owners | {key})
         if taint is not None:
             taints = spec.setdefault("taints", [])
             if not any(t.get("key") == taint.key and t.get("effect") == taint.effect
@@ -62,7 +91,8 @@ def _cordon_with(taint: Taint | None) -> Callable[[Json], bool]:
 
 
 def cordon(kube: Kube, name: str, taint: Taint | None = None) -> bool:
-    """Mark the node unschedulable and, if given, add `taint`. No-op if already so."""
+    """Mark the node unschedulable and, if given, add `taint`. No-op if already so. The
+    cordon is recorded as fpga-burst's (CORDONED_BY) only if the node was schedulable."""
     changed = update_node(kube, name, _cordon_with(taint))
     if changed:
         log.info("cordoned node %s%s", name, f" with taint {taint}" if taint else "")
@@ -70,16 +100,22 @@ def cordon(kube: Kube, name: str, taint: Taint | None = None) -> bool:
 
 
 def uncordon(kube: Kube, name: str, taint_key: str | None = None) -> bool:
-    """Undo cordon(): schedulable again, and without taints keyed `taint_key`."""
+    """Undo cordon(): remove taints keyed `taint_key`, and make the node schedulable again
+    if fpga-burst cordoned it and no other reason of its own still holds the cordon. A
+    cordon someone else made stays. `taint_key` None: every reason of fpga-burst's."""
 
     def change(node: Json) -> bool:
         spec = node.setdefault("spec", {})
         taints = spec.get("taints") or []
         kept = [t for t in taints if taint_key is None or t.get("key") != taint_key]
-        if not spec.get("unschedulable") and len(kept) == len(taints):
+        owners = _owners(node)
+        left = {k for k in owners if taint_key is not None and k != taint_key}
+        if len(kept) == len(taints) and left == owners:
             return False
-        spec["unschedulable"] = False
         spec["taints"] = kept
+        if owners and not left:
+            spec["unschedulable"] = False
+        _set_owners(node, left)
         return True
 
     changed = update_node(kube, name, change)
