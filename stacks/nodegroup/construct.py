@@ -234,6 +234,13 @@ class NodeGroup(Construct):
             min_capacity=group.min_size,
             max_capacity=group.max_size,
             # No desired capacity: the controller owns it, and a redeploy must not reset it.
+            # Scale-in protection: the group never picks an instance to remove on its own
+            # (a lowered desired capacity, or Availability Zone rebalancing, which a
+            # TerminateInstanceInAutoScalingGroup across zones sets off and which chooses
+            # by termination policy among unprotected instances only). fpga-burst's own
+            # removals are TerminateInstanceInAutoScalingGroup, which protection does not
+            # stop (EC2 Auto Scaling User Guide, "Use instance scale-in protection").
+            new_instances_protected_from_scale_in=True,
         )
         self.asg.add_lifecycle_hook(
             "LaunchHook",

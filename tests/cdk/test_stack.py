@@ -411,6 +411,21 @@ def test_group_size_subnets_and_no_desired_capacity(
     assert "DesiredCapacity" not in props
 
 
+def test_every_group_protects_its_instances_from_its_own_scale_in(template: Template) -> None:
+    """
+    GIVEN node groups spanning several subnets (zones)
+    WHEN  the group would rebalance its zones or scale in by itself
+    THEN  it may pick no instance: each launches protected from scale in, and only
+          fpga-burst's TerminateInstanceInAutoScalingGroup (not stopped by protection)
+          removes one
+    """
+    groups = template.find_resources("AWS::AutoScaling::AutoScalingGroup")
+    assert groups
+    unprotected = [name for name, group in groups.items()
+                   if group["Properties"].get("NewInstancesProtectedFromScaleIn") is not True]
+    assert unprotected == []
+
+
 @pytest.mark.parametrize(
     ("name", "board", "boards"),
     [
