@@ -218,6 +218,8 @@ def test_a_cordon_two_of_fpga_bursts_reasons_hold_is_undone_only_when_both_are_g
     assert (_cordon(admin, node_name), _owners(admin, node_name)) == (
         (True, [TAINT.key]), TAINT.key)
     assert nodes.cordon(kube, node_name, interrupted) is True
+    # The interruption's drain cordons too; that adds no reason of its own to undo.
+    assert drain.drain(kube, node_name, deadline=60, clock=FakeClock()).empty
     assert nodes.uncordon(kube, node_name, TAINT.key) is True
     assert (_cordon(admin, node_name), _owners(admin, node_name)) == (
         (True, [interrupted.key]), interrupted.key)

@@ -70,8 +70,9 @@ def _cordon_with(taint: Taint | None) -> Callable[[Json], bool]:
         spec = node.setdefault("spec", {})
         owners = _owners(node)
         changed = False
-        # Ours if we make it, or if we hold it already for another reason; not otherwise.
-        if not spec.get("unschedulable") or owners:
+        # Ours if we make it, or if we hold it already for another reason; not otherwise. A
+        # bare drain of a cordoned node adds no reason: the cordon's maker decides its end.
+        if not spec.get("unschedulable") or (owners and taint is not None):
             key = taint.key if taint is not None else DRAINING
             changed = not spec.get("unschedulable") or key not in owners
             spec["unschedulable"] = True
