@@ -83,41 +83,33 @@ def node(
     return admin.call("update node status", admin.core.replace_node_status, name, created)
 
 
-def daemonset(admin: Kube, namespace: str, name: str) -> Json:
-    body = {
+def _controller(kind: str, name: str, **spec: Any) -> Json:
+    """An apps/v1 controller over pods labelled app=<name>."""
+    return {
         "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
+        "kind": kind,
         "metadata": {"name": name},
         "spec": {
+            **spec,
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "agent", "image": "registry.invalid/agent:1"}]},
+                "spec": {"containers": [{"name": "main", "image": f"registry.invalid/{name}:1"}]},
             },
         },
     }
+
+
+def daemonset(admin: Kube, namespace: str, name: str) -> Json:
     return admin.call("create daemonset", _apps(admin).create_namespaced_daemon_set,
-                      namespace, body)
+                      namespace, _controller("DaemonSet", name))
 
 
 def replicaset(admin: Kube, namespace: str, name: str) -> Json:
     """A ReplicaSet (as a Deployment makes); no controller runs here, so it makes no pods:
     the test makes them, owned by it."""
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", "image": "registry.invalid/web:1"}]},
-            },
-        },
-    }
     return admin.call("create replicaset", _apps(admin).create_namespaced_replica_set,
-                      namespace, body)
+                      namespace, _controller("ReplicaSet", name, replicas=1))
 
 
 def owner(obj: Json) -> Json:
