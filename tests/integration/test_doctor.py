@@ -234,6 +234,7 @@ def test_a_missing_rbac_rule_is_named_verb_by_verb(
         "create secrets in kube-system",
         "list secrets in kube-system",
         "delete secrets in kube-system",
+        "list poddisruptionbudgets.policy in kube-system",
     }
 
 

@@ -88,8 +88,8 @@ def test_a_drain_cut_short_by_a_5xx_logs_what_it_evicted_and_finishes_when_calle
     objects.pod(admin, namespace, "a", node=node_name)
     objects.pod(admin, namespace, "b", node=node_name)
     caplog.set_level(logging.INFO, logger="burst.adapters.kube")
-    # list (safe-to-evict check), read node, update node (cordon), list, evict a: then fail.
-    proxy.fail_next(503, after=5)
+    # read node, update node (cordon), list, evict a: then fail.
+    proxy.fail_next(503, after=4)
 
     with pytest.raises(ClusterUnreachableError):
         drain.drain(proxied, node_name, deadline=time.monotonic() + 60)
