@@ -5,6 +5,11 @@ recommendation, AWS Health scheduled change: burst.loop.notices).
 Launch: complete CONTINUE once the node is useful; terminate: cordon, drain, delete the
 Node, complete (burst.loop.lifecycle). A failed launch is only logged and counted: the scaler
 derives its backoff from the group's scaling activities.
+
+A transient error (throttling, the API server unreachable, 5xx) is counted, logged and
+raised, so Lambda retries the event and, past its retries, sends it to the failure queue;
+the work is level-triggered, so a retry takes the next step. A permanent one (a bad event,
+configuration) is counted, logged and answered.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         if isinstance(action, (ScheduledTick, RunNow)):
             raise EventError("detail-type", "the lifecycle function takes ASG events only")
     except EventError as exc:
-        return {"outcome": runtime.failed(exc, function="lifecycle")}
+        return {"outcome": runtime.settle(exc, function="lifecycle")}
     if isinstance(action, LaunchUnsuccessful):
         return _launch_unsuccessful(action)
     cfg, clock = cfg or runtime.config(), clock or SystemClock()
@@ -61,7 +66,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
                                                groups), action.id)
         outcome = lifecycle.handle(action, built.cluster, drainer, groups)
     except BurstError as exc:
-        return {"outcome": runtime.failed(exc, function="lifecycle", event=action.id,
+        return {"outcome": runtime.settle(exc, function="lifecycle", event=action.id,
                                           instance=",".join(action.instance_ids)
                                           if isinstance(action, ScheduledChange)
                                           else action.instance_id)}
