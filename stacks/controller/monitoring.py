@@ -123,11 +123,14 @@ class Monitoring(Construct):
         action = cw_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
         for name, fn in functions.items():
+            # A transient failure (throttling, a VPN blip) is raised to Lambda, which
+            # retries it, so one error is no news; a function failing for 15 minutes is.
+            # An event that failed every retry is FailedEvents' to report.
             self._alarm(
                 f"{name.capitalize()}Errors",
                 fn.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
-                periods=1,
-                what=f"the {name} function failed",
+                periods=3,
+                what=f"the {name} function kept failing for 15 minutes",
                 action=action,
             )
         for metric, watch in HANDLER_METRICS.items():

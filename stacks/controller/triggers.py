@@ -16,7 +16,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from burst.core.notices.events import HEALTH, REBALANCE, SPOT_INTERRUPTION
+from burst.core.notices.events import LIFECYCLE_EVENTS
+from burst.core.notices.kinds import NOTICES, NoticeType
 from burst.core.policy import SCALER_PERIOD, TOKEN_PERIOD
 from stacks.controller.functions import SCALER, TOKENS
 
@@ -25,14 +26,6 @@ SCHEDULES = {
     SCALER.name: Duration.seconds(SCALER_PERIOD.total_seconds()),
     TOKENS.name: Duration.seconds(TOKEN_PERIOD.total_seconds()),
 }
-LIFECYCLE_EVENTS = (
-    "EC2 Instance-launch Lifecycle Action",
-    "EC2 Instance-terminate Lifecycle Action",
-    "EC2 Instance Launch Unsuccessful",
-)
-# They name only the instance, not its group: the lifecycle function keeps those of the
-# managed groups (burst.loop.notices) and logs why it ignores the rest.
-EC2_NOTICES = (SPOT_INTERRUPTION, REBALANCE)
 
 
 def schedule(
@@ -116,36 +109,37 @@ def _notice_target(function: lambda_.IFunction, dead_letters: sqs.IQueue) -> tar
 
 def instance_notices(
     scope: Construct, function: lambda_.IFunction, *, dead_letters: sqs.IQueue
-) -> tuple[events.Rule, events.Rule]:
-    """Sends Spot interruption warnings, rebalance recommendations and AWS Health scheduled
-    changes for EC2 to `function`.
-
-    Patterns as AWS documents them: EC2 User Guide ("Spot Instance interruption notices",
-    "EC2 instance rebalance recommendations"), AWS Health User Guide ("Monitoring events in
-    AWS Health with Amazon EventBridge": source aws.health, detail-type "AWS Health Event",
-    detail.service, detail.eventTypeCategory). Health events reach a rule in the region
-    they concern, which is this stack's.
+) -> tuple[events.Rule, ...]:
+    """Sends the notices that an instance is going or at risk to `function`: one rule per
+    `rule` of burst.core.notices.kinds.NOTICES, with the entries' patterns (as AWS documents
+    them: EC2 User Guide, "Spot Instance interruption notices", "EC2 instance rebalance
+    recommendations"; AWS Health User Guide, "Monitoring events in AWS Health with Amazon
+    EventBridge"). They name only the instance, not its group: the lifecycle function keeps
+    those of the managed groups (burst.loop.notices) and logs why it ignores the rest.
+    Health events reach a rule in the region they concern, which is this stack's.
     """
-    ec2, health = (
+    return tuple(
         events.Rule(scope, name, description=f"fpga-burst: {what}", event_pattern=pattern,
                     targets=[_notice_target(function, dead_letters)])
         for name, what, pattern in _notices()
     )
-    return ec2, health
 
 
 def _notices() -> tuple[tuple[str, str, events.EventPattern], ...]:
-    """(rule id, what it carries, pattern) of the two instance-notice rules."""
-    return (
-        ("InstanceNotices", "Spot interruption warnings and rebalance recommendations",
-         events.EventPattern(source=["aws.ec2"], detail_type=list(EC2_NOTICES))),
-        ("ScheduledChanges", "AWS Health scheduled changes of EC2 instances",
-         events.EventPattern(
-             source=["aws.health"],
-             detail_type=[HEALTH],
-             detail={"service": ["EC2"], "eventTypeCategory": ["scheduledChange"]},
-         )),
-    )
+    """(rule id, what it carries, pattern) of each instance-notice rule, from the table."""
+    rules: dict[str, list[NoticeType]] = {}
+    for entry in NOTICES.values():
+        rules.setdefault(entry.rule, []).append(entry)
+    return tuple((name, ", ".join(e.detail_type for e in kinds), _pattern(kinds))
+                 for name, kinds in rules.items())
+
+
+def _pattern(kinds: list[NoticeType]) -> events.EventPattern:
+    first = kinds[0]  # the kinds of one rule share source and detail (a test checks)
+    detail = {key: list(values) for key, values in first.detail.items()}
+    return events.EventPattern(source=[first.source],
+                               detail_type=[e.detail_type for e in kinds],
+                               detail=detail or None)
 
 
 def forward_instance_notices(scope: Construct, *, home_bus: events.IEventBus) -> None:

@@ -31,7 +31,7 @@ from scaler_env import LambdaContext, emitted_metrics, scheduled_event
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
-from burst.core.errors import KubeNotFoundError
+from burst.core.errors import ClusterUnreachableError, KubeNotFoundError
 from burst.core.scaledown import runtimes
 from burst.core.scaledown.runtimes import Runs
 from burst.core.scaledown.unneeded import TO_BE_DELETED, UNNEEDED_SINCE, rfc3339
@@ -239,14 +239,17 @@ def test_with_the_api_server_down_a_tick_writes_nothing_to_aws_and_says_so_loudl
     # WHEN the API server is down during the tick
     control_plane.stop_apiserver()
     try:
-        result = tick()
+        # THEN the tick fails to Lambda (its failure queue, the FailedEvents alarm) ...
+        with pytest.raises(ClusterUnreachableError):
+            tick()
     finally:
         control_plane.start_apiserver()
-    # THEN the tick reports the cluster unreachable, counts it, and AWS is unchanged
+    # ... having counted it and said so, and AWS is unchanged
     out = capfd.readouterr().out
-    assert result == {"outcome": "cluster-unreachable"}
     assert emitted_metrics(out)["ClusterUnreachable"] == 1
-    (loud,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    # (Powertools' Tracer also logs the exception it passes on to Lambda)
+    (loud,) = [r for r in caplog.records if r.levelname == "ERROR"
+               and r.getMessage().startswith("cluster-unreachable")]
     assert loud.getMessage().startswith("cluster-unreachable: list nodes")
     assert "nothing destructive" in loud.action  # type: ignore[attr-defined]
     assert aws.desired("onprem-f1-4xlarge") == 1
@@ -421,7 +424,8 @@ def test_the_functions_connect_to_the_controller_endpoint_not_the_secrets_server
     make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
     xgb_job(admin, namespace, "job-2", test_id)
     # WHEN no controller endpoint is configured THEN the scaler cannot see the cluster
-    assert tick()["outcome"] == "cluster-unreachable"
+    with pytest.raises(ClusterUnreachableError):
+        tick()
     assert aws.desired("onprem-f1-4xlarge") == 0
     # WHEN the deployment names the endpoint the functions reach (cluster.controller_endpoint)
     reachable = controller_credentials.endpoint.removeprefix("https://")

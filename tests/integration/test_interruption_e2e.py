@@ -2,7 +2,8 @@
 to end: the lifecycle and scaler handlers as Lambda invokes them, on the real control plane
 (the controller's own identity, the API server's Eviction API and PodDisruptionBudgets)
 and a moto_server for AWS. The events are AWS's documented samples from events/, with the
-instance id of a moto instance of the test's group put in.
+instance id of a moto instance of the test's group put in (and, for AWS Health, the
+change's start and status).
 
 No disruption controller runs here, so the test writes the PDB's status as it would:
 one disruption allowed for two healthy pods. The API server's eviction handler then
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import objects
@@ -31,25 +34,31 @@ from test_e2e_scaler import (
     tick,
 )
 
+from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Json, Kube
-from burst.core.model import SAFE_TO_EVICT
+from burst.core.errors import KubeThrottledError
+from burst.core.model import SAFE_TO_EVICT, Taint
 from burst.core.names import EventReason
-from burst.core.notices.marks import INTERRUPTED, REBALANCING
+from burst.core.notices.marks import INTERRUPTED, REBALANCING, SCHEDULED
 from burst.core.scaledown.unneeded import TO_BE_DELETED
 from burst.handlers import lifecycle, runtime
 
 __all__ = ["aws", "moto_endpoint", "test_id"]  # fixtures shared with the scaler's e2e tests
 
 
-def notice(name: str, instance: str) -> dict[str, Any]:
-    """A sample from events/ about `instance`, stamped now."""
+def notice(name: str, *instances: str, start: datetime | None = None,
+           status: str | None = None) -> dict[str, Any]:
+    """A sample from events/ about `instances`, stamped now; an AWS Health one starting at
+    `start` (default now) with `status` (default the sample's)."""
     event: dict[str, Any] = copy.deepcopy(json.loads((EVENTS / name).read_text()))
-    event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC)
+    event["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     if "instance-id" in event["detail"]:
-        event["detail"]["instance-id"] = instance
+        (event["detail"]["instance-id"],) = instances
     else:
-        event["resources"] = [instance]
-        event["detail"]["affectedEntities"] = [{"entityValue": instance}]
+        event["detail"]["affectedEntities"] = [{"entityValue": i} for i in instances]
+        event["detail"]["startTime"] = format_datetime(start or now, usegmt=True)
+        event["detail"]["statusCode"] = status or event["detail"]["statusCode"]
     return event
 
 
@@ -121,12 +130,14 @@ def test_an_interruption_cordons_and_evicts_at_once_and_never_breaks_a_pdb(
     objects.running(admin, namespace, "web")
     budget(admin, namespace, allowed=1, healthy=2)
     # WHEN the notice comes (an invocation with 15 s to drain before its margin)
-    first = invoke(notice(sample, instance), seconds=lifecycle.MARGIN_SECONDS + 15)
+    start = datetime.now(UTC)  # a Health change due now; its updates repeat its start
+    first = invoke(notice(sample, instance, start=start), seconds=lifecycle.MARGIN_SECONDS + 15)
     # THEN the node is cordoned, tainted and annotated, and told why
     node = node_of(admin, node_name)
+    mark = INTERRUPTED if sample.startswith("spot") else SCHEDULED
     assert node["spec"]["unschedulable"] is True
-    assert INTERRUPTED in {t["key"] for t in node["spec"]["taints"]}
-    assert INTERRUPTED in node["metadata"]["annotations"]
+    assert mark in {t["key"] for t in node["spec"]["taints"]}
+    assert mark in node["metadata"]["annotations"]
     reason = (EventReason.SPOT_INTERRUPTION if sample.startswith("spot")
               else EventReason.SCHEDULED_CHANGE)
     assert reason in node_reasons(admin, node_name)
@@ -139,7 +150,7 @@ def test_an_interruption_cordons_and_evicts_at_once_and_never_breaks_a_pdb(
     # AND neither the Node nor the instance is touched: the terminate hook does that later
     assert aws.desired(group) == 1 and len(aws.instances(group)) == 1
     # WHEN the same notice comes again while the budget still refuses: nothing new happens
-    again = invoke(notice(sample, instance), seconds=lifecycle.MARGIN_SECONDS + 8)
+    again = invoke(notice(sample, instance, start=start), seconds=lifecycle.MARGIN_SECONDS + 8)
     assert again["result"] == "draining" and again.get("evicted", []) == []
     assert len({"a", "b"} & set(objects.pods_in(admin, namespace))) == 1
     # WHEN the budget allows it again, the scaler's tick finishes the drain
@@ -148,7 +159,86 @@ def test_an_interruption_cordons_and_evicts_at_once_and_never_breaks_a_pdb(
     tick()
     assert not {"a", "b"} & set(objects.pods_in(admin, namespace))
     # AND a late duplicate finds the node drained
-    assert invoke(notice(sample, instance))["result"] == "already-done"
+    assert invoke(notice(sample, instance, start=start))["result"] == "already-done"
+
+
+def taints(node: Json) -> set[str]:
+    return {t["key"] for t in node["spec"].get("taints") or []}
+
+
+def test_a_health_change_ahead_cordons_now_drains_nothing_and_its_closing_undoes_the_cordon(
+    spot: tuple[str, str], admin: Kube, node_name: str, namespace: str, test_id: str,
+) -> None:
+    _, instance = spot
+    fpga_pod(admin, namespace, "job", node_name, test_id)
+    start = datetime.now(UTC) + timedelta(days=14)
+    # WHEN AWS Health announces a retirement two weeks ahead
+    ahead = invoke(notice("health-scheduled-change.json", instance, start=start,
+                          status="upcoming"))
+    # THEN the node is cordoned and told, and its pod keeps running
+    assert ahead["result"] == "scheduled", ahead
+    node = node_of(admin, node_name)
+    assert node["spec"]["unschedulable"] is True and SCHEDULED in taints(node)
+    assert EventReason.SCHEDULED_CHANGE in node_reasons(admin, node_name)
+    assert "job" in objects.pods_in(admin, namespace)
+    # AND the scaler's tick leaves it there: its drain begins at the start less the lead
+    tick()
+    assert "job" in objects.pods_in(admin, namespace)
+    # WHEN the change closes
+    closed = invoke(notice("health-scheduled-change.json", instance, start=start,
+                           status="closed"))
+    # THEN the cordon it made is undone, and the pod never moved
+    assert closed["result"] == "released", closed
+    node = node_of(admin, node_name)
+    assert not node["spec"].get("unschedulable") and SCHEDULED not in taints(node)
+    assert SCHEDULED not in node["metadata"].get("annotations", {})
+    assert "job" in objects.pods_in(admin, namespace)
+
+
+class CordonThrottled(KubeCluster):
+    """The API server's flow control refuses one cordon of `node` (429), once."""
+
+    throttled: str = ""
+
+    def cordon(self, node: str, taint: Taint | None = None) -> bool:
+        if node == self.throttled:
+            self.throttled = ""
+            raise KubeThrottledError(f"patch node {node}: 429 Too Many Requests")
+        return super().cordon(node, taint)
+
+
+def test_a_notice_naming_several_instances_handles_each_and_raises_an_error_after_the_rest(
+    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
+) -> None:
+    group = f"spot-{test_id[-8:]}"
+    make_group(aws, group, "f1.4xlarge", test_id, desired=2)
+    names = [f"{test_id}-a", f"{test_id}-b"]
+    admin_nodes.extend(names)
+    instances = [str(i["InstanceId"]) for i in aws.instances(group)]
+    for name, instance in zip(names, aws.instances(group), strict=True):
+        burst_node(admin, name, instance, test_id, boards={F1: "2"})
+        fpga_pod(admin, namespace, f"job-{name[-1]}", name, test_id)
+    event = notice("health-scheduled-change.json", *instances)
+    cfg = runtime.config()
+    built = runtime.adapters(cfg)
+    flaky = CordonThrottled(built.cluster.kube, cfg.boards)
+    flaky.throttled = names[0]
+    # WHEN one Health event names both, and the first one's cordon is throttled
+    try:
+        with pytest.raises(KubeThrottledError):
+            lifecycle.run(event, LambdaContext(seconds=40, function_name="lifecycle"),
+                          cfg=cfg, adapters=replace(built, cluster=flaky))
+    finally:
+        built.close()
+    # THEN the second was drained all the same, and the error reached Lambda after it
+    assert "job-b" not in objects.pods_in(admin, namespace)
+    assert node_of(admin, names[1])["spec"]["unschedulable"] is True
+    assert "job-a" in objects.pods_in(admin, namespace)
+    # WHEN Lambda retries the event: the first is done, the second found done already
+    again = invoke(event)
+    assert [i["result"] for i in again["instances"]] == ["drained", "already-done"]
+    assert "job-a" not in objects.pods_in(admin, namespace)
+    runtime.metrics.clear_metrics()
 
 
 def test_a_spot_warning_evicts_within_budgets_holds_the_unsafe_pod_and_deletes_nothing_early(

@@ -32,7 +32,7 @@ from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.drain import Backoff
 from burst.adapters.kube.watch import PendingWatch
 from burst.core import lifecycle as rules
-from burst.core.errors import KubeNotFoundError
+from burst.core.errors import AwsThrottledError, KubeNotFoundError
 from burst.core.model import Instance, NodeGroup
 from burst.handlers import lifecycle as handler
 from burst.handlers import runtime
@@ -220,6 +220,27 @@ def test_a_terminate_drains_respecting_the_pdb_and_a_killed_invocation_is_finish
     # AND the same event again: node gone, nothing pending, fine
     world.already_done()
     assert world.invoke(terminate)["result"] == "already-done"
+
+
+def test_a_throttled_completion_is_raised_so_lambda_retries_it_and_the_retry_completes(
+    world: World, node_name: str, namespace: str
+) -> None:
+    join(world, node_name, ready=True, boards=2)
+    objects.pod(world.admin, namespace, "web", node=node_name)
+    terminate = world.event("terminate-lifecycle-action.json")
+    # GIVEN Auto Scaling throttles CompleteLifecycleAction past the client's own retries
+    world.stub.add_client_error("complete_lifecycle_action", "Throttling", "Rate exceeded", 400)
+    # WHEN the event comes: the node is drained and deleted, then the completion fails
+    with pytest.raises(AwsThrottledError, match="Rate exceeded"):
+        world.invoke(terminate)
+    # THEN the error reached Lambda (which retries the event), counted for the dashboards
+    assert "AwsThrottled" in runtime.metrics.metric_set
+    assert read_node(world, node_name) is None
+    assert "web" not in objects.pods_in(world.admin, namespace)
+    # WHEN Lambda invokes again with the same event: the node is gone, the action completes
+    world.expect(lifecycle.TERMINATE_HOOK, TERMINATE_TOKEN)
+    done = world.invoke(terminate)
+    assert (done["outcome"], done["result"]) == ("ok", "completed")
 
 
 def test_a_drain_killed_mid_way_is_finished_by_the_scaler_tick(

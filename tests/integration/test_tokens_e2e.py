@@ -20,7 +20,7 @@ import boto3
 import devcluster
 import pytest
 import yaml
-from awsfakes import moto_server
+from awsfakes import OperationStubber, moto_server
 from iamenforce import Enforcer, credentials
 from iamenforce import session_keys as iam_keys
 from moto import mock_aws
@@ -31,7 +31,7 @@ from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.tokens import NAMESPACE, SECRET_TYPE
 from burst.adapters.kube.watch import PendingWatch
 from burst.core import joinhash
-from burst.core.errors import KubeNotFoundError
+from burst.core.errors import AwsThrottledError, KubeNotFoundError
 from burst.handlers import runtime
 from burst.handlers import tokens as handler
 from burst.loop import config
@@ -235,6 +235,24 @@ def test_an_empty_event_publishes_the_first_join_data_now(
     value, meta = world.published()
     assert meta["Type"] == "SecureString"
     assert value["token"].startswith(summary["created"] + ".")
+
+
+def test_a_throttled_publish_is_raised_so_lambda_retries_it_and_the_retry_publishes(
+    world: World,
+) -> None:
+    # GIVEN SSM throttles PutParameter past the client's own retries
+    stub = OperationStubber(world.adapters.aws.client("ssm"), "PutParameter")
+    stub.add_client_error("put_parameter", "ThrottlingException", "Rate exceeded", 400)
+    # WHEN the tokens function runs: the error reaches Lambda, counted
+    with stub, pytest.raises(AwsThrottledError, match="Rate exceeded"):
+        world.tick()
+    assert "AwsThrottled" in runtime.metrics.metric_set
+    runtime.metrics.clear_metrics()
+    # THEN Lambda's retry decides again and publishes
+    retried = world.tick()
+    assert retried["outcome"] == "ok" and retried["created"]
+    value, _ = world.published()
+    assert value["token"].startswith(retried["created"] + ".")
 
 
 LONDON = "eu-west-2"

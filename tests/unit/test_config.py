@@ -101,6 +101,8 @@ def test_the_configuration_is_frozen() -> None:
                      id="negative-margin"),
         pytest.param({"lifecycle": {"terminate_timeout_seconds": float("inf")}},
                      "lifecycle.terminate_timeout_seconds", "number", id="infinite-timeout"),
+        pytest.param({"lifecycle": {"scheduled_change_lead_seconds": -60}},
+                     "lifecycle.scheduled_change_lead_seconds", ">= 0", id="negative-lead"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable_and_the_field(
@@ -117,6 +119,15 @@ def test_null_durations_take_the_defaults() -> None:
     cfg = load(env(watch={"idle_seconds": None}, lifecycle={"launch_timeout_seconds": None}))
     assert cfg.watch.idle == WatchSettings().idle
     assert cfg.lifecycle.launch_timeout == LAUNCH_HOOK_TIMEOUT
+
+
+def test_a_scheduled_change_is_drained_a_terminate_hooks_timeout_ahead_unless_set() -> None:
+    # The default follows the terminate timeout the hooks were created with: one default.
+    cfg = load(env(lifecycle={"terminate_timeout_seconds": 900}))
+    assert cfg.lifecycle.scheduled_change_lead == timedelta(seconds=900)
+    assert load(ENV).lifecycle.scheduled_change_lead == load(ENV).lifecycle.terminate_timeout
+    cfg = load(env(lifecycle={"scheduled_change_lead_seconds": 3600}))
+    assert cfg.lifecycle.scheduled_change_lead == timedelta(hours=1)
 
 
 def test_token_overlap_is_a_launch_hook_timeout_plus_a_rotation_period() -> None:

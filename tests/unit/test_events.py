@@ -1,4 +1,5 @@
-"""EventBridge events parsed from the samples in events/, and refused when malformed."""
+"""EventBridge events parsed from the samples in events/, and refused when malformed; the
+notice samples are what `burst events` writes from the notice table."""
 
 from __future__ import annotations
 
@@ -11,18 +12,18 @@ from typing import Any
 import pytest
 
 from burst.core.errors import EventError
+from burst.core.names import EventReason
 from burst.core.notices.events import (
     LaunchLifecycleAction,
     LaunchUnsuccessful,
-    RebalanceRecommendation,
     RunNow,
-    ScheduledChange,
     ScheduledTick,
-    SpotInterruption,
     TerminateLifecycleAction,
     parse_event,
     parse_event_json,
 )
+from burst.core.notices.kinds import NOTICES, Notice, NoticeKind
+from burst.tools import events as generator
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -68,30 +69,25 @@ VALID = {
     # The next three are AWS's documented samples (events/README.md), times filled in.
     "spot interruption warning": (
         "spot-interruption-warning.json",
-        SpotInterruption(
-            id="12345678-1234-1234-1234-123456789012",
-            time=datetime(2026, 11, 27, 3, 20, tzinfo=UTC),
-            instance_id="i-1234567890abcdef0",
-            action="terminate",
-        ),
+        Notice(NoticeKind.SPOT_INTERRUPTION, "12345678-1234-1234-1234-123456789012",
+               datetime(2026, 11, 27, 3, 20, tzinfo=UTC), ("i-1234567890abcdef0",),
+               what="terminate"),
     ),
     "rebalance recommendation": (
         "rebalance-recommendation.json",
-        RebalanceRecommendation(
-            id="12345678-1234-1234-1234-123456789012",
-            time=datetime(2026, 11, 27, 3, 15, tzinfo=UTC),
-            instance_id="i-1234567890abcdef0",
-        ),
+        Notice(NoticeKind.REBALANCE, "12345678-1234-1234-1234-123456789012",
+               datetime(2026, 11, 27, 3, 15, tzinfo=UTC), ("i-1234567890abcdef0",)),
     ),
+    # AWS Health User Guide's EC2 retirement sample: no `resources`, the instance named by
+    # ARN in affectedEntities, the start as "Thu, 27 Aug 2026 13:19:03 GMT".
     "AWS Health scheduled change": (
         "health-scheduled-change.json",
-        ScheduledChange(
-            id="7fb65329-1628-4cf3-a740-95fg457h1402",
-            time=datetime(2016, 6, 5, 6, 27, 57, tzinfo=UTC),
-            instance_ids=("i-12345678",),  # in resources and affectedEntities: once
-            type_code="AWS_EC2_DEDICATED_HOST_NETWORK_MAINTENANCE_SCHEDULED",
-            start="Sat, 05 Jun 2016 15:10:09 GMT",
-        ),
+        Notice(NoticeKind.SCHEDULED_CHANGE, "7bf73129-1428-4cd3-a780-95db273d1602",
+               datetime(2026, 1, 27, 1, 43, 21, tzinfo=UTC), ("i-1234567890abcdef0",),
+               what="AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED",
+               start=datetime(2026, 8, 27, 13, 19, 3, tzinfo=UTC), status="open",
+               event="arn:aws:health:us-east-1::event/"
+                     "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED_90353408594353983"),
     ),
 }
 
@@ -151,6 +147,10 @@ MALFORMED_FILES = {
     "Health issue, not a scheduled change": (
         "health-issue-not-scheduled.json", "detail.eventTypeCategory"),
     "Health event naming no instance": ("health-no-instance.json", "detail.affectedEntities"),
+    "Health status not upcoming, open or closed": (
+        "health-unknown-status.json", "detail.statusCode"),
+    "Health start not in AWS Health's time format": (
+        "health-start-not-a-date.json", "detail.startTime"),
 }
 
 
@@ -218,6 +218,15 @@ MALFORMED_DICTS = {
         "detail.affectedEntities"),
     "health without eventTypeCode": (
         "health-scheduled-change.json", "detail.eventTypeCode", _DELETE, "detail.eventTypeCode"),
+    "health without statusCode": (
+        "health-scheduled-change.json", "detail.statusCode", _DELETE, "detail.statusCode"),
+    "health without startTime": (
+        "health-scheduled-change.json", "detail.startTime", _DELETE, "detail.startTime"),
+    "health without eventArn": (
+        "health-scheduled-change.json", "detail.eventArn", _DELETE, "detail.eventArn"),
+    "health entity value a number": (
+        "health-scheduled-change.json", "detail.affectedEntities", [{"entityValue": 7}],
+        "detail.affectedEntities[].entityValue"),
     "launch unsuccessful details not an object": (
         "launch-unsuccessful.json",
         "detail.Details",
@@ -271,10 +280,10 @@ def test_samples_use_the_seed_scenario_group_names_and_iso_times() -> None:
         datetime.fromisoformat(event["time"])
         group = event["detail"].get("AutoScalingGroupName")
         assert group in (None, "f1-4xlarge", "f1-2xlarge"), path.name
-        # AWS Health lists an EC2 event's affected instances by id, not ARN (AWS's sample)
+        # AWS Health may list an EC2 event's affected instances by id (older samples)
         assert all(arn.startswith("arn:aws:") or (
             event["source"] == "aws.health" and arn.startswith("i-"))
-            for arn in event["resources"]), path.name
+            for arn in event.get("resources", [])), path.name
 
 
 def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
@@ -296,7 +305,74 @@ def test_a_parsed_lifecycle_action_never_shows_its_token() -> None:
 def test_a_health_event_acts_on_every_instance_it_names_in_resources_or_entities() -> None:
     event = sample("health-scheduled-change.json")
     event["resources"] = ["i-0aaa", "arn:aws:health:us-east-1::entity/x"]
-    event["detail"]["affectedEntities"] = [{"entityValue": "i-0bbb"}, {"entityValue": "i-0aaa"}]
+    event["detail"]["affectedEntities"] = [
+        {"entityValue": "i-0bbb"}, {"entityValue": "i-0aaa"},
+        {"entityValue": "arn:aws:ec2:us-east-1:123456789012:instance/i-0ccc"},
+        {"entityValue": "arn:aws:ec2:us-east-1:123456789012:volume/vol-0ddd"}]
     parsed = parse_event(event)
-    assert isinstance(parsed, ScheduledChange)
-    assert parsed.instance_ids == ("i-0aaa", "i-0bbb")
+    assert isinstance(parsed, Notice)
+    assert parsed.instance_ids == ("i-0aaa", "i-0bbb", "i-0ccc")
+
+
+@pytest.mark.parametrize("status", ["upcoming", "open", "closed"])
+def test_every_documented_health_status_is_read(status: str) -> None:
+    event = sample("health-scheduled-change.json")
+    event["detail"]["statusCode"] = status
+    parsed = parse_event(event)
+    assert isinstance(parsed, Notice) and parsed.status == status
+
+
+@pytest.mark.parametrize("start", ["Fri, 3 Jun 2022 05:01:10 GMT",
+                                   "Fri, 03 Jun 2022 05:01:10 GMT"])
+def test_a_health_start_is_read_as_aws_health_writes_it(start: str) -> None:
+    # AWS's samples write the day with and without its leading zero
+    event = sample("health-scheduled-change.json")
+    event["detail"]["startTime"] = start
+    parsed = parse_event(event)
+    assert isinstance(parsed, Notice)
+    assert parsed.start == datetime(2022, 6, 3, 5, 1, 10, tzinfo=UTC)
+
+
+def test_the_committed_notice_samples_are_what_burst_events_writes_from_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    written = generator.samples()
+    assert set(written) == {t.sample for t in NOTICES.values()}
+    for name, text in written.items():
+        assert (EVENTS / name).read_text() == text, f"run `burst events`: {name} drifted"
+    # AND the command writes them into an empty directory, then finds nothing to change
+    from burst.tools.cli import main
+
+    assert main(["events", "--dir", str(tmp_path), "--check"]) == 1
+    assert main(["events", "--dir", str(tmp_path)]) == 0
+    assert main(["events", "--dir", str(tmp_path), "--check"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(written)
+    assert "differs" in capsys.readouterr().out
+
+
+def test_burst_events_names_a_missing_directory_and_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from burst.tools.cli import main
+
+    assert main(["events", "--dir", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"burst: error: {tmp_path / 'nowhere'}: not a directory"
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind), ids=str)
+def test_each_kind_has_one_entry_whose_sample_parses_back_into_that_kind(
+    kind: NoticeKind,
+) -> None:
+    entry = NOTICES[kind]
+    assert entry.kind is kind and isinstance(entry.reason, EventReason)
+    parsed = parse_event(copy.deepcopy(dict(entry.documented)))
+    assert isinstance(parsed, Notice) and parsed.kind is kind
+    assert entry.describe(parsed)  # the node Event's message has something to say
+
+
+def test_kinds_sharing_a_rule_share_its_source_and_detail_pattern() -> None:
+    rules: dict[str, set[tuple[str, str]]] = {}
+    for entry in NOTICES.values():
+        rules.setdefault(entry.rule, set()).add((entry.source, repr(dict(entry.detail))))
+    assert all(len(patterns) == 1 for patterns in rules.values()), rules

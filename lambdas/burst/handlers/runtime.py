@@ -4,7 +4,8 @@ One Logger, Metrics and Tracer per process (service and namespace from
 POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE). `config()` is resolved once per
 process; `adapters(config)` builds the AWS adapters (one per concern, over shared clients)
 and the Kubernetes ones for one invocation;
-`failed(exc)` turns an error into the metric the alarms watch and one log line.
+`failed(exc)` turns an error into the metric the alarms watch and one log line, and
+`settle(exc)` also re-raises a transient one, so that Lambda retries the event.
 
 Secrets never reach a log line: ClusterCredentials and JoinData hide their tokens in repr,
 and nothing here formats a token.
@@ -41,6 +42,7 @@ from burst.core.errors import (
     KubeForbiddenError,
     KubeThrottledError,
     KubeUnauthorizedError,
+    TransientError,
 )
 from burst.core.names import Metric
 from burst.loop import config as config_mod
@@ -157,6 +159,18 @@ def failed(exc: BaseException, **context: Any) -> str:
     kind_name = "burst-error" if isinstance(exc, BurstError) else "bug"
     logger.exception(f"{kind_name}: {type(exc).__name__}", extra={"outcome": kind_name})
     return kind_name
+
+
+def settle(exc: BurstError, **context: Any) -> str:
+    """A handler's end on `exc`: counted and logged (failed), then re-raised if transient
+    (throttling, the API server unreachable, 5xx), so that Lambda's async retries run and,
+    past them, the event goes to the failure queue; the work is level-triggered, so a retry
+    takes the next step. Otherwise (a bad event, configuration, a refusal) the outcome
+    name for the handler's answer: retrying would fail the same way."""
+    outcome = failed(exc, **context)
+    if isinstance(exc, TransientError):
+        raise exc
+    return outcome
 
 
 def _plain(context: Mapping[str, Any]) -> dict[str, Any]:

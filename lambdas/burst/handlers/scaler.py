@@ -30,7 +30,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
             kind = type(tick).__name__  # never the event itself: it may carry a token
             raise EventError("detail-type", f"the scaler runs on its schedule, not on {kind}")
     except EventError as exc:
-        return {"outcome": runtime.failed(exc, function="scaler")}
+        return {"outcome": runtime.settle(exc, function="scaler")}
     cfg = cfg or runtime.config()
     clock = clock or SystemClock()
     end = must_end(tick.time, clock.monotonic() + runtime.remaining_seconds(context), clock)
@@ -49,7 +49,8 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         more = (watch(shell, built.watcher, first.pending_version, end, first)
                 if cfg.watch.enabled else [])
     except BurstError as exc:
-        return {"outcome": runtime.failed(exc, function="scaler", event=tick.id)}
+        # A transient error is raised: its tick goes to the failure queue (FailedEvents).
+        return {"outcome": runtime.settle(exc, function="scaler", event=tick.id)}
     finally:
         if built is not None and adapters is None:
             built.close()

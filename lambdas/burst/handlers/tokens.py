@@ -34,7 +34,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
             raise EventError("detail-type",
                              "the tokens function runs on its schedule, or now on {}")
     except EventError as exc:
-        return {"outcome": runtime.failed(exc, function="tokens")}
+        return {"outcome": runtime.settle(exc, function="tokens")}
     cfg, clock = cfg or runtime.config(), clock or SystemClock()
     built = adapters
     try:
@@ -55,7 +55,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         })
     except (BurstError, ValueError) as exc:
         failure = exc if isinstance(exc, BurstError) else ConfigError("cluster CA", "", str(exc))
-        return {"outcome": runtime.failed(failure, function="tokens", event=tick.id)}
+        return {"outcome": runtime.settle(failure, function="tokens", event=tick.id)}
     finally:
         if built is not None and adapters is None:
             built.close()

@@ -7,7 +7,8 @@ FPGA_BURST_CONFIG carries the structured part as JSON (stacks/config.py
 
     {"catalog": {"accelerators": {name: {board: replicas}}, "boards": [board, ...]},
      "policy": {field: value} as burst.core.policy parses it,
-     "lifecycle": {"launch_timeout_seconds", "terminate_timeout_seconds"},
+     "lifecycle": {"launch_timeout_seconds", "terminate_timeout_seconds",
+                   "scheduled_change_lead_seconds"},
      "watch": {"enabled", "idle_seconds", "max_batch_seconds", "margin_seconds"},
      "regions": {region: {"join_key_id"}} for each region besides the home one where
                 node groups live: the groups are found there, the join data published}
@@ -62,10 +63,19 @@ _FALSE = ("", "0", "false", "no", "off")
 
 @dataclass(frozen=True)
 class LifecycleSettings:
-    """The lifecycle hooks' heartbeat timeouts, as the CDK created them."""
+    """The lifecycle hooks' heartbeat timeouts, as the CDK created them, and how early a
+    node is drained before an AWS Health scheduled change of its instance."""
 
     launch_timeout: timedelta = LAUNCH_HOOK_TIMEOUT
     terminate_timeout: timedelta = TERMINATE_HOOK_TIMEOUT
+    # None: terminate_timeout, the time a terminate hook gives a drain.
+    scheduled_change_lead_setting: timedelta | None = None
+
+    @property
+    def scheduled_change_lead(self) -> timedelta:
+        """The drain for a scheduled change begins this long before its startTime."""
+        lead = self.scheduled_change_lead_setting
+        return self.terminate_timeout if lead is None else lead
 
 
 @dataclass(frozen=True)
@@ -218,10 +228,15 @@ class _Fields:
 
     def seconds(self, key: str, default: timedelta) -> timedelta:
         """A duration in seconds, >= 0; absent or null is the default."""
+        found = self.maybe_seconds(key)
+        return default if found is None else found
+
+    def maybe_seconds(self, key: str) -> timedelta | None:
+        """A duration in seconds, >= 0; None if absent or null."""
         self.read.add(key)
         value = self.data.get(key)
         if value is None:
-            return default
+            return None
         return duration(value, CONFIG_VAR, f"{self.section}.{key}")
 
     def done(self) -> None:
@@ -262,6 +277,7 @@ def _lifecycle(data: Mapping[str, Any]) -> LifecycleSettings:
     found = LifecycleSettings(
         launch_timeout=f.seconds("launch_timeout_seconds", default.launch_timeout),
         terminate_timeout=f.seconds("terminate_timeout_seconds", default.terminate_timeout),
+        scheduled_change_lead_setting=f.maybe_seconds("scheduled_change_lead_seconds"),
     )
     f.done()
     return found

@@ -17,7 +17,7 @@ import yaml
 from burst.adapters.kube import credentials
 from burst.core.errors import BurstError
 from burst.core.scaleup.planner import plan
-from burst.tools import bitstreams, doctor, invoke, joinhash_cmd, report, scenario
+from burst.tools import bitstreams, doctor, events, invoke, joinhash_cmd, report, scenario
 from burst.tools.demo import cli as demo
 from burst.tools.sim import run as simulate
 from burst.tools.sim import tracecmd
@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     joinhash_cmd.register(commands)
     credentials.register(commands, store=_aws)
     invoke.register(commands)
+    events.register(commands)
     doctor.register(commands)
     simulate.register(commands)
     tracecmd.register(commands)

@@ -2,29 +2,36 @@
 may go soon (a rebalance recommendation): their marks, and the scaler's view of them.
 
 Level-triggered: the lifecycle function only marks a node (annotation + NoSchedule taint,
-named here) and, for an interruption, starts its drain; every scaler tick then reads the
-marks back from the nodes and decides again (`due_drains`), so a lost, duplicated or
-reordered notice changes nothing the next tick would not redo.
+named here) and, when its drain is due, starts it; every scaler tick then reads the marks
+back from the nodes and decides again (`due_drains`), so a lost, duplicated or reordered
+notice changes nothing the next tick would not redo. One mark per Response of
+burst.core.notices.kinds:
 
-- Interrupted (`INTERRUPTED`): drained at once, through evictions (PDB-aware), until empty.
-- Rebalancing (`REBALANCING`, its value the notice's time): its FPGA pods count as demand
-  elsewhere (`demand_view`), so the planner asks for their replacement capacity on the next
-  tick; the node is drained once every one of them fits on another node's advertised boards,
-  or after REBALANCE_WAIT, whichever comes first.
+- Interrupted (`INTERRUPTED`, its value the notice's kind; Response.DRAIN): drained at
+  once, through evictions (PDB-aware), until empty.
+- Rebalancing (`REBALANCING`, its value the notice's time; Response.REBALANCE): its FPGA
+  pods count as demand elsewhere (`demand_view`), so the planner asks for their replacement
+  capacity on the next tick; the node is drained once every one of them fits on another
+  node's advertised boards, or after REBALANCE_WAIT, whichever comes first.
+- Scheduled (`SCHEDULED`, a ScheduledMark; Response.DRAIN_BEFORE_START): cordoned, and
+  drained from the earliest of its events' start less the lead, until empty.
 
 Pure: no clock, no I/O; `now` and the snapshot are given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from burst.core.model import Node, Plan, Pod, PodDecision, PodOutcome, Snapshot, Taint
+from burst.core.notices.kinds import NoticeKind
 
 INTERRUPTED = "fpga-burst.io/interrupted"  # annotation and taint key; value: the notice kind
 REBALANCING = "fpga-burst.io/rebalancing"  # annotation (the notice's time) and taint key
+SCHEDULED = "fpga-burst.io/scheduled-change"  # annotation (a ScheduledMark) and taint key
 # How long a rebalancing node waits for its replacement's boards before it is drained anyway:
 # about two boots of an FPGA instance (Policy.boot_estimate's default is 5 minutes). EC2
 # may interrupt it at any time after the recommendation, with two minutes' notice.
@@ -37,6 +44,45 @@ def interrupted_taint(kind: str) -> Taint:
 
 def rebalancing_taint() -> Taint:
     return Taint(REBALANCING, "", "NoSchedule")
+
+
+def scheduled_taint() -> Taint:
+    return Taint(SCHEDULED, "", "NoSchedule")
+
+
+@dataclass(frozen=True)
+class ScheduledMark:
+    """The AWS Health scheduled changes pending on a node: each event's ARN -> when the
+    node's drain for it begins. `cordoned`: the first of them cordoned the node (it was
+    schedulable); if not, someone else's cordon was there, and it is left alone when the
+    events close."""
+
+    events: Mapping[str, datetime]
+    cordoned: bool
+
+    @property
+    def drain_from(self) -> datetime:
+        return min(self.events.values())
+
+    def text(self) -> str:
+        return json.dumps({"cordoned": self.cordoned,
+                           "events": {e: t.isoformat() for e, t in sorted(self.events.items())}},
+                          separators=(",", ":"))
+
+    @classmethod
+    def read(cls, text: str) -> ScheduledMark | None:
+        """The mark an annotation holds; None if it is unreadable or names no event."""
+        try:
+            data = json.loads(text)
+            events = {str(e): datetime.fromisoformat(t) for e, t in data["events"].items()}
+            cordoned = data["cordoned"]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+        if not events or not isinstance(cordoned, bool):
+            return None
+        if any(t.tzinfo is None for t in events.values()):
+            return None
+        return cls(events, cordoned)
 
 
 def evictable(pods: Iterable[Pod], node: str) -> tuple[Pod, ...]:
@@ -70,7 +116,10 @@ def demand_view(snapshot: Snapshot) -> Snapshot:
 
 @dataclass(frozen=True)
 class Drain:
+    """A marked node whose drain is due, and the kind of notice that marked it."""
+
     node: str
+    kind: NoticeKind
     reason: str
 
 
@@ -80,15 +129,35 @@ def due_drains(snapshot: Snapshot, plan: Plan, now: datetime) -> tuple[Drain, ..
     found = []
     for node in snapshot.nodes:
         pods = evictable(snapshot.pods, node.name)
-        if not pods:
-            continue
-        if INTERRUPTED in node.annotations:
-            found.append(Drain(node.name, f"interrupted ({node.annotations[INTERRUPTED]})"))
-        elif REBALANCING in node.annotations:
-            why = _rebalance_due(node, pods, decisions, now)
-            if why:
-                found.append(Drain(node.name, why))
+        due = _due(node, pods, decisions, now) if pods else None
+        if due is not None:
+            found.append(due)
     return tuple(found)
+
+
+def _due(node: Node, pods: tuple[Pod, ...], decisions: dict[str, PodDecision],
+         now: datetime) -> Drain | None:
+    marks = node.annotations
+    if INTERRUPTED in marks:
+        return Drain(node.name, _kind(marks[INTERRUPTED]), f"interrupted ({marks[INTERRUPTED]})")
+    if SCHEDULED in marks:
+        mark = ScheduledMark.read(marks[SCHEDULED])
+        # Unreadable: treated as due, so the node does not wait for a start it cannot know.
+        if mark is None or mark.drain_from <= now:
+            since = mark.drain_from.isoformat() if mark else "an unreadable mark"
+            return Drain(node.name, NoticeKind.SCHEDULED_CHANGE,
+                         f"scheduled change: drained from {since}")
+    if REBALANCING in marks:
+        why = _rebalance_due(node, pods, decisions, now)
+        return Drain(node.name, NoticeKind.REBALANCE, why) if why else None
+    return None
+
+
+def _kind(text: str) -> NoticeKind:
+    try:
+        return NoticeKind(text)
+    except ValueError:
+        return NoticeKind.SPOT_INTERRUPTION  # an interrupted node drains whatever marked it
 
 
 def _rebalance_due(node: Node, pods: tuple[Pod, ...], decisions: dict[str, PodDecision],
