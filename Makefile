@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 CHECKOV_VENV := build/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat tools/checkov/requirements.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth checkov
+.PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth checkov \
+	device-plugin-test
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/burst demo --report report
 
-test: lint typecheck unit integration cdk-test
+test: lint typecheck unit device-plugin-test integration cdk-test
 
 lint: $(STAMP)
 	$(BIN)/ruff check lambdas tests benchmarks stacks app.py tools
@@ -37,6 +38,10 @@ integration: $(STAMP) controlplane
 
 controlplane:
 	tools/controlplane/build.sh
+
+# The node's FPGA device plugin (Go): discovery, health and Allocate on fake device trees.
+device-plugin-test:
+	cd image/device-plugin && go vet ./... && go test ./...
 
 # CDK assertions, cdk-nag, cfn-lint and checkov on the synthesized app; the node bootstrap script.
 cdk-test: $(STAMP) $(CHECKOV_STAMP)
