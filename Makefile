@@ -8,7 +8,7 @@ CHECKOV_VENV := build/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat tools/checkov/requirements.txt | sha256sum | cut -c1-12)
 
 .PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth checkov \
-	device-plugin-test
+	device-plugin-test node
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -32,12 +32,27 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-# The integration tests start a real kube-apiserver + etcd built by tools/controlplane.
-integration: $(STAMP) controlplane
+# The integration tests start a real kube-apiserver + etcd built by tools/controlplane, and
+# a real node (tests/integration/test_real_node.py) with what `node` provides.
+integration: $(STAMP) controlplane node
 	FPGA_BURST_CONTROLPLANE_BIN="$$(tools/controlplane/build.sh)" $(BIN)/pytest tests/integration -q
 
 controlplane:
 	tools/controlplane/build.sh
+
+# A real node on this machine: Debian's containerd, runc and CNI plugins (installed once,
+# root and apt-get work here), busybox-static for the test's images, the AWS CLI the
+# bootstrap script calls; kubelet, kubeadm and kube-controller-manager built like the
+# control plane (cached outside the checkout); the device plugin.
+NODE_PACKAGES := containerd runc containernetworking-plugins busybox-static
+node: controlplane
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q '^install ok installed' || echo $$p; done); \
+	command -v aws >/dev/null || missing="$$missing awscli"; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; fi
+	tools/node/build.sh >/dev/null
+	image/device-plugin/build.sh >/dev/null
 
 # The node's FPGA device plugin (Go): discovery, health and Allocate on fake device trees.
 device-plugin-test:

@@ -28,7 +28,10 @@ from stacks.config import (
 )
 from stacks.nag import acknowledge
 from stacks.nodegroup import user_data
-from stacks.nodegroup.tags import autoscaler_tags  # no aws_cdk: `burst demo` uses it too
+from stacks.nodegroup.tags import (  # no aws_cdk: `burst demo` uses it too
+    autoscaler_tags,
+    node_labels,
+)
 
 KUBELET_PORT = 10250
 
@@ -195,7 +198,7 @@ class NodeGroup(Construct):
                 region=region,
                 join_parameter=join_parameter_name,
                 vpn_secret_arn=vpn_secret_arn,
-                labels=group.labels,
+                labels=node_labels(group),
                 taints=group.taints,
             )
         )
