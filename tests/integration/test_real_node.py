@@ -32,7 +32,7 @@ from test_tokens_e2e import burst, kubeconfig_for
 from burst.adapters.kube import client, credentials
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Kube
-from burst.core.catalog import F2_BOARD
+from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
 from burst.ports.aws import ClusterCredentials
 from stacks import config
 from stacks.nodegroup import user_data
@@ -367,3 +367,14 @@ def test_f2_node_joins_through_bootstrap_advertises_boards_runs_a_pod_and_drains
     # THEN each stops on SIGTERM within its stop timeout, none killed
     assert stops == {unit: (0, "") for unit in stops}, stops
     assert "panic" not in host.log("kubelet")
+
+
+def test_the_plugin_advertises_exactly_the_catalogs_aws_board_names() -> None:
+    # The catalog (and so the groups' Auto Scaling tags and the planner) names boards by
+    # what the node's plugin advertises; the plugin is the one place that reads hardware.
+    done = subprocess.run([str(realnode.built(realnode.PLUGIN_BUILD)), "-boards"],
+                          capture_output=True, text=True, timeout=30, check=True)
+    advertised = {board["resource"] for board in json.loads(done.stdout)}
+    assert advertised == {F1_BOARD, F2_BOARD}
+    assert {F2_BOARD} == {b for it in INSTANCE_TYPES.values() if it.name.startswith("f2.")
+                          for b in it.boards}
