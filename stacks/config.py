@@ -61,13 +61,15 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
-# A full secret ARN ends in "-" and the six random characters Secrets Manager adds to the
-# name ("The ARN includes the name of the secret followed by six random characters",
-# CreateSecret). IAM grants (the node role, the functions' role) name the configured ARN
-# exactly, so a partial one passes synth and every read is denied: it is refused here.
-# A name that itself ends in "-" + 6 characters still looks full: AWS's documentation
-# warns against such names for this reason.
-_FULL_SECRET_ARN = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+def secret_resources(arn: str) -> list[str]:
+    """The IAM resources that let a role read the secret a configured ARN names, full or
+    partial: Secrets Manager appends `-` and 6 random characters to the name ("The ARN
+    includes the name of the secret followed by six random characters", CreateSecret), so a
+    partial ARN matches only with a `-??????` wildcard. GetSecretValue accepts either form
+    as SecretId. Every role that reads a configured secret is granted through this."""
+    return [arn, f"{arn}-??????"]
 _ENDPOINT = runtime.ENDPOINT
 # An extended resource name: a DNS-subdomain prefix, '/', a name (kubectl's rules).
 _BOARD = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -232,8 +234,8 @@ def parse(raw: object) -> DeployConfig:
         controller_endpoint=cluster.text(
             "controller_endpoint", default=api_endpoint, pattern=_ENDPOINT, hint="host:port"
         ),
-        credentials_secret_arn=cluster.secret_arn(
-            "credentials_secret_arn"
+        credentials_secret_arn=cluster.text(
+            "credentials_secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager secret ARN"
         ),
         account=aws.text("account", pattern=_ACCOUNT, hint="12 digits, quoted"),
         region=region,
@@ -243,7 +245,7 @@ def parse(raw: object) -> DeployConfig:
             "lambda_security_group_id", pattern=re.compile(r"^sg-[0-9a-f]{8,17}$")
         ),
         onprem_cidr=network.cidr("onprem_cidr"),
-        vpn_secret_arn=vpn.secret_arn("secret_arn"),
+        vpn_secret_arn=vpn.text("secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager ARN"),
         join_parameter_name=doc.obj("join", required=False).text(
             "parameter_name", default=f"/fpga-burst/{name}/join", pattern=_PARAMETER
         ),
@@ -310,7 +312,7 @@ def _regions(regions: _Obj, home: str, onprem_cidr: str) -> dict[str, RegionConf
         subnets = tuple(_subnet(s) for s in item.items("subnets", min_len=1))
         _unique([s.id for s in subnets], item.path("subnets"))
         _check_zones(subnets, name, item.path("subnets"))
-        secret = item.secret_arn("vpn_secret_arn")
+        secret = item.text("vpn_secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager ARN")
         if secret.split(":")[3] != name:
             raise _bad(item.path("vpn_secret_arn"),
                        f"must be a secret in {name}: the nodes there read it from there")
@@ -533,17 +535,6 @@ class _Obj:
         hint: str = "",
     ) -> Any:
         return self._scalar(key, default, lambda v: isinstance(v, str), "a string", pattern, hint)
-
-    def secret_arn(self, key: str) -> str:
-        """A full secret ARN; a partial one is refused with the command that gives the full."""
-        value: str = self.text(key, pattern=_SECRET_ARN, hint="a Secrets Manager secret ARN")
-        if not _FULL_SECRET_ARN.search(value):
-            name = value.split(":secret:", 1)[1]
-            raise _bad(self.path(key), (
-                f"{value!r} is a partial ARN (no -XXXXXX suffix); the roles are granted the "
-                f"secret's full ARN: aws secretsmanager describe-secret --secret-id {name} "
-                "--query ARN --output text"))
-        return value
 
     def integer(self, key: str, *, default: Any = ..., minimum: int) -> Any:
         value = self._scalar(

@@ -25,6 +25,7 @@ from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
     NodeGroupConfig,
+    secret_resources,
 )
 from stacks.nag import acknowledge
 from stacks.nodegroup import user_data
@@ -101,7 +102,8 @@ class NodeAccess(Construct):
             iam.PolicyStatement(
                 sid="ReadVpnSecret",
                 actions=["secretsmanager:GetSecretValue"],
-                resources=[vpn_secret_arn],
+                # Full or partial, as the controller's grant (stacks.config.secret_resources)
+                resources=secret_resources(vpn_secret_arn),
             )
         )
         stack = Stack.of(self)

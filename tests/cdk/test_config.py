@@ -90,24 +90,6 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             id="secret-arn",
         ),
         pytest.param(
-            # Partial: the roles would be granted this exact ARN, and every read denied
-            lambda d: d["vpn"].update(
-                secret_arn="arn:aws:secretsmanager:eu-west-2:111122223333:secret:fpga-burst/vpn"
-            ),
-            "vpn.secret_arn",
-            "partial ARN (no -XXXXXX suffix); the roles are granted the secret's full ARN: "
-            "aws secretsmanager describe-secret --secret-id fpga-burst/vpn",
-            id="partial-vpn-secret-arn",
-        ),
-        pytest.param(
-            lambda d: d["cluster"].update(
-                credentials_secret_arn="arn:aws:secretsmanager:eu-west-2:111122223333:secret:creds"
-            ),
-            "cluster.credentials_secret_arn",
-            "partial ARN",
-            id="partial-credentials-secret-arn",
-        ),
-        pytest.param(
             lambda d: d["aws"].update(account=123456789012),
             "aws.account",
             "is not a string",

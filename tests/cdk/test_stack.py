@@ -558,7 +558,9 @@ def test_node_role_reads_only_the_join_parameter_and_vpn_secret_and_tags_a_faile
     }
     by_action = {s["Action"]: s for s in stmts}
     assert by_action["ssm:GetParameter"]["Resource"] == JOIN_PARAMETER_ARN
-    assert by_action["secretsmanager:GetSecretValue"]["Resource"] == config.vpn_secret_arn
+    # The configured ARN, full or partial: the same two forms the controller is granted
+    assert by_action["secretsmanager:GetSecretValue"]["Resource"] == [
+        config.vpn_secret_arn, f"{config.vpn_secret_arn}-??????"]
     decrypt = by_action["kms:Decrypt"]
     assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "ssm.us-east-1.amazonaws.com"
     assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == (
