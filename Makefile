@@ -40,17 +40,15 @@ integration: $(STAMP) controlplane node
 controlplane:
 	tools/controlplane/build.sh
 
-# A real node on this machine: Debian's containerd, runc and CNI plugins (installed once,
-# root and apt-get work here), busybox-static for the test's images, the AWS CLI the
-# bootstrap script calls; kubelet, kubeadm and kube-controller-manager built like the
-# control plane (cached outside the checkout); the device plugin.
-NODE_PACKAGES := containerd runc containernetworking-plugins busybox-static
+# A real node on this machine: the node image's container runtime step (Debian's containerd,
+# runc and CNI plugins; root and apt-get work here), busybox-static for the test's images,
+# an AWS CLI for the bootstrap script; kubelet, kubeadm and kube-controller-manager built
+# like the control plane (cached outside the checkout); the device plugin.
 node: controlplane
-	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-		| grep -q '^install ok installed' || echo $$p; done); \
-	command -v aws >/dev/null || missing="$$missing awscli"; \
-	if [ -n "$$missing" ]; then echo "installing$$missing"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; fi
+	image/node/install.sh runtime
+	@dpkg-query -W -f='$${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static
+	@command -v aws >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q awscli
 	tools/node/build.sh >/dev/null
 	image/device-plugin/build.sh >/dev/null
 

@@ -191,7 +191,9 @@ class NodeGroup(Construct):
         access: NodeAccess,
         join_parameter_name: str,
         vpn_secret_arn: str,
+        image_id: str,
     ) -> None:
+        """`image_id`: the group's ami_id, or the node image the stack builds (image.py)."""
         super().__init__(scope, id)
         region = Stack.of(self).region
         self.asg_name = group.asg_name(cluster_name)
@@ -209,7 +211,7 @@ class NodeGroup(Construct):
             "LaunchTemplate",
             launch_template_name=self.asg_name,
             instance_type=ec2.InstanceType(group.instance_type),
-            machine_image=ec2.MachineImage.generic_linux({region: group.ami_id}),
+            machine_image=ec2.MachineImage.generic_linux({region: image_id}),
             user_data=ec2.UserData.custom(script),
             role=access.role,
             security_group=access.security_group,
