@@ -95,7 +95,6 @@ class NodeImage(Construct):
                     "CDK's grant_read of the image source asset.")
         acknowledge(role, "AwsSolutions-IAM5[Action::s3:List*]",
                     "CDK's grant_read of the image source asset.")
-        stack = Stack.of(self)
         for partition in ("<AWS::Partition>", "aws"):  # as cdk-nag names it, token or not
             acknowledge(role, f"AwsSolutions-IAM5[Resource::arn:{partition}:s3:::"
                         f"{source.s3_bucket_name}/*]",
