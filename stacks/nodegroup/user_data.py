@@ -1,8 +1,8 @@
 """The node's user data: non-secret settings, then the bootstrap script itself.
 
 Shipping bootstrap.sh inside the user data (≈9 KB of the 16 KB limit, its comment lines
-left in the repository) means the AMI needs only packages, not our script, and a change to the script rolls out with the launch
-template. Only names travel here; secrets are read at boot with the instance role.
+left in the repository) means the AMI needs only packages, not our script, and a change
+to the script rolls out with the launch template. Only names travel here; secrets are read at boot with the instance role.
 """
 
 from __future__ import annotations
