@@ -2,7 +2,8 @@
 
 Shipping bootstrap.sh inside the user data (≈9 KB of the 16 KB limit, its comment lines
 left in the repository) means the AMI needs only packages, not our script, and a change
-to the script rolls out with the launch template. Only names travel here; secrets are read at boot with the instance role.
+to the script rolls out with the launch template. Only names travel here; secrets are read
+at boot with the instance role.
 """
 
 from __future__ import annotations
