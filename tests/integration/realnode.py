@@ -45,6 +45,8 @@ NODEINIT = Path(__file__).with_name("nodeinit.py")
 BINDS = ("/etc/kubernetes", "/var/lib/kubelet", "/run/containerd", "/var/log/pods",
          "/var/log/containers")
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+# What the node runs, in the order shutdown stops them.
+UNITS = ("fpga-burst-device-plugin", "kubelet", "containerd", "openvpn-client@fpga-burst")
 BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static: one static binary, no libc needed
 PAUSE_IMAGE = "fpga-burst.test/pause:1"
 TOOL_IMAGE = "fpga-burst.test/busybox:1"

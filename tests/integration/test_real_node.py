@@ -168,14 +168,18 @@ def cgroup_root(name: str) -> Iterator[str]:
 
 
 def kill_namespace(host: realnode.NodeHost) -> None:
-    """Ends every process in the node's mount namespace (all started by this test)."""
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        ns = os.readlink(f"/proc/{host.pid('containerd')}/ns/mnt")
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if os.readlink(proc / "ns" / "mnt") == ns:
-                        os.kill(int(proc.name), 9)
+    """Ends every process left in the node's mount namespace (all started by this test),
+    found through any of its units still running."""
+    namespaces = set()
+    for unit in realnode.UNITS:
+        with contextlib.suppress(OSError, ValueError):
+            namespaces.add(os.readlink(f"/proc/{host.pid(unit)}/ns/mnt"))
+    namespaces.discard(os.readlink("/proc/self/ns/mnt"))
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(proc / "ns" / "mnt") in namespaces:
+                    os.kill(int(proc.name), 9)
 
 
 def moto_world(endpoint: str) -> dict[str, Any]:
@@ -362,8 +366,7 @@ def test_f2_node_joins_through_bootstrap_advertises_boards_runs_a_pod_and_drains
         return not admin.call("pods", admin.core.list_namespaced_pod, namespace)["items"]
 
     wait_for("the evicted pod gone", pods_gone, kubelet_log)
-    stops = {unit: host.stop(unit) for unit in
-             ("fpga-burst-device-plugin", "kubelet", "containerd")}
+    stops = {unit: host.stop(unit) for unit in realnode.UNITS}
     # THEN each stops on SIGTERM within its stop timeout, none killed
     assert stops == {unit: (0, "") for unit in stops}, stops
     assert "panic" not in host.log("kubelet")
