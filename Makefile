@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 CHECKOV_VENV := build/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat tools/checkov/requirements.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth checkov
+.PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth checkov \
+	device-plugin-test node
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/burst demo --report report
 
-test: lint typecheck unit integration cdk-test
+test: lint typecheck unit device-plugin-test integration cdk-test
 
 lint: $(STAMP)
 	$(BIN)/ruff check lambdas tests benchmarks stacks app.py tools
@@ -31,12 +32,29 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-# The integration tests start a real kube-apiserver + etcd built by tools/controlplane.
-integration: $(STAMP) controlplane
+# The integration tests start a real kube-apiserver + etcd built by tools/controlplane, and
+# a real node (tests/integration/test_real_node.py) with what `node` provides.
+integration: $(STAMP) controlplane node
 	FPGA_BURST_CONTROLPLANE_BIN="$$(tools/controlplane/build.sh)" $(BIN)/pytest tests/integration -q
 
 controlplane:
 	tools/controlplane/build.sh
+
+# A real node on this machine: the node image's container runtime step (Debian's containerd,
+# runc and CNI plugins; root and apt-get work here), busybox-static for the test's images,
+# an AWS CLI for the bootstrap script; kubelet, kubeadm and kube-controller-manager built
+# like the control plane (cached outside the checkout); the device plugin.
+node: controlplane
+	image/node/install.sh runtime
+	@dpkg-query -W -f='$${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static
+	@command -v aws >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q awscli
+	tools/node/build.sh >/dev/null
+	image/device-plugin/build.sh >/dev/null
+
+# The node's FPGA device plugin (Go): discovery, health and Allocate on fake device trees.
+device-plugin-test:
+	cd image/device-plugin && go vet ./... && go test ./...
 
 # CDK assertions, cdk-nag, cfn-lint and checkov on the synthesized app; the node bootstrap script.
 cdk-test: $(STAMP) $(CHECKOV_STAMP)

@@ -16,7 +16,7 @@ import copy
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,15 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
+
+
+def secret_resources(arn: str) -> list[str]:
+    """The IAM resources that let a role read the secret a configured ARN names, full or
+    partial: Secrets Manager appends `-` and 6 random characters to the name ("The ARN
+    includes the name of the secret followed by six random characters", CreateSecret), so a
+    partial ARN matches only with a `-??????` wildcard. GetSecretValue accepts either form
+    as SecretId. Every role that reads a configured secret is granted through this."""
+    return [arn, f"{arn}-??????"]
 _ENDPOINT = runtime.ENDPOINT
 # An extended resource name: a DNS-subdomain prefix, '/', a name (kubectl's rules).
 _BOARD = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -107,6 +116,20 @@ class NodeGroupConfig:
 
 
 @dataclass(frozen=True)
+class NodeImageConfig:
+    """The node image fpga-burst builds (stacks/nodegroup/image.py) for groups without an
+    ami_id: Ubuntu 24.04 with what image/node/install.sh installs."""
+
+    kubernetes_version: str  # the cluster's minor, "1.37": kubelet and kubeadm are pinned to it
+    aws_fpga_ref: str = "f2"  # git ref of aws/aws-fpga whose SDK gives the F2 tools
+    build_instance_type: str = "c7i.2xlarge"  # builds only: the image needs no FPGA to build
+
+
+# Ubuntu's root device name (the node image's parent); "/dev/xvda" is Amazon Linux's.
+NODE_IMAGE_ROOT_DEVICE = "/dev/sda1"
+
+
+@dataclass(frozen=True)
 class RegionConfig:
     """A region besides the home one where node groups live: its network and VPN."""
 
@@ -143,6 +166,7 @@ class DeployConfig:
     ssm_session_manager: bool = False
     # Other regions where node groups live (`regions:`); the home region is `region`.
     regions: Mapping[str, RegionConfig] = field(default_factory=dict)
+    node_image: NodeImageConfig | None = None  # needed when a group has no ami_id
 
     def groups_in(self, region: str) -> tuple[NodeGroupConfig, ...]:
         return tuple(g for g in self.node_groups if g.region == region)
@@ -250,6 +274,7 @@ def parse(raw: object) -> DeployConfig:
         ),
         ssm_session_manager=_node_access(doc.obj("node_access", required=False)),
         regions=regions,
+        node_image=_node_image(doc, groups),
     )
     _check_penalties(config)
     _check_runtime(config)
@@ -391,7 +416,8 @@ def _node_group(
     return NodeGroupConfig(
         name=item.text("name", pattern=_NAME, hint="lower-case letters, digits, '-'; ≤ 32"),
         instance_type=instance_type,
-        ami_id=item.text("ami_id", pattern=re.compile(r"^ami-[0-9a-f]{8,17}$")),
+        # None: the node image fpga-burst builds (node_image)
+        ami_id=item.text("ami_id", default="", pattern=re.compile(r"^ami-[0-9a-f]{8,17}$")),
         min_size=min_size,
         max_size=max_size,
         subnets=tuple(subnets[i] for i in ids),
@@ -400,11 +426,29 @@ def _node_group(
         priority=item.integer("priority", default=0, minimum=0),
         root_volume_gib=item.integer("root_volume_gib", default=100, minimum=8),
         root_device_name=item.text(
-            "root_device_name", default="/dev/xvda", pattern=re.compile(r"^/dev/[a-z0-9]+$")
+            "root_device_name",
+            default="/dev/xvda" if item.get("ami_id") else NODE_IMAGE_ROOT_DEVICE,
+            pattern=re.compile(r"^/dev/[a-z0-9]+$"),
         ),
         boards=_boards(item, dict(known.boards)),
         **capacity,
         region=region,
+    )
+
+
+def _node_image(doc: _Obj, groups: Sequence[NodeGroupConfig]) -> NodeImageConfig | None:
+    section = doc.obj("node_image", required=False)
+    if all(g.ami_id for g in groups) and not section.fields():
+        return None
+    return NodeImageConfig(
+        kubernetes_version=section.text(
+            "kubernetes_version", pattern=re.compile(r"^1\.\d{2,3}$"),
+            hint='the cluster\'s minor version, quoted, e.g. "1.37": a group has no ami_id, '
+            "so fpga-burst builds the node image"),
+        aws_fpga_ref=section.text("aws_fpga_ref", default="f2",
+                                  pattern=re.compile(r"^[\w./-]{1,100}$")),
+        build_instance_type=section.text("build_instance_type", default="c7i.2xlarge",
+                                         pattern=re.compile(r"^[a-z0-9]+\.[a-z0-9]+$")),
     )
 
 

@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from burst.core.asgtags import cluster_tag
+from stacks.config import secret_resources
 from stacks.nag import acknowledge
 
 WILDCARD = "AwsSolutions-IAM5[Resource::*]"
@@ -193,7 +194,7 @@ class Permissions:
         return _plain(
             "ReadClusterCredentials",
             "secretsmanager:GetSecretValue",
-            _secret_arns(self._credentials_secret_arn),
+            secret_resources(self._credentials_secret_arn),
         )
 
     def read_join_parameter(self) -> Grant:
@@ -328,9 +329,3 @@ def grant(function: lambda_.Function, grants: Sequence[Grant]) -> None:
 def _plain(sid: str, action: str, resources: list[str]) -> Grant:
     """One action on named resources, no condition, nothing for cdk-nag to accept."""
     return Grant(iam.PolicyStatement(sid=sid, actions=[action], resources=resources))
-
-
-def _secret_arns(arn: str) -> list[str]:
-    """The secret's ARN, also as a name: Secrets Manager appends `-` and 6 random characters,
-    so a configured ARN without them must match with a `-??????` wildcard."""
-    return [arn, f"{arn}-??????"]

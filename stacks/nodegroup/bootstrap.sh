@@ -13,7 +13,9 @@
 #
 # Needs on the AMI: bash, curl, aws (CLI v2), python3, openvpn with its openvpn-client@
 # systemd unit, iproute2 (ip), systemd, containerd, kubeadm + kubelet >= 1.31 (the join
-# configuration is kubeadm.k8s.io/v1beta4), and the FPGA runtime + device plugin.
+# configuration is kubeadm.k8s.io/v1beta4), and the FPGA runtime + device plugin: what the
+# node image recipe (image/node/install.sh) installs. The "image" step checks for them, so
+# an AMI given in the config that lacks one fails with its name, not later and obscurely.
 set -euo pipefail
 
 : "${FPGA_BURST_REGION:?FPGA_BURST_REGION is not set (AWS region)}"
@@ -28,7 +30,14 @@ POLL_SECONDS="${FPGA_BURST_POLL_SECONDS:-3}"
 ATTEMPTS="${FPGA_BURST_ATTEMPTS:-5}"
 OPENVPN_DIR="${FPGA_BURST_OPENVPN_DIR:-/etc/openvpn/client}"
 SYSTEMD_DIR="${FPGA_BURST_SYSTEMD_DIR:-/etc/systemd/system}"
-IMDS="http://169.254.169.254"
+IMDS="${FPGA_BURST_IMDS:-http://169.254.169.254}"
+# kubeadm preflight checks to ignore (comma-separated names): empty on a real node; the
+# real-kubelet test shares its machine and names the checks that machine cannot pass.
+IGNORE_PREFLIGHT="${FPGA_BURST_KUBEADM_IGNORE_PREFLIGHT:-}"
+DEVICE_PLUGIN_UNIT="fpga-burst-device-plugin"
+# What the node image recipe installs (image/node/install.sh), checked on any AMI.
+REQUIRED_COMMANDS=(kubeadm kubelet containerd runc openvpn aws fpga-describe-local-image-slots
+  fpga-load-local-image fpga-burst-device-plugin)
 JOIN_CONFIG="${STATE_DIR}/join.yaml"
 # die() may run in a command substitution's subshell: the message goes through a file.
 ERROR_FILE="${STATE_DIR}/join-error"
@@ -128,6 +137,15 @@ sys.stdout.write(value)
 ' "$1"
 }
 
+check_image() {
+  local missing=() command
+  for command in "${REQUIRED_COMMANDS[@]}"; do
+    command -v "${command}" >/dev/null || missing+=("${command}")
+  done
+  ((${#missing[@]} == 0)) \
+    || die "the AMI lacks ${missing[*]} (build it with image/node, or install them)"
+}
+
 prepare_host() {
   # kubelet refuses to run with swap on (kubernetes/kubernetes#53533).
   swapoff -a || die "swapoff failed"
@@ -186,12 +204,13 @@ read_join_data() {
     || die "cannot read join parameter ${FPGA_BURST_JOIN_PARAMETER} (has the tokens function run?)"
 }
 
-# write_join_config <file> <node-ip> <provider-id>, join data JSON on stdin.
+# write_join_config <file> <node-ip> <provider-id> <node-name>, join data JSON on stdin.
 # Python writes the YAML so every value is quoted correctly (JSON strings are YAML); what it
 # finds wrong with the join data becomes the failure message.
 write_join_config() {
   local problem
-  if ! problem="$(NODE_IP="$2" PROVIDER_ID="$3" python3 -c '
+  if ! problem="$(NODE_IP="$2" PROVIDER_ID="$3" NODE_NAME="$4" IGNORE_PREFLIGHT="${IGNORE_PREFLIGHT}" \
+    python3 -c '
 import json, os, sys
 from datetime import datetime, timezone
 
@@ -236,6 +255,7 @@ lines = [
 lines += ["      - " + q(h) for h in hashes]
 lines += [
     "nodeRegistration:",
+    "  name: " + q(os.environ["NODE_NAME"]),
     "  kubeletExtraArgs:",
     "    - name: node-ip",
     "      value: " + q(os.environ["NODE_IP"]),
@@ -251,6 +271,10 @@ for taint in taints:
     spec, _, effect = taint.rpartition(":")
     key, _, value = spec.partition("=")
     lines += ["    - key: " + q(key), "      value: " + q(value), "      effect: " + q(effect)]
+ignored = [c for c in os.environ.get("IGNORE_PREFLIGHT", "").split(",") if c]
+if ignored:
+    lines.append("  ignorePreflightErrors:")
+    lines += ["    - " + q(c) for c in ignored]
 sys.stdout.write("\n".join(lines) + "\n")
 ' 2>&1 >"$1")"; then
     die "${problem:-cannot write the JoinConfiguration}"
@@ -258,11 +282,18 @@ sys.stdout.write("\n".join(lines) + "\n")
 }
 
 main() {
-  local zone node_ip join_data
+  local zone node_ip join_data name
   step metadata
   INSTANCE_ID="$(imds instance-id)"
   zone="$(imds placement/availability-zone)"
-  log "instance ${INSTANCE_ID} in ${zone}"
+  # The Node is named after the instance's private DNS name, as on EKS and with the AWS
+  # cloud provider: unique in the VPC, and what `kubectl get nodes` shows beside the console.
+  name="$(imds local-hostname)"
+  name="${name,,}"
+  [[ -n "${name}" ]] || die "instance metadata local-hostname is empty"
+  log "instance ${INSTANCE_ID} (${name}) in ${zone}"
+  step image
+  check_image
   step host
   prepare_host
   step vpn
@@ -271,10 +302,15 @@ main() {
   log "VPN up, tun0 ${node_ip}"
   step join-data
   join_data="$(read_join_data)"
-  write_join_config "${JOIN_CONFIG}" "${node_ip}" "aws:///${zone}/${INSTANCE_ID}" <<<"${join_data}"
+  write_join_config "${JOIN_CONFIG}" "${node_ip}" "aws:///${zone}/${INSTANCE_ID}" "${name}" \
+    <<<"${join_data}"
   step kubeadm-join
   kubeadm join --config "${JOIN_CONFIG}" || die "kubeadm join failed"
-  log "joined"
+  log "joined as ${name}"
+  # The plugin registers with the kubelet kubeadm just started (it re-registers whenever
+  # the kubelet restarts); until it does, the node advertises no boards.
+  step device-plugin
+  systemctl enable --now "${DEVICE_PLUGIN_UNIT}" || die "cannot start ${DEVICE_PLUGIN_UNIT}"
 }
 
 main "$@"

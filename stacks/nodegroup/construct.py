@@ -25,10 +25,14 @@ from stacks.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
     NodeGroupConfig,
+    secret_resources,
 )
 from stacks.nag import acknowledge
 from stacks.nodegroup import user_data
-from stacks.nodegroup.tags import autoscaler_tags  # no aws_cdk: `burst demo` uses it too
+from stacks.nodegroup.tags import (  # no aws_cdk: `burst demo` uses it too
+    autoscaler_tags,
+    node_labels,
+)
 
 KUBELET_PORT = 10250
 
@@ -98,7 +102,8 @@ class NodeAccess(Construct):
             iam.PolicyStatement(
                 sid="ReadVpnSecret",
                 actions=["secretsmanager:GetSecretValue"],
-                resources=[vpn_secret_arn],
+                # Full or partial, as the controller's grant (stacks.config.secret_resources)
+                resources=secret_resources(vpn_secret_arn),
             )
         )
         stack = Stack.of(self)
@@ -186,7 +191,9 @@ class NodeGroup(Construct):
         access: NodeAccess,
         join_parameter_name: str,
         vpn_secret_arn: str,
+        image_id: str,
     ) -> None:
+        """`image_id`: the group's ami_id, or the node image the stack builds (image.py)."""
         super().__init__(scope, id)
         region = Stack.of(self).region
         self.asg_name = group.asg_name(cluster_name)
@@ -195,7 +202,7 @@ class NodeGroup(Construct):
                 region=region,
                 join_parameter=join_parameter_name,
                 vpn_secret_arn=vpn_secret_arn,
-                labels=group.labels,
+                labels=node_labels(group),
                 taints=group.taints,
             )
         )
@@ -204,7 +211,7 @@ class NodeGroup(Construct):
             "LaunchTemplate",
             launch_template_name=self.asg_name,
             instance_type=ec2.InstanceType(group.instance_type),
-            machine_image=ec2.MachineImage.generic_linux({region: group.ami_id}),
+            machine_image=ec2.MachineImage.generic_linux({region: image_id}),
             user_data=ec2.UserData.custom(script),
             role=access.role,
             security_group=access.security_group,

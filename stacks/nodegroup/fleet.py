@@ -10,6 +10,7 @@ from constructs import Construct
 
 from stacks.config import DeployConfig
 from stacks.nodegroup.construct import NodeAccess, NodeGroup
+from stacks.nodegroup.image import NodeImage
 
 
 def region_fleet(
@@ -24,7 +25,8 @@ def region_fleet(
     join_parameter_arn: str,
     join_key: kms.IKey,
 ) -> list[NodeGroup]:
-    """The groups of `region`, each reading that region's join parameter and VPN secret."""
+    """The groups of `region`, each reading that region's join parameter and VPN secret;
+    those without an ami_id launch the node image, built here once for the region."""
     access = NodeAccess(
         scope,
         "NodeAccess",
@@ -36,6 +38,13 @@ def region_fleet(
         cluster_name=config.cluster_name,
         ssm_session_manager=config.ssm_session_manager,
     )
+    groups = config.groups_in(region)
+    image_id = ""
+    if any(not g.ami_id for g in groups):
+        assert config.node_image is not None  # stacks.config requires it then
+        image_id = NodeImage(scope, "NodeImage", settings=config.node_image,
+                             subnet=subnets[groups[0].subnets[0].id],
+                             security_group=access.security_group).image_id
     return [
         NodeGroup(
             scope,
@@ -47,6 +56,7 @@ def region_fleet(
             access=access,
             join_parameter_name=config.join_parameter_name,
             vpn_secret_arn=vpn_secret_arn,
+            image_id=group.ami_id or image_id,
         )
-        for group in config.groups_in(region)
+        for group in groups
     ]

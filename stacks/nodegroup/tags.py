@@ -24,15 +24,20 @@ from stacks.config import NodeGroupConfig
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 
 
+def node_labels(group: NodeGroupConfig) -> dict[str, str]:
+    """The labels a group's nodes register with (bootstrap.sh passes them to the kubelet),
+    which its node-template tags promise before any node exists."""
+    return {INSTANCE_TYPE_LABEL: group.instance_type, **group.labels}
+
+
 def autoscaler_tags(group: NodeGroupConfig, cluster_name: str) -> dict[str, str]:
     """Cluster Autoscaler's discovery and node-template tags, plus fpga-burst's priority."""
     tags = {
         ENABLED_TAG: "true",
         cluster_tag(cluster_name): "owned",
-        f"{LABEL_PREFIX}{INSTANCE_TYPE_LABEL}": group.instance_type,
         PRIORITY_TAG: str(group.priority),
     }
-    tags.update({f"{LABEL_PREFIX}{k}": v for k, v in group.labels.items()})
+    tags.update({f"{LABEL_PREFIX}{k}": v for k, v in node_labels(group).items()})
     tags.update({f"{TAINT_PREFIX}{t.key}": taint_tag_value(t) for t in group.taints})
     tags.update({f"{RESOURCES_PREFIX}{board}": str(n) for board, n in group.boards.items()})
     # A Spot group's price source, for the functions' planner (burst.core.spot).

@@ -23,6 +23,10 @@ from burst.core.model import Taint
 from stacks.nodegroup import user_data
 
 STANDINS = ("kubeadm", "aws", "curl", "ip", "systemctl", "swapoff")
+# What the node image installs and the bootstrap's image step looks for; present, they do
+# nothing here (tests/integration/test_real_node.py runs the real ones).
+IMAGE_COMMANDS = ("kubelet", "containerd", "runc", "openvpn", "fpga-describe-local-image-slots",
+                  "fpga-load-local-image", "fpga-burst-device-plugin")
 STANDIN = r"""
 import json, os, shutil, sys
 from pathlib import Path
@@ -49,6 +53,8 @@ if name == "curl":
         print("i-0123456789abcdef0", end="")
     elif args[-1].endswith("/placement/availability-zone"):
         print("us-east-1b", end="")
+    elif args[-1].endswith("/local-hostname"):
+        print("IP-10-0-1-23.ec2.internal", end="")
 elif name == "aws" and args[:2] == ["secretsmanager", "get-secret-value"]:
     print((stub / "vpn.json").read_text())
 elif name == "aws" and args[:2] == ["ssm", "get-parameter"]:
@@ -92,7 +98,7 @@ def join_data(**overrides: object) -> dict[str, object]:
 def stub(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name in STANDINS:
+    for name in STANDINS + IMAGE_COMMANDS:
         path = bin_dir / name
         path.write_text(f"#!{sys.executable}\n{STANDIN}")
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
@@ -152,6 +158,7 @@ def test_bootstrap_joins_with_ca_pinning_labels_taints_and_provider_id(stub: Pat
         ["enable", "kubelet"],
         ["daemon-reload"],
         ["enable", "--now", "openvpn-client@fpga-burst"],
+        ["enable", "--now", "fpga-burst-device-plugin"],
     ]
     config = result.join_config()
     assert config["apiVersion"] == "kubeadm.k8s.io/v1beta4"
@@ -164,6 +171,9 @@ def test_bootstrap_joins_with_ca_pinning_labels_taints_and_provider_id(stub: Pat
         }
     }
     registration = config["nodeRegistration"]
+    # Named after the instance's private DNS name (lower case, as Node names must be)
+    assert registration["name"] == "ip-10-0-1-23.ec2.internal"
+    assert "ignorePreflightErrors" not in registration
     assert registration["kubeletExtraArgs"] == [
         {"name": "node-ip", "value": "10.8.0.6"},
         {"name": "provider-id", "value": "aws:///us-east-1b/i-0123456789abcdef0"},
@@ -217,7 +227,7 @@ def test_bootstrap_reads_secrets_with_the_instance_role_and_imdsv2(stub: Path) -
     # Every metadata read carries the session token obtained by the PUT.
     curls = result.called("curl")
     reads = [c for c in curls if "PUT" not in c]
-    assert len(reads) == 2 and len(curls) == 4
+    assert len(reads) == 3 and len(curls) == 6
     assert all("X-aws-ec2-metadata-token: imds-token" in c for c in reads)
     # The token does not stay on disk after the join, and never reaches the log.
     assert not (stub / "state" / "join.yaml").exists()
@@ -334,6 +344,19 @@ def join_error_tags(result: Run) -> list[dict[str, str]]:
             "kubeadm join failed",
             id="kubeadm-fails",
         ),
+        pytest.param(
+            # An AMI given in the config but not built from image/node, lacking the F2 tools
+            lambda s: (s / "bin" / "fpga-load-local-image").unlink(),
+            "image",
+            "the AMI lacks fpga-load-local-image (build it with image/node",
+            id="ami-without-f2-tools",
+        ),
+        pytest.param(
+            lambda s: (s / "systemctl.fail-if").write_text("fpga-burst-device-plugin"),
+            "device-plugin",
+            "cannot start fpga-burst-device-plugin",
+            id="device-plugin-fails",
+        ),
     ],
 )
 def test_a_node_that_fails_to_join_says_which_step_and_why(
@@ -348,8 +371,9 @@ def test_a_node_that_fails_to_join_says_which_step_and_why(
     [tag] = join_error_tags(result)
     assert tag["Key"] == "fpga-burst.io/join-error"
     assert tag["Value"].startswith(f"{step}: {message}")
+    joined = step in ("kubeadm-join", "device-plugin")
     assert result.called("kubeadm") == (
-        [["join", "--config", str(stub / "state" / "join.yaml")]] if step == "kubeadm-join" else []
+        [["join", "--config", str(stub / "state" / "join.yaml")]] if joined else []
     )
     assert not (stub / "state" / "join.yaml").exists()
 
@@ -440,3 +464,12 @@ def test_bootstrap_is_shellcheck_clean() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_preflight_checks_to_ignore_reach_the_join_configuration(stub: Path) -> None:
+    # Only the real-kubelet test sets this: its shared machine fails checks a node passes.
+    result = run(stub, FPGA_BURST_KUBEADM_IGNORE_PREFLIGHT="Port-10250,SystemVerification")
+
+    assert result.returncode == 0, result.stderr
+    registration = result.join_config()["nodeRegistration"]
+    assert registration["ignorePreflightErrors"] == ["Port-10250", "SystemVerification"]

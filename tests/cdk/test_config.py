@@ -120,6 +120,19 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             id="instance-type",
         ),
         pytest.param(
+            # A group with no ami_id launches the node image, built for the cluster's version
+            lambda d: d.pop("node_image"),
+            "node_image.kubernetes_version",
+            "is required",
+            id="node-image-without-version",
+        ),
+        pytest.param(
+            lambda d: d["node_image"].update(kubernetes_version=1.37),
+            "node_image.kubernetes_version",
+            "is not a string",
+            id="unquoted-kubernetes-version",
+        ),
+        pytest.param(
             lambda d: d["node_groups"][0].update(min_size=5),
             "node_groups[0].max_size",
             "below min_size 5",

@@ -16,7 +16,7 @@ from conftest import cdk_app
 from test_checks import synth
 
 from app import build
-from stacks.config import DeployConfig, load
+from stacks.config import DeployConfig, load, secret_resources
 from stacks.region import RegionStack
 from stacks.stack import FpgaBurstStack
 
@@ -97,7 +97,7 @@ def test_nodes_of_a_region_read_their_regions_parameter_and_vpn_secret(
     (read,) = _by_sid(london, "ReadJoinParameter")
     assert ":ssm:eu-west-2:111122223333:parameter/fpga-burst/lab/join" in _text(read["Resource"])
     (secret,) = _by_sid(london, "ReadVpnSecret")
-    assert secret["Resource"] == multi.regions["eu-west-2"].vpn_secret_arn
+    assert secret["Resource"] == secret_resources(multi.regions["eu-west-2"].vpn_secret_arn)
     (decrypt,) = _by_sid(london, "DecryptJoinParameter")
     assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "ssm.eu-west-2.amazonaws.com"
     (template,) = london.find_resources("AWS::EC2::LaunchTemplate").values()

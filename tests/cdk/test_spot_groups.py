@@ -105,7 +105,8 @@ def synth(group: NodeGroupConfig) -> dict[str, Any]:
                         join_key=kms.Key(stack, "Key"), vpn_secret_arn="arn:aws:sm:x",
                         cluster_name="inaccel")
     NodeGroup(stack, "Group", group=group, cluster_name="inaccel", vpc=vpc, subnets=[subnet],
-              access=access, join_parameter_name="/j", vpn_secret_arn="arn:aws:sm:x")
+              access=access, join_parameter_name="/j", vpn_secret_arn="arn:aws:sm:x",
+              image_id=group.ami_id or "ami-0123456789abcdef0")
     found = Template.from_stack(stack).find_resources("AWS::AutoScaling::AutoScalingGroup")
     (asg,) = found.values()
     props: dict[str, Any] = asg["Properties"]

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from burst.core.model import BoardResource, Catalog, InstanceType
 
 F1_BOARD: BoardResource = "xilinx/aws-vu9p-f1"
-# F2 carries AMD (Xilinx) Virtex UltraScale+ VU47P boards; the name follows the F1 one,
-# as an InAccel-style device plugin would advertise it.
+# F2 carries AMD (Xilinx) Virtex UltraScale+ VU47P boards; the name follows the F1 one and
+# is what fpga-burst's device plugin advertises (image/device-plugin/boards.go).
 F2_BOARD: BoardResource = "xilinx/aws-vu47p-f2"
 
 # On-demand Linux prices in us-east-1, vCPUs and memory, from the Amazon EC2 On-Demand
