@@ -148,7 +148,7 @@ def _verdict(wall: float, cpu: float, target: float) -> str:
 
 
 def scenario_document(snapshot: Snapshot) -> dict[str, Any]:
-    """`snapshot` as a scenario file (SCENARIOS.md) holds it."""
+    """`snapshot` as a scenario file (docs/scenarios.md) holds it."""
     return {
         "catalog": {"accelerators": {k: dict(v) for k, v in CATALOG.accelerators.items()}},
         "node_groups": [

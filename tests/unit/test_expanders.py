@@ -1,4 +1,4 @@
-"""The expander chain decides (SCENARIOS.md): each chain's own choice, on cases where the
+"""The expander chain decides (docs/scenarios.md): each chain's own choice, on cases where the
 chains choose differently, at every place the planner compares candidates."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The planner's contract (SCENARIOS.md), one rule per test, on scenarios as data."""
+"""The planner's contract (docs/scenarios.md), one rule per test, on scenarios as data."""
 
 from __future__ import annotations
 

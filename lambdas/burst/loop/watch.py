@@ -1,7 +1,7 @@
 """Watch mode: between the tick and shortly before the next one, reconcile on every settled
 change of the pending FPGA pods, so a new pod is helped within seconds.
 
-The scaler's minute (DESIGN.md): the scaler runs one at a time (reserved concurrency 1) and
+The scaler's minute (ARCHITECTURE.md): the scaler runs one at a time (reserved concurrency 1) and
 EventBridge invokes it asynchronously. A tick that finds the previous invocation still
 running is throttled: Lambda keeps it in its async queue and retries it with an interval
 growing from 1 s up to 5 minutes, and discards it to the failure destination once it is older

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("plan", help="what would the controller do for this scenario?")
-    p.add_argument("--scenario", required=True, type=Path, help="scenario YAML (SCENARIOS.md)")
+    p.add_argument("--scenario", required=True, type=Path, help="scenario YAML (docs/scenarios.md)")
     p.add_argument("--output", choices=("json", "table"), default="table")
     p.set_defaults(run=_plan)
 

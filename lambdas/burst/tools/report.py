@@ -1,4 +1,4 @@
-"""The plan report of SCENARIOS.md, as JSON-ready data and as a table for people."""
+"""The plan report of docs/scenarios.md, as JSON-ready data and as a table for people."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenario files (see SCENARIOS.md): YAML in, a validated Snapshot and Policy out.
+"""Scenario files (see docs/scenarios.md): YAML in, a validated Snapshot and Policy out.
 
 Validation is strict and complete before anything is planned: an unknown field, a wrong
 type or a dangling reference is a ConfigError naming the file, the field path and what is

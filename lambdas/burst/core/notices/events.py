@@ -1,7 +1,8 @@
 """EventBridge events that wake fpga-burst, parsed into small frozen values.
 
-Events only make a reconcile happen sooner (DESIGN.md), so parsing is strict and cheap:
-the shape AWS documents, or an EventError naming the first field that is wrong
+Events only make a reconcile happen sooner (ARCHITECTURE.md, "Level-triggered"), so
+parsing is strict and cheap: the shape AWS documents, or an EventError naming the first
+field that is wrong
 (burst.core.notices.fields). The notices that an instance is going (Spot, AWS Health) are
 the entries of burst.core.notices.kinds.NOTICES, each with its own parser.
 """
