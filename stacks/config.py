@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from burst.adapters import yamlload
+from burst.adapters.kube.credentials import FUNCTIONS
 from burst.core.catalog import INSTANCE_TYPES
 from burst.core.errors import ConfigError
 from burst.core.model import Policy, Taint
@@ -146,7 +147,8 @@ class DeployConfig:
     api_endpoint: str
     # host:port the functions connect to; it overrides the credentials secret's `endpoint`.
     controller_endpoint: str
-    credentials_secret_arn: str
+    # function -> the secret `burst credentials` wrote for it; each function reads its own
+    credentials_secret_arns: Mapping[str, str]
     account: str
     region: str
     vpc_id: str
@@ -249,9 +251,7 @@ def parse(raw: object) -> DeployConfig:
         controller_endpoint=cluster.text(
             "controller_endpoint", default=api_endpoint, pattern=_ENDPOINT, hint="host:port"
         ),
-        credentials_secret_arn=cluster.text(
-            "credentials_secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager secret ARN"
-        ),
+        credentials_secret_arns=_credentials_secrets(cluster.obj("credentials_secret_arns")),
         account=aws.text("account", pattern=_ACCOUNT, hint="12 digits, quoted"),
         region=region,
         vpc_id=network.text("vpc_id", pattern=re.compile(r"^vpc-[0-9a-f]{8,17}$")),
@@ -297,12 +297,21 @@ def _check_runtime(config: DeployConfig) -> None:
             cluster_name=config.cluster_name,
             api_endpoint=config.api_endpoint,
             controller_endpoint=config.controller_endpoint,
-            credentials_secret=config.credentials_secret_arn,
+            credentials_secret=config.credentials_secret_arns[FUNCTIONS[0]],
             join_parameter=config.join_parameter_name,
             region=config.region,
         )
     except ConfigError as exc:
         raise _bad(exc.field or exc.source, exc.problem) from exc
+
+
+def _credentials_secrets(secrets: _Obj) -> dict[str, str]:
+    """function -> its credentials secret ARN, one for each function and no other key."""
+    for key in secrets.fields():
+        if key not in FUNCTIONS:
+            raise _bad(secrets.path(key), f"is not a function (one of {', '.join(FUNCTIONS)})")
+    return {f: secrets.text(f, pattern=_SECRET_ARN, hint="a Secrets Manager secret ARN")
+            for f in FUNCTIONS}
 
 
 def _check_zones(subnets: tuple[Subnet, ...], region: str, where: str) -> None:

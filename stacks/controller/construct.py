@@ -37,13 +37,14 @@ ASSET_EXCLUDE = (
 )
 
 
-def environment(config: DeployConfig, *, join_key_arn: str) -> dict[str, str]:
-    """Every setting the functions receive. Handlers read these names and nothing else."""
+def environment(config: DeployConfig, *, join_key_arn: str, function: str) -> dict[str, str]:
+    """Every setting `function` receives. Handlers read these names and nothing else."""
     return {
         "FPGA_BURST_CLUSTER_NAME": config.cluster_name,
         "FPGA_BURST_API_ENDPOINT": config.api_endpoint,
         "FPGA_BURST_CONTROLLER_ENDPOINT": config.controller_endpoint,
-        "FPGA_BURST_CREDENTIALS_SECRET_ARN": config.credentials_secret_arn,
+        # Its own credentials: its own ServiceAccount (manifests/rbac.yaml).
+        "FPGA_BURST_CREDENTIALS_SECRET_ARN": config.credentials_secret_arns[function],
         "FPGA_BURST_JOIN_PARAMETER": config.join_parameter_name,
         "FPGA_BURST_JOIN_KEY_ID": join_key_arn,
         "FPGA_BURST_CONFIG": config.runtime_json(),
@@ -112,7 +113,8 @@ class Controller(Construct):
             cluster_name=config.cluster_name,
             code=lambda_.Code.from_asset(str(LAMBDAS), exclude=list(ASSET_EXCLUDE)),
             layer=self.layer,
-            environment=environment(config, join_key_arn=self.join_key.key_arn),
+            environment={f: environment(config, join_key_arn=self.join_key.key_arn, function=f)
+                         for f in config.credentials_secret_arns},
             vpc=vpc,
             subnets=subnets,
             security_group=security_group,
@@ -125,7 +127,7 @@ class Controller(Construct):
             self,
             cluster_name=config.cluster_name,
             asg_names=[n for n in asg_names if not any(n in ns for ns in elsewhere.values())],
-            credentials_secret_arn=config.credentials_secret_arn,
+            credentials_secret_arns=config.credentials_secret_arns,
             join_parameter_arn=self.join_parameter_arn,
             join_key=self.join_key,
             subnets=subnets,
@@ -140,6 +142,7 @@ class Controller(Construct):
             function = build_function(self, spec, shared)
             extra = [regional_keys] if regional_keys and spec.name == TOKENS.name else []
             grant(function, [*(may(permissions) for may in spec.may),
+                             permissions.read_cluster_credentials(spec.name),
                              *permissions.attach_to_vpc(), *extra])
             self.functions[spec.name] = function
         for name in SCHEDULES:

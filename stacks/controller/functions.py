@@ -6,7 +6,7 @@ holds only what its handler calls) and the function, in the scope it is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from aws_cdk import Duration, RemovalPolicy
@@ -39,8 +39,8 @@ class FunctionSpec:
     # wait (e.g. while throttled) before it is dropped to the failure queue.
     retry_attempts: int
     max_event_age: Duration
-    # The permission sets its handler calls for, besides its logs, the failure queue and the
-    # VPC attachment that every function has.
+    # The permission sets its handler calls for, besides its logs, the failure queue, the
+    # VPC attachment and its own credentials secret, which every function has.
     may: tuple[Callable[[Permissions], Grant], ...]
     reserved_concurrency: int | None = None
     # Why no reserved concurrency, if none (checkov CKV_AWS_115 asks for one).
@@ -72,7 +72,6 @@ SCALER = FunctionSpec(
         Permissions.describe_groups,
         Permissions.complete_lifecycle_actions,
         Permissions.scale_owned_groups,
-        Permissions.read_cluster_credentials,
         Permissions.read_capacity_market,
     ),
     # One decision at a time: two scalers could both ask for the same capacity.
@@ -89,7 +88,6 @@ LIFECYCLE = FunctionSpec(
     may=(
         Permissions.describe_groups,
         Permissions.complete_lifecycle_actions,
-        Permissions.read_cluster_credentials,
     ),
     unreserved_why=(
         "One invocation per instance in a launch or terminate hook, so as many as the groups' "
@@ -105,7 +103,6 @@ TOKENS = FunctionSpec(
     retry_attempts=0,
     max_event_age=Duration.minutes(5),
     may=(
-        Permissions.read_cluster_credentials,
         Permissions.read_join_parameter,
         Permissions.write_join_parameter,
         Permissions.encrypt_join_parameter,
@@ -132,7 +129,7 @@ class Shared:
     cluster_name: str
     code: lambda_.Code
     layer: lambda_.ILayerVersion
-    environment: dict[str, str]
+    environment: Mapping[str, dict[str, str]]  # by function name
     vpc: ec2.IVpc
     subnets: ec2.SubnetSelection
     security_group: ec2.ISecurityGroup
@@ -174,7 +171,7 @@ def build_function(scope: Construct, spec: FunctionSpec, shared: Shared) -> lamb
         layers=[shared.layer],
         memory_size=MEMORY_MB,
         timeout=spec.timeout,
-        environment=shared.environment,
+        environment=shared.environment[spec.name],
         role=role,
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,

@@ -81,7 +81,7 @@ class Permissions:
         *,
         cluster_name: str,
         asg_names: Sequence[str],
-        credentials_secret_arn: str,
+        credentials_secret_arns: Mapping[str, str],
         join_parameter_arn: str,
         join_key: kms.IKey,
         subnets: ec2.SubnetSelection,
@@ -118,7 +118,7 @@ class Permissions:
             for region in self._regions
         ]
         self._cluster_name = cluster_name
-        self._credentials_secret_arn = credentials_secret_arn
+        self._credentials_secret_arns = dict(credentials_secret_arns)
         self._join_parameter_arn = join_parameter_arn
         self._join_key = join_key
         self._subnets = subnets
@@ -190,11 +190,12 @@ class Permissions:
 
     # --- the cluster's credentials and the join data -----------------------------------
 
-    def read_cluster_credentials(self) -> Grant:
+    def read_cluster_credentials(self, function: str) -> Grant:
+        """`function`'s own credentials secret: its own Kubernetes identity, no other's."""
         return _plain(
             "ReadClusterCredentials",
             "secretsmanager:GetSecretValue",
-            secret_resources(self._credentials_secret_arn),
+            secret_resources(self._credentials_secret_arns[function]),
         )
 
     def read_join_parameter(self) -> Grant:

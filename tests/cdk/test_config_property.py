@@ -112,8 +112,9 @@ def test_a_config_synth_accepts_is_one_every_function_loads(doc: dict[str, Any])
         return
     event("accepted")
     # Every handler resolves its config with runtime.config() (once per process) from the
-    # one environment the stack gives all functions.
-    with mock.patch.dict(os.environ, environment(config, join_key_arn=KEY_ARN), clear=True):
+    # environment the stack gives it (the same for all functions but their own secret).
+    scaler = environment(config, join_key_arn=KEY_ARN, function="scaler")
+    with mock.patch.dict(os.environ, scaler, clear=True):
         runtime.config.cache_clear()
         try:
             loaded = runtime.config()

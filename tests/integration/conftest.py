@@ -25,6 +25,7 @@ from burst.ports.aws import ClusterCredentials
 sys.path.insert(0, str(Path(__file__).parents[2] / "tools" / "controlplane"))
 import devcluster
 import iamenforce
+import policies
 
 # Every function's AWS call from here on is checked against its synthesized policy.
 iamenforce.install()
@@ -74,19 +75,43 @@ def admin(control_plane: devcluster.ControlPlane) -> Iterator[Kube]:
 
 
 @pytest.fixture(scope="session")
-def controller_credentials(
+def identities(
     admin: Kube, control_plane: devcluster.ControlPlane
-) -> ClusterCredentials:
-    """What `burst credentials` stores: RBAC applied, a TokenRequest token for the SA."""
-    return credentials.provision(
+) -> dict[str, ClusterCredentials]:
+    """What `burst credentials` stores: RBAC applied, a TokenRequest token per function's
+    ServiceAccount. Returns once the admission policies are enforced (policies.wait)."""
+    issued = credentials.provision(
         admin, credentials.DEFAULT_RBAC, timedelta(hours=2), str(control_plane.admin_kubeconfig)
     )
+    with client.from_credentials(issued["scaler"]) as scaler:
+        policies.wait_until_enforced(admin, scaler)
+    return issued
+
+
+@pytest.fixture(scope="session")
+def controller_credentials(identities: dict[str, ClusterCredentials]) -> ClusterCredentials:
+    """The scaler function's credentials (ServiceAccount kube-system/fpga-burst-scaler)."""
+    return identities["scaler"]
 
 
 @pytest.fixture(scope="session")
 def kube(controller_credentials: ClusterCredentials) -> Iterator[Kube]:
-    """The adapter as the controller runs it: ServiceAccount kube-system/fpga-burst."""
+    """The adapter as the scaler runs it: ServiceAccount kube-system/fpga-burst-scaler."""
     with client.from_credentials(controller_credentials, Timeouts(connect=2, read=10)) as k:
+        yield k
+
+
+@pytest.fixture(scope="session")
+def lifecycle_kube(identities: dict[str, ClusterCredentials]) -> Iterator[Kube]:
+    """The adapter as the lifecycle function runs it: kube-system/fpga-burst-lifecycle."""
+    with client.from_credentials(identities["lifecycle"], Timeouts(connect=2, read=10)) as k:
+        yield k
+
+
+@pytest.fixture(scope="session")
+def tokens_kube(identities: dict[str, ClusterCredentials]) -> Iterator[Kube]:
+    """The adapter as the tokens function runs it: kube-system/fpga-burst-tokens."""
+    with client.from_credentials(identities["tokens"], Timeouts(connect=2, read=10)) as k:
         yield k
 
 

@@ -181,7 +181,10 @@ def _before_call(model: Any, params: Mapping[str, Any], request_signer: Any,
     prefix = service.signing_name
     region = request_signer.region_name
     url = urlsplit(params["url"])
-    lookup = _lookup(f"{url.scheme}://{url.netloc}", region)
+    # moto_server serves every service on one endpoint; in-process moto (mock_aws) answers
+    # AWS's own endpoints, which differ by service (a lookup may ask another service).
+    aws_own = url.netloc.endswith(".amazonaws.com")
+    lookup = _lookup(None if aws_own else f"{url.scheme}://{url.netloc}", region)
     requests = requests_for(prefix, model.name, context.get("iam_params", {}), region, lookup)
     denied = ENFORCER.check(function, f"{prefix}:{model.name}", requests)
     if denied is None:
@@ -195,7 +198,7 @@ def _before_call(model: Any, params: Mapping[str, Any], request_signer: Any,
 
 
 @cache
-def _lookup(endpoint: str, region: str) -> Any:
+def _lookup(endpoint: str | None, region: str) -> Any:
     return admin_lookup(endpoint, region)
 
 

@@ -12,7 +12,9 @@ made); an unbound placeholder matches nothing, so it can only take permissions a
 Action/NotAction, Resource/NotResource and every Condition match, else the implicit deny.
 Action and Resource patterns take `*` and `?` (actions case-insensitively); conditions
 take the String*, Arn*, Bool and Null operators with IfExists and the
-ForAnyValue/ForAllValues set qualifiers; any other operator raises rather than guess.
+ForAnyValue/ForAllValues set qualifiers, with AWS's semantics for absent keys
+(tests/integration/test_iam_evaluator.py checks each against the user guide's examples);
+any other operator raises rather than guess.
 Not modelled: resource-based policies, permission boundaries, SCPs, session policies,
 policy variables (`${aws:username}`) and the numeric/date/IP operators, none of which the
 stack uses.
@@ -154,25 +156,43 @@ def _applies(s: Statement, action: str, resource: str, context: Context) -> bool
 
 
 def _condition(op: str, key: str, wanted: list[str], context: Context) -> bool:
-    """One condition operator on one key ("IAM JSON policy elements: Condition operators")."""
+    """One condition operator on one key, as the IAM user guide defines them:
+    - "Condition operators": a key absent from the request makes the condition false,
+      except for the negated operators (StringNotEquals, ArnNotLike, ...), which are then
+      true; `...IfExists` is true when the key is absent; `Null: true` is true when it is.
+    - "Set operators for multivalued context keys": ForAllValues is true when every value
+      of the request's key satisfies the operator, and so also when the key is absent or
+      empty; ForAnyValue is true when at least one value does, so false when it is absent
+      or empty. A negated operator applies to each value (ForAllValues:StringNotEquals:
+      no value of the request equals any of the policy's).
+    Several values in the policy are ORed; the negated operators negate that OR.
+    """
     qualifier, _, base = op.rpartition(":")
     if_exists = base.endswith("IfExists")
     base = base.removesuffix("IfExists")
-    lookup = _context_get(context, key)
+    values = as_list(_context_get(context, key))
     if base == "Null":
-        return (lookup is None) == (wanted[0].lower() == "true")
-    if lookup is None:
-        return if_exists or base.startswith(("StringNot", "ArnNot"))
-    values = as_list(lookup)
+        return (not values) == (wanted[0].lower() == "true")
     match = _OPERATORS.get(base)
     if match is None:
         raise NotImplementedError(f"condition operator {op}: teach iampolicy._condition")
     negated = "Not" in base
-    each = [any(match(w, v) for w in wanted) for v in values]
+
+    def satisfied(value: str) -> bool:
+        hit = any(match(w, value) for w in wanted)
+        return not hit if negated else hit
+
     if qualifier == "ForAllValues":
-        return all(each)
-    hit = any(each)
-    return not hit if negated else hit
+        return all(satisfied(v) for v in values)
+    if qualifier == "ForAnyValue":
+        return any(satisfied(v) for v in values)
+    if qualifier:
+        raise NotImplementedError(f"set operator {qualifier}: teach iampolicy._condition")
+    if not values:
+        return if_exists or negated
+    # A single-valued operator on a key with several values: each must satisfy a negated
+    # operator, any may satisfy a plain one (a policy should use a set operator instead).
+    return all(satisfied(v) for v in values) if negated else any(satisfied(v) for v in values)
 
 
 _OPERATORS: dict[str, Callable[[str, str], bool]] = {

@@ -36,7 +36,7 @@ ACCOUNT = "123456789012"  # moto's default account
 class Request:
     action: str  # service:Operation
     resource: str
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str | list[str]] = field(default_factory=dict)
 
 
 Lookup = Callable[[str], Any]  # service -> an uncontrolled client on the same endpoint
@@ -102,9 +102,16 @@ def _parameter(action: str, params: Mapping[str, Any], region: str, lookup: Look
         kms_action = "kms:Decrypt"
         key = _parameter_key(lookup, params["Name"])
     if key is not None:
-        context = {"kms:ViaService": f"ssm.{region}.amazonaws.com",
-                   "kms:EncryptionContext:PARAMETER_ARN": arn}
-        found.append(Request(kms_action, _key_arn(key, region), context))
+        key_arn, aliases = _key(lookup, key, region)
+        context: dict[str, str | list[str]] = {
+            "kms:ViaService": f"ssm.{region}.amazonaws.com",
+            "kms:EncryptionContext:PARAMETER_ARN": arn,
+            "kms:ResourceAliases": aliases,
+        }
+        if "alias/" in key:
+            context["kms:RequestAlias"] = "alias/" + key.split(":alias/", 1)[-1].removeprefix(
+                "alias/")
+        found.append(Request(kms_action, key_arn, context))
     return found
 
 
@@ -117,10 +124,22 @@ def _parameter_key(lookup: Lookup, name: str) -> str | None:
     return None
 
 
-def _key_arn(key: str, region: str) -> str:
-    if key.startswith("arn:"):
-        return key
-    return f"arn:aws:kms:{region}:{ACCOUNT}:{key if key.startswith('alias/') else 'key/' + key}"
+def _key(lookup: Lookup, key: str, region: str) -> tuple[str, list[str]]:
+    """(the key's ARN, the names of its aliases) for a key id, key ARN, alias or alias ARN.
+
+    KMS authorizes a request against the KMS key, never the alias it was named by, and puts
+    the key's aliases in kms:ResourceAliases and the alias used in kms:RequestAlias ("ABAC
+    for AWS KMS", "AWS KMS condition keys", KMS developer guide). The key is looked up in
+    the parameter's region; an unknown one stays as named (matching no key/* resource)."""
+    kms = lookup(f"kms@{region}")
+    try:
+        meta = kms.describe_key(KeyId=key)["KeyMetadata"]
+    except kms.exceptions.NotFoundException:
+        arn = key if key.startswith("arn:") else \
+            f"arn:aws:kms:{region}:{ACCOUNT}:{key if key.startswith('alias/') else 'key/' + key}"
+        return arn, []
+    aliases = kms.list_aliases(KeyId=meta["KeyId"]).get("Aliases", [])
+    return str(meta["Arn"]), [str(a["AliasName"]) for a in aliases]
 
 
 _MODELS: dict[str, Callable[[str, Mapping[str, Any], str, Lookup], list[Request]]] = {
@@ -141,8 +160,11 @@ def admin_lookup(endpoint: str | None, region: str) -> Lookup:
     made: dict[str, Any] = {}
 
     def lookup(service: str) -> Any:
+        """A client of `service`, or of `service@region` in another region."""
         if service not in made:
-            made[service] = session.client(service, endpoint_url=endpoint)
+            name, _, elsewhere = service.partition("@")
+            made[service] = session.client(name, endpoint_url=endpoint,
+                                           region_name=elsewhere or region)
         return made[service]
 
     return lookup

@@ -22,13 +22,17 @@ from typing import Any
 import boto3
 import iamenforce
 
+from burst.adapters.kube import credentials
 from burst.ports.aws import ClusterCredentials
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
 CA = "k8s.io/cluster-autoscaler/"
 EVENTS = Path(__file__).parents[2] / "events"
-SECRET = "fpga-burst/cluster"
+# Each function's credentials secret, where `burst credentials --secret-id fpga-burst/cluster`
+# writes them (and tests/integration/iam-deploy.yaml names them).
+SECRETS = {f: credentials.secret_id("fpga-burst/cluster", f) for f in credentials.FUNCTIONS}
+SECRET = SECRETS["scaler"]
 
 
 @dataclass
@@ -80,9 +84,10 @@ def session() -> boto3.Session:
     )
 
 
-def environment(endpoint: str, **config: Any) -> dict[str, str]:
-    """The variables the CDK sets, pointing at the moto server; the scaler's own access key
-    (its calls are checked against its synthesized policy, iamenforce)."""
+def environment(endpoint: str, function: str = "scaler", **config: Any) -> dict[str, str]:
+    """The variables the CDK sets for `function`, pointing at the moto server; its own access
+    key (its calls are checked against its synthesized policy, iamenforce) and its own
+    credentials secret (its own Kubernetes identity)."""
     document: dict[str, dict[str, Any]] = {
         "catalog": {"accelerators": {"com.inaccel.xgboost.exact": {
             "xilinx/u250": 4, "xilinx/aws-vu9p-f1": 2}}},
@@ -94,15 +99,38 @@ def environment(endpoint: str, **config: Any) -> dict[str, str]:
         document.setdefault(section, {}).update(values)
     return {
         "FPGA_BURST_CLUSTER_NAME": CLUSTER,
-        "FPGA_BURST_CREDENTIALS_SECRET_ARN": SECRET,
+        "FPGA_BURST_CREDENTIALS_SECRET_ARN": SECRETS[function],
         "FPGA_BURST_AWS_ENDPOINT_URL": endpoint,
         "FPGA_BURST_CONFIG": json.dumps(document),
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        **iamenforce.credentials("scaler"),
+        **iamenforce.credentials(function),
         "POWERTOOLS_SERVICE_NAME": "fpga-burst",
         "POWERTOOLS_METRICS_NAMESPACE": "fpga-burst",
     }
+
+
+@contextmanager
+def acting_as(function: str) -> Iterator[None]:
+    """For as long as the block runs, the environment's AWS key and credentials secret are
+    `function`'s (its policy, its Kubernetes identity), the rest as the test set it: for a
+    test that invokes another function besides the scaler."""
+    from burst.handlers import runtime
+
+    own = {"FPGA_BURST_CREDENTIALS_SECRET_ARN": SECRETS[function],
+           **iamenforce.credentials(function)}
+    saved = {k: os.environ.get(k) for k in own}
+    os.environ.update(own)
+    runtime.config.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        runtime.config.cache_clear()
 
 
 @contextmanager
@@ -132,11 +160,11 @@ class Aws:
         self.ec2 = s.client("ec2", endpoint_url=endpoint, region_name=region)
         self.secrets = s.client("secretsmanager", endpoint_url=endpoint, region_name=region)
 
-    def store_credentials(self, credentials: ClusterCredentials) -> None:
-        value = json.dumps(
-            {"endpoint": credentials.endpoint, "ca": credentials.ca, "token": credentials.token}
-        )
-        self.secrets.create_secret(Name=SECRET, SecretString=value)
+    def store_credentials(self, issued: Mapping[str, ClusterCredentials]) -> None:
+        """Each function's credentials in its own secret, as `burst credentials` stores them."""
+        for function, creds in issued.items():
+            value = json.dumps({"endpoint": creds.endpoint, "ca": creds.ca, "token": creds.token})
+            self.secrets.create_secret(Name=SECRETS[function], SecretString=value)
 
     def group(self, name: str, instance_type: str, labels: Mapping[str, str],
               max_size: int = 4, desired: int = 0) -> None:

@@ -40,7 +40,8 @@ JOIN = "/fpga-burst/onprem/join"
 GROUP = "onprem-doctor-f2-6xlarge"  # as the stack names it: <cluster>-<group>
 F2 = "xilinx/aws-vu47p-f2"
 ACCESS = doctor.required_access(
-    credentials.load_manifests(credentials.DEFAULT_RBAC), str(credentials.DEFAULT_RBAC))
+    credentials.load_manifests(credentials.DEFAULT_RBAC), str(credentials.DEFAULT_RBAC),
+    credentials.account("scaler"))
 TRANSITIONS = {Hook.LAUNCH: "autoscaling:EC2_INSTANCE_LAUNCHING",
                Hook.TERMINATE: "autoscaling:EC2_INSTANCE_TERMINATING"}
 
@@ -55,7 +56,7 @@ def moto_endpoint() -> Iterator[str]:
 def good_credentials(admin: Kube, controller_credentials: ClusterCredentials) -> ClusterCredentials:
     """The controller's identity with a token of 30 days: far from the 7-day warning."""
     return replace(controller_credentials,
-                   token=credentials.issue_token(admin, timedelta(days=30)))
+                   token=credentials.issue_token(admin, "scaler", timedelta(days=30)))
 
 
 class World:
@@ -68,7 +69,7 @@ class World:
 
     def build(self, creds: ClusterCredentials, *, hooks: tuple[str, ...] = tuple(Hook),
               group: bool = True, join: bool = True) -> None:
-        self.aws.store_credentials(creds)
+        self.aws.store_credentials({"scaler": creds})
         if group:
             self.aws.group(GROUP, "f2.6xlarge", {"inaccel/fpga": "enabled"})
             for hook in hooks:
@@ -209,7 +210,7 @@ def half_bound(admin: Kube, good_credentials: ClusterCredentials) -> Iterator[Cl
     admin.call("bind", admin.rbac.create_cluster_role_binding, {
         "metadata": {"name": name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                    "name": credentials.SERVICE_ACCOUNT},
+                    "name": "fpga-burst-nodes"},
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
     })
     answer = admin.call("token", admin.core.create_namespaced_service_account_token, name, ns,
@@ -284,8 +285,9 @@ def test_a_node_advertising_an_unknown_board_is_named(
 
 def _deploy_config(tmp_path: Path, secret_arn: str, controller_endpoint: str) -> Path:
     example = yaml_load(Path(credentials.DEFAULT_RBAC).parents[1] / "config" / "fpga-burst.yaml")
-    example["cluster"].update(name=scaler_env.CLUSTER, credentials_secret_arn=secret_arn,
-                              controller_endpoint=controller_endpoint)
+    example["cluster"].update(name=scaler_env.CLUSTER, controller_endpoint=controller_endpoint,
+                              credentials_secret_arns={
+                                  f: secret_arn for f in credentials.FUNCTIONS})
     example["join"] = {"parameter_name": JOIN}
     path = tmp_path / "my-cluster.yaml"
     path.write_text(json.dumps(example))  # JSON is YAML

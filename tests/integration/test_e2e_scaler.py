@@ -53,13 +53,13 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def aws(
-    moto_endpoint: str, controller_credentials: ClusterCredentials,
+    moto_endpoint: str, identities: dict[str, ClusterCredentials],
     monkeypatch: pytest.MonkeyPatch, iam_policies: object,
 ) -> Iterator[scaler_env.Aws]:
-    """A fresh moto, the credentials secret in it, and the function's environment."""
+    """A fresh moto, each function's credentials secret in it, and the scaler's environment."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
     view = scaler_env.Aws(moto_endpoint)
-    view.store_credentials(controller_credentials)
+    view.store_credentials(identities)
     for key, value in scaler_env.environment(moto_endpoint).items():
         monkeypatch.setenv(key, value)
     runtime.config.cache_clear()

@@ -63,7 +63,10 @@ def notice(name: str, *instances: str, start: datetime | None = None,
 
 
 def invoke(event: dict[str, Any], seconds: float = 40.0) -> dict[str, Any]:
-    return lifecycle.handler(event, LambdaContext(seconds=seconds, function_name="lifecycle"))
+    """The lifecycle function, under its own IAM policy and Kubernetes identity."""
+    with scaler_env.acting_as("lifecycle"):
+        return lifecycle.handler(event, LambdaContext(seconds=seconds,
+                                                      function_name="lifecycle"))
 
 
 def fpga_pod(admin: Kube, namespace: str, name: str, node: str, test_id: str,

@@ -104,7 +104,8 @@ TERMINATE_TOKEN = "4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05"
 
 
 @pytest.fixture
-def world(kube: Kube, admin: Kube, iam_policies: object) -> Iterator[World]:
+def world(lifecycle_kube: Kube, admin: Kube, iam_policies: object) -> Iterator[World]:
+    kube = lifecycle_kube  # the function's own Kubernetes identity
     with mock_aws():
         s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                           region_name=REGION)

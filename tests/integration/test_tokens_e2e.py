@@ -77,7 +77,7 @@ class World:
 
 
 @pytest.fixture
-def world(kube: Kube, iam_enforced: Enforcer, iam_policies: object) -> Iterator[World]:
+def world(tokens_kube: Kube, iam_enforced: Enforcer, iam_policies: object) -> Iterator[World]:
     with mock_aws():
         s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                           region_name=REGION)
@@ -90,7 +90,8 @@ def world(kube: Kube, iam_enforced: Enforcer, iam_policies: object) -> Iterator[
         # The function's own key: its calls are checked against its policy (iamenforce).
         as_tokens = boto3.Session(**iam_keys("tokens"), region_name=REGION)
         adapters = runtime.Adapters(Aws(as_tokens, AwsSettings(region=REGION)),
-                                    KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards))
+                                    KubeCluster(tokens_kube, cfg.boards),
+                                    PendingWatch(tokens_kube, cfg.boards))
         yield World(s.client("ssm"), key_id, cfg, adapters, Clock())
 
 
@@ -173,7 +174,7 @@ def burst(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_burst_invoke_runs_the_tokens_handler_against_moto_server_and_a_kubeconfig(
-    controller_credentials: ClusterCredentials, tmp_path: Path,
+    identities: dict[str, ClusterCredentials], tmp_path: Path,
 ) -> None:
     with moto_server() as endpoint:
         setup = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
@@ -182,7 +183,7 @@ def test_burst_invoke_runs_the_tokens_handler_against_moto_server_and_a_kubeconf
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "FPGA_BURST_CLUSTER_NAME": CLUSTER, "FPGA_BURST_JOIN_PARAMETER": PARAMETER,
                "FPGA_BURST_JOIN_KEY_ID": key_id}
-        kubeconfig = kubeconfig_for(controller_credentials, tmp_path / "kubeconfig")
+        kubeconfig = kubeconfig_for(identities["tokens"], tmp_path / "kubeconfig")
         done = burst("invoke", "tokens", "--event", str(ROOT / "events" / "scheduled.json"),
                      "--kubeconfig", str(kubeconfig), "--endpoint-url", endpoint,
                      "--region", REGION, env=env)
@@ -209,12 +210,12 @@ def test_burst_invoke_runs_the_tokens_handler_against_moto_server_and_a_kubeconf
 
 
 def test_an_empty_event_publishes_the_first_join_data_now(
-    world: World, controller_credentials: ClusterCredentials, tmp_path: Path,
+    world: World, identities: dict[str, ClusterCredentials], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a fresh deployment (its settings in the environment, as the stack sets them):
     # nothing published yet
-    kubeconfig = kubeconfig_for(controller_credentials, tmp_path / "kubeconfig")
+    kubeconfig = kubeconfig_for(identities["tokens"], tmp_path / "kubeconfig")
     for name, setting in {**credentials("tokens"),
                           "FPGA_BURST_CLUSTER_NAME": CLUSTER, "AWS_REGION": REGION,
                           "FPGA_BURST_KUBECONFIG": str(kubeconfig),
@@ -255,29 +256,35 @@ def test_a_throttled_publish_is_raised_so_lambda_retries_it_and_the_retry_publis
     assert value["token"].startswith(retried["created"] + ".")
 
 
-LONDON = "eu-west-2"
+SYDNEY = "ap-southeast-2"  # the other region of the IAM test deployment (iam-deploy.yaml)
 ALIAS = "alias/fpga-burst/onprem/join"
 
 
 def test_the_join_data_is_copied_to_every_region_with_groups_and_kept_in_step(
-    kube: Kube,
+    tokens_kube: Kube, iam_enforced: Enforcer, iam_policies: object,
 ) -> None:
     with mock_aws():
         s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                           region_name=REGION)
-        home_key = s.client("kms").create_key()["KeyMetadata"]["KeyId"]
-        # GIVEN London's stack made its own key, named by the alias the functions know
-        london_kms = s.client("kms", region_name=LONDON)
-        london_key = london_kms.create_key()["KeyMetadata"]["KeyId"]
-        london_kms.create_alias(AliasName=ALIAS, TargetKeyId=london_key)
-        alias_arn = f"arn:aws:kms:{LONDON}:123456789012:{ALIAS}"
+        home = s.client("kms").create_key()["KeyMetadata"]
+        home_key = home["KeyId"]
+        iam_enforced.bind_type("AWS::KMS::Key", "Arn", home["Arn"])
+        # GIVEN Sydney's stack made its own key, named by the alias the functions know
+        sydney_kms = s.client("kms", region_name=SYDNEY)
+        sydney_key = sydney_kms.create_key()["KeyMetadata"]["KeyId"]
+        sydney_kms.create_alias(AliasName=ALIAS, TargetKeyId=sydney_key)
+        alias_arn = f"arn:aws:kms:{SYDNEY}:123456789012:{ALIAS}"
         cfg = config.load(environ={}, cluster_name=CLUSTER, join_parameter=PARAMETER,
                           join_key_id=home_key, region=REGION,
-                          config={"regions": {LONDON: {"join_key_id": alias_arn}}})
-        adapters = runtime.Adapters(Aws(s, AwsSettings(region=REGION), regions=tuple(cfg.regions)),
-                                    KubeCluster(kube, cfg.boards), PendingWatch(kube, cfg.boards))
+                          config={"regions": {SYDNEY: {"join_key_id": alias_arn}}})
+        # The function's own key: every call, the other region's included, is checked
+        # against its synthesized policy (iamenforce), the key named by its alias.
+        as_tokens = boto3.Session(**iam_keys("tokens"), region_name=REGION)
+        adapters = runtime.Adapters(
+            Aws(as_tokens, AwsSettings(region=REGION), regions=tuple(cfg.regions)),
+            KubeCluster(tokens_kube, cfg.boards), PendingWatch(tokens_kube, cfg.boards))
         clock = Clock()
-        home, london = s.client("ssm"), s.client("ssm", region_name=LONDON)
+        home, sydney = s.client("ssm"), s.client("ssm", region_name=SYDNEY)
 
         def tick() -> dict[str, Any]:
             return handler.run(TICK, LocalContext("fpga-burst-onprem-tokens", 60), cfg=cfg,
@@ -293,21 +300,21 @@ def test_the_join_data_is_copied_to_every_region_with_groups_and_kept_in_step(
 
         # WHEN the tokens function runs
         first = tick()
-        # THEN London's parameter holds the same join data, under London's key
-        assert first["outcome"] == "ok" and first["regions"] == {LONDON: "published"}
-        assert value(london) == value(home)
-        assert (key_of(home), key_of(london)) == (home_key, alias_arn)
+        # THEN Sydney's parameter holds the same join data, under Sydney's key
+        assert first["outcome"] == "ok" and first["regions"] == {SYDNEY: "published"}
+        assert value(sydney) == value(home)
+        assert (key_of(home), key_of(sydney)) == (home_key, alias_arn)
         # WHEN nothing changed: nothing is written again
         clock.at += timedelta(minutes=15)
-        version = london.get_parameter(Name=PARAMETER)["Parameter"]["Version"]
-        assert tick()["regions"] == {LONDON: "up to date"}
-        assert london.get_parameter(Name=PARAMETER)["Parameter"]["Version"] == version
-        # WHEN London's copy is lost (a region added later looks the same): it catches up
-        london.delete_parameter(Name=PARAMETER)
-        assert tick()["regions"] == {LONDON: "published"}
-        assert value(london) == value(home)
-        # WHEN the token rotates at home: the new one reaches London on the same run
+        version = sydney.get_parameter(Name=PARAMETER)["Parameter"]["Version"]
+        assert tick()["regions"] == {SYDNEY: "up to date"}
+        assert sydney.get_parameter(Name=PARAMETER)["Parameter"]["Version"] == version
+        # WHEN Sydney's copy is lost (a region added later looks the same): it catches up
+        sydney.delete_parameter(Name=PARAMETER)
+        assert tick()["regions"] == {SYDNEY: "published"}
+        assert value(sydney) == value(home)
+        # WHEN the token rotates at home: the new one reaches Sydney on the same run
         clock.at += cfg.token_ttl
         rotated = tick()
-        assert rotated["created"] and rotated["regions"] == {LONDON: "published"}
-        assert json.loads(value(london))["token"].startswith(rotated["created"] + ".")
+        assert rotated["created"] and rotated["regions"] == {SYDNEY: "published"}
+        assert json.loads(value(sydney))["token"].startswith(rotated["created"] + ".")

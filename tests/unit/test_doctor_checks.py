@@ -71,15 +71,22 @@ def test_a_bad_request_names_its_field(raw: dict[str, Any], field: str) -> None:
     assert caught.value.field == field
 
 
-def test_the_rbac_verbs_are_derived_from_the_manifest() -> None:
+SCALER = (credentials.NAMESPACE, credentials.service_account("scaler"))
+TOKENS = (credentials.NAMESPACE, credentials.service_account("tokens"))
+
+
+def test_the_rbac_verbs_are_derived_from_the_manifest_per_identity() -> None:
     docs = credentials.load_manifests(credentials.DEFAULT_RBAC)
-    access = doctor.required_access(docs, "rbac.yaml")
+    access = doctor.required_access(docs, "rbac.yaml", SCALER)
     said = {str(a) for a in access}
     assert {"create pods/eviction", "update nodes", "list pods", "watch pods",
-            "get configmaps fpga-burst-status in kube-system",
-            "delete secrets in kube-system"} <= said
+            "get configmaps fpga-burst-status in kube-system"} <= said
     assert "delete pods" not in said  # evictions only, so PodDisruptionBudgets hold
+    assert not any("secrets" in a for a in said)  # the scaler has no Secrets access
     assert len(access) == len(said)
+    tokens = {str(a) for a in doctor.required_access(docs, "rbac.yaml", TOKENS)}
+    assert "get secrets bootstrap-token-fbrst0 in kube-system" in tokens
+    assert not any("nodes" in a or "list" in a for a in tokens)
 
 
 @pytest.mark.parametrize(
@@ -92,7 +99,7 @@ def test_the_rbac_verbs_are_derived_from_the_manifest() -> None:
 )
 def test_a_malformed_rbac_manifest_is_a_config_error(doc: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r"rbac\.yaml: document 1"):
-        doctor.required_access([doc], "rbac.yaml")
+        doctor.required_access([doc], "rbac.yaml", SCALER)
 
 
 def test_a_check_prints_its_mark_problem_fix_and_lines() -> None:

@@ -68,17 +68,21 @@ def test_decide(tokens: list[TokenInfo], pub: Published | None, expected: Decisi
 
 @dataclass
 class FakeCluster:
-    """Bootstrap tokens in memory: what the kube-system Secrets would hold."""
+    """Bootstrap tokens in memory, in fixed slots as the adapter keeps them: a new token
+    takes a slot other than `keep`, an empty one first, else the one expiring first."""
 
     tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # id -> (secret, exp)
     created: int = 0
+    slots: tuple[str, ...] = ("t00001", "t00002")
 
     def bootstrap_tokens(self) -> tuple[TokenInfo, ...]:
         return tuple(TokenInfo(i, exp, i) for i, (_, exp) in sorted(self.tokens.items()))
 
-    def create_bootstrap_token(self, now: datetime, ttl: timedelta) -> BootstrapToken:
+    def create_bootstrap_token(self, now: datetime, ttl: timedelta,
+                               keep: str | None = None) -> BootstrapToken:
         self.created += 1
-        token_id = f"t{self.created:05d}"
+        free = [s for s in self.slots if s != keep]
+        token_id = min(free, key=lambda s: (s in self.tokens, self.tokens.get(s, ("", now))[1]))
         self.tokens[token_id] = (f"secret{self.created:010d}", now + ttl)
         return BootstrapToken(token_id, self.tokens[token_id][0], now + ttl)
 
@@ -160,6 +164,14 @@ def test_rotation_publishes_the_new_token_and_later_deletes_the_expired_old_one(
     assert store.values[TARGET.parameter].token.startswith("t00002.")
     later = rotate(cluster, store, TARGET, NOW + 2 * H, POLICY)
     assert later.created is None and later.deleted == ("t00001",)
+
+
+def test_a_new_token_takes_the_slot_not_published_so_the_published_one_stays_valid() -> None:
+    """Two slots: each rotation overwrites the one the join data does not name."""
+    cluster, store = FakeCluster(), FakeStore()
+    made = [rotate(cluster, store, TARGET, NOW + i * 2 * H, POLICY).created for i in range(4)]
+    assert made == ["t00001", "t00002", "t00001", "t00002"]
+    assert cluster.created == 4 and set(cluster.tokens) <= set(cluster.slots)
 
 
 def test_the_token_secret_is_never_logged_nor_in_the_summary(

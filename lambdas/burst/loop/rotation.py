@@ -127,7 +127,8 @@ def rotate(cluster: BootstrapTokens, store: JoinStore, target: Target, now: date
                       (target.endpoint, target.ca_cert_hashes), now, policy)
     created: BootstrapToken | None = None
     if decision.create:
-        created = cluster.create_bootstrap_token(now, policy.ttl)
+        created = cluster.create_bootstrap_token(
+            now, policy.ttl, keep=published.token_id if published else None)
         store.publish_join_data(target.parameter, JoinData(
             endpoint=target.endpoint, token=created.token,
             ca_cert_hashes=target.ca_cert_hashes, expiration=created.expiration,

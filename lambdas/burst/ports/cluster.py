@@ -168,8 +168,10 @@ class BootstrapTokens(Protocol):
         """Our kubeadm bootstrap tokens, without secrets. Read-only."""
         ...
 
-    def create_bootstrap_token(self, now: datetime, ttl: timedelta) -> BootstrapToken:
-        """A new kubeadm bootstrap token valid until now + ttl (not idempotent)."""
+    def create_bootstrap_token(self, now: datetime, ttl: timedelta,
+                               keep: str | None = None) -> BootstrapToken:
+        """A new kubeadm bootstrap token valid until now + ttl (not idempotent), leaving the
+        token `keep` (the published one) valid."""
         ...
 
     def delete_expired_bootstrap_tokens(self, now: datetime) -> tuple[str, ...]:

@@ -28,6 +28,9 @@ from burst.ports.doctor import Access
 REPO = Path(__file__).resolve().parents[3]
 # Set at deploy time from a key the stack creates: not knowable from the config.
 UNKNOWN_BEFORE_DEPLOY = ("FPGA_BURST_JOIN_KEY_ID",)
+# Settings each function has its own value of (its own credentials secret): not compared
+# across functions; the doctor itself runs with the scaler's.
+PER_FUNCTION = ("FPGA_BURST_CREDENTIALS_SECRET_ARN",)
 
 
 def register(commands: Any) -> None:
@@ -44,7 +47,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    access = doctor.required_access(credentials.load_manifests(args.rbac), str(args.rbac))
+    access = doctor.required_access(credentials.load_manifests(args.rbac), str(args.rbac),
+                                    credentials.account("scaler"))
     cfg, environment = settings(args)
     report = check(cfg, environment, access)
     print(json.dumps(report.to_json(), indent=2) if args.output == "json" else report.render())
@@ -62,11 +66,12 @@ def settings(args: argparse.Namespace) -> tuple[RuntimeConfig, dict[str, str] | 
         return config_mod.load(os.environ, **explicit), None
     environment, region = deployed_environment(args.config)
     cfg = config_mod.load({**environment, "AWS_REGION": region}, **explicit)
-    return cfg, {k: v for k, v in environment.items() if k not in UNKNOWN_BEFORE_DEPLOY}
+    return cfg, {k: v for k, v in environment.items()
+                 if k not in UNKNOWN_BEFORE_DEPLOY + PER_FUNCTION}
 
 
 def deployed_environment(path: Path) -> tuple[dict[str, str], str]:
-    """What the stack sets in the functions' environment for this config, and its region."""
+    """What the stack sets in the scaler's environment for this config, and its region."""
     if str(REPO) not in sys.path:  # `stacks` lives in the checkout beside the package
         sys.path.insert(0, str(REPO))
     from stacks import config as deploy_config
@@ -77,7 +82,7 @@ def deployed_environment(path: Path) -> tuple[dict[str, str], str]:
         raise ConfigError(str(path), exc.field, exc.problem) from exc
     from stacks.controller.construct import environment  # the CDK: only for a good config
 
-    return environment(deploy, join_key_arn=""), deploy.region
+    return environment(deploy, join_key_arn="", function="scaler"), deploy.region
 
 
 def check(cfg: RuntimeConfig, environment: dict[str, str] | None,

@@ -82,8 +82,9 @@ class KubeCluster:
     def write_status(self, data: Mapping[str, str]) -> None:
         tell.write_status(self.kube, data)
 
-    def create_bootstrap_token(self, now: datetime, ttl: timedelta) -> BootstrapToken:
-        return tokens.create_token(self.kube, now, ttl)
+    def create_bootstrap_token(self, now: datetime, ttl: timedelta,
+                               keep: str | None = None) -> BootstrapToken:
+        return tokens.write_token(self.kube, now, ttl, keep)
 
     def delete_expired_bootstrap_tokens(self, now: datetime) -> tuple[str, ...]:
         return tokens.delete_expired(self.kube, now)

@@ -61,6 +61,7 @@ class Kube:
         self.policy = k8s.PolicyV1Api(api_client)
         self.rbac = k8s.RbacAuthorizationV1Api(api_client)
         self.authn = k8s.AuthenticationV1Api(api_client)
+        self.admission = k8s.AdmissionregistrationV1Api(api_client)
 
     @property
     def endpoint(self) -> str:

@@ -1,10 +1,11 @@
-"""`burst credentials`: give the controller its identity and hand out its credentials.
+"""`burst credentials`: give each function its identity and hand out its credentials.
 
 With an admin kubeconfig, apply manifests/rbac.yaml (create, or replace what exists), then
-ask the TokenRequest API for a token of ServiceAccount kube-system/fpga-burst and print
-{endpoint, ca, token} as JSON, or store it in a Secrets Manager secret, which is where the
-Lambda functions read it (burst.ports.aws.ClusterCredentials). Re-run it to rotate the token
-before it expires.
+ask the TokenRequest API for a token of each function's ServiceAccount
+(kube-system/fpga-burst-<function>) and print {function: {endpoint, ca, token}} as JSON, or
+store each in its own Secrets Manager secret `<secret-id>/<function>`, which is where that
+function reads it (burst.ports.aws.ClusterCredentials) and no other function may. Re-run it
+to rotate the tokens before they expire.
 """
 
 from __future__ import annotations
@@ -27,10 +28,26 @@ if TYPE_CHECKING:
     # Imported when the command runs: `burst plan` should not pay for the kubernetes client.
     from burst.adapters.kube.client import Json, Kube
 
-SERVICE_ACCOUNT = "fpga-burst"
+# The functions that talk to the API server, each as its own ServiceAccount.
+FUNCTIONS = ("scaler", "lifecycle", "tokens")
 NAMESPACE = "kube-system"
 DEFAULT_RBAC = Path(__file__).resolve().parents[4] / "manifests" / "rbac.yaml"
 DEFAULT_VALIDITY = timedelta(days=90)
+
+
+def service_account(function: str) -> str:
+    """The ServiceAccount (in NAMESPACE) that `function` runs as."""
+    return f"fpga-burst-{function}"
+
+
+def account(function: str) -> tuple[str, str]:
+    """(namespace, name) of `function`'s ServiceAccount."""
+    return NAMESPACE, service_account(function)
+
+
+def username(function: str) -> str:
+    """The API server's name for `function`'s identity."""
+    return f"system:serviceaccount:{NAMESPACE}:{service_account(function)}"
 
 
 class CredentialsStore(Protocol):
@@ -58,7 +75,7 @@ def load_manifests(path: Path) -> list[Json]:
 def _methods(kube: Kube, kind: str) -> tuple[Callable[..., Any], Callable[..., Any],
                                              Callable[..., Any], bool]:
     """(create, read, replace, namespaced) for `kind`."""
-    c, r = kube.core, kube.rbac
+    c, r, a = kube.core, kube.rbac, kube.admission
     return {
         "ServiceAccount": (c.create_namespaced_service_account,
                            c.read_namespaced_service_account,
@@ -70,10 +87,18 @@ def _methods(kube: Kube, kind: str) -> tuple[Callable[..., Any], Callable[..., A
                  r.replace_namespaced_role, True),
         "RoleBinding": (r.create_namespaced_role_binding, r.read_namespaced_role_binding,
                         r.replace_namespaced_role_binding, True),
+        "ValidatingAdmissionPolicy": (a.create_validating_admission_policy,
+                                      a.read_validating_admission_policy,
+                                      a.replace_validating_admission_policy, False),
+        "ValidatingAdmissionPolicyBinding": (a.create_validating_admission_policy_binding,
+                                             a.read_validating_admission_policy_binding,
+                                             a.replace_validating_admission_policy_binding,
+                                             False),
     }[kind]
 
 
-_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+          "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
 def apply(kube: Kube, docs: list[Json]) -> Iterator[str]:
@@ -97,16 +122,17 @@ def apply(kube: Kube, docs: list[Json]) -> Iterator[str]:
         yield f"updated {label}"
 
 
-def issue_token(kube: Kube, validity: timedelta) -> str:
-    """A token for kube-system/fpga-burst from the TokenRequest API. Never logged."""
+def issue_token(kube: Kube, function: str, validity: timedelta) -> str:
+    """A token for `function`'s ServiceAccount from the TokenRequest API. Never logged."""
     request = {
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "TokenRequest",
         "spec": {"expirationSeconds": int(validity.total_seconds())},
     }
+    account = service_account(function)
     answer = kube.call(
-        f"request token for serviceaccount {NAMESPACE}/{SERVICE_ACCOUNT}",
-        kube.core.create_namespaced_service_account_token, SERVICE_ACCOUNT, NAMESPACE, request,
+        f"request token for serviceaccount {NAMESPACE}/{account}",
+        kube.core.create_namespaced_service_account_token, account, NAMESPACE, request,
     )
     token: str = answer["status"]["token"]
     return token
@@ -121,16 +147,26 @@ def ca_pem(kube: Kube, source: str) -> str:
     return Path(path).read_text()
 
 
-def provision(admin: Kube, rbac: Path, validity: timedelta, source: str) -> ClusterCredentials:
-    """Apply the RBAC manifest and return the controller's credentials. Idempotent."""
+def provision(admin: Kube, rbac: Path, validity: timedelta, source: str
+              ) -> dict[str, ClusterCredentials]:
+    """Apply the RBAC manifest and return each function's credentials. Idempotent."""
     for line in apply(admin, load_manifests(rbac)):
         print(f"burst: {line}", file=sys.stderr)
-    try:
-        token = issue_token(admin, validity)
-    except KubeNotFoundError as exc:
-        raise ConfigError(str(rbac), "ServiceAccount",
-                          f"{NAMESPACE}/{SERVICE_ACCOUNT} is not in the manifest") from exc
-    return ClusterCredentials(endpoint=admin.endpoint, ca=ca_pem(admin, source), token=token)
+    ca = ca_pem(admin, source)
+    issued = {}
+    for function in FUNCTIONS:
+        try:
+            token = issue_token(admin, function, validity)
+        except KubeNotFoundError as exc:
+            raise ConfigError(str(rbac), "ServiceAccount", f"{NAMESPACE}/"
+                              f"{service_account(function)} is not in the manifest") from exc
+        issued[function] = ClusterCredentials(endpoint=admin.endpoint, ca=ca, token=token)
+    return issued
+
+
+def secret_id(prefix: str, function: str) -> str:
+    """The Secrets Manager secret that holds `function`'s credentials."""
+    return f"{prefix}/{function}"
 
 
 def register(commands: Any, store: Callable[[], CredentialsStore] | None = None) -> None:
@@ -143,7 +179,8 @@ def register(commands: Any, store: Callable[[], CredentialsStore] | None = None)
     p.add_argument("--context", help="kubeconfig context (default: current)")
     p.add_argument("--rbac", type=Path, default=DEFAULT_RBAC, help="RBAC manifest to apply")
     p.add_argument("--days", type=int, default=DEFAULT_VALIDITY.days, help="token validity")
-    p.add_argument("--secret-id", help="store in this Secrets Manager secret, not stdout")
+    p.add_argument("--secret-id", help="store in Secrets Manager secrets ID/<function>, "
+                   "not stdout")
     p.set_defaults(run=lambda args: _run(args, store))
 
 
@@ -153,12 +190,17 @@ def _run(args: argparse.Namespace, store: Callable[[], CredentialsStore] | None)
     from burst.adapters.kube import client
 
     with client.from_kubeconfig(args.kubeconfig, args.context) as admin:
-        creds = provision(admin, args.rbac, timedelta(days=args.days), str(args.kubeconfig))
+        issued = provision(admin, args.rbac, timedelta(days=args.days), str(args.kubeconfig))
     if args.secret_id is None:
-        print(json.dumps({"endpoint": creds.endpoint, "ca": creds.ca, "token": creds.token}))
+        print(json.dumps({function: {"endpoint": c.endpoint, "ca": c.ca, "token": c.token}
+                          for function, c in issued.items()}))
         return 0
     if store is None:
         raise ConfigError("--secret-id", "", "storing in Secrets Manager is not available")
-    store().write_cluster_credentials(args.secret_id, creds)
-    print(f"burst: stored endpoint, CA and token in secret {args.secret_id}", file=sys.stderr)
+    writer = store()
+    for function, creds in issued.items():
+        where = secret_id(args.secret_id, function)
+        writer.write_cluster_credentials(where, creds)
+        print(f"burst: stored the {function} function's endpoint, CA and token in secret "
+              f"{where}", file=sys.stderr)
     return 0

@@ -1,10 +1,15 @@
-"""kubeadm bootstrap tokens: create them, list ours, delete ours once expired.
+"""kubeadm bootstrap tokens: write one into a slot, read ours, delete ours once expired.
 
 A bootstrap token is a Secret `kube-system/bootstrap-token-<id>` of type
 `bootstrap.kubernetes.io/token` (the format the API server's bootstrap-token authenticator
-and `kubeadm join --token <id>.<secret>` expect). Ours carry the label
-`app.kubernetes.io/managed-by: fpga-burst`; tokens without it (an operator's, kubeadm's) are
-never listed or deleted here. The token secret is never logged nor put in an error.
+and `kubeadm join --token <id>.<secret>` expect). Ours live in a fixed set of token ids,
+SLOTS, so the tokens function's Role names each Secret it may get, update or delete
+(manifests/rbac.yaml) and needs no `list`, which would hand it every Secret of kube-system.
+A new token takes a slot other than the published one's: created if absent, else the slot's
+Secret is overwritten with a new token-secret and expiration (the old token in it stops
+working at once; only the slot not published is ever overwritten). Ours also carry the label
+`app.kubernetes.io/managed-by: fpga-burst`; a slot holding a token without it (an
+operator's) is left alone. The token secret is never logged nor put in an error.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from burst.adapters.kube.client import Json, Kube
-from burst.adapters.kube.observe import list_all
 from burst.core.errors import KubeConflictError, KubeNotFoundError
 from burst.ports.cluster import BootstrapToken, TokenInfo
 
@@ -29,7 +33,14 @@ OURS = ("app.kubernetes.io/managed-by", "fpga-burst")
 NODE_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 DESCRIPTION = "fpga-burst: kubeadm join token for burst FPGA nodes"
 _ALPHABET = string.ascii_lowercase + string.digits
-CREATE_ATTEMPTS = 3
+# The token ids fpga-burst writes (kubeadm's format, [a-z0-9]{6}); manifests/rbac.yaml grants
+# the tokens function its Secrets by these names (tests/integration/test_kube_identity.py
+# checks that they agree). Two are enough: the published token and the next one.
+SLOTS = ("fbrst0", "fbrst1")
+
+
+def secret_name(token_id: str) -> str:
+    return f"bootstrap-token-{token_id}"
 
 
 def _random(length: int, choice: Callable[[str], str]) -> str:
@@ -46,7 +57,7 @@ def _secret(token_id: str, token_secret: str, expiration: datetime) -> Json:
         "kind": "Secret",
         "type": SECRET_TYPE,
         "metadata": {
-            "name": f"bootstrap-token-{token_id}",
+            "name": secret_name(token_id),
             "namespace": NAMESPACE,
             "labels": {OURS[0]: OURS[1]},
         },
@@ -62,50 +73,85 @@ def _secret(token_id: str, token_secret: str, expiration: datetime) -> Json:
     }
 
 
-def create_token(
-    kube: Kube, now: datetime, ttl: timedelta, choice: Callable[[str], str] = secrets.choice
+def write_token(
+    kube: Kube, now: datetime, ttl: timedelta, keep: str | None = None,
+    choice: Callable[[str], str] = secrets.choice,
 ) -> BootstrapToken:
-    """A new token valid until now + ttl. A token-id already taken is drawn again.
+    """A new token valid until now + ttl, in a slot other than `keep` (the published token's).
 
-    Not idempotent (each call makes a token): callers keep one and reuse it while valid.
-    Raises KubeForbiddenError, KubeConflictError (ids kept colliding), the transient errors.
+    An empty slot is taken first, else the one of ours that expires first. Not idempotent
+    (each call makes a token): callers keep one and reuse it while valid.
+    Raises KubeConflictError (no slot free, or it changed meanwhile), KubeForbiddenError,
+    the transient errors; the next run tries again.
     """
     expiration = (now + ttl).replace(microsecond=0)
-    for _ in range(CREATE_ATTEMPTS):
-        token_id, token_secret = _random(6, choice), _random(16, choice)
-        try:
-            kube.call(f"create bootstrap token {token_id}", kube.core.create_namespaced_secret,
-                      NAMESPACE, _secret(token_id, token_secret, expiration))
-        except KubeConflictError:
-            log.warning("bootstrap token id %s is taken; drawing another", token_id)
+    token_id, current = _free_slot(kube, keep)
+    body = _secret(token_id, _random(16, choice), expiration)
+    if current is None:
+        kube.call(f"create bootstrap token {token_id}", kube.core.create_namespaced_secret,
+                  NAMESPACE, body)
+    else:
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        kube.call(f"update bootstrap token {token_id}", kube.core.replace_namespaced_secret,
+                  secret_name(token_id), NAMESPACE, body)
+    log.info("wrote bootstrap token %s, expires %s", token_id, _rfc3339(expiration))
+    return BootstrapToken(token_id, body["stringData"]["token-secret"], expiration)
+
+
+def _free_slot(kube: Kube, keep: str | None) -> tuple[str, Json | None]:
+    """(token id, its Secret or None if absent) of the slot to write."""
+    ours: list[tuple[str, Json]] = []
+    for token_id in SLOTS:
+        if token_id == keep:
             continue
-        log.info("created bootstrap token %s, expires %s", token_id, _rfc3339(expiration))
-        return BootstrapToken(token_id, token_secret, expiration)
-    raise KubeConflictError("create bootstrap token", 409, "AlreadyExists",
-                            f"token ids collided {CREATE_ATTEMPTS} times")
+        current = _read(kube, token_id)
+        if current is None:
+            return token_id, None
+        if _ours(current):
+            ours.append((token_id, current))
+        else:
+            log.warning("bootstrap token slot %s holds a token that is not ours; left alone",
+                        token_id)
+    if not ours:
+        raise KubeConflictError("write bootstrap token", 409, "AlreadyExists",
+                                f"no slot of {', '.join(SLOTS)} is free")
+    return min(ours, key=lambda slot: _expiration(slot[1]) or datetime.min.replace(tzinfo=UTC))
+
+
+def _read(kube: Kube, token_id: str) -> Json | None:
+    try:
+        return kube.call(f"read bootstrap token {token_id}", kube.core.read_namespaced_secret,
+                         secret_name(token_id), NAMESPACE)
+    except KubeNotFoundError:
+        return None
+
+
+def _ours(item: Json) -> bool:
+    labels = (item.get("metadata") or {}).get("labels") or {}
+    return item.get("type") == SECRET_TYPE and labels.get(OURS[0]) == OURS[1]
+
+
+def _expiration(item: Json) -> datetime | None:
+    try:
+        return datetime.fromisoformat(base64.b64decode((item.get("data") or {})["expiration"])
+                                      .decode())
+    except (KeyError, ValueError):
+        return None
 
 
 def _info(item: Json) -> TokenInfo:
     meta = item.get("metadata") or {}
-    data = item.get("data") or {}
     token_id = meta.get("name", "").removeprefix("bootstrap-token-")
-    try:
-        expiration: datetime | None = datetime.fromisoformat(
-            base64.b64decode(data["expiration"]).decode()
-        )
-    except (KeyError, ValueError):
+    expiration = _expiration(item)
+    if expiration is None:
         log.warning("bootstrap token %s has no readable expiration; leaving it", token_id)
-        expiration = None
     return TokenInfo(token_id=token_id, expiration=expiration, uid=meta.get("uid") or "")
 
 
 def our_tokens(kube: Kube) -> tuple[TokenInfo, ...]:
-    """Our bootstrap tokens (by label and type), without their secrets."""
-    items = list_all(
-        kube, "list bootstrap tokens", kube.core.list_namespaced_secret, NAMESPACE,
-        label_selector=f"{OURS[0]}={OURS[1]}", field_selector=f"type={SECRET_TYPE}",
-    )
-    return tuple(sorted((_info(i) for i in items), key=lambda t: t.token_id))
+    """Our bootstrap tokens (each slot's, if ours), without their secrets."""
+    found = (_read(kube, token_id) for token_id in SLOTS)
+    return tuple(_info(item) for item in found if item is not None and _ours(item))
 
 
 def delete_expired(kube: Kube, now: datetime) -> tuple[str, ...]:
@@ -117,7 +163,7 @@ def delete_expired(kube: Kube, now: datetime) -> tuple[str, ...]:
         try:
             kube.call(
                 f"delete bootstrap token {token.token_id}", kube.core.delete_namespaced_secret,
-                f"bootstrap-token-{token.token_id}", NAMESPACE,
+                secret_name(token.token_id), NAMESPACE,
                 body={"preconditions": {"uid": token.uid}},
             )
         except KubeNotFoundError:

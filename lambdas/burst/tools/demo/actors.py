@@ -8,11 +8,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, TextIO
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.adapters.kube import credentials
 from burst.adapters.kube.client import Json, Kube
 from burst.handlers import lifecycle, runtime, scaler, tokens
 from burst.loop.config import RuntimeConfig
@@ -53,10 +54,13 @@ class Functions:
         aws = self.hooks.attach(Aws(settings=AwsSettings(
             region=self.cfg.region, endpoint_url=self.cfg.aws_endpoint_url)))
         context = LocalContext(f"fpga-burst-demo-{function}", timeout)
-        built = runtime.adapters(self.cfg, aws_adapter=aws)
+        # Each function with its own credentials secret, so its own Kubernetes identity.
+        cfg = replace(self.cfg, credentials_secret=credentials.secret_id(
+            self.cfg.credentials_secret or "", function))
+        built = runtime.adapters(cfg, aws_adapter=aws)
         try:
             summary: dict[str, Any] = FUNCTIONS[function].run(
-                event, context, cfg=self.cfg, adapters=built)
+                event, context, cfg=cfg, adapters=built)
         finally:
             built.close()
             # Never flushed to stdout (the timeline is the output); counted per invocation.

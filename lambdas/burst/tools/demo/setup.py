@@ -160,16 +160,18 @@ def node_groups(aws: Aws, deploy: DeployConfig, timeline: Timeline) -> None:
 
 
 def store_credentials(aws: Aws, admin: Kube, source: str, timeline: Timeline) -> None:
-    """What `burst credentials --secret-id` does: RBAC applied, a token for the restricted
-    ServiceAccount, stored where the functions read it."""
+    """What `burst credentials --secret-id` does: RBAC applied, a token for each function's
+    restricted ServiceAccount, each stored where that function reads it."""
     with contextlib.redirect_stderr(io.StringIO()):  # its "created ..." lines
-        creds = credentials.provision(admin, credentials.DEFAULT_RBAC, timedelta(hours=2),
-                                      source)
-    value = json.dumps({"endpoint": creds.endpoint, "ca": creds.ca, "token": creds.token})
-    aws.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=value)
-    timeline.say("aws", f"secret {SECRET_NAME}: endpoint, CA and token of "
-                        f"{credentials.NAMESPACE}/{credentials.SERVICE_ACCOUNT} "
-                        "(manifests/rbac.yaml; token not shown)")
+        issued = credentials.provision(admin, credentials.DEFAULT_RBAC, timedelta(hours=2),
+                                       source)
+    for function, creds in issued.items():
+        name = credentials.secret_id(SECRET_NAME, function)
+        value = json.dumps({"endpoint": creds.endpoint, "ca": creds.ca, "token": creds.token})
+        aws.client("secretsmanager").create_secret(Name=name, SecretString=value)
+        timeline.say("aws", f"secret {name}: endpoint, CA and token of "
+                            f"{credentials.NAMESPACE}/{credentials.service_account(function)} "
+                            "(manifests/rbac.yaml; token not shown)")
 
 
 def join_key(aws: Aws, timeline: Timeline) -> str:
