@@ -48,6 +48,11 @@ def pod(
     return admin.call("create pod", admin.core.create_namespaced_pod, namespace, body)
 
 
+# A burst node's providerID: the only kind of Node the fpga-burst identities may update or
+# delete (the admission policy in manifests/rbac.yaml).
+BURST_PROVIDER_ID = "aws:///us-east-1a/i-0123456789abcdef0"
+
+
 def node(
     admin: Kube,
     name: str,

@@ -84,7 +84,7 @@ def test_a_drain_cut_short_by_a_5xx_logs_what_it_evicted_and_finishes_when_calle
     THEN  drain raises ClusterUnreachableError, the log names the pod already evicted,
           and the next drain call evicts the other one and reports the node done
     """
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=objects.BURST_PROVIDER_ID)
     objects.pod(admin, namespace, "a", node=node_name)
     objects.pod(admin, namespace, "b", node=node_name)
     caplog.set_level(logging.INFO, logger="burst.adapters.kube")

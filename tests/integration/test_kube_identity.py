@@ -166,7 +166,7 @@ def test_no_function_may_cordon_or_delete_a_node_that_is_not_a_burst_node(
 def test_a_burst_node_may_be_cordoned_and_deleted(
     admin: Kube, as_function: dict[str, Kube], node_name: str, function: str
 ) -> None:
-    objects.node(admin, node_name, provider_id="aws:///us-east-1a/i-0123456789abcdef0")
+    objects.node(admin, node_name, provider_id=objects.BURST_PROVIDER_ID)
     kube = as_function[function]
 
     nodes.cordon(kube, node_name)

@@ -14,6 +14,7 @@ from burst.adapters.kube.client import Json, Kube
 from burst.core.errors import KubeNotFoundError
 from burst.core.model import SAFE_TO_EVICT, Taint
 
+BURST = objects.BURST_PROVIDER_ID  # the controller may change only burst nodes
 TAINT = Taint("fpga-burst.io/removing", "true", "NoSchedule")
 
 
@@ -39,7 +40,7 @@ def _read(admin: Kube, name: str) -> Json:
 def test_cordon_with_a_taint_is_applied_once_and_undone_by_uncordon(
     admin: Kube, kube: Kube, node_name: str
 ) -> None:
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
 
     assert nodes.cordon(kube, node_name, TAINT) is True
     assert nodes.cordon(kube, node_name, TAINT) is False  # idempotent
@@ -62,7 +63,7 @@ def test_a_concurrent_writer_makes_the_update_conflict_and_both_changes_survive_
     THEN  the API server answers 409, the controller re-reads and re-applies its change,
           and the other writer's change is not lost
     """
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     calls = 0
 
     def cordon_after_a_rival_write(node: Json) -> bool:
@@ -84,7 +85,7 @@ def test_a_concurrent_writer_makes_the_update_conflict_and_both_changes_survive_
 
 
 def test_annotations_are_set_and_removed(admin: Kube, kube: Kube, node_name: str) -> None:
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     key = "fpga-burst.io/unneeded-since"
     assert nodes.annotate(kube, node_name, {key: "2026-01-01T00:00Z"})
     assert not nodes.annotate(kube, node_name, {key: "2026-01-01T00:00Z"})
@@ -96,7 +97,7 @@ def test_annotations_are_set_and_removed(admin: Kube, kube: Kube, node_name: str
 def test_drain_evicts_ordinary_pods_skips_daemonset_and_mirror_pods_then_the_node_is_deleted(
     admin: Kube, kube: Kube, namespace: str, node_name: str
 ) -> None:
-    objects.node(admin, node_name, allocatable={U250: "1"})
+    objects.node(admin, node_name, provider_id=BURST, allocatable={U250: "1"})
     ds = objects.daemonset(admin, namespace, "agent")
     objects.pod(admin, namespace, "job-a", node=node_name, limits={U250: "1"})
     objects.pod(admin, namespace, "job-b", node=node_name)
@@ -130,7 +131,7 @@ def test_workload_lists_the_pods_a_drain_would_evict_not_daemonset_mirror_or_fin
     WHEN  the scaler reads its workload again before terminating it (NodeDrainer.workload)
     THEN  only the FPGA pod counts: it keeps the node; without it the node is empty
     """
-    objects.node(admin, node_name, allocatable={U250: "1"})
+    objects.node(admin, node_name, provider_id=BURST, allocatable={U250: "1"})
     ds = objects.daemonset(admin, namespace, "agent")
     objects.pod(admin, namespace, "job", node=node_name, limits={U250: "1"})
     objects.running(admin, namespace, "job")
@@ -157,7 +158,7 @@ def test_a_pod_marked_not_safe_to_evict_is_held_and_does_not_stop_the_others_evi
     THEN  the ordinary pod is evicted, the marked one is held and named with why, and the
           drain is done (nothing left to evict) but the node is not empty
     """
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     objects.pod(admin, namespace, "precious", node=node_name,
                 annotations={SAFE_TO_EVICT: "false"})
     objects.pod(admin, namespace, "ordinary", node=node_name)
@@ -190,7 +191,7 @@ def test_uncordon_leaves_a_cordon_someone_else_made(
     WHEN  fpga-burst taints it for removal and then, the node needed again, takes that back
     THEN  its taint goes but the operator's cordon stays
     """
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     operator = _read(admin, node_name)
     operator["spec"]["unschedulable"] = True
     admin.call("kubectl cordon", admin.core.replace_node, node_name, operator)
@@ -211,7 +212,7 @@ def test_a_cordon_two_of_fpga_bursts_reasons_hold_is_undone_only_when_both_are_g
     THEN  the interruption's cordon stays; once that reason is given back too, the node is
           schedulable again and no ownership annotation is left
     """
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     interrupted = Taint("fpga-burst.io/interrupted", "spot-interruption", "NoSchedule")
 
     assert nodes.cordon(kube, node_name, TAINT) is True
@@ -261,7 +262,7 @@ def test_a_pdb_refusal_is_retried_with_backoff_and_reported_as_blocked_at_the_de
     THEN  the eviction is retried (429) with growing waits until the deadline, and the
           result says the pod remains, blocked by its budget: no error, no deletion
     """
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "db"})
     objects.running(admin, namespace, "guarded")
     _pdb(admin, namespace, "db")
@@ -280,7 +281,7 @@ def test_a_pdb_refusal_is_retried_with_backoff_and_reported_as_blocked_at_the_de
 def test_a_drain_blocked_by_a_pdb_finishes_once_the_budget_allows_it(
     admin: Kube, kube: Kube, namespace: str, node_name: str
 ) -> None:
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "db"})
     objects.running(admin, namespace, "guarded")
     _pdb(admin, namespace, "db")
@@ -302,7 +303,7 @@ def test_termination_grace_is_honoured_and_drain_continues_on_the_next_call(
     THEN  the pod was evicted with its own grace period and is reported remaining;
           once the kubelet has removed it, a second drain call reports the node done
     """
-    objects.node(admin, node_name)
+    objects.node(admin, node_name, provider_id=BURST)
     objects.pod(admin, namespace, "slow", node=node_name, grace=30)
     clock = FakeClock()
 
