@@ -22,6 +22,7 @@ set -euo pipefail
 : "${FPGA_BURST_JOIN_PARAMETER:?FPGA_BURST_JOIN_PARAMETER is not set (SSM parameter name)}"
 : "${FPGA_BURST_VPN_SECRET:?FPGA_BURST_VPN_SECRET is not set (Secrets Manager secret ARN)}"
 : "${FPGA_BURST_JOIN_ERROR_TAG:?FPGA_BURST_JOIN_ERROR_TAG is not set (instance tag key)}"
+: "${FPGA_BURST_JOINED_PROFILE:?FPGA_BURST_JOINED_PROFILE is not set (instance profile ARN)}"
 FPGA_BURST_NODE_LABELS="${FPGA_BURST_NODE_LABELS:-}"
 FPGA_BURST_NODE_TAINTS="${FPGA_BURST_NODE_TAINTS:-}"
 STATE_DIR="${FPGA_BURST_STATE_DIR:-/etc/fpga-burst}"
@@ -184,6 +185,39 @@ start_vpn() {
   systemctl enable --now "${VPN_UNIT}" || die "cannot start ${VPN_UNIT} (journalctl -u ${VPN_UNIT})"
 }
 
+# Instance metadata (and with it the instance role's credentials) for root on the host only.
+# The launch template's hop limit of 1 already keeps out pods in their own network namespace;
+# this keeps out hostNetwork pods and any other process that does not run as root. A
+# hostNetwork pod running as root still reaches IMDS: by then the node holds the joined
+# role (drop_join_access), which can read neither the join token nor the VPN login.
+close_imds() {
+  local unit="${SYSTEMD_DIR}/fpga-burst-imds.service"
+  local rule="OUTPUT -d 169.254.169.254/32 -m owner ! --uid-owner 0 -j REJECT"
+  mkdir -p "${SYSTEMD_DIR}"
+  printf '%s\n' "[Unit]" "Description=fpga-burst: instance metadata for root only" \
+    "Before=kubelet.service" "[Service]" "Type=oneshot" "RemainAfterExit=yes" \
+    "ExecStart=/usr/sbin/iptables -w -I ${rule}" "ExecStop=/usr/sbin/iptables -w -D ${rule}" \
+    "[Install]" "WantedBy=multi-user.target" >"${unit}"
+  systemctl daemon-reload || die "systemctl daemon-reload failed"
+  systemctl enable --now fpga-burst-imds.service || die "cannot close IMDS to non-root users"
+}
+
+# After the join the node needs neither the join token nor the VPN login again: swap this
+# instance's profile for the joined one (FPGA_BURST_JOINED_PROFILE), whose role may read
+# neither and may not swap back. Nothing else ran on the node before the join (no pod is
+# scheduled to a node that has not joined), so the boot role's credentials left with this
+# script.
+drop_join_access() {
+  local association
+  association="$(retry aws ec2 describe-iam-instance-profile-associations \
+    --region "${FPGA_BURST_REGION}" --filters "Name=instance-id,Values=${INSTANCE_ID}" \
+    "Name=state,Values=associated" --query 'IamInstanceProfileAssociations[0].AssociationId' \
+    --output text)" || die "cannot find this instance's profile association"
+  retry aws ec2 replace-iam-instance-profile-association --region "${FPGA_BURST_REGION}" \
+    --association-id "${association}" --iam-instance-profile "Arn=${FPGA_BURST_JOINED_PROFILE}" \
+    >/dev/null || die "cannot swap to the joined instance profile"
+}
+
 # Prints tun0's IPv4 address once the tunnel is up; dies after TUN_TIMEOUT seconds.
 wait_for_tunnel() {
   local deadline=$((SECONDS + TUN_TIMEOUT)) address
@@ -296,6 +330,7 @@ main() {
   check_image
   step host
   prepare_host
+  close_imds
   step vpn
   start_vpn
   node_ip="$(wait_for_tunnel)"
@@ -311,6 +346,8 @@ main() {
   # the kubelet restarts); until it does, the node advertises no boards.
   step device-plugin
   systemctl enable --now "${DEVICE_PLUGIN_UNIT}" || die "cannot start ${DEVICE_PLUGIN_UNIT}"
+  step drop-join-access
+  drop_join_access
 }
 
 main "$@"

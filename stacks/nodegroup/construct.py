@@ -50,7 +50,6 @@ class NodeAccess(Construct):
         join_parameter_arn: str,
         join_key: kms.IKey,
         vpn_secret_arn: str,
-        cluster_name: str,
         ssm_session_manager: bool = False,
     ) -> None:
         super().__init__(scope, id)
@@ -71,12 +70,33 @@ class NodeAccess(Construct):
             ec2.Port.tcp(KUBELET_PORT),
             "kubelet API from the on-prem control plane",
         )
+        # Two roles. A node boots with the first: it reads the join data and the VPN secret,
+        # joins, then swaps its own instance profile for the second (bootstrap.sh), which
+        # holds none of that, so after the join neither it nor a pod that reaches IMDS can
+        # read the join token or the VPN login again.
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="fpga-burst FPGA nodes: read the join parameter and the VPN secret",
+            description="fpga-burst FPGA nodes until joined: read the join parameter and the "
+            "VPN secret",
         )
+        self.joined_role = iam.Role(
+            self,
+            "JoinedRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="fpga-burst FPGA nodes once joined: no join data, no VPN secret",
+        )
+        self.joined_profile = iam.InstanceProfile(self, "JoinedProfile", role=self.joined_role)
+        joined_profile_arn = self.joined_profile.instance_profile_arn
+        stack = Stack.of(self)
+        instance = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:instance/"
+        # A node acts on its own instance only: the instance the request comes from
+        # ("ec2:SourceInstanceARN") is the instance acted on, named by its id
+        # ("ec2:InstanceID", as a policy variable; Amazon EC2 condition keys, Service
+        # Authorization Reference). CloudFormation takes no policy variable as a whole
+        # Resource, so the resource is any instance and the condition pins it.
+        itself = {"StringEquals": {"ec2:SourceInstanceARN": instance + "${ec2:InstanceID}"}}
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadJoinParameter",
@@ -106,21 +126,47 @@ class NodeAccess(Construct):
                 resources=secret_resources(vpn_secret_arn),
             )
         )
-        stack = Stack.of(self)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="TagJoinError",
                 actions=["ec2:CreateTags"],
-                # Its own instance's id is not known here: any instance of our groups, and
-                # only the one tag key a failed join writes.
-                resources=[f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:instance/*"],
-                conditions={
-                    "StringLike": {
-                        "ec2:ResourceTag/aws:autoscaling:groupName": f"{cluster_name}-*"
-                    },
-                    "ForAllValues:StringEquals": {"aws:TagKeys": [JOIN_ERROR_TAG]},
-                },
+                # Its own instance, and only the one tag key a failed join writes.
+                resources=[instance + "*"],
+                conditions={**itself,
+                            "ForAllValues:StringEquals": {"aws:TagKeys": [JOIN_ERROR_TAG]}},
             )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FindOwnProfileAssociation",
+                actions=["ec2:DescribeIamInstanceProfileAssociations"],
+                resources=["*"],  # a Describe action: no resource-level permissions
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SwapToJoinedProfile",
+                actions=["ec2:ReplaceIamInstanceProfileAssociation"],
+                resources=[instance + "*"],
+                # Its own, and only to the joined profile ("ec2:NewInstanceProfile": the ARN
+                # of the instance profile being attached), whose role may not swap back.
+                conditions={**itself,
+                            "ArnEquals": {"ec2:NewInstanceProfile": joined_profile_arn}},
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassJoinedRole",
+                actions=["iam:PassRole"],
+                resources=[self.joined_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeIamInstanceProfileAssociations has no resource-level permissions; "
+            "it returns association IDs, which are no use without the swap's own grant.",
         )
         instances = f"ec2:{stack.region}:{stack.account}:instance/*"
         # cdk-nag names the partition as a token or resolved, depending on how it is run.
@@ -128,20 +174,46 @@ class NodeAccess(Construct):
             acknowledge(
                 self.role,
                 f"AwsSolutions-IAM5[Resource::arn:{partition}:{instances}]",
-                "A node tags only its own instance with the join-error key; the instance id "
-                "is not known at synth, so the resource is any instance, narrowed by the ASG "
-                "tag and the one tag key.",
+                "A node tags, and swaps the profile of, its own instance only: the condition "
+                "ec2:SourceInstanceARN = instance/${ec2:InstanceID} pins it; CloudFormation "
+                "takes no policy variable as a whole Resource.",
             )
         if ssm_session_manager:
-            self.role.add_managed_policy(
+            self._session_manager(join_parameter_arn)
+
+    def _session_manager(self, join_parameter_arn: str) -> None:
+        """Session Manager on both roles; AmazonSSMManagedInstanceCore also allows
+        ssm:GetParameter(s) on every parameter of the account, which an explicit Deny takes
+        back: before the join, all but the join parameter; after it, all of them."""
+        parameters = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
+                      "ssm:GetParameterHistory"]
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="NoOtherParameters",
+                effect=iam.Effect.DENY,
+                actions=parameters,
+                not_resources=[join_parameter_arn],
+            )
+        )
+        self.joined_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="NoParameters",
+                effect=iam.Effect.DENY,
+                actions=parameters,
+                resources=["*"],
+            )
+        )
+        for role in (self.role, self.joined_role):
+            role.add_managed_policy(
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             )
             acknowledge(
-                self.role,
+                role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
                 "AmazonSSMManagedInstanceCore]",
                 "Session Manager access to the nodes, asked for in the config "
-                "(node_access.ssm_session_manager); AWS keeps this policy's actions current.",
+                "(node_access.ssm_session_manager); AWS keeps this policy's actions current. "
+                "Its parameter reads are denied (NoOtherParameters, NoParameters).",
             )
 
 
@@ -202,6 +274,7 @@ class NodeGroup(Construct):
                 region=region,
                 join_parameter=join_parameter_name,
                 vpn_secret_arn=vpn_secret_arn,
+                joined_profile_arn=access.joined_profile.instance_profile_arn,
                 labels=node_labels(group),
                 taints=group.taints,
             )

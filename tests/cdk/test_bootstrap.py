@@ -22,7 +22,8 @@ import yaml
 from burst.core.model import Taint
 from stacks.nodegroup import user_data
 
-STANDINS = ("kubeadm", "aws", "curl", "ip", "systemctl", "swapoff")
+STANDINS = ("kubeadm", "aws", "curl", "ip", "systemctl", "swapoff", "iptables")
+JOINED_PROFILE = "arn:aws:iam::123456789012:instance-profile/fpga-burst-joined"
 # What the node image installs and the bootstrap's image step looks for; present, they do
 # nothing here (tests/integration/test_real_node.py runs the real ones).
 IMAGE_COMMANDS = ("kubelet", "containerd", "runc", "openvpn", "fpga-describe-local-image-slots",
@@ -59,6 +60,8 @@ elif name == "aws" and args[:2] == ["secretsmanager", "get-secret-value"]:
     print((stub / "vpn.json").read_text())
 elif name == "aws" and args[:2] == ["ssm", "get-parameter"]:
     print((stub / "join.json").read_text())
+elif name == "aws" and args[:2] == ["ec2", "describe-iam-instance-profile-associations"]:
+    print("iip-assoc-0123456789abcdef0")
 elif name == "ip":
     if not (stub / "tun0").exists():
         sys.exit('Device "tun0" does not exist.')
@@ -121,6 +124,7 @@ def run(stub: Path, **settings: str) -> Run:
         region="us-east-1",
         join_parameter="/fpga-burst/inaccel/join",
         vpn_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:vpn-AbCdEf",
+        joined_profile_arn=JOINED_PROFILE,
         labels={"inaccel/fpga": "enabled", "fpga-burst/group": "f1-4xlarge"},
         taints=[Taint("fpga-burst/f2", "true", "NoSchedule"), Taint("dedicated", "", "NoExecute")],
     )
@@ -157,6 +161,8 @@ def test_bootstrap_joins_with_ca_pinning_labels_taints_and_provider_id(stub: Pat
         ["enable", "--now", "containerd"],
         ["enable", "kubelet"],
         ["daemon-reload"],
+        ["enable", "--now", "fpga-burst-imds.service"],
+        ["daemon-reload"],
         ["enable", "--now", "openvpn-client@fpga-burst"],
         ["enable", "--now", "fpga-burst-device-plugin"],
     ]
@@ -190,7 +196,7 @@ def test_bootstrap_reads_secrets_with_the_instance_role_and_imdsv2(stub: Path) -
     result = run(stub)
 
     assert result.returncode == 0, result.stderr
-    assert result.called("aws") == [
+    assert [c for c in result.called("aws") if c[0] != "ec2"] == [  # the reads
         [
             "secretsmanager",
             "get-secret-value",
@@ -250,7 +256,7 @@ def test_aws_calls_are_retried_while_instance_credentials_arrive(stub: Path) -> 
     result = run(stub)
 
     assert result.returncode == 0, result.stderr
-    assert [c[:2] for c in result.called("aws")] == [
+    assert [c[:2] for c in result.called("aws") if c[0] != "ec2"] == [
         ["secretsmanager", "get-secret-value"],
         ["secretsmanager", "get-secret-value"],
         ["ssm", "get-parameter"],
@@ -473,3 +479,41 @@ def test_preflight_checks_to_ignore_reach_the_join_configuration(stub: Path) -> 
     assert result.returncode == 0, result.stderr
     registration = result.join_config()["nodeRegistration"]
     assert registration["ignorePreflightErrors"] == ["Port-10250", "SystemVerification"]
+
+
+def test_after_the_join_the_node_swaps_to_the_joined_profile_and_imds_is_root_only(
+    stub: Path,
+) -> None:
+    """
+    GIVEN a node that joins
+    THEN  before kubeadm join, a unit that survives reboots lets only root reach IMDS;
+          after it, the instance's own profile association is swapped to the joined
+          profile (whose role cannot read the join token): the last AWS call it makes
+    """
+    result = run(stub)
+
+    assert result.returncode == 0, result.stderr
+    order = [c[0] if c[0] != "aws" else f"aws {c[2]}" for c in result.calls]
+    unit = (stub / "systemd" / "fpga-burst-imds.service").read_text()
+    assert "-m owner ! --uid-owner 0 -j REJECT" in unit and "169.254.169.254" in unit
+    assert order.index("kubeadm") < order.index("aws replace-iam-instance-profile-association")
+    assert ["enable", "--now", "fpga-burst-imds.service"] in result.called("systemctl")
+    enabled = [i for i, c in enumerate(result.calls)
+               if c == ["systemctl", "enable", "--now", "fpga-burst-imds.service"]]
+    assert enabled[0] < order.index("kubeadm")
+    aws = {c[1]: c for c in result.called("aws")}
+    describe = aws["describe-iam-instance-profile-associations"]
+    assert "Name=instance-id,Values=i-0123456789abcdef0" in describe
+    swap = aws["replace-iam-instance-profile-association"]
+    assert swap[swap.index("--association-id") + 1] == "iip-assoc-0123456789abcdef0"
+    assert swap[swap.index("--iam-instance-profile") + 1] == f"Arn={JOINED_PROFILE}"
+    assert order[-1] == "aws replace-iam-instance-profile-association"
+
+
+def test_a_failed_swap_says_so_on_the_instance(stub: Path) -> None:
+    (stub / "aws.fail-if").write_text("replace-iam-instance-profile-association")
+
+    result = run(stub)
+
+    assert result.returncode != 0
+    assert "drop-join-access: cannot swap to the joined instance profile" in result.stderr

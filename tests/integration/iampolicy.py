@@ -15,9 +15,10 @@ take the String*, Arn*, Bool and Null operators with IfExists and the
 ForAnyValue/ForAllValues set qualifiers, with AWS's semantics for absent keys
 (tests/integration/test_iam_evaluator.py checks each against the user guide's examples);
 any other operator raises rather than guess.
+Policy variables (`${ec2:SourceInstanceARN}`) take the request's context keys.
 Not modelled: resource-based policies, permission boundaries, SCPs, session policies,
-policy variables (`${aws:username}`) and the numeric/date/IP operators, none of which the
-stack uses.
+AWS managed policies (their statements are not in the template; a test adds them), policy
+variables with defaults, and the numeric/date/IP operators, none of which the stack uses.
 """
 
 from __future__ import annotations
@@ -36,17 +37,25 @@ PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")
 # --- from the template ------------------------------------------------------------------
 
 
-def function_policies(template: Mapping[str, Any], pseudo: Mapping[str, str]
-                      ) -> dict[str, list[dict[str, Any]]]:
-    """FunctionName -> the statements its role's policies allow, intrinsics resolved."""
-    resources: Mapping[str, Any] = template["Resources"]
+def role_policies(template: Mapping[str, Any], pseudo: Mapping[str, str]
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """Role logical ID -> the statements of the stack's policies attached to it (not the
+    managed policies it names), intrinsics resolved."""
     by_role: dict[str, list[dict[str, Any]]] = {}
-    for body in resources.values():
+    for body in template["Resources"].values():
         if body["Type"] != "AWS::IAM::Policy":
             continue
         document = resolve(body["Properties"]["PolicyDocument"], pseudo)
         for role in body["Properties"].get("Roles", []):
             by_role.setdefault(role["Ref"], []).extend(as_list(document["Statement"]))
+    return by_role
+
+
+def function_policies(template: Mapping[str, Any], pseudo: Mapping[str, str]
+                      ) -> dict[str, list[dict[str, Any]]]:
+    """FunctionName -> the statements its role's policies allow, intrinsics resolved."""
+    resources: Mapping[str, Any] = template["Resources"]
+    by_role = role_policies(template, pseudo)
     found: dict[str, list[dict[str, Any]]] = {}
     for body in resources.values():
         if body["Type"] != "AWS::Lambda::Function":
@@ -144,15 +153,32 @@ def _applies(s: Statement, action: str, resource: str, context: Context) -> bool
     elif not any(_like(p, action, fold=True) for p in as_list(s.get("Action"))):
         return False
     if "NotResource" in s:
-        if any(_like(p, resource) for p in as_list(s["NotResource"])):
+        if any(_like(p, resource) for p in _substituted(s["NotResource"], context)):
             return False
-    elif not any(_like(p, resource) for p in as_list(s.get("Resource"))):
+    elif not any(_like(p, resource) for p in _substituted(s.get("Resource"), context)):
         return False
     return all(
-        _condition(op, key, as_list(wanted), context)
+        _condition(op, key, _substituted(wanted, context), context)
         for op, keys in (s.get("Condition") or {}).items()
         for key, wanted in keys.items()
     )
+
+
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def _substituted(patterns: Any, context: Context) -> list[str]:
+    """Policy variables (`${ec2:SourceInstanceARN}`) replaced by the request's single-valued
+    context keys. A pattern whose variable the request lacks is dropped: it matches nothing
+    ("IAM policy elements: Variables and tags": a missing key makes the element not match;
+    default values `${key, 'x'}` are not modelled)."""
+    kept = []
+    for pattern in as_list(patterns):
+        values = {name: _context_get(context, name) for name in _VARIABLE.findall(pattern)}
+        if any(not isinstance(v, str) for v in values.values()):
+            continue
+        kept.append(_VARIABLE.sub(lambda m, v=values: str(v[m.group(1)]), pattern))
+    return kept
 
 
 def _condition(op: str, key: str, wanted: list[str], context: Context) -> bool:
