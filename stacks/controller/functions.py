@@ -88,6 +88,7 @@ LIFECYCLE = FunctionSpec(
     may=(
         Permissions.describe_groups,
         Permissions.complete_lifecycle_actions,
+        Permissions.read_join_errors,
     ),
     unreserved_why=(
         "One invocation per instance in a launch or terminate hook, so as many as the groups' "

@@ -25,7 +25,8 @@ WILDCARD = "AwsSolutions-IAM5[Resource::*]"
 WILDCARD_WHY = (
     "Describe* (autoscaling, ec2:DescribeLaunchTemplateVersions, "
     "ec2:DescribeNetworkInterfaces) have no resource-level permissions."
-    " Nor do ec2:DescribeSpotPriceHistory and ec2:DescribeInstances; the Service Quotas"
+    " Nor do ec2:DescribeSpotPriceHistory, ec2:DescribeInstances and ec2:DescribeTags;"
+    " the Service Quotas"
     " reads name AWS's quotas, not a resource of this deployment."
 )
 ASG_WHY = (
@@ -157,6 +158,18 @@ class Permissions:
                 # Read-only; the EC2 Describe actions have no resource-level permissions,
                 # and the quota reads name AWS's quota, not a resource of this deployment.
                 resources=["*"],
+            ),
+            ((WILDCARD, WILDCARD_WHY),),
+        )
+
+    def read_join_errors(self) -> Grant:
+        """The instances' join-error tags, which a node that fails to join writes
+        (burst.adapters.aws.lifecycle.join_error)."""
+        return Grant(
+            iam.PolicyStatement(
+                sid="ReadJoinErrors",
+                actions=["ec2:DescribeTags"],
+                resources=["*"],  # ec2:DescribeTags has no resource-level permissions
             ),
             ((WILDCARD, WILDCARD_WHY),),
         )

@@ -175,10 +175,13 @@ def _substituted(patterns: Any, context: Context) -> list[str]:
     kept = []
     for pattern in as_list(patterns):
         values = {name: _context_get(context, name) for name in _VARIABLE.findall(pattern)}
-        if any(not isinstance(v, str) for v in values.values()):
-            continue
-        kept.append(_VARIABLE.sub(lambda m, v=values: str(v[m.group(1)]), pattern))
+        if all(isinstance(v, str) for v in values.values()):
+            kept.append(_replace_variables(pattern, {k: str(v) for k, v in values.items()}))
     return kept
+
+
+def _replace_variables(pattern: str, values: Mapping[str, str]) -> str:
+    return _VARIABLE.sub(lambda m: values[m.group(1)], pattern)
 
 
 def _condition(op: str, key: str, wanted: list[str], context: Context) -> bool:

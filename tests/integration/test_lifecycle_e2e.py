@@ -32,6 +32,7 @@ from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.drain import Backoff
 from burst.adapters.kube.watch import PendingWatch
 from burst.core import lifecycle as rules
+from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.errors import AwsThrottledError, KubeNotFoundError
 from burst.core.model import Instance, NodeGroup
 from burst.handlers import lifecycle as handler
@@ -191,6 +192,29 @@ def test_launch_completes_only_once_the_node_has_joined_is_ready_and_shows_its_b
     world.already_done()
     assert world.invoke(launch)["result"] == "already-done"
     assert "LaunchesCompleted" in runtime.metrics.metric_set
+
+
+def test_a_launch_whose_node_failed_to_join_says_what_the_instance_said(world: World) -> None:
+    """
+    GIVEN an instance whose bootstrap failed and tagged it (bootstrap.sh report_failure)
+    WHEN  its launch event comes
+    THEN  the launch waits (the hook ABANDONs at its timeout) and the outcome carries the
+          instance's own account of the failure, read under the lifecycle function's policy
+    """
+    moto = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                         region_name=REGION).client("ec2")
+    (image,) = moto.describe_images(Owners=["amazon"])["Images"][:1]
+    instance = moto.run_instances(ImageId=image["ImageId"], MinCount=1, MaxCount=1)[
+        "Instances"][0]["InstanceId"]
+    moto.create_tags(Resources=[instance], Tags=[
+        {"Key": JOIN_ERROR_TAG, "Value": "join-data: the join token expired at 10:00Z"}])
+    world.instance = instance
+
+    waiting = world.invoke(world.event("launch-lifecycle-action.json"))
+
+    assert waiting["result"] == "waiting"
+    assert waiting["reason"].endswith(
+        "the instance says its join failed at join-data: the join token expired at 10:00Z")
 
 
 def test_a_terminate_drains_respecting_the_pdb_and_a_killed_invocation_is_finished_by_the_next(

@@ -60,7 +60,8 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         groups = built.aws.groups.discover_node_groups(
             cfg.cluster_name, cfg.catalog.instance_types)
         drainer = lifecycle.Drainer(built.cluster, built.cluster, built.aws.lifecycle, clock,
-                                    cfg.lifecycle.terminate_timeout, stop_at)
+                                    cfg.lifecycle.terminate_timeout, stop_at,
+                                    join_errors=built.aws.lifecycle)
         if isinstance(action, Notice):
             responder = notices.Responder(built.cluster, drainer,
                                           cfg.lifecycle.scheduled_change_lead)

@@ -52,7 +52,7 @@ from burst.core.notices.events import (
     TerminateLifecycleAction,
 )
 from burst.loop.clock import Clock
-from burst.ports.aws import LifecycleActions, LifecycleResult
+from burst.ports.aws import JoinErrors, LifecycleActions, LifecycleResult
 from burst.ports.cluster import ClusterReader, DrainResult, NodeDrainer, NodeWriter
 
 log = logging.getLogger(__name__)
@@ -158,11 +158,16 @@ def complete(aws: LifecycleActions, target: Target, transition: str) -> bool:
 
 
 def launch(aws: LifecycleActions, target: Target, group: NodeGroup | None,
-           nodes: Sequence[Node]) -> HookOutcome:
-    """Complete the launch with CONTINUE if the node is useful; else leave it to the hook."""
+           nodes: Sequence[Node], errors: JoinErrors | None = None) -> HookOutcome:
+    """Complete the launch with CONTINUE if the node is useful; else leave it to the hook,
+    saying why, with what the instance said of a failed join (its join-error tag) if
+    `errors` can read it and no node has joined."""
     node = node_of(nodes, target.instance_id)
     why = not_useful(node, group)
     name = node.name if node else None
+    if why is not None and node is None and errors is not None:
+        said = errors.join_error(target.node_group, target.instance_id)
+        why = f"{why}; the instance says its join failed at {said}" if said else why
     if why is not None:
         log.info(
             "launch of %s: waiting: %s", target.instance_id, why,
@@ -191,6 +196,7 @@ class Drainer:
     clock: Clock
     timeout: timedelta
     stop_at: float
+    join_errors: JoinErrors | None = None  # for a launch that is waiting
 
     def terminate(self, target: Target, nodes: Sequence[Node]) -> HookOutcome:
         """Cordon, drain, delete the node, complete. Idempotent; call again to continue."""
@@ -361,5 +367,5 @@ def handle(action: LaunchLifecycleAction | TerminateLifecycleAction, cluster: Cl
     view = cluster.observe(instance_groups(groups, {action.instance_id: group.name}))
     target = Target.of(action)
     if launching:
-        return launch(drainer.actions, target, group, view.nodes)
+        return launch(drainer.actions, target, group, view.nodes, drainer.join_errors)
     return drainer.terminate(target, view.nodes)

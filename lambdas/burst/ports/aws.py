@@ -150,6 +150,15 @@ class LifecycleActions(Protocol):
         ...
 
 
+class JoinErrors(Protocol):
+    """Why an instance's node did not join, as the node said it (burst.loop.lifecycle)."""
+
+    def join_error(self, node_group: str, instance_id: str) -> str | None:
+        """The instance's join-error tag ("<step>: <message>"); None if it has none.
+        Read-only."""
+        ...
+
+
 class JoinStore(Protocol):
     """Where the join data is published (burst.loop.rotation)."""
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from burst.adapters.aws.regions import GroupRegions
 from burst.adapters.aws.session import Clients, calling
+from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.errors import AwsError, LifecycleActionNotFoundError
 from burst.ports.aws import LifecycleResult
 
@@ -65,6 +66,19 @@ class AutoScalingLifecycle:
         if token:
             params["LifecycleActionToken"] = token
         self._call("RecordLifecycleActionHeartbeat", node_group, params)
+
+    def join_error(self, node_group: str, instance_id: str) -> str | None:
+        """The instance's `fpga-burst.io/join-error` tag ("<step>: <message>", written by
+        bootstrap.sh when its join fails); None if it has none. Raises the transient errors
+        or AwsError."""
+        client = self.regions.client("ec2", self.regions.of_group(node_group))
+        with calling("DescribeTags"):
+            found = client.describe_tags(Filters=[
+                {"Name": "resource-id", "Values": [instance_id]},
+                {"Name": "key", "Values": [JOIN_ERROR_TAG]},
+            ])
+        values = [str(t.get("Value", "")) for t in found.get("Tags", [])]
+        return values[0] if values else None
 
     def _call(self, operation: str, node_group: str, params: Mapping[str, str]) -> None:
         client = self.regions.client("autoscaling", self.regions.of_group(node_group))
