@@ -22,7 +22,7 @@ set -euo pipefail
 : "${FPGA_BURST_JOIN_PARAMETER:?FPGA_BURST_JOIN_PARAMETER is not set (SSM parameter name)}"
 : "${FPGA_BURST_VPN_SECRET:?FPGA_BURST_VPN_SECRET is not set (Secrets Manager secret ARN)}"
 : "${FPGA_BURST_JOIN_ERROR_TAG:?FPGA_BURST_JOIN_ERROR_TAG is not set (instance tag key)}"
-: "${FPGA_BURST_JOINED_PROFILE:?FPGA_BURST_JOINED_PROFILE is not set (instance profile ARN)}"
+: "${FPGA_BURST_JOINED_PROFILE:?FPGA_BURST_JOINED_PROFILE is not set (instance profile name)}"
 FPGA_BURST_NODE_LABELS="${FPGA_BURST_NODE_LABELS:-}"
 FPGA_BURST_NODE_TAINTS="${FPGA_BURST_NODE_TAINTS:-}"
 STATE_DIR="${FPGA_BURST_STATE_DIR:-/etc/fpga-burst}"
@@ -214,7 +214,7 @@ drop_join_access() {
     "Name=state,Values=associated" --query 'IamInstanceProfileAssociations[0].AssociationId' \
     --output text)" || die "cannot find this instance's profile association"
   retry aws ec2 replace-iam-instance-profile-association --region "${FPGA_BURST_REGION}" \
-    --association-id "${association}" --iam-instance-profile "Arn=${FPGA_BURST_JOINED_PROFILE}" \
+    --association-id "${association}" --iam-instance-profile "Name=${FPGA_BURST_JOINED_PROFILE}" \
     >/dev/null || die "cannot swap to the joined instance profile"
 }
 

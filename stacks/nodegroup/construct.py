@@ -50,6 +50,7 @@ class NodeAccess(Construct):
         join_parameter_arn: str,
         join_key: kms.IKey,
         vpn_secret_arn: str,
+        cluster_name: str,
         ssm_session_manager: bool = False,
     ) -> None:
         super().__init__(scope, id)
@@ -87,9 +88,14 @@ class NodeAccess(Construct):
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="fpga-burst FPGA nodes once joined: no join data, no VPN secret",
         )
-        self.joined_profile = iam.InstanceProfile(self, "JoinedProfile", role=self.joined_role)
-        joined_profile_arn = self.joined_profile.instance_profile_arn
         stack = Stack.of(self)
+        # Named, so the node's user data carries the name, not a CloudFormation token.
+        self.joined_profile_name = f"fpga-burst-{cluster_name}-joined-{stack.region}"
+        self.joined_profile = iam.InstanceProfile(
+            self, "JoinedProfile", role=self.joined_role,
+            instance_profile_name=self.joined_profile_name,
+        )
+        joined_profile_arn = self.joined_profile.instance_profile_arn
         instance = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:instance/"
         # A node acts on its own instance only: the instance the request comes from
         # ("ec2:SourceInstanceARN") is the instance acted on, named by its id
@@ -274,7 +280,7 @@ class NodeGroup(Construct):
                 region=region,
                 join_parameter=join_parameter_name,
                 vpn_secret_arn=vpn_secret_arn,
-                joined_profile_arn=access.joined_profile.instance_profile_arn,
+                joined_profile=access.joined_profile_name,
                 labels=node_labels(group),
                 taints=group.taints,
             )

@@ -35,6 +35,7 @@ def region_fleet(
         join_parameter_arn=join_parameter_arn,
         join_key=join_key,
         vpn_secret_arn=vpn_secret_arn,
+        cluster_name=config.cluster_name,
         ssm_session_manager=config.ssm_session_manager,
     )
     groups = config.groups_in(region)

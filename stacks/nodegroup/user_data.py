@@ -26,7 +26,7 @@ def settings(
     region: str,
     join_parameter: str,
     vpn_secret_arn: str,
-    joined_profile_arn: str,
+    joined_profile: str,
     labels: Mapping[str, str],
     taints: Sequence[Taint],
 ) -> dict[str, str]:
@@ -34,8 +34,8 @@ def settings(
         "FPGA_BURST_REGION": region,
         "FPGA_BURST_JOIN_PARAMETER": join_parameter,
         "FPGA_BURST_VPN_SECRET": vpn_secret_arn,
-        # The instance profile a joined node swaps to (construct.NodeAccess).
-        "FPGA_BURST_JOINED_PROFILE": joined_profile_arn,
+        # The instance profile a joined node swaps to, by name (construct.NodeAccess).
+        "FPGA_BURST_JOINED_PROFILE": joined_profile,
         "FPGA_BURST_JOIN_ERROR_TAG": JOIN_ERROR_TAG,
         "FPGA_BURST_NODE_LABELS": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "FPGA_BURST_NODE_TAINTS": ",".join(str(t) for t in taints),

@@ -23,7 +23,7 @@ from burst.core.model import Taint
 from stacks.nodegroup import user_data
 
 STANDINS = ("kubeadm", "aws", "curl", "ip", "systemctl", "swapoff", "iptables")
-JOINED_PROFILE = "arn:aws:iam::123456789012:instance-profile/fpga-burst-joined"
+JOINED_PROFILE = "fpga-burst-inaccel-joined-us-east-1"
 # What the node image installs and the bootstrap's image step looks for; present, they do
 # nothing here (tests/integration/test_real_node.py runs the real ones).
 IMAGE_COMMANDS = ("kubelet", "containerd", "runc", "openvpn", "fpga-describe-local-image-slots",
@@ -124,7 +124,7 @@ def run(stub: Path, **settings: str) -> Run:
         region="us-east-1",
         join_parameter="/fpga-burst/inaccel/join",
         vpn_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:vpn-AbCdEf",
-        joined_profile_arn=JOINED_PROFILE,
+        joined_profile=JOINED_PROFILE,
         labels={"inaccel/fpga": "enabled", "fpga-burst/group": "f1-4xlarge"},
         taints=[Taint("fpga-burst/f2", "true", "NoSchedule"), Taint("dedicated", "", "NoExecute")],
     )
@@ -506,7 +506,7 @@ def test_after_the_join_the_node_swaps_to_the_joined_profile_and_imds_is_root_on
     assert "Name=instance-id,Values=i-0123456789abcdef0" in describe
     swap = aws["replace-iam-instance-profile-association"]
     assert swap[swap.index("--association-id") + 1] == "iip-assoc-0123456789abcdef0"
-    assert swap[swap.index("--iam-instance-profile") + 1] == f"Arn={JOINED_PROFILE}"
+    assert swap[swap.index("--iam-instance-profile") + 1] == f"Name={JOINED_PROFILE}"
     assert order[-1] == "aws replace-iam-instance-profile-association"
 
 

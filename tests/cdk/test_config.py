@@ -84,10 +84,22 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             id="scaler-mode",
         ),
         pytest.param(
-            lambda d: d["cluster"].update(credentials_secret_arn="my-secret"),
-            "cluster.credentials_secret_arn",
+            lambda d: d["cluster"]["credentials_secret_arns"].update(tokens="my-secret"),
+            "cluster.credentials_secret_arns.tokens",
             "not valid",
             id="secret-arn",
+        ),
+        pytest.param(
+            lambda d: d["cluster"]["credentials_secret_arns"].pop("lifecycle"),
+            "cluster.credentials_secret_arns.lifecycle",
+            "is required",
+            id="secret-arn-missing",
+        ),
+        pytest.param(
+            lambda d: d["cluster"]["credentials_secret_arns"].update(cleaner="arn"),
+            "cluster.credentials_secret_arns.cleaner",
+            "is not a function",
+            id="secret-arn-unknown",
         ),
         pytest.param(
             lambda d: d["aws"].update(account=123456789012),

@@ -52,7 +52,7 @@ def test_the_capacity_type_label_reaches_the_planner_tags_and_the_kubelet() -> N
     assert tags[f"{LABEL_PREFIX}{CAPACITY_TYPE_LABEL}"] == "spot"
     assert (tags[SPOT_PRICE_TAG], tags[SPOT_PRICE_LIVE_TAG]) == ("0.67", "true")
     settings = user_data.settings(region="us-east-1", join_parameter="/p", vpn_secret_arn="arn",
-                                  joined_profile_arn="arn:aws:iam::1:instance-profile/j",
+                                  joined_profile="j",
                                   labels=spot.labels, taints=spot.taints)
     assert f"{CAPACITY_TYPE_LABEL}=spot" in settings["FPGA_BURST_NODE_LABELS"].split(",")
     assert SPOT_PRICE_TAG not in autoscaler_tags(first(), "inaccel")

@@ -5,7 +5,6 @@ Resources are found by type and properties, never by logical ID.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -117,7 +116,8 @@ def test_function_environment_is_the_documented_set(
     assert env["FPGA_BURST_CLUSTER_NAME"] == "inaccel"
     assert env["FPGA_BURST_API_ENDPOINT"] == config.api_endpoint
     assert env["FPGA_BURST_CONTROLLER_ENDPOINT"] == config.controller_endpoint
-    assert env["FPGA_BURST_CREDENTIALS_SECRET_ARN"] == config.credentials_secret_arn
+    # each function its own credentials secret (its own Kubernetes identity)
+    assert env["FPGA_BURST_CREDENTIALS_SECRET_ARN"] == config.credentials_secret_arns[name]
     assert env["FPGA_BURST_JOIN_PARAMETER"] == "/fpga-burst/inaccel/join"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "fpga-burst"
     runtime = json.loads(env["FPGA_BURST_CONFIG"])
@@ -529,7 +529,9 @@ def test_user_data_carries_only_names(template: Template, config: DeployConfig) 
     assert "export FPGA_BURST_NODE_TAINTS=fpga-burst/large=true:NoSchedule\n" in text
     assert "kubeadm join --config" in text
     assert "unsafeSkipCAVerification" not in text
-    assert len(base64.b64encode(text.encode())) < 16384  # EC2's user-data limit
+    # "User data is limited to 16 KB, in raw form, before it is base64-encoded" (Amazon EC2
+    # user guide, "Work with instance user data").
+    assert len(text.encode()) <= 16 * 1024
 
 
 def test_node_security_group_allows_kubelet_only_from_onprem(
@@ -551,7 +553,8 @@ def test_node_security_group_allows_kubelet_only_from_onprem(
 # --- IAM ----------------------------------------------------------------------------------
 
 
-def instance_role_id(template: Template) -> str:
+def instance_role_id(template: Template, joined: bool = False) -> str:
+    """The nodes' boot role, or with `joined` the role a joined node swaps to."""
     roles = template.find_resources(
         "AWS::IAM::Role",
         {
@@ -564,10 +567,12 @@ def instance_role_id(template: Template) -> str:
             }
         },
     )
-    # The node role; the node image's build role is also assumed by EC2 (test_node_image.py)
-    nodes = [r for r in roles if r.startswith("NodeAccessRole")]
-    assert len(nodes) == 1
-    return nodes[0]
+    # The node roles (boot and joined); the node image's build role is also assumed by EC2
+    # (test_node_image.py)
+    nodes = [r for r in roles if r.startswith("NodeAccess")]
+    assert len(nodes) == 2
+    (found,) = [r for r in nodes if ("JoinedRole" in r) is joined]
+    return found
 
 
 def test_node_role_reads_only_the_join_parameter_and_vpn_secret_and_tags_a_failed_join(
@@ -578,6 +583,8 @@ def test_node_role_reads_only_the_join_parameter_and_vpn_secret_and_tags_a_faile
 
     assert actions_of(stmts) == {
         "ssm:GetParameter", "kms:Decrypt", "secretsmanager:GetSecretValue", "ec2:CreateTags",
+        "ec2:DescribeIamInstanceProfileAssociations",
+        "ec2:ReplaceIamInstanceProfileAssociation", "iam:PassRole",
     }
     by_action = {s["Action"]: s for s in stmts}
     assert by_action["ssm:GetParameter"]["Resource"] == JOIN_PARAMETER_ARN
@@ -589,22 +596,43 @@ def test_node_role_reads_only_the_join_parameter_and_vpn_secret_and_tags_a_faile
     assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == (
         JOIN_PARAMETER_ARN
     )
-    # Only the join-error tag, only on instances of this cluster's groups.
+    # Only the join-error tag, only on its own instance (decisions: test_node_iam.py).
     tag = by_action["ec2:CreateTags"]["Condition"]
     assert tag["ForAllValues:StringEquals"] == {"aws:TagKeys": [JOIN_ERROR_TAG]}
-    assert tag["StringLike"] == {
-        "ec2:ResourceTag/aws:autoscaling:groupName": f"{config.cluster_name}-*"
-    }
+    assert "${ec2:InstanceID}" in json.dumps(tag["StringEquals"]["ec2:SourceInstanceARN"])
+    swap = by_action["ec2:ReplaceIamInstanceProfileAssociation"]["Condition"]
+    assert swap["StringEquals"] == tag["StringEquals"]
     # Session Manager is off unless the config turns it on.
     assert "ManagedPolicyArns" not in resources(template, "AWS::IAM::Role")[role_id]["Properties"]
+
+
+def test_a_joined_node_holds_nothing_of_the_join(template: Template) -> None:
+    assert role_statements(template, instance_role_id(template, joined=True)) == []
+
+
+def test_the_joined_profile_is_named_in_the_user_data(
+    template: Template, config: DeployConfig
+) -> None:
+    (profile,) = [p for p in resources(template, "AWS::IAM::InstanceProfile").values()
+                  if "InstanceProfileName" in p["Properties"]]
+    name = profile["Properties"]["InstanceProfileName"]
+    assert name == f"fpga-burst-{config.cluster_name}-joined-{config.region}"
+    _, group = asg(template, "inaccel-f2-48xlarge")
+    assert f"export FPGA_BURST_JOINED_PROFILE={name}\n" in user_data_text(
+        launch_template_of(template, group))
 
 
 def test_session_manager_on_the_nodes_is_a_config_choice(config: DeployConfig) -> None:
     on = replace(config, ssm_session_manager=True)
     template = Template.from_stack(FpgaBurstStack(App(context=CONTEXT), config=on))
-    role_id = instance_role_id(template)
-    (policy,) = resources(template, "AWS::IAM::Role")[role_id]["Properties"]["ManagedPolicyArns"]
-    assert "AmazonSSMManagedInstanceCore" in json.dumps(policy)
+    for joined in (False, True):
+        role_id = instance_role_id(template, joined)
+        (policy,) = resources(template, "AWS::IAM::Role")[role_id]["Properties"][
+            "ManagedPolicyArns"]
+        assert "AmazonSSMManagedInstanceCore" in json.dumps(policy)
+        # its parameter reads are taken back (what remains: test_node_iam.py)
+        denied = [s for s in role_statements(template, role_id) if s["Effect"] == "Deny"]
+        assert len(denied) == 1 and "ssm:GetParameter" in denied[0]["Action"]
 
 
 def test_no_write_action_on_a_wildcard_resource(template: Template) -> None:
@@ -618,11 +646,13 @@ def test_no_write_action_on_a_wildcard_resource(template: Template) -> None:
         "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeSpotPriceHistory",
         "ec2:DescribeInstances",
+        "ec2:DescribeTags",
+        "ec2:DescribeIamInstanceProfileAssociations",
         "servicequotas:GetServiceQuota",
         "servicequotas:GetAWSDefaultServiceQuota",
     }
     for logical_id, statement in statements(template):
-        if "*" in as_list(statement["Resource"]):
+        if statement["Effect"] == "Allow" and "*" in as_list(statement.get("Resource")):
             assert set(as_list(statement["Action"])) <= allowed, logical_id
 
 
@@ -694,6 +724,8 @@ def test_only_the_tokens_function_writes_the_join_parameter(template: Template) 
                 "autoscaling:CompleteLifecycleAction",
                 "autoscaling:RecordLifecycleActionHeartbeat",
                 "secretsmanager:GetSecretValue",
+                # a waiting launch's join-error tag
+                "ec2:DescribeTags",
             },
         ),
         (

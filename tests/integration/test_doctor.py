@@ -26,6 +26,7 @@ from conftest import unique
 
 from burst.adapters.kube import credentials
 from burst.adapters.kube.client import Kube
+from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.errors import KubeNotFoundError
 from burst.core.names import Hook
 from burst.handlers import runtime, scaler
@@ -223,6 +224,20 @@ def half_bound(admin: Kube, good_credentials: ClusterCredentials) -> Iterator[Cl
             admin.call("delete sa", admin.core.delete_namespaced_service_account, name, ns)
 
 
+def test_an_instance_that_failed_to_join_is_named_with_what_it_said(
+    world: World, good_credentials: ClusterCredentials,
+) -> None:
+    world.build(good_credentials)
+    world.aws.asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    (instance,) = [i["InstanceId"] for i in world.aws.instances(GROUP)]
+    world.aws.ec2.create_tags(Resources=[instance], Tags=[
+        {"Key": JOIN_ERROR_TAG, "Value": "vpn: tun0 did not come up within 120s"}])
+
+    check = assert_only_failure(world.check(), doctor.JOIN_ERRORS, "get-console-output")
+
+    assert check.lines == (f"{GROUP} {instance}: vpn: tun0 did not come up within 120s",)
+
+
 def test_a_missing_rbac_rule_is_named_verb_by_verb(
     world: World, half_bound: ClusterCredentials,
 ) -> None:
@@ -358,7 +373,7 @@ def test_the_scaler_answers_a_diagnose_request_from_inside_the_vpc(
     assert status == {
         doctor.CONFIG: "skipped", doctor.API_SERVER: "ok", doctor.TOKEN: "ok",
         doctor.RBAC: "fail", doctor.NODE_GROUPS: "ok", doctor.HOOKS: "skipped",
-        doctor.JOIN: "skipped", doctor.BOARDS: "ok",
+        doctor.JOIN: "skipped", doctor.BOARDS: "ok", doctor.JOIN_ERRORS: "skipped",
     }
 
 

@@ -22,6 +22,8 @@ from burst.loop.config import RuntimeConfig
 _WHY = {
     doctor.HOOKS: "the scaler's role may not describe hooks: burst doctor checks them",
     doctor.JOIN: "the scaler's role may not read the join parameter: burst doctor checks it",
+    doctor.JOIN_ERRORS: "the scaler's role may not read instance tags: burst doctor and the "
+                        "lifecycle function's launch outcome read them",
 }
 
 

@@ -33,7 +33,7 @@ from burst.core.model import NodeGroup
 from burst.core.names import Hook
 from burst.core.policy import TOKEN_PERIOD
 from burst.loop.config import RuntimeConfig
-from burst.ports.aws import NodeGroups
+from burst.ports.aws import JoinErrors, NodeGroups
 from burst.ports.doctor import (
     Access,
     ClusterProbe,
@@ -51,7 +51,8 @@ NODE_GROUPS = "node-groups"
 HOOKS = "lifecycle-hooks"
 JOIN = "join-parameter"
 BOARDS = "board-names"
-CHECKS = (CONFIG, API_SERVER, TOKEN, RBAC, NODE_GROUPS, HOOKS, JOIN, BOARDS)
+JOIN_ERRORS = "join-errors"
+CHECKS = (CONFIG, API_SERVER, TOKEN, RBAC, NODE_GROUPS, HOOKS, JOIN, BOARDS, JOIN_ERRORS)
 
 # Warn this long before the controller's token expires (the CredentialsDaysLeft alarm too).
 TOKEN_WARNING = timedelta(days=7)
@@ -194,6 +195,7 @@ class Probes:
     hooks: HookReader | None = None
     parameters: ParameterReader | None = None
     functions: DeployedFunctions | None = None
+    joins: JoinErrors | None = None
     why: Mapping[str, str] = field(default_factory=dict)  # check name -> why it is skipped
     # Why there is no cluster probe, when that is itself a failure (the credentials secret
     # could not be read): the api-server check fails with it.
@@ -222,6 +224,9 @@ def diagnose(expected: Expected, probes: Probes) -> Report:
         checks.append(probes.skip(BOARDS))
     else:
         checks.append(guarded(BOARDS, lambda: boards(probe, expected.cfg, groups)))
+    joins = probes.joins
+    checks.append(probes.skip(JOIN_ERRORS) if joins is None
+                  else guarded(JOIN_ERRORS, lambda: join_errors(joins, groups)))
     return Report(tuple(checks))
 
 
@@ -376,6 +381,18 @@ def hooks(reader: HookReader, groups: Sequence[NodeGroup]) -> Check:
                     "deploy the stack (it creates both hooks on each group), or create them "
                     f"as stacks/nodegroup does: {', '.join(want)}", missing)
     return ok(HOOKS, f"{', '.join(want)} on {len(groups)} groups")
+
+
+def join_errors(reader: JoinErrors, groups: Sequence[NodeGroup]) -> Check:
+    """The groups' instances that say their join failed (their join-error tag)."""
+    said = [f"{g.name} {i.instance_id}: {error}" for g in groups for i in g.instances
+            if (error := reader.join_error(g.name, i.instance_id))]
+    if said:
+        return fail(JOIN_ERRORS, f"{len(said)} instance(s) say their node failed to join",
+                    "fix the step each names (its console output says more: aws ec2 "
+                    "get-console-output --instance-id ...)", said)
+    count = sum(len(g.instances) for g in groups)
+    return ok(JOIN_ERRORS, f"none of {count} instances says its join failed")
 
 
 def join_max_age(cfg: RuntimeConfig) -> timedelta:

@@ -106,6 +106,7 @@ def check(cfg: RuntimeConfig, environment: dict[str, str] | None,
         probes = doctor.Probes(
             cluster=KubeProbe(built.cluster.kube) if built else None,
             groups=aws.groups, hooks=reads, parameters=reads, functions=reads,
+            joins=aws.lifecycle,
             why={doctor.CONFIG: "no --config given to compare the deployment with"},
             cluster_error=failure,
         )
