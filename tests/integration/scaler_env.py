@@ -111,6 +111,21 @@ def environment(endpoint: str, function: str = "scaler", **config: Any) -> dict[
 
 
 @contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in the environment for as long as the block runs, then as they were."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
 def acting_as(function: str) -> Iterator[None]:
     """For as long as the block runs, the environment's AWS key and credentials secret are
     `function`'s (its policy, its Kubernetes identity), the rest as the test set it: for a
@@ -119,17 +134,11 @@ def acting_as(function: str) -> Iterator[None]:
 
     own = {"FPGA_BURST_CREDENTIALS_SECRET_ARN": SECRETS[function],
            **iamenforce.credentials(function)}
-    saved = {k: os.environ.get(k) for k in own}
-    os.environ.update(own)
     runtime.config.cache_clear()
     try:
-        yield
+        with _environment(own):
+            yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         runtime.config.cache_clear()
 
 
@@ -137,16 +146,8 @@ def acting_as(function: str) -> Iterator[None]:
 def operator_credentials() -> Iterator[None]:
     """The environment's AWS keys are the operator's (unchecked), not a function's, for as
     long as the block runs: for the CLI (`burst doctor`) in a test that also runs the scaler."""
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    try:
+    with _environment({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class Aws:
