@@ -50,6 +50,7 @@ WAIT_S = 240.0
 IGNORED = ("FileContent--proc-sys-net-ipv4-ip_forward", "Port-10250",
                      "SystemVerification")
 T = TypeVar("T")
+BOOT_PROFILE, JOINED_PROFILE = f"fpga-burst-{CLUSTER}-boot", f"fpga-burst-{CLUSTER}-joined"
 AWS_SESSION = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -193,14 +194,29 @@ def moto_world(endpoint: str) -> dict[str, Any]:
         Name=f"fpga-burst/{CLUSTER}/openvpn",
         SecretString=json.dumps({"config": "client\nremote vpn.example.com 1194 udp\n"}))
     key = s.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["KeyId"]
+    # The node's boot profile, and the joined one it swaps to after the join (NodeAccess).
+    iam = s.client("iam", endpoint_url=endpoint)
+    for profile in (BOOT_PROFILE, JOINED_PROFILE):
+        iam.create_instance_profile(InstanceProfileName=profile)
+    ec2.associate_iam_instance_profile(IamInstanceProfile={"Name": BOOT_PROFILE},
+                                       InstanceId=instance["InstanceId"])
     return {"ec2": ec2, "instance": instance, "vpn_arn": vpn["ARN"], "key": key}
+
+
+def profile_of(ec2: Any, instance_id: str) -> str:
+    """The name of the instance profile associated with the instance now."""
+    found = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}])
+    (association,) = found["IamInstanceProfileAssociations"]
+    return str(association["IamInstanceProfile"]["Arn"]).rsplit("/", 1)[-1]
 
 
 def publish_join_data(lab: Lab) -> None:
     """The tokens function as deployed (`burst invoke tokens`), against moto_server."""
-    creds = credentials.provision(lab.admin, credentials.DEFAULT_RBAC, timedelta(hours=1),
-                                  str(lab.cp.admin_kubeconfig))
-    lab.controller = creds
+    issued = credentials.provision(lab.admin, credentials.DEFAULT_RBAC, timedelta(hours=1),
+                                   str(lab.cp.admin_kubeconfig))
+    lab.controller = issued["lifecycle"]  # the drain at the end, as a terminate hook runs it
+    creds = issued["tokens"]
     env = {**os.environ, **AWS_KEYS, "FPGA_BURST_CLUSTER_NAME": CLUSTER,
            "FPGA_BURST_JOIN_PARAMETER": PARAMETER, "FPGA_BURST_JOIN_KEY_ID": lab.world["key"]}
     kubeconfig = kubeconfig_for(creds, lab.tmp / "controller.kubeconfig")
@@ -216,7 +232,7 @@ def boot(lab: Lab) -> subprocess.CompletedProcess[str]:
     script = lab.tmp / "user-data.sh"
     script.write_text(user_data.render(user_data.settings(
         region=REGION, join_parameter=PARAMETER, vpn_secret_arn=lab.world["vpn_arn"],
-        labels=node_labels(lab.group), taints=lab.group.taints)))
+        joined_profile=JOINED_PROFILE, labels=node_labels(lab.group), taints=lab.group.taints)))
     answers = {"instance-id": instance["InstanceId"], "local-hostname": lab.name,
                "placement/availability-zone": instance["Placement"]["AvailabilityZone"]}
     with realnode.imds(answers) as imds:
@@ -305,6 +321,9 @@ def test_f2_node_joins_through_bootstrap_advertises_boards_runs_a_pod_and_drains
     assert "This node has joined the cluster" in booted.stdout
     assert "[kubelet-start] Starting the kubelet" in booted.stdout
     assert f"fpga-burst bootstrap: joined as {name}" in booted.stderr
+    # ... and then swapped its own instance profile for the joined one, which cannot read
+    # the join token (tests/integration/test_node_iam.py)
+    assert profile_of(lab.world["ec2"], lab.world["instance"]["InstanceId"]) == JOINED_PROFILE
 
     # ... as the Node its group promises: name, labels (instance type too), taints, providerID
     def kubelet_log() -> str:
