@@ -56,8 +56,8 @@ def record_pod_event(
     namespace, name = pod.name.split("/", 1)
     involved: Json = {"apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": name,
                       **({"uid": pod.uid} if pod.uid else {})}
-    return _record(kube, involved, namespace, event_name(pod, reason, message[:MESSAGE_LIMIT]),
-                   reason, message, now, kind)
+    event_id = event_name(pod, reason, message[:MESSAGE_LIMIT])
+    return _record(kube, _event(involved, namespace, event_id, reason, message, now, kind), now)
 
 
 def record_node_event(
@@ -67,15 +67,15 @@ def record_node_event(
     cluster-scoped objects live in the default namespace); returns the Event's count."""
     involved: Json = {"apiVersion": "v1", "kind": "Node", "name": node}
     name = _event_name(node, node, reason, message[:MESSAGE_LIMIT])
-    return _record(kube, involved, NODE_EVENT_NAMESPACE, name, reason, message, now, kind)
+    event = _event(involved, NODE_EVENT_NAMESPACE, name, reason, message, now, kind)
+    return _record(kube, event, now)
 
 
-def _record(
-    kube: Kube, involved: Json, namespace: str, event_id: str, reason: str, message: str,
-    now: datetime, kind: str,
-) -> int:
-    what = f"{involved['kind'].lower()} {involved['name']}"
-    event: Json = {
+def _event(
+    involved: Json, namespace: str, event_id: str, reason: str, message: str, now: datetime,
+    kind: str,
+) -> Json:
+    return {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"name": event_id, "namespace": namespace},
@@ -90,6 +90,12 @@ def _record(
         "lastTimestamp": _time(now),
         "count": 1,
     }
+
+
+def _record(kube: Kube, event: Json, now: datetime) -> int:
+    involved, namespace = event["involvedObject"], event["metadata"]["namespace"]
+    event_id = event["metadata"]["name"]
+    what = f"{involved['kind'].lower()} {involved['name']}"
     for _ in range(RETRIES):
         try:
             kube.call(f"create event on {what}", kube.core.create_namespaced_event,
