@@ -198,6 +198,27 @@ def test_a_health_change_ahead_cordons_now_drains_nothing_and_its_closing_undoes
     assert "job" in objects.pods_in(admin, namespace)
 
 
+def test_a_closed_health_change_leaves_an_operators_cordon_and_takes_only_its_own_taint(
+    spot: tuple[str, str], admin: Kube, node_name: str,
+) -> None:
+    _, instance = spot
+    # GIVEN an operator cordoned the node (kubectl cordon) before the notice came
+    node = node_of(admin, node_name)
+    node["spec"]["unschedulable"] = True
+    admin.call("cordon node", admin.core.replace_node, node_name, node)
+    start = datetime.now(UTC) + timedelta(days=14)
+    invoke(notice("health-scheduled-change.json", instance, start=start, status="upcoming"))
+    assert SCHEDULED in taints(node_of(admin, node_name))
+    # WHEN the change closes
+    closed = invoke(notice("health-scheduled-change.json", instance, start=start,
+                           status="closed"))
+    # THEN its taint and mark go, and the operator's cordon stays
+    assert closed["result"] == "released", closed
+    node = node_of(admin, node_name)
+    assert node["spec"]["unschedulable"] is True and SCHEDULED not in taints(node)
+    assert SCHEDULED not in node["metadata"].get("annotations", {})
+
+
 class CordonThrottled(KubeCluster):
     """The API server's flow control refuses one cordon of `node` (429), once."""
 

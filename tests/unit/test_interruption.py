@@ -109,7 +109,7 @@ def scheduled(mark: str) -> Snapshot:
 def test_a_scheduled_node_is_drained_from_its_earliest_events_start_less_the_lead_on() -> None:
     # GIVEN two Health events pending on the node, the earlier drain from NOW + 1 h
     mark = ScheduledMark({"arn:e1": NOW + timedelta(days=14),
-                          "arn:e2": NOW + timedelta(hours=1)}, cordoned=True)
+                          "arn:e2": NOW + timedelta(hours=1)})
     assert ScheduledMark.read(mark.text()) == mark
     snapshot = scheduled(mark.text())
     found = plan(snapshot, Policy())
@@ -121,7 +121,8 @@ def test_a_scheduled_node_is_drained_from_its_earliest_events_start_less_the_lea
 
 
 def test_an_unreadable_scheduled_mark_is_drained_rather_than_left_waiting() -> None:
-    for text in ("soon", '{"events": {}, "cordoned": true}', '{"events": {"e": "x"}}'):
+    for text in ("soon", '{"events": {}}', '{"events": {"e": "x"}}',
+                 '{"events": {"e": "2026-11-27T12:00:00"}}'):
         assert ScheduledMark.read(text) is None
         snapshot = scheduled(text)
         assert [d.kind for d in due_drains(snapshot, plan(snapshot, Policy()), NOW)] == [

@@ -44,13 +44,15 @@ class Clock:
 @dataclass
 class Cluster:
     """ClusterReader, NodeWriter, NodeDrainer and Teller over one dict of nodes; each write
-    says whether it changed anything, as the adapter's do."""
+    says whether it changed anything, and a cordon is fpga-burst's (its reasons, `owners`)
+    only if it made it, as the adapter's do (burst.adapters.kube.nodes)."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
     pods: dict[str, str] = field(default_factory=dict)  # pod -> node
     events: list[tuple[str, str]] = field(default_factory=list)
     drained: list[str] = field(default_factory=list)
     failing: dict[str, BurstError] = field(default_factory=dict)  # node -> its cordon's error
+    owners: dict[str, set[str]] = field(default_factory=dict)  # node -> our cordon's reasons
 
     def observe(self, instance_groups: Mapping[str, str]) -> ClusterView:
         return ClusterView(tuple(self.nodes.values()),
@@ -62,7 +64,9 @@ class Cluster:
     def cordon(self, node: str, taint: Taint | None = None) -> bool:
         if node in self.failing:
             raise self.failing.pop(node)
-        n = self.nodes[node]
+        n, owners = self.nodes[node], self.owners.setdefault(node, set())
+        if not n.unschedulable or (owners and taint is not None):
+            owners.add(taint.key if taint else "drain")
         taints = n.taints if taint is None or taint in n.taints else (*n.taints, taint)
         changed = not n.unschedulable or taints != n.taints
         self.nodes[node] = replace(n, unschedulable=True, taints=taints)
@@ -70,10 +74,13 @@ class Cluster:
 
     def uncordon(self, node: str, taint_key: str | None = None) -> bool:
         assert taint_key is not None, "only a notice's own taint is ever taken off"
-        n = self.nodes[node]
+        n, owners = self.nodes[node], self.owners.setdefault(node, set())
         taints = tuple(t for t in n.taints if t.key != taint_key)
-        self.nodes[node] = replace(n, unschedulable=False, taints=taints)
-        return n.unschedulable or taints != n.taints
+        held = bool(owners)
+        owners.discard(taint_key)
+        unschedulable = n.unschedulable and not (held and not owners)
+        self.nodes[node] = replace(n, unschedulable=unschedulable, taints=taints)
+        return unschedulable != n.unschedulable or taints != n.taints
 
     def annotate_node(self, node: str, changes: Mapping[str, str | None]) -> bool:
         n = self.nodes[node]
@@ -202,7 +209,7 @@ def test_a_change_two_weeks_ahead_cordons_now_and_drains_nothing_until_its_start
     assert ahead.result is NoticeResult.SCHEDULED and cluster.drained == []
     assert node.unschedulable and [t.key for t in node.taints] == [SCHEDULED]
     mark = ScheduledMark.read(node.annotations[SCHEDULED])
-    assert mark == ScheduledMark({"arn:e3": start - LEAD}, cordoned=True)
+    assert mark == ScheduledMark({"arn:e3": start - LEAD})
     assert cluster.events == [("spot-1", "ScheduledChange")]
     # AND its `open` update with the same start changes nothing
     (again,) = notify(health("open", start), cluster, responder)
@@ -234,7 +241,7 @@ def test_closed_undoes_the_cordon_its_event_made_and_only_that_events() -> None:
     # WHEN the other closes too: mark, taint and cordon are gone; no pod was evicted
     (two,) = notify(health("closed", far, event="arn:other"), cluster, responder)
     node = cluster.nodes["spot-1"]
-    assert two.result is NoticeResult.RELEASED and "cordon it made undone" in two.reason
+    assert two.result is NoticeResult.RELEASED and "mark and taint removed" in two.reason
     assert (node.unschedulable, node.taints, SCHEDULED in node.annotations) == (False, (), False)
     assert cluster.drained == []
     # AND a duplicate of the closed update finds nothing to undo
@@ -248,15 +255,14 @@ def test_closed_leaves_a_cordon_that_was_there_before_or_that_another_mark_holds
     # GIVEN spot-1 cordoned by an operator, spot-2 interrupted after the notice came
     cluster.nodes["spot-1"] = replace(cluster.nodes["spot-1"], unschedulable=True)
     notify(health("upcoming", far, "i-1", "i-2"), cluster, responder)
-    assert cluster.nodes["spot-1"].taints == ()  # not ours: no taint of ours either
     notify(replace(SPOT, instance_ids=("i-2",)), cluster, responder)
     # WHEN the change closes
     operators, interrupted = notify(health("closed", far, "i-1", "i-2"), cluster, responder)
-    # THEN both marks go, and both nodes stay cordoned, saying why
+    # THEN both marks and their taints go, and both nodes stay cordoned
     assert (operators.result, interrupted.result) == (NoticeResult.RELEASED,) * 2
-    assert "was there before" in operators.reason and INTERRUPTED in interrupted.reason
     assert all(n.unschedulable and SCHEDULED not in n.annotations
-               for n in cluster.nodes.values())
+               and SCHEDULED not in {t.key for t in n.taints} for n in cluster.nodes.values())
+    assert [t.key for t in cluster.nodes["spot-2"].taints] == [INTERRUPTED]
 
 
 # -- several instances in one notice ----------------------------------------------------

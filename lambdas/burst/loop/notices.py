@@ -16,10 +16,10 @@ burst.core.notices.marks. What each kind does is its entry's Response:
   for the replacement capacity, and drains the node once that is there (or after a bounded
   wait).
 - DRAIN_BEFORE_START (Health scheduled change, `upcoming` or `open`): mark the node
-  scheduled (the event and when its drain begins: startTime less the lead), cordon it if
-  nobody had, tell its Events; drain it once that time has come, here or on a scaler tick.
-  A later `closed` update of the same event undoes that mark, and the cordon if the mark
-  made it and nothing else of fpga-burst's holds the node.
+  scheduled (the event and when its drain begins: startTime less the lead), cordon and
+  taint it, tell its Events; drain it once that time has come, here or on a scaler tick.
+  A later `closed` update of the same event undoes that mark and its taint, and the
+  cordon unless someone else made it or another reason of fpga-burst's still holds it.
 
 Each instance a notice names is handled on its own: an error on one is kept in its outcome
 (FAILED) and the others go on; the handler raises it once all are done. An instance not in
@@ -37,11 +37,10 @@ from enum import StrEnum
 from typing import assert_never
 
 from burst.core.errors import BurstError, KubeNotFoundError, TransientError
-from burst.core.lifecycle import DRAIN_STARTED, instance_groups, node_of
+from burst.core.lifecycle import instance_groups, node_of
 from burst.core.model import Node, NodeGroup
 from burst.core.notices import marks
 from burst.core.notices.kinds import CLOSED, NOTICES, Notice, NoticeKind, Response
-from burst.core.scaledown.unneeded import TO_BE_DELETED
 from burst.loop.lifecycle import Drainer
 from burst.ports.cluster import ClusterReader, DrainResult, Teller
 
@@ -168,15 +167,12 @@ class Responder:
 
     def _schedule(self, notice: Notice, instance: str, node: Node, group: str,
                   drain_from: datetime) -> NoticeOutcome:
-        nodes = self.drainer.nodes
-        mark = _scheduled(node)
-        # The first scheduled change cordons the node, unless someone already had.
-        cordoned = mark.cordoned if mark else not node.unschedulable
+        nodes, mark = self.drainer.nodes, _scheduled(node)
         events = {**(mark.events if mark else {}), notice.event: drain_from}
         fresh = nodes.annotate_node(
-            node.name, {marks.SCHEDULED: marks.ScheduledMark(events, cordoned).text()})
-        if cordoned:
-            fresh = nodes.cordon(node.name, marks.scheduled_taint()) or fresh
+            node.name, {marks.SCHEDULED: marks.ScheduledMark(events).text()})
+        # fpga-burst's cordon only if the node was schedulable (the adapter records it).
+        fresh = nodes.cordon(node.name, marks.scheduled_taint()) or fresh
         when = drain_from.isoformat()
         if fresh:
             self._tell(notice, node.name, f"cordoned; drained from {when} (PDBs honoured)",
@@ -199,18 +195,15 @@ class Responder:
                                  group, node.name)
         rest = {e: t for e, t in mark.events.items() if e != notice.event}
         if rest:
-            nodes.annotate_node(node.name, {
-                marks.SCHEDULED: marks.ScheduledMark(rest, mark.cordoned).text()})
+            nodes.annotate_node(node.name, {marks.SCHEDULED: marks.ScheduledMark(rest).text()})
             why = "its mark removed; another scheduled change still holds the node"
         else:
             nodes.annotate_node(node.name, {marks.SCHEDULED: None})
-            held = _held(node)
-            if mark.cordoned and not held:
-                nodes.uncordon(node.name, marks.SCHEDULED)
-                why = "its mark and the cordon it made undone"
-            else:
-                why = ("its mark removed; the cordon stays: "
-                       + (f"{held} holds the node" if held else "it was there before"))
+            # Lifts the cordon only if fpga-burst made it and no other reason of its own
+            # (an interruption, a rebalance, a drain, a scale-down) still holds it.
+            nodes.uncordon(node.name, marks.SCHEDULED)
+            why = ("its mark and taint removed, and its cordon unless someone else's or "
+                   "another reason of fpga-burst's holds the node")
         self._tell(notice, node.name, why)
         log.info("scheduled change of %s closed: %s", instance, why,
                  extra={"instance": instance, "node": node.name, "event": notice.event,
@@ -222,14 +215,6 @@ class Responder:
 def _scheduled(node: Node) -> marks.ScheduledMark | None:
     text = node.annotations.get(marks.SCHEDULED)
     return marks.ScheduledMark.read(text) if text else None
-
-
-def _held(node: Node) -> str:
-    """Another of fpga-burst's marks that keeps the node cordoned, if any."""
-    held = [k for k in (marks.INTERRUPTED, marks.REBALANCING, DRAIN_STARTED)
-            if k in node.annotations]
-    held += [t.key for t in node.taints if t.key == TO_BE_DELETED]
-    return ", ".join(held)
 
 
 def handle(notice: Notice, cluster: ClusterReader, groups: Sequence[NodeGroup],

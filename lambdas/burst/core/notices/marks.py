@@ -53,36 +53,30 @@ def scheduled_taint() -> Taint:
 @dataclass(frozen=True)
 class ScheduledMark:
     """The AWS Health scheduled changes pending on a node: each event's ARN -> when the
-    node's drain for it begins. `cordoned`: the first of them cordoned the node (it was
-    schedulable); if not, someone else's cordon was there, and it is left alone when the
-    events close."""
+    node's drain for it begins. (Whose cordon it is, the adapter keeps: NodeWriter.uncordon
+    lifts only a cordon fpga-burst made and no other reason of its own still holds.)"""
 
     events: Mapping[str, datetime]
-    cordoned: bool
 
     @property
     def drain_from(self) -> datetime:
         return min(self.events.values())
 
     def text(self) -> str:
-        return json.dumps({"cordoned": self.cordoned,
-                           "events": {e: t.isoformat() for e, t in sorted(self.events.items())}},
+        return json.dumps({"events": {e: t.isoformat() for e, t in sorted(self.events.items())}},
                           separators=(",", ":"))
 
     @classmethod
     def read(cls, text: str) -> ScheduledMark | None:
         """The mark an annotation holds; None if it is unreadable or names no event."""
         try:
-            data = json.loads(text)
-            events = {str(e): datetime.fromisoformat(t) for e, t in data["events"].items()}
-            cordoned = data["cordoned"]
+            events = {str(e): datetime.fromisoformat(t)
+                      for e, t in json.loads(text)["events"].items()}
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-        if not events or not isinstance(cordoned, bool):
+        if not events or any(t.tzinfo is None for t in events.values()):
             return None
-        if any(t.tzinfo is None for t in events.values()):
-            return None
-        return cls(events, cordoned)
+        return cls(events)
 
 
 def evictable(pods: Iterable[Pod], node: str) -> tuple[Pod, ...]:
