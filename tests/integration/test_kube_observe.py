@@ -192,9 +192,9 @@ def test_bound_pods_carry_what_drainability_weighs_budgets_read_only_in_kube_sys
                        {"key": "app", "operator": "In", "values": [system[0]]}]}}})
     try:
         for name in system:
-            # No controller made kube-system's default ServiceAccount here; fpga-burst's is.
+            # No controller made kube-system's default ServiceAccount here; fpga-burst-scaler is.
             objects.pod(admin, "kube-system", name, node=node_name, labels={"app": name},
-                        owner=rs, serviceAccountName="fpga-burst")
+                        owner=rs, serviceAccountName="fpga-burst-scaler")
         pods = {p.name: p for p in observe.bound_pods(kube, [node_name], BOARDS)[node_name]}
     finally:
         for name in system:
