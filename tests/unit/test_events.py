@@ -33,6 +33,26 @@ def sample(name: str) -> dict[str, Any]:
     return data
 
 
+def lifecycle_action(
+    cls: type[LaunchLifecycleAction | TerminateLifecycleAction],
+    event_id: str,
+    time: datetime,
+    token: str,
+) -> LaunchLifecycleAction | TerminateLifecycleAction:
+    """Both lifecycle samples are for the same instance of the same group, each with its
+    transition's hook ("fpga-burst-launch" / "fpga-burst-terminate")."""
+    hook = "fpga-burst-launch" if cls is LaunchLifecycleAction else "fpga-burst-terminate"
+    return cls(
+        id=event_id,
+        time=time,
+        node_group="f1-4xlarge",
+        hook=hook,
+        instance_id="i-0a1b2c3d4e5f60718",
+        token=token,
+        metadata="fpga-burst",
+    )
+
+
 VALID = {
     "scheduled tick": (
         "scheduled.json",
@@ -44,26 +64,20 @@ VALID = {
     ),
     "launch lifecycle action": (
         "launch-lifecycle-action.json",
-        LaunchLifecycleAction(
-            id="9b1c1d2e-3f4a-45b6-8c7d-0e1f2a3b4c5d",
-            time=datetime(2026, 11, 27, 2, 41, 12, tzinfo=UTC),
-            node_group="f1-4xlarge",
-            hook="fpga-burst-launch",
-            instance_id="i-0a1b2c3d4e5f60718",
-            token="c613620e-07e2-4ed2-a9e2-ef8258911ade",
-            metadata="fpga-burst",
+        lifecycle_action(
+            LaunchLifecycleAction,
+            "9b1c1d2e-3f4a-45b6-8c7d-0e1f2a3b4c5d",
+            datetime(2026, 11, 27, 2, 41, 12, tzinfo=UTC),
+            "c613620e-07e2-4ed2-a9e2-ef8258911ade",
         ),
     ),
     "terminate lifecycle action": (
         "terminate-lifecycle-action.json",
-        TerminateLifecycleAction(
-            id="0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b",
-            time=datetime(2026, 11, 27, 3, 5, 47, tzinfo=UTC),
-            node_group="f1-4xlarge",
-            hook="fpga-burst-terminate",
-            instance_id="i-0a1b2c3d4e5f60718",
-            token="4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05",
-            metadata="fpga-burst",
+        lifecycle_action(
+            TerminateLifecycleAction,
+            "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b",
+            datetime(2026, 11, 27, 3, 5, 47, tzinfo=UTC),
+            "4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05",
         ),
     ),
     # The next three are AWS's documented samples (events/README.md), times filled in.
