@@ -24,6 +24,14 @@ def pod(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": f"ml/{name}", "node_selector": LABELS, **extra}
 
 
+def managed_node(name: str, allocatable: dict[str, int], **extra: Any) -> dict[str, Any]:
+    """A node registered in the managed f1-4xlarge group."""
+    return {
+        "name": name, "node_group": "f1-4xlarge", "labels": LABELS, "allocatable": allocatable,
+        **extra,
+    }
+
+
 def run(doc: dict[str, Any]) -> dict[str, Any]:
     scenario = parse(doc, "test.yaml")
     return to_json(plan(scenario.snapshot, scenario.policy))
@@ -144,14 +152,7 @@ def test_a_registered_node_whose_device_plugin_is_late_is_upcoming_not_missing()
     report = run(
         {
             "node_groups": [group("f1-4xlarge", "f1.4xlarge", desired=1)],
-            "nodes": [
-                {
-                    "name": "ip-10-0-0-1",
-                    "node_group": "f1-4xlarge",
-                    "labels": LABELS,
-                    "allocatable": {},
-                }
-            ],
+            "nodes": [managed_node("ip-10-0-0-1", {})],
             "pods": [pod("a", requests={"xilinx/aws-vu9p-f1": 2})],
         }
     )
@@ -307,14 +308,7 @@ def test_a_group_already_at_max_size_is_reported_as_such() -> None:
     report = run(
         {
             "node_groups": [group("f1-4xlarge", "f1.4xlarge", max_size=1, desired=1)],
-            "nodes": [
-                {
-                    "name": "n",
-                    "node_group": "f1-4xlarge",
-                    "labels": LABELS,
-                    "allocatable": {"xilinx/aws-vu9p-f1": 2},
-                }
-            ],
+            "nodes": [managed_node("n", {"xilinx/aws-vu9p-f1": 2})],
             "pods": [
                 {"name": "ml/run", "node": "n", "requests": {"xilinx/aws-vu9p-f1": 2}},
                 pod("p", requests={"xilinx/aws-vu9p-f1": 2}),
@@ -353,14 +347,7 @@ def test_caps_count_capacity_that_already_exists_in_managed_groups() -> None:
     report = run(
         {
             "node_groups": [group("f1-4xlarge", "f1.4xlarge", desired=1)],
-            "nodes": [
-                {
-                    "name": "n",
-                    "node_group": "f1-4xlarge",
-                    "labels": LABELS,
-                    "allocatable": {"xilinx/aws-vu9p-f1": 2},
-                }
-            ],
+            "nodes": [managed_node("n", {"xilinx/aws-vu9p-f1": 2})],
             "policy": {"max_boards": 2},
             "pods": [
                 {"name": "ml/run", "node": "n", "requests": {"xilinx/aws-vu9p-f1": 2}},
@@ -528,15 +515,7 @@ def test_a_launching_node_not_ready_yet_is_upcoming_but_a_broken_one_is_not(
     scenario = parse(
         {
             "node_groups": [group("f1-4xlarge", "f1.4xlarge", desired=1)],
-            "nodes": [
-                {
-                    "name": "n",
-                    "node_group": "f1-4xlarge",
-                    "labels": LABELS,
-                    "allocatable": {"xilinx/aws-vu9p-f1": 2},
-                    **node,
-                }
-            ],
+            "nodes": [managed_node("n", {"xilinx/aws-vu9p-f1": 2}, **node)],
             "pods": [pod("a", requests={"xilinx/aws-vu9p-f1": 2})],
         },
         "t.yaml",
