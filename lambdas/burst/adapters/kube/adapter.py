@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 
 from burst.adapters.kube import drain as drain_mod
-from burst.adapters.kube import nodes, observe, tell, tokens
+from burst.adapters.kube import nodes, observe, tell, tokens, watch
 from burst.adapters.kube.client import Kube
 from burst.core.model import Pod, Taint
 from burst.ports.cluster import BootstrapToken, ClusterView, DrainResult, TokenInfo
@@ -43,7 +43,10 @@ class KubeCluster:
         return observe.pods_on_node(self.kube, node, self.boards)
 
     def wait_for_pending(self, since: str, timeout: float) -> bool:
-        return observe.wait_for_pending(self.kube, self.boards, since, timeout)
+        """Whether an FPGA pod was added or changed in pending after `since` (or `since` is
+        too old to watch from: the caller observes anew either way) within `timeout` seconds.
+        Lets a scaler invocation react within seconds instead of at the next tick."""
+        return watch.next_pending_change(self.kube, self.boards, since, timeout) is not None
 
     def bootstrap_tokens(self) -> tuple[TokenInfo, ...]:
         return tokens.our_tokens(self.kube)

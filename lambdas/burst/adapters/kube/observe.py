@@ -7,7 +7,6 @@ ClusterUnreachableError, KubeThrottledError, KubeForbiddenError or KubeApiError.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -157,24 +156,3 @@ def observe(
         pods=pending + tuple(p for name in sorted(bound) for p in bound[name]),
         pending_version=version,
     )
-
-
-def wait_for_pending(kube: Kube, boards: Collection[str], since: str, timeout: float) -> bool:
-    """Watch pending pods from resourceVersion `since` until an FPGA pod is added or changed
-    (True) or `timeout` seconds pass (False).
-
-    True as well if `since` is too old to watch from (410 Gone): the caller observes anew
-    either way. Lets a scaler invocation react within seconds instead of at the next tick.
-    """
-    events = kube.watch(
-        "watch pending pods", kube.core.list_pod_for_all_namespaces, timeout,
-        field_selector=PENDING, resource_version=since,
-    )
-    with contextlib.closing(events):
-        for event in events:
-            kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "ERROR":
-                return True
-            if kind in ("ADDED", "MODIFIED") and convert.is_fpga_pod(obj, boards):
-                return True
-    return False

@@ -1,8 +1,9 @@
 """Watching pending FPGA pods, for the scaler's watch mode.
 
-observe.wait_for_pending says *whether* something changed; batching needs to know *up to
-where*, so that the next, short watch ("anything more within a second?") starts after the
-change already seen instead of seeing it again. Read-only; raises what Kube.watch raises.
+KubeCluster.wait_for_pending asks *whether* something changed (a change is there); batching
+needs to know *up to where*, so that the next, short watch ("anything more within a second?")
+starts after the change already seen instead of seeing it again. Read-only; raises what
+Kube.watch raises.
 """
 
 from __future__ import annotations
