@@ -13,13 +13,14 @@ in some node group (the pools that could serve it), in boards.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from burst.core.errors import DemandError
 from burst.core.model import BoardResource, Pod, Snapshot
+from burst.core.scaledown import record
 from burst.core.scaleup.capacity import group_boards
 from burst.core.scaleup.fit import alternatives, placement_problem
 
@@ -108,28 +109,23 @@ def _pools(pod: Pod, snapshot: Snapshot) -> dict[BoardResource, int]:
 
 def to_data(arrivals: Arrivals) -> str:
     """Compact JSON for the status ConfigMap."""
-    return json.dumps(
-        {
-            "seenUntil": arrivals.seen_until.isoformat() if arrivals.seen_until else None,
-            "boards": {b: [[round(t), n] for t, n in e] for b, e in arrivals.boards.items()},
-        },
-        separators=(",", ":"),
-    )
+    return record.compact({
+        "seenUntil": arrivals.seen_until.isoformat() if arrivals.seen_until else None,
+        "boards": {b: [[round(t), n] for t, n in e] for b, e in arrivals.boards.items()},
+    })
 
 
 def from_data(text: str | None) -> Arrivals:
     """The record `to_data` wrote; an empty Arrivals if missing or unreadable."""
-    if not text:
-        return Arrivals()
-    try:
-        data = json.loads(text)
-        seen = data.get("seenUntil")
-        return Arrivals(
-            seen_until=datetime.fromisoformat(seen).astimezone(UTC) if seen else None,
-            boards={
-                str(b): tuple((float(t), int(n)) for t, n in entries)
-                for b, entries in data.get("boards", {}).items()
-            },
-        )
-    except (ValueError, TypeError, AttributeError):
-        return Arrivals()
+    return record.read(text, _arrivals, Arrivals)
+
+
+def _arrivals(data: Any) -> Arrivals:
+    seen = data.get("seenUntil")
+    return Arrivals(
+        seen_until=datetime.fromisoformat(seen).astimezone(UTC) if seen else None,
+        boards={
+            str(b): tuple((float(t), int(n)) for t, n in entries)
+            for b, entries in data.get("boards", {}).items()
+        },
+    )

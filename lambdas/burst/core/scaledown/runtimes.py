@@ -17,12 +17,13 @@ again from the pods running now.
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from burst.core.model import Pod, Snapshot
+from burst.core.scaledown import record
 
 # Ended runs kept: enough for a busy day's distribution, bounded so the ConfigMap stays
 # small (each is a few bytes of JSON).
@@ -166,22 +167,19 @@ def survival(runs: Runs, now: datetime) -> Survival:
 
 def to_data(runs: Runs) -> str:
     """Compact JSON for the status ConfigMap."""
-    return json.dumps(
+    return record.compact(
         {"running": {k: [round(s), round(t)] for k, (s, t) in sorted(runs.running.items())},
          "ended": [round(r) for r in runs.ended]},
-        separators=(",", ":"),
     )
 
 
 def from_data(text: str | None) -> Runs:
     """The record `to_data` wrote; an empty Runs if missing or unreadable."""
-    if not text:
-        return Runs()
-    try:
-        data = json.loads(text)
-        return Runs(
-            {str(k): (float(s), float(t)) for k, (s, t) in data.get("running", {}).items()},
-            tuple(float(r) for r in data.get("ended", ()))[-MAX_ENDED:],
-        )
-    except (ValueError, TypeError, AttributeError):
-        return Runs()
+    return record.read(text, _runs, Runs)
+
+
+def _runs(data: Any) -> Runs:
+    return Runs(
+        {str(k): (float(s), float(t)) for k, (s, t) in data.get("running", {}).items()},
+        tuple(float(r) for r in data.get("ended", ()))[-MAX_ENDED:],
+    )
