@@ -49,20 +49,11 @@ REMOVE = (
     "botocore",
     "s3transfer",
 )
-# Distributions whose metadata goes with the removed packages.
-REMOVE_DIST_INFO = (
-    "aiohttp",
-    "aiohappyeyeballs",
-    "aiosignal",
-    "attrs",
-    "frozenlist",
-    "multidict",
-    "propcache",
-    "yarl",
-    "boto3",
-    "botocore",
-    "s3transfer",
-)
+# Distributions whose metadata goes with the removed packages: each removed top-level
+# entry but the console scripts, kubernetes' aio subpackage (the kubernetes distribution
+# stays) and `attr` (a package of the attrs distribution).
+_NOT_DISTRIBUTIONS = ("bin", "kubernetes/aio", "attr")
+REMOVE_DIST_INFO = tuple(name for name in REMOVE if name not in _NOT_DISTRIBUTIONS)
 # Files never read at run time: bytecode (the runtime compiles into /tmp if it must; pip
 # ran with --no-compile), tests shipped inside packages, type stubs, install records.
 REMOVE_GLOBS = ("**/__pycache__", "**/tests", "**/*_test.py", "**/*.pyi", "*.dist-info/RECORD")
