@@ -18,7 +18,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from burst.core.errors import ConfigError
-from stacks.config import CONTEXT_KEY, DeployConfig, load
+from burst.tools.deploy.config import CONTEXT_KEY, DeployConfig, load
 from stacks.region import region_stacks
 from stacks.stack import FpgaBurstStack
 

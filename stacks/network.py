@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from stacks.config import Subnet
+from burst.tools.deploy.groups import Subnet
 from stacks.nag import acknowledge
 
 

@@ -19,7 +19,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from burst.core.regions import partition
-from stacks.config import DeployConfig
+from burst.tools.deploy.config import DeployConfig
 from stacks.controller.triggers import forward_instance_notices, forward_lifecycle_actions
 from stacks.network import import_network
 from stacks.nodegroup.fleet import region_fleet

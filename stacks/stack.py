@@ -8,7 +8,7 @@ from __future__ import annotations
 from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
-from stacks.config import DeployConfig
+from burst.tools.deploy.config import DeployConfig
 from stacks.controller.construct import Controller
 from stacks.controller.monitoring import Monitoring
 from stacks.network import import_network

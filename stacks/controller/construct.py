@@ -3,7 +3,8 @@
 scaler (1-minute schedule), lifecycle (ASG lifecycle-action events of the managed groups;
 Spot interruption, rebalance and AWS Health scheduled-change notices)
 and tokens (15-minute schedule) share one code asset (`lambdas/`), one dependency layer and
-one environment, built in `environment()`: the only place the functions' settings are named.
+one environment, built by burst.tools.deploy.functions.environment: the only place the
+functions' settings are named.
 Each concern has its module: the function table (functions.py), what each may touch
 (grants.py), what wakes them (triggers.py); `Controller` wires them together.
 """
@@ -20,9 +21,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from burst.core.names import METRICS_NAMESPACE, SERVICE
+from burst.tools.deploy.config import DeployConfig
+from burst.tools.deploy.functions import environment
 from stacks import checkov
-from stacks.config import DeployConfig
 from stacks.controller.functions import LIFECYCLE, TOKENS, Shared, build_function, specs
 from stacks.controller.grants import Permissions, grant
 from stacks.controller.layer import dependency_layer
@@ -35,23 +36,6 @@ LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 ASSET_EXCLUDE = (
     "*.egg-info", "**/__pycache__", "**/*.pyc", "**/.*", "burst/tools", "burst/tools/**",
 )
-
-
-def environment(config: DeployConfig, *, join_key_arn: str, function: str) -> dict[str, str]:
-    """Every setting `function` receives. Handlers read these names and nothing else."""
-    return {
-        "FPGA_BURST_CLUSTER_NAME": config.cluster_name,
-        "FPGA_BURST_API_ENDPOINT": config.api_endpoint,
-        "FPGA_BURST_CONTROLLER_ENDPOINT": config.controller_endpoint,
-        # Its own credentials: its own ServiceAccount (manifests/rbac.yaml).
-        "FPGA_BURST_CREDENTIALS_SECRET_ARN": config.credentials_secret_arns[function],
-        "FPGA_BURST_JOIN_PARAMETER": config.join_parameter_name,
-        "FPGA_BURST_JOIN_KEY_ID": join_key_arn,
-        "FPGA_BURST_CONFIG": config.runtime_json(),
-        "POWERTOOLS_SERVICE_NAME": SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-    }
 
 
 class Controller(Construct):

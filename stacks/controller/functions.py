@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -18,15 +19,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from burst.core.policy import SCALER_PERIOD
+from burst.tools.deploy import functions as deploy
 from stacks import checkov
 from stacks.checkov import FUNCTION_SKIPS, LOG_GROUP_SKIP
 from stacks.controller.grants import Grant, Permissions
 from stacks.nag import acknowledge
-
-# Every function's memory (and so its CPU share): the Kubernetes client and Powertools
-# import faster with more CPU. Idle cost is this times the seconds run (README, "Watch or poll").
-MEMORY_MB = 512
 
 
 @dataclass(frozen=True)
@@ -47,27 +44,20 @@ class FunctionSpec:
     unreserved_why: str = ""
 
 
-# The scaler's timeout by deployment `scaler.mode` (stacks/config.py SCALER_MODES). An
-# invocation ends before the next tick is due, measured from its tick's time
-# (burst.loop.watch.must_end), so the timeout is a backstop, never the plan: had it to end a
-# watch, every tick would start a little later than the last, each throttled tick waiting in
-# Lambda's async queue (retried after 1 s, then at doubling intervals up to 5 min) until one
-# passes max_event_age and is dropped to the failure queue. ("How Lambda handles errors and
-# retries with asynchronous invocation", Lambda developer guide; benchmarks/scaler_minute.py)
-# watch: the period, which an invocation started at or after its tick cannot reach before
-# the next tick is due. poll: one reconcile; room for a call that hits the client's timeouts
-# and still done before the next tick, if its own was delivered up to 20 s late.
-SCALER_TIMEOUTS = {"watch": Duration.seconds(SCALER_PERIOD.total_seconds()),
-                   "poll": Duration.seconds(40)}
+def _duration(span: timedelta) -> Duration:
+    return Duration.seconds(span.total_seconds())
+
+
+# The scaler's timeout by deployment `scaler.mode` (why: burst.tools.deploy.functions).
+SCALER_TIMEOUTS = {mode: _duration(t) for mode, t in deploy.SCALER_TIMEOUTS.items()}
 SCALER = FunctionSpec(
     "scaler",
     "burst.handlers.scaler.handler",
-    SCALER_TIMEOUTS["watch"],  # specs(mode) sets the deployment's
+    _duration(deploy.TIMEOUTS["scaler"]),  # specs(mode) sets the deployment's
     "fpga-burst: scale FPGA node groups up for pending pods, remove unneeded nodes",
-    # A tick that cannot run now is worthless a minute later: the next one reconciles.
     # Throttled ticks are retried within max_event_age whatever retry_attempts says.
     retry_attempts=0,
-    max_event_age=Duration.seconds(60),
+    max_event_age=_duration(deploy.SCALER_MAX_EVENT_AGE),
     may=(
         Permissions.describe_groups,
         Permissions.complete_lifecycle_actions,
@@ -80,7 +70,7 @@ SCALER = FunctionSpec(
 LIFECYCLE = FunctionSpec(
     "lifecycle",
     "burst.handlers.lifecycle.handler",
-    Duration.minutes(5),
+    _duration(deploy.TIMEOUTS["lifecycle"]),
     "fpga-burst: complete ASG launch/terminate lifecycle actions (join check, drain)",
     # Retrying is safe (level-triggered) and worth it within the hooks' timeouts.
     retry_attempts=2,
@@ -99,7 +89,7 @@ LIFECYCLE = FunctionSpec(
 TOKENS = FunctionSpec(
     "tokens",
     "burst.handlers.tokens.handler",
-    Duration.seconds(60),
+    _duration(deploy.TIMEOUTS["tokens"]),
     "fpga-burst: rotate the kubeadm bootstrap token and publish the join data",
     retry_attempts=0,
     max_event_age=Duration.minutes(5),
@@ -170,7 +160,7 @@ def build_function(scope: Construct, spec: FunctionSpec, shared: Shared) -> lamb
         handler=spec.handler,
         code=shared.code,
         layers=[shared.layer],
-        memory_size=MEMORY_MB,
+        memory_size=deploy.MEMORY_MB,
         timeout=spec.timeout,
         environment=shared.environment[spec.name],
         role=role,

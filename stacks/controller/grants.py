@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from burst.core.asgtags import cluster_tag
-from stacks.config import secret_resources
+from burst.tools.deploy.config import secret_resources
 from stacks.nag import acknowledge
 
 WILDCARD = "AwsSolutions-IAM5[Resource::*]"

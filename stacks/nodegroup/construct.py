@@ -21,18 +21,15 @@ from constructs import Construct
 from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.names import Hook
 from burst.core.spot import SPOT
-from stacks.config import (
+from burst.tools.deploy.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     TERMINATE_HOOK_TIMEOUT_SECONDS,
-    NodeGroupConfig,
     secret_resources,
 )
+from burst.tools.deploy.groups import NodeGroupConfig
+from burst.tools.deploy.tags import autoscaler_tags, node_labels
 from stacks.nag import acknowledge
 from stacks.nodegroup import user_data
-from stacks.nodegroup.tags import (  # no aws_cdk: `burst demo` uses it too
-    autoscaler_tags,
-    node_labels,
-)
 
 KUBELET_PORT = 10250
 
@@ -128,7 +125,7 @@ class NodeAccess(Construct):
             iam.PolicyStatement(
                 sid="ReadVpnSecret",
                 actions=["secretsmanager:GetSecretValue"],
-                # Full or partial, as the controller's grant (stacks.config.secret_resources)
+                # Full or partial, as the controller's grant (secret_resources)
                 resources=secret_resources(vpn_secret_arn),
             )
         )

@@ -8,7 +8,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.config import DeployConfig
+from burst.tools.deploy.config import DeployConfig
 from stacks.nodegroup.construct import NodeAccess, NodeGroup
 from stacks.nodegroup.image import NodeImage
 
@@ -41,7 +41,7 @@ def region_fleet(
     groups = config.groups_in(region)
     image_id = ""
     if any(not g.ami_id for g in groups):
-        assert config.node_image is not None  # stacks.config requires it then
+        assert config.node_image is not None  # the config requires it then
         image_id = NodeImage(scope, "NodeImage", settings=config.node_image,
                              subnet=subnets[groups[0].subnets[0].id],
                              security_group=access.security_group).image_id

@@ -23,7 +23,8 @@ from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.config import NODE_IMAGE_ROOT_DEVICE, NodeImageConfig
+from burst.tools.deploy.config import NodeImageConfig
+from burst.tools.deploy.groups import NODE_IMAGE_ROOT_DEVICE
 from stacks.nag import acknowledge
 
 IMAGE_DIR = Path(__file__).resolve().parents[2] / "image"

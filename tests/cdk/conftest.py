@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# `stacks` is a top-level package beside app.py, not installed: import it from the checkout.
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 # jsii warns on every process start about the Node.js version; it is noise in test output.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -18,8 +14,8 @@ import pytest  # noqa: E402
 from aws_cdk import App  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
-from stacks.config import DeployConfig, load  # noqa: E402
-from stacks.stack import FpgaBurstStack  # noqa: E402
+from burst.tools.deploy.config import DeployConfig, load  # noqa: E402
+from stacks.stack import FpgaBurstStack  # noqa: E402  (`stacks`: pyproject's pytest pythonpath)
 
 DEMO_CONFIG = REPO / "config" / "fpga-burst.yaml"
 

@@ -17,9 +17,9 @@ from burst.core.asgtags import RESOURCES_PREFIX
 from burst.core.errors import ConfigError
 from burst.core.model import Policy, Taint
 from burst.loop import config as runtime
-from stacks import config as stacks_config
-from stacks.config import load, parse
-from stacks.nodegroup.tags import autoscaler_tags
+from burst.tools.deploy import config as stacks_config
+from burst.tools.deploy.config import load, parse
+from burst.tools.deploy.tags import autoscaler_tags
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())

@@ -1,5 +1,6 @@
-"""What `cdk synth` accepts, the functions accept: a deployment config that stacks.config
-takes yields an environment every function's loader takes, with the same policy.
+"""What `cdk synth` accepts, the functions accept: a deployment config that
+burst.tools.deploy.config takes yields an environment every function's loader takes, with
+the same policy.
 
 The configs come from the demo config with its policy, catalog and sizes redrawn from
 values that look plausible but are often wrong (a repeated expander, zero, negative, NaN,
@@ -22,8 +23,8 @@ from burst.core.errors import ConfigError
 from burst.core.scaleup.expanders import EXPANDERS
 from burst.handlers import runtime
 from burst.loop import config as runtime_config
-from stacks.config import parse
-from stacks.controller.construct import environment
+from burst.tools.deploy.config import parse
+from burst.tools.deploy.functions import environment
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())

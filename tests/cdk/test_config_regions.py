@@ -15,7 +15,7 @@ import yaml
 from burst.core.errors import ConfigError
 from burst.core.regions import DEFAULT_REGION_PENALTY
 from burst.loop import config as runtime
-from stacks.config import load, parse
+from burst.tools.deploy.config import load, parse
 
 REPO = Path(__file__).resolve().parents[2]
 MULTI = REPO / "examples" / "deploy-multi-region.yaml"

@@ -2,21 +2,17 @@
 or justified in stacks/controller/grants.py (CALLED_BY_AWS), and nothing there is stale.
 
 The full table, with what the end-to-end suites saw each function call under enforcement,
-is printed by benchmarks/iam_inventory.py.
+is printed by the integration suites when $FPGA_BURST_IAM_RECORD is set (README, "Action
+inventory").
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from aws_cdk.assertions import Template
+from iaminventory import called_in_code, inventory  # tests/integration: pytest's pythonpath
+from iampolicy import function_policies
 
 from stacks.controller.grants import CALLED_BY_AWS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from iaminventory import called_in_code, inventory
-from iampolicy import function_policies
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
           "AWS::URLSuffix": "amazonaws.com"}

@@ -64,14 +64,15 @@ def test_what_the_functions_import_is_all_there(site: Path) -> None:
     charset_normalizer); the Python code paths are what this checks.
     """
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
         "import kubernetes.client, kubernetes.config, kubernetes.watch, yaml;"
         "import aws_lambda_powertools, aws_lambda_powertools.metrics;"
         "from aws_lambda_powertools import Logger, Metrics"
     )
     result = subprocess.run(
-        # -B: no bytecode written into the cache the layer is copied from.
-        [sys.executable, "-I", "-S", "-B", "-c", code, str(site)],
+        # The layer is the only path: no site-packages (-S), no user site (-s), not the
+        # working directory (-P); -B: no bytecode written into the cache it is copied from.
+        [sys.executable, "-S", "-s", "-P", "-B", "-c", code],
+        env={"PYTHONPATH": str(site)},
         capture_output=True,
         text=True,
         check=False,

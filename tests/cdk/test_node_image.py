@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 from aws_cdk.assertions import Template
 
-from stacks.config import NODE_IMAGE_ROOT_DEVICE, DeployConfig
+from burst.tools.deploy.config import DeployConfig
+from burst.tools.deploy.groups import NODE_IMAGE_ROOT_DEVICE
 
 
 def one(template: Template, kind: str) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from conftest import cdk_app
 from test_checks import synth
 
 from app import build
-from stacks.config import DeployConfig, load, secret_resources
+from burst.tools.deploy.config import DeployConfig, load, secret_resources
 from stacks.region import RegionStack
 from stacks.stack import FpgaBurstStack
 

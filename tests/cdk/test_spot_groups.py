@@ -18,10 +18,11 @@ from aws_cdk.assertions import Template
 from burst.core.asgtags import LABEL_PREFIX
 from burst.core.errors import ConfigError
 from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT_PRICE_LIVE_TAG, SPOT_PRICE_TAG
-from stacks.config import NodeGroupConfig, parse
+from burst.tools.deploy.config import parse
+from burst.tools.deploy.groups import NodeGroupConfig
+from burst.tools.deploy.tags import autoscaler_tags
 from stacks.nodegroup import user_data
 from stacks.nodegroup.construct import NodeAccess, NodeGroup
-from stacks.nodegroup.tags import autoscaler_tags
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())

@@ -18,7 +18,7 @@ from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.names import METRICS_NAMESPACE, SERVICE, Hook, Metric
 from burst.core.notices.kinds import NOTICES
 from burst.core.policy import SCALER_PERIOD
-from stacks.config import (
+from burst.tools.deploy.config import (
     LAUNCH_HOOK_TIMEOUT_SECONDS,
     SCALER_MODES,
     TERMINATE_HOOK_TIMEOUT_SECONDS,

@@ -1,8 +1,9 @@
 """A real kube-apiserver + etcd for the whole run, and the controller's restricted identity.
 
-The control plane's binaries come from $FPGA_BURST_CONTROLPLANE_BIN or, if unset, from
-tools/controlplane/build.sh. If neither works, every test that needs the cluster errors
-with the build's output: a missing control plane is a failure, never a skip.
+The control plane is the harness's (burst.tools.harness.controlplane), from the binaries in
+$FPGA_BURST_CONTROLPLANE_BIN (`make integration` sets it from tools/controlplane/build.sh).
+Without them every test that needs the cluster errors with why: a missing control plane is
+a failure, never a skip.
 """
 
 from __future__ import annotations
@@ -10,22 +11,20 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
+import iamenforce
+import iaminventory
+import policies
 import pytest
 
-from burst.adapters.kube import client, credentials
+from burst.adapters.kube import client
 from burst.adapters.kube.client import Kube, Timeouts
 from burst.core.errors import KubeNotFoundError
 from burst.ports.aws import ClusterCredentials
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "tools" / "controlplane"))
-import devcluster
-import iamenforce
-import policies
+from burst.tools.harness import controlplane, moto, objects, stage
+from stacks.controller.grants import CALLED_BY_AWS
 
 # Every function's AWS call from here on is checked against its synthesized policy.
 iamenforce.install()
@@ -51,16 +50,25 @@ def iam_enforced() -> Iterator[iamenforce.Enforcer]:
     assert not denied, "AccessDenied under the synthesized IAM policies:\n" + "\n".join(denied)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The checked calls, for benchmarks/iam_inventory.py, if $FPGA_BURST_IAM_RECORD says where."""
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """If $FPGA_BURST_IAM_RECORD names a file: the checked calls are written there, and the
+    action inventory (iaminventory.report) printed: what each function may do, what our
+    code calls, what the suites saw each function call."""
     record = os.environ.get(iamenforce.RECORD_ENV)
-    if record:
-        iamenforce.ENFORCER.write_record(Path(record))
+    if not record:
+        return
+    iamenforce.ENFORCER.write_record(Path(record))
+    policies, _ = iamenforce.synthesized()
+    terminalreporter.write_sep("=", "IAM action inventory")
+    terminalreporter.write_line(iaminventory.report(
+        policies, iaminventory.read_record(Path(record)), CALLED_BY_AWS))
 
 
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.ControlPlane]:
-    cp = devcluster.start(tmp_path_factory.mktemp("controlplane"))
+def control_plane(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[controlplane.ControlPlane]:
+    cp = controlplane.start(tmp_path_factory.mktemp("controlplane"))
     try:
         yield cp
     finally:
@@ -68,7 +76,15 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devclust
 
 
 @pytest.fixture(scope="session")
-def admin(control_plane: devcluster.ControlPlane) -> Iterator[Kube]:
+def moto_endpoint() -> Iterator[str]:
+    """One moto_server (in this process) for the run; a test resets it before use
+    (POST /moto-api/reset)."""
+    with moto.moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def admin(control_plane: controlplane.ControlPlane) -> Iterator[Kube]:
     """system:masters: sets up what the tests need; never the identity under test."""
     with client.from_kubeconfig(control_plane.admin_kubeconfig) as kube:
         yield kube
@@ -76,13 +92,11 @@ def admin(control_plane: devcluster.ControlPlane) -> Iterator[Kube]:
 
 @pytest.fixture(scope="session")
 def identities(
-    admin: Kube, control_plane: devcluster.ControlPlane
+    admin: Kube, control_plane: controlplane.ControlPlane
 ) -> dict[str, ClusterCredentials]:
     """What `burst credentials` stores: RBAC applied, a TokenRequest token per function's
     ServiceAccount. Returns once the admission policies are enforced (policies.wait)."""
-    issued = credentials.provision(
-        admin, credentials.DEFAULT_RBAC, timedelta(hours=2), str(control_plane.admin_kubeconfig)
-    )
+    issued = stage.identities(admin, control_plane.admin_kubeconfig)
     with client.from_credentials(issued["scaler"]) as scaler:
         policies.wait_until_enforced(admin, scaler)
     return issued
@@ -122,12 +136,7 @@ def unique(prefix: str) -> str:
 @pytest.fixture
 def namespace(admin: Kube) -> str:
     """A fresh namespace per test (with its default ServiceAccount, as no controller runs)."""
-    name = unique("t")
-    admin.call("create namespace", admin.core.create_namespace,
-               {"metadata": {"name": name}})
-    admin.call("create sa", admin.core.create_namespaced_service_account, name,
-               {"metadata": {"name": "default"}})
-    return name
+    return objects.namespace(admin, unique("t"))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ iampolicy.evaluate; a denied call gets AccessDenied back, as from AWS, and is ke
 `ENFORCER.denied` — the suites' autouse fixture fails the test with it, whatever the
 handler did with the error. Clients with other keys (the tests' own view of moto) pass
 unchecked. Every checked request is kept in `ENFORCER.calls` for the action inventory
-(benchmarks/iam_inventory.py).
+(iaminventory.report, at the end of the suites' run).
 
 Why not moto's own enforcement (INITIAL_NO_AUTH_ACTION_COUNT): moto 5.2.1 authorizes
 every non-S3 request against Resource `*` and compares Condition blocks only for
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,15 +67,13 @@ def session_keys(function: str) -> dict[str, str]:
 @cache
 def synthesized() -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """(function -> statements, logical ID -> resource type) of the test world's app."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import tempfile
 
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
-    from stacks.config import load
+    from burst.tools.deploy.config import load
     from stacks.stack import FpgaBurstStack
 
     context = json.loads((REPO / "cdk.json").read_text())["context"]

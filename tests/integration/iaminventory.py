@@ -86,3 +86,24 @@ def read_record(path: Path | None) -> list[dict[str, Any]]:
     if path is None or not path.exists():
         return []
     return list(json.loads(path.read_text()))
+
+
+def report(policies: Mapping[str, Iterable[Mapping[str, Any]]],
+           record: Iterable[Mapping[str, Any]], justified: Mapping[str, str]) -> str:
+    """The table, and what it adds up to: the actions allowed and why, what the suites saw,
+    what they denied, and what the code calls that the suites never reached."""
+    record = list(record)
+    rows = inventory(policies, record, justified)
+    allowed = [r for r in rows if r.allowed_to]
+    called = [r for r in allowed if r.in_code]
+    unseen = [r for r in called if not set(r.allowed_to) & set(r.seen)]
+    denied = sorted({(c["function"], c["action"]) for c in record if not c["allowed"]})
+    return "\n".join([
+        table(rows), "",
+        f"{len(allowed)} actions allowed to a function: {len(called)} called by our code, "
+        f"{len(allowed) - len(called)} called by AWS with the role (justified in grants.py)",
+        f"{len(record)} distinct (function, call, action) seen in the suites; "
+        f"denied: {denied or 'none'}",
+        "allowed and called in code, but not reached by the suites: "
+        + (", ".join(r.action for r in unseen) or "none"),
+    ])

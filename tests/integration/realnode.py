@@ -35,9 +35,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
-# `stacks` (the bootstrap script, the node groups' labels) lives in the checkout, not installed.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 IMAGE_UNITS = ROOT / "image" / "node" / "units"
 NODE_BUILD = ROOT / "tools" / "node" / "build.sh"
 PLUGIN_BUILD = ROOT / "image" / "device-plugin" / "build.sh"

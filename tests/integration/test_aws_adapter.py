@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +36,8 @@ from burst.core.model import Taint
 from burst.loop import config as config_mod
 from burst.loop import observe
 from burst.ports.aws import ClusterCredentials, JoinData, LifecycleResult
+from burst.tools.harness import moto as harness_moto  # `moto` is this module's fixture
+from burst.tools.harness.net import free_port
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
@@ -482,13 +480,6 @@ def test_client_errors_are_translated_by_class_so_the_shell_can_decide_retry_or_
     assert isinstance(caught.value.__cause__, Exception)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_an_unreachable_endpoint_becomes_a_transient_aws_unavailable_error() -> None:
     # Nothing listens on a port just freed: the connection is refused at once.
     settings = AwsSettings(region=REGION, endpoint_url=f"http://127.0.0.1:{free_port()}",
@@ -712,31 +703,9 @@ def test_writing_credentials_to_a_missing_secret_says_to_create_it(moto: boto3.S
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("moto_server did not listen within 30 s")
+    # Its own process: this module's mock_aws() resets the in-process backends.
+    with harness_moto.moto_server(own_process=True) as endpoint:
+        yield endpoint
 
 
 def test_the_adapter_works_end_to_end_against_a_moto_server_subprocess(moto_server: str) -> None:

@@ -7,20 +7,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import devcluster
 import pytest
 
 from burst.adapters.kube import client
 from burst.adapters.kube.client import Kube
 from burst.core.catalog import F2_BOARD
 from burst.tools.demo import cluster
+from burst.tools.harness import controlplane
 
 LABELS = {"inaccel/fpga": "enabled"}
 
 
 @pytest.fixture(scope="module")
 def packing_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    cp = devcluster.start(tmp_path_factory.mktemp("bin-packing"), bin_packing=(F2_BOARD,))
+    cp = controlplane.start(tmp_path_factory.mktemp("bin-packing"), bin_packing=(F2_BOARD,))
     try:
         with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
             cluster.prepare(admin)

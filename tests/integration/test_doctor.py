@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import objects
 import pytest
 import requests
 import scaler_env
 from conftest import unique
 
-from burst.adapters.kube import credentials
+from burst.adapters.kube import identity
 from burst.adapters.kube.client import Kube
 from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.errors import KubeNotFoundError
@@ -34,23 +33,22 @@ from burst.loop import config as config_mod
 from burst.loop import doctor
 from burst.loop.doctor import Check, Status
 from burst.ports.aws import ClusterCredentials
-from burst.tools import cli
+from burst.tools import cli, credentials
 from burst.tools import doctor as doctor_cmd
+from burst.tools.harness import objects, pki
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.events import scheduled_event
+from burst.tools.harness.moto import CLUSTER, SECRET, MotoView, own_keys, session
+from burst.tools.harness.net import free_port
 
 JOIN = "/fpga-burst/onprem/join"
 GROUP = "onprem-doctor-f2-6xlarge"  # as the stack names it: <cluster>-<group>
 F2 = "xilinx/aws-vu47p-f2"
 ACCESS = doctor.required_access(
     credentials.load_manifests(credentials.DEFAULT_RBAC), str(credentials.DEFAULT_RBAC),
-    credentials.account("scaler"))
+    identity.account("scaler"))
 TRANSITIONS = {Hook.LAUNCH: "autoscaling:EC2_INSTANCE_LAUNCHING",
                Hook.TERMINATE: "autoscaling:EC2_INSTANCE_TERMINATING"}
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with scaler_env.moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +63,8 @@ class World:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self.aws = scaler_env.Aws(endpoint)
-        self.ssm = scaler_env.session().client("ssm", endpoint_url=endpoint)
+        self.aws = MotoView(endpoint)
+        self.ssm = session().client("ssm", endpoint_url=endpoint)
 
     def build(self, creds: ClusterCredentials, *, hooks: tuple[str, ...] = tuple(Hook),
               group: bool = True, join: bool = True) -> None:
@@ -84,7 +82,7 @@ class World:
         cfg = config_mod.load(
             {**scaler_env.environment(self.endpoint), "FPGA_BURST_JOIN_PARAMETER": JOIN})
         # `burst doctor` runs with the operator's credentials, not a function's
-        with scaler_env.operator_credentials():
+        with own_keys():
             report = doctor_cmd.check(cfg, None, ACCESS, now)
         assert [c.name for c in report.checks] == list(doctor.CHECKS)
         return {c.name: c for c in report.checks}
@@ -130,27 +128,10 @@ def test_a_correct_deployment_passes_every_check(
     assert "inaccel/fpga=enabled" in group
 
 
-def _self_signed_ca() -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not-the-cluster-ca")])
-    now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 def test_a_ca_that_does_not_verify_the_server_is_named(
     world: World, good_credentials: ClusterCredentials,
 ) -> None:
-    world.build(replace(good_credentials, ca=_self_signed_ca()))
+    world.build(replace(good_credentials, ca=pki.ca().cert_pem().decode()))
     check = assert_only_failure(world.check(), doctor.API_SERVER,
                                 "CA does not verify", "burst credentials")
     assert "CERTIFICATE_VERIFY_FAILED" in check.detail or "certificate" in check.detail
@@ -159,7 +140,7 @@ def test_a_ca_that_does_not_verify_the_server_is_named(
 def test_an_unreachable_api_server_is_named_and_the_cluster_checks_skipped(
     world: World, good_credentials: ClusterCredentials,
 ) -> None:
-    closed = f"https://127.0.0.1:{scaler_env.free_port()}"
+    closed = f"https://127.0.0.1:{free_port()}"
     world.build(replace(good_credentials, endpoint=closed))
     checks = world.check()
     assert_only_failure(checks, doctor.API_SERVER, "cannot be reached", "route")
@@ -205,7 +186,7 @@ def half_bound(admin: Kube, good_credentials: ClusterCredentials) -> Iterator[Cl
     """A ServiceAccount with the ClusterRole bound but not kube-system's Role: the
     manifest applied without its RoleBinding."""
     name = unique("doctor-sa")
-    ns = credentials.NAMESPACE
+    ns = identity.NAMESPACE
     admin.call("create sa", admin.core.create_namespaced_service_account, ns,
                {"metadata": {"name": name}})
     admin.call("bind", admin.rbac.create_cluster_role_binding, {
@@ -296,10 +277,10 @@ def test_a_node_advertising_an_unknown_board_is_named(
 
 
 def _deploy_config(tmp_path: Path, secret_arn: str, controller_endpoint: str) -> Path:
-    example = yaml_load(Path(credentials.DEFAULT_RBAC).parents[1] / "config" / "fpga-burst.yaml")
-    example["cluster"].update(name=scaler_env.CLUSTER, controller_endpoint=controller_endpoint,
+    example = yaml_load(Path(__file__).parents[2] / "config" / "fpga-burst.yaml")
+    example["cluster"].update(name=CLUSTER, controller_endpoint=controller_endpoint,
                               credentials_secret_arns={
-                                  f: secret_arn for f in credentials.FUNCTIONS})
+                                  f: secret_arn for f in identity.FUNCTIONS})
     example["join"] = {"parameter_name": JOIN}
     path = tmp_path / "my-cluster.yaml"
     path.write_text(json.dumps(example))  # JSON is YAML
@@ -315,9 +296,9 @@ def yaml_load(path: Path) -> dict[str, Any]:
 
 def _deploy_functions(world: World, path: Path, change: dict[str, str]) -> None:
     environment, _ = doctor_cmd.deployed_environment(path)
-    iam = scaler_env.session().client("iam", endpoint_url=world.endpoint)
+    iam = session().client("iam", endpoint_url=world.endpoint)
     role = iam.create_role(RoleName="fpga-burst", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam = scaler_env.session().client("lambda", endpoint_url=world.endpoint)
+    lam = session().client("lambda", endpoint_url=world.endpoint)
     for name in ("scaler", "lifecycle", "tokens"):
         env = {**environment, "FPGA_BURST_JOIN_KEY_ID": "arn:aws:kms:us-east-1:1:key/k",
                **(change if name == "scaler" else {})}
@@ -332,12 +313,12 @@ def test_the_cli_compares_the_config_with_the_deployed_functions(
     capsys: pytest.CaptureFixture[str], drift: bool,
 ) -> None:
     world.build(good_credentials)
-    secret = world.aws.secrets.describe_secret(SecretId=scaler_env.SECRET)["ARN"]
+    secret = world.aws.secrets.describe_secret(SecretId=SECRET)["ARN"]
     # The functions reach the test control plane: its address is the controller endpoint.
     path = _deploy_config(tmp_path, secret, urlsplit(good_credentials.endpoint).netloc)
     change = {"FPGA_BURST_API_ENDPOINT": "10.9.9.9:6443"} if drift else {}
     _deploy_functions(world, path, change)
-    with scaler_env.operator_credentials():  # the CLI runs as the operator
+    with own_keys():  # the CLI runs as the operator
         code = cli.main(["doctor", "--config", str(path), "--endpoint-url", world.endpoint])
     out = capsys.readouterr().out
     if not drift:
@@ -366,7 +347,7 @@ def test_the_scaler_answers_a_diagnose_request_from_inside_the_vpc(
     world.build(half_bound)
     rbac = credentials.load_manifests(credentials.DEFAULT_RBAC)
     answer = scaler.handler({"action": "diagnose", "rbac": rbac},
-                            scaler_env.LambdaContext(seconds=30))
+                            LambdaContext(seconds=30))
     json.dumps(answer)  # what Lambda returns must be JSON
     assert answer["outcome"] == "diagnosed" and answer["ok"] is False
     status = {c["name"]: c["status"] for c in answer["checks"]}
@@ -390,8 +371,8 @@ def test_the_scaler_names_why_it_cannot_read_its_credentials(
 ) -> None:
     if not aws_reachable:  # the functions' subnets without a NAT or endpoints
         monkeypatch.setenv("FPGA_BURST_AWS_ENDPOINT_URL",
-                           f"http://127.0.0.1:{scaler_env.free_port()}")
-    answer = scaler.handler({"action": "diagnose"}, scaler_env.LambdaContext(seconds=30))
+                           f"http://127.0.0.1:{free_port()}")
+    answer = scaler.handler({"action": "diagnose"}, LambdaContext(seconds=30))
     api = next(c for c in answer["checks"] if c["name"] == doctor.API_SERVER)
     assert api["status"] == "fail", api
     for word in words:
@@ -404,7 +385,7 @@ def test_every_tick_publishes_the_days_the_controllers_token_has_left(
     # GIVEN the 30-day token in the secret; WHEN the scaler ticks
     world.build(good_credentials)
     capfd.readouterr()
-    result = scaler.handler(scaler_env.scheduled_event(), scaler_env.LambdaContext(seconds=30))
+    result = scaler.handler(scheduled_event(), LambdaContext(seconds=30))
     # THEN it publishes the days left, from the token's own claim, for the alarm
     assert result["outcome"] == "ok", result
     left = scaler_env.emitted_metrics(capfd.readouterr().out)["CredentialsDaysLeft"]

@@ -19,18 +19,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import objects
 import pytest
 import requests
 import scaler_env
 import yaml
 from awsfakes import OperationStubber
-from objects import F1, U250
-from scaler_env import LambdaContext, emitted_metrics, scheduled_event
+from scaler_env import emitted_metrics
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
+from burst.core.asgtags import TAINT_PREFIX
 from burst.core.errors import ClusterUnreachableError, KubeNotFoundError
 from burst.core.scaledown import runtimes
 from burst.core.scaledown.runtimes import Runs
@@ -41,24 +40,24 @@ from burst.loop.config import WatchSettings
 from burst.loop.memory import RUNS_KEY
 from burst.ports.aws import ClusterCredentials
 from burst.ports.cluster import PendingWatcher
+from burst.tools.harness import objects
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.events import scheduled_event
+from burst.tools.harness.moto import SECRET, MotoView
+from burst.tools.harness.net import free_port
+from burst.tools.harness.objects import F1, U250
 
 XGB = "com.inaccel.xgboost.exact"
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    with scaler_env.moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture
 def aws(
     moto_endpoint: str, identities: dict[str, ClusterCredentials],
     monkeypatch: pytest.MonkeyPatch, iam_policies: object,
-) -> Iterator[scaler_env.Aws]:
+) -> Iterator[MotoView]:
     """A fresh moto, each function's credentials secret in it, and the scaler's environment."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
-    view = scaler_env.Aws(moto_endpoint)
+    view = MotoView(moto_endpoint)
     view.store_credentials(identities)
     for key, value in scaler_env.environment(moto_endpoint).items():
         monkeypatch.setenv(key, value)
@@ -76,12 +75,12 @@ def group_taint(test_id: str) -> dict[str, str]:
     return {"key": "fpga-burst-e2e", "value": test_id, "effect": "NoSchedule"}
 
 
-def make_group(aws: scaler_env.Aws, name: str, instance_type: str, test_id: str,
+def make_group(aws: MotoView, name: str, instance_type: str, test_id: str,
                desired: int = 0) -> None:
     aws.group(name, instance_type, {"fpga-burst-e2e": test_id}, desired=desired)
     aws.asg.create_or_update_tags(Tags=[{
         "ResourceId": name, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False,
-        "Key": f"{scaler_env.CA}node-template/taint/fpga-burst-e2e",
+        "Key": f"{TAINT_PREFIX}fpga-burst-e2e",
         "Value": f"{test_id}:NoSchedule",
     }])
 
@@ -153,7 +152,7 @@ def read_node(admin: Kube, name: str) -> Json:
 
 
 def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
+    aws: MotoView, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
 ) -> None:
     # GIVEN an on-prem node with one U250, running job 1
     onprem = f"{test_id}-onprem"
@@ -221,7 +220,7 @@ def test_the_seed_evaluation_from_pending_job_to_scale_up_run_and_scale_down(
 
 
 def test_with_the_api_server_down_a_tick_writes_nothing_to_aws_and_says_so_loudly(
-    aws: scaler_env.Aws, admin: Kube, control_plane: Any, test_id: str,
+    aws: MotoView, admin: Kube, control_plane: Any, test_id: str,
     admin_nodes: list[str], capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -268,7 +267,7 @@ def adapters_with_stub(*operations: str) -> tuple[config_mod.RuntimeConfig, runt
 
 
 def test_a_throttled_set_desired_capacity_is_a_typed_failure_and_a_metric_not_a_crash(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    aws: MotoView, admin: Kube, namespace: str, test_id: str,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
@@ -303,7 +302,7 @@ def failed_launch(group: str, minutes_ago: float) -> dict[str, Any]:
 
 
 def test_a_group_backed_off_after_insufficient_capacity_leaves_its_pods_to_another_group(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    aws: MotoView, admin: Kube, namespace: str, test_id: str,
 ) -> None:
     # GIVEN the cheaper group's last launch failed for lack of capacity a minute ago
     make_group(aws, "onprem-a-f1-4xlarge", "f1.4xlarge", test_id)
@@ -330,7 +329,7 @@ def test_a_group_backed_off_after_insufficient_capacity_leaves_its_pods_to_anoth
 
 
 def test_a_malformed_or_foreign_event_is_logged_as_an_error_and_nothing_happens(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    aws: MotoView, admin: Kube, namespace: str, test_id: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
@@ -359,7 +358,7 @@ class SignallingWatcher:
 
 
 def test_in_watch_mode_a_pod_created_after_the_first_pass_is_acted_on_in_the_same_invocation(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    aws: MotoView, admin: Kube, namespace: str, test_id: str,
 ) -> None:
     # GIVEN a scaler invocation that has reconciled once (nothing pending) and now watches
     make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
@@ -388,7 +387,7 @@ def test_in_watch_mode_a_pod_created_after_the_first_pass_is_acted_on_in_the_sam
 
 
 def test_a_tick_delivered_late_reconciles_once_and_leaves_the_rest_of_its_minute_alone(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    aws: MotoView, admin: Kube, namespace: str, test_id: str,
 ) -> None:
     # GIVEN watch mode, a pending pod, and a tick delivered 55 s after its time (it waited
     # in Lambda's async queue behind a slow invocation), with a whole minute of Lambda time
@@ -412,13 +411,13 @@ def test_a_tick_delivered_late_reconciles_once_and_leaves_the_rest_of_its_minute
 
 
 def test_the_functions_connect_to_the_controller_endpoint_not_the_secrets_server(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str,
+    aws: MotoView, admin: Kube, namespace: str, test_id: str,
     controller_credentials: ClusterCredentials, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a credentials secret whose endpoint the functions cannot reach (the admin
     # kubeconfig's server address, say a LAN name not routed to the Lambda subnets)
-    dead = f"https://127.0.0.1:{scaler_env.free_port()}"
-    aws.secrets.put_secret_value(SecretId=scaler_env.SECRET, SecretString=json.dumps(
+    dead = f"https://127.0.0.1:{free_port()}"
+    aws.secrets.put_secret_value(SecretId=SECRET, SecretString=json.dumps(
         {"endpoint": dead, "ca": controller_credentials.ca,
          "token": controller_credentials.token}))
     make_group(aws, "onprem-f1-4xlarge", "f1.4xlarge", test_id)
@@ -441,12 +440,12 @@ SYDNEY = "ap-southeast-2"  # F1 is offered there (burst/core/regions.py)
 
 
 def test_a_group_in_another_region_is_found_scaled_and_given_back_in_that_region(
-    aws: scaler_env.Aws, moto_endpoint: str, admin: Kube, namespace: str, test_id: str,
+    aws: MotoView, moto_endpoint: str, admin: Kube, namespace: str, test_id: str,
     admin_nodes: list[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN the deployment's groups live in the home region and in Sydney, and only the
     # Sydney group can take this test's pod (the home one is another test's)
-    sydney = scaler_env.Aws(moto_endpoint, region=SYDNEY)
+    sydney = MotoView(moto_endpoint, region=SYDNEY)
     make_group(sydney, "onprem-f1-4xlarge-syd", "f1.4xlarge", test_id)
     aws.group("onprem-f1-4xlarge-home", "f1.4xlarge", {"fpga-burst-e2e": f"{test_id}-other"})
     # (fixed scale-down, 0 s: other tests' arrivals in the shared status must not keep the
@@ -505,7 +504,7 @@ def learned_runs(admin: Kube) -> Iterator[None]:
 
 
 def test_a_pod_waits_for_a_board_its_neighbours_are_likely_to_free_and_is_told_why(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
+    aws: MotoView, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
     learned_runs: None,
 ) -> None:
     # GIVEN an on-prem node with two U250, both running jobs its kubelet took 100 s ago

@@ -1,7 +1,7 @@
 """Failover end to end: a Spot group's launch fails while the scaler watches, and the same
 invocation sends the pod to the on-demand group. Real kube-apiserver + etcd, moto_server;
-DescribeScalingActivities (moto always answers []) from awsfakes.ActivityFeed. The watch
-window runs on a fake clock: no pod changes, and each watch spends its timeout on it."""
+DescribeScalingActivities (moto always answers []) from the harness's ActivityFeed. The
+watch window runs on a fake clock: no pod changes, and each watch spends its timeout on it."""
 
 from __future__ import annotations
 
@@ -9,30 +9,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-import scaler_env
 import yaml
-from awsfakes import ActivityFeed, failed_launch
-from scaler_env import LambdaContext, scheduled_event
-from test_e2e_scaler import aws, make_group, moto_endpoint, pod_events, xgb_job  # noqa: F401
-from test_lifecycle_e2e import FakeClock
+from test_e2e_scaler import aws, make_group, pod_events, xgb_job  # noqa: F401
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.adapters.kube.client import Kube
 from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
+from burst.core.asgtags import LABEL_PREFIX
 from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT_PRICE_TAG
 from burst.handlers import runtime, scaler
 from burst.loop.config import WatchSettings
+from burst.tools.harness.clock import FakeClock
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.events import scheduled_event
+from burst.tools.harness.moto import ActivityFeed, MotoView, failed_launch
 
 NO_SPOT = ("There is no Spot capacity available that matches your request. "
            "Launching EC2 instance failed.")
 
 
-def spot_group(view: scaler_env.Aws, name: str, test_id: str, price: str) -> None:
+def spot_group(view: MotoView, name: str, test_id: str, price: str) -> None:
     make_group(view, name, "f1.4xlarge", test_id)
     view.asg.create_or_update_tags(Tags=[
         {"ResourceId": name, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False,
          "Key": k, "Value": v}
-        for k, v in ((f"{scaler_env.CA}node-template/label/{CAPACITY_TYPE_LABEL}", "spot"),
+        for k, v in ((f"{LABEL_PREFIX}{CAPACITY_TYPE_LABEL}", "spot"),
                      (SPOT_PRICE_TAG, price))])
 
 
@@ -54,7 +55,7 @@ class QuietWatcher:
 
 
 def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
-    aws: scaler_env.Aws, admin: Kube, namespace: str,  # noqa: F811
+    aws: MotoView, admin: Kube, namespace: str,  # noqa: F811
 ) -> None:
     # GIVEN a cheap Spot group and an on-demand group of the same size, and a pending pod
     test_id = namespace
@@ -66,7 +67,7 @@ def test_a_spot_launch_failure_sends_the_pod_to_on_demand_within_the_same_watch(
     client = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
     feed = ActivityFeed(client.client("autoscaling"))
     built = runtime.adapters(cfg, client)
-    clock = FakeClock()
+    clock = FakeClock.starting_now()
     raised_first: list[int] = []
 
     def spot_fails() -> None:

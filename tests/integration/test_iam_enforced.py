@@ -7,45 +7,38 @@ if enforcement were off, the denials below would not happen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import boto3
 import pytest
 import requests
-import scaler_env
 from awsfakes import LIFECYCLE_CALLS, OperationStubber
 from iamenforce import Enforcer, session_keys
 from iampolicy import evaluate
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
+from burst.core.asgtags import cluster_tag
 from burst.core.errors import AwsError
 from burst.ports.aws import LifecycleResult
+from burst.tools.harness.moto import CLUSTER, REGION, MotoView
 
 OWN = "onprem-f1-4xlarge"  # a group of the synthesized deployment (iam-deploy.yaml)
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with scaler_env.moto_server() as url:
-        yield url
-
-
 @pytest.fixture
-def view(endpoint: str, iam_policies: object) -> scaler_env.Aws:
-    requests.post(f"{endpoint}/moto-api/reset", timeout=10)
-    return scaler_env.Aws(endpoint)
+def view(moto_endpoint: str, iam_policies: object) -> MotoView:
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    return MotoView(moto_endpoint)
 
 
-def as_scaler(endpoint: str) -> Aws:
-    session = boto3.Session(**session_keys("scaler"), region_name=scaler_env.REGION)
-    return Aws(session, AwsSettings(region=scaler_env.REGION, endpoint_url=endpoint))
+def as_scaler(moto_endpoint: str) -> Aws:
+    session = boto3.Session(**session_keys("scaler"), region_name=REGION)
+    return Aws(session, AwsSettings(region=REGION, endpoint_url=moto_endpoint))
 
 
 def test_the_scaler_raises_its_own_group_and_is_denied_once_the_action_is_taken_away(
-    view: scaler_env.Aws, endpoint: str, iam_enforced: Enforcer,
+    view: MotoView, moto_endpoint: str, iam_enforced: Enforcer,
 ) -> None:
     view.group(OWN, "f1.4xlarge", {})
-    scaler = as_scaler(endpoint)
+    scaler = as_scaler(moto_endpoint)
     # WHEN the policy is as synthesized: allowed, and moto did it
     scaler.capacity.raise_desired_capacity(OWN, 1)
     assert view.desired(OWN) == 1
@@ -62,15 +55,15 @@ def test_the_scaler_raises_its_own_group_and_is_denied_once_the_action_is_taken_
 
 
 def test_the_cluster_tag_condition_and_the_group_name_are_enforced(
-    view: scaler_env.Aws, endpoint: str, iam_enforced: Enforcer,
+    view: MotoView, moto_endpoint: str, iam_enforced: Enforcer,
 ) -> None:
     # A group of the deployment whose cluster tag says another cluster owns it...
     view.group(OWN, "f1.4xlarge", {})
     view.asg.delete_tags(Tags=[{"ResourceId": OWN, "ResourceType": "auto-scaling-group",
-                                "Key": f"{scaler_env.CA}{scaler_env.CLUSTER}"}])
+                                "Key": cluster_tag(CLUSTER)}])
     # ... and a group tagged for this cluster but not in the deployment
     view.group("onprem-stranger", "f1.4xlarge", {})
-    scaler = as_scaler(endpoint)
+    scaler = as_scaler(moto_endpoint)
     for group in (OWN, "onprem-stranger"):
         with pytest.raises(AwsError) as denied:
             scaler.capacity.raise_desired_capacity(group, 1)
@@ -81,12 +74,12 @@ def test_the_cluster_tag_condition_and_the_group_name_are_enforced(
 
 
 def test_calls_a_stubber_answers_are_checked_too(
-    view: scaler_env.Aws, endpoint: str, iam_enforced: Enforcer,
+    view: MotoView, moto_endpoint: str, iam_enforced: Enforcer,
 ) -> None:
     # moto lacks CompleteLifecycleAction: the suites stub it, and it must not escape the check
     view.group("onprem-stranger", "f1.4xlarge", {})
-    session = boto3.Session(**session_keys("lifecycle"), region_name=scaler_env.REGION)
-    lifecycle = Aws(session, AwsSettings(region=scaler_env.REGION, endpoint_url=endpoint))
+    session = boto3.Session(**session_keys("lifecycle"), region_name=REGION)
+    lifecycle = Aws(session, AwsSettings(region=REGION, endpoint_url=moto_endpoint))
     with OperationStubber(lifecycle.client("autoscaling"), *LIFECYCLE_CALLS) as stub:
         stub.add_response("complete_lifecycle_action", {})
         with pytest.raises(AwsError) as denied:
@@ -99,10 +92,10 @@ def test_calls_a_stubber_answers_are_checked_too(
 
 
 def test_describe_calls_need_no_resource_and_other_keys_are_not_checked(
-    view: scaler_env.Aws, endpoint: str, iam_enforced: Enforcer,
+    view: MotoView, moto_endpoint: str, iam_enforced: Enforcer,
 ) -> None:
     view.group(OWN, "f1.4xlarge", {})
-    groups = as_scaler(endpoint).groups.discover_node_groups(scaler_env.CLUSTER)
+    groups = as_scaler(moto_endpoint).groups.discover_node_groups(CLUSTER)
     assert [g.name for g in groups] == [OWN]
     assert {c.request.action for c in iam_enforced.calls if c.function == "scaler"} >= {
         "autoscaling:DescribeAutoScalingGroups"}

@@ -19,17 +19,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import objects
 import pytest
-import scaler_env
-from objects import F1
-from scaler_env import EVENTS, LambdaContext
+from scaler_env import EVENTS, acting_as
 from test_e2e_scaler import (
     aws,
     burst_node,
     group_taint,
     make_group,
-    moto_endpoint,
     test_id,
     tick,
 )
@@ -42,8 +38,12 @@ from burst.core.names import EventReason
 from burst.core.notices.marks import INTERRUPTED, REBALANCING, SCHEDULED
 from burst.core.scaledown.unneeded import TO_BE_DELETED
 from burst.handlers import lifecycle, runtime
+from burst.tools.harness import objects
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.moto import MotoView
+from burst.tools.harness.objects import F1
 
-__all__ = ["aws", "moto_endpoint", "test_id"]  # fixtures shared with the scaler's e2e tests
+__all__ = ["aws", "test_id"]  # fixtures shared with the scaler's e2e tests
 
 
 def notice(name: str, *instances: str, start: datetime | None = None,
@@ -64,7 +64,7 @@ def notice(name: str, *instances: str, start: datetime | None = None,
 
 def invoke(event: dict[str, Any], seconds: float = 40.0) -> dict[str, Any]:
     """The lifecycle function, under its own IAM policy and Kubernetes identity."""
-    with scaler_env.acting_as("lifecycle"):
+    with acting_as("lifecycle"):
         return lifecycle.handler(event, LambdaContext(seconds=seconds,
                                                       function_name="lifecycle"))
 
@@ -106,7 +106,7 @@ def node_reasons(admin: Kube, name: str) -> list[str]:
 
 
 @pytest.fixture
-def spot(request: pytest.FixtureRequest, aws: scaler_env.Aws, admin: Kube, node_name: str,
+def spot(request: pytest.FixtureRequest, aws: MotoView, admin: Kube, node_name: str,
          test_id: str) -> tuple[str, str]:
     """A managed group of one instance whose Ready node advertises its two boards. The test
     that scales it up uses the group the IAM test deployment names (iam-deploy.yaml), so
@@ -122,7 +122,7 @@ def spot(request: pytest.FixtureRequest, aws: scaler_env.Aws, admin: Kube, node_
 @pytest.mark.parametrize("sample", ["spot-interruption-warning.json",
                                     "health-scheduled-change.json"])
 def test_an_interruption_cordons_and_evicts_at_once_and_never_breaks_a_pdb(
-    spot: tuple[str, str], aws: scaler_env.Aws, admin: Kube, node_name: str, namespace: str,
+    spot: tuple[str, str], aws: MotoView, admin: Kube, node_name: str, namespace: str,
     test_id: str, sample: str,
 ) -> None:
     group, instance = spot
@@ -232,7 +232,7 @@ class CordonThrottled(KubeCluster):
 
 
 def test_a_notice_naming_several_instances_handles_each_and_raises_an_error_after_the_rest(
-    aws: scaler_env.Aws, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
+    aws: MotoView, admin: Kube, namespace: str, test_id: str, admin_nodes: list[str],
 ) -> None:
     group = f"spot-{test_id[-8:]}"
     make_group(aws, group, "f1.4xlarge", test_id, desired=2)
@@ -266,7 +266,7 @@ def test_a_notice_naming_several_instances_handles_each_and_raises_an_error_afte
 
 
 def test_a_spot_warning_evicts_within_budgets_holds_the_unsafe_pod_and_deletes_nothing_early(
-    spot: tuple[str, str], aws: scaler_env.Aws, admin: Kube, node_name: str, namespace: str,
+    spot: tuple[str, str], aws: MotoView, admin: Kube, node_name: str, namespace: str,
 ) -> None:
     group, instance = spot
     # GIVEN a pod whose PodDisruptionBudget allows no disruption now, a pod annotated
@@ -323,7 +323,7 @@ def test_a_notice_for_a_gone_node_or_a_foreign_instance_is_ignored_and_says_why(
 
 
 def test_a_rebalance_asks_for_the_replacement_first_then_drains_once_its_boards_are_there(
-    spot: tuple[str, str], aws: scaler_env.Aws, admin: Kube, node_name: str, namespace: str,
+    spot: tuple[str, str], aws: MotoView, admin: Kube, node_name: str, namespace: str,
     test_id: str, admin_nodes: list[str],
 ) -> None:
     group, instance = spot

@@ -13,10 +13,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import objects
 import pytest
 from faultproxy import FaultProxy
-from objects import BOARDS, U250
 
 from burst.adapters.kube import client, drain, observe
 from burst.adapters.kube.client import Kube, Timeouts
@@ -27,6 +25,8 @@ from burst.core.errors import (
     TransientError,
 )
 from burst.ports.aws import ClusterCredentials
+from burst.tools.harness import objects, pki
+from burst.tools.harness.objects import BOARDS, U250
 
 
 @pytest.fixture
@@ -143,9 +143,7 @@ def test_a_token_the_api_server_does_not_accept_is_unauthorized(
 def test_a_server_certificate_not_signed_by_the_given_ca_is_refused_as_unreachable(
     control_plane: Any, controller_credentials: ClusterCredentials
 ) -> None:
-    import devcluster
-
-    other_ca = devcluster._ca().cert_pem().decode()
+    other_ca = pki.ca().cert_pem().decode()
     wrong = ClusterCredentials(controller_credentials.endpoint, other_ca,
                                controller_credentials.token)
     with client.from_credentials(wrong) as k, pytest.raises(ClusterUnreachableError):

@@ -14,16 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import objects
 import pytest
 
-from burst.adapters.kube import client, credentials, nodes, tokens
+from burst.adapters.kube import client, identity, nodes, tokens
 from burst.adapters.kube.client import Json, Kube
 from burst.adapters.kube.doctor import KubeProbe
 from burst.core.errors import KubeForbiddenError, KubeNotFoundError
 from burst.ports.aws import ClusterCredentials
 from burst.ports.doctor import Access
-from burst.tools import cli
+from burst.tools import cli, credentials
+from burst.tools.harness import objects
 
 
 def _whoami(kube: Kube) -> str:
@@ -52,7 +52,7 @@ def _may(kube: Kube, verb: str, resource: str, namespace: str = "", name: str = 
 
 def test_each_function_runs_as_its_own_service_account(as_function: dict[str, Kube]) -> None:
     assert {f: _whoami(k) for f, k in as_function.items()} == {
-        f: credentials.username(f) for f in credentials.FUNCTIONS}
+        f: identity.username(f) for f in identity.FUNCTIONS}
 
 
 SLOTS = [tokens.secret_name(t) for t in tokens.SLOTS]
@@ -61,7 +61,7 @@ SLOTS = [tokens.secret_name(t) for t in tokens.SLOTS]
 NOT_OURS = ["app-credentials", "bootstrap-token-abcdef", "clusterrole-aggregation-token", ""]
 
 
-@pytest.mark.parametrize("function", credentials.FUNCTIONS)
+@pytest.mark.parametrize("function", identity.FUNCTIONS)
 @pytest.mark.parametrize("namespace", ["kube-system", "default"])
 def test_no_function_may_read_list_watch_or_delete_a_secret_it_did_not_create(
     as_function: dict[str, Kube], function: str, namespace: str
@@ -206,7 +206,7 @@ REFUSED: dict[str, Callable[[Kube, str], Any]] = {
 }
 
 
-@pytest.mark.parametrize("function", credentials.FUNCTIONS)
+@pytest.mark.parametrize("function", identity.FUNCTIONS)
 @pytest.mark.parametrize("attempt", REFUSED.values(), ids=REFUSED.keys())
 def test_each_function_identity_is_refused_what_it_must_not_do(
     admin: Kube, as_function: dict[str, Kube], namespace: str,
@@ -232,7 +232,7 @@ def test_applying_the_rbac_again_updates_in_place_and_issues_a_working_token(
 
     for function, issued in again.items():
         with client.from_credentials(issued) as k:
-            assert _whoami(k) == credentials.username(function)
+            assert _whoami(k) == identity.username(function)
 
 
 def test_burst_credentials_prints_endpoint_ca_and_a_token_per_function(
@@ -244,14 +244,14 @@ def test_burst_credentials_prints_endpoint_ca_and_a_token_per_function(
     out, err = capsys.readouterr()
     assert code == 0, err
     by_function = json.loads(out)
-    assert set(by_function) == set(credentials.FUNCTIONS)
+    assert set(by_function) == set(identity.FUNCTIONS)
     assert "updated ClusterRole fpga-burst-nodes" in err
     for function, value in by_function.items():
         printed = ClusterCredentials.from_json(json.dumps(value))
         assert printed.endpoint == control_plane.endpoint
         assert printed.ca == control_plane.ca_pem.decode()
         with client.from_credentials(printed) as k:
-            assert _whoami(k) == credentials.username(function)
+            assert _whoami(k) == identity.username(function)
         assert printed.token not in err
 
 
@@ -289,10 +289,10 @@ def test_burst_credentials_with_a_secret_id_stores_them_and_prints_no_token(
 
     assert args.run(args) == 0
 
-    assert set(store.secrets) == {f"fpga-burst/cluster/{f}" for f in credentials.FUNCTIONS}
+    assert set(store.secrets) == {f"fpga-burst/cluster/{f}" for f in identity.FUNCTIONS}
     out, err = capsys.readouterr()
-    for function in credentials.FUNCTIONS:
+    for function in identity.FUNCTIONS:
         stored = store.secrets[f"fpga-burst/cluster/{function}"]
         assert stored.token not in out + err
         with client.from_credentials(stored) as k:
-            assert _whoami(k) == credentials.username(function)
+            assert _whoami(k) == identity.username(function)

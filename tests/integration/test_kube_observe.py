@@ -5,15 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 
-import objects
-from objects import BOARDS, F1, U250
-
 from burst.adapters.kube import observe
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Kube
 from burst.core.errors import KubeNotFoundError
 from burst.core.model import Pod, Taint, Toleration
 from burst.ports.cluster import BootstrapTokens, ClusterReader, NodeDrainer, NodeWriter, Teller
+from burst.tools.harness import objects
+from burst.tools.harness.objects import BOARDS, F1, U250
 
 
 def _ours(pods: tuple[Pod, ...], namespace: str) -> dict[str, Pod]:

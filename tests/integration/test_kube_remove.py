@@ -4,33 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import objects
 import pytest
-from objects import U250
 
 from burst.adapters.kube import drain, nodes
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Json, Kube
 from burst.core.errors import KubeNotFoundError
 from burst.core.model import SAFE_TO_EVICT, Taint
+from burst.tools.harness import objects
+from burst.tools.harness.clock import FakeClock
+from burst.tools.harness.objects import U250
 
 BURST = objects.BURST_PROVIDER_ID  # the controller may change only burst nodes
 TAINT = Taint("fpga-burst.io/removing", "true", "NoSchedule")
-
-
-class FakeClock:
-    """Time that passes only when the code under test sleeps: deadlines without waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _read(admin: Kube, name: str) -> Json:
@@ -109,7 +95,7 @@ def test_drain_evicts_ordinary_pods_skips_daemonset_and_mirror_pods_then_the_nod
     objects.pod(admin, namespace, "elsewhere", node=f"{node_name}-other")
     clock = FakeClock()
 
-    result = drain.drain(kube, node_name, deadline=60, clock=clock, sleep=clock.sleep)
+    result = drain.drain(kube, node_name, deadline=60, clock=clock.monotonic, sleep=clock.sleep)
 
     assert result.done
     assert sorted(result.evicted) == [f"{namespace}/job-a", f"{namespace}/job-b"]
@@ -163,7 +149,7 @@ def test_a_pod_marked_not_safe_to_evict_is_held_and_does_not_stop_the_others_evi
                 annotations={SAFE_TO_EVICT: "false"})
     objects.pod(admin, namespace, "ordinary", node=node_name)
 
-    result = drain.drain(kube, node_name, deadline=60, clock=FakeClock())
+    result = drain.drain(kube, node_name, deadline=60, clock=FakeClock().monotonic)
 
     assert result.evicted == (f"{namespace}/ordinary",)
     assert result.held == {f"{namespace}/precious": f"annotated {SAFE_TO_EVICT}=false"}
@@ -220,7 +206,7 @@ def test_a_cordon_two_of_fpga_bursts_reasons_hold_is_undone_only_when_both_are_g
         (True, [TAINT.key]), TAINT.key)
     assert nodes.cordon(kube, node_name, interrupted) is True
     # The interruption's drain cordons too; that adds no reason of its own to undo.
-    assert drain.drain(kube, node_name, deadline=60, clock=FakeClock()).empty
+    assert drain.drain(kube, node_name, deadline=60, clock=FakeClock().monotonic).empty
     assert nodes.uncordon(kube, node_name, TAINT.key) is True
     assert (_cordon(admin, node_name), _owners(admin, node_name)) == (
         (True, [interrupted.key]), interrupted.key)
@@ -268,7 +254,7 @@ def test_a_pdb_refusal_is_retried_with_backoff_and_reported_as_blocked_at_the_de
     _pdb(admin, namespace, "db")
     clock = FakeClock()
 
-    result = drain.drain(kube, node_name, deadline=30, clock=clock, sleep=clock.sleep,
+    result = drain.drain(kube, node_name, deadline=30, clock=clock.monotonic, sleep=clock.sleep,
                          backoff=drain.Backoff(initial=1, maximum=8))
 
     assert not result.done
@@ -287,7 +273,7 @@ def test_a_drain_blocked_by_a_pdb_finishes_once_the_budget_allows_it(
     _pdb(admin, namespace, "db")
     clock = FakeClock()
 
-    result = drain.drain(kube, node_name, deadline=30, clock=clock,
+    result = drain.drain(kube, node_name, deadline=30, clock=clock.monotonic,
                          sleep=_delete_pdb(admin, namespace, "db"))
 
     assert result.done and result.evicted == (f"{namespace}/guarded",)
@@ -307,7 +293,7 @@ def test_termination_grace_is_honoured_and_drain_continues_on_the_next_call(
     objects.pod(admin, namespace, "slow", node=node_name, grace=30)
     clock = FakeClock()
 
-    first = drain.drain(kube, node_name, deadline=5, clock=clock, sleep=clock.sleep)
+    first = drain.drain(kube, node_name, deadline=5, clock=clock.monotonic, sleep=clock.sleep)
 
     assert first.evicted == (f"{namespace}/slow",) and first.remaining == (f"{namespace}/slow",)
     terminating = objects.pods_in(admin, namespace)["slow"]
@@ -316,7 +302,7 @@ def test_termination_grace_is_honoured_and_drain_continues_on_the_next_call(
     admin.call("kubelet removes pod", admin.core.delete_namespaced_pod, "slow", namespace,
                grace_period_seconds=0)
 
-    second = drain.drain(kube, node_name, deadline=clock.now + 5, clock=clock,
+    second = drain.drain(kube, node_name, deadline=clock.mono + 5, clock=clock.monotonic,
                          sleep=clock.sleep)
 
     assert second.done and second.evicted == ()

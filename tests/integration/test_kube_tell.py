@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import objects
 import yaml
-from objects import BOARDS, U250
 
 from burst.adapters.kube import observe, tell
 from burst.adapters.kube.client import Json, Kube
@@ -14,6 +12,8 @@ from burst.core.model import Instance, NodeGroup, Pod
 from burst.core.names import EventReason
 from burst.loop.memory import Memory
 from burst.loop.status import Report, status_data
+from burst.tools.harness import objects
+from burst.tools.harness.objects import BOARDS, U250
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

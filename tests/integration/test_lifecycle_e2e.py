@@ -14,17 +14,14 @@ import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-import objects
 import pytest
 from awsfakes import LIFECYCLE_CALLS, OperationStubber
 from iamenforce import session_keys as iam_keys
 from moto import mock_aws
-from objects import F1
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.adapters.kube.adapter import KubeCluster
@@ -38,7 +35,10 @@ from burst.core.model import Instance, NodeGroup
 from burst.handlers import lifecycle as handler
 from burst.handlers import runtime
 from burst.loop import config, lifecycle
-from burst.tools.invoke import LocalContext
+from burst.tools.harness import objects
+from burst.tools.harness.clock import FakeClock
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.objects import F1
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
@@ -46,23 +46,6 @@ GROUP = "onprem-f1-4xlarge"  # as the stack names it: <cluster>-<group>
 EVENTS = Path(__file__).parents[2] / "events"
 TAGS = ("k8s.io/cluster-autoscaler/enabled", f"k8s.io/cluster-autoscaler/{CLUSTER}")
 NOT_FOUND = "No active Lifecycle Action found with instance ID {}"
-
-
-class FakeClock:
-    """Wall and monotonic time that advance only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.start = datetime.now(UTC).replace(microsecond=0)
-        self.seconds = 0.0
-
-    def wall(self) -> datetime:
-        return self.start + timedelta(seconds=self.seconds)
-
-    def monotonic(self) -> float:
-        return self.seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.seconds += seconds
 
 
 @dataclass
@@ -85,7 +68,7 @@ class World:
         return copy.deepcopy(raw)
 
     def invoke(self, event: dict[str, Any], seconds: float = 300.0) -> dict[str, Any]:
-        context = LocalContext("fpga-burst-onprem-lifecycle", seconds)
+        context = LambdaContext(seconds, "fpga-burst-onprem-lifecycle")
         return handler.run(event, context, cfg=self.cfg, adapters=self.adapters, clock=self.clock)
 
     def expect(self, hook: str, token: str, operation: str = "complete_lifecycle_action") -> None:
@@ -124,7 +107,7 @@ def world(lifecycle_kube: Kube, admin: Kube, iam_policies: object) -> Iterator[W
         aws = Aws(boto3.Session(**iam_keys("lifecycle"), region_name=REGION),
                   AwsSettings(region=REGION))
         cfg = config.load(environ={}, cluster_name=CLUSTER, config={})
-        clock = FakeClock()
+        clock = FakeClock.starting_now()
         cluster = KubeCluster(kube, cfg.boards, clock=clock.monotonic, sleep=clock.sleep,
                               drain_backoff=Backoff(initial=20, maximum=120))
         with OperationStubber(aws.client("autoscaling"), *LIFECYCLE_CALLS) as stub:
@@ -309,7 +292,7 @@ def test_a_drain_that_cannot_finish_completes_at_the_hook_deadline_keeps_the_nod
     # THEN at the deadline it completes anyway and counts the overrun, but keeps the Node:
     # deleting it would take the guarded pod down past its budget. The outcome says so.
     assert (done["result"], done["overDeadline"], done["heartbeats"]) == ("completed", True, 1)
-    assert world.clock.seconds == world.cfg.lifecycle.terminate_timeout.total_seconds()
+    assert world.clock.mono == world.cfg.lifecycle.terminate_timeout.total_seconds()
     assert read_node(world, node_name) is not None
     assert list(done["left"]) == [f"{namespace}/job"]
     assert "disruption budget" in done["left"][f"{namespace}/job"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -44,13 +43,11 @@ FROM_ME = {"ec2:SourceInstanceARN": ME}  # every request a node makes with its r
 @cache
 def node_roles() -> dict[str, list[dict[str, Any]]]:
     """{"boot": statements, "joined": statements} of the synthesized node roles."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
-    from stacks.config import load
+    from burst.tools.deploy.config import load
     from stacks.stack import FpgaBurstStack
 
     raw = yaml.safe_load(DEPLOY_CONFIG.read_text())

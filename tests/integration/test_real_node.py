@@ -22,21 +22,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
-import devcluster
 import pytest
 import realnode
 import yaml
-from awsfakes import moto_server
 from test_tokens_e2e import burst, kubeconfig_for
 
-from burst.adapters.kube import client, credentials
+from burst.adapters.kube import client
 from burst.adapters.kube.adapter import KubeCluster
 from burst.adapters.kube.client import Kube
 from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
 from burst.ports.aws import ClusterCredentials
-from stacks import config
+from burst.tools import credentials
+from burst.tools.deploy import config
+from burst.tools.deploy.tags import node_labels
+from burst.tools.harness import controlplane
+from burst.tools.harness.moto import moto_server
+from burst.tools.harness.net import free_port
 from stacks.nodegroup import user_data
-from stacks.nodegroup.tags import node_labels
 
 REGION = "eu-west-2"
 CLUSTER = "lab"
@@ -60,7 +62,7 @@ class Lab:
     """The control plane, moto and the node host, ready for the instance to boot."""
 
     tmp: Path
-    cp: devcluster.ControlPlane
+    cp: controlplane.ControlPlane
     admin: Kube
     kcm_log: Path
     moto: str
@@ -111,14 +113,14 @@ def kubeadm_config(endpoint: str, kubelet_port: int, healthz_port: int, cgroup: 
         {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
          "clusterName": CLUSTER, "kubernetesVersion": VERSION,
          "controlPlaneEndpoint": endpoint,
-         "networking": {"serviceSubnet": devcluster.SERVICE_CIDR}},
+         "networking": {"serviceSubnet": controlplane.SERVICE_CIDR}},
         kubelet,
     ]
     return yaml.safe_dump_all(documents)
 
 
 @contextlib.contextmanager
-def controller_manager(cp: devcluster.ControlPlane, bin_dir: Path) -> Iterator[Path]:
+def controller_manager(cp: controlplane.ControlPlane, bin_dir: Path) -> Iterator[Path]:
     """kube-controller-manager with only what a join needs: the bootstrap signer (signs
     cluster-info with the token), CSR approval and signing (the cluster CA's key)."""
     log = cp.workdir / "kube-controller-manager.log"
@@ -130,7 +132,7 @@ def controller_manager(cp: devcluster.ControlPlane, bin_dir: Path) -> Iterator[P
             f"--cluster-signing-cert-file={cp.workdir / 'ca.crt'}",
             f"--cluster-signing-key-file={cp.workdir / 'ca.key'}",
             "--leader-elect=false", "--bind-address=127.0.0.1",
-            f"--secure-port={devcluster.free_port()}", "--v=1",
+            f"--secure-port={free_port()}", "--v=1",
         ], stdout=out, stderr=subprocess.STDOUT)
     try:
         yield log
@@ -139,7 +141,7 @@ def controller_manager(cp: devcluster.ControlPlane, bin_dir: Path) -> Iterator[P
         process.wait(timeout=30)
 
 
-def kubeadm_phases(kubeadm: Path, cp: devcluster.ControlPlane, init: Path) -> None:
+def kubeadm_phases(kubeadm: Path, cp: controlplane.ControlPlane, init: Path) -> None:
     for phase in (["upload-config", "kubeadm"], ["upload-config", "kubelet"],
                   ["bootstrap-token"]):
         done = subprocess.run([str(kubeadm), "init", "phase", *phase, f"--config={init}",
@@ -289,16 +291,16 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     host = realnode.NodeHost(tmp_path / "node", node_bin, realnode.built(realnode.PLUGIN_BUILD),
                              *boards)
     with contextlib.ExitStack() as stack:
-        cp = devcluster.start(tmp_path / "cp")
+        cp = controlplane.start(tmp_path / "cp")
         stack.callback(cp.stop)
         admin = stack.enter_context(client.from_kubeconfig(cp.admin_kubeconfig))
         kcm_log = stack.enter_context(controller_manager(cp, node_bin))
         cgroup = stack.enter_context(cgroup_root(f"fpga-burst-{secrets.token_hex(4)}"))
         init = tmp_path / "kubeadm-init.yaml"
         init.write_text(kubeadm_config(cp.endpoint.removeprefix("https://"),
-                                       devcluster.free_port(), devcluster.free_port(), cgroup))
+                                       free_port(), free_port(), cgroup))
         kubeadm_phases(node_bin / "kubeadm", cp, init)
-        moto = stack.enter_context(moto_server())
+        moto = stack.enter_context(moto_server(own_process=True))
         host.prepare()
         stack.callback(kill_namespace, host)
         name = f"ip-10-8-0-{secrets.randbelow(250) + 2}.{REGION}.compute.internal"

@@ -12,15 +12,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-import devcluster
 import pytest
 import yaml
-from awsfakes import OperationStubber, moto_server
+from awsfakes import OperationStubber
 from iamenforce import Enforcer, credentials
 from iamenforce import session_keys as iam_keys
 from moto import mock_aws
@@ -36,7 +35,10 @@ from burst.handlers import runtime
 from burst.handlers import tokens as handler
 from burst.loop import config
 from burst.ports.aws import ClusterCredentials
-from burst.tools.invoke import LocalContext
+from burst.tools.harness import controlplane
+from burst.tools.harness.clock import FakeClock
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.moto import moto_server
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
@@ -45,27 +47,16 @@ ROOT = Path(__file__).parents[2]
 TICK = json.loads((ROOT / "events" / "scheduled.json").read_text())
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC).replace(microsecond=0)
-
-    def wall(self) -> datetime:
-        return self.at
-
-    def monotonic(self) -> float:
-        return 0.0
-
-
 @dataclass
 class World:
     ssm: Any
     key_id: str
     cfg: config.RuntimeConfig
     adapters: runtime.Adapters
-    clock: Clock
+    clock: FakeClock
 
     def tick(self) -> dict[str, Any]:
-        context = LocalContext("fpga-burst-onprem-tokens", 60)
+        context = LambdaContext(60, "fpga-burst-onprem-tokens")
         return handler.run(TICK, context, cfg=self.cfg, adapters=self.adapters, clock=self.clock)
 
     def published(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -92,7 +83,7 @@ def world(tokens_kube: Kube, iam_enforced: Enforcer, iam_policies: object) -> It
         adapters = runtime.Adapters(Aws(as_tokens, AwsSettings(region=REGION)),
                                     KubeCluster(tokens_kube, cfg.boards),
                                     PendingWatch(tokens_kube, cfg.boards))
-        yield World(s.client("ssm"), key_id, cfg, adapters, Clock())
+        yield World(s.client("ssm"), key_id, cfg, adapters, FakeClock.starting_now())
 
 
 def secret_of(admin: Kube, token_id: str) -> Json | None:
@@ -117,11 +108,11 @@ def foreign_token(admin: Kube, expiration: datetime) -> str:
 
 
 def test_tokens_publish_join_data_keep_it_until_rotation_then_rotate_and_clean_up(
-    world: World, admin: Kube, control_plane: devcluster.ControlPlane,
+    world: World, admin: Kube, control_plane: controlplane.ControlPlane,
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    theirs = foreign_token(admin, world.clock.at - timedelta(days=1))
+    theirs = foreign_token(admin, world.clock.wall_time - timedelta(days=1))
     # WHEN the tokens function runs for the first time
     first = world.tick()
     # THEN it made a bootstrap token Secret of ours in kube-system...
@@ -137,13 +128,13 @@ def test_tokens_publish_join_data_keep_it_until_rotation_then_rotate_and_clean_u
     assert token_id == first["created"]
     assert base64.b64decode(made["data"]["token-secret"]).decode() == token_secret
     # WHEN it runs again before rotation time: nothing changes
-    world.clock.at += timedelta(minutes=15)
+    world.clock.wall_time += timedelta(minutes=15)
     second = world.tick()
     assert (second["created"], second["deleted"]) == (None, [])
     assert world.published()[1]["Version"] == meta["Version"]
     # WHEN the first token has expired: a new one is published, the old one deleted, and
     # the expired token that is not ours is left alone
-    world.clock.at += world.cfg.token_ttl
+    world.clock.wall_time += world.cfg.token_ttl
     third = world.tick()
     assert third["created"] not in (None, token_id) and token_id in third["deleted"]
     assert secret_of(admin, token_id) is None
@@ -176,7 +167,7 @@ def burst(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_burst_invoke_runs_the_tokens_handler_against_moto_server_and_a_kubeconfig(
     identities: dict[str, ClusterCredentials], tmp_path: Path,
 ) -> None:
-    with moto_server() as endpoint:
+    with moto_server(own_process=True) as endpoint:
         setup = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                               region_name=REGION)
         key_id = setup.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["KeyId"]
@@ -228,7 +219,7 @@ def test_an_empty_event_publishes_the_first_join_data_now(
     # WHEN the operator runs the README's command, which sends {} (as Lambda also does for
     # an invoke without a payload), to the function's Lambda entry point
     try:
-        summary = handler.handler({}, LocalContext("fpga-burst-onprem-tokens", 60))
+        summary = handler.handler({}, LambdaContext(60, "fpga-burst-onprem-tokens"))
     finally:
         runtime.config.cache_clear()
     # THEN the join data is published at once, and the answer says what was done
@@ -283,11 +274,11 @@ def test_the_join_data_is_copied_to_every_region_with_groups_and_kept_in_step(
         adapters = runtime.Adapters(
             Aws(as_tokens, AwsSettings(region=REGION), regions=tuple(cfg.regions)),
             KubeCluster(tokens_kube, cfg.boards), PendingWatch(tokens_kube, cfg.boards))
-        clock = Clock()
+        clock = FakeClock.starting_now()
         home, sydney = s.client("ssm"), s.client("ssm", region_name=SYDNEY)
 
         def tick() -> dict[str, Any]:
-            return handler.run(TICK, LocalContext("fpga-burst-onprem-tokens", 60), cfg=cfg,
+            return handler.run(TICK, LambdaContext(60, "fpga-burst-onprem-tokens"), cfg=cfg,
                                adapters=adapters, clock=clock)
 
         def value(ssm: Any) -> str:
@@ -305,7 +296,7 @@ def test_the_join_data_is_copied_to_every_region_with_groups_and_kept_in_step(
         assert value(sydney) == value(home)
         assert (key_of(home), key_of(sydney)) == (home_key, alias_arn)
         # WHEN nothing changed: nothing is written again
-        clock.at += timedelta(minutes=15)
+        clock.wall_time += timedelta(minutes=15)
         version = sydney.get_parameter(Name=PARAMETER)["Parameter"]["Version"]
         assert tick()["regions"] == {SYDNEY: "up to date"}
         assert sydney.get_parameter(Name=PARAMETER)["Parameter"]["Version"] == version
@@ -314,7 +305,7 @@ def test_the_join_data_is_copied_to_every_region_with_groups_and_kept_in_step(
         assert tick()["regions"] == {SYDNEY: "published"}
         assert value(sydney) == value(home)
         # WHEN the token rotates at home: the new one reaches Sydney on the same run
-        clock.at += cfg.token_ttl
+        clock.wall_time += cfg.token_ttl
         rotated = tick()
         assert rotated["created"] and rotated["regions"] == {SYDNEY: "published"}
         assert json.loads(value(sydney))["token"].startswith(rotated["created"] + ".")

@@ -32,7 +32,7 @@ def test_defaults_apply_when_only_the_cluster_name_is_set() -> None:
 
 
 def test_the_document_the_cdk_stack_writes_is_accepted_as_is() -> None:
-    # GIVEN exactly what stacks/config.py DeployConfig.runtime_config() produces
+    # GIVEN exactly what burst/tools/deploy/config.py DeployConfig.runtime_config() produces
     document = {
         "catalog": {"accelerators": {"com.inaccel.xgboost.exact": {
             "xilinx/u250": 4, "xilinx/aws-vu9p-f1": 2}}},

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from burst.adapters.kube import credentials
+from burst.adapters.kube import identity
 from burst.core import jwt
 from burst.core.errors import ConfigError, EventError, KubeForbiddenError
 from burst.core.notices.events import Diagnose, LaunchUnsuccessful, ScheduledTick, parse_request
@@ -20,7 +20,8 @@ from burst.handlers import lifecycle
 from burst.loop import doctor
 from burst.loop.config import RuntimeConfig
 from burst.ports.doctor import Access
-from burst.tools.invoke import LocalContext
+from burst.tools import credentials
+from burst.tools.harness.context import LambdaContext
 
 EVENTS = Path(__file__).parents[2] / "events"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -71,8 +72,8 @@ def test_a_bad_request_names_its_field(raw: dict[str, Any], field: str) -> None:
     assert caught.value.field == field
 
 
-SCALER = (credentials.NAMESPACE, credentials.service_account("scaler"))
-TOKENS = (credentials.NAMESPACE, credentials.service_account("tokens"))
+SCALER = (identity.NAMESPACE, identity.service_account("scaler"))
+TOKENS = (identity.NAMESPACE, identity.service_account("tokens"))
 
 
 def test_the_rbac_verbs_are_derived_from_the_manifest_per_identity() -> None:
@@ -151,7 +152,7 @@ def test_a_launch_abandoned_by_its_hook_is_a_join_failure() -> None:
 def test_the_lifecycle_function_counts_a_join_failure_for_its_alarm(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lifecycle.handler(abandoned(HOOK_TIMEOUT), LocalContext("t", 60))
+    lifecycle.handler(abandoned(HOOK_TIMEOUT), LambdaContext(60, "t"))
     (blob,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
     names = [m["Name"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
     assert sorted(names) == ["JoinFailures", "ScaleUpFailures"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from burst.handlers import lifecycle, tokens
-from burst.tools.invoke import LocalContext
+from burst.tools.harness.context import LambdaContext
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -40,7 +40,7 @@ def emf(out: str) -> list[dict[str, Any]]:
 def test_a_malformed_or_unexpected_event_is_an_error_log_and_no_action(
     entry: Any, name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    summary = entry(event(name), LocalContext("fpga-burst-test", 60))
+    summary = entry(event(name), LambdaContext(60, "fpga-burst-test"))
     assert summary == {"outcome": "bad-event"}
     assert any(r.levelname == "ERROR" and r.getMessage().startswith("bad-event: event")
                for r in caplog.records)
@@ -49,7 +49,7 @@ def test_a_malformed_or_unexpected_event_is_an_error_log_and_no_action(
 def test_a_failed_launch_publishes_the_metric_the_scale_up_alarm_watches(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    summary = lifecycle.handler(event("launch-unsuccessful.json"), LocalContext("t", 60))
+    summary = lifecycle.handler(event("launch-unsuccessful.json"), LambdaContext(60, "t"))
     assert summary["launchFailed"] == "f1-2xlarge"
     assert summary["kind"] == "insufficient capacity"  # classified from the event's message
     (blob,) = emf(capsys.readouterr().out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -24,9 +24,10 @@ from burst.loop.lifecycle import (
 )
 from burst.ports.aws import LifecycleResult
 from burst.ports.cluster import DrainResult
+from burst.tools.harness.clock import START, FakeClock
 
 F1 = "xilinx/aws-vu9p-f1"
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+T0 = START  # FakeClock's wall time at 0 s
 GROUP = NodeGroup("f1-4xlarge", "f1.4xlarge", 0, 4, 1, boards={F1: 2})
 TIMEOUT = timedelta(seconds=600)
 
@@ -87,17 +88,6 @@ class FakeAws:
         self.heartbeats += 1
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def wall(self) -> datetime:
-        return T0 + timedelta(seconds=self.seconds)
-
-    def monotonic(self) -> float:
-        return self.seconds
-
-
 @dataclass
 class FakeCluster:
     """NodeWriter and NodeDrainer: a node whose pods leave after `drain_needs` seconds of
@@ -125,8 +115,8 @@ class FakeCluster:
         return True
 
     def drain(self, name: str, deadline: float) -> DrainResult:
-        spend = min(self.drain_needs, max(0.0, deadline - self.clock.seconds))
-        self.clock.seconds += spend
+        spend = min(self.drain_needs, max(0.0, deadline - self.clock.mono))
+        self.clock.advance(spend)
         self.drain_needs -= spend
         return DrainResult(name, remaining=("ns/job",) if self.drain_needs > 0 else (),
                            blocked={"ns/job": "Cannot evict pod as it would violate the pod's "
@@ -179,8 +169,8 @@ def test_a_killed_drain_is_finished_by_the_next_invocation_with_a_heartbeat_firs
     first = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
     assert first.result is HookResult.DRAINING and aws.heartbeats == 0
     # A retry of the same event, 20 s later, with a fresh invocation budget.
-    clock.seconds += 20
-    again = Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=clock.seconds + 280)
+    clock.advance(20)
+    again = Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=clock.mono + 280)
     second = again.terminate(TERMINATE, list(cluster.nodes.values()))
     assert second.result is HookResult.COMPLETED and second.heartbeats == 1
     assert second.drain_seconds == 170  # from the start kept on the node, not this invocation's
@@ -196,7 +186,7 @@ def test_a_drain_that_cannot_finish_completes_at_the_deadline_and_keeps_the_node
     clock, cluster, aws, drainer = setup(drain_needs=10_000, stop_after=10_000)
     outcome = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
     assert outcome.result is HookResult.COMPLETED and outcome.over_deadline
-    assert clock.seconds == TIMEOUT.total_seconds()
+    assert clock.mono == TIMEOUT.total_seconds()
     assert cluster.deleted == []
     assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]
     assert aws.heartbeats == 1  # at half the timeout
@@ -224,8 +214,8 @@ def test_a_pod_held_by_safe_to_evict_waits_for_the_deadline_and_its_node_is_kept
     first = drainer.terminate(TERMINATE, list(cluster.nodes.values()))
     assert first.result is HookResult.HELD and "ns/precious" in first.reason
     assert aws.completed == [] and cluster.deleted == [] and cluster.drain_needs == 0
-    clock.seconds = TIMEOUT.total_seconds() + 1
-    late = Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=clock.seconds + 280)
+    clock.advance(TIMEOUT.total_seconds() + 1 - clock.mono)  # past the deadline
+    late = Drainer(cluster, cluster, aws, clock, TIMEOUT, stop_at=clock.mono + 280)
     last = late.terminate(TERMINATE, list(cluster.nodes.values()))
     assert last.result is HookResult.COMPLETED and last.over_deadline
     assert cluster.deleted == [] and "ip-10-0-1-5" in cluster.nodes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,8 +21,9 @@ from burst.loop.tell import NOT_TRIGGERED, TRIGGERED
 from burst.loop.watch import must_end, watch
 from burst.ports.aws import CapacityChange
 from burst.ports.cluster import ClusterView, DrainResult
+from burst.tools.harness.clock import START, FakeClock
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+NOW = START  # FakeClock's wall time until a test moves it
 U250 = "xilinx/u250"
 CONFIG = config_mod.load(
     {}, cluster_name="onprem",
@@ -30,18 +31,6 @@ CONFIG = config_mod.load(
             "policy": {"scale_down_unneeded_time_seconds": 0,
                        "scale_down_delay_after_add_seconds": 0}},
 )
-
-
-@dataclass
-class FakeClock:
-    wall_time: datetime = NOW
-    mono: float = 1000.0
-
-    def wall(self) -> datetime:
-        return self.wall_time
-
-    def monotonic(self) -> float:
-        return self.mono
 
 
 @dataclass

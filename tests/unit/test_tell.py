@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import yaml
-from test_reconcile import ONPREM, FakeAws, FakeClock, FakeCluster, Telemetry, f1_group, shell
+from test_reconcile import ONPREM, FakeAws, FakeCluster, Telemetry, f1_group, shell
 
 from burst.core.catalog import F1_BOARD, F2_BOARD
 from burst.core.model import Instance, Node, NodeGroup, Pod
@@ -21,6 +21,7 @@ from burst.loop.memory import DIGEST_ROOM, RUNS_KEY, Memory, read_memory, told_k
 from burst.loop.reconcile import Shell
 from burst.loop.status import Report, status_data
 from burst.loop.tell import DEFERRED, NOT_TRIGGERED, TRIGGERED
+from burst.tools.harness.clock import FakeClock
 
 HUGE = [Pod(f"ml/huge-{i}", requests={F1_BOARD: 16}, uid=f"u-h{i}") for i in range(5)]
 SMALL = [Pod(f"ml/small-{i}", requests={F1_BOARD: 2}, uid=f"u-s{i}") for i in range(3)]

@@ -1,6 +1,6 @@
 """The operator's policy: one parser for every place a policy is written.
 
-The deployment config (stacks/config.py), the functions' FPGA_BURST_CONFIG
+The deployment config (burst/tools/deploy/config.py), the functions' FPGA_BURST_CONFIG
 (burst.loop.config), scenario files and the simulator's `--policy` specs all hand a
 mapping of the fields below to `parse_policy`, so a value one of them accepts, the others
 accept too. `policy_document` is its inverse: what the CDK writes for the functions.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from burst.adapters.kube import credentials
+from burst.adapters.kube import identity
 from burst.adapters.kube.doctor import KubeProbe
 from burst.core.errors import BurstError
 from burst.core.notices.events import Diagnose
@@ -34,7 +34,7 @@ def diagnose(request: Diagnose, cfg: RuntimeConfig | None, adapters: runtime.Ada
         cfg = cfg or runtime.config()
         # The diagnose request is the scaler's: its own identity's access is checked.
         access = (doctor.required_access(request.rbac, "event rbac",
-                                         credentials.account("scaler"))
+                                         identity.account("scaler"))
                   if request.rbac is not None else None)
     except BurstError as exc:
         only = doctor.from_error(doctor.CONFIG, exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from burst.adapters.kube import credentials
+from burst.adapters.kube import identity
 from burst.core import joinhash
 from burst.core.errors import BurstError, ConfigError, EventError
 from burst.core.names import Metric
@@ -41,7 +41,7 @@ def run(event: object, context: runtime.LambdaContext | None, *, cfg: RuntimeCon
         target = _target_check(cfg)
         built = built or runtime.adapters(cfg)
         kube = built.cluster.kube
-        ca = credentials.ca_pem(kube, "the cluster connection")
+        ca = identity.ca_pem(kube, "the cluster connection")
         report = rotation.rotate(
             built.cluster, built.aws.joins,
             rotation.Target(target[0], target[1],

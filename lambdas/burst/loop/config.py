@@ -2,7 +2,7 @@
 
 Each setting comes from an explicit argument to `load`, else its environment variable (the
 names stacks/controller/construct.py `environment()` sets), else the default written here.
-FPGA_BURST_CONFIG carries the structured part as JSON (stacks/config.py
+FPGA_BURST_CONFIG carries the structured part as JSON (burst/tools/deploy/config.py
 `DeployConfig.runtime_config()`):
 
     {"catalog": {"accelerators": {name: {board: replicas}}, "boards": [board, ...]},

@@ -10,7 +10,7 @@ asynchronous invocation", https://docs.aws.amazon.com/lambda/latest/dg/invocatio
 So an invocation that runs a little over a minute pushes every later tick a little later
 until one is dropped. `must_end` bounds an invocation by the next tick's due time, measured
 from the tick's own `time`, whatever the Lambda deadline: a late tick watches less, and the
-one after it starts on time (benchmarks/scaler_minute.py models a day of ticks).
+one after it starts on time (benchmarks/cpu/scaler_minute.py models a day of ticks).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def watch(shell: Reconciler, watcher: PendingWatcher, version: str,
     reconcile (`last`, then each one's own) left pods waiting for instances asked for, it
     also reconciles every `watch.recheck` without a pod change: a launch that failed
     meanwhile backs its group off, and the pods go to the next group at once, not a tick
-    later (benchmarks/failover.py).
+    later (benchmarks/cluster/failover.py).
     """
     settings, clock = shell.config.watch, shell.clock
     results: list[Reconciled] = []

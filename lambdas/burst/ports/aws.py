@@ -179,6 +179,15 @@ class CredentialsStore(Protocol):
         ...
 
 
+class CredentialsWriter(Protocol):
+    """Where `burst credentials --secret-id` stores them (never the functions)."""
+
+    def write_cluster_credentials(self, secret_id: str, credentials: ClusterCredentials) -> None:
+        """Overwrite the secret's value; idempotent. ClusterCredentialsError if the secret
+        does not exist (the operator creates it). The token is never logged."""
+        ...
+
+
 class SpotPrices(Protocol):
     """Reads current Spot prices (observe, for groups with spot_price_live). Read-only."""
 

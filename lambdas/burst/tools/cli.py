@@ -14,10 +14,19 @@ from pathlib import Path
 
 import yaml
 
-from burst.adapters.kube import credentials
 from burst.core.errors import BurstError
 from burst.core.scaleup.planner import plan
-from burst.tools import bitstreams, doctor, events, invoke, joinhash_cmd, report, scenario
+from burst.ports.aws import CredentialsWriter
+from burst.tools import (
+    bitstreams,
+    credentials,
+    doctor,
+    events,
+    invoke,
+    joinhash_cmd,
+    report,
+    scenario,
+)
 from burst.tools.demo import cli as demo
 from burst.tools.sim import run as simulate
 from burst.tools.sim import tracecmd
@@ -62,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _aws() -> credentials.CredentialsStore:
+def _aws() -> CredentialsWriter:
     from burst.adapters.aws.adapter import Aws  # boto3 only for the command that needs it
 
     return Aws().secrets

@@ -13,19 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from burst.adapters.kube import credentials
+from burst.adapters.kube import identity
 from burst.core.errors import BurstError, ConfigError
 from burst.loop import config as config_mod
 from burst.loop import doctor
 from burst.loop.config import RuntimeConfig
 from burst.ports.doctor import Access
+from burst.tools import credentials
 
-REPO = Path(__file__).resolve().parents[3]
 # Set at deploy time from a key the stack creates: not knowable from the config.
 UNKNOWN_BEFORE_DEPLOY = ("FPGA_BURST_JOIN_KEY_ID",)
 # Settings each function has its own value of (its own credentials secret): not compared
@@ -48,7 +47,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     access = doctor.required_access(credentials.load_manifests(args.rbac), str(args.rbac),
-                                    credentials.account("scaler"))
+                                    identity.account("scaler"))
     cfg, environment = settings(args)
     report = check(cfg, environment, access)
     print(json.dumps(report.to_json(), indent=2) if args.output == "json" else report.render())
@@ -72,16 +71,13 @@ def settings(args: argparse.Namespace) -> tuple[RuntimeConfig, dict[str, str] | 
 
 def deployed_environment(path: Path) -> tuple[dict[str, str], str]:
     """What the stack sets in the scaler's environment for this config, and its region."""
-    if str(REPO) not in sys.path:  # `stacks` lives in the checkout beside the package
-        sys.path.insert(0, str(REPO))
-    from stacks import config as deploy_config
+    from burst.tools.deploy import config as deploy_config
+    from burst.tools.deploy.functions import environment
 
     try:
         deploy = deploy_config.load(path)
     except ConfigError as exc:  # it names the field; the file is the caller's to name
         raise ConfigError(str(path), exc.field, exc.problem) from exc
-    from stacks.controller.construct import environment  # the CDK: only for a good config
-
     return environment(deploy, join_key_arn="", function="scaler"), deploy.region
 
 

@@ -13,43 +13,19 @@ import argparse
 import importlib
 import json
 import os
-import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from burst.core.errors import ConfigError, EventError
 from burst.core.notices.events import parse_event
-
-# Timeouts as deployed (stacks/controller/functions.py FUNCTIONS), in seconds.
-FUNCTIONS = {"scaler": 60.0, "lifecycle": 300.0, "tokens": 60.0}
-
-
-@dataclass
-class LocalContext:
-    """The parts of Lambda's context object that handlers and Powertools read."""
-
-    function_name: str
-    timeout: float  # seconds from creation to the deadline
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.started + self.timeout - time.monotonic()) * 1000))
+from burst.tools.deploy.functions import TIMEOUTS
+from burst.tools.harness.context import LambdaContext
 
 
 def register(commands: Any) -> None:
     """Add `burst invoke` to the CLI's subparsers."""
     p = commands.add_parser("invoke", help="run a Lambda handler locally on an event file")
-    p.add_argument("function", metavar="FUNCTION", help=f"one of {', '.join(FUNCTIONS)}")
+    p.add_argument("function", metavar="FUNCTION", help=f"one of {', '.join(TIMEOUTS)}")
     p.add_argument("--event", required=True, type=Path, help="event JSON (see events/)")
     p.add_argument("--kubeconfig", type=Path, help="instead of the credentials secret")
     p.add_argument("--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:5000 (moto)")
@@ -76,8 +52,8 @@ def load_event(path: Path) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.function not in FUNCTIONS:
-        raise ConfigError("FUNCTION", "", f"unknown {args.function!r}; one of {sorted(FUNCTIONS)}")
+    if args.function not in TIMEOUTS:
+        raise ConfigError("FUNCTION", "", f"unknown {args.function!r}; one of {sorted(TIMEOUTS)}")
     event = load_event(args.event)
     if args.kubeconfig is not None:
         if not args.kubeconfig.is_file():
@@ -89,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         os.environ["AWS_REGION"] = args.region
     # Imported now: the handler's module reads the environment set above.
     module = importlib.import_module(f"burst.handlers.{args.function}")
-    context = LocalContext(f"fpga-burst-local-{args.function}",
-                           args.timeout if args.timeout is not None else FUNCTIONS[args.function])
+    seconds = TIMEOUTS[args.function].total_seconds() if args.timeout is None else args.timeout
+    context = LambdaContext(seconds, f"fpga-burst-local-{args.function}")
     summary = module.handler(event, context)
     print(json.dumps(summary, default=str))
     return 0 if summary.get("outcome") == "ok" else 1

@@ -10,7 +10,7 @@ from burst.ports.aws import ClusterCredentials
 
 
 class SecretsManagerCredentials:
-    """The CredentialsStore port over Secrets Manager, and the write `burst credentials` does."""
+    """The CredentialsStore and CredentialsWriter ports over Secrets Manager."""
 
     def __init__(self, clients: Clients) -> None:
         self.clients = clients

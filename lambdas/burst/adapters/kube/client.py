@@ -1,7 +1,7 @@
 """The connection to the API server, and the translation of its failures into burst.core.errors.
 
 Every call goes through `Kube.call`, which adds a timeout, asks for the raw JSON (the client's
-model classes are several times slower to build, see benchmarks/list_pods.py) and turns
+model classes are several times slower to build, see benchmarks/cluster/list_pods.py) and turns
 `ApiException` and urllib3 errors into our typed errors. The client does not retry: a
 failed call surfaces at once and the next tick retries the whole, idempotent step.
 """

@@ -13,15 +13,15 @@ from types import ModuleType
 from typing import Any, TextIO
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
-from burst.adapters.kube import credentials
 from burst.adapters.kube.client import Json, Kube
 from burst.handlers import lifecycle, runtime, scaler, tokens
 from burst.loop.config import RuntimeConfig
 from burst.ports.aws import JoinData
+from burst.tools import credentials
 from burst.tools.demo import cluster
 from burst.tools.demo.hooks import LifecycleHooks
 from burst.tools.demo.timeline import Timeline
-from burst.tools.invoke import LocalContext
+from burst.tools.harness.context import LambdaContext
 from burst.tools.sim.engine import Sample
 
 FUNCTIONS: Mapping[str, ModuleType] = {"scaler": scaler, "lifecycle": lifecycle,
@@ -53,7 +53,7 @@ class Functions:
     def invoke(self, function: str, event: dict[str, Any], timeout: float) -> dict[str, Any]:
         aws = self.hooks.attach(Aws(settings=AwsSettings(
             region=self.cfg.region, endpoint_url=self.cfg.aws_endpoint_url)))
-        context = LocalContext(f"fpga-burst-demo-{function}", timeout)
+        context = LambdaContext(timeout, f"fpga-burst-demo-{function}")
         # Each function with its own credentials secret, so its own Kubernetes identity.
         cfg = replace(self.cfg, credentials_secret=credentials.secret_id(
             self.cfg.credentials_secret or "", function))

@@ -1,8 +1,9 @@
 """The same story on the simulator, for machines where the control plane cannot be built.
 
 `burst simulate`'s engine (the controller's planner and scale-down through its shell, on
-virtual time) with examples/seed-evaluation.yaml and a two-job trace: job 1 at t=0,
-job 2 a minute later, each 4 x com.inaccel.xgboost.exact for 10 minutes.
+virtual time) with the seed scenario (seed-evaluation.yaml here; examples/ in the
+repository links to it) and a two-job trace: job 1 at t=0, job 2 a minute later, each
+4 x com.inaccel.xgboost.exact for 10 minutes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from burst.tools.sim.run import table
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
 
-SCENARIO = Path(__file__).resolve().parents[4] / "examples" / "seed-evaluation.yaml"
+SCENARIO = Path(__file__).with_name("seed-evaluation.yaml")  # package data
 XGBOOST = {"com.inaccel.xgboost.exact": 4}
 SELECTOR = {"inaccel/fpga": "enabled"}
 TRACE = (

@@ -13,21 +13,17 @@ event handlers), so the adapter's code runs unchanged:
 - CompleteLifecycleAction and RecordLifecycleActionHeartbeat are answered here, never sent,
   and printed as "[emulated]"; with no action pending they fail as AWS does (ValidationError
   "No active Lifecycle Action found"), so the controller's idempotence is exercised too;
-- each lifecycle action raises the EventBridge event AWS would send (events/*.json shapes).
+- each lifecycle action raises the EventBridge event AWS would send (burst.tools.harness.events).
 
 Every write the controller makes to AWS is printed on the timeline; join tokens never are.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from burst.adapters.aws.adapter import Aws
@@ -35,11 +31,9 @@ from burst.core.catalog import INSTANCE_TYPES
 from burst.core.lifecycle import PENDING_WAIT, TERMINATING_WAIT
 from burst.loop.lifecycle import LAUNCH_HOOK, TERMINATE_HOOK
 from burst.tools.demo.timeline import Timeline
+from burst.tools.harness import events
 
-EVENTS = Path(__file__).resolve().parents[4] / "events"
 EMULATED = "[emulated: moto has no lifecycle hooks]"
-_EVENT_FILES = {LAUNCH_HOOK: "launch-lifecycle-action.json",
-                TERMINATE_HOOK: "terminate-lifecycle-action.json"}
 
 
 @dataclass(frozen=True)
@@ -210,16 +204,9 @@ class LifecycleHooks:
         self.raise_event(self.event(group, hook, instance, token))
 
     def event(self, group: str, hook: str, instance: str, token: str) -> dict[str, Any]:
-        """The EventBridge event AWS sends for the action, from the sample in events/."""
-        raw: dict[str, Any] = json.loads((EVENTS / _EVENT_FILES[hook]).read_text())
-        event = copy.deepcopy(raw)
-        event["id"] = str(uuid.uuid4())
-        event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event["detail"].update(AutoScalingGroupName=group, EC2InstanceId=instance,
-                               LifecycleActionToken=token, LifecycleHookName=hook)
-        event["resources"] = [f"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:"
-                              f"{uuid.uuid4()}:autoScalingGroupName/{group}"]
-        return event
+        """The EventBridge event AWS sends for the action."""
+        return events.lifecycle_action(group, hook, instance, token,
+                                       launching=hook == LAUNCH_HOOK)
 
     def _action(self, context: dict[str, Any]) -> tuple[dict[str, Any], Action | None]:
         params = context.get("demo.params", {})

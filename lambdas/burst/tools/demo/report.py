@@ -57,7 +57,7 @@ def summary(story: Story) -> str:
         "# fpga-burst demo: the seed tutorial's evaluation",
         "",
         "A real kube-apiserver, etcd and kube-scheduler; moto for AWS with the node groups of "
-        "`config/demo.yaml`, tagged as the CDK tags them; the scaler, lifecycle and tokens "
+        "`demo.yaml`, tagged as the CDK tags them; the scaler, lifecycle and tokens "
         "handlers invoked as EventBridge would (the scaler on a schedule, the lifecycle "
         "function on each lifecycle action). moto has no lifecycle hooks: the demo plays them "
         "(Pending:Wait, Terminating:Wait, CompleteLifecycleAction; marked *emulated*).",

@@ -1,8 +1,9 @@
 """The seed tutorial's evaluation, run for real on this machine.
 
 A real kube-apiserver + etcd + kube-scheduler, moto for AWS with the node groups of
-config/demo.yaml, and the three Lambda handlers invoked as EventBridge would: the scaler on
-its schedule, the lifecycle function on each lifecycle action, the tokens function once.
+demo.yaml (the demo's deploy config), and the three Lambda handlers invoked as EventBridge
+would: the scaler on its schedule, the lifecycle function on each lifecycle action, the
+tokens function once.
 One on-prem node with an idle U250; job 1 lands on it; job 2 needs 2 VU9P boards on one
 node, so f1-4xlarge goes 0 -> 1; the instance joins, its device plugin advertises its
 boards late, job 2 runs there; the idle node is tainted and, in the same tick, terminated
@@ -11,17 +12,13 @@ with decrement, drained and deleted by the terminate hook; desired capacity is 0
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from moto.server import ThreadedMotoServer
 
 from burst.adapters.kube import client
 from burst.loop.lifecycle import LAUNCH_HOOK
@@ -35,8 +32,10 @@ from burst.tools.demo.actors import (
     handler_logs,
     said_if_failed,
 )
-from burst.tools.demo.hooks import EVENTS, Calls, LifecycleHooks, Machine
+from burst.tools.demo.hooks import Calls, LifecycleHooks, Machine
 from burst.tools.demo.timeline import Timeline
+from burst.tools.harness import events
+from burst.tools.harness.moto import MotoView, moto_server, own_keys
 from burst.tools.sim.engine import Sample
 
 NORMAL = Timings(tick=8.0, boot=3.0, device_plugin=10.0, job=8.0)
@@ -83,28 +82,22 @@ def run(report: Path, timings: Timings, timeline: Timeline | None = None,
     report.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fpga-burst-demo-") as work:
         cp = setup.control_plane(timeline, Path(work) / "controlplane")
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=setup.free_port(),
-                                    verbose=False)
         try:
-            server.start()
-            with (report / "handlers.log").open("w") as log_file, \
-                    handler_logs(timeline, log_file), setup.dummy_credentials():
-                return _play(cp, server, report, timings, timeline, limit)
+            with moto_server() as endpoint, (report / "handlers.log").open("w") as log_file, \
+                    handler_logs(timeline, log_file), own_keys():
+                return _play(cp, endpoint, timings, timeline, limit)
         finally:
-            server.stop()
             cp.stop()
 
 
-def _play(cp: Any, server: ThreadedMotoServer, report: Path, timings: Timings,
-          timeline: Timeline, limit: float) -> Story:
-    host, port = server.get_host_and_port()
+def _play(cp: Any, endpoint: str, timings: Timings, timeline: Timeline, limit: float) -> Story:
     deploy = setup.deploy_config()
-    aws = setup.Aws(f"http://{host}:{port}", deploy.region)
+    aws = MotoView(endpoint, deploy.region)
     timeline.say("setup", f"moto_server at {aws.endpoint}; deploy config {setup.DEMO_CONFIG.name}"
                           f" (cluster {deploy.cluster_name})")
     setup.node_groups(aws, deploy, timeline)
     with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
-        setup.store_credentials(aws, admin, str(cp.admin_kubeconfig), timeline)
+        setup.store_credentials(aws, admin, cp, timeline)
         cfg = setup.handler_config(deploy, timings, endpoint=aws.endpoint,
                                    key=setup.join_key(aws, timeline))
         timeline.say("setup", f"timings: scaler tick {timings.tick:g} s (AWS: 1 min), boot "
@@ -114,7 +107,7 @@ def _play(cp: Any, server: ThreadedMotoServer, report: Path, timings: Timings,
         return _stage(cp, admin, aws, deploy, cfg, timings, timeline, limit)
 
 
-def _stage(cp: Any, admin: Any, aws: setup.Aws, deploy: Any, cfg: Any, timings: Timings,
+def _stage(cp: Any, admin: Any, aws: MotoView, deploy: Any, cfg: Any, timings: Timings,
            timeline: Timeline, limit: float) -> Story:
     groups = {g.name: g.asg_name(deploy.cluster_name) for g in deploy.node_groups}
     booting = Booting(admin, aws.client("ssm"), deploy.join_parameter_name, timeline, timings,
@@ -139,7 +132,7 @@ def _stage(cp: Any, admin: Any, aws: setup.Aws, deploy: Any, cfg: Any, timings: 
     cluster.register_node(admin, ONPREM, FPGA_LABELS, {"xilinx/u250": 1})
     timeline.say("node", f"{ONPREM} (on-prem) Ready: 1 x xilinx/u250 idle")
     kubelets = Kubelets(admin, timeline, timings, hooks, booting.nodes, cfg.boards)
-    schedule = Schedule(functions, _scheduled, timings)
+    schedule = Schedule(functions, events.scheduled_event, timings)
     threads = [threading.Thread(target=t.run, daemon=True, name=n)
                for n, t in (("kubelets", kubelets), ("schedule", schedule))]
     for thread in threads:
@@ -157,7 +150,7 @@ def _stage(cp: Any, admin: Any, aws: setup.Aws, deploy: Any, cfg: Any, timings: 
 
 def _tokens(functions: Functions, timeline: Timeline) -> None:
     timeline.say("event", "EventBridge -> tokens: Scheduled Event")
-    summary = functions.invoke("tokens", _scheduled(), 30.0)
+    summary = functions.invoke("tokens", events.scheduled_event(), 30.0)
     if summary.get("outcome") == "ok":
         # The token id is the public half of a bootstrap token; the secret half is not shown.
         timeline.say("tokens", f"bootstrap token {summary.get('created')}.<secret> created, "
@@ -199,13 +192,6 @@ def _lifecycle(functions: Functions, event: dict[str, Any], timings: Timings,
                                   f"{summary.get('result')}: {summary.get('reason')}")
 
 
-def _scheduled() -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / "scheduled.json").read_text())
-    event["id"] = str(uuid.uuid4())
-    event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return event
-
-
-def _desired(aws: setup.Aws, name: str) -> int:
+def _desired(aws: MotoView, name: str) -> int:
     reply = aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])
     return int(reply["AutoScalingGroups"][0]["DesiredCapacity"])

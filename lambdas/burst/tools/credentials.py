@@ -1,11 +1,13 @@
 """`burst credentials`: give each function its identity and hand out its credentials.
 
-With an admin kubeconfig, apply manifests/rbac.yaml (create, or replace what exists), then
+With an admin kubeconfig, apply the RBAC manifest (create, or replace what exists), then
 ask the TokenRequest API for a token of each function's ServiceAccount
 (kube-system/fpga-burst-<function>) and print {function: {endpoint, ca, token}} as JSON, or
 store each in its own Secrets Manager secret `<secret-id>/<function>`, which is where that
 function reads it (burst.ports.aws.ClusterCredentials) and no other function may. Re-run it
-to rotate the tokens before they expire.
+to rotate the tokens before they expire. The manifest is rbac.yaml beside this module,
+shipped with the package; the repository's manifests/rbac.yaml is a link to it, for
+`kubectl`.
 """
 
 from __future__ import annotations
@@ -16,43 +18,21 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from burst.adapters import yamlload
+from burst.adapters.kube.identity import FUNCTIONS, NAMESPACE, ca_pem, service_account
 from burst.core.errors import ConfigError, KubeConflictError, KubeNotFoundError
-from burst.ports.aws import ClusterCredentials
+from burst.ports.aws import ClusterCredentials, CredentialsWriter
 
 if TYPE_CHECKING:
     # Imported when the command runs: `burst plan` should not pay for the kubernetes client.
     from burst.adapters.kube.client import Json, Kube
 
-# The functions that talk to the API server, each as its own ServiceAccount.
-FUNCTIONS = ("scaler", "lifecycle", "tokens")
-NAMESPACE = "kube-system"
-DEFAULT_RBAC = Path(__file__).resolve().parents[4] / "manifests" / "rbac.yaml"
+DEFAULT_RBAC = Path(__file__).with_name("rbac.yaml")  # package data
 DEFAULT_VALIDITY = timedelta(days=90)
-
-
-def service_account(function: str) -> str:
-    """The ServiceAccount (in NAMESPACE) that `function` runs as."""
-    return f"fpga-burst-{function}"
-
-
-def account(function: str) -> tuple[str, str]:
-    """(namespace, name) of `function`'s ServiceAccount."""
-    return NAMESPACE, service_account(function)
-
-
-def username(function: str) -> str:
-    """The API server's name for `function`'s identity."""
-    return f"system:serviceaccount:{NAMESPACE}:{service_account(function)}"
-
-
-class CredentialsStore(Protocol):
-    def write_cluster_credentials(self, secret_id: str, credentials: ClusterCredentials) -> None:
-        ...
 
 
 def load_manifests(path: Path) -> list[Json]:
@@ -138,15 +118,6 @@ def issue_token(kube: Kube, function: str, validity: timedelta) -> str:
     return token
 
 
-def ca_pem(kube: Kube, source: str) -> str:
-    """The CA the admin client trusts: the cluster CA the controller must trust too."""
-    path = kube.api_client.configuration.ssl_ca_cert
-    if not path:
-        raise ConfigError(source, "clusters[].cluster.certificate-authority-data",
-                          "missing: the controller needs the cluster CA")
-    return Path(path).read_text()
-
-
 def provision(admin: Kube, rbac: Path, validity: timedelta, source: str
               ) -> dict[str, ClusterCredentials]:
     """Apply the RBAC manifest and return each function's credentials. Idempotent."""
@@ -169,7 +140,7 @@ def secret_id(prefix: str, function: str) -> str:
     return f"{prefix}/{function}"
 
 
-def register(commands: Any, store: Callable[[], CredentialsStore] | None = None) -> None:
+def register(commands: Any, store: Callable[[], CredentialsWriter] | None = None) -> None:
     """Add `burst credentials --kubeconfig ADMIN [--secret-id ID]` to the CLI's subparsers.
 
     `store` makes the Secrets Manager writer (the AWS adapter), only when --secret-id is given.
@@ -184,7 +155,7 @@ def register(commands: Any, store: Callable[[], CredentialsStore] | None = None)
     p.set_defaults(run=lambda args: _run(args, store))
 
 
-def _run(args: argparse.Namespace, store: Callable[[], CredentialsStore] | None) -> int:
+def _run(args: argparse.Namespace, store: Callable[[], CredentialsWriter] | None) -> int:
     if args.days < 1:
         raise ConfigError("--days", "", "must be at least 1")
     from burst.adapters.kube import client

@@ -1,8 +1,8 @@
 """A node group's Auto Scaling group tags, the Cluster Autoscaler way, without aws_cdk.
 
-The CDK construct (construct.py) and the local demo (`burst demo`, which creates the same
-groups in moto) both tag with this, so what the controller discovers in the demo is what
-it discovers after `cdk deploy`.
+The CDK construct (stacks/nodegroup/construct.py) and the local demo (`burst demo`, which
+creates the same groups in moto) both tag with this, so what the controller discovers in
+the demo is what it discovers after `cdk deploy`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from burst.core.asgtags import (
     taint_tag_value,
 )
 from burst.core.spot import SPOT_PRICE_LIVE_TAG, SPOT_PRICE_TAG
-from stacks.config import NodeGroupConfig
+from burst.tools.deploy.groups import NodeGroupConfig
 
 # The well-known label Cluster Autoscaler (and fpga-burst's price ranking) reads the
 # instance type from when no node of the group exists yet.

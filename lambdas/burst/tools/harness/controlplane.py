@@ -1,30 +1,26 @@
 """A throwaway Kubernetes control plane on loopback: etcd + kube-apiserver (+ kube-scheduler).
 
-The binaries are the ones tools/controlplane/build.sh builds from the Go module proxy. Every
-certificate is made here with `cryptography`: a cluster CA, the API server's serving cert,
-an admin client cert (O=system:masters) and the service-account signing key. The API server
-runs with RBAC and Node authorization, bootstrap-token authentication and TokenRequest, so
-what passes here passes on a kubeadm cluster; there is no controller-manager, so nothing
-garbage-collects, computes PodDisruptionBudget status or deletes namespaces.
+The binaries are found through $FPGA_BURST_CONTROLPLANE_BIN, the directory that
+tools/controlplane/build.sh prints (the Makefile sets it for `make integration` and `make
+demo`). The certificates are made by pki.py. The API server runs with RBAC and Node
+authorization, bootstrap-token authentication and TokenRequest, so what passes here passes
+on a kubeadm cluster; there is no controller-manager, so nothing garbage-collects, computes
+PodDisruptionBudget status or deletes namespaces.
 
     cp = start(Path("/tmp/cp"))       # blocks until /readyz answers ok
     cp.admin_kubeconfig               # Path of a kubeconfig for system:masters
     cp.stop()                         # idempotent; also registered with atexit
 
-`python tools/controlplane/devcluster.py [WORKDIR]` starts one and waits for Ctrl-C.
+`python -m burst.tools.harness.controlplane [WORKDIR]` starts one and waits for Ctrl-C.
 """
 
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
-import datetime as dt
-import ipaddress
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,198 +31,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from burst.tools.harness.net import free_port
+from burst.tools.harness.pki import write_kubeconfig, write_pki
 
-BUILD_SCRIPT = Path(__file__).with_name("build.sh")
 BIN_ENV = "FPGA_BURST_CONTROLPLANE_BIN"
 SERVICE_CIDR = "10.96.0.0/12"
-SERVICE_IP = "10.96.0.1"
 READY_TIMEOUT_S = 90.0
 
 
 class ControlPlaneError(RuntimeError):
-    """The control plane could not be built or started; the message holds the log tail."""
+    """The control plane could not be found or started; the message says why (log tail)."""
 
 
 def bin_dir() -> Path:
-    """The binaries: $FPGA_BURST_CONTROLPLANE_BIN, else whatever build.sh builds or reuses."""
+    """$FPGA_BURST_CONTROLPLANE_BIN, checked to hold etcd and kube-apiserver."""
     env = os.environ.get(BIN_ENV)
-    if env:
-        path = Path(env)
-    else:
-        done = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise ControlPlaneError(f"{BUILD_SCRIPT} failed:\n{done.stderr[-4000:]}")
-        path = Path(done.stdout.strip().splitlines()[-1])
+    if not env:
+        raise ControlPlaneError(
+            f"{BIN_ENV} is not set: it names the directory of etcd, kube-apiserver and "
+            "kube-scheduler that tools/controlplane/build.sh prints (make sets it)")
+    path = Path(env)
     for name in ("etcd", "kube-apiserver"):
         if not os.access(path / name, os.X_OK):
-            raise ControlPlaneError(f"{path / name}: missing or not executable")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-# -- certificates -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Pair:
-    key: rsa.RSAPrivateKey
-    cert: x509.Certificate
-
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-
-    def cert_pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _name(cn: str, org: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-    if org:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-    return x509.Name(attrs)
-
-
-def _ca() -> _Pair:
-    key = _key()
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("fpga-burst-test-ca"))
-        .issuer_name(_name("fpga-burst-test-ca"))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return _Pair(key, cert)
-
-
-def _leaf(ca: _Pair, name: x509.Name, *, server: bool) -> _Pair:
-    key = _key()
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server
-                 else ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-    )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.DNSName("kubernetes"),
-                x509.DNSName("kubernetes.default"),
-                x509.DNSName("kubernetes.default.svc"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                x509.IPAddress(ipaddress.ip_address(SERVICE_IP)),
-            ]),
-            critical=False,
-        )
-    return _Pair(key, builder.sign(ca.key, hashes.SHA256()))
-
-
-def issue_client_cert(workdir: Path, user: str, groups: tuple[str, ...] = ()) -> tuple[Path, Path]:
-    """A client cert/key for `user` in `groups`, signed by the cluster CA in `workdir`."""
-    ca_key = serialization.load_pem_private_key((workdir / "ca.key").read_bytes(), None)
-    assert isinstance(ca_key, rsa.RSAPrivateKey)
-    ca = _Pair(ca_key, x509.load_pem_x509_certificate((workdir / "ca.crt").read_bytes()))
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, user)]
-    attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
-    pair = _leaf(ca, x509.Name(attrs), server=False)
-    crt, key = workdir / f"{user.replace(':', '_')}.crt", workdir / f"{user.replace(':', '_')}.key"
-    crt.write_bytes(pair.cert_pem())
-    key.write_bytes(pair.key_pem())
-    key.chmod(0o600)
-    return crt, key
-
-
-def _write_pki(workdir: Path) -> None:
-    ca = _ca()
-    serving = _leaf(ca, _name("kube-apiserver"), server=True)
-    admin = _leaf(ca, _name("fpga-burst-admin", "system:masters"), server=False)
-    sa = _key()
-    files = {
-        "ca.crt": ca.cert_pem(), "ca.key": ca.key_pem(),
-        "apiserver.crt": serving.cert_pem(), "apiserver.key": serving.key_pem(),
-        "admin.crt": admin.cert_pem(), "admin.key": admin.key_pem(),
-        "sa.key": sa.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        "sa.pub": sa.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
-    }
-    for name, data in files.items():
-        (workdir / name).write_bytes(data)
-        if name.endswith(".key"):
-            (workdir / name).chmod(0o600)
-
-
-def write_kubeconfig(
-    path: Path, endpoint: str, ca_pem: bytes, *, user: str, token: str | None = None,
-    cert: Path | None = None, key: Path | None = None,
-) -> Path:
-    """A kubeconfig with everything embedded, for a bearer token or a client cert."""
-    creds: dict[str, str] = {}
-    if token is not None:
-        creds["token"] = token
-    if cert is not None and key is not None:
-        creds["client-certificate-data"] = base64.b64encode(cert.read_bytes()).decode()
-        creds["client-key-data"] = base64.b64encode(key.read_bytes()).decode()
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "test", "cluster": {
-            "server": endpoint,
-            "certificate-authority-data": base64.b64encode(ca_pem).decode(),
-        }}],
-        "users": [{"name": user, "user": creds}],
-        "contexts": [{"name": user, "context": {"cluster": "test", "user": user}}],
-        "current-context": user,
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
+            raise ControlPlaneError(f"{BIN_ENV}: {path / name}: missing or not executable")
     return path
 
 
@@ -441,7 +268,7 @@ def start(workdir: Path, *, scheduler: bool = True,
     default scoring (LeastAllocated over cpu and memory)."""
     workdir.mkdir(parents=True, exist_ok=True)
     binaries = bin_dir()
-    _write_pki(workdir)
+    write_pki(workdir)
     endpoint = f"https://127.0.0.1:{free_port()}"
     cp = ControlPlane(
         workdir=workdir, bin=binaries, endpoint=endpoint, ca_path=workdir / "ca.crt",

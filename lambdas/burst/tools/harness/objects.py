@@ -1,4 +1,5 @@
-"""Building test objects in the real cluster, as an admin would (or a kubelet)."""
+"""Objects in the test control plane, made as an admin would (or a kubelet: node and pod
+status)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ from burst.adapters.kube.client import Json, Kube
 U250 = "xilinx/u250"
 F1 = "xilinx/aws-vu9p-f1"
 BOARDS = frozenset({U250, F1})
+
+
+def namespace(admin: Kube, name: str) -> str:
+    """A namespace with its default ServiceAccount, which pods need and which no
+    controller-manager makes here."""
+    admin.call("create namespace", admin.core.create_namespace, {"metadata": {"name": name}})
+    admin.call("create sa", admin.core.create_namespaced_service_account, name,
+               {"metadata": {"name": "default"}})
+    return name
 
 
 def pod(
