@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,cdk,bench,sim]'
 	touch $@
 
+# The test control plane's binaries (tools/controlplane/build.sh builds them once, then
+# prints their folder); the harness (burst.tools.harness.controlplane) finds them here.
+CONTROLPLANE_BIN = FPGA_BURST_CONTROLPLANE_BIN="$$(tools/controlplane/build.sh)"
+
 # The seed evaluation end to end: real control plane (built by tools/controlplane if Go is
-# here; else the same story on the simulator), moto, the three handlers. Writes report/.
+# here; else, its variable empty, the same story on the simulator), moto, the three
+# handlers. Writes report/.
 demo: $(STAMP)
-	$(BIN)/burst demo --report report
+	$(CONTROLPLANE_BIN) $(BIN)/burst demo --report report
 
 test: lint typecheck unit device-plugin-test integration cdk-test
 
@@ -35,7 +40,7 @@ unit: $(STAMP)
 # The integration tests start a real kube-apiserver + etcd built by tools/controlplane, and
 # a real node (tests/integration/test_real_node.py) with what `node` provides.
 integration: $(STAMP) controlplane node
-	FPGA_BURST_CONTROLPLANE_BIN="$$(tools/controlplane/build.sh)" $(BIN)/pytest tests/integration -q
+	$(CONTROLPLANE_BIN) $(BIN)/pytest tests/integration -q
 
 controlplane:
 	tools/controlplane/build.sh
@@ -82,8 +87,14 @@ synth: $(STAMP) cdk-cli
 	AWS_EC2_METADATA_DISABLED=true npx --no-install cdk synth --no-notices --quiet \
 		$(if $(CONFIG),-c fpga-burst:config=$(CONFIG))
 
+# The CPU-only benchmarks (benchmarks/cpu/), at settings that finish in minutes; README,
+# "Benchmarks", has the full runs and those on the control plane (benchmarks/cluster/).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/cpu/plan.py --instances 20 --repeat 3
+	$(BIN)/python benchmarks/cpu/simulate.py --jobs 1000 --repeat 1
+	$(BIN)/python benchmarks/cpu/economics.py --jobs 100
+	$(BIN)/python benchmarks/cpu/spot.py --jobs 100
+	$(BIN)/python benchmarks/cpu/scaler_minute.py --hours 6
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,14 @@
 """Failover: from a failed scaling activity to replacement capacity asked of the next group.
+Goal (issue 13): p99 < 60 s.
 
 moto_server for AWS, reached through the real adapters (burst.adapters.aws), and the real
 loop (burst.loop.reconcile.Shell, burst.loop.watch) as the scaler runs them. Two
 f1.4xlarge groups: a Spot group (cheaper, so asked first) and an on-demand group. moto
-answers DescribeScalingActivities with []; awsfakes.ActivityFeed answers it from the
+answers DescribeScalingActivities with []; the harness's ActivityFeed answers it from the
 benchmark's state, so the Spot group's launch "fails" at a chosen moment (a failed
 activity ending now, with EC2's "There is no Spot capacity available" message). The
 cluster is an in-memory ClusterReader holding one pending pod: nothing about the pod
-changes, which is the case to measure (benchmarks/latency.py measures the API server's
+changes, which is the case to measure (benchmarks/cluster/latency.py measures the API server's
 share of a reconcile on the real control plane; tests/integration/test_failover_e2e.py
 runs this failover there).
 
@@ -23,9 +24,9 @@ runs this failover there).
   SetDesiredCapacity. "EC2 Instance Launch Unsuccessful" goes to the lifecycle function,
   not the scaler: no tick comes sooner for it.
 
-    .venv/bin/python benchmarks/failover.py [--runs 12] [--window 22] [--period 60]
+    .venv/bin/python benchmarks/cluster/failover.py [--runs 12] [--window 22] [--period 60]
 
-Prints figures; asserts nothing. Goal (issue 13): p99 < 60 s.
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -35,19 +36,13 @@ import json
 import logging
 import random
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration"))
 import requests
-import scaler_env
-from awsfakes import ActivityFeed, failed_launch
-from moto.server import ThreadedMotoServer
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.core.catalog import F1_BOARD
@@ -59,6 +54,15 @@ from burst.loop.clock import SystemClock
 from burst.loop.reconcile import Shell
 from burst.loop.watch import watch
 from burst.ports.cluster import ClusterView, DrainResult
+from burst.tools.harness.moto import (
+    CLUSTER,
+    REGION,
+    ActivityFeed,
+    MotoView,
+    failed_launch,
+    moto_server,
+    own_keys,
+)
 
 SPOT, ON_DEMAND = "a-spot", "b-on-demand"
 NO_SPOT = ("There is no Spot capacity available that matches your request. "
@@ -142,7 +146,7 @@ class Quiet:
 
 def fresh(endpoint: str) -> None:
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)
-    view = scaler_env.Aws(endpoint)
+    view = MotoView(endpoint)
     view.group(SPOT, "f1.4xlarge", {CAPACITY_TYPE_LABEL: "spot"})
     view.asg.create_or_update_tags(Tags=[{
         "ResourceId": SPOT, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False,
@@ -151,7 +155,7 @@ def fresh(endpoint: str) -> None:
 
 
 def shell(endpoint: str, cfg: config_mod.RuntimeConfig) -> tuple[Shell, ActivityFeed, Sent]:
-    aws = Aws(settings=AwsSettings(region=scaler_env.REGION, endpoint_url=endpoint))
+    aws = Aws(settings=AwsSettings(region=REGION, endpoint_url=endpoint))
     autoscaling = aws.client("autoscaling")
     sent = Sent()
     autoscaling.meta.events.register(
@@ -218,19 +222,14 @@ def main() -> None:
     args = parser.parse_args()
     random.seed(args.seed)
     logging.disable(logging.WARNING)
-    cfg = config_mod.load({}, cluster_name=scaler_env.CLUSTER, region=scaler_env.REGION)
-    port = scaler_env.free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
+    cfg = config_mod.load({}, cluster_name=CLUSTER, region=REGION)
+    # The adapters read their keys from the environment, as the scaler does: moto's.
+    with moto_server() as endpoint, own_keys():
         print(f"{args.runs} runs per mode; watch.recheck {cfg.watch.recheck.total_seconds():.0f}"
               f" s, margin {cfg.watch.margin.total_seconds():.0f} s, period {args.period:.0f} s",
               flush=True)
         inside = [x for _ in range(args.runs) if (x := watched(endpoint, cfg, args.window))]
         ticks = [x for _ in range(args.runs) if (x := first_reconcile(endpoint, cfg))]
-    finally:
-        server.stop()
     # Inside the window up to its last recheck a failure takes a measured figure; later it
     # is counted as waiting for the next tick (an upper bound: a recheck may come first).
     gap = cfg.watch.margin.total_seconds() + 2.0 + cfg.watch.recheck.total_seconds()

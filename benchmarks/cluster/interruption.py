@@ -1,6 +1,6 @@
 """Spot interruption warning -> node cordoned and its pods evicted (issue 13's goal: < 30 s).
 
-Against a throwaway control plane (tools/controlplane) and a moto_server: each run makes a
+Against the harness's stage (the test control plane and a moto_server): each run makes a
 managed group of one f1.4xlarge (moto launches the instance), registers its Ready node
 with two boards, puts FPGA pods on it guarded by a PodDisruptionBudget (status written as
 the disruption controller would, allowing every eviction: the API server still checks it
@@ -10,7 +10,8 @@ builds, a Lambda-like context of 300 s). Timed: from the call to the moment the 
 returns with the node cordoned and every evictable pod gone (the drain waits until the API
 server has removed them), checked against the API server afterwards.
 
-    .venv/bin/python benchmarks/interruption.py [--runs 7] [--pods 2]
+    FPGA_BURST_CONTROLPLANE_BIN=$(tools/controlplane/build.sh) \
+        .venv/bin/python benchmarks/cluster/interruption.py [--runs 7] [--pods 2]
 
 Prints figures; asserts nothing.
 """
@@ -18,45 +19,40 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import os
 import statistics
-import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration"))
-import devcluster
-import objects
 import requests
-import scaler_env
 
-from burst.adapters.kube import client, credentials
 from burst.adapters.kube.client import Kube
 from burst.core.notices.marks import INTERRUPTED
 from burst.handlers import lifecycle, runtime
+from burst.ports.aws import ClusterCredentials
+from burst.tools.harness import moto, objects
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.stage import Stage, stage
 
+EVENTS = Path(__file__).parents[2] / "events"  # AWS's documented samples
 GOAL_SECONDS = 30.0
 GROUP = "spot-f1-4xlarge"
 
 
-def one_run(admin: Kube, endpoint: str, creds: Any, run: int, pods: int) -> tuple[float, bool]:
+def one_run(admin: Kube, endpoint: str, creds: ClusterCredentials, run: int,
+            pods: int) -> tuple[float, bool]:
     """Seconds from handing the notice over to the handler's return; whether it all held."""
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)
-    aws = scaler_env.Aws(endpoint)
+    aws = moto.MotoView(endpoint)
     aws.store_credentials(creds)
     aws.group(GROUP, "f1.4xlarge", {}, desired=1)
     (instance,) = aws.instances(GROUP)
     namespace, node = f"bench-{run}", f"bench-spot-{run}"
-    admin.call("ns", admin.core.create_namespace, {"metadata": {"name": namespace}})
-    admin.call("sa", admin.core.create_namespaced_service_account, namespace,
-               {"metadata": {"name": "default"}})  # no controller makes it here
+    objects.namespace(admin, namespace)
     objects.node(admin, node, provider_id=f"aws:///{instance['AvailabilityZone']}/"
                  f"{instance['InstanceId']}", allocatable={objects.F1: "2"})
     for i in range(pods):
@@ -75,12 +71,11 @@ def one_run(admin: Kube, endpoint: str, creds: Any, run: int, pods: int) -> tupl
                      "expectedPods": pods}
     admin.call("pdb status", admin.policy.replace_namespaced_pod_disruption_budget_status,
                "job", namespace, pdb)
-    event = copy.deepcopy(json.loads((scaler_env.EVENTS / "spot-interruption-warning.json")
-                                     .read_text()))
+    event = json.loads((EVENTS / "spot-interruption-warning.json").read_text())
     event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     event["detail"]["instance-id"] = instance["InstanceId"]
     started = time.monotonic()
-    result = lifecycle.run(event, scaler_env.LambdaContext(300, function_name="lifecycle"))
+    result = lifecycle.run(event, LambdaContext(300, "lifecycle"))
     seconds = time.monotonic() - started
     runtime.metrics.clear_metrics()
     left = admin.call("pods", admin.core.list_namespaced_pod, namespace)["items"]
@@ -104,13 +99,8 @@ def main() -> None:
           "the pod at once -- a real pod adds its own shutdown (up to its grace period) "
           "before the drain sees it gone; the PDB allows every eviction (a refusing PDB "
           "holds its pod by design: see tests/integration/test_interruption_e2e.py).")
-    with tempfile.TemporaryDirectory() as tmp:
-        cp = devcluster.start(Path(tmp))
-        try:
-            with scaler_env.moto_server() as endpoint:
-                figures = measure(cp, endpoint, args)
-        finally:
-            cp.stop()
+    with tempfile.TemporaryDirectory() as tmp, stage(Path(tmp)) as on:
+        figures = measure(on, args)
     seconds = [s for s, _ in figures]
     median = statistics.median(seconds)
     print(f"interruption warning -> node cordoned and {args.pods + 1} pods evicted: "
@@ -121,14 +111,12 @@ def main() -> None:
                       "runs": len(seconds), "all_held": all(h for _, h in figures)}))
 
 
-def measure(cp: Any, endpoint: str, args: argparse.Namespace) -> list[tuple[float, bool]]:
+def measure(on: Stage, args: argparse.Namespace) -> list[tuple[float, bool]]:
     logging.disable(logging.INFO)  # the handler's decision lines would drown the figures
-    os.environ.update(scaler_env.environment(endpoint))
+    os.environ.update(moto.environment(on.endpoint))
     runtime.config.cache_clear()
-    with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
-        creds = credentials.provision(admin, credentials.DEFAULT_RBAC, timedelta(hours=1),
-                                      str(cp.admin_kubeconfig))
-        return [one_run(admin, endpoint, creds, run, args.pods) for run in range(args.runs)]
+    return [one_run(on.admin, on.endpoint, on.credentials, run, args.pods)
+            for run in range(args.runs)]
 
 
 if __name__ == "__main__":

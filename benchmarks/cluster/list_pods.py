@@ -1,11 +1,13 @@
 """Listing 10,000 pending pods: the client's model objects against raw JSON.
+Goal (issue 3): large lists are not slow; the adapter uses the faster way.
 
-Starts a throwaway control plane (tools/controlplane, no scheduler so the pods stay
-untouched), creates N pending FPGA pods, then lists them the way observe.pending_pods does
-(field selector, pages of 500) both ways, several times, and prints the medians. The adapter
-uses the faster one (burst.adapters.kube.client.Kube.call: `_preload_content=False` + json.loads).
+Starts the harness's control plane (no scheduler, so the pods stay untouched), creates N
+pending FPGA pods, then lists them the way observe.pending_pods does (field selector, pages
+of 500) both ways, several times, and prints the medians. The adapter uses the faster one
+(burst.adapters.kube.client.Kube.call: `_preload_content=False` + json.loads).
 
-    .venv/bin/python benchmarks/list_pods.py [--pods 10000] [--repeat 5]
+    FPGA_BURST_CONTROLPLANE_BIN=$(tools/controlplane/build.sh) \
+        .venv/bin/python benchmarks/cluster/list_pods.py [--pods 10000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
-import devcluster
-
 from burst.adapters.kube import client, observe
 from burst.adapters.kube.client import Kube
+from burst.tools.harness import controlplane, objects
 
 NAMESPACE = "bench"
 BOARDS = frozenset({"xilinx/u250"})
@@ -52,9 +52,7 @@ def _pod(i: int) -> dict[str, Any]:
 
 
 def _populate(admin: Kube, count: int) -> None:
-    admin.call("create ns", admin.core.create_namespace, {"metadata": {"name": NAMESPACE}})
-    admin.call("create sa", admin.core.create_namespaced_service_account, NAMESPACE,
-               {"metadata": {"name": "default"}})
+    objects.namespace(admin, NAMESPACE)
     with ThreadPoolExecutor(max_workers=32) as pool:
         list(pool.map(
             lambda i: admin.call("create pod", admin.core.create_namespaced_pod, NAMESPACE,
@@ -109,7 +107,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fpga-burst-bench-") as tmp:
-        cp = devcluster.start(Path(tmp), scheduler=False)
+        cp = controlplane.start(Path(tmp), scheduler=False)
         try:
             with client.from_kubeconfig(cp.admin_kubeconfig) as kube:
                 start = time.perf_counter()

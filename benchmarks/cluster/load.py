@@ -1,7 +1,9 @@
 """Load: one scaler tick on a large cluster, then a second with the state unchanged.
+Goal (issue 15): a tick with 30,000 pending pods and 1,000 nodes in under 30 s and 512 MB,
+with bounded Events and logs.
 
-The cluster is a throwaway control plane (tools/controlplane; no scheduler, so pods stay
-where they are put) and a moto_server, built once and grown across sizes:
+The cluster is the harness's stage (the test control plane without kube-scheduler, so pods
+stay where they are put, and a moto_server), built once and grown across sizes:
 - 1,000 nodes: 200 on-prem (2 x U250 each, one taken by a bound pod) and 800 burst nodes
   in 20 node groups (F1 and F2, 40 registered instances each, all boards taken by bound
   pods); each group has capacity already on its way (desired above registered);
@@ -17,7 +19,8 @@ tell is the unchanged state's cost. Printed per tick: wall time and its split (o
 AWS reads; plan; AWS writes; Events; status; scale-down), peak RSS, API calls, Events
 written and stored, log bytes. Setup time is printed apart.
 
-    .venv/bin/python benchmarks/load.py [--sizes 1000,10000,30000] [--threads 8]
+    FPGA_BURST_CONTROLPLANE_BIN=$(tools/controlplane/build.sh) \
+        .venv/bin/python benchmarks/cluster/load.py [--sizes 1000,10000,30000] [--threads 8]
         [--only plan|ticks] [--upcoming 3000] [--repeat 3]
 
 First, the planner alone on the same shapes as a Snapshot, with `--upcoming` instances on
@@ -43,20 +46,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tools" / "controlplane"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration"))
-import devcluster
-import scaler_env
-
-from burst.adapters.kube import client, credentials
 from burst.adapters.kube.client import Kube
 from burst.adapters.kube.tell import STATUS_NAME, STATUS_NAMESPACE
 from burst.core.catalog import F1_BOARD, F2_BOARD
 from burst.core.errors import KubeNotFoundError
+from burst.tools.harness import moto, objects
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.events import scheduled_event
+from burst.tools.harness.stage import stage
 
 U250 = "xilinx/u250"
 NAMESPACE = "load"
@@ -127,7 +127,7 @@ def make_node(admin: Kube, name: str, boards: dict[str, int], provider: str | No
     admin.call("node status", admin.core.patch_node_status, name, status)
 
 
-def build_cluster(admin: Kube, aws: scaler_env.Aws, threads: int) -> dict[str, int]:
+def build_cluster(admin: Kube, aws: moto.MotoView, threads: int) -> dict[str, int]:
     """Nodes, bound pods and node groups; the groups' desired capacities to reset to."""
     desired = {}
     work: list[Callable[[], Any]] = []
@@ -182,7 +182,7 @@ def launch_nothing() -> None:
     FakeAutoScalingGroup.replace_autoscaling_group_instances = none  # type: ignore[method-assign]
 
 
-def reset(admin: Kube, aws: scaler_env.Aws, desired: dict[str, int]) -> None:
+def reset(admin: Kube, aws: moto.MotoView, desired: dict[str, int]) -> None:
     """What a tick changed: desired capacities, Events, the status ConfigMap."""
     for name, size in desired.items():
         aws.asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=size)
@@ -268,7 +268,7 @@ def tick_child() -> None:
     split.count(botocore.client.BaseClient, "_make_api_call", lambda a: "aws " + a[1])
     with log_bytes(runtime.logger.name) as sink:
         start = time.perf_counter()
-        out = scaler.run(scaler_env.scheduled_event(), scaler_env.LambdaContext(70.0))
+        out = scaler.run(scheduled_event(), LambdaContext(70.0))
         wall = time.perf_counter() - start
     runtime.metrics.clear_metrics()
     print(json.dumps({"wall": wall, "split": dict(split.seconds), "calls": dict(split.calls),
@@ -405,35 +405,25 @@ def ticks(sizes: list[int], threads: int, most_ticks: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's request lines
     with tempfile.TemporaryDirectory() as tmp:
         setup = time.perf_counter()
-        cp = devcluster.start(Path(tmp), scheduler=False)
-        try:
-            with scaler_env.moto_server() as endpoint, client.from_kubeconfig(
-                cp.admin_kubeconfig
-            ) as admin:
-                creds = credentials.provision(admin, credentials.DEFAULT_RBAC,
-                                              timedelta(hours=2), str(cp.admin_kubeconfig))
-                admin.call("ns", admin.core.create_namespace, {"metadata": {"name": NAMESPACE}})
-                admin.call("sa", admin.core.create_namespaced_service_account, NAMESPACE,
-                           {"metadata": {"name": "default"}})
-                aws = scaler_env.Aws(endpoint)
-                aws.store_credentials(creds)
-                desired = build_cluster(admin, aws, threads)
-                launch_nothing()
-                print(f"setup: control plane, moto, 1,000 nodes, {len(GROUPS)} groups, bound "
-                      f"pods: {time.perf_counter() - setup:.1f} s", flush=True)
-                env = {**os.environ, **scaler_env.environment(endpoint)}
-                made = 0
-                for size in sizes:
-                    start = time.perf_counter()
-                    add_pending(admin, made, size, threads)
-                    made = max(made, size)
-                    reset(admin, aws, desired)
-                    print(f"setup: {size} pending pods: {time.perf_counter() - start:.1f} s",
-                          flush=True)
-                    run_size(env, admin, size, most_ticks)
-        finally:
-            cp.stop()
-
+        with stage(Path(tmp), scheduler=False) as on:
+            admin = on.admin
+            objects.namespace(admin, NAMESPACE)
+            aws = moto.MotoView(on.endpoint)
+            aws.store_credentials(on.credentials)
+            desired = build_cluster(admin, aws, threads)
+            launch_nothing()
+            print(f"setup: control plane, moto, 1,000 nodes, {len(GROUPS)} groups, bound "
+                  f"pods: {time.perf_counter() - setup:.1f} s", flush=True)
+            env = {**os.environ, **moto.environment(on.endpoint)}
+            made = 0
+            for size in sizes:
+                start = time.perf_counter()
+                add_pending(admin, made, size, threads)
+                made = max(made, size)
+                reset(admin, aws, desired)
+                print(f"setup: {size} pending pods: {time.perf_counter() - start:.1f} s",
+                      flush=True)
+                run_size(env, admin, size, most_ticks)
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,6 @@
 """Economics: fpga-burst's default policy beside fixed scale-down timers and the CA-like and
-Karpenter-like baselines, on real and synthetic traces.
+Karpenter-like baselines, on real and synthetic traces. Goals (issue 11): wait p95 <= boot
++ device plugin + 60 s; cost <= every fixed timer of the same run; utilisation >= 90 %.
 
 The cluster (the economics issue's setup): 2 on-prem nodes with 2 Alveo U250 each; F2 node
 groups of 1, 2 and 8 boards (f2.6xlarge, f2.12xlarge, f2.48xlarge, up to 60 instances
@@ -15,7 +16,7 @@ Then the default with its bound on waiting for a board about to be freed (45 s) 
 idle split, instances paid and those no pod ever ran on, cost, and the ratios of cost and
 p95 wait to the best fixed timer of the same run.
 
-Run: .venv/bin/python benchmarks/economics.py [--alibaba FILE] [--days 3 | --window busiest:7d]
+Run: .venv/bin/python benchmarks/cpu/economics.py [--alibaba FILE] [--days 3 | --window busiest:7d]
      [--jobs 600] [--boot 240] [--device-plugin 60]
 """
 

@@ -1,4 +1,5 @@
 """Planner benchmark: plan time at scale, and plan cost against the exact optimum.
+Goals (issues 2 and 10): the targets after each part below.
 
 1. Median time of `plan()` for 100 / 1,000 / 10,000 pending pods over 20 node groups
    (target: 10,000 pods under 200 ms).
@@ -11,7 +12,7 @@
 4. Pods placed against the exact maximum (a MILP counting pods) when max sizes bind: the
    same random clusters with max sizes of 0 to 2 and twice the pods.
 
-Run: .venv/bin/python benchmarks/plan.py [--instances 200] [--repeat 7]
+Run: .venv/bin/python benchmarks/cpu/plan.py [--instances 200] [--repeat 7]
      [--only time|cli|cost|placed]
 """
 

@@ -1,5 +1,6 @@
 """The scaler's minute: 24 h of 1-minute ticks through Lambda's async queue, before and after;
-and the idle cost of watch and poll mode.
+and the idle cost of watch and poll mode. Goal: no tick dropped (the FailedEvents alarm
+stays OK) in either mode, and each mode's idle cost stated (issue 12).
 
 Lambda's asynchronous invocation, as documented ("How Lambda handles errors and retries with
 asynchronous invocation", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html):
@@ -19,12 +20,12 @@ is asked for, as burst.adapters.kube.client.Kube.watch asks), until
 then answers. A pod arriving at a random moment is acted on after the watch's settle time
 and a reconcile if it arrives while watching, else at the next invocation's first pass.
 
---measure runs the scaler handler itself, as Lambda would, on an idle cluster: the real
-test control plane (tools/controlplane) and a moto_server; poll-mode ticks and one watch
-tick, timed. Their durations give GB-seconds per idle hour and $/month at the list prices
-below; the model then uses the measured reconcile time.
+--measure runs the scaler handler itself, as Lambda would, on an idle cluster: the
+harness's stage (the test control plane, $FPGA_BURST_CONTROLPLANE_BIN, and a moto_server);
+poll-mode ticks and one watch tick, timed. Their durations give GB-seconds per idle hour
+and $/month at the list prices below; the model then uses the measured reconcile time.
 
-    .venv/bin/python benchmarks/scaler_minute.py [--hours 24] [--measure [--ticks 30]]
+    .venv/bin/python benchmarks/cpu/scaler_minute.py [--hours 24] [--measure [--ticks 30]]
 
 Prints figures; asserts nothing.
 """
@@ -41,7 +42,6 @@ import logging
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -51,24 +51,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).parents[1]
-sys.path.insert(0, str(ROOT))
-for extra in ("tools/controlplane", "tests/integration"):  # --measure: devcluster, scaler_env
-    sys.path.insert(0, str(ROOT / extra))
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-from burst.core.policy import SCALER_PERIOD, TOKEN_PERIOD  # noqa: E402
-from burst.loop import config as config_mod  # noqa: E402
-from burst.loop.clock import Clock  # noqa: E402
-from burst.loop.result import Reconciled  # noqa: E402
-from burst.loop.watch import must_end, watch  # noqa: E402
-from stacks.controller.functions import (  # noqa: E402
+from burst.core.policy import SCALER_PERIOD, TOKEN_PERIOD
+from burst.loop import config as config_mod
+from burst.loop.clock import Clock
+from burst.loop.result import Reconciled
+from burst.loop.watch import must_end, watch
+from burst.tools.deploy.functions import (
     MEMORY_MB,
-    SCALER,
+    SCALER_MAX_EVENT_AGE,
     SCALER_TIMEOUTS,
+    TIMEOUTS,
 )
+from burst.tools.harness.clock import FakeClock
 
 PERIOD = SCALER_PERIOD.total_seconds()
-MAX_EVENT_AGE = SCALER.max_event_age.to_seconds()
+MAX_EVENT_AGE = SCALER_MAX_EVENT_AGE.total_seconds()
 FIRST_RETRY, MAX_RETRY = 1.0, 300.0  # the documented throttle retry interval's bounds
 EPOCH = datetime(2026, 12, 1, tzinfo=UTC)
 # AWS Lambda list prices, US East (N. Virginia), arm64, first 7.5 billion GB-s a month;
@@ -89,34 +86,23 @@ class Behaviour:
 
 BEHAVIOURS = (
     Behaviour("before: watch to the deadline (70 s)", 70.0, True, False),
-    Behaviour("now, watch mode", SCALER_TIMEOUTS["watch"].to_seconds(), True, True),
-    Behaviour("now, poll mode", SCALER_TIMEOUTS["poll"].to_seconds(), False, True),
+    Behaviour("now, watch mode", SCALER_TIMEOUTS["watch"].total_seconds(), True, True),
+    Behaviour("now, poll mode", SCALER_TIMEOUTS["poll"].total_seconds(), False, True),
 )
-
-
-@dataclass
-class SimClock:
-    t: float
-
-    def wall(self) -> datetime:
-        return EPOCH + timedelta(seconds=self.t)
-
-    def monotonic(self) -> float:
-        return self.t
 
 
 @dataclass
 class IdleWatcher:
     """No pod changes: each watch lasts as long as the API server was asked to keep it."""
 
-    clock: SimClock
+    clock: FakeClock
     windows: list[tuple[float, float]]
     rtt: float = 0.01
 
     def next_pending_change(self, since: str, timeout: float) -> str | None:
-        start = self.clock.t
-        self.clock.t += max(1, int(timeout)) + self.rtt
-        self.windows.append((start, self.clock.t))
+        start = self.clock.mono
+        self.clock.advance(max(1, int(timeout)) + self.rtt)
+        self.windows.append((start, self.clock.mono))
         return None
 
 
@@ -162,21 +148,21 @@ def lags(rng: random.Random) -> Iterator[float]:
 def invocation(b: Behaviour, m: Model, cfg: config_mod.RuntimeConfig, tick: float,
                start: float, rng: random.Random, day: Day) -> float:
     """Runs one invocation from `start`; when its execution ends."""
-    clock = SimClock(start)
+    clock = FakeClock(EPOCH + timedelta(seconds=start), start)
     if rng.random() < 1.0 / m.cold_every:
-        clock.t += m.init
+        clock.advance(m.init)
     deadline = start + b.timeout
     end = must_end(EPOCH + timedelta(seconds=tick), deadline, clock) if b.until_next_tick \
         else deadline
-    clock.t += m.reconcile * rng.uniform(0.8, 1.3)
-    day.passes.append(clock.t)
+    clock.advance(m.reconcile * rng.uniform(0.8, 1.3))
+    day.passes.append(clock.mono)
     if b.watching:
         watch(IdleShell(cfg, clock), IdleWatcher(clock, day.windows), "1", end)
-    clock.t += m.response
-    if clock.t > deadline:
+    clock.advance(m.response)
+    if clock.mono > deadline:
         day.timed_out += 1
         return deadline
-    return clock.t
+    return clock.mono
 
 
 def simulate(b: Behaviour, m: Model, cfg: config_mod.RuntimeConfig) -> Day:
@@ -297,44 +283,36 @@ def measure(ticks: int) -> dict[str, Any]:
     """The handlers' durations through their Lambda entry points (settings from the
     environment, credentials from Secrets Manager, adapters built per invocation) on an idle
     cluster: one node group, nothing pending."""
-    import devcluster
-    import scaler_env
-
-    from burst.adapters.kube import client, credentials
     from burst.handlers import runtime, scaler, tokens
-    from burst.tools.invoke import LocalContext
+    from burst.tools.harness import moto
+    from burst.tools.harness.context import LambdaContext
+    from burst.tools.harness.events import scheduled_event
+    from burst.tools.harness.stage import stage
 
     logging.disable(logging.INFO)  # the handlers' decision lines would drown the figures
-    with tempfile.TemporaryDirectory() as tmp:
-        cp = devcluster.start(Path(tmp))
-        try:
-            with scaler_env.moto_server() as endpoint:
-                with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
-                    creds = credentials.provision(admin, credentials.DEFAULT_RBAC,
-                                                  timedelta(hours=1), str(cp.admin_kubeconfig))
-                aws = scaler_env.Aws(endpoint)
-                aws.store_credentials(creds)
-                aws.group("f2-12xlarge", "f2.12xlarge", {}, max_size=4)
-                key = scaler_env.session().client("kms", endpoint_url=endpoint).create_key()
-                os.environ.update(scaler_env.environment(endpoint))  # poll mode
-                os.environ.update({"FPGA_BURST_JOIN_PARAMETER": "/fpga-burst/onprem/join",
-                                   "FPGA_BURST_JOIN_KEY_ID": key["KeyMetadata"]["KeyId"]})
-                runtime.config.cache_clear()
-                poll_timeout = SCALER_TIMEOUTS["poll"].to_seconds()
-                print(f"measuring {ticks} poll-mode ticks, then one watch-mode tick (about a "
-                      "minute) ...", flush=True)
-                poll = [timed(lambda: scaler.handler(scaler_env.scheduled_event(),
-                                                     LocalContext("scaler", poll_timeout)))
-                        for _ in range(ticks)]
-                published = [timed(lambda: tokens.handler({}, LocalContext("tokens", 60)))
-                             for _ in range(6)]
-                os.environ.update(scaler_env.environment(endpoint, watch={"enabled": True}))
-                runtime.config.cache_clear()
-                watch_timeout = SCALER_TIMEOUTS["watch"].to_seconds()
-                watched = [timed(lambda: scaler.handler(scaler_env.scheduled_event(),
-                                                        LocalContext("scaler", watch_timeout)))]
-        finally:
-            cp.stop()
+    with tempfile.TemporaryDirectory() as tmp, stage(Path(tmp)) as on:
+        aws = moto.MotoView(on.endpoint)
+        aws.store_credentials(on.credentials)
+        aws.group("f2-12xlarge", "f2.12xlarge", {}, max_size=4)
+        key = aws.client("kms").create_key()
+        os.environ.update(moto.environment(on.endpoint))  # poll mode
+        os.environ.update({"FPGA_BURST_JOIN_PARAMETER": "/fpga-burst/onprem/join",
+                           "FPGA_BURST_JOIN_KEY_ID": key["KeyMetadata"]["KeyId"]})
+        runtime.config.cache_clear()
+        poll_timeout = SCALER_TIMEOUTS["poll"].total_seconds()
+        print(f"measuring {ticks} poll-mode ticks, then one watch-mode tick (about a "
+              "minute) ...", flush=True)
+        poll = [timed(lambda: scaler.handler(scheduled_event(),
+                                             LambdaContext(poll_timeout, "scaler")))
+                for _ in range(ticks)]
+        tokens_timeout = TIMEOUTS["tokens"].total_seconds()
+        published = [timed(lambda: tokens.handler({}, LambdaContext(tokens_timeout, "tokens")))
+                     for _ in range(6)]
+        os.environ.update(moto.environment(on.endpoint, watch={"enabled": True}))
+        runtime.config.cache_clear()
+        watch_timeout = SCALER_TIMEOUTS["watch"].total_seconds()
+        watched = [timed(lambda: scaler.handler(scheduled_event(),
+                                                LambdaContext(watch_timeout, "scaler")))]
     return {"poll": poll, "poll_median": statistics.median(poll),
             "poll_mean": statistics.mean(poll), "watch": watched,
             "watch_mean": statistics.mean(watched),

@@ -5,7 +5,7 @@ F2, up to 40 instances each). The jobs: XGBoost-like, 2 to 8 accelerator replica
 minutes, arriving at random over the day with bursts. Every scaler tick (one a minute) runs
 the controller's own shell, planner and scale-down over the simulated ports.
 
-Run: .venv/bin/python benchmarks/simulate.py [--jobs 10000] [--repeat 3]
+Run: .venv/bin/python benchmarks/cpu/simulate.py [--jobs 10000] [--repeat 3]
 """
 
 from __future__ import annotations

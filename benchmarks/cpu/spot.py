@@ -1,5 +1,6 @@
 """Spot plus fallback against on-demand only: cost and wait, on the economics benchmark's
-traces and cluster, with fpga-burst's default policy.
+traces and cluster, with fpga-burst's default policy. Goal (issue 13): Spot plus fallback
+costs <= 0.6 x on-demand only at the same wait p95.
 
 On-demand only: the F2 groups of 1, 2 and 8 boards. Spot plus fallback: the same three
 groups plus a Spot group of each size (`karpenter.sh/capacity-type: spot`, priced at the
@@ -9,7 +10,7 @@ on-demand one if no other Spot group can), and a running Spot instance is interr
 given rate per instance-hour (two-minute notice: its node is cordoned, its pods evicted
 and started over; Auto Scaling replaces the instance).
 
-Run: .venv/bin/python benchmarks/spot.py [--alibaba FILE] [--jobs 600]
+Run: .venv/bin/python benchmarks/cpu/spot.py [--alibaba FILE] [--jobs 600]
 """
 
 from __future__ import annotations

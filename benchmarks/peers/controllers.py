@@ -14,17 +14,19 @@ import os
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import scaler_env
 import world
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
-from burst.adapters.kube import credentials
 from burst.adapters.kube.client import Kube
 from burst.handlers import runtime, scaler
+from burst.tools.harness import moto
+from burst.tools.harness.context import LambdaContext
+from burst.tools.harness.events import scheduled_event
+from burst.tools.harness.net import free_port
+from burst.tools.harness.stage import controller_credentials
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,9 @@ class BurstRunner:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
-        creds = credentials.provision(self.admin, credentials.DEFAULT_RBAC, timedelta(hours=2),
-                                      str(self.kubeconfig))
-        scaler_env.Aws(self.endpoint).store_credentials(creds)
-        env = scaler_env.environment(self.endpoint)
+        creds = controller_credentials(self.admin, self.kubeconfig)
+        moto.MotoView(self.endpoint).store_credentials(creds)
+        env = moto.environment(self.endpoint)
         document = json.loads(env["FPGA_BURST_CONFIG"])
         # The defaults a deployment gets: no policy or watch overrides.
         document.pop("policy", None)
@@ -98,8 +99,7 @@ class BurstRunner:
             built = runtime.adapters(cfg, Aws(settings=AwsSettings(
                 region=cfg.region, endpoint_url=cfg.aws_endpoint_url)))
             try:
-                scaler.run(scaler_env.scheduled_event(),
-                           scaler_env.LambdaContext(self.controller.tick), cfg=cfg,
+                scaler.run(scheduled_event(), LambdaContext(self.controller.tick), cfg=cfg,
                            adapters=built)
             except Exception as exc:
                 if not self.stop.is_set():  # after the run its stage is gone: expected
@@ -153,7 +153,7 @@ class CaRunner:
         config = self.workdir / "cloud-config.ini"
         config.write_text(cloud_config(self.endpoint))
         argv = [str(self.binary), *CA_FLAGS, f"--kubeconfig={self.kubeconfig}",
-                f"--cloud-config={config}", f"--address=127.0.0.1:{scaler_env.free_port()}",
+                f"--cloud-config={config}", f"--address=127.0.0.1:{free_port()}",
                 *self.controller.settings]
         env = {**os.environ, "AWS_REGION": world.REGION, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}

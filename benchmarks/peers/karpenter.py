@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import scaler_env
 import world
 import yaml
 from kubernetes import client as k8s
@@ -37,6 +36,7 @@ from burst.adapters.kube.client import Json, Kube
 from burst.core.catalog import F2_BOARD, INSTANCE_TYPES
 from burst.core.errors import KubeConflictError, KubeNotFoundError, KubeThrottledError
 from burst.tools.demo import cluster
+from burst.tools.harness.net import free_port
 
 KARPENTER = ("karpenter.sh", "v1")
 KWOK_CLASS = ("karpenter.kwok.sh", "v1alpha1")
@@ -241,12 +241,12 @@ class KarpenterRunner:
         self._spawn("kwok", [str(self.kwok), f"--kubeconfig={self.kubeconfig}",
                              f"--config={config}", "--manage-all-nodes=false",
                              f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
-                             f"--server-address=127.0.0.1:{scaler_env.free_port()}"], {})
+                             f"--server-address=127.0.0.1:{free_port()}"], {})
         self._spawn("karpenter", [str(self.binary)], {
             "KUBECONFIG": str(self.kubeconfig), "INSTANCE_TYPES_FILE_PATH": str(types),
             "DISABLE_LEADER_ELECTION": "true", "SYSTEM_NAMESPACE": "kube-system",
-            "METRICS_PORT": str(scaler_env.free_port()),
-            "HEALTH_PROBE_PORT": str(scaler_env.free_port())})
+            "METRICS_PORT": str(free_port()),
+            "HEALTH_PROBE_PORT": str(free_port())})
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")

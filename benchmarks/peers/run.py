@@ -1,15 +1,18 @@
 """fpga-burst beside its peers, measured on the same stage in one run.
+Goals (issue 14): decision latency <= 1/5 of Cluster Autoscaler's at its default scan
+interval; 0 extra instances where a peer at its defaults asks for more.
 
-Each (controller, workload) pair gets a fresh test control plane (kube-apiserver, etcd,
-kube-scheduler from tools/controlplane/build.sh) and a fresh moto_server with three F2
-node groups tagged as `cdk deploy` tags them; instances boot into Nodes through the
-stand-ins of world.py, and Karpenter's NodeClaims into kwok Nodes (karpenter.py). The
-controller starts, settles for `--warmup` s, then the workload's pods are created at once.
-A run ends `--settle` s after every pod runs (extra scale-ups show up in that window), or,
-for the scale-down workload, once the burst capacity is back at 0; or at `--limit` s
-(`--scale-down-limit` for scale-down).
+Each (controller, workload) pair gets a fresh test control plane (the harness's:
+kube-apiserver, etcd, kube-scheduler from $FPGA_BURST_CONTROLPLANE_BIN) and a fresh
+moto_server with three F2 node groups tagged as `cdk deploy` tags them; instances boot
+into Nodes through the stand-ins of world.py, and Karpenter's NodeClaims into kwok Nodes
+(karpenter.py). The controller starts, settles for `--warmup` s, then the workload's pods
+are created at once. A run ends `--settle` s after every pod runs (extra scale-ups show up
+in that window), or, for the scale-down workload, once the burst capacity is back at 0;
+or at `--limit` s (`--scale-down-limit` for scale-down).
 
-    .venv/bin/python benchmarks/peers/run.py [--workloads seed,late-device-plugin]
+    FPGA_BURST_CONTROLPLANE_BIN=$(tools/controlplane/build.sh) \
+        .venv/bin/python benchmarks/peers/run.py [--workloads seed,late-device-plugin]
         [--controllers fpga-burst,CA default,Karpenter default] [--scheduler bin-packing]
         [--json out.json] [--keep-logs DIR]
 
@@ -31,25 +34,22 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# Its siblings (world, controllers, ...): Python searches the script's own folder first.
+import karpenter
 import requests
+import world
+from controllers import CA_FLAGS, BurstRunner, CaRunner, Controller, controllers
+from measure import Figures, figures, table
+from workloads import WORKLOADS, Workload
+
+from burst.adapters.kube import client
+from burst.adapters.kube.client import Kube
+from burst.core.catalog import F2_BOARD
+from burst.tools.demo import cluster
+from burst.tools.harness import controlplane
+from burst.tools.harness.moto import moto_server
 
 HERE = Path(__file__).resolve().parent
-for _path in (HERE, HERE.parents[1] / "tools" / "controlplane",
-              HERE.parents[1] / "tests" / "integration"):
-    sys.path.insert(0, str(_path))
-
-import devcluster  # noqa: E402
-import karpenter  # noqa: E402
-import scaler_env  # noqa: E402
-import world  # noqa: E402
-from controllers import CA_FLAGS, BurstRunner, CaRunner, Controller, controllers  # noqa: E402
-from measure import Figures, figures, table  # noqa: E402
-from workloads import WORKLOADS, Workload  # noqa: E402
-
-from burst.adapters.kube import client  # noqa: E402
-from burst.adapters.kube.client import Kube  # noqa: E402
-from burst.core.catalog import F2_BOARD  # noqa: E402
-from burst.tools.demo import cluster  # noqa: E402
 
 
 def binary(peer: str) -> Path | None:
@@ -78,14 +78,14 @@ def run_one(controller: Controller, workload: Workload, args: argparse.Namespace
         return Figures(controller.name, workload.name, False, (), 0, 0, 0.0, None, None,
                        "the kwok provider's launches never fail", staged=False)
     with tempfile.TemporaryDirectory(prefix="fpga-burst-peers-") as tmp, \
-            scaler_env.moto_server() as endpoint, \
+            moto_server() as endpoint, \
             world.shortage({g.name: g.instance_type for g in groups}, workload.short) as short:
         work = Path(tmp)
         # moto's backends live in the process, not the server: each run starts empty.
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
         packed = (F2_BOARD, *{b for _, b, _ in workload.onprem}) \
             if args.scheduler == "bin-packing" else ()
-        cp = devcluster.start(work / "controlplane", scheduler=True, bin_packing=packed)
+        cp = controlplane.start(work / "controlplane", scheduler=True, bin_packing=packed)
         try:
             with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
                 return _stage(controller, workload, args, binaries, admin,

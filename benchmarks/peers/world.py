@@ -20,26 +20,19 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT / "tools" / "controlplane", ROOT / "tests" / "integration"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import scaler_env  # noqa: E402
-from awsfakes import failed_launch  # noqa: E402
-
-from burst.adapters.kube.client import Json, Kube  # noqa: E402
-from burst.core import asgtags  # noqa: E402
-from burst.core.catalog import F2_BOARD, INSTANCE_TYPES  # noqa: E402
-from burst.core.errors import KubeConflictError, KubeNotFoundError  # noqa: E402
-from burst.tools.demo import cluster  # noqa: E402  (the demo's kubelet and device plugin)
+from burst.adapters.kube.client import Json, Kube
+from burst.core import asgtags
+from burst.core.catalog import F2_BOARD, INSTANCE_TYPES
+from burst.core.errors import KubeConflictError, KubeNotFoundError
+from burst.tools.demo import cluster  # the demo's kubelet and device plugin
+from burst.tools.harness import moto
+from burst.tools.harness.moto import failed_launch
 
 NAMESPACE = "default"
-CLUSTER = scaler_env.CLUSTER
-REGION = scaler_env.REGION
+CLUSTER = moto.CLUSTER
+REGION = moto.REGION
 ZONE = f"{REGION}a"
 FPGA_LABELS = {"inaccel/fpga": "enabled"}
 # The CA FAQ's "Startup taints": a node carrying one is counted as upcoming, not as a
@@ -70,9 +63,9 @@ def f2_groups(max_size: int) -> tuple[Group, ...]:
 
 
 def create_groups(endpoint: str, groups: tuple[Group, ...]) -> None:
-    """Launch template + ASG per group, with the tags stacks/nodegroup/tags.py writes:
+    """Launch template + ASG per group, with the tags burst/tools/deploy/tags.py writes:
     discovery, labels, instance type and the board resource (scale from zero)."""
-    aws = scaler_env.Aws(endpoint)
+    aws = moto.MotoView(endpoint)
     for group in groups:
         template = aws.ec2.create_launch_template(
             LaunchTemplateName=f"lt-{group.name}",
@@ -99,7 +92,7 @@ def shortage(groups: Mapping[str, str], count: int) -> Iterator[set[str]]:
     For those, a raise of desired capacity launches nothing, and DescribeScalingActivities
     reports a failed launch with EC2's InsufficientInstanceCapacity text, newest first, as
     AWS does. moto launches whatever is asked and answers DescribeScalingActivities with
-    [], so both are replaced in the moto_server of this process (scaler_env.moto_server
+    [], so both are replaced in the moto_server of this process (moto.moto_server
     runs in it); every controller reads the same answers over HTTP."""
     from moto.autoscaling.models import FakeAutoScalingGroup
     from moto.autoscaling.responses import AutoScalingResponse
@@ -184,7 +177,7 @@ class Fleet:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self) -> None:
-        aws = scaler_env.Aws(self.endpoint)
+        aws = moto.MotoView(self.endpoint)
         threading.Thread(target=self._act, daemon=True).start()
         names = [g.name for g in self.groups]
         while not self.stop.is_set():
