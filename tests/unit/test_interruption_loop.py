@@ -26,19 +26,12 @@ from burst.loop.notices import (
 )
 from burst.ports.aws import LifecycleResult
 from burst.ports.cluster import ClusterView, DrainResult
+from burst.tools.harness.clock import FakeClock
 
 T0 = datetime(2026, 11, 27, 3, 20, tzinfo=UTC)
 GROUP = NodeGroup("f1", "f1.4xlarge", 0, 4, 2, instances=(
     Instance("i-1", "InService"), Instance("i-2", "InService")))
 LEAD = timedelta(minutes=10)
-
-
-class Clock:
-    def wall(self) -> datetime:
-        return T0
-
-    def monotonic(self) -> float:
-        return 0.0
 
 
 @dataclass
@@ -129,7 +122,7 @@ def world() -> tuple[Cluster, Responder]:
     cluster = Cluster({"spot-1": Node("spot-1", node_group="f1", instance_id="i-1"),
                        "spot-2": Node("spot-2", node_group="f1", instance_id="i-2")},
                       {"ml/job": "spot-1", "ml/other": "spot-2"})
-    drainer = Drainer(cluster, cluster, NoActions(), Clock(), timedelta(minutes=10),
+    drainer = Drainer(cluster, cluster, NoActions(), FakeClock(T0), timedelta(minutes=10),
                       stop_at=60.0)
     return cluster, Responder(cluster, drainer, LEAD)
 

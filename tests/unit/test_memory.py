@@ -9,7 +9,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from test_reconcile import ONPREM, FakeAws, FakeClock, FakeCluster, Telemetry, f1_group, shell
+from test_reconcile import ONPREM, FakeAws, FakeCluster, Telemetry, f1_group, shell
 
 from burst.core.catalog import F1_BOARD
 from burst.core.model import NodeGroup, Pod
@@ -28,6 +28,7 @@ from burst.loop.memory import (
 )
 from burst.loop.status import Report, status_data
 from burst.loop.tell import NOT_TRIGGERED, TRIGGERED
+from burst.tools.harness.clock import FakeClock
 
 # The status ConfigMap keeps times to the second: memories of whole seconds read back whole.
 SECONDS = st.integers(0, 4_000_000_000).map(float)
