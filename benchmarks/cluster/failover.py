@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from figures import line, pct  # beside this script
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.core.catalog import F1_BOARD
@@ -198,18 +199,6 @@ def first_reconcile(endpoint: str, cfg: config_mod.RuntimeConfig) -> float | Non
     s.reconcile()
     done = sent.at.get(ON_DEMAND)
     return None if done is None else done - start
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def line(name: str, values: list[float]) -> str:
-    if not values:
-        return f"{name:<46} (no samples)"
-    return (f"{name:<46} n={len(values):<5} p50={pct(values, 0.5):6.2f} s  "
-            f"p99={pct(values, 0.99):6.2f} s  max={max(values):6.2f} s")
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from figures import line, pct  # beside this script
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.adapters.kube.client import Kube
@@ -218,25 +219,13 @@ def heaviest_imports(top: int = 6) -> list[tuple[str, float]]:
     argv = [sys.executable, "-X", "importtime", "-c", "import burst.handlers.scaler"]
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     rows = []
-    for line in done.stderr.splitlines():
-        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+    for row in done.stderr.splitlines():
+        parts = [p.strip() for p in row.removeprefix("import time:").split("|")]
         if len(parts) == 3 and parts[1].isdigit() and not parts[2].startswith(" "):
             name = parts[2]
             if "." not in name.strip():
                 rows.append((name.strip(), int(parts[1]) / 1e6))
     return sorted(rows, key=lambda r: -r[1])[:top]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def line(name: str, values: list[float]) -> str:
-    if not values:
-        return f"{name:<44} (no samples)"
-    return (f"{name:<44} n={len(values):<3} p50={pct(values, 0.5):6.2f} s  "
-            f"p99={pct(values, 0.99):6.2f} s  max={max(values):6.2f} s")
 
 
 def main() -> None:
