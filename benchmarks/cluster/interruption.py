@@ -4,9 +4,10 @@ Against the harness's stage (the test control plane and a moto_server): each run
 managed group of one f1.4xlarge (moto launches the instance), registers its Ready node
 with two boards, puts FPGA pods on it guarded by a PodDisruptionBudget (status written as
 the disruption controller would, allowing every eviction: the API server still checks it
-on each one) and a plain pod, then hands events/spot-interruption-warning.json for that
-instance to the lifecycle handler (burst.handlers.lifecycle.run, the adapters the handler
-builds, a Lambda-like context of 300 s). Timed: from the call to the moment the handler
+on each one) and a plain pod, then hands AWS's Spot warning sample
+(burst.core.notices.samples) for that instance to the lifecycle handler
+(burst.handlers.lifecycle.run, the adapters the handler builds, a Lambda-like context of
+300 s). Timed: from the call to the moment the handler
 returns with the node cordoned and every evictable pod gone (the drain waits until the API
 server has removed them), checked against the API server afterwards.
 
@@ -19,6 +20,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
@@ -31,6 +33,7 @@ from pathlib import Path
 import requests
 
 from burst.adapters.kube.client import Kube
+from burst.core.notices import samples
 from burst.core.notices.marks import INTERRUPTED
 from burst.handlers import lifecycle, runtime
 from burst.ports.aws import ClusterCredentials
@@ -38,7 +41,6 @@ from burst.tools.harness import moto, objects
 from burst.tools.harness.context import LambdaContext
 from burst.tools.harness.stage import Stage, stage
 
-EVENTS = Path(__file__).parents[2] / "events"  # AWS's documented samples
 GOAL_SECONDS = 30.0
 GROUP = "spot-f1-4xlarge"
 
@@ -71,7 +73,7 @@ def one_run(admin: Kube, endpoint: str, creds: ClusterCredentials, run: int,
                      "expectedPods": pods}
     admin.call("pdb status", admin.policy.replace_namespaced_pod_disruption_budget_status,
                "job", namespace, pdb)
-    event = json.loads((EVENTS / "spot-interruption-warning.json").read_text())
+    event = copy.deepcopy(samples.SPOT_INTERRUPTION)
     event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     event["detail"]["instance-id"] = instance["InstanceId"]
     started = time.monotonic()
