@@ -51,19 +51,28 @@ def _name(cn: str, org: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def ca() -> Pair:
-    """A new self-signed CA: the cluster's, or one a test needs to be some other CA."""
-    key = _key()
+def _builder(subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey, *,
+             ca: bool) -> x509.CertificateBuilder:
+    """A certificate valid from five minutes ago (clock skew) for two days."""
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name("fpga-burst-test-ca"))
-        .issuer_name(_name("fpga-burst-test-ca"))
+        .subject_name(subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+
+
+def ca() -> Pair:
+    """A new self-signed CA: the cluster's, or one a test needs to be some other CA."""
+    key = _key()
+    name = _name("fpga-burst-test-ca")
+    cert = (
+        _builder(name, name, key, ca=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True, key_cert_sign=True, crl_sign=True,
@@ -79,23 +88,11 @@ def ca() -> Pair:
 
 def _leaf(issuer: Pair, name: x509.Name, *, server: bool) -> Pair:
     key = _key()
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server
-                 else ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
+    builder = _builder(name, issuer.cert.subject, key, ca=False).add_extension(
+        x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+        ),
+        critical=False,
     )
     if server:
         builder = builder.add_extension(
