@@ -34,6 +34,7 @@ from burst.core.catalog import F1_BOARD, F2_BOARD, INSTANCE_TYPES
 from burst.ports.aws import ClusterCredentials
 from burst.tools import credentials
 from burst.tools.deploy import config
+from burst.tools.deploy.groups import NodeGroupConfig
 from burst.tools.deploy.tags import node_labels
 from burst.tools.harness import controlplane
 from burst.tools.harness.moto import moto_server
@@ -68,7 +69,7 @@ class Lab:
     moto: str
     world: dict[str, Any]
     host: realnode.NodeHost
-    group: config.NodeGroupConfig
+    group: NodeGroupConfig
     name: str  # the instance's private DNS name: its Node's name
     controller: ClusterCredentials | None = None
 
@@ -83,7 +84,7 @@ def wait_for(what: str, probe: Callable[[], T | None], explain: Callable[[], str
     raise AssertionError(f"{what}: not within {WAIT_S:.0f} s\n{explain()}")
 
 
-def f2_group() -> config.NodeGroupConfig:
+def f2_group() -> NodeGroupConfig:
     """The minimal example's F2 group, as f2.12xlarge: two boards, so a pod given one can
     be seen to get that one only."""
     raw = yaml.safe_load((realnode.ROOT / "examples" / "deploy-minimal.yaml").read_text())
@@ -250,7 +251,7 @@ def boot(lab: Lab) -> subprocess.CompletedProcess[str]:
                               }))
 
 
-def job_pod(group: config.NodeGroupConfig) -> dict[str, Any]:
+def job_pod(group: NodeGroupConfig) -> dict[str, Any]:
     """Asks for one board; prints its slots and /dev, reads its device nodes, then waits."""
     tolerations = [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect}
                    for t in group.taints]

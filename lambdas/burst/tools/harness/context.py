@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from burst.tools.deploy.functions import MEMORY_MB
+
 
 @dataclass
 class LambdaContext:
     seconds: float  # from creation to the deadline
     function_name: str = "fpga-burst-local"
-    memory_limit_in_mb: int = 512
+    memory_limit_in_mb: int = MEMORY_MB  # as deployed
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
     log_stream_name: str = "local"

@@ -19,8 +19,8 @@ an instance is decided most often.
 
 Run against another checkout by putting its `lambdas/` first on the import path, e.g.
     git worktree add /tmp/base main
-    PYTHONPATH=/tmp/base/lambdas .venv/bin/python benchmarks/plan_digest.py --out base.jsonl
-    .venv/bin/python benchmarks/plan_digest.py --out mine.jsonl --against base.jsonl
+    PYTHONPATH=/tmp/base/lambdas .venv/bin/python benchmarks/cpu/plan_digest.py --out base.jsonl
+    .venv/bin/python benchmarks/cpu/plan_digest.py --out mine.jsonl --against base.jsonl
 """
 
 from __future__ import annotations
