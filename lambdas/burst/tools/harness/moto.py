@@ -4,7 +4,8 @@
 - `MotoView`: the caller's own view of it (moto's "testing" keys, never a function's): make
   node groups tagged as Cluster Autoscaler discovers them and the cluster credentials
   secrets, read what the controller did.
-- `environment()`: the variables the CDK sets on a function, pointed at the moto_server.
+- `environment()`: the variables the CDK sets on a function, pointed at the moto_server;
+  `own_keys()`, `environ()`: keys and settings in the process environment for a block.
 - moto 5.2.1 answers DescribeScalingActivities with an empty list: `ActivityFeed` answers it
   from the caller's state instead, `failed_launch` is what AWS reports for a failed launch.
 """
