@@ -27,6 +27,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,7 +46,7 @@ GOAL_SECONDS = 30.0
 GROUP = "spot-f1-4xlarge"
 
 
-def one_run(admin: Kube, endpoint: str, creds: ClusterCredentials, run: int,
+def one_run(admin: Kube, endpoint: str, creds: Mapping[str, ClusterCredentials], run: int,
             pods: int) -> tuple[float, bool]:
     """Seconds from handing the notice over to the handler's return; whether it all held."""
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)
@@ -115,9 +116,9 @@ def main() -> None:
 
 def measure(on: Stage, args: argparse.Namespace) -> list[tuple[float, bool]]:
     logging.disable(logging.INFO)  # the handler's decision lines would drown the figures
-    os.environ.update(moto.environment(on.endpoint))
+    os.environ.update(moto.environment(on.endpoint, "lifecycle"))  # its own identity
     runtime.config.cache_clear()
-    return [one_run(on.admin, on.endpoint, on.credentials, run, args.pods)
+    return [one_run(on.admin, on.endpoint, on.identities, run, args.pods)
             for run in range(args.runs)]
 
 

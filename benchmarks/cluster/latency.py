@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,8 @@ def adapters(calls: Calls) -> runtime.Adapters:
     return runtime.adapters(cfg, aws)
 
 
-def reset(admin: Kube, aws: moto.MotoView, creds: ClusterCredentials, max_size: int) -> None:
+def reset(admin: Kube, aws: moto.MotoView, creds: Mapping[str, ClusterCredentials],
+          max_size: int) -> None:
     requests.post(f"{aws.endpoint}/moto-api/reset", timeout=10)
     aws.store_credentials(creds)
     aws.group(GROUP, "f1.4xlarge", {}, max_size=max_size)
@@ -256,12 +258,12 @@ def run(on: Stage, args: argparse.Namespace) -> None:
     admin = on.admin
     objects.namespace(admin, NAMESPACE)
     aws = moto.MotoView(on.endpoint)
-    reset(admin, aws, on.credentials, max_size=args.pods + 4)
+    reset(admin, aws, on.identities, max_size=args.pods + 4)
     print(f"watch mode: {args.pods} pods over {args.ticks} x {args.period:.0f} s ticks, "
           f"{args.timeout:.0f} s invocations (margin {runtime.config().watch.margin}) ...",
           flush=True)
     everything, inside = watch_mode(admin, args)
-    reset(admin, aws, on.credentials, max_size=args.pods + 4)
+    reset(admin, aws, on.identities, max_size=args.pods + 4)
     polled, measured = poll_mode(admin, args)
     print(line("watch mode, all pods (incl. gap to next tick)", everything))
     print(line("watch mode, pods inside a watch window", inside))

@@ -409,7 +409,7 @@ def ticks(sizes: list[int], threads: int, most_ticks: int) -> None:
             admin = on.admin
             objects.namespace(admin, NAMESPACE)
             aws = moto.MotoView(on.endpoint)
-            aws.store_credentials(on.credentials)
+            aws.store_credentials(on.identities)
             desired = build_cluster(admin, aws, threads)
             launch_nothing()
             print(f"setup: control plane, moto, 1,000 nodes, {len(GROUPS)} groups, bound "

@@ -292,7 +292,7 @@ def measure(ticks: int) -> dict[str, Any]:
     logging.disable(logging.INFO)  # the handlers' decision lines would drown the figures
     with tempfile.TemporaryDirectory() as tmp, stage(Path(tmp)) as on:
         aws = moto.MotoView(on.endpoint)
-        aws.store_credentials(on.credentials)
+        aws.store_credentials(on.identities)
         aws.group("f2-12xlarge", "f2.12xlarge", {}, max_size=4)
         key = aws.client("kms").create_key()
         os.environ.update(moto.environment(on.endpoint))  # poll mode

@@ -26,7 +26,7 @@ from burst.tools.harness import moto
 from burst.tools.harness.context import LambdaContext
 from burst.tools.harness.events import scheduled_event
 from burst.tools.harness.net import free_port
-from burst.tools.harness.stage import controller_credentials
+from burst.tools.harness.stage import identities
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,7 @@ class BurstRunner:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
-        creds = controller_credentials(self.admin, self.kubeconfig)
-        moto.MotoView(self.endpoint).store_credentials(creds)
+        moto.MotoView(self.endpoint).store_credentials(identities(self.admin, self.kubeconfig))
         env = moto.environment(self.endpoint)
         document = json.loads(env["FPGA_BURST_CONFIG"])
         # The defaults a deployment gets: no policy or watch overrides.
