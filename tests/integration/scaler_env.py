@@ -9,8 +9,7 @@ is read back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +25,10 @@ def environment(endpoint: str, function: str = "scaler", **config: Any) -> dict[
     return moto.environment(endpoint, function, iamenforce.credentials(function), **config)
 
 
-@contextmanager
-def acting_as(function: str) -> Iterator[None]:
-    """For as long as the block runs, the environment's AWS key and credentials secret are
-    `function`'s (its policy, its Kubernetes identity), the rest as the test set it: for a
-    test that invokes another function besides the scaler."""
-    from burst.handlers import runtime
-
-    own = {"FPGA_BURST_CREDENTIALS_SECRET_ARN": moto.SECRETS[function],
-           **iamenforce.credentials(function)}
-    runtime.config.cache_clear()
-    try:
-        with moto.environ(own):
-            yield
-    finally:
-        runtime.config.cache_clear()
+def acting_as(function: str) -> AbstractContextManager[None]:
+    """moto.acting_as with `function`'s own access key: for a test that invokes another
+    function besides the scaler."""
+    return moto.acting_as(function, iamenforce.credentials(function))
 
 
 def emitted_metrics(stdout: str) -> dict[str, float]:

@@ -106,6 +106,22 @@ def environ(values: Mapping[str, str | None]) -> Iterator[None]:
         _set(saved)
 
 
+@contextlib.contextmanager
+def acting_as(function: str, keys: Mapping[str, str] = TESTING_KEYS) -> Iterator[None]:
+    """For as long as the block runs, the environment's credentials secret and AWS key are
+    `function`'s (its Kubernetes identity, its access key), the rest as the caller set it
+    (environment()): to invoke another function than the one set up. The handlers' cached
+    settings are dropped on the way in and out."""
+    from burst.handlers import runtime
+
+    runtime.config.cache_clear()
+    try:
+        with environ({"FPGA_BURST_CREDENTIALS_SECRET_ARN": SECRETS[function], **keys}):
+            yield
+    finally:
+        runtime.config.cache_clear()
+
+
 def own_keys() -> contextlib.AbstractContextManager[None]:
     """The process environment's AWS keys are the harness's for as long as the block runs
     (no session token, no profile): what runs in it (a handler, the CLI) never reads a
