@@ -17,7 +17,7 @@ from burst.core.asgtags import RESOURCES_PREFIX
 from burst.core.errors import ConfigError
 from burst.core.model import Policy, Taint
 from burst.loop import config as runtime
-from burst.tools.deploy import config as stacks_config
+from burst.tools.deploy import config as deploy_config
 from burst.tools.deploy.config import load, parse
 from burst.tools.deploy.tags import autoscaler_tags
 
@@ -272,8 +272,8 @@ def test_the_scaler_mode_reaches_the_functions_as_watch_enabled(mode: str, watch
     assert config.scaler_mode == mode
     assert config.runtime_config()["watch"] == {"enabled": watching}
     # and the functions' own loader reads it so (synth ran it in parse, too)
-    loaded = stacks_config.runtime.load(
-        {stacks_config.runtime.CONFIG_VAR: config.runtime_json()}, cluster_name="c")
+    loaded = deploy_config.runtime.load(
+        {deploy_config.runtime.CONFIG_VAR: config.runtime_json()}, cluster_name="c")
     assert loaded.watch.enabled is watching
 
 
@@ -325,14 +325,14 @@ def test_the_runtime_loaders_refusal_fails_synth_naming_the_field(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a runtime loader stricter than the deployment config (a future rule)
-    real = stacks_config.runtime.load
+    real = deploy_config.runtime.load
 
     def stricter(environ: dict[str, str], **explicit: Any) -> Any:
-        if json.loads(environ[stacks_config.runtime.CONFIG_VAR])["policy"]["max_boards"] > 8:
+        if json.loads(environ[deploy_config.runtime.CONFIG_VAR])["policy"]["max_boards"] > 8:
             raise ConfigError("FPGA_BURST_CONFIG", "policy.max_boards", "must be at most 8")
         return real(environ, **explicit)
 
-    monkeypatch.setattr(stacks_config.runtime, "load", stricter)
+    monkeypatch.setattr(deploy_config.runtime, "load", stricter)
     # WHEN the deployment config is parsed THEN synth fails on the field to fix
     with pytest.raises(ConfigError) as caught:
         parse(copy.deepcopy(DEMO))
