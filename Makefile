@@ -38,9 +38,10 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 # The integration tests start a real kube-apiserver + etcd built by tools/controlplane, and
-# a real node (tests/integration/test_real_node.py) with what `node` provides.
+# a real node (tests/integration/test_real_node.py) with what `node` provides. -rP shows what
+# a passing test printed: the real node's join, its device plugin and its pod's devices.
 integration: $(STAMP) controlplane node
-	$(CONTROLPLANE_BIN) $(BIN)/pytest tests/integration -q
+	$(CONTROLPLANE_BIN) $(BIN)/pytest tests/integration -q -rP
 
 controlplane:
 	tools/controlplane/build.sh
