@@ -134,9 +134,17 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-def namespace(admin: Kube) -> str:
-    """A fresh namespace per test (with its default ServiceAccount, as no controller runs)."""
-    return objects.namespace(admin, unique("t"))
+def namespace(admin: Kube) -> Iterator[str]:
+    """A fresh namespace per test (with its default ServiceAccount, as no controller runs).
+
+    Its pods go with the test: no namespace controller runs here to remove them, and a pod
+    left pending is rewritten by kube-scheduler whenever Nodes change, which wakes the
+    pending-pod watches of the tests after it.
+    """
+    name = objects.namespace(admin, unique("t"))
+    yield name
+    admin.call("delete pods", admin.core.delete_collection_namespaced_pod, name,
+               grace_period_seconds=0)
 
 
 @pytest.fixture
