@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from configedits import Edit, editor
 
 from burst.adapters import yamlload
 from burst.core.asgtags import RESOURCES_PREFIX
@@ -23,14 +23,7 @@ from burst.tools.deploy.tags import autoscaler_tags
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())
-
-Edit = Callable[[dict[str, Any]], None]
-
-
-def edited(edit: Edit) -> dict[str, Any]:
-    doc = copy.deepcopy(DEMO)
-    edit(doc)
-    return doc
+edited = editor(DEMO)
 
 
 def test_demo_config_loads_with_defaults_filled_in() -> None:
