@@ -477,22 +477,21 @@ def test_every_client_has_adaptive_retries_and_connect_and_read_timeouts(
 
 LIFECYCLE = {"node_group": "f1-4xlarge", "hook": "fpga-burst-launch",
              "instance_id": "i-0a1b2c3d4e5f60718"}
+# LIFECYCLE as the adapter sends it to Auto Scaling
+HOOK_PARAMS = {"AutoScalingGroupName": "f1-4xlarge", "LifecycleHookName": "fpga-burst-launch",
+               "InstanceId": "i-0a1b2c3d4e5f60718"}
 
 
 def test_complete_lifecycle_action_sends_result_instance_and_token(moto: boto3.Session) -> None:
     aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
         stub.add_response("complete_lifecycle_action", {}, {
-            "AutoScalingGroupName": "f1-4xlarge",
-            "LifecycleHookName": "fpga-burst-launch",
-            "InstanceId": "i-0a1b2c3d4e5f60718",
+            **HOOK_PARAMS,
             "LifecycleActionResult": "CONTINUE",
             "LifecycleActionToken": "c613620e-07e2-4ed2-a9e2-ef8258911ade",
         })
         stub.add_response("complete_lifecycle_action", {}, {
-            "AutoScalingGroupName": "f1-4xlarge",
-            "LifecycleHookName": "fpga-burst-launch",
-            "InstanceId": "i-0a1b2c3d4e5f60718",
+            **HOOK_PARAMS,
             "LifecycleActionResult": "ABANDON",
         })
         aws.lifecycle.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.CONTINUE,
@@ -504,11 +503,7 @@ def test_complete_lifecycle_action_sends_result_instance_and_token(moto: boto3.S
 def test_record_heartbeat_names_the_instance_and_the_hook(moto: boto3.Session) -> None:
     aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
-        stub.add_response("record_lifecycle_action_heartbeat", {}, {
-            "AutoScalingGroupName": "f1-4xlarge",
-            "LifecycleHookName": "fpga-burst-launch",
-            "InstanceId": "i-0a1b2c3d4e5f60718",
-        })
+        stub.add_response("record_lifecycle_action_heartbeat", {}, HOOK_PARAMS)
         aws.lifecycle.record_heartbeat(**LIFECYCLE)
         stub.assert_no_pending_responses()
 
