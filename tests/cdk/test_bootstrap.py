@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,6 +32,7 @@ IMAGE_COMMANDS = ("kubelet", "containerd", "runc", "openvpn", "fpga-describe-loc
 STANDIN = r"""
 import json, os, shutil, sys
 from pathlib import Path
+from typing import Any
 
 stub = Path(os.environ["STUB_DIR"])
 name, args = Path(sys.argv[0]).name, sys.argv[1:]
@@ -297,6 +299,18 @@ def join_error_tags(result: Run) -> list[dict[str, str]]:
     return [tag for c in calls for tag in json.loads(c[c.index("--tags") + 1])]
 
 
+def service_fails(service: str, step: str, id: str) -> Any:
+    """A case of the table below: systemctl cannot start `service`, in `step`."""
+    return pytest.param(lambda s: (s / "systemctl.fail-if").write_text(service), step,
+                        f"cannot start {service}", id=id)
+
+
+def join_data_fails(text: str, problem: str, id: str) -> Any:
+    """A case of the table below: the join data the script reads is `text`, refused."""
+    return pytest.param(lambda s: (s / "join.json").write_text(text), "join-data",
+                        f"join data: {problem}", id=id)
+
+
 @pytest.mark.parametrize(
     ("setup", "step", "message"),
     [
@@ -312,38 +326,13 @@ def join_error_tags(result: Run) -> list[dict[str, str]]:
             "cannot read VPN secret",
             id="secrets-manager-denied",
         ),
-        pytest.param(
-            lambda s: (s / "systemctl.fail-if").write_text("openvpn-client@fpga-burst"),
-            "vpn",
-            "cannot start openvpn-client@fpga-burst",
-            id="vpn-service-fails",
-        ),
-        pytest.param(
-            lambda s: (s / "systemctl.fail-if").write_text("containerd"),
-            "host",
-            "cannot start containerd",
-            id="no-containerd",
-        ),
-        pytest.param(
-            lambda s: (s / "join.json").write_text(json.dumps(join_data(caCertHashes=[]))),
-            "join-data",
-            "join data: caCertHashes must be a non-empty list",
-            id="no-ca-hash",
-        ),
-        pytest.param(
-            lambda s: (s / "join.json").write_text(
-                json.dumps(join_data(expiration="2020-01-01T00:00:00Z"))
-            ),
-            "join-data",
-            "join data: token expired",
-            id="expired-token",
-        ),
-        pytest.param(
-            lambda s: (s / "join.json").write_text("{"),
-            "join-data",
-            "join data: not JSON",
-            id="bad-json",
-        ),
+        service_fails("openvpn-client@fpga-burst", "vpn", id="vpn-service-fails"),
+        service_fails("containerd", "host", id="no-containerd"),
+        join_data_fails(json.dumps(join_data(caCertHashes=[])),
+                        "caCertHashes must be a non-empty list", id="no-ca-hash"),
+        join_data_fails(json.dumps(join_data(expiration="2020-01-01T00:00:00Z")),
+                        "token expired", id="expired-token"),
+        join_data_fails("{", "not JSON", id="bad-json"),
         pytest.param(
             lambda s: (s / "kubeadm.fail").touch(),
             "kubeadm-join",
@@ -357,12 +346,7 @@ def join_error_tags(result: Run) -> list[dict[str, str]]:
             "the AMI lacks fpga-load-local-image (build it with image/node",
             id="ami-without-f2-tools",
         ),
-        pytest.param(
-            lambda s: (s / "systemctl.fail-if").write_text("fpga-burst-device-plugin"),
-            "device-plugin",
-            "cannot start fpga-burst-device-plugin",
-            id="device-plugin-fails",
-        ),
+        service_fails("fpga-burst-device-plugin", "device-plugin", id="device-plugin-fails"),
     ],
 )
 def test_a_node_that_fails_to_join_says_which_step_and_why(

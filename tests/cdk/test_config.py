@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from configedits import Edit, editor
 
 from burst.adapters import yamlload
 from burst.core.asgtags import RESOURCES_PREFIX
@@ -23,14 +24,7 @@ from burst.tools.deploy.tags import autoscaler_tags
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((REPO / "config" / "fpga-burst.yaml").read_text())
-
-Edit = Callable[[dict[str, Any]], None]
-
-
-def edited(edit: Edit) -> dict[str, Any]:
-    doc = copy.deepcopy(DEMO)
-    edit(doc)
-    return doc
+edited = editor(DEMO)
 
 
 def test_demo_config_loads_with_defaults_filled_in() -> None:
@@ -53,6 +47,18 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
     assert config.policy.scale_down_delay_after_add == Policy().scale_down_delay_after_add
 
 
+def wrong(field: str, value: object, problem: str, id: str) -> Any:
+    """A case of the table below: `value` at `field` (the path as errors name it) is refused."""
+    keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", field)]
+
+    def edit(doc: Any) -> None:
+        for key in keys[:-1]:
+            doc = doc[key]
+        doc[keys[-1]] = value
+
+    return pytest.param(edit, field, problem, id=id)
+
+
 @pytest.mark.parametrize(
     ("edit", "field", "problem"),
     [
@@ -62,75 +68,32 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
                      id="session-manager-not-a-bool"),
         pytest.param(lambda d: d.update(node_access={"ssh": True}), "node_access.ssh",
                      "unknown setting", id="node-access-unknown-key"),
-        pytest.param(
-            lambda d: d["cluster"].update(name="Prod_1"), "cluster.name", "not valid", id="name"
-        ),
-        pytest.param(
-            lambda d: d["cluster"].update(api_endpoint="https://10.8.0.1"),
-            "cluster.api_endpoint",
-            "host:port",
-            id="endpoint",
-        ),
-        pytest.param(
-            lambda d: d["cluster"].update(controller_endpoint="https://10.8.0.1:6443"),
-            "cluster.controller_endpoint",
-            "host:port",
-            id="controller-endpoint",
-        ),
+        wrong("cluster.name", "Prod_1", "not valid", id="name"),
+        wrong("cluster.api_endpoint", "https://10.8.0.1", "host:port", id="endpoint"),
+        wrong("cluster.controller_endpoint", "https://10.8.0.1:6443",
+              "host:port", id="controller-endpoint"),
         pytest.param(
             lambda d: d.update(scaler={"mode": "stream"}),
             "scaler.mode",
             "'stream' is not one of watch, poll",
             id="scaler-mode",
         ),
-        pytest.param(
-            lambda d: d["cluster"]["credentials_secret_arns"].update(tokens="my-secret"),
-            "cluster.credentials_secret_arns.tokens",
-            "not valid",
-            id="secret-arn",
-        ),
+        wrong("cluster.credentials_secret_arns.tokens", "my-secret", "not valid", id="secret-arn"),
         pytest.param(
             lambda d: d["cluster"]["credentials_secret_arns"].pop("lifecycle"),
             "cluster.credentials_secret_arns.lifecycle",
             "is required",
             id="secret-arn-missing",
         ),
-        pytest.param(
-            lambda d: d["cluster"]["credentials_secret_arns"].update(cleaner="arn"),
-            "cluster.credentials_secret_arns.cleaner",
-            "is not a function",
-            id="secret-arn-unknown",
-        ),
-        pytest.param(
-            lambda d: d["aws"].update(account=123456789012),
-            "aws.account",
-            "is not a string",
-            id="unquoted-account",
-        ),
-        pytest.param(
-            lambda d: d["network"].update(onprem_cidr="10.0.0.1/16"),
-            "network.onprem_cidr",
-            "not a CIDR block",
-            id="cidr-host-bits",
-        ),
-        pytest.param(
-            lambda d: d["network"]["subnets"][1].update(availability_zone="eu-west-1a"),
-            "network.subnets[1].availability_zone",
-            "not in region 'us-east-1'",
-            id="az-region",
-        ),
-        pytest.param(
-            lambda d: d["network"].update(subnets=[]),
-            "network.subnets",
-            "at least 1",
-            id="no-subnets",
-        ),
-        pytest.param(
-            lambda d: d["node_groups"][0].update(instance_type="p4d.24xlarge"),
-            "node_groups[0].instance_type",
-            "not a known FPGA instance type",
-            id="instance-type",
-        ),
+        wrong("cluster.credentials_secret_arns.cleaner", "arn",
+              "is not a function", id="secret-arn-unknown"),
+        wrong("aws.account", 123456789012, "is not a string", id="unquoted-account"),
+        wrong("network.onprem_cidr", "10.0.0.1/16", "not a CIDR block", id="cidr-host-bits"),
+        wrong("network.subnets[1].availability_zone", "eu-west-1a",
+              "not in region 'us-east-1'", id="az-region"),
+        wrong("network.subnets", [], "at least 1", id="no-subnets"),
+        wrong("node_groups[0].instance_type", "p4d.24xlarge",
+              "not a known FPGA instance type", id="instance-type"),
         pytest.param(
             # A group with no ami_id launches the node image, built for the cluster's version
             lambda d: d.pop("node_image"),
@@ -138,12 +101,8 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             "is required",
             id="node-image-without-version",
         ),
-        pytest.param(
-            lambda d: d["node_image"].update(kubernetes_version=1.37),
-            "node_image.kubernetes_version",
-            "is not a string",
-            id="unquoted-kubernetes-version",
-        ),
+        wrong("node_image.kubernetes_version", 1.37,
+              "is not a string", id="unquoted-kubernetes-version"),
         pytest.param(
             lambda d: d["node_groups"][0].update(min_size=5),
             "node_groups[0].max_size",
@@ -168,18 +127,8 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             "not a valid label value",
             id="label-value",
         ),
-        pytest.param(
-            lambda d: d["node_groups"][2]["taints"][0].update(effect="NoEntry"),
-            "node_groups[2].taints[0].effect",
-            "'NoEntry'",
-            id="taint-effect",
-        ),
-        pytest.param(
-            lambda d: d["node_groups"][0].update(ami_id="ubuntu"),
-            "node_groups[0].ami_id",
-            "not valid",
-            id="ami",
-        ),
+        wrong("node_groups[2].taints[0].effect", "NoEntry", "'NoEntry'", id="taint-effect"),
+        wrong("node_groups[0].ami_id", "ubuntu", "not valid", id="ami"),
         pytest.param(
             lambda d: d["catalog"]["accelerators"]["com.inaccel.xgboost.exact"].update(
                 {"xilinx/u250": 0}
@@ -188,54 +137,22 @@ def test_demo_config_loads_with_defaults_filled_in() -> None:
             "replicas must be >= 1, got 0",
             id="replicas",
         ),
-        pytest.param(
-            lambda d: d["policy"].update(expanders=["priority", "cheapest"]),
-            "policy.expanders",
-            "unknown expander 'cheapest'",
-            id="expander",
-        ),
-        pytest.param(
-            lambda d: d["policy"].update(expanders=["price", "price"]),
-            "policy.expanders",
-            "names an expander twice",
-            id="duplicate-expander",
-        ),
-        pytest.param(
-            lambda d: d["policy"].update(max_boards=0),
-            "policy.max_boards",
-            "must be >= 1",
-            id="zero-boards",
-        ),
-        pytest.param(
-            lambda d: d["policy"].update(scale_down_unneeded_time=600),
-            "policy.scale_down_unneeded_time",
-            "unknown setting",
-            id="policy-typo",
-        ),
-        pytest.param(
-            lambda d: d["catalog"]["accelerators"].update(empty={}),
-            "catalog.accelerators.empty",
-            "must map board resources",
-            id="accelerator-without-boards",
-        ),
+        wrong("policy.expanders", ["priority", "cheapest"],
+              "unknown expander 'cheapest'", id="expander"),
+        wrong("policy.expanders", ["price", "price"],
+              "names an expander twice", id="duplicate-expander"),
+        wrong("policy.max_boards", 0, "must be >= 1", id="zero-boards"),
+        wrong("policy.scale_down_unneeded_time", 600, "unknown setting", id="policy-typo"),
+        wrong("catalog.accelerators.empty", {},
+              "must map board resources", id="accelerator-without-boards"),
         pytest.param(
             lambda d: d["catalog"]["accelerators"].update(dated={"xilinx/u250": dt.date.today()}),
             "catalog",
             "JSON cannot carry",
             id="yaml-only-value",
         ),
-        pytest.param(
-            lambda d: d["policy"].update(max_price_per_hour="lots"),
-            "policy.max_price_per_hour",
-            "must be a number",
-            id="price",
-        ),
-        pytest.param(
-            lambda d: d["policy"].update(token_ttl_seconds=600),
-            "policy.token_ttl_seconds",
-            "between 1800 and 86400",
-            id="token-ttl",
-        ),
+        wrong("policy.max_price_per_hour", "lots", "must be a number", id="price"),
+        wrong("policy.token_ttl_seconds", 600, "between 1800 and 86400", id="token-ttl"),
     ],
 )
 def test_bad_config_names_the_field(edit: Edit, field: str, problem: str) -> None:

@@ -3,14 +3,13 @@ what is refused at synth (unknown region, an AZ of another region, a type not of
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from configedits import Edit, editor
 
 from burst.core.errors import ConfigError
 from burst.core.regions import DEFAULT_REGION_PENALTY
@@ -20,14 +19,7 @@ from burst.tools.deploy.config import load, parse
 REPO = Path(__file__).resolve().parents[2]
 MULTI = REPO / "examples" / "deploy-multi-region.yaml"
 DOC = yaml.safe_load(MULTI.read_text())
-
-Edit = Callable[[dict[str, Any]], None]
-
-
-def edited(edit: Edit) -> dict[str, Any]:
-    doc = copy.deepcopy(DOC)
-    edit(doc)
-    return doc
+edited = editor(DOC)
 
 
 def test_groups_live_in_their_region_with_that_regions_network() -> None:

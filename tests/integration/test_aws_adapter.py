@@ -20,6 +20,7 @@ from awsfakes import OperationStubber
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from moto import mock_aws
+from motogroups import make_group
 
 from burst.adapters.aws.adapter import Aws, AwsSettings
 from burst.core.catalog import F1_BOARD
@@ -66,32 +67,12 @@ def cluster_tags(cluster: str = CLUSTER, **extra: str) -> dict[str, str]:
     return {CA + "enabled": "true", CA + cluster: "owned", **extra}
 
 
-def make_group(
-    s: boto3.Session,
-    name: str,
-    tags: dict[str, str],
-    instance_type: str = "f1.4xlarge",
-    desired: int = 0,
-    max_size: int = 4,
-) -> None:
-    ec2 = s.client("ec2")
-    template = ec2.create_launch_template(
-        LaunchTemplateName=f"lt-{name}",
-        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": instance_type},
-    )["LaunchTemplate"]
-    s.client("autoscaling").create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "$Latest"},
-        MinSize=0,
-        MaxSize=max_size,
-        DesiredCapacity=desired,
-        AvailabilityZones=[f"{REGION}a"],
-        Tags=[
-            {"Key": k, "Value": v, "PropagateAtLaunch": False, "ResourceId": name,
-             "ResourceType": "auto-scaling-group"}
-            for k, v in tags.items()
-        ],
-    )
+def stubbed(
+    s: boto3.Session, settings: AwsSettings, *operations: str
+) -> tuple[Aws, OperationStubber]:
+    """An adapter, and a Stubber answering its Auto Scaling client's `operations` only."""
+    aws = Aws(s, settings)
+    return aws, OperationStubber(aws.client("autoscaling"), *operations)
 
 
 def desired_of(s: boto3.Session, name: str) -> int:
@@ -263,8 +244,7 @@ def test_observed_groups_are_backed_off_after_insufficient_capacity_in_their_act
     # GIVEN two groups, one whose last two launches failed for lack of capacity
     make_group(moto, "f1-4xlarge", cluster_tags())
     make_group(moto, "f1-2xlarge", cluster_tags(), instance_type="f1.2xlarge")
-    aws = Aws(moto, PLAIN)
-    stub = OperationStubber(aws.client("autoscaling"), "DescribeScalingActivities")
+    aws, stub = stubbed(moto, PLAIN, "DescribeScalingActivities")
     # newest first, as AWS returns them; groups are asked in name order
     stub.add_response("describe_scaling_activities", {"Activities": []},
                       {"AutoScalingGroupName": "f1-2xlarge"})
@@ -291,8 +271,7 @@ def test_observed_groups_are_backed_off_after_insufficient_capacity_in_their_act
 def test_scaling_activities_follow_pages_and_stop_at_the_lookback_horizon(
     moto: boto3.Session,
 ) -> None:
-    aws = Aws(moto, PLAIN)
-    stub = OperationStubber(aws.client("autoscaling"), "DescribeScalingActivities")
+    aws, stub = stubbed(moto, PLAIN, "DescribeScalingActivities")
     stub.add_response(
         "describe_scaling_activities",
         {"Activities": [_failed_launch(1, "p1")], "NextToken": "page-2"},
@@ -384,11 +363,8 @@ def test_terminate_an_instance_in_no_group_is_a_no_op(moto: boto3.Session) -> No
 def test_terminate_an_instance_already_terminating_is_a_no_op_without_a_second_call(
     moto: boto3.Session,
 ) -> None:
-    aws = Aws(moto, PLAIN)
-    stub = OperationStubber(
-        aws.client("autoscaling"),
-        "DescribeAutoScalingInstances",
-        "TerminateInstanceInAutoScalingGroup",
+    aws, stub = stubbed(
+        moto, PLAIN, "DescribeAutoScalingInstances", "TerminateInstanceInAutoScalingGroup"
     )
     stub.add_response(
         "describe_auto_scaling_instances",
@@ -410,8 +386,7 @@ def test_terminate_an_instance_already_terminating_is_a_no_op_without_a_second_c
 def test_throttling_that_outlasts_retries_becomes_a_transient_aws_throttled_error(
     moto: boto3.Session,
 ) -> None:
-    aws = Aws(moto, FAST)
-    stub = OperationStubber(aws.client("autoscaling"), "DescribeAutoScalingGroups")
+    aws, stub = stubbed(moto, FAST, "DescribeAutoScalingGroups")
     stub.add_client_error("describe_auto_scaling_groups", "Throttling", "Rate exceeded", 400)
     with stub, pytest.raises(AwsThrottledError, match="Rate exceeded") as caught:
         aws.capacity.raise_desired_capacity("f1-4xlarge", 1)
@@ -471,8 +446,7 @@ CLIENT_ERRORS = {
 def test_client_errors_are_translated_by_class_so_the_shell_can_decide_retry_or_give_up(
     moto: boto3.Session, code: str, status: int, error: type[Exception]
 ) -> None:
-    aws = Aws(moto, FAST)
-    stub = OperationStubber(aws.client("autoscaling"), "DescribeAutoScalingGroups")
+    aws, stub = stubbed(moto, FAST, "DescribeAutoScalingGroups")
     stub.add_client_error("describe_auto_scaling_groups", code, "boom", status)
     with stub, pytest.raises(error) as caught:
         aws.groups.instances("f1-4xlarge")
@@ -503,22 +477,21 @@ def test_every_client_has_adaptive_retries_and_connect_and_read_timeouts(
 
 LIFECYCLE = {"node_group": "f1-4xlarge", "hook": "fpga-burst-launch",
              "instance_id": "i-0a1b2c3d4e5f60718"}
+# LIFECYCLE as the adapter sends it to Auto Scaling
+HOOK_PARAMS = {"AutoScalingGroupName": "f1-4xlarge", "LifecycleHookName": "fpga-burst-launch",
+               "InstanceId": "i-0a1b2c3d4e5f60718"}
 
 
 def test_complete_lifecycle_action_sends_result_instance_and_token(moto: boto3.Session) -> None:
     aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
         stub.add_response("complete_lifecycle_action", {}, {
-            "AutoScalingGroupName": "f1-4xlarge",
-            "LifecycleHookName": "fpga-burst-launch",
-            "InstanceId": "i-0a1b2c3d4e5f60718",
+            **HOOK_PARAMS,
             "LifecycleActionResult": "CONTINUE",
             "LifecycleActionToken": "c613620e-07e2-4ed2-a9e2-ef8258911ade",
         })
         stub.add_response("complete_lifecycle_action", {}, {
-            "AutoScalingGroupName": "f1-4xlarge",
-            "LifecycleHookName": "fpga-burst-launch",
-            "InstanceId": "i-0a1b2c3d4e5f60718",
+            **HOOK_PARAMS,
             "LifecycleActionResult": "ABANDON",
         })
         aws.lifecycle.complete_lifecycle_action(**LIFECYCLE, result=LifecycleResult.CONTINUE,
@@ -530,11 +503,7 @@ def test_complete_lifecycle_action_sends_result_instance_and_token(moto: boto3.S
 def test_record_heartbeat_names_the_instance_and_the_hook(moto: boto3.Session) -> None:
     aws = Aws(moto, PLAIN)
     with Stubber(aws.client("autoscaling")) as stub:
-        stub.add_response("record_lifecycle_action_heartbeat", {}, {
-            "AutoScalingGroupName": "f1-4xlarge",
-            "LifecycleHookName": "fpga-burst-launch",
-            "InstanceId": "i-0a1b2c3d4e5f60718",
-        })
+        stub.add_response("record_lifecycle_action_heartbeat", {}, HOOK_PARAMS)
         aws.lifecycle.record_heartbeat(**LIFECYCLE)
         stub.assert_no_pending_responses()
 
@@ -711,10 +680,9 @@ def moto_server() -> Iterator[str]:
 def test_the_adapter_works_end_to_end_against_a_moto_server_subprocess(moto_server: str) -> None:
     # GIVEN a moto_server holding a tagged group, a KMS key and the cluster secret
     s = session()
-    setup = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                          region_name=REGION)
+    setup = session()
     for name, tags in (("f1-4xlarge", cluster_tags()), ("foreign", cluster_tags("other"))):
-        _make_group_at(setup, moto_server, name, tags)
+        make_group(setup, name, tags, endpoint=moto_server)
     kms = setup.client("kms", endpoint_url=moto_server)
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     setup.client("secretsmanager", endpoint_url=moto_server).create_secret(
@@ -735,18 +703,3 @@ def test_the_adapter_works_end_to_end_against_a_moto_server_subprocess(moto_serv
     assert len(aws.groups.instances("f1-4xlarge")) == 1
     assert aws.joins.read_join_data("/fpga-burst/join") == join_data()
     assert aws.secrets.read_cluster_credentials("fpga-burst/cluster").endpoint == "https://10.0.0.10:6443"
-
-
-def _make_group_at(s: boto3.Session, endpoint: str, name: str, tags: dict[str, str]) -> None:
-    ec2 = s.client("ec2", endpoint_url=endpoint)
-    template = ec2.create_launch_template(
-        LaunchTemplateName=f"lt-{name}",
-        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "f1.4xlarge"},
-    )["LaunchTemplate"]
-    s.client("autoscaling", endpoint_url=endpoint).create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "$Latest"},
-        MinSize=0, MaxSize=4, DesiredCapacity=0, AvailabilityZones=[f"{REGION}a"],
-        Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": False, "ResourceId": name,
-               "ResourceType": "auto-scaling-group"} for k, v in tags.items()],
-    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import boto3
+import motogroups
 import pytest
 from awsfakes import OperationStubber
 from moto import mock_aws
@@ -33,17 +34,8 @@ def moto() -> Iterator[boto3.Session]:
 
 
 def make_group(s: boto3.Session, region: str, name: str, desired: int = 0) -> None:
-    template = s.client("ec2", region_name=region).create_launch_template(
-        LaunchTemplateName=f"lt-{name}",
-        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "f1.4xlarge"},
-    )["LaunchTemplate"]
-    s.client("autoscaling", region_name=region).create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "$Latest"},
-        MinSize=0, MaxSize=4, DesiredCapacity=desired, AvailabilityZones=[f"{region}a"],
-        Tags=[{"Key": k, "Value": "owned", "PropagateAtLaunch": False, "ResourceId": name,
-               "ResourceType": "auto-scaling-group"} for k in (CA + "enabled", CA + CLUSTER)],
-    )
+    tags = dict.fromkeys((CA + "enabled", CA + CLUSTER), "owned")
+    motogroups.make_group(s, name, tags, region=region, desired=desired)
 
 
 def group_in(s: boto3.Session, region: str, name: str) -> dict[str, object]:

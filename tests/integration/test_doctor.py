@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,13 +111,24 @@ def assert_only_failure(checks: dict[str, Check], name: str, *words: str) -> Che
     return check
 
 
+AddNode = Callable[[dict[str, str]], str]
+
+
+@pytest.fixture
+def add_node(admin: Kube, admin_nodes: list[str]) -> AddNode:
+    """Makes a Node advertising the resources given (deleted after the test); its name."""
+    def add(allocatable: dict[str, str]) -> str:
+        admin_nodes.append(unique("doctor-node"))
+        objects.node(admin, admin_nodes[-1], allocatable=allocatable)
+        return admin_nodes[-1]
+    return add
+
+
 def test_a_correct_deployment_passes_every_check(
-    world: World, good_credentials: ClusterCredentials, admin: Kube,
-    admin_nodes: list[str],
+    world: World, good_credentials: ClusterCredentials, add_node: AddNode,
 ) -> None:
     world.build(good_credentials)
-    admin_nodes.append(unique("doctor-node"))
-    objects.node(admin, admin_nodes[-1], allocatable={F2: "1"})
+    add_node({F2: "1"})
     checks = world.check()
     statuses = {n: c.status for n, c in checks.items()}
     assert statuses == {**{n: Status.OK for n in doctor.CHECKS}, doctor.CONFIG: Status.SKIPPED}
@@ -263,14 +274,12 @@ def test_a_stale_join_parameter_is_named(
 
 
 def test_a_node_advertising_an_unknown_board_is_named(
-    world: World, good_credentials: ClusterCredentials, admin: Kube,
-    admin_nodes: list[str],
+    world: World, good_credentials: ClusterCredentials, add_node: AddNode,
 ) -> None:
     world.build(good_credentials)
-    admin_nodes.append(unique("doctor-node"))
-    objects.node(admin, admin_nodes[-1], allocatable={f"{F2}-typo": "1", "example.com/gpu": "1"})
+    node = add_node({f"{F2}-typo": "1", "example.com/gpu": "1"})
     check = assert_only_failure(world.check(), doctor.BOARDS, "catalog.accelerators")
-    assert check.lines == (f"node {admin_nodes[-1]} advertises {F2}-typo",)
+    assert check.lines == (f"node {node} advertises {F2}-typo",)
 
 
 # -- the CLI against a deployment config, and the deployed scaler's diagnose request ------

@@ -38,7 +38,7 @@ from burst.ports.aws import ClusterCredentials
 from burst.tools.harness import controlplane
 from burst.tools.harness.clock import FakeClock
 from burst.tools.harness.context import LambdaContext
-from burst.tools.harness.moto import moto_server
+from burst.tools.harness.moto import moto_server, session
 
 REGION = "us-east-1"
 CLUSTER = "onprem"
@@ -67,15 +67,18 @@ class World:
         return json.loads(value["Value"]), {**meta, "Version": value["Version"]}
 
 
+def join_key(s: boto3.Session, iam_enforced: Enforcer) -> str:
+    """A new KMS key, the stack's join key for the function's policy; its id."""
+    key = s.client("kms").create_key()["KeyMetadata"]
+    iam_enforced.bind_type("AWS::KMS::Key", "Arn", key["Arn"])
+    return str(key["KeyId"])
+
+
 @pytest.fixture
 def world(tokens_kube: Kube, iam_enforced: Enforcer, iam_policies: object) -> Iterator[World]:
     with mock_aws():
-        s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                          region_name=REGION)
-        key = s.client("kms").create_key()["KeyMetadata"]
-        key_id = key["KeyId"]
-        # The stack's join key, for the function's policy, is the one just made.
-        iam_enforced.bind_type("AWS::KMS::Key", "Arn", key["Arn"])
+        s = session(REGION)
+        key_id = join_key(s, iam_enforced)
         cfg = config.load(environ={}, cluster_name=CLUSTER, join_parameter=PARAMETER,
                           join_key_id=key_id, config={})
         # The function's own key: its calls are checked against its policy (iamenforce).
@@ -168,8 +171,7 @@ def test_burst_invoke_runs_the_tokens_handler_against_moto_server_and_a_kubeconf
     identities: dict[str, ClusterCredentials], tmp_path: Path,
 ) -> None:
     with moto_server(own_process=True) as endpoint:
-        setup = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                              region_name=REGION)
+        setup = session(REGION)
         key_id = setup.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["KeyId"]
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "FPGA_BURST_CLUSTER_NAME": CLUSTER, "FPGA_BURST_JOIN_PARAMETER": PARAMETER,
@@ -255,11 +257,8 @@ def test_the_join_data_is_copied_to_every_region_with_groups_and_kept_in_step(
     tokens_kube: Kube, iam_enforced: Enforcer, iam_policies: object,
 ) -> None:
     with mock_aws():
-        s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                          region_name=REGION)
-        home = s.client("kms").create_key()["KeyMetadata"]
-        home_key = home["KeyId"]
-        iam_enforced.bind_type("AWS::KMS::Key", "Arn", home["Arn"])
+        s = session(REGION)
+        home_key = join_key(s, iam_enforced)
         # GIVEN Sydney's stack made its own key, named by the alias the functions know
         sydney_kms = s.client("kms", region_name=SYDNEY)
         sydney_key = sydney_kms.create_key()["KeyMetadata"]["KeyId"]

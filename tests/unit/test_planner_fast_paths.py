@@ -13,6 +13,8 @@ plain way gives, on random inputs (hypothesis).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,8 +131,21 @@ def test_placing_a_run_of_pods_equals_placing_them_one_by_one(
     assert _state(fast) == _state(slow)
 
 
+@dataclass(frozen=True)
+class Case:
+    """Slots, a class of pods, and the pods of it to place."""
+
+    slots: list[Slot]
+    cls: PodClass
+    pods: list[Pod]
+
+
+def case(slots: list[Slot], cls: PodClass, count: int) -> Case:
+    return Case(slots, cls, [Pod(f"ns/p{i:02}") for i in range(count)])
+
+
 @st.composite
-def slots_and_pods(draw: st.DrawFn) -> tuple[list[Slot], PodClass, int]:
+def slots_and_pods(draw: st.DrawFn) -> Case:
     slots = [
         Slot(f"n{i}", {b: draw(st.integers(0, 4)) for b in BOARDS}, {}, ())
         for i in range(draw(st.integers(0, 6)))
@@ -139,23 +154,21 @@ def slots_and_pods(draw: st.DrawFn) -> tuple[list[Slot], PodClass, int]:
         Alternative(b, draw(st.integers(1, 3)))
         for b in sorted(draw(st.sets(st.sampled_from(BOARDS), min_size=1)))
     )
-    return slots, PodClass(alternatives, Pod("ns/sample")), draw(st.integers(1, 12))
+    return case(slots, PodClass(alternatives, Pod("ns/sample")), draw(st.integers(1, 12)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(slots_and_pods())
 def test_first_fit_going_on_from_the_last_slot_equals_searching_from_the_first(
-    case: tuple[list[Slot], PodClass, int],
+    case: Case,
 ) -> None:
-    slots, cls, count = case
-    pods = [Pod(f"ns/p{i:02}") for i in range(count)]
-    fast_slots = [s.copy() for s in slots]
+    fast_slots = [s.copy() for s in case.slots]
     placed: dict[str, PodDecision] = {}
-    fitted = _fill_registered(0, pods, fast_slots, _Compat([cls]), placed)
-    slow_slots = [s.copy() for s in slots]
+    fitted = _fill_registered(0, case.pods, fast_slots, _Compat([case.cls]), placed)
+    slow_slots = [s.copy() for s in case.slots]
     where = []
-    for _ in pods:
-        found = _first_fit(0, slow_slots, _Compat([cls]), 0)
+    for _ in case.pods:
+        found = _first_fit(0, slow_slots, _Compat([case.cls]), 0)
         if found is None:
             break
         where.append((slow_slots[found[0]].name, found[1].board, found[1].boards))
@@ -191,7 +204,7 @@ def reference_best_fit(
 
 
 @st.composite
-def slots_for_best_fit(draw: st.DrawFn) -> tuple[list[Slot], PodClass, int]:
+def slots_for_best_fit(draw: st.DrawFn) -> Case:
     """Slots of a few kinds (labels, taints), some boards absent, names in any order."""
     kinds = [({}, ()), ({"zone": "a"}, ()), ({}, (Taint("t", "x", "NoSchedule"),))]
     names = draw(st.permutations(range(draw(st.integers(0, 12)))))
@@ -209,22 +222,20 @@ def slots_for_best_fit(draw: st.DrawFn) -> tuple[list[Slot], PodClass, int]:
     selector = draw(st.sampled_from([{}, {"zone": "a"}]))
     tolerations = draw(st.sampled_from([(), (Toleration("t", "Equal", "x", "NoSchedule"),)]))
     sample = Pod("ns/sample", node_selector=selector, tolerations=tolerations)
-    return slots, PodClass(alternatives, sample), draw(st.integers(0, 30))
+    return case(slots, PodClass(alternatives, sample), draw(st.integers(0, 30)))
 
 
 @settings(max_examples=500, deadline=None)
 @given(slots_for_best_fit())
 def test_best_fit_from_buckets_equals_looking_at_every_slot_for_every_pod(
-    case: tuple[list[Slot], PodClass, int],
+    case: Case,
 ) -> None:
-    slots, cls, count = case
-    pods = [Pod(f"ns/p{i:02}") for i in range(count)]
-    fast_slots, slow_slots = [s.copy() for s in slots], [s.copy() for s in slots]
-    fast_pods, slow_pods = list(pods), list(pods)
+    fast_slots, slow_slots = [s.copy() for s in case.slots], [s.copy() for s in case.slots]
+    fast_pods, slow_pods = list(case.pods), list(case.pods)
     fast: dict[str, PodDecision] = {}
     slow: dict[str, PodDecision] = {}
-    _place_on_slots(cls, fast_pods, fast_slots, PodOutcome.FITS_UPCOMING, fast)
-    reference_best_fit(cls, slow_pods, slow_slots, slow)
+    _place_on_slots(case.cls, fast_pods, fast_slots, PodOutcome.FITS_UPCOMING, fast)
+    reference_best_fit(case.cls, slow_pods, slow_slots, slow)
     assert fast == slow
     assert fast_pods == slow_pods
     assert [s.free for s in fast_slots] == [s.free for s in slow_slots]

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from simcli import SEED, simulate_cli
 
 from burst.core.errors import ConfigError
 from burst.core.model import Policy, ScaleDown
-from burst.tools.cli import main
 from burst.tools.scenario import load as load_scenario
 from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.run import parse_run, policy_from_spec
@@ -19,8 +19,6 @@ from burst.tools.sim.timing import constant
 from burst.tools.sim.trace import Job, load
 from burst.tools.sim.world import Timings
 
-ROOT = Path(__file__).parents[2]
-SEED = ROOT / "examples" / "seed-evaluation.yaml"
 XGB4 = {"com.inaccel.xgboost.exact": 4}
 SELECTOR = {"inaccel/fpga": "enabled"}
 
@@ -215,22 +213,8 @@ def test_cli_compares_policies_side_by_side_and_writes_a_png(
         "0,ml/b,600,com.inaccel.xgboost.exact=4,inaccel/fpga=enabled\n",
     )
     chart = tmp_path / "chart.png"
-    code = main(
-        [
-            "simulate",
-            "--scenario",
-            str(SEED),
-            "--trace",
-            str(trace),
-            "--policy",
-            "unneeded=1m",
-            "--policy",
-            "unneeded=20m",
-            "--compare",
-            "--chart",
-            str(chart),
-        ]
-    )
+    code = simulate_cli(trace, "--policy", "unneeded=1m", "--policy", "unneeded=20m",
+                        "--compare", "--chart", str(chart))
     out = capsys.readouterr().out
     assert code == 0
     assert "unneeded=1m" in out and "unneeded=20m" in out and "wait p95" in out
@@ -241,5 +225,5 @@ def test_cli_bad_trace_exits_2_with_the_file_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     trace = _write(tmp_path, "submit_s,name,duration_s,demand\n1,ml/a,x,y=1\n")
-    assert main(["simulate", "--scenario", str(SEED), "--trace", str(trace)]) == 2
+    assert simulate_cli(trace) == 2
     assert f"{trace}: row 2: column duration_s: " in capsys.readouterr().err

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+from simcli import SEED, simulate_cli
 
 from burst.core.errors import ConfigError
 from burst.tools.cli import main
@@ -18,7 +19,6 @@ from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
 
 ROOT = Path(__file__).parents[2]
-SEED = ROOT / "examples" / "seed-evaluation.yaml"
 XGB4 = {"com.inaccel.xgboost.exact": 4}
 SELECTOR = {"inaccel/fpga": "enabled"}
 HEADER = (
@@ -226,8 +226,7 @@ def test_a_malformed_alibaba_row_fails_with_one_line_and_nothing_simulated(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str, where: str
 ) -> None:
     path = _alibaba(tmp_path, row)
-    args = ["simulate", "--scenario", str(SEED), "--trace", str(path), "--gpu-as", "T4=xilinx/u250"]
-    assert main(args) == 2
+    assert simulate_cli(path, "--gpu-as", "T4=xilinx/u250") == 2
     captured = capsys.readouterr()
     assert captured.err == f"burst: error: {path}: {where}" + captured.err.split(where)[1]
     assert captured.err.count("\n") == 1 and captured.out == ""
@@ -237,8 +236,7 @@ def test_a_gpu_mapped_to_an_accelerator_the_catalog_does_not_know_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _alibaba(tmp_path, ROWS)
-    args = ["simulate", "--scenario", str(SEED), "--trace", str(path), "--gpu-as", "com.x.nope"]
-    assert main(args) == 2
+    assert simulate_cli(path, "--gpu-as", "com.x.nope") == 2
     assert "accelerator 'com.x.nope' is not in the scenario's catalog" in capsys.readouterr().err
 
 
@@ -285,20 +283,8 @@ def test_compare_runs_fpga_burst_beside_both_baselines_and_prints_its_assumption
         ]
     )
     assert code == 0
-    code = main(
-        [
-            "simulate",
-            "--scenario",
-            str(SEED),
-            "--trace",
-            str(trace),
-            "--compare",
-            "--boot",
-            "lognormal:240,0.25",
-            "--device-plugin",
-            "uniform:30,90",
-        ]
-    )
+    code = simulate_cli(trace, "--compare", "--boot", "lognormal:240,0.25",
+                        "--device-plugin", "uniform:30,90")
     out = capsys.readouterr().out
     assert code == 0
     header = out.splitlines()[0].split()
