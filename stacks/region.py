@@ -21,6 +21,7 @@ from constructs import Construct
 from burst.core.regions import partition
 from burst.tools.deploy.config import DeployConfig
 from stacks.controller.triggers import forward_instance_notices, forward_lifecycle_actions
+from stacks.joindata import JoinParameter, NodeSecrets
 from stacks.network import import_network
 from stacks.nodegroup.fleet import region_fleet
 
@@ -51,6 +52,8 @@ class RegionStack(Stack):
         self.join_parameter_arn = self.format_arn(
             service="ssm", resource="parameter", resource_name=config.join_parameter_name[1:]
         )
+        self.join = JoinParameter(name=config.join_parameter_name, arn=self.join_parameter_arn,
+                                  key=self.join_key, key_alias=config.join_key_alias)
         self.node_groups = region_fleet(
             self,
             config=config,
@@ -58,9 +61,7 @@ class RegionStack(Stack):
             vpc=vpc,
             subnets=subnets,
             onprem_cidr=network.onprem_cidr,
-            vpn_secret_arn=network.vpn_secret_arn,
-            join_parameter_arn=self.join_parameter_arn,
-            join_key=self.join_key,
+            secrets=NodeSecrets(join=self.join, vpn_secret_arn=network.vpn_secret_arn),
         )
         home_bus = (f"arn:{partition(config.region)}:events:{config.region}:{config.account}"
                     ":event-bus/default")

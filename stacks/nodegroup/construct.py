@@ -15,7 +15,6 @@ from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from burst.core.asgtags import JOIN_ERROR_TAG
@@ -28,6 +27,7 @@ from burst.tools.deploy.config import (
 )
 from burst.tools.deploy.groups import NodeGroupConfig
 from burst.tools.deploy.tags import autoscaler_tags, node_labels
+from stacks.joindata import NodeSecrets
 from stacks.nag import acknowledge
 from stacks.nodegroup import user_data
 
@@ -44,13 +44,15 @@ class NodeAccess(Construct):
         *,
         vpc: ec2.IVpc,
         onprem_cidr: str,
-        join_parameter_arn: str,
-        join_key: kms.IKey,
-        vpn_secret_arn: str,
+        secrets: NodeSecrets,
         cluster_name: str,
         ssm_session_manager: bool = False,
     ) -> None:
         super().__init__(scope, id)
+        # What every group's nodes share besides the role: the cluster and what they read.
+        self.cluster_name = cluster_name
+        self.secrets = secrets
+        join_parameter_arn = secrets.join.arn
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -111,7 +113,7 @@ class NodeAccess(Construct):
             iam.PolicyStatement(
                 sid="DecryptJoinParameter",
                 actions=["kms:Decrypt"],
-                resources=[join_key.key_arn],
+                resources=[secrets.join.key.key_arn],
                 # Only as SSM decrypting that one parameter, not anything else under the key.
                 conditions={
                     "StringEquals": {
@@ -126,7 +128,7 @@ class NodeAccess(Construct):
                 sid="ReadVpnSecret",
                 actions=["secretsmanager:GetSecretValue"],
                 # Full or partial, as the controller's grant (secret_resources)
-                resources=secret_resources(vpn_secret_arn),
+                resources=secret_resources(secrets.vpn_secret_arn),
             )
         )
         self.role.add_to_policy(
@@ -260,23 +262,22 @@ class NodeGroup(Construct):
         id: str,
         *,
         group: NodeGroupConfig,
-        cluster_name: str,
         vpc: ec2.IVpc,
         subnets: Sequence[ec2.ISubnet],
         access: NodeAccess,
-        join_parameter_name: str,
-        vpn_secret_arn: str,
         image_id: str,
     ) -> None:
-        """`image_id`: the group's ami_id, or the node image the stack builds (image.py)."""
+        """`image_id`: the group's ami_id, or the node image the stack builds (image.py);
+        `access`: the role its nodes launch with, and their cluster and secrets."""
         super().__init__(scope, id)
         region = Stack.of(self).region
+        cluster_name = access.cluster_name
         self.asg_name = group.asg_name(cluster_name)
         script = user_data.render(
             user_data.settings(
                 region=region,
-                join_parameter=join_parameter_name,
-                vpn_secret_arn=vpn_secret_arn,
+                join_parameter=access.secrets.join.name,
+                vpn_secret_arn=access.secrets.vpn_secret_arn,
                 joined_profile=access.joined_profile_name,
                 labels=node_labels(group),
                 taints=group.taints,
