@@ -13,7 +13,7 @@ config.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import Environment, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -22,6 +22,7 @@ from burst.core.regions import partition
 from burst.tools.deploy.config import DeployConfig
 from stacks.controller.triggers import forward_instance_notices, forward_lifecycle_actions
 from stacks.joindata import JoinParameter, NodeSecrets
+from stacks.keys import own_key
 from stacks.network import import_network
 from stacks.nodegroup.fleet import region_fleet
 
@@ -38,14 +39,11 @@ class RegionStack(Stack):
         Tags.of(self).add("fpga-burst:cluster", config.cluster_name)
         network = config.regions[region]
         vpc, subnets = import_network(self, network.vpc_id, network.subnets)
-        self.join_key = kms.Key(
+        self.join_key = own_key(
             self,
             "JoinKey",
             description=f"fpga-burst {config.cluster_name}: the join-data SecureString "
             f"parameter in {region}",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
         )
         kms.Alias(self, "JoinKeyAlias", alias_name=config.join_key_alias,
                   target_key=self.join_key)

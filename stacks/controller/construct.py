@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -29,6 +28,7 @@ from stacks.controller.grants import Permissions, VpcAttachment, grant
 from stacks.controller.layer import dependency_layer
 from stacks.controller.triggers import SCHEDULES, instance_notices, lifecycle_actions, schedule
 from stacks.joindata import JoinParameter
+from stacks.keys import own_key
 from stacks.nag import acknowledge
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
@@ -54,13 +54,10 @@ class Controller(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        self.join_key = kms.Key(
+        self.join_key = own_key(
             self,
             "JoinKey",
             description=f"fpga-burst {config.cluster_name}: the join-data SecureString parameter",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
         )
         # CloudFormation cannot create SecureString parameters; the tokens function creates
         # and overwrites it (PutParameter Type=SecureString, KeyId=this key).

@@ -96,12 +96,6 @@ class NodeAccess(Construct):
         )
         joined_profile_arn = self.joined_profile.instance_profile_arn
         instance = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:instance/"
-        # A node acts on its own instance only: the instance the request comes from
-        # ("ec2:SourceInstanceARN") is the instance acted on, named by its id
-        # ("ec2:InstanceID", as a policy variable; Amazon EC2 condition keys, Service
-        # Authorization Reference). CloudFormation takes no policy variable as a whole
-        # Resource, so the resource is any instance and the condition pins it.
-        itself = {"StringEquals": {"ec2:SourceInstanceARN": instance + "${ec2:InstanceID}"}}
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadJoinParameter",
@@ -132,14 +126,9 @@ class NodeAccess(Construct):
             )
         )
         self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TagJoinError",
-                actions=["ec2:CreateTags"],
-                # Its own instance, and only the one tag key a failed join writes.
-                resources=[instance + "*"],
-                conditions={**itself,
-                            "ForAllValues:StringEquals": {"aws:TagKeys": [JOIN_ERROR_TAG]}},
-            )
+            # Its own instance, and only the one tag key a failed join writes.
+            _on_own_instance(instance, "TagJoinError", "ec2:CreateTags",
+                             {"ForAllValues:StringEquals": {"aws:TagKeys": [JOIN_ERROR_TAG]}})
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -149,15 +138,11 @@ class NodeAccess(Construct):
             )
         )
         self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SwapToJoinedProfile",
-                actions=["ec2:ReplaceIamInstanceProfileAssociation"],
-                resources=[instance + "*"],
-                # Its own, and only to the joined profile ("ec2:NewInstanceProfile": the ARN
-                # of the instance profile being attached), whose role may not swap back.
-                conditions={**itself,
-                            "ArnEquals": {"ec2:NewInstanceProfile": joined_profile_arn}},
-            )
+            # Its own, and only to the joined profile ("ec2:NewInstanceProfile": the ARN
+            # of the instance profile being attached), whose role may not swap back.
+            _on_own_instance(instance, "SwapToJoinedProfile",
+                             "ec2:ReplaceIamInstanceProfileAssociation",
+                             {"ArnEquals": {"ec2:NewInstanceProfile": joined_profile_arn}})
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -220,6 +205,23 @@ class NodeAccess(Construct):
                 "(node_access.ssm_session_manager); AWS keeps this policy's actions current. "
                 "Its parameter reads are denied (NoOtherParameters, NoParameters).",
             )
+
+
+def _on_own_instance(
+    instance: str, sid: str, action: str, condition: dict[str, Any]
+) -> iam.PolicyStatement:
+    """`action` on the node's own instance only, under `condition` besides.
+
+    The instance the request comes from ("ec2:SourceInstanceARN") is the instance acted on,
+    named by its id ("ec2:InstanceID", as a policy variable; Amazon EC2 condition keys,
+    Service Authorization Reference). CloudFormation takes no policy variable as a whole
+    Resource, so the resource is any instance (`instance`: the instance ARN up to the id)
+    and the condition pins it.
+    """
+    itself = {"StringEquals": {"ec2:SourceInstanceARN": instance + "${ec2:InstanceID}"}}
+    return iam.PolicyStatement(
+        sid=sid, actions=[action], resources=[instance + "*"], conditions={**itself, **condition}
+    )
 
 
 def _launch(group: NodeGroupConfig, template: ec2.LaunchTemplate) -> dict[str, Any]:
@@ -326,22 +328,23 @@ class NodeGroup(Construct):
             # stop (EC2 Auto Scaling User Guide, "Use instance scale-in protection").
             new_instances_protected_from_scale_in=True,
         )
-        self.asg.add_lifecycle_hook(
-            "LaunchHook",
-            lifecycle_hook_name=Hook.LAUNCH,
-            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+        hooks = (
             # An instance whose node never joins and shows its boards is not kept.
-            default_result=autoscaling.DefaultResult.ABANDON,
-            heartbeat_timeout=Duration.seconds(LAUNCH_HOOK_TIMEOUT_SECONDS),
-        )
-        self.asg.add_lifecycle_hook(
-            "TerminateHook",
-            lifecycle_hook_name=Hook.TERMINATE,
-            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+            ("LaunchHook", Hook.LAUNCH, autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+             autoscaling.DefaultResult.ABANDON, LAUNCH_HOOK_TIMEOUT_SECONDS),
             # Termination goes ahead after the drain deadline: a stuck drain must not pin cost.
-            default_result=autoscaling.DefaultResult.CONTINUE,
-            heartbeat_timeout=Duration.seconds(TERMINATE_HOOK_TIMEOUT_SECONDS),
+            ("TerminateHook", Hook.TERMINATE,
+             autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+             autoscaling.DefaultResult.CONTINUE, TERMINATE_HOOK_TIMEOUT_SECONDS),
         )
+        for hook_id, name, transition, default_result, timeout in hooks:
+            self.asg.add_lifecycle_hook(
+                hook_id,
+                lifecycle_hook_name=name,
+                lifecycle_transition=transition,
+                default_result=default_result,
+                heartbeat_timeout=Duration.seconds(timeout),
+            )
         for key, value in autoscaler_tags(group, cluster_name).items():
             Tags.of(self.asg).add(key, value, apply_to_launched_instances=False)
         Tags.of(self.asg).add("Name", self.asg_name, apply_to_launched_instances=True)
