@@ -13,7 +13,7 @@ config.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import Environment, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -21,6 +21,8 @@ from constructs import Construct
 from burst.core.regions import partition
 from burst.tools.deploy.config import DeployConfig
 from stacks.controller.triggers import forward_instance_notices, forward_lifecycle_actions
+from stacks.joindata import JoinParameter, NodeSecrets
+from stacks.keys import own_key
 from stacks.network import import_network
 from stacks.nodegroup.fleet import region_fleet
 
@@ -37,20 +39,19 @@ class RegionStack(Stack):
         Tags.of(self).add("fpga-burst:cluster", config.cluster_name)
         network = config.regions[region]
         vpc, subnets = import_network(self, network.vpc_id, network.subnets)
-        self.join_key = kms.Key(
+        self.join_key = own_key(
             self,
             "JoinKey",
             description=f"fpga-burst {config.cluster_name}: the join-data SecureString "
             f"parameter in {region}",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
         )
         kms.Alias(self, "JoinKeyAlias", alias_name=config.join_key_alias,
                   target_key=self.join_key)
         self.join_parameter_arn = self.format_arn(
             service="ssm", resource="parameter", resource_name=config.join_parameter_name[1:]
         )
+        self.join = JoinParameter(name=config.join_parameter_name, arn=self.join_parameter_arn,
+                                  key=self.join_key, key_alias=config.join_key_alias)
         self.node_groups = region_fleet(
             self,
             config=config,
@@ -58,9 +59,7 @@ class RegionStack(Stack):
             vpc=vpc,
             subnets=subnets,
             onprem_cidr=network.onprem_cidr,
-            vpn_secret_arn=network.vpn_secret_arn,
-            join_parameter_arn=self.join_parameter_arn,
-            join_key=self.join_key,
+            secrets=NodeSecrets(join=self.join, vpn_secret_arn=network.vpn_secret_arn),
         )
         home_bus = (f"arn:{partition(config.region)}:events:{config.region}:{config.account}"
                     ":event-bus/default")

@@ -11,6 +11,7 @@ from constructs import Construct
 from burst.tools.deploy.config import DeployConfig
 from stacks.controller.construct import Controller
 from stacks.controller.monitoring import Monitoring
+from stacks.joindata import NodeSecrets
 from stacks.network import import_network
 from stacks.nodegroup.fleet import region_fleet
 
@@ -42,9 +43,7 @@ class FpgaBurstStack(Stack):
             vpc=vpc,
             subnets=subnets,
             onprem_cidr=config.onprem_cidr,
-            vpn_secret_arn=config.vpn_secret_arn,
-            join_parameter_arn=self.controller.join_parameter_arn,
-            join_key=self.controller.join_key,
+            secrets=NodeSecrets(join=self.controller.join, vpn_secret_arn=config.vpn_secret_arn),
         )
         self.monitoring = Monitoring(
             self,

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -25,9 +24,11 @@ from burst.tools.deploy.config import DeployConfig
 from burst.tools.deploy.functions import environment
 from stacks import checkov
 from stacks.controller.functions import LIFECYCLE, TOKENS, Shared, build_function, specs
-from stacks.controller.grants import Permissions, grant
+from stacks.controller.grants import Permissions, VpcAttachment, grant
 from stacks.controller.layer import dependency_layer
 from stacks.controller.triggers import SCHEDULES, instance_notices, lifecycle_actions, schedule
+from stacks.joindata import JoinParameter
+from stacks.keys import own_key
 from stacks.nag import acknowledge
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
@@ -53,19 +54,18 @@ class Controller(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        self.join_key = kms.Key(
+        self.join_key = own_key(
             self,
             "JoinKey",
             description=f"fpga-burst {config.cluster_name}: the join-data SecureString parameter",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
         )
         # CloudFormation cannot create SecureString parameters; the tokens function creates
         # and overwrites it (PutParameter Type=SecureString, KeyId=this key).
         self.join_parameter_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=config.join_parameter_name[1:]
         )
+        self.join = JoinParameter(name=config.join_parameter_name, arn=self.join_parameter_arn,
+                                  key=self.join_key, key_alias=config.join_key_alias)
         self.failures = sqs.Queue(
             self,
             "Failures",
@@ -112,13 +112,9 @@ class Controller(Construct):
             cluster_name=config.cluster_name,
             asg_names=[n for n in asg_names if not any(n in ns for ns in elsewhere.values())],
             credentials_secret_arns=config.credentials_secret_arns,
-            join_parameter_arn=self.join_parameter_arn,
-            join_key=self.join_key,
-            subnets=subnets,
-            security_group=security_group,
+            join=self.join,
+            attachment=VpcAttachment(subnets=subnets, security_group=security_group),
             regional_asg_names=elsewhere,
-            join_parameter_name=config.join_parameter_name,
-            join_key_alias=config.join_key_alias,
         )
         self.functions: dict[str, lambda_.Function] = {}
         regional_keys = permissions.encrypt_join_parameter_in_regions()

@@ -48,12 +48,27 @@ def _duration(span: timedelta) -> Duration:
     return Duration.seconds(span.total_seconds())
 
 
+def _spec(
+    name: str,
+    description: str,
+    *,
+    retry_attempts: int,
+    max_event_age: Duration,
+    may: tuple[Callable[[Permissions], Grant], ...],
+    reserved_concurrency: int | None = None,
+    unreserved_why: str = "",
+) -> FunctionSpec:
+    """The function `name`: its handler is burst.handlers.<name>, its timeout the deployed
+    one (burst.tools.deploy.functions.TIMEOUTS)."""
+    return FunctionSpec(name, f"burst.handlers.{name}.handler",
+                        _duration(deploy.TIMEOUTS[name]), description, retry_attempts,
+                        max_event_age, may, reserved_concurrency, unreserved_why)
+
+
 # The scaler's timeout by deployment `scaler.mode` (why: burst.tools.deploy.functions).
 SCALER_TIMEOUTS = {mode: _duration(t) for mode, t in deploy.SCALER_TIMEOUTS.items()}
-SCALER = FunctionSpec(
-    "scaler",
-    "burst.handlers.scaler.handler",
-    _duration(deploy.TIMEOUTS["scaler"]),  # specs(mode) sets the deployment's
+SCALER = _spec(
+    "scaler",  # specs(mode) sets the deployment's timeout
     "fpga-burst: scale FPGA node groups up for pending pods, remove unneeded nodes",
     # Throttled ticks are retried within max_event_age whatever retry_attempts says.
     retry_attempts=0,
@@ -67,10 +82,8 @@ SCALER = FunctionSpec(
     # One decision at a time: two scalers could both ask for the same capacity.
     reserved_concurrency=1,
 )
-LIFECYCLE = FunctionSpec(
+LIFECYCLE = _spec(
     "lifecycle",
-    "burst.handlers.lifecycle.handler",
-    _duration(deploy.TIMEOUTS["lifecycle"]),
     "fpga-burst: complete ASG launch/terminate lifecycle actions (join check, drain)",
     # Retrying is safe (level-triggered) and worth it within the hooks' timeouts.
     retry_attempts=2,
@@ -86,10 +99,8 @@ LIFECYCLE = FunctionSpec(
         "scale-up and run them into the hooks' timeouts."
     ),
 )
-TOKENS = FunctionSpec(
+TOKENS = _spec(
     "tokens",
-    "burst.handlers.tokens.handler",
-    _duration(deploy.TIMEOUTS["tokens"]),
     "fpga-burst: rotate the kubeadm bootstrap token and publish the join data",
     retry_attempts=0,
     max_event_age=Duration.minutes(5),

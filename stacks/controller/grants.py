@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from aws_cdk import ArnFormat, CfnResource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from burst.core.asgtags import cluster_tag
 from burst.tools.deploy.config import secret_resources
+from stacks.joindata import JoinParameter
 from stacks.nag import acknowledge
 
 WILDCARD = "AwsSolutions-IAM5[Resource::*]"
@@ -66,6 +66,14 @@ CALLED_BY_AWS = {
 
 
 @dataclass(frozen=True)
+class VpcAttachment:
+    """Where the functions attach to the VPC: their subnets and their security group."""
+
+    subnets: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+
+
+@dataclass(frozen=True)
 class Grant:
     """One permission set: its statement, and the cdk-nag findings (rule, why) it raises."""
 
@@ -83,17 +91,13 @@ class Permissions:
         cluster_name: str,
         asg_names: Sequence[str],
         credentials_secret_arns: Mapping[str, str],
-        join_parameter_arn: str,
-        join_key: kms.IKey,
-        subnets: ec2.SubnetSelection,
-        security_group: ec2.ISecurityGroup,
+        join: JoinParameter,
+        attachment: VpcAttachment,
         regional_asg_names: Mapping[str, Sequence[str]] | None = None,
-        join_parameter_name: str = "",
-        join_key_alias: str = "",
     ) -> None:
         """`asg_names`: the home region's groups; `regional_asg_names`: other regions'
-        groups by region, where the join parameter `join_parameter_name` is encrypted
-        with the key named by `join_key_alias`."""
+        groups by region, where the join parameter of `join`'s name is encrypted with the
+        key named by `join`'s key alias."""
         self._stack = Stack.of(scope)
         elsewhere = dict(regional_asg_names or {})
         self._asg_arns = [
@@ -108,22 +112,22 @@ class Permissions:
             for name in names
         ]
         self._regions = sorted(elsewhere)
-        self._join_key_alias = join_key_alias
+        self._join_key_alias = join.key_alias
         self._regional_parameter_arns = [
             self._stack.format_arn(
                 service="ssm",
                 region=region,
                 resource="parameter",
-                resource_name=join_parameter_name.lstrip("/"),
+                resource_name=join.name.lstrip("/"),
             )
             for region in self._regions
         ]
         self._cluster_name = cluster_name
         self._credentials_secret_arns = dict(credentials_secret_arns)
-        self._join_parameter_arn = join_parameter_arn
-        self._join_key = join_key
-        self._subnets = subnets
-        self._security_group = security_group
+        self._join_parameter_arn = join.arn
+        self._join_key = join.key
+        self._subnets = attachment.subnets
+        self._security_group = attachment.security_group
 
     # --- the node groups ---------------------------------------------------------------
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -23,6 +22,7 @@ from constructs import Construct
 
 from burst.core.names import METRICS_NAMESPACE, SERVICE, Metric
 from burst.loop.doctor import TOKEN_WARNING
+from stacks.keys import own_key
 
 
 @dataclass(frozen=True)
@@ -96,14 +96,7 @@ class Monitoring(Construct):
         super().__init__(scope, id)
         # CloudWatch can only publish to an encrypted topic whose key lets it: a key of our
         # own, since the AWS-managed SNS key's policy cannot be changed.
-        key = kms.Key(
-            self,
-            "AlarmKey",
-            description=f"fpga-burst {cluster_name}: alarm topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
-        )
+        key = own_key(self, "AlarmKey", description=f"fpga-burst {cluster_name}: alarm topic")
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],

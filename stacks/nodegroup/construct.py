@@ -15,7 +15,6 @@ from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from burst.core.asgtags import JOIN_ERROR_TAG
@@ -28,6 +27,7 @@ from burst.tools.deploy.config import (
 )
 from burst.tools.deploy.groups import NodeGroupConfig
 from burst.tools.deploy.tags import autoscaler_tags, node_labels
+from stacks.joindata import NodeSecrets
 from stacks.nag import acknowledge
 from stacks.nodegroup import user_data
 
@@ -44,13 +44,15 @@ class NodeAccess(Construct):
         *,
         vpc: ec2.IVpc,
         onprem_cidr: str,
-        join_parameter_arn: str,
-        join_key: kms.IKey,
-        vpn_secret_arn: str,
+        secrets: NodeSecrets,
         cluster_name: str,
         ssm_session_manager: bool = False,
     ) -> None:
         super().__init__(scope, id)
+        # What every group's nodes share besides the role: the cluster and what they read.
+        self.cluster_name = cluster_name
+        self.secrets = secrets
+        join_parameter_arn = secrets.join.arn
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -94,12 +96,6 @@ class NodeAccess(Construct):
         )
         joined_profile_arn = self.joined_profile.instance_profile_arn
         instance = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:instance/"
-        # A node acts on its own instance only: the instance the request comes from
-        # ("ec2:SourceInstanceARN") is the instance acted on, named by its id
-        # ("ec2:InstanceID", as a policy variable; Amazon EC2 condition keys, Service
-        # Authorization Reference). CloudFormation takes no policy variable as a whole
-        # Resource, so the resource is any instance and the condition pins it.
-        itself = {"StringEquals": {"ec2:SourceInstanceARN": instance + "${ec2:InstanceID}"}}
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadJoinParameter",
@@ -111,7 +107,7 @@ class NodeAccess(Construct):
             iam.PolicyStatement(
                 sid="DecryptJoinParameter",
                 actions=["kms:Decrypt"],
-                resources=[join_key.key_arn],
+                resources=[secrets.join.key.key_arn],
                 # Only as SSM decrypting that one parameter, not anything else under the key.
                 conditions={
                     "StringEquals": {
@@ -126,18 +122,13 @@ class NodeAccess(Construct):
                 sid="ReadVpnSecret",
                 actions=["secretsmanager:GetSecretValue"],
                 # Full or partial, as the controller's grant (secret_resources)
-                resources=secret_resources(vpn_secret_arn),
+                resources=secret_resources(secrets.vpn_secret_arn),
             )
         )
         self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TagJoinError",
-                actions=["ec2:CreateTags"],
-                # Its own instance, and only the one tag key a failed join writes.
-                resources=[instance + "*"],
-                conditions={**itself,
-                            "ForAllValues:StringEquals": {"aws:TagKeys": [JOIN_ERROR_TAG]}},
-            )
+            # Its own instance, and only the one tag key a failed join writes.
+            _on_own_instance(instance, "TagJoinError", "ec2:CreateTags",
+                             {"ForAllValues:StringEquals": {"aws:TagKeys": [JOIN_ERROR_TAG]}})
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -147,15 +138,11 @@ class NodeAccess(Construct):
             )
         )
         self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SwapToJoinedProfile",
-                actions=["ec2:ReplaceIamInstanceProfileAssociation"],
-                resources=[instance + "*"],
-                # Its own, and only to the joined profile ("ec2:NewInstanceProfile": the ARN
-                # of the instance profile being attached), whose role may not swap back.
-                conditions={**itself,
-                            "ArnEquals": {"ec2:NewInstanceProfile": joined_profile_arn}},
-            )
+            # Its own, and only to the joined profile ("ec2:NewInstanceProfile": the ARN
+            # of the instance profile being attached), whose role may not swap back.
+            _on_own_instance(instance, "SwapToJoinedProfile",
+                             "ec2:ReplaceIamInstanceProfileAssociation",
+                             {"ArnEquals": {"ec2:NewInstanceProfile": joined_profile_arn}})
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -220,6 +207,23 @@ class NodeAccess(Construct):
             )
 
 
+def _on_own_instance(
+    instance: str, sid: str, action: str, condition: dict[str, Any]
+) -> iam.PolicyStatement:
+    """`action` on the node's own instance only, under `condition` besides.
+
+    The instance the request comes from ("ec2:SourceInstanceARN") is the instance acted on,
+    named by its id ("ec2:InstanceID", as a policy variable; Amazon EC2 condition keys,
+    Service Authorization Reference). CloudFormation takes no policy variable as a whole
+    Resource, so the resource is any instance (`instance`: the instance ARN up to the id)
+    and the condition pins it.
+    """
+    itself = {"StringEquals": {"ec2:SourceInstanceARN": instance + "${ec2:InstanceID}"}}
+    return iam.PolicyStatement(
+        sid=sid, actions=[action], resources=[instance + "*"], conditions={**itself, **condition}
+    )
+
+
 def _launch(group: NodeGroupConfig, template: ec2.LaunchTemplate) -> dict[str, Any]:
     """How the group launches: its launch template, or for Spot a mixed instances policy.
 
@@ -260,23 +264,22 @@ class NodeGroup(Construct):
         id: str,
         *,
         group: NodeGroupConfig,
-        cluster_name: str,
         vpc: ec2.IVpc,
         subnets: Sequence[ec2.ISubnet],
         access: NodeAccess,
-        join_parameter_name: str,
-        vpn_secret_arn: str,
         image_id: str,
     ) -> None:
-        """`image_id`: the group's ami_id, or the node image the stack builds (image.py)."""
+        """`image_id`: the group's ami_id, or the node image the stack builds (image.py);
+        `access`: the role its nodes launch with, and their cluster and secrets."""
         super().__init__(scope, id)
         region = Stack.of(self).region
+        cluster_name = access.cluster_name
         self.asg_name = group.asg_name(cluster_name)
         script = user_data.render(
             user_data.settings(
                 region=region,
-                join_parameter=join_parameter_name,
-                vpn_secret_arn=vpn_secret_arn,
+                join_parameter=access.secrets.join.name,
+                vpn_secret_arn=access.secrets.vpn_secret_arn,
                 joined_profile=access.joined_profile_name,
                 labels=node_labels(group),
                 taints=group.taints,
@@ -325,22 +328,23 @@ class NodeGroup(Construct):
             # stop (EC2 Auto Scaling User Guide, "Use instance scale-in protection").
             new_instances_protected_from_scale_in=True,
         )
-        self.asg.add_lifecycle_hook(
-            "LaunchHook",
-            lifecycle_hook_name=Hook.LAUNCH,
-            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+        hooks = (
             # An instance whose node never joins and shows its boards is not kept.
-            default_result=autoscaling.DefaultResult.ABANDON,
-            heartbeat_timeout=Duration.seconds(LAUNCH_HOOK_TIMEOUT_SECONDS),
-        )
-        self.asg.add_lifecycle_hook(
-            "TerminateHook",
-            lifecycle_hook_name=Hook.TERMINATE,
-            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+            ("LaunchHook", Hook.LAUNCH, autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+             autoscaling.DefaultResult.ABANDON, LAUNCH_HOOK_TIMEOUT_SECONDS),
             # Termination goes ahead after the drain deadline: a stuck drain must not pin cost.
-            default_result=autoscaling.DefaultResult.CONTINUE,
-            heartbeat_timeout=Duration.seconds(TERMINATE_HOOK_TIMEOUT_SECONDS),
+            ("TerminateHook", Hook.TERMINATE,
+             autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+             autoscaling.DefaultResult.CONTINUE, TERMINATE_HOOK_TIMEOUT_SECONDS),
         )
+        for hook_id, name, transition, default_result, timeout in hooks:
+            self.asg.add_lifecycle_hook(
+                hook_id,
+                lifecycle_hook_name=name,
+                lifecycle_transition=transition,
+                default_result=default_result,
+                heartbeat_timeout=Duration.seconds(timeout),
+            )
         for key, value in autoscaler_tags(group, cluster_name).items():
             Tags.of(self.asg).add(key, value, apply_to_launched_instances=False)
         Tags.of(self.asg).add("Name", self.asg_name, apply_to_launched_instances=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from burst.tools.deploy.config import DeployConfig
+from stacks.joindata import NodeSecrets
 from stacks.nodegroup.construct import NodeAccess, NodeGroup
 from stacks.nodegroup.image import NodeImage
 
@@ -21,9 +21,7 @@ def region_fleet(
     vpc: ec2.IVpc,
     subnets: Mapping[str, ec2.ISubnet],
     onprem_cidr: str,
-    vpn_secret_arn: str,
-    join_parameter_arn: str,
-    join_key: kms.IKey,
+    secrets: NodeSecrets,
 ) -> list[NodeGroup]:
     """The groups of `region`, each reading that region's join parameter and VPN secret;
     those without an ami_id launch the node image, built here once for the region."""
@@ -32,9 +30,7 @@ def region_fleet(
         "NodeAccess",
         vpc=vpc,
         onprem_cidr=onprem_cidr,
-        join_parameter_arn=join_parameter_arn,
-        join_key=join_key,
-        vpn_secret_arn=vpn_secret_arn,
+        secrets=secrets,
         cluster_name=config.cluster_name,
         ssm_session_manager=config.ssm_session_manager,
     )
@@ -50,12 +46,9 @@ def region_fleet(
             scope,
             f"NodeGroup-{group.name}",
             group=group,
-            cluster_name=config.cluster_name,
             vpc=vpc,
             subnets=[subnets[s.id] for s in group.subnets],
             access=access,
-            join_parameter_name=config.join_parameter_name,
-            vpn_secret_arn=vpn_secret_arn,
             image_id=group.ami_id or image_id,
         )
         for group in groups

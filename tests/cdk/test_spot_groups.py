@@ -21,6 +21,7 @@ from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT_PRICE_LIVE_TAG, SPOT_PRICE
 from burst.tools.deploy.config import parse
 from burst.tools.deploy.groups import NodeGroupConfig
 from burst.tools.deploy.tags import autoscaler_tags
+from stacks.joindata import JoinParameter, NodeSecrets
 from stacks.nodegroup import user_data
 from stacks.nodegroup.construct import NodeAccess, NodeGroup
 
@@ -102,12 +103,12 @@ def synth(group: NodeGroupConfig) -> dict[str, Any]:
                                       availability_zones=["us-east-1a"])
     subnet = ec2.Subnet.from_subnet_attributes(stack, "S", subnet_id="subnet-0123456789abcdef0",
                                                availability_zone="us-east-1a")
+    join = JoinParameter(name="/j", arn="arn:aws:ssm:us-east-1:123456789012:parameter/j",
+                         key=kms.Key(stack, "Key"), key_alias="alias/j")
     access = NodeAccess(stack, "Access", vpc=vpc, onprem_cidr="192.168.0.0/16",
-                        join_parameter_arn="arn:aws:ssm:us-east-1:123456789012:parameter/j",
-                        join_key=kms.Key(stack, "Key"), vpn_secret_arn="arn:aws:sm:x",
+                        secrets=NodeSecrets(join=join, vpn_secret_arn="arn:aws:sm:x"),
                         cluster_name="inaccel")
-    NodeGroup(stack, "Group", group=group, cluster_name="inaccel", vpc=vpc, subnets=[subnet],
-              access=access, join_parameter_name="/j", vpn_secret_arn="arn:aws:sm:x",
+    NodeGroup(stack, "Group", group=group, vpc=vpc, subnets=[subnet], access=access,
               image_id=group.ami_id or "ami-0123456789abcdef0")
     found = Template.from_stack(stack).find_resources("AWS::AutoScaling::AutoScalingGroup")
     (asg,) = found.values()
