@@ -104,10 +104,10 @@ def _play(cp: Any, endpoint: str, timings: Timings, timeline: Timeline, limit: f
                               f"{timings.boot:g} s, device plugin +{timings.device_plugin:g} s, "
                               f"jobs {timings.job:g} s; scale-down "
                               f"{deploy.policy.scale_down.value}")
-        return _stage(cp, admin, aws, deploy, cfg, timings, timeline, limit)
+        return _stage(admin, aws, deploy, cfg, timings, timeline, limit)
 
 
-def _stage(cp: Any, admin: Any, aws: MotoView, deploy: Any, cfg: Any, timings: Timings,
+def _stage(admin: Any, aws: MotoView, deploy: Any, cfg: Any, timings: Timings,
            timeline: Timeline, limit: float) -> Story:
     groups = {g.name: g.asg_name(deploy.cluster_name) for g in deploy.node_groups}
     booting = Booting(admin, aws.client("ssm"), deploy.join_parameter_name, timeline, timings,
