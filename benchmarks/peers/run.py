@@ -68,6 +68,18 @@ class Binaries:
     kwok: Path | None
 
 
+@dataclass(frozen=True)
+class Stage:
+    """What one run plays on: the control plane, moto, a work directory and the groups."""
+
+    admin: Kube
+    kubeconfig: Path
+    endpoint: str  # moto_server's
+    work: Path
+    groups: tuple[world.Group, ...]
+    short: set[str]  # groups EC2 cannot fill (world.shortage)
+
+
 def run_one(controller: Controller, workload: Workload, args: argparse.Namespace,
             binaries: Binaries) -> Figures:
     groups = world.f2_groups(workload.max_size)
@@ -88,15 +100,15 @@ def run_one(controller: Controller, workload: Workload, args: argparse.Namespace
         cp = controlplane.start(work / "controlplane", scheduler=True, bin_packing=packed)
         try:
             with client.from_kubeconfig(cp.admin_kubeconfig) as admin:
-                return _stage(controller, workload, args, binaries, admin,
-                              cp.admin_kubeconfig, endpoint, work, groups, short)
+                on = Stage(admin, cp.admin_kubeconfig, endpoint, work, groups, short)
+                return _stage(controller, workload, args, binaries, on)
         finally:
             cp.stop()
 
 
 def _stage(controller: Controller, workload: Workload, args: argparse.Namespace,
-           binaries: Binaries, admin: Kube, kubeconfig: Path, endpoint: str,
-           work: Path, groups: tuple[world.Group, ...], short: set[str]) -> Figures:
+           binaries: Binaries, on: Stage) -> Figures:
+    admin, kubeconfig, endpoint, groups = on.admin, on.kubeconfig, on.endpoint, on.groups
     world.create_groups(endpoint, groups)
     world.prepare(admin)
     record = world.Record()
@@ -116,7 +128,7 @@ def _stage(controller: Controller, workload: Workload, args: argparse.Namespace,
         world.create_pod(admin, record, pod.name, pod.board, pod.boards)
     _wait(lambda: all(p.name in record.running for p in workload.prefill), 60)
     logs = Path(args.keep_logs) / f"{workload.name}-{controller.name.replace(' ', '-')}" \
-        if args.keep_logs else work
+        if args.keep_logs else on.work
     logs.mkdir(parents=True, exist_ok=True)
     runner: BurstRunner | CaRunner | karpenter.KarpenterRunner
     if controller.kind == "fpga-burst":
@@ -143,7 +155,7 @@ def _stage(controller: Controller, workload: Workload, args: argparse.Namespace,
     note = "" if done else f"not within the {args.limit:.0f} s limit"
     # Capacity asked of a group EC2 cannot fill is not capacity: a request counts, in the
     # latency and the price, once it goes to a group that can launch.
-    usable = tuple(g for g in groups if g.name not in short)
+    usable = tuple(g for g in groups if g.name not in on.short)
     return figures(controller.name, workload.name, record, usable, names, done, note)
 
 
