@@ -37,6 +37,7 @@ from burst.core.model import Catalog, Node, NodeGroup, Policy
 from burst.tools.sim import alibaba, billing, generate
 from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.run import DEFAULT_COMPARE, FIXED_TIMERS, MODES, between_ticks, parse_run
+from burst.tools.sim.site import Site
 from burst.tools.sim.timing import parse
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
@@ -49,7 +50,7 @@ DAY = 86400
 DEFER_BOUNDS = ("defer=0", "defer=2m", "defer=5m")
 
 
-def cluster() -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
+def cluster() -> Site:
     types = (("f2-6xlarge", "f2.6xlarge"), ("f2-12xlarge", "f2.12xlarge"),
              ("f2-48xlarge", "f2.48xlarge"))
     groups = tuple(NodeGroup(name, t, 0, 60, 0, labels=LABELS) for name, t in types)
@@ -60,18 +61,17 @@ def cluster() -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
         accelerators={ACCELERATOR: {"xilinx/u250": 1, F2_BOARD: 1}},
         instance_types=default_catalog().instance_types,
     )
-    return groups, onprem, catalog
+    return Site(groups, onprem, catalog)
 
 
 def run(label: str, jobs: Sequence[Job], timings: Timings,
         mode: str = MODES[0]) -> dict[str, PolicyResult]:
-    groups, onprem, catalog = cluster()
+    site = cluster()
     start = time.perf_counter()
     outcomes: dict[str, PolicyResult] = {}
     for spec in (*DEFAULT_COMPARE, *DEFER_BOUNDS):
         policy, factory = parse_run(spec, Policy(), mode)
-        outcomes[spec] = simulate(spec, groups, onprem, catalog, policy, jobs, timings, 1,
-                                  factory)
+        outcomes[spec] = simulate(spec, site, policy, jobs, timings, 1, factory)
     took = time.perf_counter() - start
     best = min((outcomes[s] for s in FIXED_TIMERS), key=lambda o: o.cost)
     print(f"\n{label}: {len(jobs)} jobs, {len(outcomes)} policies in {took:.1f} s; "

@@ -19,6 +19,7 @@ import time
 from burst.core.catalog import F1_BOARD, F2_BOARD, default_catalog
 from burst.core.model import Catalog, Node, NodeGroup, Policy
 from burst.tools.sim.engine import simulate
+from burst.tools.sim.site import Site
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
 
@@ -26,7 +27,7 @@ LABELS = {"inaccel/fpga": "enabled"}
 ACCELERATOR = "com.inaccel.xgboost.exact"
 
 
-def cluster(max_size: int = 100) -> tuple[tuple[NodeGroup, ...], tuple[Node, ...], Catalog]:
+def cluster(max_size: int = 100) -> Site:
     types = ("f1.2xlarge", "f1.4xlarge", "f1.16xlarge", "f2.6xlarge", "f2.12xlarge")
     groups = tuple(NodeGroup(t.replace(".", "-"), t, 0, max_size, 0, labels=LABELS) for t in types)
     onprem = tuple(
@@ -36,7 +37,7 @@ def cluster(max_size: int = 100) -> tuple[tuple[NodeGroup, ...], tuple[Node, ...
         accelerators={ACCELERATOR: {"xilinx/u250": 4, F1_BOARD: 2, F2_BOARD: 3}},
         instance_types=default_catalog().instance_types,
     )
-    return groups, onprem, catalog
+    return Site(groups, onprem, catalog)
 
 
 def trace(count: int, rng: random.Random) -> tuple[Job, ...]:
@@ -62,12 +63,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    groups, onprem, catalog = cluster()
+    site = cluster()
     jobs = trace(args.jobs, random.Random(1))
     samples = []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        outcome = simulate("bench", groups, onprem, catalog, Policy(), jobs, Timings())
+        outcome = simulate("bench", site, Policy(), jobs, Timings())
         samples.append(time.perf_counter() - start)
     median = statistics.median(samples)
     print(

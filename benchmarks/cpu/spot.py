@@ -44,9 +44,9 @@ WEATHER = ((0.0, 0.0), (0.2, 0.01), (0.5, 0.05))
 
 
 def run(label: str, jobs: Sequence[Job]) -> None:
-    groups, onprem, catalog = cluster()
+    site = cluster()
     timings = Timings(parse(BOOT, "--boot"), parse(DEVICE_PLUGIN, "--device-plugin"))
-    base = simulate("on-demand only", groups, onprem, catalog, Policy(), jobs, timings, 1)
+    base = simulate("on-demand only", site, Policy(), jobs, timings, 1)
     print(f"\n{label}: {len(jobs)} jobs")
     print(f"  {'capacity':<34}{'run':>5}{'p50 m':>7}{'p95 m':>7}{'cost $':>9}{'/od':>6}"
           f"{'p95/od':>8}{'intr':>6}{'restart':>8}{'lost bh':>8}{'failed':>7}")
@@ -54,9 +54,9 @@ def run(label: str, jobs: Sequence[Job]) -> None:
     for (failure, rate), share in product(WEATHER, SPOT_SHARES):
         spot = tuple(
             replace(g, name=f"{g.name}-spot", labels={**g.labels, CAPACITY_TYPE_LABEL: SPOT},
-                    price_per_hour=round(share * catalog.instance_types[g.instance_type]
+                    price_per_hour=round(share * site.catalog.instance_types[g.instance_type]
                                          .price_per_hour, 2))
-            for g in groups
+            for g in site.groups
         )
         weather = replace(
             timings,
@@ -64,7 +64,8 @@ def run(label: str, jobs: Sequence[Job]) -> None:
             interruption_rate={g.name: rate for g in spot},
         )
         name = f"spot {share:.0%}, fail {failure:.0%}, intr {rate:g}/h"
-        outcome = simulate(name, (*spot, *groups), onprem, catalog, Policy(), jobs, weather, 1)
+        outcome = simulate(name, replace(site, groups=(*spot, *site.groups)), Policy(), jobs,
+                           weather, 1)
         _row(name, outcome, base)
 
 
@@ -81,7 +82,7 @@ def main() -> int:
     parser.add_argument("--alibaba", type=Path, default=os.environ.get("BURST_ALIBABA_TRACE"))
     parser.add_argument("--days", type=int, default=3, help="the trace's busiest days to run")
     args = parser.parse_args()
-    _, _, catalog = cluster()
+    catalog = cluster().catalog
     prices = ", ".join(
         f"{name} ${t.price_per_hour:.2f}" for name, t in sorted(catalog.instance_types.items())
         if name.startswith("f2.")

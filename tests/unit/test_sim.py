@@ -15,6 +15,7 @@ from burst.core.model import Policy, ScaleDown
 from burst.tools.scenario import load as load_scenario
 from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.run import parse_run, policy_from_spec
+from burst.tools.sim.site import Site
 from burst.tools.sim.timing import constant
 from burst.tools.sim.trace import Job, load
 from burst.tools.sim.world import Timings
@@ -37,9 +38,7 @@ def run_seed(policy: Policy | None = None, **timings: Any) -> PolicyResult:
     onprem = tuple(n for n in snap.nodes if n.node_group is None)
     return simulate(
         "seed",
-        snap.node_groups,
-        onprem,
-        snap.catalog,
+        Site(snap.node_groups, onprem, snap.catalog),
         policy or scenario.policy,
         seed_jobs(),
         Timings(**timings),
@@ -77,7 +76,8 @@ def test_watch_mode_scales_up_within_a_second_of_a_new_pod_except_just_before_a_
     jobs = (Job("ml/first", 0.0, 3600.0, accelerators=XGB4, node_selector=SELECTOR),
             Job("ml/second", submit, 600.0, accelerators=XGB4, node_selector=SELECTOR))
     _, factory = parse_run("base", scenario.policy, mode)
-    outcome = simulate("seed", snap.node_groups, onprem, snap.catalog, scenario.policy, jobs,
+    site = Site(snap.node_groups, onprem, snap.catalog)
+    outcome = simulate("seed", site, scenario.policy, jobs,
                        Timings(boot=constant(240.0), device_plugin=constant(60.0)),
                        controller=factory)
     assert sorted(outcome.waits) == pytest.approx([0.0, wait])
@@ -101,9 +101,7 @@ def test_launch_failures_back_the_group_off_and_another_group_takes_the_pod(tmp_
     onprem = tuple(n for n in snap.nodes if n.node_group is None)
     outcome = simulate(
         "failing",
-        groups,
-        onprem,
-        snap.catalog,
+        Site(groups, onprem, snap.catalog),
         scenario.policy,
         seed_jobs(),
         Timings(failure_rate={"f1-4xlarge": 1.0}),

@@ -15,6 +15,7 @@ from burst.tools.sim import alibaba, generate, timing
 from burst.tools.sim.baselines import baseline
 from burst.tools.sim.billing import Account, Ledger
 from burst.tools.sim.engine import PolicyResult, simulate
+from burst.tools.sim.site import Site
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
 
@@ -85,7 +86,8 @@ def test_an_interruption_evicts_the_pods_which_start_over_and_every_job_still_en
 
     def run(rate: float) -> PolicyResult:
         rates = {g.name: rate for g in snap.node_groups} if rate else {}
-        return simulate("spot", snap.node_groups, onprem, snap.catalog, scenario.policy, jobs,
+        site = Site(snap.node_groups, onprem, snap.catalog)
+        return simulate("spot", site, scenario.policy, jobs,
                         Timings(interruption_rate=rates), seed=3)
 
     calm, stormy = run(0.0), run(3.0)
@@ -128,7 +130,7 @@ def _run(kind: str, jobs: tuple[Job, ...], plugin: float = 60.0) -> PolicyResult
     onprem = tuple(n for n in snap.nodes if n.node_group is None)
     factory = {"ca": baseline("ca", None), "karpenter": baseline("karpenter", None)}
     timings = Timings(device_plugin=timing.constant(plugin))
-    args = (kind, snap.node_groups, onprem, snap.catalog, scenario.policy, jobs, timings)
+    args = (kind, Site(snap.node_groups, onprem, snap.catalog), scenario.policy, jobs, timings)
     if kind == "fpga-burst":
         return simulate(*args)
     return simulate(*args, controller=factory[kind])

@@ -8,13 +8,13 @@ repository links to it) and a two-job trace: job 1 at t=0, job 2 a minute later,
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from burst.tools import scenario
 from burst.tools.demo.chart import write_chart
 from burst.tools.sim.engine import PolicyResult, simulate
 from burst.tools.sim.run import table
+from burst.tools.sim.site import Site
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
 
@@ -29,11 +29,8 @@ TRACE = (
 
 def run(report: Path, why: str) -> PolicyResult:
     loaded = scenario.load(SCENARIO)
-    snapshot = loaded.snapshot
-    groups = tuple(replace(g, desired=g.min_size, instances=()) for g in snapshot.node_groups)
-    onprem = tuple(n for n in snapshot.nodes if n.node_group is None)
-    outcome = simulate("seed evaluation (simulated)", groups, onprem, snapshot.catalog,
-                       loaded.policy, TRACE, Timings())
+    outcome = simulate("seed evaluation (simulated)", Site.of(loaded.snapshot), loaded.policy,
+                       TRACE, Timings())
     report.mkdir(parents=True, exist_ok=True)
     write_chart(outcome.samples, report / "timeline.png",
                 "fpga-burst demo on the simulator (no control plane)", 60.0, "minutes")

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from burst.core.model import Catalog, Node, NodeGroup, Policy
+from burst.core.model import Catalog, Policy
 from burst.loop.config import RuntimeConfig, WatchSettings
 from burst.loop.reconcile import Shell
 from burst.loop.watch import awaits_capacity
 from burst.tools.sim.billing import Bill
 from burst.tools.sim.ports import SimAws, SimCluster, writers
+from burst.tools.sim.site import Site
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings, World
 
@@ -145,17 +146,15 @@ class PolicyResult:
 
 def simulate(
     name: str,
-    groups: tuple[NodeGroup, ...],
-    onprem: tuple[Node, ...],
-    catalog: Catalog,
+    site: Site,
     policy: Policy,
     jobs: Sequence[Job],
     timings: Timings,
     seed: int = 0,
     controller: ControllerFactory = ShellController,
 ) -> PolicyResult:
-    world = World(groups, onprem, catalog, timings, seed)
-    acting = controller(world, catalog, policy)
+    world = World(site, timings, seed)
+    acting = controller(world, site.catalog, policy)
     queue: list[tuple[float, int, str, str]] = []
     for order, job in enumerate(jobs):
         heapq.heappush(queue, (job.submit, order, "submit", job.name))

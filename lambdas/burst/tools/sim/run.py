@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from burst.tools.sim.engine import (
     poll_controller,
     simulate,
 )
+from burst.tools.sim.site import Site
 from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
 
@@ -133,21 +133,9 @@ def run(args: argparse.Namespace) -> int:
         _rates(args.failure_rate, "--failure-rate", 1.0),
         _rates(args.interruption_rate, "--interruption-rate", None),
     )
-    snapshot = loaded.snapshot
-    groups = tuple(replace(g, desired=g.min_size, instances=()) for g in snapshot.node_groups)
-    onprem = tuple(n for n in snapshot.nodes if n.node_group is None)
+    site = Site.of(loaded.snapshot)
     outcomes = [
-        simulate(
-            name,
-            groups,
-            onprem,
-            snapshot.catalog,
-            policy,
-            imported.jobs,
-            timings,
-            args.seed,
-            factory,
-        )
+        simulate(name, site, policy, imported.jobs, timings, args.seed, factory)
         for name, policy, factory in runs
     ]
     print(table(outcomes))

@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from burst.core import spot
 from burst.core.errors import DemandError
-from burst.core.model import Catalog, Instance, Node, NodeGroup, Pod
+from burst.core.model import Instance, Node, NodeGroup, Pod
 from burst.core.scaleup.backoff import ScalingActivity, backoff
 from burst.core.scaleup.capacity import group_boards
 from burst.core.scaleup.fit import alternatives, placement_problem
 from burst.ports.aws import CapacityChange
 from burst.tools.sim.billing import Account, Ledger
+from burst.tools.sim.site import Site
 from burst.tools.sim.timing import Distribution, constant
 from burst.tools.sim.trace import Job
 
@@ -64,20 +65,14 @@ class _Pod:
 class World:
     """Everything the simulation knows; `now` is seconds since EPOCH, set by the engine."""
 
-    def __init__(
-        self,
-        groups: tuple[NodeGroup, ...],
-        onprem: tuple[Node, ...],
-        catalog: Catalog,
-        timings: Timings,
-        seed: int = 0,
-    ) -> None:
-        self.catalog = catalog
+    def __init__(self, site: Site, timings: Timings, seed: int = 0) -> None:
+        groups = site.groups
+        self.catalog = site.catalog
         self.timings = timings
         self.rng = random.Random(seed)
         self.now = 0.0
         self.groups = {g.name: g for g in groups}
-        self.nodes: dict[str, Node] = {n.name: n for n in onprem}
+        self.nodes: dict[str, Node] = {n.name: n for n in site.onprem}
         self.node_instance: dict[str, str] = {}  # node name -> instance id
         self.instances: dict[str, _Instance] = {}
         self.activities: dict[str, list[ScalingActivity]] = {g.name: [] for g in groups}
