@@ -8,18 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from burst.core.errors import (
-    AwsError,
-    AwsThrottledError,
-    AwsUnavailableError,
-    BurstError,
-    ClusterCredentialsError,
-    ClusterUnreachableError,
-    ConfigError,
-    KubeForbiddenError,
-    KubeThrottledError,
-    KubeUnauthorizedError,
-)
+from burst.core import errors
 
 # The checks, in the order they run and print.
 CONFIG = "config"
@@ -43,19 +32,19 @@ SUBNETS_FIX = (
 # botocore's errors when there are no credentials or region at all: nothing to check with.
 NO_AWS_ACCESS = ("NoCredentialsError", "NoRegionError")
 # error class -> (what it means, the fix); the first match wins, so subclasses come first.
-FIXES: tuple[tuple[type[BurstError], str, str], ...] = (
-    (KubeUnauthorizedError, "the API server rejects the controller's token (expired, "
+FIXES: tuple[tuple[type[errors.BurstError], str, str], ...] = (
+    (errors.KubeUnauthorizedError, "the API server rejects the controller's token (expired, "
      "revoked or of another cluster)", CREDENTIALS_FIX),
-    (KubeForbiddenError, "RBAC denies the controller", "apply manifests/rbac.yaml: "
+    (errors.KubeForbiddenError, "RBAC denies the controller", "apply manifests/rbac.yaml: "
      "burst credentials --kubeconfig ADMIN.conf does it"),
-    (ClusterUnreachableError, "the API server cannot be reached", "route the functions' "
+    (errors.ClusterUnreachableError, "the API server cannot be reached", "route the functions' "
      "subnets to the API server over the VPN and allow its port in the security groups"),
-    (KubeThrottledError, "the API server throttles the controller", "run it again later"),
-    (ClusterCredentialsError, "the credentials secret is unusable", CREDENTIALS_FIX),
-    (ConfigError, "the configuration is invalid", "correct the named setting"),
-    (AwsUnavailableError, "AWS cannot be reached", SUBNETS_FIX),
-    (AwsThrottledError, "AWS throttles the calls", "run it again later"),
-    (AwsError, "AWS refused a call", "allow the named call for these credentials, or name "
+    (errors.KubeThrottledError, "the API server throttles the controller", "run it again later"),
+    (errors.ClusterCredentialsError, "the credentials secret is unusable", CREDENTIALS_FIX),
+    (errors.ConfigError, "the configuration is invalid", "correct the named setting"),
+    (errors.AwsUnavailableError, "AWS cannot be reached", SUBNETS_FIX),
+    (errors.AwsThrottledError, "AWS throttles the calls", "run it again later"),
+    (errors.AwsError, "AWS refused a call", "allow the named call for these credentials, or name "
      "the right resource"),
 )
 
@@ -124,7 +113,7 @@ def skipped(name: str, why: str) -> Check:
     return Check(name, Status.SKIPPED, why)
 
 
-def from_error(name: str, exc: BurstError) -> Check:
+def from_error(name: str, exc: errors.BurstError) -> Check:
     """The failure for an error a check ran into, with the fix for its class."""
     meaning, fix = next(((m, f) for kind, m, f in FIXES if isinstance(exc, kind)),
                         ("unexpected error", "see the message"))
@@ -134,12 +123,12 @@ def from_error(name: str, exc: BurstError) -> Check:
 def guarded(name: str, check: Callable[[], Check]) -> Check:
     try:
         return check()
-    except BurstError as exc:
+    except errors.BurstError as exc:
         return failed(name, exc)
 
 
-def failed(name: str, exc: BurstError) -> Check:
+def failed(name: str, exc: errors.BurstError) -> Check:
     """The check for an error: skipped with no AWS access at all, else from_error."""
-    if isinstance(exc, AwsError) and exc.code in NO_AWS_ACCESS:
+    if isinstance(exc, errors.AwsError) and exc.code in NO_AWS_ACCESS:
         return skipped(name, f"no AWS access here: {exc}")
     return from_error(name, exc)
