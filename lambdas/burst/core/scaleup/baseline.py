@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from burst.core.model import Pod, PodDecision, PodOutcome, Policy
 from burst.core.scaleup.bins import Caps, Opened, Packing, PodClass
@@ -21,6 +22,18 @@ from burst.core.scaleup.packing import Fits
 # What one candidate plan decided: pods placed on registered or upcoming capacity, the
 # pods left per class (to new instances, in order, then nowhere), capacity, new instances.
 Attempt = tuple[dict[str, PodDecision], list[list[Pod]], Capacity, Packing]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every candidate plan of one planning works from: the pending pods by class
+    (`members`: each class's pods in name order), the policy, the fits and the chain."""
+
+    classes: Sequence[PodClass]
+    members: Sequence[Sequence[Pod]]
+    policy: Policy
+    fits: Fits
+    chain: Chain
 
 
 class _Compat:
@@ -40,21 +53,15 @@ class _Compat:
         return self.known[key]
 
 
-def pod_by_pod(
-    classes: Sequence[PodClass],
-    members: Sequence[Sequence[Pod]],
-    capacity: Capacity,
-    policy: Policy,
-    fits: Fits,
-    chain: Chain,
-) -> Attempt:
+def pod_by_pod(inputs: Inputs, capacity: Capacity) -> Attempt:
     """The baseline on `capacity` (filled in place: pass a fresh copy).
 
-    `members` holds each class's pods in name order, as the planner passes them. Pods are
+    Pods are
     taken biggest first, a class at a time, each pod where the one before it went if it
     still fits there: so a class's pods are placed in runs, one run per node, and the
     cost grows with the nodes and instances used, not with the pods.
     """
+    classes, members, fits = inputs.classes, inputs.members, inputs.fits
     compat = _Compat(classes)
     registered = [*capacity.existing, *capacity.upcoming]
     templates = fits.templates
@@ -64,7 +71,7 @@ def pod_by_pod(
          if (ci, ti) in fits.alternative]
         for ci in range(len(classes))
     ]
-    opener = _Opener(templates, hosts, chain, Caps.of(capacity, policy))
+    opener = _Opener(templates, hosts, inputs.chain, Caps.of(capacity, inputs.policy))
     placed: dict[str, PodDecision] = {}
     rest: list[list[Pod]] = [[] for _ in classes]  # pods not on registered capacity
     left: list[list[Pod]] = [[] for _ in classes]  # of those, the ones nothing could host

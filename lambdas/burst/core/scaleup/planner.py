@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from burst.core.errors import DemandError
 from burst.core.model import Plan, Pod, PodDecision, PodOutcome, Policy, ScaleUp, Snapshot
 from burst.core.quota import describe
-from burst.core.scaleup.baseline import Attempt, pod_by_pod, record
+from burst.core.scaleup.baseline import Attempt, Inputs, pod_by_pod, record
 from burst.core.scaleup.bins import QUOTA_CAP, Caps, Packing, PodClass
 from burst.core.scaleup.capacity import Capacity, Slot, Template, build
 from burst.core.scaleup.expanders import Chain
 from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
 from burst.core.scaleup.lifetime import spread
-from burst.core.scaleup.packing import Fits, best_alternative, fits_of, pack, place_most, score
+from burst.core.scaleup.packing import best_alternative, fits_of, pack, place_most, score
 
 
 def plan(snapshot: Snapshot, policy: Policy) -> Plan:
@@ -49,10 +49,9 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
         orders.append(sorted(indices, key=lambda ci: len(classes[ci].alternatives)))
     if not any(slot.free for slot in (*base.existing, *base.upcoming)):
         orders = orders[:1]  # with nothing registered or upcoming, the order cannot matter
-    attempts = [
-        _attempt(order, classes, members, base.fresh(), policy, fits, chain) for order in orders
-    ]
-    attempts.append(pod_by_pod(classes, members, base.fresh(), policy, fits, chain))
+    inputs = Inputs(classes, members, policy, fits, chain)
+    attempts = [_attempt(order, inputs, base.fresh()) for order in orders]
+    attempts.append(pod_by_pod(inputs, base.fresh()))
     placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3], chain))
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
     packing = place_most(packing, counts, fits, chain, Caps.of(capacity, policy))
@@ -70,26 +69,18 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     )
 
 
-def _attempt(
-    order: Sequence[int],
-    classes: Sequence[PodClass],
-    members: Sequence[Sequence[Pod]],
-    capacity: Capacity,
-    policy: Policy,
-    fits: Fits,
-    chain: Chain,
-) -> Attempt:
+def _attempt(order: Sequence[int], inputs: Inputs, capacity: Capacity) -> Attempt:
     """One candidate plan on `capacity` (filled in place: pass a fresh copy)."""
-    left = [list(pods) for pods in members]
+    left = [list(pods) for pods in inputs.members]
     placed: dict[str, PodDecision] = {}
     for slots, outcome in (
         (capacity.existing, PodOutcome.FITS_EXISTING),
         (capacity.upcoming, PodOutcome.FITS_UPCOMING),
     ):
         for ci in order:
-            _place_on_slots(classes[ci], left[ci], slots, outcome, placed)
+            _place_on_slots(inputs.classes[ci], left[ci], slots, outcome, placed)
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
-    packing = pack(counts, fits, chain, Caps.of(capacity, policy))
+    packing = pack(counts, inputs.fits, inputs.chain, Caps.of(capacity, inputs.policy))
     return placed, left, capacity, packing
 
 
