@@ -59,8 +59,9 @@ def one_run(admin: Kube, endpoint: str, creds: Mapping[str, ClusterCredentials],
     objects.node(admin, node, provider_id=f"aws:///{instance['AvailabilityZone']}/"
                  f"{instance['InstanceId']}", allocatable={objects.F1: "2"})
     for i in range(pods):
-        objects.pod(admin, namespace, f"job-{i}", node=node, labels={"app": "job"},
-                    limits={objects.F1: "1"} if i < 2 else None)
+        objects.pod(admin, namespace, f"job-{i}", node=node,
+                    limits={objects.F1: "1"} if i < 2 else None,
+                    meta=objects.Meta(labels={"app": "job"}))
         objects.running(admin, namespace, f"job-{i}")
     objects.pod(admin, namespace, "web", node=node)
     objects.running(admin, namespace, "web")

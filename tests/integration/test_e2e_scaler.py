@@ -90,11 +90,11 @@ def xgb_job(admin: Kube, namespace: str, name: str, test_id: str) -> Json:
     scheduler (schedulerName), so the test decides when it runs."""
     return objects.pod(
         admin, namespace, name,
-        annotations={"fpga-burst.io/accelerators": json.dumps({XGB: 4})},
         nodeSelector={"fpga-burst-e2e": test_id},
         tolerations=[{"key": "fpga-burst-e2e", "operator": "Equal", "value": test_id,
                       "effect": "NoSchedule"}],
         schedulerName="fpga-burst-e2e",
+        meta=objects.Meta(annotations={"fpga-burst.io/accelerators": json.dumps({XGB: 4})}),
     )
 
 

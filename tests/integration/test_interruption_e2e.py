@@ -72,9 +72,10 @@ def invoke(event: dict[str, Any], seconds: float = 40.0) -> dict[str, Any]:
 def fpga_pod(admin: Kube, namespace: str, name: str, node: str, test_id: str,
              boards: int = 1, labels: dict[str, str] | None = None) -> None:
     """A running FPGA pod bound to `node`, placeable only on this test's groups."""
-    objects.pod(admin, namespace, name, node=node, limits={F1: str(boards)}, labels=labels,
+    objects.pod(admin, namespace, name, node=node, limits={F1: str(boards)},
                 nodeSelector={"fpga-burst-e2e": test_id},
-                tolerations=[{**group_taint(test_id), "operator": "Equal"}])
+                tolerations=[{**group_taint(test_id), "operator": "Equal"}],
+                meta=objects.Meta(labels=labels or {}))
     objects.running(admin, namespace, name)
 
 
@@ -272,11 +273,12 @@ def test_a_spot_warning_evicts_within_budgets_holds_the_unsafe_pod_and_deletes_n
     # GIVEN a pod whose PodDisruptionBudget allows no disruption now, a pod annotated
     # safe-to-evict "false", and a plain Deployment pod (owned by its ReplicaSet)
     owner = objects.owner(objects.replicaset(admin, namespace, "web"))
-    objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "guarded"},
-                owner=owner)
-    objects.pod(admin, namespace, "precious", node=node_name, owner=owner,
-                annotations={SAFE_TO_EVICT: "false"})
-    objects.pod(admin, namespace, "web", node=node_name, labels={"app": "web"}, owner=owner)
+    objects.pod(admin, namespace, "guarded", node=node_name,
+                meta=objects.Meta(labels={"app": "guarded"}, owner=owner))
+    objects.pod(admin, namespace, "precious", node=node_name,
+                meta=objects.Meta(owner=owner, annotations={SAFE_TO_EVICT: "false"}))
+    objects.pod(admin, namespace, "web", node=node_name,
+                meta=objects.Meta(labels={"app": "web"}, owner=owner))
     for name in ("guarded", "precious", "web"):
         objects.running(admin, namespace, name)
     budget(admin, namespace, allowed=0, healthy=1)

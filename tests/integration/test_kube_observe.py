@@ -34,11 +34,12 @@ def test_pending_pods_are_the_unbound_ones_that_request_boards_or_name_accelerat
         nodeSelector={"fpga": "u250"},
         tolerations=[{"key": "fpga", "operator": "Exists", "effect": "NoSchedule"}],
     )
-    objects.pod(admin, namespace, "accel",
-                annotations={"fpga-burst.io/accelerators": json.dumps({"xgboost": 4})})
+    objects.pod(admin, namespace, "accel", meta=objects.Meta(
+        annotations={"fpga-burst.io/accelerators": json.dumps({"xgboost": 4})}))
     objects.pod(admin, namespace, "plain", limits={"cpu": "1"})
     objects.pod(admin, namespace, "bound", limits={U250: "1"}, node=node_name)
-    objects.pod(admin, namespace, "badnote", annotations={"fpga-burst.io/accelerators": "4"})
+    objects.pod(admin, namespace, "badnote",
+                meta=objects.Meta(annotations={"fpga-burst.io/accelerators": "4"}))
 
     pending = _ours(observe.pending_pods(kube, BOARDS), namespace)
 
@@ -176,9 +177,11 @@ def test_bound_pods_carry_what_drainability_weighs_budgets_read_only_in_kube_sys
           it (asked for kube-system pods only)
     """
     objects.node(admin, node_name, allocatable={U250: "1"})
-    web = objects.pod(admin, namespace, "web", node=node_name, labels={"app": "web"})
-    objects.pod(admin, namespace, "bare", node=node_name, labels={"app": "web"},
-                volumes=[{"name": "scratch", "emptyDir": {}}])
+    web = objects.pod(admin, namespace, "web", node=node_name,
+                      meta=objects.Meta(labels={"app": "web"}))
+    objects.pod(admin, namespace, "bare", node=node_name,
+                volumes=[{"name": "scratch", "emptyDir": {}}],
+                meta=objects.Meta(labels={"app": "web"}))
     admin.call("create pdb", admin.policy.create_namespaced_pod_disruption_budget, namespace,
                {"metadata": {"name": "web"},
                 "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}})
@@ -192,8 +195,9 @@ def test_bound_pods_carry_what_drainability_weighs_budgets_read_only_in_kube_sys
     try:
         for name in system:
             # No controller made kube-system's default ServiceAccount here; fpga-burst-scaler is.
-            objects.pod(admin, "kube-system", name, node=node_name, labels={"app": name},
-                        owner=rs, serviceAccountName="fpga-burst-scaler")
+            objects.pod(admin, "kube-system", name, node=node_name,
+                        serviceAccountName="fpga-burst-scaler",
+                        meta=objects.Meta(labels={"app": name}, owner=rs))
         pods = {p.name: p for p in observe.bound_pods(kube, [node_name], BOARDS)[node_name]}
     finally:
         for name in system:

@@ -88,10 +88,10 @@ def test_drain_evicts_ordinary_pods_skips_daemonset_and_mirror_pods_then_the_nod
     objects.pod(admin, namespace, "job-a", node=node_name, limits={U250: "1"})
     objects.pod(admin, namespace, "job-b", node=node_name)
     # A DaemonSet pod is not evicted, so its safe-to-evict does not stop the drain.
-    objects.pod(admin, namespace, "agent-x", node=node_name, owner=objects.owner(ds),
-                annotations={SAFE_TO_EVICT: "false"})
+    objects.pod(admin, namespace, "agent-x", node=node_name,
+                meta=objects.Meta(owner=objects.owner(ds), annotations={SAFE_TO_EVICT: "false"}))
     objects.pod(admin, namespace, "static", node=node_name,
-                annotations={"kubernetes.io/config.mirror": "hash"})
+                meta=objects.Meta(annotations={"kubernetes.io/config.mirror": "hash"}))
     objects.pod(admin, namespace, "elsewhere", node=f"{node_name}-other")
     clock = FakeClock()
 
@@ -121,9 +121,10 @@ def test_workload_lists_the_pods_a_drain_would_evict_not_daemonset_mirror_or_fin
     ds = objects.daemonset(admin, namespace, "agent")
     objects.pod(admin, namespace, "job", node=node_name, limits={U250: "1"})
     objects.running(admin, namespace, "job")
-    objects.pod(admin, namespace, "agent-x", node=node_name, owner=objects.owner(ds))
+    objects.pod(admin, namespace, "agent-x", node=node_name,
+                meta=objects.Meta(owner=objects.owner(ds)))
     objects.pod(admin, namespace, "static", node=node_name,
-                annotations={"kubernetes.io/config.mirror": "hash"})
+                meta=objects.Meta(annotations={"kubernetes.io/config.mirror": "hash"}))
     objects.pod(admin, namespace, "done", node=node_name, limits={U250: "1"})
     objects.finished(admin, namespace, "done")
     objects.pod(admin, namespace, "elsewhere", node=f"{node_name}-other", limits={U250: "1"})
@@ -146,7 +147,7 @@ def test_a_pod_marked_not_safe_to_evict_is_held_and_does_not_stop_the_others_evi
     """
     objects.node(admin, node_name, provider_id=BURST)
     objects.pod(admin, namespace, "precious", node=node_name,
-                annotations={SAFE_TO_EVICT: "false"})
+                meta=objects.Meta(annotations={SAFE_TO_EVICT: "false"}))
     objects.pod(admin, namespace, "ordinary", node=node_name)
 
     result = drain.drain(kube, node_name, deadline=60, clock=FakeClock().monotonic)
@@ -249,7 +250,8 @@ def test_a_pdb_refusal_is_retried_with_backoff_and_reported_as_blocked_at_the_de
           result says the pod remains, blocked by its budget: no error, no deletion
     """
     objects.node(admin, node_name, provider_id=BURST)
-    objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "db"})
+    objects.pod(admin, namespace, "guarded", node=node_name,
+                meta=objects.Meta(labels={"app": "db"}))
     objects.running(admin, namespace, "guarded")
     _pdb(admin, namespace, "db")
     clock = FakeClock()
@@ -268,7 +270,8 @@ def test_a_drain_blocked_by_a_pdb_finishes_once_the_budget_allows_it(
     admin: Kube, kube: Kube, namespace: str, node_name: str
 ) -> None:
     objects.node(admin, node_name, provider_id=BURST)
-    objects.pod(admin, namespace, "guarded", node=node_name, labels={"app": "db"})
+    objects.pod(admin, namespace, "guarded", node=node_name,
+                meta=objects.Meta(labels={"app": "db"}))
     objects.running(admin, namespace, "guarded")
     _pdb(admin, namespace, "db")
     clock = FakeClock()

@@ -143,7 +143,7 @@ def read_node(w: World, name: str) -> Json | None:
 def guarded_job(w: World, namespace: str, node: str) -> None:
     """A running pod on `node` and a PDB that refuses its eviction (no controller computes
     disruptionsAllowed here, so it stays 0 until the PDB is deleted)."""
-    objects.pod(w.admin, namespace, "job", node=node, labels={"app": "job"})
+    objects.pod(w.admin, namespace, "job", node=node, meta=objects.Meta(labels={"app": "job"}))
     objects.running(w.admin, namespace, "job")
     w.admin.call("create pdb", w.admin.policy.create_namespaced_pod_disruption_budget, namespace,
                  {"metadata": {"name": "job"},

@@ -3,6 +3,7 @@ status)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from burst.adapters.kube.client import Json, Kube
@@ -21,6 +22,15 @@ def namespace(admin: Kube, name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class Meta:
+    """A pod's metadata besides its name."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    owner: Json | None = None  # its one ownerReference (owner())
+
+
 def pod(
     admin: Kube,
     namespace: str,
@@ -28,10 +38,8 @@ def pod(
     *,
     node: str | None = None,
     limits: dict[str, str] | None = None,
-    annotations: dict[str, str] | None = None,
-    labels: dict[str, str] | None = None,
+    meta: Meta = Meta(),
     grace: int = 0,
-    owner: Json | None = None,
     **spec: Any,
 ) -> Json:
     body: Json = {
@@ -39,9 +47,9 @@ def pod(
         "kind": "Pod",
         "metadata": {
             "name": name,
-            "annotations": annotations or {},
-            "labels": labels or {},
-            **({"ownerReferences": [owner]} if owner else {}),
+            "annotations": dict(meta.annotations),
+            "labels": dict(meta.labels),
+            **({"ownerReferences": [meta.owner]} if meta.owner else {}),
         },
         "spec": {
             "containers": [{
