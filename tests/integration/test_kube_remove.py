@@ -230,6 +230,15 @@ def _pdb(admin: Kube, namespace: str, app: str) -> None:
                .create_namespaced_pod_disruption_budget, namespace, body)
 
 
+def _guarded_pod(admin: Kube, namespace: str, node_name: str) -> None:
+    """A running pod on a burst node, under a PodDisruptionBudget that allows no disruption."""
+    objects.node(admin, node_name, provider_id=BURST)
+    objects.pod(admin, namespace, "guarded", node=node_name,
+                meta=objects.Meta(labels={"app": "db"}))
+    objects.running(admin, namespace, "guarded")
+    _pdb(admin, namespace, "db")
+
+
 def _delete_pdb(admin: Kube, namespace: str, app: str) -> Callable[[float], None]:
     from kubernetes import client as k8s
 
@@ -249,11 +258,7 @@ def test_a_pdb_refusal_is_retried_with_backoff_and_reported_as_blocked_at_the_de
     THEN  the eviction is retried (429) with growing waits until the deadline, and the
           result says the pod remains, blocked by its budget: no error, no deletion
     """
-    objects.node(admin, node_name, provider_id=BURST)
-    objects.pod(admin, namespace, "guarded", node=node_name,
-                meta=objects.Meta(labels={"app": "db"}))
-    objects.running(admin, namespace, "guarded")
-    _pdb(admin, namespace, "db")
+    _guarded_pod(admin, namespace, node_name)
     clock = FakeClock()
 
     result = drain.drain(kube, node_name, deadline=30, clock=clock.monotonic, sleep=clock.sleep,
@@ -269,11 +274,7 @@ def test_a_pdb_refusal_is_retried_with_backoff_and_reported_as_blocked_at_the_de
 def test_a_drain_blocked_by_a_pdb_finishes_once_the_budget_allows_it(
     admin: Kube, kube: Kube, namespace: str, node_name: str
 ) -> None:
-    objects.node(admin, node_name, provider_id=BURST)
-    objects.pod(admin, namespace, "guarded", node=node_name,
-                meta=objects.Meta(labels={"app": "db"}))
-    objects.running(admin, namespace, "guarded")
-    _pdb(admin, namespace, "db")
+    _guarded_pod(admin, namespace, node_name)
     clock = FakeClock()
 
     result = drain.drain(kube, node_name, deadline=30, clock=clock.monotonic,
