@@ -209,8 +209,8 @@ class Drainer:
                 pass
         done = complete(self.actions, target, "terminate")
         return HookOutcome("terminate", target.node_group, target.instance_id,
-                       HookResult.COMPLETED if done else HookResult.ALREADY_DONE,
-                       "no node for the instance (never joined or already deleted)")
+                           HookResult.COMPLETED if done else HookResult.ALREADY_DONE,
+                           "no node for the instance (never joined or already deleted)")
 
     def _start(self, target: Target, node: Node) -> HookOutcome:
         now = self.clock.wall()
@@ -268,7 +268,7 @@ class Drainer:
                    "remaining": list(result.remaining) if result else None},
         )
         return HookOutcome("terminate", target.node_group, target.instance_id, kind, why, node,
-                       heartbeats=beats, drain=result)
+                           heartbeats=beats, drain=result)
 
     def _finish(self, target: Target, node: str, started: datetime, result: DrainResult | None,
                 beats: int, *, over: bool) -> HookOutcome:
@@ -295,8 +295,9 @@ class Drainer:
                 f"; {len(left)} pod(s) left, Node kept until the instance is gone: "
                 + "; ".join(f"{p} {w}" for p, w in sorted(left.items())) if left else "")
         return HookOutcome("terminate", target.node_group, target.instance_id,
-                       HookResult.COMPLETED if done else HookResult.ALREADY_DONE, reason, node,
-                       over_deadline=over, drain_seconds=seconds, heartbeats=beats, drain=result)
+                           HookResult.COMPLETED if done else HookResult.ALREADY_DONE, reason,
+                           node, over_deadline=over, drain_seconds=seconds, heartbeats=beats,
+                           drain=result)
 
 
 def delete_gone(drains: NodeDrainer, groups: Sequence[NodeGroup],
