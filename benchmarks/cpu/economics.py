@@ -7,7 +7,7 @@ groups of 1, 2 and 8 boards (f2.6xlarge, f2.12xlarge, f2.48xlarge, up to 60 inst
 each). A job's GPUs become replicas of one accelerator that takes a board of either kind.
 
 Traces: the Alibaba cluster-trace-gpu-v2023 pod list, if given (--alibaba FILE or
-BURST_ALIBABA_TRACE; not in this repository, see README): its busiest 24 h and the next
+BURST_ALIBABA_TRACE; not in this repository, see docs/economics.md): its busiest 24 h and the next
 busiest days (3 in all, --days for more); and synthetic stress days (diurnal, bursty,
 long-tailed).
 

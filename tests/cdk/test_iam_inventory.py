@@ -2,7 +2,7 @@
 or justified in stacks/controller/grants.py (CALLED_BY_AWS), and nothing there is stale.
 
 The full table, with what the end-to-end suites saw each function call under enforcement,
-is printed by the integration suites when $FPGA_BURST_IAM_RECORD is set (README, "Action
+is printed by the integration suites when $FPGA_BURST_IAM_RECORD is set (docs/security.md, "Action
 inventory").
 """
 

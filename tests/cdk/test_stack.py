@@ -636,7 +636,7 @@ def test_session_manager_on_the_nodes_is_a_config_choice(config: DeployConfig) -
 
 
 def test_no_write_action_on_a_wildcard_resource(template: Template) -> None:
-    """Only actions without resource-level permissions may name "*" (listed in the README)."""
+    """Only actions without resource-level permissions may name "*" (listed in docs/security.md)."""
     allowed = {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeAutoScalingInstances",

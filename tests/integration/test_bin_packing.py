@@ -1,4 +1,4 @@
-"""The bin-packing kube-scheduler the README advises (and benchmarks/peers/run.py
+"""The bin-packing kube-scheduler docs/planner.md advises (and benchmarks/peers/run.py
 `--scheduler bin-packing` runs): MostAllocated over the board resource, on a control plane
 of its own."""
 

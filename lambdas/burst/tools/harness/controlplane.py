@@ -247,7 +247,7 @@ def _scheduler_args(cp: ControlPlane, bin_packing: Sequence[str]) -> list[str]:
 def scheduler_config(kubeconfig: Path, bin_packing: Sequence[str]) -> dict[str, Any]:
     """kube-scheduler scoring nodes MostAllocated, the `bin_packing` extended resources
     weighted 3 to cpu and memory's 1: the Kubernetes docs' "Resource Bin Packing"
-    configuration, which the README recommends for the board resources."""
+    configuration, which docs/planner.md recommends for the board resources."""
     resources = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1},
                  *({"name": name, "weight": 3} for name in bin_packing)]
     return {

@@ -68,7 +68,8 @@ def load(path: Path, options: Import | None) -> Imported:
             if "gpu_milli" not in header:
                 return Imported(trace.load(path), {})
             if options is None or not options.gpu_as:
-                raise ConfigError(source, "", "an Alibaba GPU trace needs --gpu-as (see README)")
+                raise ConfigError(
+                    source, "", "an Alibaba GPU trace needs --gpu-as (see docs/simulation.md)")
             handle.seek(0)
             return read(handle, source, options)
     except OSError as exc:

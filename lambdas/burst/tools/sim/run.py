@@ -47,7 +47,7 @@ MODES = ("watch", "poll")  # the deployment's scaler.mode, its default first
 def register(commands: Any) -> None:
     p = commands.add_parser("simulate", help="simulate a job trace on virtual time")
     p.add_argument("--scenario", required=True, type=Path, help="node groups, on-prem nodes")
-    p.add_argument("--trace", required=True, type=Path, help="jobs CSV (see README)")
+    p.add_argument("--trace", required=True, type=Path, help="jobs CSV (see docs/simulation.md)")
     p.add_argument(
         "--policy",
         action="append",
