@@ -8,13 +8,16 @@ CHECKOV_VENV := build/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat tools/checkov/requirements.txt | sha256sum | cut -c1-12)
 
 .PHONY: demo test lint typecheck unit integration controlplane bench clean cdk-test cdk-cli synth checkov \
-	device-plugin-test node
+	device-plugin-test node venv
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,cdk,bench,sim]'
 	touch $@
+
+# .venv with the pinned dependencies and the `burst` command (README, "Deploying to AWS").
+venv: $(STAMP)
 
 # The test control plane's binaries (tools/controlplane/build.sh builds them once, then
 # prints their folder); the harness (burst.tools.harness.controlplane) finds them here.

@@ -7,7 +7,7 @@ here select exactly that, by the same names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration
@@ -70,6 +70,19 @@ FAILURE_GRAPHS = (
 )
 
 
+FAILED_EVENTS = "FailedEvents"  # the alarm on the failure queue
+
+
+def errors_alarm(function: str) -> str:
+    """The name of the alarm on `function`'s Lambda errors, e.g. ScalerErrors."""
+    return f"{function.capitalize()}Errors"
+
+
+def alarm_names(functions: Iterable[str]) -> tuple[str, ...]:
+    """Every alarm the stack makes, by name (README, "Troubleshooting", has one entry each)."""
+    return (*(errors_alarm(f) for f in functions), *HANDLER_METRICS, FAILED_EVENTS)
+
+
 def handler_metric(
     name: str, period: Duration | None = None, statistic: str = cloudwatch.Stats.SUM
 ) -> cloudwatch.Metric:
@@ -120,7 +133,7 @@ class Monitoring(Construct):
             # retries it, so one error is no news; a function failing for 15 minutes is.
             # An event that failed every retry is FailedEvents' to report.
             self._alarm(
-                f"{name.capitalize()}Errors",
+                errors_alarm(name),
                 fn.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
                 periods=3,
                 what=f"the {name} function kept failing for 15 minutes",
@@ -137,7 +150,7 @@ class Monitoring(Construct):
                 below=watch.below,
             )
         self._alarm(
-            "FailedEvents",
+            FAILED_EVENTS,
             failures.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
             periods=1,
             what="events were dropped to the failure queue",
