@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from burst.tools.harness import controlplane
+from burst.tools.harness.net import free_port
+
 ROOT = Path(__file__).parents[2]
 IMAGE_UNITS = ROOT / "image" / "node" / "units"
 NODE_BUILD = ROOT / "tools" / "node" / "build.sh"
@@ -70,6 +73,30 @@ def host_ip() -> str:
         s.connect(("192.0.2.254", 9))
         address: str = s.getsockname()[0]
         return address
+
+
+@contextmanager
+def controller_manager(cp: controlplane.ControlPlane, bin_dir: Path,
+                       controllers: str) -> Iterator[Path]:
+    """kube-controller-manager running only `controllers` (its --controllers list), e.g.
+    what a join needs: the bootstrap signer (signs cluster-info with the token), CSR
+    approval and signing (with the cluster CA's key). Yields its log's path."""
+    log = cp.workdir / "kube-controller-manager.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([
+            str(bin_dir / "kube-controller-manager"),
+            f"--kubeconfig={cp.admin_kubeconfig}",
+            f"--controllers={controllers}",
+            f"--cluster-signing-cert-file={cp.workdir / 'ca.crt'}",
+            f"--cluster-signing-key-file={cp.workdir / 'ca.key'}",
+            "--leader-elect=false", "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}", "--v=1",
+        ], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def built(script: Path) -> Path:

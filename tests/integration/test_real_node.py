@@ -120,28 +120,6 @@ def kubeadm_config(endpoint: str, kubelet_port: int, healthz_port: int, cgroup: 
     return yaml.safe_dump_all(documents)
 
 
-@contextlib.contextmanager
-def controller_manager(cp: controlplane.ControlPlane, bin_dir: Path) -> Iterator[Path]:
-    """kube-controller-manager with only what a join needs: the bootstrap signer (signs
-    cluster-info with the token), CSR approval and signing (the cluster CA's key)."""
-    log = cp.workdir / "kube-controller-manager.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([
-            str(bin_dir / "kube-controller-manager"),
-            f"--kubeconfig={cp.admin_kubeconfig}",
-            "--controllers=bootstrapsigner,csrapproving,csrsigning",
-            f"--cluster-signing-cert-file={cp.workdir / 'ca.crt'}",
-            f"--cluster-signing-key-file={cp.workdir / 'ca.key'}",
-            "--leader-elect=false", "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}", "--v=1",
-        ], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield log
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def kubeadm_phases(kubeadm: Path, cp: controlplane.ControlPlane, init: Path) -> None:
     for phase in (["upload-config", "kubeadm"], ["upload-config", "kubelet"],
                   ["bootstrap-token"]):
@@ -295,7 +273,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         cp = controlplane.start(tmp_path / "cp")
         stack.callback(cp.stop)
         admin = stack.enter_context(client.from_kubeconfig(cp.admin_kubeconfig))
-        kcm_log = stack.enter_context(controller_manager(cp, node_bin))
+        kcm_log = stack.enter_context(realnode.controller_manager(
+            cp, node_bin, "bootstrapsigner,csrapproving,csrsigning"))
         cgroup = stack.enter_context(cgroup_root(f"fpga-burst-{secrets.token_hex(4)}"))
         init = tmp_path / "kubeadm-init.yaml"
         init.write_text(kubeadm_config(cp.endpoint.removeprefix("https://"),
