@@ -20,6 +20,7 @@ from constructs import Construct
 
 from burst.core.regions import partition
 from burst.tools.deploy.config import DeployConfig
+from burst.tools.deploy.names import region_stack
 from stacks.controller.triggers import forward_instance_notices, forward_lifecycle_actions
 from stacks.joindata import JoinParameter, NodeSecrets
 from stacks.keys import own_key
@@ -31,7 +32,7 @@ class RegionStack(Stack):
     def __init__(self, scope: Construct, *, config: DeployConfig, region: str) -> None:
         super().__init__(
             scope,
-            f"{config.stack_name}-{region}",
+            region_stack(config.stack_name, region),
             env=Environment(account=config.account, region=region),
             description=f"fpga-burst: FPGA node groups of cluster {config.cluster_name} "
             f"in {region}",

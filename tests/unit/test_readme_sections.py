@@ -3,8 +3,8 @@
 Troubleshooting has an entry for every alarm the stack makes (stacks/controller/monitoring.py)
 and every step the node bootstrap can fail at (stacks/nodegroup/bootstrap.sh, the step
 names its join-error tag carries). The operator's IAM policy (docs/operator-policy.json)
-allows every AWS action `burst doctor` and `burst credentials` call (found in the adapters
-they use, by the `calling("Operation")` that wraps each call).
+allows every AWS action `burst doctor`, `burst credentials` and `burst teardown` call
+(found in the adapters they use, by the `calling("Operation")` that wraps each call).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def test_every_join_step_has_a_troubleshooting_entry_with_symptom_place_and_fix(
     assert all(len(found[s]) == 3 and all(found[s]) for s in steps)
 
 
-# What `burst doctor` (burst.tools.doctor.check) and `burst credentials` reach in the AWS
-# adapters: module -> the functions used, or None for the whole module.
+# What `burst doctor` (burst.tools.doctor.check), `burst credentials` and `burst teardown`
+# reach in the AWS adapters: module -> the functions used, or None for the whole module.
 OPERATOR_CODE: dict[str, set[str] | None] = {
     "doctor.py": None,  # AwsDoctor: hooks, the join parameter, the deployed functions
     "groups.py": None,  # discovery, instances, scaling activities

@@ -26,6 +26,7 @@ from burst.tools import (
     joinhash_cmd,
     report,
     scenario,
+    teardown,
 )
 from burst.tools.demo import cli as demo
 from burst.tools.sim import run as simulate
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     invoke.register(commands)
     events.register(commands)
     doctor.register(commands)
+    teardown.register(commands)
     simulate.register(commands)
     tracecmd.register(commands)
     demo.register(commands)
