@@ -245,8 +245,8 @@ def test_the_job_example_waits_for_a_board_and_the_scaler_plans_one(
     node_groups(aws, deploy, Timeline(out=io.StringIO()))
     # WHEN the README's manifest is applied as written
     job = yaml.safe_load(block.text)["metadata"]["name"]
-    (clone / "job.yaml").write_text(block.text)
-    run_shell(mdblocks.Block(block.line, "sh", "kubectl apply -f job.yaml\n", block.section,
+    (clone / "fpga-job.yaml").write_text(block.text)
+    run_shell(mdblocks.Block(block.line, "sh", "kubectl apply -f fpga-job.yaml\n", block.section,
                              block.marker), clone, shell_env(cluster, aws),
               cluster.admin_kubeconfig)
     # THEN its pod is Pending for want of an F2 board
