@@ -43,7 +43,7 @@ class NodeAccess(Construct):
         id: str,
         *,
         vpc: ec2.IVpc,
-        onprem_cidr: str,
+        onprem_cidr: str | None,
         secrets: NodeSecrets,
         cluster_name: str,
         ssm_session_manager: bool = False,
@@ -64,12 +64,13 @@ class NodeAccess(Construct):
         )
         # Traffic through each node's own tun0 never meets this group; this rule is for
         # networks that route on-prem to the VPC (site-to-site VPN, Direct Connect), where the
-        # API server reaches kubelets (logs, exec) directly.
-        self.security_group.add_ingress_rule(
-            ec2.Peer.ipv4(onprem_cidr),
-            ec2.Port.tcp(KUBELET_PORT),
-            "kubelet API from the on-prem control plane",
-        )
+        # API server reaches kubelets (logs, exec) directly. Without one: no inbound rule.
+        if onprem_cidr is not None:
+            self.security_group.add_ingress_rule(
+                ec2.Peer.ipv4(onprem_cidr),
+                ec2.Port.tcp(KUBELET_PORT),
+                "kubelet API from the on-prem control plane",
+            )
         # Two roles. A node boots with the first: it reads the join data and the VPN secret,
         # joins, then swaps its own instance profile for the second (bootstrap.sh), which
         # holds none of that, so after the join neither it nor a pod that reaches IMDS can

@@ -20,7 +20,7 @@ def region_fleet(
     region: str,
     vpc: ec2.IVpc,
     subnets: Mapping[str, ec2.ISubnet],
-    onprem_cidr: str,
+    onprem_cidr: str | None,
     secrets: NodeSecrets,
 ) -> list[NodeGroup]:
     """The groups of `region`, each reading that region's join parameter and VPN secret;

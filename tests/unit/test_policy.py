@@ -118,8 +118,8 @@ def test_the_shortest_token_ttl_outlives_a_rotation_period_and_a_launch_hook() -
                      "must be more than 0", id="no-arrival-window"),
         pytest.param({"boot_estimate_seconds": -5}, "policy.boot_estimate_seconds", ">= 0",
                      id="negative-boot"),
-        pytest.param({"max_bords": 4}, "policy.max_bords", "unknown setting", id="typo"),
-        pytest.param({1: 4}, "policy.1", "unknown setting", id="non-string-key"),
+        pytest.param({"max_bords": 4}, "policy.max_bords", "unknown key; did you mean `max_boards`?", id="typo"),
+        pytest.param({1: 4}, "policy.1", "unknown key (known: ", id="non-string-key"),
     ],
 )
 def test_a_bad_field_is_one_config_error_naming_source_and_field(

@@ -6,6 +6,9 @@ into these, with `raise ... from exc`; the shell decides retry or give up by cla
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class BurstError(Exception):
     """Base of every fpga-burst error."""
@@ -23,6 +26,21 @@ class ConfigError(BurstError):
         self.field = field
         self.problem = problem
         super().__init__(": ".join(part for part in (source, field, problem) if part))
+
+
+class UnknownKeyError(ConfigError):
+    """A file names a key its reader does not know: a typo would otherwise pass silently.
+
+    The problem names the closest known key (difflib), or lists them when none is close.
+    """
+
+    def __init__(self, source: str, field: str, key: str, known: Iterable[str]) -> None:
+        names = sorted(known)
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else f" (known: {', '.join(names)})"
+        super().__init__(source, field, f"unknown key{hint}")
+        self.key = key
+        self.known = tuple(names)
 
 
 class DemandError(BurstError):

@@ -34,7 +34,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from burst.core.errors import ConfigError
+from burst.core.errors import ConfigError, UnknownKeyError
 from burst.core.model import Policy, ScaleDown
 from burst.core.regions import AWS_REGIONS
 from burst.core.scaleup.expanders import validate_chain
@@ -170,14 +170,27 @@ _READERS: dict[str, Callable[[_Field, Any], dict[str, Any]]] = {
 FIELDS = tuple(_READERS)
 # Fields that may be null: "no limit". Any other null means "not set": the base value.
 _NULLABLE = ("max_boards", "max_price_per_hour")
+# Fields only one scale-down mode reads: the timers are fixed mode's
+# (burst.core.scaledown.unneeded), the idle cap adaptive mode's (burst.core.scaledown.keep).
+MODE_ONLY: Mapping[str, ScaleDown] = {
+    "scale_down_unneeded_time_seconds": ScaleDown.FIXED,
+    "scale_down_delay_after_add_seconds": ScaleDown.FIXED,
+    "max_idle_time_seconds": ScaleDown.ADAPTIVE,
+}
 
 
 def parse_policy(
-    data: object, source: str, *, path: str = "policy", base: Policy | None = None
+    data: object, source: str, *, path: str = "policy", base: Policy | None = None,
+    written: bool = False,
 ) -> Policy:
     """The fields of `data` over `base` (default: Policy's defaults).
 
-    Raises ConfigError(source, "<path>.<field>", problem) for the first bad or unknown field.
+    `written`: a file a person writes (deployment config, scenario), where a field the
+    policy's scale_down mode ignores is refused, so no file carries a key with no effect.
+    The functions' FPGA_BURST_CONFIG carries every field (`policy_document`) and is not.
+
+    Raises ConfigError(source, "<path>.<field>", problem) for the first bad field, and
+    UnknownKeyError for an unknown one.
     """
     if data is None:
         data = {}
@@ -188,10 +201,16 @@ def parse_policy(
         f = _Field(source, path, str(key))
         read = _READERS.get(key) if isinstance(key, str) else None
         if read is None:
-            raise f.error(f"unknown setting (known: {', '.join(FIELDS)})")
+            raise UnknownKeyError(source, f.where, str(key), FIELDS)
         if value is not None or key in _NULLABLE:
             changes.update(read(f, value))
-    return replace(base or Policy(), **changes)
+    policy = replace(base or Policy(), **changes)
+    for key, mode in MODE_ONLY.items() if written else ():
+        if data.get(key) is not None and policy.scale_down is not mode:
+            raise _Field(source, path, key).error(
+                f"has no effect with scale_down: {policy.scale_down.value} "
+                f"(only scale_down: {mode.value} reads it); remove it or set scale_down")
+    return policy
 
 
 def policy_document(policy: Policy) -> dict[str, Any]:

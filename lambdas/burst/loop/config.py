@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from burst.core.catalog import default_catalog
-from burst.core.errors import ConfigError
+from burst.core.errors import ConfigError, UnknownKeyError
 from burst.core.model import Catalog, Policy
 from burst.core.policy import (
     LAUNCH_HOOK_TIMEOUT,
@@ -203,9 +203,9 @@ def _document(text: str | None) -> Any:
 def _sections(document: Any) -> dict[str, Mapping[str, Any]]:
     if not isinstance(document, Mapping):
         raise ConfigError(CONFIG_VAR, "", "must be a JSON object")
-    extra = set(document) - set(_SECTIONS)
+    extra = sorted(set(document) - set(_SECTIONS))
     if extra:
-        raise ConfigError(CONFIG_VAR, sorted(extra)[0], f"unknown section; known: {_SECTIONS}")
+        raise UnknownKeyError(CONFIG_VAR, extra[0], extra[0], _SECTIONS)
     found: dict[str, Mapping[str, Any]] = {}
     for name in _SECTIONS:
         value = document.get(name) or {}
@@ -242,7 +242,7 @@ class _Fields:
     def done(self) -> None:
         extra = sorted(set(self.data) - self.read)
         if extra:
-            raise self.error(extra[0], "unknown setting")
+            raise UnknownKeyError(CONFIG_VAR, f"{self.section}.{extra[0]}", extra[0], self.read)
 
 
 def _catalog(data: Mapping[str, Any]) -> Catalog:
@@ -251,7 +251,7 @@ def _catalog(data: Mapping[str, Any]) -> Catalog:
     named = data.get("boards", [])
     extra = sorted(set(data) - {"accelerators", "boards"})
     if extra:
-        raise ConfigError(CONFIG_VAR, f"catalog.{extra[0]}", "unknown setting")
+        raise UnknownKeyError(CONFIG_VAR, f"catalog.{extra[0]}", extra[0], ("accelerators", "boards"))
     if not isinstance(accelerators, Mapping):
         raise ConfigError(CONFIG_VAR, "catalog.accelerators", "must be a JSON object")
     merged: dict[str, Mapping[str, int]] = dict(base.accelerators)

@@ -16,7 +16,7 @@ import yaml
 
 from burst.adapters import yamlload
 from burst.core.catalog import default_catalog
-from burst.core.errors import ConfigError
+from burst.core.errors import ConfigError, UnknownKeyError
 from burst.core.model import (
     Catalog,
     InstanceType,
@@ -59,7 +59,7 @@ class _Reader:
             if not isinstance(key, str):
                 raise self.fail(path, f"key {key!r} must be a string")
             if allowed and key not in allowed:
-                raise self.fail(_join(path, key), f"unknown field (allowed: {', '.join(allowed)})")
+                raise UnknownKeyError(self.source, _join(path, key), key, allowed)
         return value
 
     def seq(self, value: Any, path: str) -> list[Any]:
@@ -330,7 +330,7 @@ def _toleration(r: _Reader, value: Any, path: str) -> Toleration:
 
 
 def _policy(r: _Reader, value: Any) -> Policy:
-    return parse_policy(value, r.source)
+    return parse_policy(value, r.source, written=True)
 
 
 def _unique(r: _Reader, names: list[str], path: str) -> None:

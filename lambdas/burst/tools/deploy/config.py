@@ -36,6 +36,7 @@ from burst.core.policy import (
 )
 from burst.core.regions import AWS_REGIONS, partition
 from burst.loop import config as runtime
+from burst.tools.deploy import schema
 from burst.tools.deploy.groups import NodeGroupConfig, Subnet, parse_node_group, parse_subnet
 from burst.tools.deploy.reader import NAME, NAME_HINT, SOURCE, Obj, bad, unique
 
@@ -83,7 +84,7 @@ class RegionConfig:
 
     vpc_id: str
     subnets: tuple[Subnet, ...]
-    onprem_cidr: str
+    onprem_cidr: str | None  # see DeployConfig.onprem_cidr
     vpn_secret_arn: str  # a secret in this region: the nodes read it from here
 
 
@@ -101,7 +102,11 @@ class DeployConfig:
     vpc_id: str
     subnets: tuple[Subnet, ...]
     lambda_security_group_id: str
-    onprem_cidr: str
+    # A network routed to the VPC without the nodes' tunnel (site-to-site VPN, Direct
+    # Connect): the nodes' kubelet port is opened to it. None: no inbound rule at all, as
+    # the OpenVPN client setup needs (the API server reaches kubelets through tun0, which
+    # security groups never see).
+    onprem_cidr: str | None
     vpn_secret_arn: str
     join_parameter_name: str
     node_groups: tuple[NodeGroupConfig, ...]
@@ -168,7 +173,10 @@ def load(path: Path) -> DeployConfig:
 
 
 def parse(raw: object) -> DeployConfig:
-    """The validated configuration; raises ConfigError naming the first bad field."""
+    """The validated configuration; raises ConfigError naming the first bad field, or
+    UnknownKeyError for the first key the schema does not know (before any value is read:
+    a typo is reported as itself, not as the missing key it leaves)."""
+    schema.check(raw)
     doc = Obj(raw, "")
     cluster = doc.obj("cluster")
     aws = doc.obj("aws")
@@ -181,7 +189,7 @@ def parse(raw: object) -> DeployConfig:
     if region not in AWS_REGIONS:
         raise bad(aws.path("region"), f"{region!r} is not an AWS region code")
     _check_zones(subnets, region, network.path("subnets"))
-    regions = _regions(doc.obj("regions", required=False), region, network.cidr("onprem_cidr"))
+    regions = _regions(doc.obj("regions", required=False), region, network.cidr("onprem_cidr", required=False))
     networks = {region: subnets, **{r: c.subnets for r, c in regions.items()}}
     groups = tuple(
         parse_node_group(g, networks, region) for g in doc.items("node_groups", min_len=1)
@@ -206,14 +214,14 @@ def parse(raw: object) -> DeployConfig:
         lambda_security_group_id=network.text(
             "lambda_security_group_id", pattern=re.compile(r"^sg-[0-9a-f]{8,17}$")
         ),
-        onprem_cidr=network.cidr("onprem_cidr"),
+        onprem_cidr=network.cidr("onprem_cidr", required=False),
         vpn_secret_arn=vpn.text("secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager ARN"),
         join_parameter_name=doc.obj("join", required=False).text(
             "parameter_name", default=f"/fpga-burst/{name}/join", pattern=_PARAMETER
         ),
         node_groups=groups,
         accelerators=doc.obj("catalog", required=False).mapping("accelerators"),
-        policy=parse_policy(doc.get("policy"), SOURCE),
+        policy=parse_policy(doc.get("policy"), SOURCE, written=True),
         scaler_mode=_scaler_mode(doc.obj("scaler", required=False)),
         alarm_email=alarms.text("email", default=None, pattern=_EMAIL),
         stack_name=doc.text(
@@ -253,10 +261,7 @@ def _check_runtime(config: DeployConfig) -> None:
 
 
 def _credentials_secrets(secrets: Obj) -> dict[str, str]:
-    """function -> its credentials secret ARN, one for each function and no other key."""
-    for key in secrets.fields():
-        if key not in FUNCTIONS:
-            raise bad(secrets.path(key), f"is not a function (one of {', '.join(FUNCTIONS)})")
+    """function -> its credentials secret ARN, one for each function (the schema's keys)."""
     return {f: secrets.text(f, pattern=_SECRET_ARN, hint="a Secrets Manager secret ARN")
             for f in FUNCTIONS}
 
@@ -271,7 +276,7 @@ def _check_zones(subnets: tuple[Subnet, ...], region: str, where: str) -> None:
             )
 
 
-def _regions(regions: Obj, home: str, onprem_cidr: str) -> dict[str, RegionConfig]:
+def _regions(regions: Obj, home: str, onprem_cidr: str | None) -> dict[str, RegionConfig]:
     """The `regions:` map: per other region, its VPC, subnets, on-prem CIDR and VPN secret."""
     found: dict[str, RegionConfig] = {}
     for name in regions.fields():
@@ -291,7 +296,7 @@ def _regions(regions: Obj, home: str, onprem_cidr: str) -> dict[str, RegionConfi
         found[name] = RegionConfig(
             vpc_id=item.text("vpc_id", pattern=re.compile(r"^vpc-[0-9a-f]{8,17}$")),
             subnets=subnets,
-            onprem_cidr=item.cidr("onprem_cidr") if item.get("onprem_cidr") else onprem_cidr,
+            onprem_cidr=item.cidr("onprem_cidr", required=False) or onprem_cidr,
             vpn_secret_arn=secret,
         )
     return found
@@ -321,9 +326,6 @@ def _check_penalties(config: DeployConfig) -> None:
 
 
 def _node_access(access: Obj) -> bool:
-    for key in access.fields():
-        if key != "ssm_session_manager":
-            raise bad(access.path(key), "unknown setting (known: ssm_session_manager)")
     enabled = access.get("ssm_session_manager")
     if enabled is None:
         return False

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from burst.core.errors import ConfigError
+from burst.tools.deploy import schema
+from burst.tools.deploy.schema import Shape
 
 # Errors name the field only: app.py and the tools print the file before them.
 SOURCE = ""
@@ -35,46 +37,52 @@ def unique(values: list[str], where: str) -> None:
 
 
 class Obj:
-    """A YAML mapping with its dotted path, for error messages that name the field."""
+    """A YAML mapping with its dotted path, for error messages that name the field, and its
+    shape in burst.tools.deploy.schema: reading a key the schema lacks is a KeyError (the
+    schema is the one list of keys; a test parses every sample config)."""
 
-    def __init__(self, raw: object, path: str) -> None:
+    def __init__(self, raw: object, path: str, shape: Shape = schema.SCHEMA) -> None:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             raise bad(path or "<top level>", "must be a mapping")
         self._raw: dict[str, Any] = raw
         self._path = path
+        self._shape = shape
 
     def path(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
 
     def get(self, key: str) -> Any:
+        schema.child(self._shape, key)
         return self._raw.get(key)
 
     def fields(self) -> list[str]:
         return [str(k) for k in self._raw]
 
     def obj(self, key: str, *, required: bool = True) -> Obj:
+        shape = schema.child(self._shape, key)
         if required and key not in self._raw:
             raise bad(self.path(key), "is required")
-        return Obj(self._raw.get(key), self.path(key))
+        return Obj(self._raw.get(key), self.path(key), shape)
 
     def mapping(self, key: str) -> dict[str, Any]:
-        value = self._raw.get(key) or {}
+        value = self.get(key) or {}
         if not isinstance(value, dict):
             raise bad(self.path(key), "must be a mapping")
         return value
 
     def items(self, key: str, *, min_len: int, required: bool = True) -> list[Obj]:
-        value = self._raw.get(key)
+        value = self.get(key)
+        shape = schema.item(schema.child(self._shape, key))
         if value is None and not required:
             return []
         if not isinstance(value, list) or len(value) < min_len:
             raise bad(self.path(key), f"must be a list of at least {min_len}")
-        return [Obj(v, f"{self.path(key)}[{i}]") for i, v in enumerate(value)]
+        return [Obj(v, f"{self.path(key)}[{i}]", shape) for i, v in enumerate(value)]
 
     def str_list(self, key: str, *, default: list[str]) -> list[str]:
-        value = self._raw.get(key, default)
+        value = self.get(key) if key in self._raw else default
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise bad(self.path(key), "must be a non-empty list of strings")
         return value
@@ -97,8 +105,10 @@ class Obj:
             raise bad(self.path(key), f"{value} must be ≥ {minimum}")
         return value
 
-    def cidr(self, key: str) -> str:
-        value = self.text(key)
+    def cidr(self, key: str, *, required: bool = True) -> str | None:
+        value = self.text(key, default=... if required else None)
+        if value is None:
+            return None
         try:
             return str(ipaddress.ip_network(value, strict=True))
         except ValueError as exc:
@@ -113,7 +123,7 @@ class Obj:
         pattern: re.Pattern[str] | None = None,
         hint: str = "",
     ) -> Any:
-        if key not in self._raw or self._raw[key] is None:
+        if self.get(key) is None:
             if default is ...:
                 raise bad(self.path(key), "is required")
             return default
