@@ -18,11 +18,9 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from burst.core.errors import ConfigError
-from burst.tools.deploy.config import CONTEXT_KEY, DeployConfig, load
+from burst.tools.deploy.config import CONTEXT_KEY, DEFAULT_PATH, DeployConfig, load
 from stacks.region import region_stacks
 from stacks.stack import FpgaBurstStack
-
-DEFAULT_CONFIG = "config/fpga-burst.yaml"
 
 
 def build(app: cdk.App, config: DeployConfig) -> FpgaBurstStack:
@@ -38,7 +36,7 @@ def build(app: cdk.App, config: DeployConfig) -> FpgaBurstStack:
 
 def main() -> int:
     app = cdk.App()
-    path = Path(app.node.try_get_context(CONTEXT_KEY) or DEFAULT_CONFIG)
+    path = Path(app.node.try_get_context(CONTEXT_KEY) or DEFAULT_PATH)
     try:
         config = load(path)
     except ConfigError as exc:

@@ -61,8 +61,8 @@ class World:
     def event(self, name: str, **detail: str) -> dict[str, Any]:
         raw: dict[str, Any] = json.loads((EVENTS / name).read_text())
         raw["time"] = self.clock.wall().isoformat()
-        # The sample events name group f1-4xlarge; this world's group is named as the stack
-        # names it, so the function's policy covers it.
+        # The samples name the seed config's group; this world's group is named as the stack
+        # names it for this cluster, so the function's policy covers it.
         raw["detail"].update({"EC2InstanceId": self.instance, "AutoScalingGroupName": GROUP,
                               **detail})
         return copy.deepcopy(raw)
@@ -325,7 +325,7 @@ def test_events_for_other_groups_or_hooks_and_malformed_events_cause_no_action(
 
 def test_a_failed_launch_is_counted_and_nothing_else_happens(world: World) -> None:
     event = json.loads((EVENTS / "launch-unsuccessful.json").read_text())
-    assert world.invoke(event)["launchFailed"] == "f1-2xlarge"
+    assert world.invoke(event)["launchFailed"] == event["detail"]["AutoScalingGroupName"]
     assert "ScaleUpFailures" in runtime.metrics.metric_set
 
 

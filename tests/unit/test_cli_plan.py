@@ -38,7 +38,8 @@ GROUP = "node_groups:\n  - {name: g, instance_type: f1.4xlarge, max_size: 2}\n"
     [
         pytest.param("pods: [", "line 1, column 8", "not valid YAML", id="bad-yaml"),
         pytest.param("- 1\n", "(top level)", "must be a mapping", id="not-a-mapping"),
-        pytest.param("podz: []\n", "podz", "unknown key; did you mean `pods`?", id="unknown-top-field"),
+        pytest.param("podz: []\n", "podz", "unknown key; did you mean `pods`?",
+                     id="unknown-top-field"),
         pytest.param(
             "pods:\n  - name: nonamespace\n", "pods[0].name", "namespace/name", id="pod-name"
         ),

@@ -24,8 +24,15 @@ from burst.core.notices.events import (
 )
 from burst.core.notices.kinds import NOTICES, Notice, NoticeKind
 from burst.tools import events as generator
+from burst.tools.deploy.config import DEFAULT_PATH, load
 
-EVENTS = Path(__file__).parents[2] / "events"
+REPO = Path(__file__).parents[2]
+EVENTS = REPO / "events"
+SEED = load(REPO / DEFAULT_PATH)  # events/ is written for it
+# The groups the samples name, as the stack names their ASGs: the first launches and
+# terminates, the last fails to launch.
+LAUNCHED = SEED.node_groups[0].asg_name(SEED.cluster_name)
+FAILED = SEED.node_groups[-1]
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -45,7 +52,7 @@ def lifecycle_action(
     return cls(
         id=event_id,
         time=time,
-        node_group="f1-4xlarge",
+        node_group=LAUNCHED,
         hook=hook,
         instance_id="i-0a1b2c3d4e5f60718",
         token=token,
@@ -116,12 +123,12 @@ def test_launch_unsuccessful_sample_carries_group_activity_and_capacity_message(
     event = parse_event(sample("launch-unsuccessful.json"))
     assert isinstance(event, LaunchUnsuccessful)
     assert (event.node_group, event.status_code, event.availability_zone) == (
-        "f1-2xlarge",
+        FAILED.asg_name(SEED.cluster_name),
         "Failed",
-        "us-east-1a",
+        FAILED.subnets[0].availability_zone,
     )
     assert event.activity_id == "a5e1b3c7-9d2f-4e6a-8b0c-1d3e5f7a9b2c"
-    assert "do not have sufficient f1.2xlarge capacity" in event.status_message
+    assert f"do not have sufficient {FAILED.instance_type} capacity" in event.status_message
     assert event.instance_id == ""
 
 
@@ -288,12 +295,14 @@ def test_scheduled_tick_without_resources_has_an_empty_rule() -> None:
     assert event.rule == ""
 
 
-def test_samples_use_the_seed_scenario_group_names_and_iso_times() -> None:
+def test_samples_name_the_seed_config_s_groups_account_and_region_and_iso_times() -> None:
+    asgs = {g.asg_name(SEED.cluster_name) for g in SEED.node_groups}
     for path in EVENTS.glob("*.json"):
         event = json.loads(path.read_text())
         datetime.fromisoformat(event["time"])
+        assert (event["account"], event["region"]) == (SEED.account, SEED.region), path.name
         group = event["detail"].get("AutoScalingGroupName")
-        assert group in (None, "f1-4xlarge", "f1-2xlarge"), path.name
+        assert group is None or group in asgs, path.name
         # AWS Health may list an EC2 event's affected instances by id (older samples)
         assert all(arn.startswith("arn:aws:") or (
             event["source"] == "aws.health" and arn.startswith("i-"))
@@ -350,16 +359,18 @@ def test_a_health_start_is_read_as_aws_health_writes_it(start: str) -> None:
 def test_the_committed_notice_samples_are_what_burst_events_writes_from_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    written = generator.samples()
-    assert set(written) == {t.sample for t in NOTICES.values()}
+    written = generator.samples(REPO / DEFAULT_PATH)
+    assert set(written) == {p.name for p in EVENTS.glob("*.json")}
+    assert {t.sample for t in NOTICES.values()} <= set(written)
     for name, text in written.items():
         assert (EVENTS / name).read_text() == text, f"run `burst events`: {name} drifted"
     # AND the command writes them into an empty directory, then finds nothing to change
     from burst.tools.cli import main
 
-    assert main(["events", "--dir", str(tmp_path), "--check"]) == 1
-    assert main(["events", "--dir", str(tmp_path)]) == 0
-    assert main(["events", "--dir", str(tmp_path), "--check"]) == 0
+    seed = ["--config", str(REPO / DEFAULT_PATH)]
+    assert main(["events", *seed, "--dir", str(tmp_path), "--check"]) == 1
+    assert main(["events", *seed, "--dir", str(tmp_path)]) == 0
+    assert main(["events", *seed, "--dir", str(tmp_path), "--check"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(written)
     assert "differs" in capsys.readouterr().out
 
@@ -390,3 +401,37 @@ def test_kinds_sharing_a_rule_share_its_source_and_detail_pattern() -> None:
     for entry in NOTICES.values():
         rules.setdefault(entry.rule, set()).add((entry.source, repr(dict(entry.detail))))
     assert all(len(patterns) == 1 for patterns in rules.values()), rules
+
+
+def test_burst_events_with_a_config_names_what_that_config_s_stack_deploys(
+    tmp_path: Path,
+) -> None:
+    # GIVEN another account, region, cluster and group than the seed's
+    from burst.core.names import Hook
+    from burst.tools.cli import main
+
+    path = REPO / "examples" / "deploy-minimal.yaml"
+    config = load(path)
+    (group,) = config.node_groups
+    asg = group.asg_name(config.cluster_name)  # what the lifecycle rule's pattern lists
+    assert main(["events", "--config", str(path), "--dir", str(tmp_path)]) == 0
+    written = {p.name: json.loads(p.read_text()) for p in tmp_path.iterdir()}
+    assert set(written) == {p.name for p in EVENTS.glob("*.json")}
+    for name, event in written.items():
+        # THEN every sample comes from that account and region (a rule sees only those)...
+        assert (event["account"], event["region"]) == (config.account, config.region), name
+        assert all(f":{config.region}" in arn for arn in event.get("resources", [])), name
+        # ...and parses into what the functions act on, for that group and its hooks
+        parsed = parse_event(event)
+        if isinstance(parsed, LaunchLifecycleAction | TerminateLifecycleAction):
+            assert (parsed.node_group, parsed.hook) == (
+                asg, Hook.LAUNCH if isinstance(parsed, LaunchLifecycleAction)
+                else Hook.TERMINATE)
+        if isinstance(parsed, LaunchUnsuccessful):
+            assert parsed.node_group == asg
+            assert parsed.availability_zone == group.subnets[0].availability_zone
+    health = written["health-scheduled-change.json"]["detail"]
+    assert health["eventRegion"] == config.region
+    assert health["affectedAccount"] == config.account
+    assert health["affectedEntities"][0]["entityValue"].startswith(
+        f"arn:aws:ec2:{config.region}:{config.account}:instance/")

@@ -118,7 +118,8 @@ def test_the_shortest_token_ttl_outlives_a_rotation_period_and_a_launch_hook() -
                      "must be more than 0", id="no-arrival-window"),
         pytest.param({"boot_estimate_seconds": -5}, "policy.boot_estimate_seconds", ">= 0",
                      id="negative-boot"),
-        pytest.param({"max_bords": 4}, "policy.max_bords", "unknown key; did you mean `max_boards`?", id="typo"),
+        pytest.param({"max_bords": 4}, "policy.max_bords",
+                     "unknown key; did you mean `max_boards`?", id="typo"),
         pytest.param({1: 4}, "policy.1", "unknown key (known: ", id="non-string-key"),
     ],
 )
@@ -208,9 +209,11 @@ def test_a_bad_simulator_spec_is_one_line_naming_it(spec: str, problem: str) -> 
 
 def test_a_scenario_policy_is_read_by_the_same_parser(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text("policy:\n  expanders: [price]\n  scale_down_unneeded_time_seconds: 30\n")
+    path.write_text("policy:\n  expanders: [price]\n  scale_down: fixed\n"
+                    "  scale_down_unneeded_time_seconds: 30\n")
     assert scenario.load(path).policy == parse_policy(
-        {"expanders": ["price"], "scale_down_unneeded_time_seconds": 30}, "src"
+        {"expanders": ["price"], "scale_down": "fixed", "scale_down_unneeded_time_seconds": 30},
+        "src",
     )
     path.write_text("policy:\n  expanders: [price, price]\n")
     with pytest.raises(ConfigError) as caught:

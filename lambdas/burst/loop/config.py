@@ -251,7 +251,8 @@ def _catalog(data: Mapping[str, Any]) -> Catalog:
     named = data.get("boards", [])
     extra = sorted(set(data) - {"accelerators", "boards"})
     if extra:
-        raise UnknownKeyError(CONFIG_VAR, f"catalog.{extra[0]}", extra[0], ("accelerators", "boards"))
+        raise UnknownKeyError(CONFIG_VAR, f"catalog.{extra[0]}", extra[0],
+                              ("accelerators", "boards"))
     if not isinstance(accelerators, Mapping):
         raise ConfigError(CONFIG_VAR, "catalog.accelerators", "must be a JSON object")
     merged: dict[str, Mapping[str, int]] = dict(base.accelerators)

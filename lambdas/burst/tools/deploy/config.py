@@ -41,6 +41,9 @@ from burst.tools.deploy.groups import NodeGroupConfig, Subnet, parse_node_group,
 from burst.tools.deploy.reader import NAME, NAME_HINT, SOURCE, Obj, bad, unique
 
 CONTEXT_KEY = "fpga-burst:config"
+# The file cdk.json's context names, relative to the repository: app.py's default and the
+# tools' (`burst events`).
+DEFAULT_PATH = Path("config/fpga-burst.yaml")
 
 # The hooks are created with these; the lifecycle handler receives them in
 # FPGA_BURST_CONFIG (`lifecycle`) so its deadlines and the hooks' always agree.
@@ -189,7 +192,8 @@ def parse(raw: object) -> DeployConfig:
     if region not in AWS_REGIONS:
         raise bad(aws.path("region"), f"{region!r} is not an AWS region code")
     _check_zones(subnets, region, network.path("subnets"))
-    regions = _regions(doc.obj("regions", required=False), region, network.cidr("onprem_cidr", required=False))
+    onprem_cidr = network.cidr("onprem_cidr", required=False)
+    regions = _regions(doc.obj("regions", required=False), region, onprem_cidr)
     networks = {region: subnets, **{r: c.subnets for r, c in regions.items()}}
     groups = tuple(
         parse_node_group(g, networks, region) for g in doc.items("node_groups", min_len=1)
@@ -214,7 +218,7 @@ def parse(raw: object) -> DeployConfig:
         lambda_security_group_id=network.text(
             "lambda_security_group_id", pattern=re.compile(r"^sg-[0-9a-f]{8,17}$")
         ),
-        onprem_cidr=network.cidr("onprem_cidr", required=False),
+        onprem_cidr=onprem_cidr,
         vpn_secret_arn=vpn.text("secret_arn", pattern=_SECRET_ARN, hint="a Secrets Manager ARN"),
         join_parameter_name=doc.obj("join", required=False).text(
             "parameter_name", default=f"/fpga-burst/{name}/join", pattern=_PARAMETER

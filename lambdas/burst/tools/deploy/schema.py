@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+
 from burst.adapters.kube.identity import FUNCTIONS
 from burst.core.errors import UnknownKeyError
 from burst.core.policy import FIELDS as POLICY_FIELDS
