@@ -49,8 +49,9 @@ def test_a_malformed_or_unexpected_event_is_an_error_log_and_no_action(
 def test_a_failed_launch_publishes_the_metric_the_scale_up_alarm_watches(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    summary = lifecycle.handler(event("launch-unsuccessful.json"), LambdaContext(60, "t"))
-    assert summary["launchFailed"] == "f1-2xlarge"
+    failed = event("launch-unsuccessful.json")
+    summary = lifecycle.handler(failed, LambdaContext(60, "t"))
+    assert summary["launchFailed"] == failed["detail"]["AutoScalingGroupName"]
     assert summary["kind"] == "insufficient capacity"  # classified from the event's message
     (blob,) = emf(capsys.readouterr().out)
     (directive,) = blob["_aws"]["CloudWatchMetrics"]
