@@ -222,6 +222,7 @@ def test_minimal_example_needs_only_the_required_fields() -> None:
     assert config.node_groups[0].min_size == 0
     assert config.join_parameter_name == "/fpga-burst/lab/join"
     assert config.runtime_config()["catalog"] == {"accelerators": {}, "boards": []}
+    assert config.onprem_cidr is None  # optional: the OpenVPN client setup opens nothing
 
 
 def test_config_yaml_is_read_with_the_one_yaml_loader(monkeypatch: pytest.MonkeyPatch) -> None:
