@@ -33,12 +33,11 @@ def samples(config: DeployConfig) -> dict[str, dict[str, Any]]:
     home = config.groups_in(config.region)
     first, failing = home[0], home[-1]
     at = _Site(config.account, config.region)
+    launched = first.asg_name(config.cluster_name)
     found = {
         "scheduled.json": _scheduled(at),
-        "launch-lifecycle-action.json": _lifecycle(at, first.asg_name(config.cluster_name),
-                                                   launch=True),
-        "terminate-lifecycle-action.json": _lifecycle(at, first.asg_name(config.cluster_name),
-                                                      launch=False),
+        "launch-lifecycle-action.json": _lifecycle(at, launched, Hook.LAUNCH),
+        "terminate-lifecycle-action.json": _lifecycle(at, launched, Hook.TERMINATE),
         "launch-unsuccessful.json": _launch_failed(
             at, failing.asg_name(config.cluster_name), failing.instance_type,
             [(s.id, s.availability_zone) for s in failing.subnets]),
@@ -78,22 +77,22 @@ def _group_arn(at: _Site, group_id: str, asg: str) -> str:
     return at.arn("autoscaling", f"autoScalingGroup:{group_id}:autoScalingGroupName/{asg}")
 
 
-def _lifecycle(at: _Site, asg: str, *, launch: bool) -> dict[str, Any]:
-    if launch:
-        head = at.envelope("9b1c1d2e-3f4a-45b6-8c7d-0e1f2a3b4c5d",
-                           "EC2 Instance-launch Lifecycle Action", "aws.autoscaling",
-                           "2026-11-27T02:41:12Z")
-        token, hook, transition = ("c613620e-07e2-4ed2-a9e2-ef8258911ade", Hook.LAUNCH,
-                                   "autoscaling:EC2_INSTANCE_LAUNCHING")
-        origin, destination = "EC2", "AutoScalingGroup"
-    else:
-        head = at.envelope("0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b",
-                           "EC2 Instance-terminate Lifecycle Action", "aws.autoscaling",
-                           "2026-11-27T03:05:47Z")
-        token, hook, transition = ("4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05", Hook.TERMINATE,
-                                   "autoscaling:EC2_INSTANCE_TERMINATING")
-        origin, destination = "AutoScalingGroup", "EC2"
-    return {**head, "resources": [_group_arn(at, _GROUP_ID, asg)], "detail": {
+# hook -> its sample's event id, detail-type, time, token, transition, origin, destination
+_ACTIONS: dict[Hook, tuple[str, ...]] = {
+    Hook.LAUNCH: ("9b1c1d2e-3f4a-45b6-8c7d-0e1f2a3b4c5d", "EC2 Instance-launch Lifecycle Action",
+                  "2026-11-27T02:41:12Z", "c613620e-07e2-4ed2-a9e2-ef8258911ade",
+                  "autoscaling:EC2_INSTANCE_LAUNCHING", "EC2", "AutoScalingGroup"),
+    Hook.TERMINATE: ("0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b",
+                     "EC2 Instance-terminate Lifecycle Action", "2026-11-27T03:05:47Z",
+                     "4d8a8e61-5f2b-4c0e-b8f6-2a9d3c7e1f05",
+                     "autoscaling:EC2_INSTANCE_TERMINATING", "AutoScalingGroup", "EC2"),
+}
+
+
+def _lifecycle(at: _Site, asg: str, hook: Hook) -> dict[str, Any]:
+    event_id, detail_type, time, token, transition, origin, destination = _ACTIONS[hook]
+    return {**at.envelope(event_id, detail_type, "aws.autoscaling", time),
+            "resources": [_group_arn(at, _GROUP_ID, asg)], "detail": {
         "LifecycleActionToken": token, "AutoScalingGroupName": asg,
         "LifecycleHookName": str(hook), "EC2InstanceId": LIFECYCLE_INSTANCE,
         "LifecycleTransition": transition, "NotificationMetadata": "fpga-burst",
