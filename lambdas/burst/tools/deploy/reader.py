@@ -82,7 +82,8 @@ class Obj:
         return [Obj(v, f"{self.path(key)}[{i}]", shape) for i, v in enumerate(value)]
 
     def str_list(self, key: str, *, default: list[str]) -> list[str]:
-        value = self.get(key) if key in self._raw else default
+        schema.child(self._shape, key)  # KeyError if the schema lacks it
+        value = self._raw.get(key, default)
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise bad(self.path(key), "must be a non-empty list of strings")
         return value
