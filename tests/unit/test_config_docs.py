@@ -34,7 +34,7 @@ def test_every_accepted_key_is_documented_and_every_documented_key_accepted() ->
 
 
 def test_each_row_gives_type_default_meaning_and_reader() -> None:
-    readers = {"stack", "nodes", "scaler", "lifecycle", "tokens", "doctor"}
+    readers = {"stack", "nodes", "scaler", "lifecycle", "tokens"}
     for key, cells in rows().items():
         assert len(cells) == 4 and all(cells), key
         assert set(cells[3].split(", ")) <= readers, key
