@@ -1,8 +1,8 @@
 """The notices as AWS documents them, one sample per kind of burst.core.notices.kinds.NOTICES.
 
-`burst events` writes them to events/ (a test checks the files are what it writes). Kept
-as AWS publishes them (their region, instance ids, `resources` forms); only the `time`
-placeholders are filled in:
+Kept as AWS publishes them (their region, instance ids, `resources` forms); only the `time`
+placeholders are filled in. `burst events` writes them to events/ moved to a deployment
+config's account and region (burst.tools.eventsamples; a test checks the files):
 - EC2 User Guide, "Spot Instance interruption notices" and "EC2 instance rebalance
   recommendations";
 - AWS Health User Guide, "Reference: AWS Health events Amazon EventBridge schema", the
