@@ -8,7 +8,6 @@ here select exactly that, by the same names.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -20,67 +19,32 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from burst.core.alarms import (
+    FAILED_EVENTS,
+    HANDLER_ALARMS,
+    Alarm,
+    alarm_name,
+    every_alarm,
+    function_errors,
+)
 from burst.core.names import METRICS_NAMESPACE, SERVICE, Metric
-from burst.loop.doctor import TOKEN_WARNING
 from stacks.keys import own_key
 
-
-@dataclass(frozen=True)
-class Watch:
-    """An alarm on one of the functions' metrics: it fires at `threshold` for `periods`."""
-
-    what: str
-    periods: int = 1  # consecutive minutes (or `period`s) before it alarms
-    threshold: float = 1
-    below: bool = False  # alarm when the metric falls under the threshold, not reaches it
-    statistic: str = cloudwatch.Stats.SUM
-    period: Duration = field(default_factory=lambda: Duration.minutes(1))
+# The alarms on the functions' metrics: burst.core.alarms holds each one's meaning, cause
+# and what to read, which `burst doctor --deployed` explains an alarm in ALARM with.
+HANDLER_METRICS = HANDLER_ALARMS
 
 
-# Every failure class the functions detect (burst.handlers.runtime's failure table, the
-# lifecycle function), with what it means. Throttling and other API errors are graphed on
-# the dashboard (FAILURE_GRAPHS) rather than paged: the next tick retries them.
-HANDLER_METRICS = {
-    # A VPN blip should not page anyone; three minutes without the API server should.
-    Metric.CLUSTER_UNREACHABLE: Watch("the API server cannot be reached over the VPN", 3),
-    Metric.CLUSTER_UNAUTHORIZED: Watch(
-        "the API server rejects the controller's token (401): run burst credentials"),
-    Metric.CLUSTER_FORBIDDEN: Watch(
-        "RBAC denies the controller (403): apply manifests/rbac.yaml"),
-    Metric.CONFIGURATION_ERRORS: Watch(
-        "a function's settings or the credentials secret are invalid: run burst doctor"),
-    # A single 5xx is noise; subnets without a route to AWS fail every tick.
-    Metric.AWS_UNAVAILABLE: Watch(
-        "AWS's APIs cannot be reached from the functions' subnets (NAT or endpoints)", 3),
-    Metric.CREDENTIALS_DAYS_LEFT: Watch(
-        f"the controller's token expires within {TOKEN_WARNING.days} days: run burst "
-        "credentials", threshold=TOKEN_WARNING.days, below=True, statistic=cloudwatch.Stats.MINIMUM,
-        period=Duration.hours(1)),
-    Metric.JOIN_FAILURES: Watch(
-        "a launched node never joined: its launch hook was abandoned (README, why a node "
-        "did not join)"),
-    Metric.SCALE_UP_FAILURES: Watch("a node group failed to grow (capacity, quota, launch error)"),
-    Metric.DRAINS_OVER_DEADLINE: Watch(
-        "a node drain passed its deadline; the terminate hook went on"),
-}
+def alarm_names(functions: Iterable[str]) -> tuple[str, ...]:
+    """Every alarm the stack makes, by its id (README, "Troubleshooting", has one entry each)."""
+    return tuple(a.id for a in every_alarm(functions))
+
+
 # Failures that retry on their own, graphed beside the alarmed ones.
 FAILURE_GRAPHS = (
     Metric.CLUSTER_THROTTLED, Metric.CLUSTER_API_ERRORS, Metric.AWS_THROTTLED,
     Metric.AWS_ERRORS, Metric.BAD_EVENTS,
 )
-
-
-FAILED_EVENTS = "FailedEvents"  # the alarm on the failure queue
-
-
-def errors_alarm(function: str) -> str:
-    """The name of the alarm on `function`'s Lambda errors, e.g. ScalerErrors."""
-    return f"{function.capitalize()}Errors"
-
-
-def alarm_names(functions: Iterable[str]) -> tuple[str, ...]:
-    """Every alarm the stack makes, by name (README, "Troubleshooting", has one entry each)."""
-    return (*(errors_alarm(f) for f in functions), *HANDLER_METRICS, FAILED_EVENTS)
 
 
 def handler_metric(
@@ -128,59 +92,39 @@ class Monitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         action = cw_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
+        self.cluster_name = cluster_name
         for name, fn in functions.items():
             # A transient failure (throttling, a VPN blip) is raised to Lambda, which
             # retries it, so one error is no news; a function failing for 15 minutes is.
             # An event that failed every retry is FailedEvents' to report.
-            self._alarm(
-                errors_alarm(name),
-                fn.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
-                periods=3,
-                what=f"the {name} function kept failing for 15 minutes",
-                action=action,
-            )
-        for metric, watch in HANDLER_METRICS.items():
-            self._alarm(
-                metric,
-                handler_metric(metric, watch.period, watch.statistic),
-                periods=watch.periods,
-                what=watch.what,
-                action=action,
-                threshold=watch.threshold,
-                below=watch.below,
-            )
+            spec = function_errors(name)
+            self._alarm(spec, fn.metric_errors(period=_period(spec), statistic=spec.statistic),
+                        action)
+        for metric, spec in HANDLER_ALARMS.items():
+            self._alarm(spec, handler_metric(metric, _period(spec), spec.statistic), action)
         self._alarm(
             FAILED_EVENTS,
-            failures.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
-            periods=1,
-            what="events were dropped to the failure queue",
-            action=action,
+            failures.metric_approximate_number_of_messages_visible(period=_period(FAILED_EVENTS)),
+            action,
         )
         self.dashboard = self._dashboard(cluster_name, functions, failures)
 
-    def _alarm(
-        self,
-        id: str,
-        metric: cloudwatch.IMetric,
-        *,
-        periods: int,
-        what: str,
-        action: cloudwatch.IAlarmAction,
-        threshold: float = 1,
-        below: bool = False,
-    ) -> None:
+    def _alarm(self, spec: Alarm, metric: cloudwatch.IMetric,
+               action: cloudwatch.IAlarmAction) -> None:
         operator = cloudwatch.ComparisonOperator
         alarm = cloudwatch.Alarm(
             self,
-            id,
-            alarm_description=f"fpga-burst: {what}",
+            spec.id,
+            # Named, so `burst doctor --deployed` finds it and explains it from `spec`.
+            alarm_name=alarm_name(self.cluster_name, spec.id),
+            alarm_description=f"fpga-burst: {spec.what}",
             metric=metric,
-            threshold=threshold,
+            threshold=spec.threshold,
             comparison_operator=(
-                operator.LESS_THAN_THRESHOLD if below
+                operator.LESS_THAN_THRESHOLD if spec.below
                 else operator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
             ),
-            evaluation_periods=periods,
+            evaluation_periods=spec.periods,
             # No data means nothing happened: failure metrics are only emitted on a failure,
             # and a scaler that stops ticking is the function-error alarms' to report.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -202,7 +146,7 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Controller health",
                 left=[
-                    handler_metric(m, five) for m, w in HANDLER_METRICS.items() if not w.below
+                    handler_metric(m, five) for m, a in HANDLER_ALARMS.items() if not a.below
                 ],
                 width=12,
             ),
@@ -250,3 +194,7 @@ class Monitoring(Construct):
             ),
         )
         return dashboard
+
+
+def _period(spec: Alarm) -> Duration:
+    return Duration.minutes(spec.period_minutes)

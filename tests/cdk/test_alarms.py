@@ -15,9 +15,9 @@ import pytest
 from aws_cdk.assertions import Template
 from test_names import _dashboard_metrics, _resources
 
+from burst.core.alarms import TOKEN_WARNING
 from burst.core.names import METRICS_NAMESPACE, Metric
 from burst.handlers import runtime
-from burst.loop.doctor import TOKEN_WARNING
 
 PAGED = (
     Metric.CONFIGURATION_ERRORS,

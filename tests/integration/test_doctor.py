@@ -25,9 +25,10 @@ from conftest import unique
 
 from burst.adapters.kube import identity
 from burst.adapters.kube.client import Kube
+from burst.core.alarms import FAILED_EVENTS, HANDLER_ALARMS, alarm_name, function_errors
 from burst.core.asgtags import JOIN_ERROR_TAG
 from burst.core.errors import KubeNotFoundError
-from burst.core.names import Hook
+from burst.core.names import Hook, Metric
 from burst.handlers import runtime, scaler
 from burst.loop import config as config_mod
 from burst.loop import doctor
@@ -77,6 +78,15 @@ class World:
                     LifecycleTransition=TRANSITIONS[Hook(hook)], HeartbeatTimeout=900)
         if join:
             self.ssm.put_parameter(Name=JOIN, Value="{}", Type="SecureString")
+        # The stack's alarms, named as stacks/controller/monitoring.py names them
+        cloudwatch = self.aws.client("cloudwatch")
+        for spec in (*(function_errors(f) for f in identity.FUNCTIONS),
+                     *HANDLER_ALARMS.values(), FAILED_EVENTS):
+            cloudwatch.put_metric_alarm(
+                AlarmName=alarm_name(CLUSTER, spec.id), MetricName=spec.id,
+                Namespace="fpga-burst", Statistic=spec.statistic, Period=60,
+                EvaluationPeriods=spec.periods, Threshold=spec.threshold,
+                ComparisonOperator="GreaterThanOrEqualToThreshold")
 
     def check(self, now: datetime | None = None) -> dict[str, Check]:
         cfg = config_mod.load(
@@ -84,7 +94,7 @@ class World:
         # `burst doctor` runs with the operator's credentials, not a function's
         with own_keys():
             report = doctor_cmd.check(cfg, None, ACCESS, now)
-        assert [c.name for c in report.checks] == list(doctor.CHECKS)
+        assert [c.name for c in report.checks] == [*doctor.CHECKS, doctor.ALARMS]
         return {c.name: c for c in report.checks}
 
 
@@ -131,7 +141,9 @@ def test_a_correct_deployment_passes_every_check(
     add_node({F2: "1"})
     checks = world.check()
     statuses = {n: c.status for n, c in checks.items()}
-    assert statuses == {**{n: Status.OK for n in doctor.CHECKS}, doctor.CONFIG: Status.SKIPPED}
+    assert statuses == {**{n: Status.OK for n in (*doctor.CHECKS, doctor.ALARMS)},
+                        doctor.CONFIG: Status.NOT_RUN}
+    assert checks[doctor.ALARMS].detail == f"none of {3 + len(HANDLER_ALARMS) + 1} alarms in ALARM"
     assert "fpga-burst" in checks[doctor.TOKEN].detail  # the ServiceAccount, as seen
     assert f"all {len(ACCESS)} verbs allowed" in checks[doctor.RBAC].detail
     group = checks[doctor.NODE_GROUPS].lines[0]
@@ -148,7 +160,7 @@ def test_a_ca_that_does_not_verify_the_server_is_named(
     assert "CERTIFICATE_VERIFY_FAILED" in check.detail or "certificate" in check.detail
 
 
-def test_an_unreachable_api_server_is_named_and_the_cluster_checks_skipped(
+def test_an_unreachable_api_server_is_named_and_the_cluster_checks_not_run(
     world: World, good_credentials: ClusterCredentials,
 ) -> None:
     closed = f"https://127.0.0.1:{free_port()}"
@@ -156,7 +168,7 @@ def test_an_unreachable_api_server_is_named_and_the_cluster_checks_skipped(
     checks = world.check()
     assert_only_failure(checks, doctor.API_SERVER, "cannot be reached", "route")
     for name in (doctor.TOKEN, doctor.RBAC, doctor.BOARDS):
-        assert checks[name].status is Status.SKIPPED
+        assert checks[name].status is Status.NOT_RUN
 
 
 def _jwt(claims: dict[str, Any]) -> str:
@@ -248,7 +260,7 @@ def test_no_tagged_group_is_named(world: World, good_credentials: ClusterCredent
     checks = world.check()
     assert_only_failure(checks, doctor.NODE_GROUPS, "no Auto Scaling group is tagged",
                         "k8s.io/cluster-autoscaler/onprem")
-    assert checks[doctor.HOOKS].status is Status.SKIPPED
+    assert checks[doctor.HOOKS].status is Status.NOT_RUN
 
 
 def test_a_missing_hook_is_named(world: World, good_credentials: ClusterCredentials) -> None:
@@ -328,16 +340,22 @@ def test_the_cli_compares_the_config_with_the_deployed_functions(
     change = {"FPGA_BURST_API_ENDPOINT": "10.9.9.9:6443"} if drift else {}
     _deploy_functions(world, path, change)
     with own_keys():  # the CLI runs as the operator
-        code = cli.main(["doctor", "--config", str(path), "--endpoint-url", world.endpoint])
-    out = capsys.readouterr().out
+        code = cli.main(["doctor", "--config", str(path), "--deployed", "--endpoint-url",
+                         world.endpoint, "--output", "json"])
+    report = json.loads(capsys.readouterr().out)
+    found = {c["name"]: c for c in report["checks"]}
+    # The example config's placeholders (its VPC, AMI, VPN secret) fail the preflight half
+    assert list(found) == list(doctor.DEPLOYED) and code == 1
+    assert found[doctor.NODE_IMAGE]["status"] == "fail"
+    config = found[doctor.CONFIG]
     if not drift:
-        assert code == 0, out
-        assert "✓ config: 3 deployed functions run this config" in out
+        assert config == {"name": doctor.CONFIG, "status": "ok", "detail": "3 deployed "
+                          "functions run this config", "lines": [
+                              f"fpga-burst-onprem-{f}" for f in sorted(identity.FUNCTIONS)]}
         return
-    assert code == 1, out
-    assert "✗ config: the deployed functions do not run this config — fix: deploy it" in out
-    assert "fpga-burst-onprem-scaler: FPGA_BURST_API_ENDPOINT is '10.9.9.9:6443'" in out
-    assert "✗" not in out.replace("✗ config", "")
+    assert config["status"] == "fail" and config["fix"].startswith("deploy it")
+    assert "fpga-burst-onprem-scaler: FPGA_BURST_API_ENDPOINT is '10.9.9.9:6443', the " \
+        "config says '10.8.0.1:6443'" in config["lines"]
 
 
 def test_the_cli_refuses_a_bad_config_with_one_line_and_status_2(
@@ -361,9 +379,9 @@ def test_the_scaler_answers_a_diagnose_request_from_inside_the_vpc(
     assert answer["outcome"] == "diagnosed" and answer["ok"] is False
     status = {c["name"]: c["status"] for c in answer["checks"]}
     assert status == {
-        doctor.CONFIG: "skipped", doctor.API_SERVER: "ok", doctor.TOKEN: "ok",
-        doctor.RBAC: "fail", doctor.NODE_GROUPS: "ok", doctor.HOOKS: "skipped",
-        doctor.JOIN: "skipped", doctor.BOARDS: "ok", doctor.JOIN_ERRORS: "skipped",
+        doctor.CONFIG: "not run", doctor.API_SERVER: "ok", doctor.TOKEN: "ok",
+        doctor.RBAC: "fail", doctor.NODE_GROUPS: "ok", doctor.HOOKS: "not run",
+        doctor.JOIN: "not run", doctor.BOARDS: "ok", doctor.JOIN_ERRORS: "not run",
     }
 
 
@@ -399,3 +417,16 @@ def test_every_tick_publishes_the_days_the_controllers_token_has_left(
     assert result["outcome"] == "ok", result
     left = scaler_env.emitted_metrics(capfd.readouterr().out)["CredentialsDaysLeft"]
     assert 29.9 < left <= 30
+
+
+def test_an_alarm_in_alarm_is_named_with_its_cause_and_what_to_read(
+    world: World, good_credentials: ClusterCredentials,
+) -> None:
+    world.build(good_credentials)
+    spec = HANDLER_ALARMS[Metric.JOIN_FAILURES]
+    world.aws.client("cloudwatch").set_alarm_state(
+        AlarmName=alarm_name(CLUSTER, spec.id), StateValue="ALARM", StateReason="1 >= 1")
+    check = assert_only_failure(world.check(), doctor.ALARMS, "1 of 13 alarms in ALARM")
+    assert check.lines == (f"JoinFailures: {spec.what}; likely: {spec.cause}; "
+                           f"read: {spec.read}",)
+    assert "get-console-output" in check.lines[0]

@@ -109,8 +109,8 @@ def test_a_check_prints_its_mark_problem_fix_and_lines() -> None:
     assert check.render() == (
         "✗ rbac: 1 of 9 verbs denied — fix: apply it\n    create configmaps in kube-system")
     assert doctor.ok(doctor.HOOKS).render() == "✓ lifecycle-hooks"
-    skipped = doctor.skipped(doctor.JOIN, "no access")
-    assert skipped.render() == "- join-parameter: skipped: no access"
+    absent = doctor.not_run(doctor.JOIN, "no access")
+    assert absent.render() == "- join-parameter: not run: no access"
 
 
 def test_an_error_becomes_the_failure_of_its_class_with_the_fix() -> None:
@@ -120,11 +120,12 @@ def test_an_error_becomes_the_failure_of_its_class_with_the_fix() -> None:
     assert "manifests/rbac.yaml" in check.fix
 
 
-def test_nothing_given_is_everything_skipped_and_no_failure() -> None:
+def test_nothing_given_is_everything_not_run_and_no_pass() -> None:
     report = doctor.diagnose(doctor.Expected(RuntimeConfig("c"), NOW), doctor.Probes())
     assert [c.name for c in report.checks] == list(doctor.CHECKS)
-    assert {c.status for c in report.checks} == {doctor.Status.SKIPPED}
-    assert report.to_json()["ok"] is True
+    assert {c.status for c in report.checks} == {doctor.Status.NOT_RUN}
+    assert not report.failed  # nothing found wrong, yet nothing checked: no pass
+    assert report.to_json()["ok"] is False and not report.passed
 
 
 def test_the_join_parameter_may_be_as_old_as_one_rotation_plus_one_run() -> None:

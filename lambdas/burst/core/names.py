@@ -15,6 +15,10 @@ from enum import StrEnum
 # sets both in the functions' environment and selects both in the alarms.
 SERVICE = "fpga-burst"
 METRICS_NAMESPACE = "fpga-burst"
+# The group a bootstrap token authenticates in besides system:bootstrappers: the tokens
+# function sets it (auth-extra-groups) and kubeadm binds its join RBAC to it (kubeadm's
+# phases/bootstraptoken/node: kubeadm:kubelet-bootstrap, kubeadm:node-autoapprove-bootstrap).
+BOOTSTRAP_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 
 
 class Metric(StrEnum):

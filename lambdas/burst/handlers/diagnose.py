@@ -38,7 +38,7 @@ def diagnose(request: Diagnose, cfg: RuntimeConfig | None, adapters: runtime.Ada
                   if request.rbac is not None else None)
     except BurstError as exc:
         only = doctor.from_error(doctor.CONFIG, exc)
-        rest = [doctor.skipped(n, "the configuration does not load") for n in doctor.CHECKS[1:]]
+        rest = [doctor.not_run(n, "the configuration does not load") for n in doctor.CHECKS[1:]]
         return {"outcome": "diagnosed", **doctor.Report((only, *rest)).to_json()}
     built, failure = adapters, None
     try:

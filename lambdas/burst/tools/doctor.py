@@ -1,11 +1,18 @@
-"""`burst doctor`: is this deployment wired right? Each check printed ✓ or ✗ with its fix.
+"""`burst doctor`: the preflight before deploy, and the deployment's checks after.
 
-With the user's AWS credentials and either the deployment config (`--config`; the deployed
-functions' environment is compared with what it makes) or, without one, the functions'
-environment variables as `burst invoke` reads them. The cluster is reached as the functions
-reach it: the credentials secret (or `--kubeconfig` instead). The checks themselves are
-burst.loop.doctor, which the deployed scaler also runs from inside the VPC.
-Exit status: 0 all pass, 1 a check failed, 2 bad input.
+    burst doctor --config FILE [--admin-kubeconfig ADMIN.conf]             # before deploy
+    burst doctor --config FILE --deployed [--admin-kubeconfig ADMIN.conf]  # after deploy
+
+With the user's AWS credentials. Before deploy (burst.tools.preflight) it checks what the
+config names: the account, the secrets, the cluster through the scaler's credentials
+secret, what a joining node meets, AMIs, offerings, quotas, routes. `--deployed` adds the
+stack's checks (the deployed functions' environment against the config, node groups,
+hooks, the join parameter, boards, join errors) and explains each alarm in ALARM. Without
+`--config`, the stack's checks run from the functions' environment variables as `burst
+invoke` reads them. The checks are burst.loop.doctor, which the deployed scaler also runs
+from inside the VPC.
+Exit status: 0 every check ran and passed; 1 a check failed; 2 bad input; 3 none failed
+but some could not run (NOT RUN, with why).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from burst.adapters.kube import identity
 from burst.core.errors import BurstError, ConfigError
@@ -23,7 +30,10 @@ from burst.loop import config as config_mod
 from burst.loop import doctor
 from burst.loop.config import RuntimeConfig
 from burst.ports.doctor import Access
-from burst.tools import credentials
+from burst.tools import credentials, preflight
+
+if TYPE_CHECKING:
+    from burst.tools.deploy.config import DeployConfig
 
 # Set at deploy time from a key the stack creates: not knowable from the config.
 UNKNOWN_BEFORE_DEPLOY = ("FPGA_BURST_JOIN_KEY_ID",)
@@ -34,9 +44,14 @@ PER_FUNCTION = ("FPGA_BURST_CREDENTIALS_SECRET_ARN",)
 
 def register(commands: Any) -> None:
     """Add `burst doctor` to the CLI's subparsers."""
-    p = commands.add_parser("doctor", help="preflight: is the deployment wired right?")
+    p = commands.add_parser("doctor", help="preflight before deploy; the deployment's "
+                            "checks after (--deployed)")
     p.add_argument("--config", type=Path, help="deployment config YAML (default: the "
-                   "functions' FPGA_BURST_* environment variables)")
+                   "deployed functions' FPGA_BURST_* environment variables)")
+    p.add_argument("--deployed", action="store_true", help="the stack is deployed: check "
+                   "it too, and explain its alarms")
+    p.add_argument("--admin-kubeconfig", type=Path, help="an administrator's kubeconfig, "
+                   "to check cluster-info and kubeadm's bootstrap RBAC")
     p.add_argument("--kubeconfig", type=Path, help="instead of the credentials secret")
     p.add_argument("--rbac", type=Path, default=credentials.DEFAULT_RBAC,
                    help="the RBAC manifest whose verbs the controller needs")
@@ -49,9 +64,22 @@ def run(args: argparse.Namespace) -> int:
     access = doctor.required_access(credentials.load_manifests(args.rbac), str(args.rbac),
                                     identity.account("scaler"))
     cfg, environment = settings(args)
-    report = check(cfg, environment, access)
-    print(json.dumps(report.to_json(), indent=2) if args.output == "json" else report.render())
-    return 1 if report.failed else 0
+    if args.config is not None:
+        report = preflight.check(preflight.deployment(load_deploy(args.config)), cfg, access,
+                                 args.admin_kubeconfig)
+        if args.deployed:
+            report = report + check(cfg, environment, access)
+    else:
+        report = check(cfg, None, access)
+    print(json.dumps(report.to_json(), indent=2) if args.output == "json" else report.table())
+    return exit_status(report)
+
+
+def exit_status(report: doctor.Report) -> int:
+    """0 every check ran and passed, 1 a check failed, 3 none failed but some did not run."""
+    if report.failed:
+        return 1
+    return 0 if report.passed else 3
 
 
 def settings(args: argparse.Namespace) -> tuple[RuntimeConfig, dict[str, str] | None]:
@@ -69,15 +97,21 @@ def settings(args: argparse.Namespace) -> tuple[RuntimeConfig, dict[str, str] | 
                  if k not in UNKNOWN_BEFORE_DEPLOY + PER_FUNCTION}
 
 
-def deployed_environment(path: Path) -> tuple[dict[str, str], str]:
-    """What the stack sets in the scaler's environment for this config, and its region."""
+def load_deploy(path: Path) -> DeployConfig:
+    """The validated deployment config; ConfigError naming the file and field."""
     from burst.tools.deploy import config as deploy_config
-    from burst.tools.deploy.functions import environment
 
     try:
-        deploy = deploy_config.load(path)
+        return deploy_config.load(path)
     except ConfigError as exc:  # it names the field; the file is the caller's to name
         raise ConfigError(str(path), exc.field, exc.problem) from exc
+
+
+def deployed_environment(path: Path) -> tuple[dict[str, str], str]:
+    """What the stack sets in the scaler's environment for this config, and its region."""
+    from burst.tools.deploy.functions import environment
+
+    deploy = load_deploy(path)
     return environment(deploy, join_key_arn="", function="scaler"), deploy.region
 
 
@@ -109,7 +143,9 @@ def check(cfg: RuntimeConfig, environment: dict[str, str] | None,
         expected = doctor.Expected(cfg=cfg, now=now or datetime.now(UTC),
                                    token=built.token if built else None, access=access,
                                    environment=environment)
-        return doctor.diagnose(expected, probes)
+        explained = doctor.guarded(doctor.ALARMS,
+                                   lambda: doctor.alarms(reads, cfg.cluster_name))
+        return doctor.diagnose(expected, probes) + doctor.Report((explained,))
     finally:
         if built is not None:
             built.close()

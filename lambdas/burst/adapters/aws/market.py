@@ -65,15 +65,7 @@ class Ec2Market:
         return VcpuQuota(limits=limits, used_elsewhere=used)
 
     def _quota(self, code: str) -> int:
-        client = self.clients.client("service-quotas")
-        with calling("GetServiceQuota"):
-            try:
-                reply = client.get_service_quota(ServiceCode="ec2", QuotaCode=code)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "NoSuchResourceException":
-                    raise
-                reply = client.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)
-        return int(reply["Quota"]["Value"])
+        return ec2_quota(self.clients.client("service-quotas"), code)
 
     def _f_instances(self) -> list[dict[str, Any]]:
         paginator = self.clients.client("ec2").get_paginator("describe_instances")
@@ -88,6 +80,19 @@ class Ec2Market:
                     found.extend(i for i in reservation.get("Instances", [])
                                  if is_f(i.get("InstanceType", "")))
         return found
+
+
+def ec2_quota(client: Any, code: str) -> int:
+    """An EC2 quota's applied value, else its AWS default (an account that never changed
+    it has no applied value: NoSuchResourceException)."""
+    with calling("GetServiceQuota"):
+        try:
+            reply = client.get_service_quota(ServiceCode="ec2", QuotaCode=code)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchResourceException":
+                raise
+            reply = client.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)
+    return int(reply["Quota"]["Value"])
 
 
 def _cpu_options(instance: Mapping[str, Any]) -> int:

@@ -6,15 +6,20 @@ does not verify the server is told apart from a server that cannot be reached at
 
 from __future__ import annotations
 
+import base64
+import binascii
 import socket
 import ssl
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from kubernetes import client as k8s
 
-from burst.adapters.kube import convert
+from burst.adapters.kube import convert, tokens
 from burst.adapters.kube.client import Kube
 from burst.adapters.kube.observe import list_all
+from burst.core.errors import KubeNotFoundError
 from burst.ports.doctor import Access, Advertised, Handshake
 
 
@@ -36,13 +41,15 @@ class KubeProbe:
         except OSError as exc:
             return Handshake(endpoint, reachable=False, verified=False, problem=_why(exc))
         try:
-            with context.wrap_socket(raw, server_hostname=host):
-                pass
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                cert = tls.getpeercert() or {}
         except (ssl.SSLError, OSError) as exc:
             return Handshake(endpoint, reachable=True, verified=False, problem=_why(exc))
         finally:
             raw.close()
-        return Handshake(endpoint, reachable=True, verified=True)
+        sans: tuple[tuple[str, str], ...] = tuple(cert.get("subjectAltName", ()))  # type: ignore[arg-type]
+        names = tuple(f"{'IP' if kind == 'IP Address' else kind}:{value}" for kind, value in sans)
+        return Handshake(endpoint, reachable=True, verified=True, names=names)
 
     def whoami(self) -> str:
         review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
@@ -89,3 +96,58 @@ def _extended(name: str) -> bool:
 def _why(exc: BaseException) -> str:
     reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None)
     return f"{type(exc).__name__}: {reason or exc}"
+
+
+class AdminProbe:
+    """BootstrapProbe over an administrator's connection (the admin.conf `burst
+    credentials` uses): what kubeadm set up for joining nodes."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.authz = k8s.AuthorizationV1Api(kube.api_client)
+
+    def cluster_info(self) -> Mapping[str, str] | None:
+        try:
+            found = self.kube.call("read kube-public/cluster-info",
+                                   self.kube.core.read_namespaced_config_map,
+                                   "cluster-info", "kube-public")
+        except KubeNotFoundError:
+            return None
+        return {str(k): str(v) for k, v in (found.get("data") or {}).items()}
+
+    def signing_tokens(self) -> tuple[str, ...]:
+        now = datetime.now(UTC)
+        found = []
+        for secret in list_all(self.kube, "list bootstrap tokens",
+                               self.kube.core.list_namespaced_secret, tokens.NAMESPACE,
+                               field_selector=f"type={tokens.SECRET_TYPE}"):
+            data = {k: _decoded(v) for k, v in (secret.get("data") or {}).items()}
+            expires = data.get("expiration")
+            if data.get("usage-bootstrap-signing") != "true" or not data.get("token-id"):
+                continue
+            if expires and datetime.fromisoformat(expires.replace("Z", "+00:00")) <= now:
+                continue
+            found.append(data["token-id"])
+        return tuple(sorted(found))
+
+    def subject_allowed(self, user: str, groups: Sequence[str], access: Access) -> bool:
+        attributes = {
+            "verb": access.verb, "group": access.group, "resource": access.resource,
+            "subresource": access.subresource, "namespace": access.namespace,
+            "name": access.name,
+        }
+        review = {
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {"user": user, "groups": list(groups),
+                     "resourceAttributes": {k: v for k, v in attributes.items() if v}},
+        }
+        answer = self.kube.call(f"review access of {user}: {access}",
+                                self.authz.create_subject_access_review, review)
+        return bool((answer.get("status") or {}).get("allowed"))
+
+
+def _decoded(value: object) -> str:
+    try:
+        return base64.b64decode(str(value)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from burst.adapters.kube.client import Json, Kube
 from burst.core.errors import KubeConflictError, KubeNotFoundError
+from burst.core.names import BOOTSTRAP_GROUP
 from burst.ports.cluster import BootstrapToken, TokenInfo
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "kube-system"
 SECRET_TYPE = "bootstrap.kubernetes.io/token"
 OURS = ("app.kubernetes.io/managed-by", "fpga-burst")
-NODE_GROUP = "system:bootstrappers:kubeadm:default-node-token"
+NODE_GROUP = BOOTSTRAP_GROUP
 DESCRIPTION = "fpga-burst: kubeadm join token for burst FPGA nodes"
 _ALPHABET = string.ascii_lowercase + string.digits
 # The token ids fpga-burst writes (kubeadm's format, [a-z0-9]{6}); manifests/rbac.yaml grants

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from burst.core import jwt
+from burst.core.alarms import TOKEN_WARNING
 from burst.core.model import NodeGroup
 from burst.loop.config import RuntimeConfig
 from burst.loop.doctor.results import (
@@ -17,13 +18,10 @@ from burst.loop.doctor.results import (
     Check,
     Status,
     fail,
+    not_run,
     ok,
-    skipped,
 )
 from burst.ports.doctor import Access, ClusterProbe
-
-# Warn this long before the controller's token expires (the CredentialsDaysLeft alarm too).
-TOKEN_WARNING = timedelta(days=7)
 
 
 def api_server(probe: ClusterProbe) -> Check:
@@ -57,7 +55,7 @@ def token(probe: ClusterProbe, value: str | None, now: datetime) -> Check:
 
 def rbac(probe: ClusterProbe, access: Sequence[Access] | None) -> Check:
     if access is None:
-        return skipped(RBAC, "no RBAC manifest to check against (burst doctor sends "
+        return not_run(RBAC, "no RBAC manifest to check against (burst doctor sends "
                        "manifests/rbac.yaml)")
     denied = [str(a) for a in access if not probe.allowed(a)]
     if denied:

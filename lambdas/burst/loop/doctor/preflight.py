@@ -27,7 +27,7 @@ from burst.loop.doctor.results import (
     Status,
     failed,
     guarded,
-    skipped,
+    not_run,
 )
 from burst.ports.aws import JoinErrors, NodeGroups
 from burst.ports.doctor import (
@@ -43,7 +43,7 @@ _NO_TOKEN = "the API server does not accept the token"
 
 @dataclass(frozen=True)
 class Expected:
-    """What the deployment should look like. `None` fields: not known here, checks skipped."""
+    """What the deployment should look like. `None` fields: not known here, checks not run."""
 
     cfg: RuntimeConfig
     now: datetime
@@ -62,19 +62,19 @@ class Probes:
     parameters: ParameterReader | None = None
     functions: DeployedFunctions | None = None
     joins: JoinErrors | None = None
-    why: Mapping[str, str] = field(default_factory=dict)  # check name -> why it is skipped
+    why: Mapping[str, str] = field(default_factory=dict)  # check name -> why it is not run
     # Why there is no cluster probe, when that is itself a failure (the credentials secret
     # could not be read): the api-server check fails with it.
     cluster_error: BurstError | None = None
 
     def skip(self, name: str) -> Check:
-        return skipped(name, self.why.get(name, "not available here"))
+        return not_run(name, self.why.get(name, "not available here"))
 
 
 def diagnose(expected: Expected, probes: Probes) -> Report:
     """Every check, in CHECKS order. Never raises for what it finds: each is a Check."""
     checks = [_config(expected, probes)]
-    checks.extend(_cluster(expected, probes))
+    checks.extend(cluster_checks(expected, probes))
     groups_check, groups = _groups(expected.cfg, probes)
     checks += [
         groups_check,
@@ -83,9 +83,9 @@ def diagnose(expected: Expected, probes: Probes) -> Report:
     ]
     probe = probes.cluster
     if checks[1].status is not Status.OK:
-        checks.append(skipped(BOARDS, "the API server cannot be reached"))
+        checks.append(not_run(BOARDS, "the API server cannot be reached"))
     elif checks[2].status is Status.FAIL:
-        checks.append(skipped(BOARDS, _NO_TOKEN))
+        checks.append(not_run(BOARDS, _NO_TOKEN))
     elif probe is None:
         checks.append(probes.skip(BOARDS))
     else:
@@ -105,7 +105,8 @@ def _config(expected: Expected, probes: Probes) -> Check:
         expected.cfg.cluster_name))
 
 
-def _cluster(expected: Expected, probes: Probes) -> list[Check]:
+def cluster_checks(expected: Expected, probes: Probes) -> list[Check]:
+    """api-server, token, rbac: each only once the one before it passed."""
     probe = probes.cluster
     if probe is None and probes.cluster_error is not None:
         reach = failed(API_SERVER, probes.cluster_error)
@@ -114,11 +115,11 @@ def _cluster(expected: Expected, probes: Probes) -> list[Check]:
     else:
         reach = guarded(API_SERVER, lambda: api_server(probe))
     if reach.status is not Status.OK:
-        return [reach, *(skipped(n, "the API server cannot be reached") for n in (TOKEN, RBAC))]
+        return [reach, *(not_run(n, "the API server cannot be reached") for n in (TOKEN, RBAC))]
     assert probe is not None
     accepted = guarded(TOKEN, lambda: token(probe, expected.token, expected.now))
     if accepted.status is Status.FAIL:
-        return [reach, accepted, skipped(RBAC, _NO_TOKEN)]
+        return [reach, accepted, not_run(RBAC, _NO_TOKEN)]
     return [reach, accepted, guarded(RBAC, lambda: rbac(probe, expected.access))]
 
 
@@ -140,7 +141,7 @@ def _hooks(probes: Probes, groups: Sequence[NodeGroup]) -> Check:
     if probes.hooks is None:
         return probes.skip(HOOKS)
     if not groups:
-        return skipped(HOOKS, "no node group discovered")
+        return not_run(HOOKS, "no node group discovered")
     reader = probes.hooks
     return guarded(HOOKS, lambda: hooks(reader, groups))
 

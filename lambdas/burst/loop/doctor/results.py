@@ -21,13 +21,36 @@ JOIN = "join-parameter"
 BOARDS = "board-names"
 JOIN_ERRORS = "join-errors"
 CHECKS = (CONFIG, API_SERVER, TOKEN, RBAC, NODE_GROUPS, HOOKS, JOIN, BOARDS, JOIN_ERRORS)
+# Before anything is deployed (`burst doctor --config FILE`): what the config names must
+# exist and work. API_SERVER, TOKEN and RBAC are asked with the scaler's credentials secret.
+AWS_CREDENTIALS = "aws-credentials"
+CREDENTIALS_SECRETS = "credentials-secrets"
+VPN_SECRET = "vpn-secret"
+CERT_SANS = "certificate-sans"
+CLUSTER_INFO = "cluster-info"
+BOOTSTRAP_RBAC = "bootstrap-rbac"
+NODE_IMAGE = "node-image"
+OFFERINGS = "instance-offerings"
+QUOTA = "vcpu-quota"
+QUOTAS_ROUTE = "aws-apis-route"
+VPN_EGRESS = "vpn-egress"
+PLUGIN = "device-plugin"
+PREFLIGHT = (AWS_CREDENTIALS, CREDENTIALS_SECRETS, VPN_SECRET, API_SERVER, TOKEN, RBAC,
+             CERT_SANS, CLUSTER_INFO, BOOTSTRAP_RBAC, NODE_IMAGE, OFFERINGS, QUOTA,
+             QUOTAS_ROUTE, VPN_EGRESS, PLUGIN)
+# After deploy (`--deployed`): the preflight, then what only the stack makes, then alarms.
+ALARMS = "alarms"
+DEPLOYED = (*PREFLIGHT, *(c for c in CHECKS if c not in PREFLIGHT), ALARMS)
 
 CREDENTIALS_FIX = (
     "issue new credentials: burst credentials --kubeconfig ADMIN.conf --secret-id SECRET_ARN"
 )
+# The AWS APIs the functions call from their subnets (adapters/aws), as VPC endpoint
+# service names com.amazonaws.<region>.<name>; Service Quotas is read every tick.
+FUNCTION_SERVICES = ("autoscaling", "ec2", "secretsmanager", "ssm", "servicequotas")
 SUBNETS_FIX = (
     "route the functions' subnets to AWS's APIs (a NAT gateway, or VPC endpoints for "
-    "autoscaling, ec2, secretsmanager, ssm, lambda)"
+    f"{', '.join(FUNCTION_SERVICES)})"
 )
 # botocore's errors when there are no credentials or region at all: nothing to check with.
 NO_AWS_ACCESS = ("NoCredentialsError", "NoRegionError")
@@ -54,10 +77,10 @@ class Status(StrEnum):
     OK = "ok"
     WARN = "warn"  # works now, will not for long
     FAIL = "fail"
-    SKIPPED = "skipped"
+    NOT_RUN = "not run"  # could not be asked from here: no verdict, so never a pass
 
 
-_MARK = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIPPED: "-"}
+_MARK = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.NOT_RUN: "-"}
 
 
 @dataclass(frozen=True)
@@ -70,8 +93,8 @@ class Check:
 
     def render(self) -> str:
         head = f"{_MARK[self.status]} {self.name}"
-        if self.status is Status.SKIPPED:
-            head += f": skipped: {self.detail}"
+        if self.status is Status.NOT_RUN:
+            head += f": not run: {self.detail}"
         elif self.detail:
             head += f": {self.detail}"
         if self.fix:
@@ -94,11 +117,34 @@ class Report:
     def failed(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.status is Status.FAIL)
 
+    @property
+    def passed(self) -> bool:
+        """Every check ran and none failed: a check not run is no pass."""
+        return all(c.status in (Status.OK, Status.WARN) for c in self.checks)
+
     def render(self) -> str:
         return "\n".join(c.render() for c in self.checks)
 
+    def table(self) -> str:
+        """check / result / detail, the fix under a failure, what was seen under that."""
+        width = max([len("CHECK"), *(len(c.name) for c in self.checks)])
+        rows = [f"{'CHECK':<{width}}  {'RESULT':<7}  DETAIL"]
+        pad = " " * (width + 11)
+        for c in self.checks:
+            result = c.status.value if c.status is Status.OK else c.status.value.upper()
+            rows.append(f"{c.name:<{width}}  {result:<7}  {c.detail}".rstrip())
+            if c.fix:
+                rows.append(f"{pad}fix: {c.fix}")
+            rows.extend(f"{pad}  {line}" for line in c.lines)
+        return "\n".join(rows)
+
     def to_json(self) -> dict[str, Any]:
-        return {"ok": not self.failed, "checks": [c.to_json() for c in self.checks]}
+        return {"ok": self.passed, "checks": [c.to_json() for c in self.checks]}
+
+    def __add__(self, other: Report) -> Report:
+        """Both reports' checks, a name the first already has dropped from the second."""
+        seen = {c.name for c in self.checks}
+        return Report(self.checks + tuple(c for c in other.checks if c.name not in seen))
 
 
 def ok(name: str, detail: str = "", lines: Iterable[str] = ()) -> Check:
@@ -109,8 +155,8 @@ def fail(name: str, detail: str, fix: str, lines: Iterable[str] = ()) -> Check:
     return Check(name, Status.FAIL, detail, fix, tuple(lines))
 
 
-def skipped(name: str, why: str) -> Check:
-    return Check(name, Status.SKIPPED, why)
+def not_run(name: str, why: str) -> Check:
+    return Check(name, Status.NOT_RUN, why)
 
 
 def from_error(name: str, exc: errors.BurstError) -> Check:
@@ -128,7 +174,7 @@ def guarded(name: str, check: Callable[[], Check]) -> Check:
 
 
 def failed(name: str, exc: errors.BurstError) -> Check:
-    """The check for an error: skipped with no AWS access at all, else from_error."""
+    """The check for an error: not run with no AWS access at all, else from_error."""
     if isinstance(exc, errors.AwsError) and exc.code in NO_AWS_ACCESS:
-        return skipped(name, f"no AWS access here: {exc}")
+        return not_run(name, f"no AWS access here: {exc}")
     return from_error(name, exc)
