@@ -15,9 +15,10 @@ import pytest
 from aws_cdk.assertions import Template
 from test_names import _dashboard_metrics, _resources
 
-from burst.core.alarms import TOKEN_WARNING
+from burst.core.alarms import TOKEN_WARNING, explain
 from burst.core.names import METRICS_NAMESPACE, Metric
 from burst.handlers import runtime
+from burst.tools.deploy.config import DeployConfig
 
 PAGED = (
     Metric.CONFIGURATION_ERRORS,
@@ -80,3 +81,19 @@ def test_the_failure_alarms_fire_on_the_first_failure(template: Template) -> Non
         alarm = _alarms(template)[metric]
         assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
             "GreaterThanOrEqualToThreshold", 1), metric
+
+
+def test_every_alarm_is_named_so_burst_doctor_explains_it_from_its_entry(
+    template: Template, config: DeployConfig,
+) -> None:
+    """`burst doctor --deployed` finds the alarms by name and explains each from the
+    burst.core.alarms entry it was built from: every alarm the stack makes has one."""
+    cluster = config.cluster_name
+    alarms = _resources(template, "AWS::CloudWatch::Alarm").values()
+    assert alarms
+    for alarm in alarms:
+        props = alarm["Properties"]
+        spec = explain(cluster, props["AlarmName"])
+        assert spec is not None, props["AlarmName"]
+        assert props["AlarmDescription"] == f"fpga-burst: {spec.what}"
+        assert props["EvaluationPeriods"] == spec.periods

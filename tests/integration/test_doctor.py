@@ -261,6 +261,7 @@ def test_no_tagged_group_is_named(world: World, good_credentials: ClusterCredent
     assert_only_failure(checks, doctor.NODE_GROUPS, "no Auto Scaling group is tagged",
                         "k8s.io/cluster-autoscaler/onprem")
     assert checks[doctor.HOOKS].status is Status.NOT_RUN
+    assert checks[doctor.JOIN_ERRORS].status is Status.NOT_RUN  # no instance asked: no pass
 
 
 def test_a_missing_hook_is_named(world: World, good_credentials: ClusterCredentials) -> None:

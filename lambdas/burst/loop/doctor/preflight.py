@@ -83,7 +83,7 @@ def diagnose(expected: Expected, probes: Probes) -> Report:
     ]
     probe = probes.cluster
     if checks[1].status is not Status.OK:
-        checks.append(not_run(BOARDS, "the API server cannot be reached"))
+        checks.append(not_run(BOARDS, _unreached(checks[1])))
     elif checks[2].status is Status.FAIL:
         checks.append(not_run(BOARDS, _NO_TOKEN))
     elif probe is None:
@@ -91,9 +91,19 @@ def diagnose(expected: Expected, probes: Probes) -> Report:
     else:
         checks.append(guarded(BOARDS, lambda: boards(probe, expected.cfg, groups)))
     joins = probes.joins
-    checks.append(probes.skip(JOIN_ERRORS) if joins is None
-                  else guarded(JOIN_ERRORS, lambda: join_errors(joins, groups)))
+    if joins is None:
+        checks.append(probes.skip(JOIN_ERRORS))
+    elif not groups:  # no instance to ask: not a pass
+        checks.append(not_run(JOIN_ERRORS, f"no node group discovered ({NODE_GROUPS})"))
+    else:
+        checks.append(guarded(JOIN_ERRORS, lambda: join_errors(joins, groups)))
     return Report(tuple(checks))
+
+
+def _unreached(reach: Check) -> str:
+    if reach.status is Status.NOT_RUN:
+        return f"the API server was not checked ({API_SERVER})"
+    return "the API server cannot be reached"
 
 
 def _config(expected: Expected, probes: Probes) -> Check:
@@ -115,7 +125,7 @@ def cluster_checks(expected: Expected, probes: Probes) -> list[Check]:
     else:
         reach = guarded(API_SERVER, lambda: api_server(probe))
     if reach.status is not Status.OK:
-        return [reach, *(not_run(n, "the API server cannot be reached") for n in (TOKEN, RBAC))]
+        return [reach, *(not_run(n, _unreached(reach)) for n in (TOKEN, RBAC))]
     assert probe is not None
     accepted = guarded(TOKEN, lambda: token(probe, expected.token, expected.now))
     if accepted.status is Status.FAIL:
