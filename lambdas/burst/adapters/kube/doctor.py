@@ -59,14 +59,9 @@ class KubeProbe:
         return str(user or "?")
 
     def allowed(self, access: Access) -> bool:
-        attributes = {
-            "verb": access.verb, "group": access.group, "resource": access.resource,
-            "subresource": access.subresource, "namespace": access.namespace,
-            "name": access.name,
-        }
         review = {
             "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v}},
+            "spec": {"resourceAttributes": _attributes(access)},
         }
         answer = self.kube.call(f"review access: {access}",
                                 self.authz.create_self_subject_access_review, review)
@@ -83,6 +78,15 @@ class KubeProbe:
                 instance_id=convert.instance_id((node.get("spec") or {}).get("providerID")),
             ))
         return tuple(found)
+
+
+def _attributes(access: Access) -> dict[str, str]:
+    """An access review's resourceAttributes: the fields that are set."""
+    attributes = {
+        "verb": access.verb, "group": access.group, "resource": access.resource,
+        "subresource": access.subresource, "namespace": access.namespace, "name": access.name,
+    }
+    return {k: v for k, v in attributes.items() if v}
 
 
 def _extended(name: str) -> bool:
@@ -131,15 +135,10 @@ class AdminProbe:
         return tuple(sorted(found))
 
     def subject_allowed(self, user: str, groups: Sequence[str], access: Access) -> bool:
-        attributes = {
-            "verb": access.verb, "group": access.group, "resource": access.resource,
-            "subresource": access.subresource, "namespace": access.namespace,
-            "name": access.name,
-        }
         review = {
             "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
             "spec": {"user": user, "groups": list(groups),
-                     "resourceAttributes": {k: v for k, v in attributes.items() if v}},
+                     "resourceAttributes": _attributes(access)},
         }
         answer = self.kube.call(f"review access of {user}: {access}",
                                 self.authz.create_subject_access_review, review)
