@@ -113,9 +113,15 @@ def operator_actions() -> set[str]:
                 owners = [s for s in services if text in models[s].operation_names]
                 assert len(owners) <= 1, f"{module} {function.name}: {text} in {owners}"
                 if owners:
-                    prefix = models[owners[0]].signing_name
+                    signing = models[owners[0]].signing_name
+                    prefix = _IAM_PREFIX.get(signing, signing)
                     actions.add(f"{prefix}:{text}")
     return actions
+
+
+# Services whose IAM action prefix is not their signing name: CloudWatch signs as
+# "monitoring", its actions are cloudwatch:* (Service Authorization Reference).
+_IAM_PREFIX = {"monitoring": "cloudwatch"}
 
 
 def _allowed(statements: list[dict[str, Any]], action: str) -> bool:

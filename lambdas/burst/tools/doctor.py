@@ -1,13 +1,14 @@
 """`burst doctor`: the preflight before deploy, and the deployment's checks after.
 
-    burst doctor --config FILE [--admin-kubeconfig ADMIN.conf]             # before deploy
-    burst doctor --config FILE --deployed [--admin-kubeconfig ADMIN.conf]  # after deploy
+    burst doctor --config FILE [--admin-kubeconfig ADMIN.conf]  # before and after deploy
+    burst doctor --config FILE --deployed [...]  # after: the stack's checks even if not found
 
 With the user's AWS credentials. Before deploy (burst.tools.preflight) it checks what the
 config names: the account, the secrets, the cluster through the scaler's credentials
-secret, what a joining node meets, AMIs, offerings, quotas, routes. `--deployed` adds the
-stack's checks (the deployed functions' environment against the config, node groups,
-hooks, the join parameter, boards, join errors) and explains each alarm in ALARM. Without
+secret, what a joining node meets, AMIs, offerings, quotas, routes. Once the stack's
+functions are deployed (or with `--deployed`) it adds the stack's checks (the deployed
+functions' environment against the config, node groups, hooks, the join parameter,
+boards, join errors) and explains each alarm in ALARM. Without
 `--config`, the stack's checks run from the functions' environment variables as `burst
 invoke` reads them. The checks are burst.loop.doctor, which the deployed scaler also runs
 from inside the VPC.
@@ -48,8 +49,8 @@ def register(commands: Any) -> None:
                             "checks after (--deployed)")
     p.add_argument("--config", type=Path, help="deployment config YAML (default: the "
                    "deployed functions' FPGA_BURST_* environment variables)")
-    p.add_argument("--deployed", action="store_true", help="the stack is deployed: check "
-                   "it too, and explain its alarms")
+    p.add_argument("--deployed", action="store_true", help="check the stack too, and explain "
+                   "its alarms, even if no function of it is found (found: checked anyway)")
     p.add_argument("--admin-kubeconfig", type=Path, help="an administrator's kubeconfig, "
                    "to check cluster-info and kubeadm's bootstrap RBAC")
     p.add_argument("--kubeconfig", type=Path, help="instead of the credentials secret")
@@ -67,12 +68,25 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None:
         report = preflight.check(preflight.deployment(load_deploy(args.config)), cfg, access,
                                  args.admin_kubeconfig)
-        if args.deployed:
+        if args.deployed or deployed(cfg):
             report = report + check(cfg, environment, access)
     else:
         report = check(cfg, None, access)
     print(json.dumps(report.to_json(), indent=2) if args.output == "json" else report.table())
     return exit_status(report)
+
+
+def deployed(cfg: RuntimeConfig) -> bool:
+    """Whether functions of this cluster are deployed (ListFunctions): then `--config`
+    alone checks the stack too. Not known (no AWS access): not deployed, as far as said."""
+    from burst.adapters.aws.adapter import Aws, AwsSettings
+    from burst.adapters.aws.doctor import AwsDoctor
+
+    aws = Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url))
+    try:
+        return bool(AwsDoctor(aws.clients).environments(cfg.cluster_name))
+    except BurstError:
+        return False
 
 
 def exit_status(report: doctor.Report) -> int:
