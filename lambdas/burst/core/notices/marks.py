@@ -120,9 +120,14 @@ class Drain:
 def due_drains(snapshot: Snapshot, plan: Plan, now: datetime) -> tuple[Drain, ...]:
     """Marked nodes to drain now: `plan` made on demand_view(...) of this snapshot."""
     decisions = {d.pod: d for d in plan.pods}
+    # The pods by node once, in the snapshot's order: evictable() per node was quadratic.
+    on_node: dict[str, list[Pod]] = {}
+    for pod in snapshot.pods:
+        if pod.node is not None:
+            on_node.setdefault(pod.node, []).append(pod)
     found = []
     for node in snapshot.nodes:
-        pods = evictable(snapshot.pods, node.name)
+        pods = evictable(on_node.get(node.name, ()), node.name)
         due = _due(node, pods, decisions, now) if pods else None
         if due is not None:
             found.append(due)

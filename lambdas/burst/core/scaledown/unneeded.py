@@ -114,12 +114,12 @@ def planning_view(snapshot: Snapshot) -> Snapshot:
     """
     groups = {g.name: g for g in snapshot.node_groups}
     pending = [p for p in snapshot.pods if p.pending]
-    bound = _pods_by_node(snapshot.pods)
+    bound, states = _pods_by_node(snapshot.pods), _lifecycle_states(snapshot.node_groups)
 
     def restorable(n: Node) -> bool:
         group = groups.get(n.node_group or "")
         # A terminating instance's node is going whatever we do: never capacity.
-        if not is_to_be_deleted(n) or group is None or _terminating(n, group):
+        if not is_to_be_deleted(n) or group is None or _terminating(n, states[group.name]):
             return False
         used = sum(b for p in bound.get(n.name, ()) for _, b in bound_usage(
             p, n.allocatable, snapshot.catalog))
@@ -181,7 +181,7 @@ def unneeded(
     plan = plan if plan is not None else scale_up_plan(planning_view(snapshot), policy)
     needed = counted_on(snapshot, plan)
     groups = {g.name: g for g in snapshot.node_groups}
-    pods = _pods_by_node(snapshot.pods)
+    pods, states = _pods_by_node(snapshot.pods), _lifecycle_states(snapshot.node_groups)
     steps = _Steps()
     candidates: dict[str, list[Node]] = {}
     adaptive = policy.scale_down is ScaleDown.ADAPTIVE
@@ -189,7 +189,7 @@ def unneeded(
              if adaptive else None)
     for node in sorted(snapshot.nodes, key=lambda n: n.name):
         group = groups.get(node.node_group or "")
-        if group is None or _terminating(node, group):
+        if group is None or _terminating(node, states[group.name]):
             continue  # on-prem, or already on its way out: never ours to touch
         on_node = pods.get(node.name, ())
         why = _why_needed(node, on_node, needed)
@@ -200,11 +200,8 @@ def unneeded(
             steps.keep_needed(node, why)
         else:
             candidates.setdefault(group.name, []).append(node)
-    verdicts = (
-        _verdicts(snapshot, candidates, groups, arrivals or Arrivals(), policy, now)
-        if adaptive
-        else {}
-    )
+    verdicts = (_verdicts(snapshot, candidates, groups, arrivals or Arrivals(), policy, now)
+                if adaptive else {})
     for name, nodes in sorted(candidates.items()):
         _group_steps(groups[name], nodes, policy, now, steps, verdicts)
     return steps.result()
@@ -268,8 +265,12 @@ def _pods_by_node(pods: Iterable[Pod]) -> dict[str, list[Pod]]:
     return found
 
 
-def _terminating(node: Node, group: NodeGroup) -> bool:
-    state = {i.instance_id: i.lifecycle_state for i in group.instances}.get(node.instance_id or "")
+def _lifecycle_states(groups: Iterable[NodeGroup]) -> dict[str, dict[str, str]]:  # per snapshot
+    return {g.name: {i.instance_id: i.lifecycle_state for i in g.instances} for g in groups}
+
+
+def _terminating(node: Node, states: Mapping[str, str]) -> bool:  # states: of its group
+    state = states.get(node.instance_id or "")
     return state is None or state.startswith(_GONE)
 
 

@@ -23,7 +23,10 @@ from typing import Protocol
 
 from burst.core.model import Catalog, Policy
 from burst.loop.config import RuntimeConfig, WatchSettings
+from burst.loop.memory import Memory
 from burst.loop.reconcile import Shell
+from burst.loop.result import Reconciled
+from burst.loop.tell import Due, EventBudget, Tell, Told
 from burst.loop.watch import awaits_capacity
 from burst.tools.sim.billing import Bill
 from burst.tools.sim.ports import SimAws, SimCluster, writers
@@ -39,6 +42,28 @@ _QUIET.propagate = False
 
 class _NoMetrics:
     def add_metric(self, name: str, unit: object, value: float) -> None:
+        return None
+
+
+class _Untold(Tell):
+    """Tells nothing: no status, Events, logs or metrics. Nothing in a simulation reads
+    them (the status's Memory stays in the shell between reconciles), and the decisions
+    never depend on them, but making them (the status's YAML above all) was most of a
+    simulated reconcile's cost."""
+
+    def summarise(self, result: Reconciled) -> None:
+        return None
+
+    def pod_events_due(self, result: Reconciled, memory: Memory) -> list[Due]:
+        return []
+
+    def node_events_due(self, result: Reconciled) -> list[Due]:
+        return []
+
+    def events(self, due: Sequence[Due], budget: EventBudget, memory: Memory) -> Told:
+        return Told()
+
+    def status(self, result: Reconciled, told: Told, memory: Memory) -> None:
         return None
 
 
@@ -87,6 +112,7 @@ class ShellController:
             writers=writers(world),
             clock=_Clock(world),
         )
+        self.shell.tell = _Untold(_QUIET, self.shell.metrics, self.shell.clock)
 
     def act(self, world: World) -> bool:
         return awaits_capacity(self.shell.reconcile(stop_at=world.now + 30.0))

@@ -298,24 +298,30 @@ class World:
         return self.nodes.pop(name, None) is not None
 
     def node_groups(self, now: datetime) -> tuple[NodeGroup, ...]:
+        alive = self.instances_alive()
         out = []
         for group in self.groups.values():
             stopped = backoff(self.activities[group.name], now)
             out.append(
                 replace(
                     group,
-                    instances=self.instances_of(group.name),
+                    instances=tuple(alive.get(group.name, ())),
                     backoff=stopped.reason if stopped else None,
                 )
             )
         return tuple(out)
 
     def instances_of(self, group: str) -> tuple[Instance, ...]:
-        return tuple(
-            Instance(i.instance_id, i.state, "us-east-1a")
-            for i in self.instances.values()
-            if i.group == group and i.ended is None
-        )
+        return tuple(self.instances_alive().get(group, ()))
+
+    def instances_alive(self) -> dict[str, list[Instance]]:
+        """Group -> its instances not ended, in launch order: one pass over the instances
+        for every group, not one per group (they are every instance of the run)."""
+        alive: dict[str, list[Instance]] = {}
+        for i in self.instances.values():
+            if i.ended is None:
+                alive.setdefault(i.group, []).append(Instance(i.instance_id, i.state, "us-east-1a"))
+        return alive
 
     def raise_desired(self, node_group: str, target: int) -> CapacityChange:
         group = self.groups[node_group]
