@@ -12,6 +12,7 @@ import pytest
 from burst.core.catalog import F1_BOARD
 from burst.core.errors import AwsThrottledError, ClusterUnreachableError, KubeThrottledError
 from burst.core.model import Instance, Node, NodeGroup, Pod, Taint
+from burst.core.names import Metric
 from burst.core.scaledown.unneeded import TO_BE_DELETED, UNNEEDED_SINCE
 from burst.core.scaleup.backoff import ScalingActivity
 from burst.loop import config as config_mod
@@ -192,6 +193,15 @@ def test_a_pending_pod_no_node_can_take_raises_the_cheapest_group_and_tells_the_
     assert t.counted["BoardsRequested"] == 2
     assert t.counted["PendingFpgaPods"] == 1
     assert result.summary()["scaleUps"] == [{"nodeGroup": "f1-4xlarge", "from": 0, "to": 1}]
+
+
+def test_an_idle_reconcile_publishes_no_demand_metric() -> None:
+    # GIVEN nothing pending (a custom metric is billed for every hour it is published)
+    s, t = shell(FakeCluster([ONPREM], [JOB1]), FakeAws([f1_group()]))
+    # WHEN reconciled THEN none of the demand counts is published as a zero
+    s.reconcile()
+    assert not {Metric.PENDING_FPGA_PODS, Metric.BOARDS_REQUESTED,
+                Metric.UNSCHEDULABLE_PODS} & set(t.counted)
 
 
 def test_an_unreachable_cluster_stops_the_run_before_any_aws_write() -> None:

@@ -97,7 +97,12 @@ class Tell:
         for name, value in ((Metric.PENDING_FPGA_PODS, len(plan.pods)),
                             (Metric.BOARDS_REQUESTED, boards),
                             (Metric.UNSCHEDULABLE_PODS, len(unhelped))):
-            self.metrics.add_metric(name=name, unit="Count", value=value)
+            # Only when there is something to count: a custom metric is billed for every
+            # hour it is published, and an idle tick's zeros would make these three bill
+            # all month (README, "What it costs at rest"). No alarm reads them; a graph
+            # shows the gaps as zero with FILL(m, 0).
+            if value:
+                self.metrics.add_metric(name=name, unit="Count", value=value)
         for reason, pods in by_reason(unhelped).items():
             examples = pods[:EXAMPLES]
             self.log.warning(
