@@ -22,6 +22,7 @@ import pytest
 from burst.adapters.kube import client
 from burst.adapters.kube.client import Kube, Timeouts
 from burst.core.errors import KubeNotFoundError
+from burst.handlers import runtime
 from burst.ports.aws import ClusterCredentials
 from burst.tools.harness import controlplane, moto, objects, stage
 from stacks.controller.grants import CALLED_BY_AWS
@@ -35,6 +36,14 @@ def iam_policies() -> object:
     """The functions' synthesized policies, made before any handler runs: synthesis takes
     a minute on 2 cores, which inside a handler would eat its invocation's deadline."""
     return iamenforce.synthesized()
+
+
+@pytest.fixture(autouse=True)
+def fresh_credentials() -> None:
+    """Each test is a new execution environment: the handlers read the credentials secret
+    afresh (they keep a copy for runtime.CREDENTIALS_TTL_SECONDS), since tests rewrite it
+    on the session's one moto_server."""
+    runtime.forget_credentials()
 
 
 @pytest.fixture(autouse=True)

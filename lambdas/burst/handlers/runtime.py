@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,7 @@ from burst.core.names import Metric
 from burst.loop import config as config_mod
 from burst.loop.act import Writers
 from burst.loop.config import RuntimeConfig
+from burst.ports.aws import ClusterCredentials
 from burst.ports.cluster import PendingWatcher
 
 # The stack sets both variables from burst.core.names; the defaults serve local runs.
@@ -90,6 +92,32 @@ def config() -> RuntimeConfig:
     return config_mod.load()
 
 
+# How long a warm execution environment reuses the credentials secret it read. Lambda keeps
+# one between ticks, so the scaler read the secret every minute: 43,800 GetSecretValue calls
+# a month for a value `burst credentials` changes every few weeks. A token the API server
+# rejects (401) drops the copy at once, so the next invocation reads the secret again.
+CREDENTIALS_TTL_SECONDS = 15 * 60
+_credentials: dict[str, tuple[float, ClusterCredentials]] = {}  # secret -> (read at, value)
+
+
+def cluster_credentials(aws_adapter: Aws, secret: str,
+                        now: float | None = None) -> ClusterCredentials:
+    """The secret's credentials: this environment's copy if read within the TTL, else read
+    now (the adapter's errors, uncached). `now`: monotonic seconds (default: the clock's)."""
+    now = time.monotonic() if now is None else now
+    kept = _credentials.get(secret)
+    if kept is not None and now - kept[0] < CREDENTIALS_TTL_SECONDS:
+        return kept[1]
+    credentials = aws_adapter.secrets.read_cluster_credentials(secret)
+    _credentials[secret] = (now, credentials)
+    return credentials
+
+
+def forget_credentials() -> None:
+    """Drops the copies: the next invocation reads each secret again."""
+    _credentials.clear()
+
+
 def aws(cfg: RuntimeConfig) -> Aws:
     return Aws(settings=AwsSettings(region=cfg.region, endpoint_url=cfg.aws_endpoint_url),
                regions=tuple(cfg.regions))
@@ -106,7 +134,7 @@ def adapters(cfg: RuntimeConfig, aws_adapter: Aws | None = None) -> Adapters:
     if cfg.kubeconfig is not None:
         kube = kube_client.from_kubeconfig(cfg.kubeconfig)
     elif cfg.credentials_secret:
-        credentials = aws_adapter.secrets.read_cluster_credentials(cfg.credentials_secret)
+        credentials = cluster_credentials(aws_adapter, cfg.credentials_secret)
         kube = kube_client.from_credentials(credentials, endpoint=cfg.controller_endpoint)
         token = credentials.token
     else:
@@ -147,6 +175,8 @@ def failed(exc: BaseException, **context: Any) -> str:
     Only BurstErrors are expected here; anything else is a bug and is re-raised by the
     caller after this has logged it.
     """
+    if isinstance(exc, KubeUnauthorizedError):
+        forget_credentials()  # perhaps replaced since: read the secret again next time
     for kind, metric, outcome, level in _FAILURES:
         if isinstance(exc, kind):
             if metric:
