@@ -52,4 +52,5 @@ class FpgaBurstStack(Stack):
             functions=self.controller.functions,
             failures=self.controller.failures,
             alarm_email=config.alarm_email,
+            dashboard=config.dashboard,
         )

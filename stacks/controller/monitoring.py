@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -28,7 +27,8 @@ from burst.core.alarms import (
     function_errors,
 )
 from burst.core.names import METRICS_NAMESPACE, SERVICE, Metric
-from stacks.keys import own_key
+from stacks import checkov
+from stacks.nag import acknowledge
 
 # The alarms on the functions' metrics: burst.core.alarms holds each one's meaning, cause
 # and what to read, which `burst doctor --deployed` explains an alarm in ALARM with.
@@ -69,25 +69,27 @@ class Monitoring(Construct):
         functions: Mapping[str, lambda_.Function],
         failures: sqs.Queue,
         alarm_email: str | None,
+        dashboard: bool,
     ) -> None:
         super().__init__(scope, id)
-        # CloudWatch can only publish to an encrypted topic whose key lets it: a key of our
-        # own, since the AWS-managed SNS key's policy cannot be changed.
-        key = own_key(self, "AlarmKey", description=f"fpga-burst {cluster_name}: alarm topic")
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                resources=["*"],  # in a key policy, "*" is this key
-            )
-        )
+        # No key of its own: CloudWatch cannot publish to a topic under the AWS-managed SNS
+        # key, so encrypting it took a customer key ($1 a month, more after each yearly
+        # rotation; README, "What it costs at rest") with CloudWatch in its policy, to
+        # protect alarm notices that hold no secret: an alarm's name, description, state
+        # and the metric's value. SNS keeps a message only until it is delivered, over TLS
+        # (enforce_ssl).
         self.topic = sns.Topic(
             self,
             "Alarms",
             display_name=f"fpga-burst {cluster_name} alarms",
-            master_key=key,
             enforce_ssl=True,
         )
+        why = ("The alarm topic carries alarm notices only (names, descriptions, states, metric "
+               "values; no secret), which SNS holds until delivery over TLS; a customer key "
+               "with CloudWatch in its policy cost more than it protects (README, 'What it "
+               "costs at rest').")
+        acknowledge(self.topic, "AwsSolutions-SNS2", why)
+        checkov.skip(self.topic, "CKV_AWS_26", why)
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         action = cw_actions.SnsAction(self.topic)
@@ -107,7 +109,7 @@ class Monitoring(Construct):
             failures.metric_approximate_number_of_messages_visible(period=_period(FAILED_EVENTS)),
             action,
         )
-        self.dashboard = self._dashboard(cluster_name, functions, failures)
+        self.dashboard = self._dashboard(cluster_name, functions, failures) if dashboard else None
 
     def _alarm(self, spec: Alarm, metric: cloudwatch.IMetric,
                action: cloudwatch.IAlarmAction) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,3 +44,10 @@ def app_and_stack(
 @pytest.fixture(scope="session")
 def template(app_and_stack: tuple[App, FpgaBurstStack]) -> Template:
     return Template.from_stack(app_and_stack[1])
+
+
+@pytest.fixture(scope="session")
+def dashboard_template(config: DeployConfig, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The demo configuration with `alarms.dashboard: true` (off by default)."""
+    stack = FpgaBurstStack(cdk_app(tmp_path_factory), config=replace(config, dashboard=True))
+    return Template.from_stack(stack)

@@ -68,6 +68,8 @@ def wrong(field: str, value: object, problem: str, id: str) -> Any:
                      id="session-manager-not-a-bool"),
         pytest.param(lambda d: d.update(node_access={"ssh": True}), "node_access.ssh",
                      "unknown key", id="node-access-unknown-key"),
+        pytest.param(lambda d: d.update(alarms={"dashboard": "yes"}), "alarms.dashboard",
+                     "is not true or false", id="dashboard-not-a-bool"),
         wrong("cluster.name", "Prod_1", "not valid", id="name"),
         wrong("cluster.api_endpoint", "https://10.8.0.1", "host:port", id="endpoint"),
         wrong("cluster.controller_endpoint", "https://10.8.0.1:6443",
@@ -170,6 +172,11 @@ def test_session_manager_is_off_unless_the_config_turns_it_on() -> None:
     assert parse(edited(lambda d: None)).ssm_session_manager is False
     on = parse(edited(lambda d: d.update(node_access={"ssm_session_manager": True})))
     assert on.ssm_session_manager is True
+
+
+def test_the_dashboard_is_off_unless_the_config_turns_it_on() -> None:
+    assert parse(edited(lambda d: d.pop("alarms", None))).dashboard is False
+    assert parse(edited(lambda d: d.update(alarms={"dashboard": True}))).dashboard is True
 
 
 def test_the_functions_endpoint_defaults_to_the_nodes_and_can_differ() -> None:

@@ -148,8 +148,8 @@ def test_every_alarm_watches_an_emitted_metric(template: Template) -> None:
     assert own, "no alarm on the functions' own metrics"
 
 
-def test_every_dashboard_metric_is_emitted(template: Template) -> None:
-    own = [m for m in _dashboard_metrics(template) if m[0] not in AWS_NAMESPACES]
+def test_every_dashboard_metric_is_emitted(dashboard_template: Template) -> None:
+    own = [m for m in _dashboard_metrics(dashboard_template) if m[0] not in AWS_NAMESPACES]
     assert own, "the dashboard graphs none of the functions' own metrics"
     for metric in own:
         namespace, name = metric[0], metric[1]

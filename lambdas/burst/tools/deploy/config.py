@@ -54,6 +54,10 @@ TERMINATE_HOOK_TIMEOUT_SECONDS = int(TERMINATE_HOOK_TIMEOUT.total_seconds())
 # watch.enabled). watch: a new pod is acted on within seconds; poll: once per tick, for a
 # fraction of the idle cost (README, "Watch or poll").
 SCALER_MODES = {"watch": True, "poll": False}
+# Whether the stack adds the CloudWatch dashboard (`alarms.dashboard`): $3 a month, the
+# largest fixed charge at rest (README, "What it costs at rest"). The alarms page on
+# everything a user must act on without it; it graphs what retries by itself.
+DASHBOARD = False
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
@@ -118,6 +122,7 @@ class DeployConfig:
     scaler_mode: str  # a key of SCALER_MODES
     policy: Policy = field(default_factory=Policy)
     alarm_email: str | None = None
+    dashboard: bool = DASHBOARD
     stack_name: str = "FpgaBurst"
     # The nodes may be reached with SSM Session Manager (AmazonSSMManagedInstanceCore).
     ssm_session_manager: bool = False
@@ -228,6 +233,7 @@ def parse(raw: object) -> DeployConfig:
         policy=parse_policy(doc.get("policy"), SOURCE, written=True),
         scaler_mode=_scaler_mode(doc.obj("scaler", required=False)),
         alarm_email=alarms.text("email", default=None, pattern=_EMAIL),
+        dashboard=alarms.flag("dashboard", default=DASHBOARD),
         stack_name=doc.text(
             "stack_name", default="FpgaBurst", pattern=re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
         ),

@@ -106,6 +106,9 @@ class Obj:
             raise bad(self.path(key), f"{value} must be ≥ {minimum}")
         return value
 
+    def flag(self, key: str, *, default: bool) -> bool:
+        return bool(self._scalar(key, default, lambda v: isinstance(v, bool), "true or false"))
+
     def cidr(self, key: str, *, required: bool = True) -> str | None:
         value = self.text(key, default=... if required else None)
         if value is None:

@@ -71,7 +71,7 @@ SCHEMA = _keys(
     catalog=_keys(accelerators=Named("<accelerator>", Named("<board>", None))),
     policy=_keys(*(f for f in POLICY_FIELDS if f != "region_penalty_per_board_hour"),
                  region_penalty_per_board_hour=Named("<region>", None)),
-    alarms=_keys("email"),
+    alarms=_keys("email", "dashboard"),
     node_access=_keys("ssm_session_manager"),
 )
 

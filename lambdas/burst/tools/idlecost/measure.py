@@ -101,6 +101,11 @@ def _call_name(entry: dict[str, Any]) -> str:
 
 @contextlib.contextmanager
 def _recording(endpoint: str, into: Invocations) -> Iterator[None]:
+    # The in-process moto_server's recorder appends to a file it names once, at import
+    # (MOTO_RECORDER_FILEPATH, default ./moto_recording): somewhere temporary instead.
+    from moto.moto_api import recorder
+
+    recorder._location = str(Path(tempfile.gettempdir()) / f"fpga-burst-moto-{os.getpid()}")
     _recorder(endpoint, "reset-recording")
     _recorder(endpoint, "start-recording")
     try:
@@ -108,6 +113,7 @@ def _recording(endpoint: str, into: Invocations) -> Iterator[None]:
     finally:
         recorded = _recorder(endpoint, "download-recording")
         _recorder(endpoint, "stop-recording")
+        Path(recorder._location).unlink(missing_ok=True)
         into.calls.update(_call_name(json.loads(line)) for line in recorded.splitlines())
 
 
@@ -145,39 +151,46 @@ def measure(ticks: int = 10, watch: bool = False) -> dict[str, Invocations]:
     from burst.tools.harness.stage import stage
 
     found: dict[str, Invocations] = {}
+    runtime.forget_credentials()  # a new execution environment: it reads the secret once
     with tempfile.TemporaryDirectory() as tmp, stage(Path(tmp)) as on:
         aws = moto.MotoView(on.endpoint)
         aws.store_credentials(on.identities)
         aws.group("f2-12xlarge", "f2.12xlarge", {}, max_size=4)
         key = aws.client("kms").create_key()["KeyMetadata"]["KeyId"]
-        os.environ.update(moto.environment(on.endpoint))  # poll mode
-        os.environ.update({"FPGA_BURST_JOIN_PARAMETER": "/fpga-burst/onprem/join",
-                           "FPGA_BURST_JOIN_KEY_ID": key})
-        runtime.config.cache_clear()
+        settings = {**moto.environment(on.endpoint),  # poll mode
+                    "FPGA_BURST_JOIN_PARAMETER": "/fpga-burst/onprem/join",
+                    "FPGA_BURST_JOIN_KEY_ID": key}
 
         def scaler_tick(mode: str) -> dict[str, Any]:
             timeout = SCALER_TIMEOUTS[mode].total_seconds()
             return dict(scaler.handler(scheduled_event(), LambdaContext(timeout, "scaler")))
 
-        # The process is one warm execution environment, as Lambda keeps between ticks:
-        # the first tick is its cold start.
-        found["scaler, poll"] = poll = Invocations()
-        with _recording(on.endpoint, poll):
-            for _ in range(ticks):
-                invoke(lambda: scaler_tick("poll"), poll)
-        with moto.acting_as("tokens"):
-            invoke(lambda: dict(tokens.handler({}, LambdaContext(60, "tokens"))),
-                   Invocations())
-            found["tokens"] = runs = Invocations()
-            with _recording(on.endpoint, runs):
-                for _ in range(4):
-                    invoke(lambda: dict(tokens.handler(
-                        scheduled_event(), LambdaContext(TIMEOUTS["tokens"].total_seconds(),
-                                                         "tokens"))), runs)
-        if watch:
-            os.environ.update(moto.environment(on.endpoint, watch={"enabled": True}))
+        def tokens_run() -> dict[str, Any]:
+            timeout = TIMEOUTS["tokens"].total_seconds()
+            return dict(tokens.handler(scheduled_event(), LambdaContext(timeout, "tokens")))
+
+        try:
+            with moto.environ(settings):
+                runtime.config.cache_clear()
+                # The process is one warm execution environment, as Lambda keeps between
+                # ticks: the first tick is its cold start.
+                found["scaler, poll"] = poll = Invocations()
+                with _recording(on.endpoint, poll):
+                    for _ in range(ticks):
+                        invoke(lambda: scaler_tick("poll"), poll)
+                with moto.acting_as("tokens"):
+                    invoke(tokens_run, Invocations())  # makes and publishes the first token
+                    found["tokens"] = runs = Invocations()
+                    with _recording(on.endpoint, runs):
+                        for _ in range(4):
+                            invoke(tokens_run, runs)
+            if watch:
+                with moto.environ(moto.environment(on.endpoint, watch={"enabled": True})):
+                    runtime.config.cache_clear()
+                    found["scaler, watch"] = watched = Invocations()
+                    with _recording(on.endpoint, watched):
+                        invoke(lambda: scaler_tick("watch"), watched)
+        finally:
             runtime.config.cache_clear()
-            found["scaler, watch"] = watched = Invocations()
-            with _recording(on.endpoint, watched):
-                invoke(lambda: scaler_tick("watch"), watched)
+            runtime.forget_credentials()
     return found

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from burst.core.names import Metric
+from burst.handlers.runtime import CREDENTIALS_TTL_SECONDS
 from burst.tools.idlecost import prices as p
 
 # Resource types billed by the month or per use at rest, each with its row(s) below.
@@ -55,9 +57,8 @@ FREE = {
 class Idle:
     """One idle invocation of a scheduled function, as measured (measure.py)."""
 
-    metrics: tuple[str, ...]  # the custom metrics it publishes: name and dimensions
+    metrics: tuple[str, ...]  # the custom metrics it publishes (dimension: service)
     log_bytes: int  # its own log lines and EMF documents
-    secret_reads: float  # GetSecretValue calls
     kms_requests: float  # SecureString reads (SSM decrypts with the key: one KMS request)
     seconds: dict[str, float]  # run time by scaler mode
 
@@ -66,12 +67,9 @@ MEASURED_ON = "2026-12-07"
 # `benchmarks/cpu/idle_cost.py --measure --ticks 30 --watch`, on this machine; the run
 # times are README "Watch or poll"'s (benchmarks/cpu/scaler_minute.py --measure, 2026-12-02).
 MEASURED = {
-    "scaler": Idle(
-        metrics=("BoardsRequested", "CredentialsDaysLeft", "PendingFpgaPods",
-                 "UnschedulablePods"),
-        log_bytes=984, secret_reads=1.0, kms_requests=0.0,
-        seconds={"poll": 1.15, "watch": 51.5}),
-    "tokens": Idle(metrics=(), log_bytes=0, secret_reads=1.0, kms_requests=2.0,
+    "scaler": Idle(metrics=(Metric.CREDENTIALS_DAYS_LEFT,), log_bytes=782, kms_requests=0.0,
+                   seconds={"poll": 1.15, "watch": 51.5}),
+    "tokens": Idle(metrics=(), log_bytes=0, kms_requests=2.0,
                    seconds={"poll": 0.7, "watch": 0.7}),
 }
 # Lambda's own lines per invocation (JSON format: platform.start and platform.report, about
@@ -134,10 +132,10 @@ def counts(template: Mapping[str, Any]) -> dict[str, int]:
 
 
 def schedules(template: Mapping[str, Any]) -> dict[str, float]:
-    """Scheduled function (its name's last word) -> invocations a month."""
+    """Scheduled function (its name's last word) -> minutes between its invocations."""
     names = {k: r["Properties"]["FunctionName"].rsplit("-", 1)[-1]
              for k, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
-    found = {}
+    found: dict[str, float] = {}
     for rule in _resources(template, "AWS::Events::Rule"):
         expression = rule["Properties"].get("ScheduleExpression")
         if not expression:
@@ -147,8 +145,15 @@ def schedules(template: Mapping[str, Any]) -> dict[str, float]:
             raise ValueError(f"idlecost: cannot read schedule {expression!r}")
         minutes = int(match[1]) * (60 if match[2].startswith("hour") else 1)
         target = rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
-        found[names[target]] = p.HOURS_PER_MONTH * 60 / minutes
+        found[names[target]] = minutes
     return found
+
+
+def secret_reads(minutes: float) -> float:
+    """GetSecretValue calls per invocation of a function run every `minutes`: one per
+    CREDENTIALS_TTL_SECONDS in a warm execution environment (measured: one in 30 ticks),
+    one per invocation when they are further apart. A cold start reads once more."""
+    return min(1.0, minutes * 60 / CREDENTIALS_TTL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,8 @@ def _same(usd: float) -> dict[str, float]:
 def rows(template: Mapping[str, Any]) -> list[Row]:
     """Every charge at rest, itemised; the counted rows first."""
     n = counts(template)
-    runs = schedules(template)
+    every = schedules(template)
+    runs = {f: p.HOURS_PER_MONTH * 60 / minutes for f, minutes in every.items()}
     memory_gb = {r["Properties"]["FunctionName"].rsplit("-", 1)[-1]:
                  r["Properties"]["MemorySize"] / 1024
                  for r in _resources(template, "AWS::Lambda::Function")}
@@ -181,7 +187,7 @@ def rows(template: Mapping[str, Any]) -> list[Row]:
     retention = min(g["Properties"].get("RetentionInDays", 3653)
                     for g in _resources(template, "AWS::Logs::LogGroup"))
     gb_s = {m: sum(runs[f] * MEASURED[f].seconds[m] * memory_gb[f] for f in runs) for m in MODES}
-    reads = sum(runs[f] * MEASURED[f].secret_reads for f in runs)
+    reads = sum(runs[f] * secret_reads(every[f]) for f in runs)
     kms_requests = sum(runs[f] * MEASURED[f].kms_requests for f in runs)
     found = [
         Row("KMS keys", str(n["KMS keys"]), p.KMS_KEY, _same(n["KMS keys"] * p.KMS_KEY.each)),
