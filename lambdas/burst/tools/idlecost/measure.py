@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 Metric = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, name, dimensions
+TOKEN_RUNS = 8  # two hours of the tokens function's schedule
 
 
 @dataclass
@@ -50,7 +51,9 @@ class Invocations:
     def per_invocation(self) -> dict[str, Any]:
         return {
             "invocations": self.count,
-            "custom_metrics": sorted(f"{n} {dict(d)}" for _, n, d in self.metrics),
+            # metric -> data points over all the invocations
+            "custom_metrics": {f"{n} {dict(d)}": k
+                               for (_, n, d), k in sorted(self.metrics.items())},
             "log_bytes": round(self.log_bytes / self.count),
             "log_events": round(self.log_events / self.count, 2),
             "calls": {c: round(k / self.count, 2) for c, k in sorted(self.calls.items())},
@@ -141,11 +144,14 @@ def invoke(handler: Callable[[], dict[str, Any]], into: Invocations) -> None:
 
 
 def measure(ticks: int = 10, watch: bool = False) -> dict[str, Invocations]:
-    """`ticks` poll-mode scaler ticks, four tokens runs after the first (which makes and
-    publishes a token), and with `watch` one watch-mode tick (about a minute)."""
+    """`ticks` poll-mode scaler ticks, TOKEN_RUNS tokens runs 15 minutes apart after the
+    first (which makes and publishes a token), and with `watch` one watch-mode tick (about
+    a minute)."""
+    from burst.core.policy import TOKEN_PERIOD
     from burst.handlers import runtime, scaler, tokens
     from burst.tools.deploy.functions import SCALER_TIMEOUTS, TIMEOUTS
     from burst.tools.harness import moto
+    from burst.tools.harness.clock import FakeClock
     from burst.tools.harness.context import LambdaContext
     from burst.tools.harness.events import scheduled_event
     from burst.tools.harness.stage import stage
@@ -165,9 +171,18 @@ def measure(ticks: int = 10, watch: bool = False) -> dict[str, Invocations]:
             timeout = SCALER_TIMEOUTS[mode].total_seconds()
             return dict(scaler.handler(scheduled_event(), LambdaContext(timeout, "scaler")))
 
+        # The tokens function every 15 minutes of a clock it is given, through the same
+        # entry point: its token is rotated when the published one runs short, which an
+        # idle hour holds about once.
+        clock = FakeClock.starting_now()
+        tokens_entry = runtime.entry(lambda event, context: tokens.run(event, context,
+                                                                       clock=clock))
+
         def tokens_run() -> dict[str, Any]:
             timeout = TIMEOUTS["tokens"].total_seconds()
-            return dict(tokens.handler(scheduled_event(), LambdaContext(timeout, "tokens")))
+            answer = tokens_entry(scheduled_event(clock.wall()), LambdaContext(timeout, "tokens"))
+            clock.advance(TOKEN_PERIOD.total_seconds())
+            return dict(answer)
 
         try:
             with moto.environ(settings):
@@ -182,7 +197,7 @@ def measure(ticks: int = 10, watch: bool = False) -> dict[str, Invocations]:
                     invoke(tokens_run, Invocations())  # makes and publishes the first token
                     found["tokens"] = runs = Invocations()
                     with _recording(on.endpoint, runs):
-                        for _ in range(4):
+                        for _ in range(TOKEN_RUNS):
                             invoke(tokens_run, runs)
             if watch:
                 with moto.environ(moto.environment(on.endpoint, watch={"enabled": True})):

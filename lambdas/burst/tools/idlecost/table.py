@@ -38,8 +38,9 @@ def notes(template: Mapping[str, Any]) -> str:
     """What the † marks and the rows' assumptions say."""
     used = {r.price for r in model.rows(template)} | {p.EBS_SNAPSHOT}
     marked = sorted({f"{x.source}: {x.note}" for x in used if not x.confirmed})
-    lines = [f"Prices: us-east-1 list prices read {p.PRICED}; † marks a price the stored "
-             "copy of the service's own page did not show, with where the figure is from:"]
+    lines = [f"Per-invocation figures measured {model.MEASURED_ON}. Prices: us-east-1 list "
+             f"prices read {p.PRICED}; † marks a price the stored copy of the service's own "
+             "page did not show, with where the figure is from:"]
     lines += [f"- {m}" for m in marked]
     lines.append(f"- {p.KMS_KEY.source}: {p.KMS_KEY.note}.")
     return "\n".join(lines)
