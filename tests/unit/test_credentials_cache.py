@@ -37,6 +37,8 @@ def fresh() -> Iterator[None]:
     runtime.forget_credentials()
     yield
     runtime.forget_credentials()
+    # runtime.failed counts into the process's Metrics: not for the next handler to flush
+    runtime.metrics.clear_metrics()
 
 
 def read(aws: Aws, now: float, secret: str = "scaler") -> ClusterCredentials:
