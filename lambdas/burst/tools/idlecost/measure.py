@@ -157,7 +157,10 @@ def measure(ticks: int = 10, watch: bool = False) -> dict[str, Invocations]:
     from burst.tools.harness.stage import stage
 
     found: dict[str, Invocations] = {}
-    runtime.forget_credentials()  # a new execution environment: it reads the secret once
+    # A new execution environment: it reads the secret once, and publishes only what its
+    # own invocations count (not what a caller in this process left unflushed).
+    runtime.forget_credentials()
+    runtime.metrics.clear_metrics()
     with tempfile.TemporaryDirectory() as tmp, stage(Path(tmp)) as on:
         aws = moto.MotoView(on.endpoint)
         aws.store_credentials(on.identities)
