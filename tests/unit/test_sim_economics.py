@@ -15,6 +15,7 @@ from burst.tools.sim import alibaba, generate, timing
 from burst.tools.sim.baselines import baseline
 from burst.tools.sim.billing import Account, Ledger
 from burst.tools.sim.engine import PolicyResult, simulate
+from burst.tools.sim.run import DEFAULT_COMPARE
 from burst.tools.sim.site import Site
 from burst.tools.sim.trace import Job
 from burst.tools.sim.world import Timings
@@ -128,7 +129,7 @@ def _run(kind: str, jobs: tuple[Job, ...], plugin: float = 60.0) -> PolicyResult
     scenario = load_scenario(SEED)
     snap = scenario.snapshot
     onprem = tuple(n for n in snap.nodes if n.node_group is None)
-    factory = {"ca": baseline("ca", None), "karpenter": baseline("karpenter", None)}
+    factory = {"ca": baseline("ca"), "karpenter": baseline("karpenter")}
     timings = Timings(device_plugin=timing.constant(plugin))
     args = (kind, Site(snap.node_groups, onprem, snap.catalog), scenario.policy, jobs, timings)
     if kind == "fpga-burst":
@@ -290,17 +291,7 @@ def test_compare_runs_fpga_burst_beside_both_baselines_and_prints_its_assumption
     out = capsys.readouterr().out
     assert code == 0
     header = out.splitlines()[0].split()
-    assert header == [
-        "policy",
-        "base",
-        "unneeded=1m",
-        "unneeded=2m",
-        "unneeded=5m",
-        "unneeded=10m",
-        "unneeded=30m",
-        "controller=ca",
-        "controller=karpenter",
-    ]
+    assert header == ["policy", *DEFAULT_COMPARE]
     for fact in (
         "idle: booting",
         "idle: waiting scale-down",
@@ -309,7 +300,7 @@ def test_compare_runs_fpga_burst_beside_both_baselines_and_prints_its_assumption
         "uniform 30-90 s",
         "60 s minimum",
         "ca: scan 10 s",
-        "karpenter: batch 10 s",
+        "karpenter: batch ends 1 s after the last new pod",
         "jobs simulated: 40",
     ):
         assert fact in out

@@ -9,12 +9,19 @@ boards nor upcoming instances are estimated pod by pod, first fit, onto new node
 node group; the least-waste expander picks one group per scan. A node is removed after
 10 minutes without an FPGA pod (--scale-down-unneeded-time) and not within 10 minutes of
 a scale-up (--scale-down-delay-after-add). CA treats a Ready node without its accelerator
-as upcoming only for GPUs (the GPU label); an FPGA extended resource gets no such care: a
-registered node whose device plugin has not advertised boards counts as a node with none,
-so the pods waiting for it ask for more nodes (double scale-up).
+as upcoming only for GPUs (the GPU label); an FPGA extended resource gets no such care by
+default: a registered node whose device plugin has not advertised boards counts as a node
+with none, so the pods waiting for it ask for more nodes (double scale-up). With
+`startup-taint=yes` the nodes register with a startup taint that the device plugin's
+set-up removes, and CA treats a node carrying it as still upcoming (`--startup-taint`,
+Cluster Autoscaler 1.29.0 release notes: "taints that are used to prevent pods from
+scheduling before node is fully initialized (e.g. when using daemonset to install device
+plugin)"): its boards count as on their way, and it is not empty before it has them.
 
-`karpenter`: batches pending pods for 10 s (--batch-max-duration default,
-https://karpenter.sh/docs/reference/settings/), packs them first-fit-decreasing onto the
+`karpenter`: batches pending pods as Karpenter does: a batch ends once no new pending pod
+came for 1 s, or 10 s after its first (BATCH_IDLE_DURATION and BATCH_MAX_DURATION
+defaults, https://karpenter.sh/docs/reference/settings/; `batch-idle=`, `batch-max=`
+change them); pods left over are tried again every 10 s. It packs them first-fit-decreasing onto the
 capacity in flight, then onto new nodes, each launched as the cheapest instance type that
 fits what was packed onto it. A launched node counts with its instance type's boards
 until it has them (Karpenter knows the capacity of what it launched). Consolidation:
@@ -30,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from burst.core.errors import DemandError
-from burst.core.model import Catalog, NodeGroup, Pod, Policy
+from burst.core.model import Catalog, NodeGroup, Pod
 from burst.core.scaleup.capacity import group_boards
 from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
 from burst.loop.config import WatchSettings
@@ -41,12 +48,26 @@ SCAN_S = 10.0
 CA_UNNEEDED = timedelta(minutes=10)
 CA_DELAY_AFTER_ADD = timedelta(minutes=10)
 KARPENTER_CONSOLIDATE_AFTER = timedelta(0)
+BATCH_IDLE = timedelta(seconds=1)
+BATCH_MAX = timedelta(seconds=10)
 ASSUMPTIONS = {
     "ca": "scan 10 s; least-waste; unneeded 10 min; delay after add 10 min; "
-    "node Ready without boards = node with none (may double scale-up)",
-    "karpenter": "batch 10 s; FFD, cheapest type that fits; WhenEmpty consolidation; "
+    "node Ready without boards = node with none (may double scale-up) unless "
+    "startup-taint=yes (then upcoming)",
+    "karpenter": "batch ends 1 s after the last new pod, 10 s after the first (Karpenter's "
+    "defaults), leftovers every 10 s; FFD, cheapest type that fits; WhenEmpty consolidation; "
     "in-flight nodes count with their type's boards",
 }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A baseline's own settings, as `--policy` spells them (run.py)."""
+
+    idle: timedelta | None = None  # removal time; None: the baseline's default
+    startup_taint: bool = False  # CA: nodes awaiting their boards are upcoming
+    batch_idle: timedelta = BATCH_IDLE  # Karpenter's batching window
+    batch_max: timedelta = BATCH_MAX
 
 
 @dataclass
@@ -141,8 +162,9 @@ class ClusterAutoscaler:
     period_s = SCAN_S
     watch: WatchSettings | None = None  # scans on its own period only
 
-    def __init__(self, world: World, catalog: Catalog, policy: Policy, idle: timedelta) -> None:
-        self.empty = _EmptyNodes(idle.total_seconds(), count_unadvertised=True)
+    def __init__(self, idle: timedelta, startup_taint: bool = False) -> None:
+        self.startup_taint = startup_taint
+        self.empty = _EmptyNodes(idle.total_seconds(), count_unadvertised=not startup_taint)
         self.last_scale_up = float("-inf")
 
     def act(self, world: World) -> bool:
@@ -153,7 +175,7 @@ class ClusterAutoscaler:
         return False  # it scans on its own period, nothing in between
 
     def _scale_up(self, world: World) -> bool:
-        pods = _unhelped(world, advertised_only=True)
+        pods = _unhelped(world, advertised_only=not self.startup_taint)
         if not pods:
             return False
         best: tuple[float, int, str] | None = None
@@ -208,11 +230,16 @@ class _Claim:
 
 
 class Karpenter:
-    period_s = SCAN_S
-    watch: WatchSettings | None = None  # scans on its own period only
+    period_s = SCAN_S  # leftovers and consolidation
 
-    def __init__(self, world: World, catalog: Catalog, policy: Policy, idle: timedelta) -> None:
+    def __init__(self, idle: timedelta, batch_idle: timedelta = BATCH_IDLE,
+                 batch_max: timedelta = BATCH_MAX) -> None:
         self.empty = _EmptyNodes(idle.total_seconds(), count_unadvertised=False)
+        # The engine batches new pending pods as the watch does (engine._Watch): the same
+        # rule as Karpenter's batcher; nothing rechecks (act never reports waiting), and no
+        # margin (Karpenter runs all the time, not in invocations).
+        self.watch: WatchSettings | None = WatchSettings(
+            idle=batch_idle, max_batch=batch_max, margin=timedelta(0))
 
     def act(self, world: World) -> bool:
         self._provision(world)
@@ -249,10 +276,10 @@ class Karpenter:
             world.raise_desired(name, groups[name].desired + count)
 
 
-def baseline(kind: str, idle: timedelta | None) -> ControllerFactory:
-    """A controller factory for the engine; `idle` overrides the baseline's removal time."""
+def baseline(kind: str, settings: Settings = Settings()) -> ControllerFactory:
+    """A controller factory for the engine."""
     if kind == "ca":
-        chosen = CA_UNNEEDED if idle is None else idle
-        return lambda world, catalog, policy: ClusterAutoscaler(world, catalog, policy, chosen)
-    chosen = KARPENTER_CONSOLIDATE_AFTER if idle is None else idle
-    return lambda world, catalog, policy: Karpenter(world, catalog, policy, chosen)
+        idle = CA_UNNEEDED if settings.idle is None else settings.idle
+        return lambda world, catalog, policy: ClusterAutoscaler(idle, settings.startup_taint)
+    idle = KARPENTER_CONSOLIDATE_AFTER if settings.idle is None else settings.idle
+    return lambda world, catalog, policy: Karpenter(idle, settings.batch_idle, settings.batch_max)

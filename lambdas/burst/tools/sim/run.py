@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from burst.core.model import Catalog, Policy
 from burst.core.policy import parse_policy
 from burst.loop.config import WatchSettings
 from burst.tools import scenario
-from burst.tools.sim import alibaba, baselines, billing, timing
+from burst.tools.sim import alibaba, baselines, billing, compare, timing
 from burst.tools.sim.engine import (
     TICK_S,
     ControllerFactory,
@@ -35,12 +36,18 @@ from burst.tools.sim.site import Site
 from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
 
-# fpga-burst's default (adaptive scale-down), its fixed timers as Cluster Autoscaler has
-# them, and the two baselines.
-FIXED_TIMERS = tuple(f"unneeded={m}m" for m in (1, 2, 5, 10, 30))
-BASELINES = ("controller=ca", "controller=karpenter")
-DEFAULT_COMPARE = ("base", *FIXED_TIMERS, *BASELINES)
+# fpga-burst's default (adaptive scale-down) and its comparators, each at its default and
+# at its best plausible setting: fixed timers with Cluster Autoscaler's delay after a
+# scale-up (its default, 10 min) and without; the CA-like baseline as CA runs by default
+# and with a startup taint (nodes awaiting their boards count as upcoming); Karpenter-like
+# (its defaults are its best).
+FIXED_TIMERS = tuple(f"unneeded={m}m,delay={d}" for m in (1, 2, 5, 10, 30) for d in ("10m", "0"))
+BASELINES = ("controller=ca", "controller=ca,startup-taint=yes", "controller=karpenter")
+COMPARATORS = (*FIXED_TIMERS, *BASELINES)
+DEFAULT_COMPARE = ("base", *COMPARATORS)
 CONTROLLERS = ("fpga-burst", "ca", "karpenter")
+# A baseline's own spec keys, and the controller each belongs to.
+_BASELINE_KEYS = {"startup-taint": "ca", "batch-idle": "karpenter", "batch-max": "karpenter"}
 MODES = ("watch", "poll")  # the deployment's scaler.mode, its default first
 
 
@@ -67,6 +74,11 @@ def register(commands: Any) -> None:
     )
     p.add_argument(
         "--device-plugin", default="60", help="registered to boards advertised (same forms)"
+    )
+    p.add_argument(
+        "--boot-scale", type=float, default=1.0, metavar="F",
+        help="true boot and device-plugin times = the given x F (the policy's boot_estimate "
+        "stays): e.g. 0.7 or 1.3",
     )
     p.add_argument(
         "--pending", type=float, default=15.0, help="seconds from launch to EC2 running (billed)"
@@ -126,9 +138,11 @@ def run(args: argparse.Namespace) -> int:
     if args.compare and args.policy and not any("controller=" in s for s in specs):
         specs += list(BASELINES)
     runs = [(spec, *parse_run(spec, loaded.policy, args.mode)) for spec in specs]
+    if args.boot_scale <= 0:
+        raise ConfigError("--boot-scale", str(args.boot_scale), "must be > 0")
     timings = Timings(
-        timing.parse(args.boot, "--boot"),
-        timing.parse(args.device_plugin, "--device-plugin"),
+        timing.parse(args.boot, "--boot").scaled(args.boot_scale),
+        timing.parse(args.device_plugin, "--device-plugin").scaled(args.boot_scale),
         args.pending,
         _rates(args.failure_rate, "--failure-rate", 1.0),
         _rates(args.interruption_rate, "--interruption-rate", None),
@@ -138,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
         simulate(name, site, policy, imported.jobs, timings, args.seed, factory)
         for name, policy, factory in runs
     ]
-    print(table(outcomes))
+    bound = compare.lower_bound(imported.jobs, site)
+    print(table(outcomes, bound))
+    by_spec = {o.policy: o for o in outcomes}
+    print("\n".join(compare.summary(by_spec, specs[0], COMPARATORS, bound)))
     print(assumptions(timings, specs, len(imported.jobs), imported.skipped, args.mode))
     if args.chart:
         from burst.tools.sim.chart import write_chart  # matplotlib only when a chart is asked for
@@ -166,20 +183,44 @@ def check_demands(gpu_as: Mapping[str, str], catalog: Catalog) -> None:
 
 def parse_run(spec: str, base: Policy, mode: str = MODES[0]) -> tuple[Policy, ControllerFactory]:
     """A --policy spec: the policy, and the controller that runs it (fpga-burst in `mode`,
-    or a baseline)."""
-    parts = [p for p in spec.split(",") if not p.strip().startswith("controller=")]
-    kinds = [
-        p.split("=", 1)[1].strip() for p in spec.split(",") if p.strip().startswith("controller=")
-    ]
-    kind = kinds[-1] if kinds else "fpga-burst"
+    or a baseline with its own settings)."""
+    own: dict[str, str] = {}
+    rest = []
+    for part in spec.split(","):
+        key, _, value = (s.strip() for s in part.partition("="))
+        if key == "controller" or key in _BASELINE_KEYS:
+            own[key] = value
+        else:
+            rest.append(part)
+    kind = own.pop("controller", "fpga-burst")
     if kind not in CONTROLLERS:
         raise ConfigError("--policy", spec, f"controller must be one of {', '.join(CONTROLLERS)}")
-    rest = ",".join(parts) or "base"
-    policy = policy_from_spec(rest, base)
+    for key in own:
+        if _BASELINE_KEYS[key] != kind:
+            raise ConfigError("--policy", spec, f"{key} is a setting of controller="
+                              f"{_BASELINE_KEYS[key]}")
+    policy = policy_from_spec(",".join(rest) or "base", base)
     if kind == "fpga-burst":
         return policy, ShellController if mode == "watch" else poll_controller
-    idle = policy.scale_down_unneeded_time if "unneeded=" in rest else None
-    return policy, baselines.baseline(kind, idle)
+    return policy, baselines.baseline(kind, _settings(own, policy, spec))
+
+
+def _settings(own: Mapping[str, str], policy: Policy, spec: str) -> baselines.Settings:
+    """A baseline's settings from its spec keys (`unneeded=` sets its removal time)."""
+    taint = own.get("startup-taint", "no")
+    if taint not in ("yes", "no"):
+        raise ConfigError("--policy", spec, f"startup-taint: {taint!r} is not yes or no")
+    default = baselines.Settings()
+    idle, most = (
+        timedelta(seconds=duration_s(own[k], "--policy", spec)) if k in own else None
+        for k in ("batch-idle", "batch-max")
+    )
+    return baselines.Settings(
+        idle=policy.scale_down_unneeded_time if "unneeded=" in spec else None,
+        startup_taint=taint == "yes",
+        batch_idle=default.batch_idle if idle is None else idle,
+        batch_max=default.batch_max if most is None else most,
+    )
 
 
 # Spec key -> the policy field it sets (the spec is syntax; burst.core.policy checks).
@@ -244,7 +285,7 @@ def _rates(items: Sequence[str], flag: str, most: float | None) -> dict[str, flo
     return rates
 
 
-def table(outcomes: Sequence[PolicyResult]) -> str:
+def table(outcomes: Sequence[PolicyResult], bound: compare.Bound | None = None) -> str:
     rows = [
         ("policy", *(o.policy for o in outcomes)),
         ("jobs run", *(str(len(o.waits)) for o in outcomes)),
@@ -262,6 +303,8 @@ def table(outcomes: Sequence[PolicyResult]) -> str:
         ("instances paid", *(str(o.bill.launches) for o in outcomes)),
         ("  no pod ever ran on", *(str(o.bill.unused) for o in outcomes)),
         ("cost", *(f"${o.cost:,.2f}" for o in outcomes)),
+        *([("cost ÷ lower bound", *(compare.over_bound(o.cost, bound) for o in outcomes))]
+          if bound else []),
         ("scale-ups", *(str(o.scale_ups) for o in outcomes)),
         ("failed launches", *(str(o.failed_launches) for o in outcomes)),
     ]

@@ -29,12 +29,28 @@ class Distribution:
             return rng.uniform(self.a, self.b)
         return self.a
 
+    def scaled(self, factor: float) -> Distribution:
+        """The same shape around `factor` times the mean (all three kinds scale linearly)."""
+        return Distribution(self.kind, self.a * factor, self.b if self.kind == "lognormal"
+                            else self.b * factor)
+
     def __str__(self) -> str:
         if self.kind == "lognormal":
             return f"lognormal, median {self.a:g} s, sigma {self.b:g}"
         if self.kind == "uniform":
             return f"uniform {self.a:g}-{self.b:g} s"
         return f"constant {self.a:g} s"
+
+
+def luck(seed: int, kind: str, group: str, ordinal: int) -> random.Random:
+    """The random source of one draw: the `ordinal`-th launch in `group` draws its `kind`
+    (boot, device plugin, failure, interruption) from here, whatever the policy.
+
+    One stream consumed in launch order gives two policies different boots as soon as one
+    launches once more; keyed draws pair them, so a difference between two policies is
+    theirs, not luck's. (Random seeds a str through SHA-512: stable across processes.)
+    """
+    return random.Random(f"{seed}/{kind}/{group}/{ordinal}")
 
 
 def constant(seconds: float) -> Distribution:

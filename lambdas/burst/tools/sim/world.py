@@ -9,7 +9,6 @@ launches failing, jobs finishing.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from burst.core.scaleup.fit import alternatives, placement_problem
 from burst.ports.aws import CapacityChange
 from burst.tools.sim.billing import Account, Ledger
 from burst.tools.sim.site import Site
-from burst.tools.sim.timing import Distribution, constant
+from burst.tools.sim.timing import Distribution, constant, luck
 from burst.tools.sim.trace import Job
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,6 +47,7 @@ class _Instance:
     instance_id: str
     group: str
     launched: float
+    ordinal: int  # the how-manieth launch in its group (the key of its draws)
     state: str = "Pending"  # Pending -> Pending:Wait (node registered) -> InService
     ended: float | None = None
 
@@ -69,7 +69,8 @@ class World:
         groups = site.groups
         self.catalog = site.catalog
         self.timings = timings
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self.launches: dict[str, int] = {}  # group -> launches asked for so far
         self.now = 0.0
         self.groups = {g.name: g for g in groups}
         self.nodes: dict[str, Node] = {n.name: n for n in site.onprem}
@@ -225,7 +226,8 @@ class World:
             )
             self.node_instance[name] = instance_id
             self.burst_nodes.add(name)
-            delay = self.timings.device_plugin.draw(self.rng)
+            key = (self.seed, "device-plugin", group.name, instance.ordinal)
+            delay = self.timings.device_plugin.draw(luck(*key))
             self.timers.append((self.now + delay, "boards", instance_id))
         elif what == "boards" and name in self.nodes:
             boards = dict(group_boards(group, self.catalog))
@@ -339,7 +341,9 @@ class World:
     def _launch(self, group: NodeGroup) -> bool:
         self._serial += 1
         instance_id = f"i-{self._serial:017x}"
-        if self.rng.random() < self.timings.failure_rate.get(group.name, 0.0):
+        ordinal = self.launches[group.name] = self.launches.get(group.name, 0) + 1
+        if luck(self.seed, "failure", group.name, ordinal).random() < \
+                self.timings.failure_rate.get(group.name, 0.0):
             self.failed_launches += 1
             self.activities[group.name].append(
                 ScalingActivity(
@@ -352,15 +356,15 @@ class World:
                 )
             )
             return False
-        self.instances[instance_id] = _Instance(instance_id, group.name, self.now)
+        self.instances[instance_id] = _Instance(instance_id, group.name, self.now, ordinal)
         self.ledger.accounts[instance_id] = Account(
             self.boards(group.name), self.price(group.name), self.now + self.timings.pending_s
         )
-        boot = self.timings.boot.draw(self.rng)
+        boot = self.timings.boot.draw(luck(self.seed, "boot", group.name, ordinal))
         self.timers.append((self.now + boot, "register", instance_id))
         rate = self.timings.interruption_rate.get(group.name, 0.0)
         if rate > 0:
-            lasts = self.rng.expovariate(rate / 3600.0)
+            lasts = luck(self.seed, "interruption", group.name, ordinal).expovariate(rate / 3600.0)
             self.timers.append((self.now + self.timings.pending_s + lasts, "interrupt",
                                 instance_id))
         return True
