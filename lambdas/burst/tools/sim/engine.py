@@ -7,8 +7,9 @@ ports are simulated. In watch mode (the deployment's default, burst.loop.watch) 
 also reconciles between ticks as the watch would: `idle` after the last of a batch of new
 pending pods (at most `max_batch` after its first), and every `recheck` while pods wait for
 instances asked for, except in the last `margin` before each tick, where the watch has
-ended. A baseline (baselines.py) ticks at its own period instead. Virtual time only: a day
-of jobs takes seconds.
+ended. A baseline (baselines.py) ticks at its own period instead; the Karpenter-like one
+also batches new pending pods through the same rule (its `watch`: 1 s idle, 10 s at most,
+no margin). Virtual time only.
 """
 
 from __future__ import annotations
