@@ -225,7 +225,7 @@ def show(records: Sequence[Record]) -> int:
     for rec in records:
         groups.setdefault((rec.window, rec.scale), []).append(rec)
     for (label, scale), recs in groups.items():
-        print(f"\n{label} ({recs[0].jobs} jobs), true boot x{scale:g}, "
+        print(f"\n{label}, true boot x{scale:g}, "
               f"seeds {', '.join(str(r.seed) for r in recs)}:")
         print("\n".join(summarise(recs)), flush=True)
     return 0
