@@ -346,14 +346,9 @@ class World:
                 self.timings.failure_rate.get(group.name, 0.0):
             self.failed_launches += 1
             self.activities[group.name].append(
-                ScalingActivity(
-                    f"a-{self._serial}",
-                    "Failed",
-                    self.moment,
-                    self.moment,
-                    f"Launching a new EC2 instance: {instance_id}",
-                    "InsufficientInstanceCapacity: simulated",
-                )
+                ScalingActivity(f"a-{self._serial}", "Failed", self.moment, self.moment,
+                                f"Launching a new EC2 instance: {instance_id}",
+                                "InsufficientInstanceCapacity: simulated")
             )
             return False
         self.instances[instance_id] = _Instance(instance_id, group.name, self.now, ordinal)
