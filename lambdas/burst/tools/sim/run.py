@@ -31,6 +31,7 @@ from burst.tools.sim.engine import (
     poll_controller,
     simulate,
 )
+from burst.tools.sim.scheduler import SCHEDULERS
 from burst.tools.sim.site import Site
 from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
@@ -92,6 +93,13 @@ def register(commands: Any) -> None:
         default=MODES[0],
         help="the scaler's mode, as the deployment's scaler.mode (default watch)",
     )
+    p.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=SCHEDULERS[0],
+        help="how kube-scheduler binds pods: LeastAllocated (kube), the bin-packing "
+        "MostAllocated (kube-binpack), or on-prem first and best fit (ideal)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chart", type=Path, help="write a PNG chart of the first policy")
     p.set_defaults(run=run)
@@ -132,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         args.pending,
         _rates(args.failure_rate, "--failure-rate", 1.0),
         _rates(args.interruption_rate, "--interruption-rate", None),
+        scheduler=args.scheduler,
     )
     site = Site.of(loaded.snapshot)
     outcomes = [
