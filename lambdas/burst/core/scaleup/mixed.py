@@ -35,34 +35,47 @@ from burst.core.scaleup.packing import best_alternative
 Fill = tuple[tuple[int, Alternative, int], ...]
 
 
-def unify(packing: Packing, classes: Sequence[PodClass], budget: Caps) -> Packing:
+def unify(
+    packing: Packing, classes: Sequence[PodClass], budget: Caps, arriving: Sequence[Template]
+) -> Packing:
     """The packing with each board kind's mixed sizes on its biggest one, where that costs
-    no more per hour than the mixed plan.
+    no more per hour than the mixed plan and its risk.
 
-    `budget`: what the policy caps left before this packing was made.
+    `budget`: what the policy caps left before this packing was made; `arriving`: the
+    templates of the groups with instances on their way (upcoming capacity).
     """
     kinds = sorted({board for o in packing.opened for board in o.template.boards})
     for board in kinds:
-        packing = _unify_kind(packing, board, classes, budget)
+        packing = _unify_kind(packing, board, classes, budget, arriving)
     return packing
 
 
 def _unify_kind(
-    packing: Packing, board: BoardResource, classes: Sequence[PodClass], budget: Caps
+    packing: Packing,
+    board: BoardResource,
+    classes: Sequence[PodClass],
+    budget: Caps,
+    arriving: Sequence[Template],
 ) -> Packing:
     mine = [o for o in packing.opened if _on(o, board)]
-    sizes = {o.template.group.name: o.template for o in mine}
-    if len(sizes) < 2:
+    on_way = [t for t in arriving if set(t.boards) == {board} and t.problem is None]
+    candidates = [*(o.template for o in mine), *on_way]
+    if not mine:
         return packing
-    big = max(sizes.values(), key=lambda t: (t.boards[board], -t.cost, t.group.name))
+    big = max(candidates, key=lambda t: (t.boards[board], -t.cost, t.group.name))
     at_risk = [o for o in mine if o.template.group.name == big.group.name]
+    smaller = [o for o in mine if o.template.boards[board] < big.boards[board]]
     movable = [
-        o for o in mine
-        if o.template.group.name != big.group.name
-        and all(best_alternative(classes[ci], big) is not None for ci, _, _ in o.fill)
+        o for o in smaller
+        if all(best_alternative(classes[ci], big) is not None for ci, _, _ in o.fill)
     ]
-    if not movable:
-        return packing
+    if not movable or len(movable) < len(smaller):
+        return packing  # nothing to move, or sizes would stay mixed whatever it cost
+    if _largest(classes, big) <= min(o.template.boards[board] for o in smaller):
+        return packing  # every pending pod fits the smaller instances: none can be stranded
+    # The smaller instances can lose their pods to the bigger ones, planned or on their
+    # way: at the least, one more of the big size is bought for the pod it was meant for.
+    risk = big.cost
     before = sum(o.template.cost * o.copies for o in (*at_risk, *movable))
     pods: dict[int, int] = {}
     for o in (*at_risk, *movable):
@@ -70,7 +83,7 @@ def _unify_kind(
             pods[ci] = pods.get(ci, 0) + n * o.copies
     fills = _first_fit_decreasing(pods, classes, big, board)
     copies = sum(fills.values())
-    if big.cost * copies > before + EPSILON or copies > big.headroom:
+    if big.cost * copies > before + risk + EPSILON or copies > big.headroom:
         return packing
     replaced = {id(o) for o in (*at_risk, *movable)}
     kept = [o for o in packing.opened if id(o) not in replaced]
@@ -81,6 +94,12 @@ def _unify_kind(
         return packing
     uniform = [Opened(big, fill, n) for fill, n in sorted(fills.items(), key=_fill_order)]
     return Packing([*kept, *uniform], packing.unplaced, packing.limited)
+
+
+def _largest(classes: Sequence[PodClass], big: Template) -> int:
+    """The most boards a pending pod that `big` can host needs of it (planned on
+    registered, upcoming or new capacity alike: kube-scheduler does not know the plan)."""
+    return max((_boards(c, big) for c in classes), default=0)
 
 
 def _on(opened: Opened, board: BoardResource) -> bool:

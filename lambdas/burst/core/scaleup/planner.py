@@ -57,7 +57,9 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
     packing = place_most(packing, counts, fits, chain, Caps.of(capacity, policy))
     packing = spread(packing, classes, capacity.templates, Caps.of(capacity, policy), chain)
-    packing = unify(packing, classes, Caps.of(capacity, policy))
+    arriving = {slot.node_group for slot in base.upcoming}
+    packing = unify(packing, classes, Caps.of(capacity, policy),
+                    [t for t in capacity.templates if t.group.name in arriving])
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
     for ci, pods in enumerate(left):
