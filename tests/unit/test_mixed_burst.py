@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from test_planner import group, pod, run, sizes
 
-from burst.core.catalog import F2_BOARD, INSTANCE_TYPES
+from burst.core.catalog import F2_BOARD, INSTANCE_TYPES, default_catalog
+from burst.core.model import NodeGroup, Policy
+from burst.tools.sim.engine import simulate
+from burst.tools.sim.scheduler import KUBE
+from burst.tools.sim.site import Site
+from burst.tools.sim.timing import constant
+from burst.tools.sim.trace import Job
+from burst.tools.sim.world import Timings
 
 F2_GROUPS = [
     group("f2-6x", "f2.6xlarge", max_size=400),
@@ -15,6 +22,20 @@ F2_GROUPS = [
     group("f2-48x", "f2.48xlarge", max_size=400),
 ]
 BIG = INSTANCE_TYPES["f2.48xlarge"].price_per_hour
+SIZES = (1, 1, 1, 1, 1, 1, 2, 2, 2, 8)  # as the peers harness's 500-pods
+
+
+def mixed_burst_sim(max_size: int) -> Site:
+    types = ("f2.6xlarge", "f2.12xlarge", "f2.48xlarge")
+    labels = {"inaccel/fpga": "enabled"}
+    groups = tuple(NodeGroup(t.replace(".", "-"), t, 0, max_size, 0, labels=labels)
+                   for t in types)
+    return Site(groups, (), default_catalog())
+
+
+def mixed_jobs(count: int, over: float) -> tuple[Job, ...]:
+    return tuple(Job(f"ml/m{i:03d}", over * i / count, 3600.0, {F2_BOARD: SIZES[i % 10]},
+                     node_selector={"inaccel/fpga": "enabled"}) for i in range(count))
 
 
 def burst(boards: list[int]) -> list[dict[str, Any]]:
@@ -24,7 +45,7 @@ def burst(boards: list[int]) -> list[dict[str, Any]]:
 def test_a_mixed_burst_goes_on_the_biggest_size_when_that_costs_no_more() -> None:
     # GIVEN the peers harness's burst: 500 pods of 1, 2 and 8 boards (6:3:1); each size is
     # the best fit for some of them, and F2's price is linear in boards
-    boards = [(1, 1, 1, 1, 1, 1, 2, 2, 2, 8)[i % 10] for i in range(500)]
+    boards = [SIZES[i % 10] for i in range(500)]
     # WHEN the plan is made
     report = run({"node_groups": F2_GROUPS, "pods": burst(boards)})
     # THEN every pod goes on an f2.48xlarge, the 1,000 boards on 125 of them, at the same
@@ -57,3 +78,17 @@ def test_the_biggest_groups_max_size_bounds_the_uniform_plan() -> None:
     report = run({"node_groups": groups, "pods": burst([8, *[1] * 8])})
     # THEN the 8-board pod keeps it and the small ones their own instances
     assert sizes(report) == {"f2-48x": (0, 1), "f2-6x": (0, 8)}
+
+
+def test_under_the_kube_scheduler_model_no_instance_of_a_mixed_burst_boots_for_nobody() -> None:
+    # GIVEN 100 pods of 1, 2 and 8 boards created over 8 s (watch mode plans them in
+    # several batches), instances that register 5 s after launch with their boards, and
+    # kube-scheduler's default scoring binding each pod as Nodes appear
+    sim = mixed_burst_sim(max_size=100)
+    # WHEN the simulator runs the controller
+    result = simulate("kube", sim, Policy(), mixed_jobs(100, over=8.0),
+                      Timings(constant(5.0), constant(0.0), scheduler=KUBE), 0)
+    # THEN every instance launched ran a pod, and there were 25 (the 200 boards on
+    # f2.48xlarge) or barely more
+    assert result.bill.unused == 0
+    assert result.bill.launches <= 27
