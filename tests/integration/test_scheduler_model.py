@@ -9,11 +9,11 @@ the real choice must be one of them; where it finds one, it must be that one."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import pytest
+from test_bin_packing import bound_node
 
 from burst.adapters.kube import client
 from burst.adapters.kube.client import Kube
@@ -73,16 +73,6 @@ def scoring(request: pytest.FixtureRequest,
             yield request.param, admin
     finally:
         cp.stop()
-
-
-def bound_node(admin: Kube, name: str, timeout: float = 30.0) -> str | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pod = admin.call("read pod", admin.core.read_namespaced_pod, name, cluster.NAMESPACE)
-        if pod["spec"].get("nodeName"):
-            return str(pod["spec"]["nodeName"])
-        time.sleep(0.1)
-    return None
 
 
 def _register(admin: Kube, prefix: str, shapes: tuple[Shape, ...]) -> dict[str, Node]:
