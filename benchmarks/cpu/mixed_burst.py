@@ -65,7 +65,7 @@ def main() -> None:
         def unchanged(packing: Packing, *_: object) -> Packing:
             return packing
 
-        planner.unify = unchanged  # type: ignore[assignment]
+        vars(planner)["unify"] = unchanged  # the planner calls it by this module name
     print(f"planner: {'before (no mixed-burst step)' if args.before else 'this checkout'}")
     print("| scheduler | instances launched | never ran a pod | all running after | "
           "peak $/h |")

@@ -263,7 +263,7 @@ def _uniform_slack(result: Plan, snapshot: Snapshot) -> float:
             price[board] = max(price[board], INSTANCE_TYPES[group.instance_type].price_per_hour)
     pods: dict[str, set[int]] = defaultdict(set)  # board kind -> boards per pod
     for d in result.pods:
-        if d.outcome is PodOutcome.SCALE_UP and d.board:
+        if d.outcome is PodOutcome.SCALE_UP and d.board and d.boards is not None:
             pods[d.board].add(d.boards)
     return sum(price[k] for k, per in sizes.items() if len(per) == 1 and len(pods[k]) > 1)
 

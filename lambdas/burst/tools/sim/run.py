@@ -31,7 +31,7 @@ from burst.tools.sim.engine import (
     poll_controller,
     simulate,
 )
-from burst.tools.sim.scheduler import SCHEDULERS
+from burst.tools.sim.scheduler import DESCRIBED, SCHEDULERS
 from burst.tools.sim.site import Site
 from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
@@ -306,6 +306,7 @@ def assumptions(
         f"  boot (launch to node registered): {timings.boot}",
         f"  device plugin (registered to boards advertised): {timings.device_plugin}",
         f"  billing: {billing.RULE}; pending {timings.pending_s:g} s after launch",
+        f"  pods bound as {DESCRIBED[timings.scheduler]}",
         *(
             [f"  Spot interruptions per instance-hour: {_pairs(timings.interruption_rate)}; "
              f"notice {timings.notice_s:g} s: the node is cordoned and its pods evicted at "

@@ -46,6 +46,14 @@ from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
 
 KUBE, KUBE_BINPACK, IDEAL = "kube", "kube-binpack", "ideal"
 SCHEDULERS = (KUBE, KUBE_BINPACK, IDEAL)  # the default first
+# In words, beside the figures (`burst simulate` prints it under its table).
+DESCRIBED = {
+    KUBE: "kube-scheduler 1.37's default scoring (NodeResourcesFit LeastAllocated on cpu and "
+          "memory from the instance types; equal scores drawn at random, seeded)",
+    KUBE_BINPACK: "kube-scheduler scoring MostAllocated, the board resource weighted 3 (the "
+                  "bin-packing set-up docs/planner.md advises)",
+    IDEAL: "idealised: on-prem boards first, then the best fit, as if it knew the plan",
+}
 
 MAX_NODE_SCORE = 100
 DEFAULT_MILLI_CPU = 100  # pkg/scheduler/util/pod_resources.go DefaultMilliCPURequest
