@@ -92,3 +92,12 @@ def test_under_the_kube_scheduler_model_no_instance_of_a_mixed_burst_boots_for_n
     # f2.48xlarge) or barely more
     assert result.bill.unused == 0
     assert result.bill.launches <= 27
+
+
+def test_never_onto_a_lower_priority_group() -> None:
+    # GIVEN the f2.48xlarge group at a lower priority than the smaller ones
+    groups = [*F2_GROUPS[:2], {**F2_GROUPS[2], "priority": -1}]
+    report = run({"node_groups": groups, "pods": burst([8, 1, 1, 1, 1, 1, 1, 2, 2, 2])})
+    # THEN the small pods keep the higher-priority groups; the 8-board pod, which only the
+    # f2.48xlarge can host, is the only one there
+    assert sizes(report) == {"f2-48x": (0, 1), "f2-6x": (0, 6), "f2-12x": (0, 3)}

@@ -7,19 +7,21 @@ the f2.48xlarge meant for an 8-board pod whenever that registers first (or score
 LeastAllocated prefers the larger Node). The 8-board pod is stranded, the planner asks
 again, and the small instance boots for nobody (docs/planner.md, "Mixed bursts").
 
-A plan is at risk when it opens instances of a smaller size beside a bigger one whose
-boards the smaller pods fit: in the worst case each bigger instance is taken by small pods
-and bought again for the pod it was meant for. Against it stands the same pods packed on
-the bigger size alone, first fit decreasing. Those instances are interchangeable for the
-pods at hand: whichever pod takes whichever Node, a pod that finds no room finds it on the
-next one that comes. The uniform plan replaces the mixed one when it costs no more per
-hour (the risk is then a pure loss; the policy caps and the group's max size permitting).
-With AWS's FPGA prices (linear in boards) and pod sizes that divide the bigger
-instance's boards, that is the usual mixed burst; the lifetime step's reason for
-separate instances (an instance lives as long as its longest job) is given up for them.
-A uniform plan that costs more (3 one-board pods beside one 2-board pod: two f2.12xlarge
-against one and an f2.6xlarge) is not taken: the mixed plan stays, and what the scheduler
-breaks is re-planned, its surplus instances given back while they boot (issue 26 item 5).
+A board kind is at risk when the plan opens instances of a smaller size beside a bigger
+one, planned here or already on its way, whose boards the smaller instances' pods fit,
+and some pending pod needs more boards than the smaller instances have: that pod can be
+stranded. Against the mixed plan stands the same pods packed on the bigger size alone,
+first fit decreasing. Those instances are interchangeable for the pods at hand: whichever
+pod takes whichever Node, a pod that finds no room finds it on the next one that comes.
+The mixed plan's risk is priced at one more instance of the bigger size (at the least,
+the one bought again for the stranded pod); the uniform plan replaces it when it costs
+no more than the mixed plan plus that, within the group's max size, the policy caps and
+the expander chain (never onto a lower-priority group). With AWS's FPGA prices (linear in
+boards) and pod sizes of 1, 2 and 8, the uniform plan costs the same or one instance's
+rounding more; the lifetime step's reason for separate instances (an instance lives as
+long as its longest job) is given up for them. What stays mixed (a pod the bigger size
+cannot host, a bigger group at max size) and what the scheduler still breaks is
+re-planned, its surplus instances given back while they boot (issue 26 item 5).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 from burst.core.model import BoardResource
 from burst.core.scaleup.bins import EPSILON, Caps, Opened, Packing, PodClass
 from burst.core.scaleup.capacity import Template
+from burst.core.scaleup.expanders import Chain
 from burst.core.scaleup.fit import Alternative
 from burst.core.scaleup.packing import best_alternative
 
@@ -36,7 +39,11 @@ Fill = tuple[tuple[int, Alternative, int], ...]
 
 
 def unify(
-    packing: Packing, classes: Sequence[PodClass], budget: Caps, arriving: Sequence[Template]
+    packing: Packing,
+    classes: Sequence[PodClass],
+    budget: Caps,
+    arriving: Sequence[Template],
+    chain: Chain,
 ) -> Packing:
     """The packing with each board kind's mixed sizes on its biggest one, where that costs
     no more per hour than the mixed plan and its risk.
@@ -46,7 +53,7 @@ def unify(
     """
     kinds = sorted({board for o in packing.opened for board in o.template.boards})
     for board in kinds:
-        packing = _unify_kind(packing, board, classes, budget, arriving)
+        packing = _unify_kind(packing, board, classes, budget, arriving, chain)
     return packing
 
 
@@ -56,6 +63,7 @@ def _unify_kind(
     classes: Sequence[PodClass],
     budget: Caps,
     arriving: Sequence[Template],
+    chain: Chain,
 ) -> Packing:
     mine = [o for o in packing.opened if _on(o, board)]
     on_way = [t for t in arriving if set(t.boards) == {board} and t.problem is None]
@@ -67,7 +75,8 @@ def _unify_kind(
     smaller = [o for o in mine if o.template.boards[board] < big.boards[board]]
     movable = [
         o for o in smaller
-        if all(best_alternative(classes[ci], big) is not None for ci, _, _ in o.fill)
+        if chain.allows(o.template, big)
+        and all(best_alternative(classes[ci], big) is not None for ci, _, _ in o.fill)
     ]
     if not movable or len(movable) < len(smaller):
         return packing  # nothing to move, or sizes would stay mixed whatever it cost

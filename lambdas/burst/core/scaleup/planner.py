@@ -59,7 +59,7 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     packing = spread(packing, classes, capacity.templates, Caps.of(capacity, policy), chain)
     arriving = {slot.node_group for slot in base.upcoming}
     packing = unify(packing, classes, Caps.of(capacity, policy),
-                    [t for t in capacity.templates if t.group.name in arriving])
+                    [t for t in capacity.templates if t.group.name in arriving], chain)
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
     for ci, pods in enumerate(left):
