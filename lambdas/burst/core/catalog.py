@@ -21,7 +21,10 @@ F2_BOARD: BoardResource = "xilinx/aws-vu47p-f2"
 # On-demand Linux prices in us-east-1, vCPUs and memory, from the Amazon EC2 On-Demand
 # pricing page and the accelerated-computing instance specifications (F1: published 2017,
 # unchanged since; F2: f2.12xlarge/48xlarge published at launch, December 2024, and
-# f2.6xlarge when it was added in 2025). Check current prices before relying on them.
+# f2.6xlarge when it was added in 2025). Check current prices before relying on them. F2's
+# vCPUs and memory (24/256, 48/512, 192/2048 GiB) as the F2 Developer Kit's release notes
+# v2.0.4 list them (awsdocs-fpga-f2.readthedocs-hosted.com, RELEASE_NOTES); the simulated
+# kube-scheduler scores Nodes by them (burst.tools.sim.scheduler).
 INSTANCE_TYPES: Mapping[str, InstanceType] = {
     it.name: it
     for it in (

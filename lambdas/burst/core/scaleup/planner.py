@@ -21,6 +21,7 @@ from burst.core.scaleup.capacity import Capacity, Slot, Template, build
 from burst.core.scaleup.expanders import Chain
 from burst.core.scaleup.fit import Alternative, alternatives, placement_problem
 from burst.core.scaleup.lifetime import spread
+from burst.core.scaleup.mixed import unify
 from burst.core.scaleup.packing import best_alternative, fits_of, pack, place_most, score
 
 
@@ -56,6 +57,9 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
     packing = place_most(packing, counts, fits, chain, Caps.of(capacity, policy))
     packing = spread(packing, classes, capacity.templates, Caps.of(capacity, policy), chain)
+    arriving = {slot.node_group for slot in base.upcoming}
+    packing = unify(packing, classes, Caps.of(capacity, policy),
+                    [t for t in capacity.templates if t.group.name in arriving], chain)
     decisions.update(placed)
     scale_ups, added = _assign_new(packing, left, decisions)
     for ci, pods in enumerate(left):

@@ -57,16 +57,17 @@ def prepare(admin: Kube) -> None:
 
 def register_node(admin: Kube, name: str, labels: Mapping[str, str],
                   boards: Mapping[str, int], provider_id: str | None = None,
-                  taints: Sequence[Json] = ()) -> None:
+                  taints: Sequence[Json] = (), base: Mapping[str, str] = BASE_ALLOCATABLE) -> None:
     """Create the Node and report it Ready with `boards`, as kubelet and device plugin would;
-    `taints` as kubelet's --register-with-taints would set them."""
+    `taints` as kubelet's --register-with-taints would set them; `base`: its cpu, memory
+    and pods."""
     spec: Json = {"taints": [dict(t) for t in taints]} if taints else {}
     if provider_id:
         spec["providerID"] = provider_id
     body: Json = {"apiVersion": "v1", "kind": "Node",
                   "metadata": {"name": name, "labels": dict(labels)}, "spec": spec}
     created = admin.call("create node", admin.core.create_node, body)
-    created["status"] = _status(boards)
+    created["status"] = _status(boards, base)
     reported = admin.call("report node status", admin.core.replace_node_status, name, created)
     # The API server's TaintNodesByCondition admission taints every new Node not-ready; the
     # node lifecycle controller lifts it once the kubelet reports Ready. No controller-manager
@@ -96,8 +97,8 @@ def advertise(admin: Kube, name: str, boards: Mapping[str, int],
     return True
 
 
-def _status(boards: Mapping[str, int]) -> Json:
-    resources = {**BASE_ALLOCATABLE, **{b: str(n) for b, n in boards.items()}}
+def _status(boards: Mapping[str, int], base: Mapping[str, str] = BASE_ALLOCATABLE) -> Json:
+    resources = {**base, **{b: str(n) for b, n in boards.items()}}
     return {
         "capacity": resources,
         "allocatable": resources,

@@ -32,6 +32,7 @@ from burst.tools.sim.engine import (
     poll_controller,
     simulate,
 )
+from burst.tools.sim.scheduler import DESCRIBED, SCHEDULERS
 from burst.tools.sim.site import Site
 from burst.tools.sim.trace import duration_s, pairs
 from burst.tools.sim.world import Timings
@@ -104,6 +105,13 @@ def register(commands: Any) -> None:
         default=MODES[0],
         help="the scaler's mode, as the deployment's scaler.mode (default watch)",
     )
+    p.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=SCHEDULERS[0],
+        help="how kube-scheduler binds pods: LeastAllocated (kube), the bin-packing "
+        "MostAllocated (kube-binpack), or on-prem first and best fit (ideal)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chart", type=Path, help="write a PNG chart of the first policy")
     p.set_defaults(run=run)
@@ -146,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         args.pending,
         _rates(args.failure_rate, "--failure-rate", 1.0),
         _rates(args.interruption_rate, "--interruption-rate", None),
+        scheduler=args.scheduler,
     )
     site = Site.of(loaded.snapshot)
     outcomes = [
@@ -340,6 +349,7 @@ def assumptions(
         f"  boot (launch to node registered): {timings.boot}",
         f"  device plugin (registered to boards advertised): {timings.device_plugin}",
         f"  billing: {billing.RULE}; pending {timings.pending_s:g} s after launch",
+        f"  pods bound as {DESCRIBED[timings.scheduler]}",
         *(
             [f"  Spot interruptions per instance-hour: {_pairs(timings.interruption_rate)}; "
              f"notice {timings.notice_s:g} s: the node is cordoned and its pods evicted at "

@@ -9,18 +9,18 @@ launches failing, jobs finishing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from burst.core import spot
-from burst.core.errors import DemandError
 from burst.core.model import Instance, Node, NodeGroup, Pod
 from burst.core.scaleup.backoff import ScalingActivity, backoff
 from burst.core.scaleup.capacity import group_boards
-from burst.core.scaleup.fit import alternatives, placement_problem
 from burst.ports.aws import CapacityChange
 from burst.tools.sim.billing import Account, Ledger
+from burst.tools.sim.scheduler import KUBE, binder
 from burst.tools.sim.site import Site
 from burst.tools.sim.timing import Distribution, constant, luck
 from burst.tools.sim.trace import Job
@@ -40,6 +40,7 @@ class Timings:
     # group -> Spot interruptions per instance-hour (exponential), and the notice EC2 gives
     interruption_rate: Mapping[str, float] = field(default_factory=dict)
     notice_s: float = 120.0
+    scheduler: str = KUBE  # how kube-scheduler binds pods (scheduler.py)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class World:
         self.ledger = Ledger()  # instance id -> its bill
         self.dirty = True  # something changed that kube-scheduler would act on
         self._serial = 0
+        self.binder = binder(timings.scheduler, self.catalog, self.groups, seed)
 
     @property
     def moment(self) -> datetime:
@@ -121,6 +123,7 @@ class World:
         self.dirty = False
         free = self.free_boards()
         started = []
+        pods_on = Counter(e.node for e in self.pods.values() if e.node)
         misfits: set[tuple[object, ...]] = set()  # demands no node had room for
         # Jobs are submitted in time order, so `pending` is oldest first.
         for entry in list(self.pending.values()):
@@ -131,12 +134,13 @@ class World:
             )
             if shape in misfits:
                 continue
-            spot = self.spot(entry.pod, free)
+            spot = self.binder.place(entry.pod, free, self.nodes, pods_on)
             if spot is None:
                 misfits.add(shape)
                 continue
             node, board, boards = spot
             free[node][board] -= boards
+            pods_on[node] = pods_on.get(node, 0) + 1
             self._bind(entry, node, board, boards)
             started.append(entry)
         return started
@@ -162,26 +166,6 @@ class World:
                 used = self.used.get(node.name, {})
                 free[node.name] = {b: n - used.get(b, 0) for b, n in node.allocatable.items()}
         return free
-
-    def spot(self, pod: Pod, free: dict[str, dict[str, int]]) -> tuple[str, str, int] | None:
-        """Where kube-scheduler binds the pod: on-prem boards first, then best fit (the
-        node left with the fewest free boards of the kind), as a cluster whose burst nodes
-        carry a PreferNoSchedule taint and whose scheduler scores MostAllocated does."""
-        try:
-            options = alternatives(pod, self.catalog)
-        except DemandError:  # an unknown accelerator: the planner reports it; nothing runs it
-            return None
-        best: tuple[tuple[bool, int, str], str, str, int] | None = None
-        for name, boards in free.items():
-            node = self.nodes[name]
-            for alt in options:
-                left = boards.get(alt.board, 0) - alt.boards
-                if left < 0 or placement_problem(pod, node.labels, node.taints):
-                    continue
-                rank = (node.node_group is not None, left, name)
-                if best is None or rank < best[0]:
-                    best = (rank, name, alt.board, alt.boards)
-        return None if best is None else best[1:]
 
     def finish(self, name: str) -> None:
         entry = self.pods.get(name)
