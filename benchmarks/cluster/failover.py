@@ -98,6 +98,9 @@ class Memory:
     def record_node_event(self, *args: Any, **kwargs: Any) -> int:
         return 1
 
+    def record_status_event(self, *args: Any, **kwargs: Any) -> int:
+        return 1
+
     def cordon(self, node: str, taint: Taint | None = None) -> bool:
         return True
 

@@ -98,6 +98,11 @@ class Cluster:
         self.events.append((node, reason))
         return 1
 
+    def record_status_event(self, reason: str, message: str, now: datetime,
+                            kind: str = "Normal") -> int:
+        self.events.append(("status", reason))
+        return 1
+
     def record_pod_event(self, pod: Pod, reason: str, message: str, now: datetime,
                          kind: str = "Normal") -> int:
         raise AssertionError("a notice tells the node, not its pods")

@@ -272,3 +272,32 @@ def test_a_node_deleted_between_observe_and_cordon_counts_as_gone() -> None:
     cluster.annotate_node = gone  # type: ignore[method-assign]
     assert drainer.terminate(TERMINATE, seen).result is HookResult.COMPLETED
     assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]
+
+
+def test_a_launch_given_back_is_never_completed_even_once_its_node_is_useful() -> None:
+    """
+    GIVEN an instance the scaler gave back while launching (its group lists it Terminating
+          and its Node carries why), whose Node advertised its boards in its last seconds
+    WHEN  the launch event is handled
+    THEN  the launch is not completed as a success: the outcome says the instance is going
+    """
+    from burst.core.lifecycle import GIVEN_BACK
+    aws = FakeAws({(LAUNCH_HOOK, "i-1")})
+    leaving = NodeGroup(**{**GROUP.__dict__, "instances": (Instance("i-1", "Terminating"),)})
+    marked = node(annotations={GIVEN_BACK: "no pending pod needs it"})
+    outcome = launch(aws, Target(GROUP.name, LAUNCH_HOOK, "i-1", "tok"), leaving, [marked])
+    assert outcome.result is HookResult.LEAVING
+    assert "Terminating" in outcome.reason and "no pending pod needs it" in outcome.reason
+    assert aws.completed == []
+
+
+def test_the_terminate_hook_of_a_node_given_back_deletes_it_completes_and_says_why() -> None:
+    from burst.core.lifecycle import GIVEN_BACK
+    _clock, cluster, aws, drainer = setup()
+    marked = node(boards=0, annotations={GIVEN_BACK: "no pending pod needs it"})
+    cluster.nodes[marked.name] = marked
+    outcome = drainer.terminate(TERMINATE, [marked])
+    assert outcome.result is HookResult.COMPLETED
+    assert outcome.reason.startswith("given back while launching (no pending pod needs it)")
+    assert cluster.deleted == [marked.name]
+    assert aws.completed == [(TERMINATE_HOOK, "i-1", LifecycleResult.CONTINUE)]

@@ -97,6 +97,11 @@ class FakeCluster:
         self.events.append((node, reason, message, kind))
         return 1
 
+    def record_status_event(self, reason: str, message: str, now: datetime,
+                            kind: str = "Normal") -> int:
+        self.events.append(("status", reason, message, kind))
+        return 1
+
     def write_status(self, data: Mapping[str, str]) -> None:
         self.status = dict(data)
 

@@ -15,7 +15,10 @@ from burst.core.scaledown.unneeded import TO_BE_DELETED
 PENDING_WAIT = "Pending:Wait"
 TERMINATING_WAIT = "Terminating:Wait"
 TERMINATED = "Terminated"
+TERMINATING = "Terminating"  # the prefix of every state of an instance on its way out
 DRAIN_STARTED = "fpga-burst.io/drain-started"
+# On the Node of an instance given back while launching: why (burst.loop.giveback).
+GIVEN_BACK = "fpga-burst.io/given-back"
 # The scale-down's own taint key: a node it already marked is not tainted twice.
 REMOVAL_TAINT = Taint(TO_BE_DELETED, "terminating", "NoSchedule")
 
@@ -43,6 +46,18 @@ def not_useful(node: Node | None, group: NodeGroup | None) -> str | None:
     if not boards and not any(v > 0 for v in node.allocatable.values()):
         return f"node {node.name} advertises no FPGA boards yet"
     return None
+
+
+def leaving(group: NodeGroup | None, instance_id: str) -> str | None:
+    """The instance's state if its group lists it on its way out (Terminating...), else None."""
+    state = next((i.lifecycle_state for i in group.instances if i.instance_id == instance_id),
+                 "") if group is not None else ""
+    return state if state.startswith(TERMINATING) else None
+
+
+def given_back(node: Node | None) -> str | None:
+    """Why the node's instance was given back while launching, if it was."""
+    return node.annotations.get(GIVEN_BACK) if node is not None else None
 
 
 def drain_started(node: Node, default: datetime) -> datetime:

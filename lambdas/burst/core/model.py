@@ -183,6 +183,9 @@ class Policy:
     # to free, instead of a new instance (burst.core.scaledown.defer); zero: never. 45 s keeps a pod
     # that waits and then needs an instance after all within boot + one minute.
     defer_scale_up: timedelta = timedelta(seconds=45)
+    # An instance still launching (no Node, or a Node without its boards) that no pending
+    # pod is planned onto is terminated with decrement (burst.core.scaledown.surplus).
+    give_back_launching: bool = True
     token_ttl: timedelta = timedelta(hours=1)  # lifetime of each kubeadm join token
     # region -> $/h per board added to a group's price when groups are weighed (data
     # locality, egress); a region not named costs burst.core.regions.DEFAULT_REGION_PENALTY.
@@ -239,3 +242,6 @@ class Plan:
     scale_ups: tuple[ScaleUp, ...]
     pods: tuple[PodDecision, ...]
     price_per_hour_added: float
+    # Per node group, the instances counted as upcoming (asked for, boards not advertised
+    # yet) that no pending pod is planned onto: what burst.core.scaledown.surplus gives back.
+    idle_upcoming: Mapping[str, int] = field(default_factory=dict)

@@ -31,6 +31,8 @@ class Metric(StrEnum):
     SCALE_UPS = "ScaleUps"
     SCALE_UP_FAILURES = "ScaleUpFailures"  # also the lifecycle function's failed launches
     NODES_TERMINATED = "NodesTerminated"
+    # instances terminated while launching: no pending pod needed them (burst.loop.giveback)
+    LAUNCHES_GIVEN_BACK = "LaunchesGivenBack"
     # lifecycle steps (burst.loop.lifecycle), published by the lifecycle function and scaler
     LAUNCHES_COMPLETED = "LaunchesCompleted"
     TERMINATIONS_COMPLETED = "TerminationsCompleted"
@@ -74,6 +76,8 @@ class EventReason(StrEnum):
     # On burst nodes: first seen idle (kept or not, and why); marked for deletion or not.
     IDLE = "Idle"
     SCALE_DOWN = "ScaleDown"
+    # An instance terminated while launching: no pending pod needed it (burst.loop.giveback).
+    GIVEN_BACK = "GivenBack"
     # On burst nodes whose instance is going or at risk (burst.loop.notices).
     SPOT_INTERRUPTION = "SpotInterruption"
     REBALANCE_RECOMMENDATION = "RebalanceRecommendation"

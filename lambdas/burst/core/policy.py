@@ -18,6 +18,9 @@ accept too. `policy_document` is its inverse: what the CDK writes for the functi
     arrival_window_seconds              number > 0 (adaptive: arrivals learned over it)
     defer_scale_up_seconds              number >= 0 (a pod waits at most this long for a
                                         board a running pod is likely to free; 0: never)
+    give_back_launching                 true (default) or false: terminate with decrement an
+                                        instance still launching that no pending pod is
+                                        planned onto (burst.core.scaledown.surplus)
     token_ttl_seconds                   whole number, MIN_TOKEN_TTL..MAX_TOKEN_TTL
     region_penalty_per_board_hour       {AWS region: number >= 0}: $/h per board added to
                                         a group's price in that region when groups are
@@ -124,6 +127,15 @@ def _positive(attribute: str) -> Callable[[_Field, Any], dict[str, Any]]:
     return read
 
 
+def _flag(attribute: str) -> Callable[[_Field, Any], dict[str, Any]]:
+    def read(f: _Field, value: Any) -> dict[str, Any]:
+        if not isinstance(value, bool):
+            raise f.error(f"must be true or false, got {value!r}")
+        return {attribute: value}
+
+    return read
+
+
 def _scale_down(f: _Field, value: Any) -> dict[str, Any]:
     modes = [m.value for m in ScaleDown]
     if value not in modes:
@@ -165,6 +177,7 @@ _READERS: dict[str, Callable[[_Field, Any], dict[str, Any]]] = {
     "max_idle_time_seconds": _seconds("max_idle_time"),
     "arrival_window_seconds": _positive("arrival_window"),
     "defer_scale_up_seconds": _seconds("defer_scale_up"),
+    "give_back_launching": _flag("give_back_launching"),
     "region_penalty_per_board_hour": _region_penalties,
 }
 FIELDS = tuple(_READERS)
@@ -227,6 +240,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "max_idle_time_seconds": _number(policy.max_idle_time),
         "arrival_window_seconds": _number(policy.arrival_window),
         "defer_scale_up_seconds": _number(policy.defer_scale_up),
+        "give_back_launching": policy.give_back_launching,
         "region_penalty_per_board_hour": dict(policy.region_penalties),
     }
 

@@ -1,5 +1,6 @@
 """act (skipped in a dry run): raise desired capacities (scale-up first: it is what pending
-pods wait for), give back / annotate / taint / terminate burst nodes, then continue the
+pods wait for), give back the launching instances no pending pod needs (burst.loop.giveback),
+annotate / taint / terminate burst nodes, then continue the
 lifecycle actions a lost event or a killed invocation left behind (burst.loop.lifecycle),
 and the drains of nodes marked interrupted or rebalancing (burst.loop.notices).
 
@@ -21,17 +22,19 @@ from datetime import datetime
 from functools import partial
 
 from burst.core.errors import BurstError
-from burst.core.model import ScaleUp, Snapshot
+from burst.core.model import NodeGroup, ScaleUp, Snapshot
 from burst.core.names import Metric
 from burst.core.notices import marks
 from burst.core.scaledown import unneeded
+from burst.core.scaledown.surplus import Surplus
 from burst.core.scaledown.unneeded import ScaleDownPlan
 from burst.loop import lifecycle, notices
 from burst.loop.clock import Clock
 from burst.loop.config import RuntimeConfig
+from burst.loop.giveback import GiveBack
 from burst.loop.result import Log, MetricSink, Reconciled, attempt, failed
 from burst.ports.aws import CapacityChange, CapacityWriter, LifecycleActions
-from burst.ports.cluster import NodeDrainer, NodeWriter, Teller
+from burst.ports.cluster import ClusterReader, NodeDrainer, NodeWriter, Teller
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Act:
     log: Log
     metrics: MetricSink
     clock: Clock
+    reader: ClusterReader | None = None  # for the fresh read before a give-back
 
     def scale_up(self, result: Reconciled) -> Reconciled:
         failures = list(result.failures)
@@ -64,11 +68,24 @@ class Act:
         """Scale-down steps and lifecycle actions; none started after `stop_at` (drains
         stop there too)."""
         failures = list(result.failures)
-        terminated = self._scale_down(result.scale_down, result.time, failures, stop_at)
-        outcomes = self._lifecycle(result.snapshot, stop_at, failures)
+        given = self._give_back(result, failures, stop_at)
+        # The give-back read the cluster afresh for its candidates and decided: the
+        # scale-down, planned on the older observation, leaves them to it this tick.
+        down = _without(result.scale_down, result.surplus)
+        terminated = self._scale_down(down, result.time, failures, stop_at)
+        outcomes = self._lifecycle(_leaving(result.snapshot, given), stop_at, failures)
         self._interruptions(result, stop_at, failures)
         return replace(result, terminated=terminated, failures=tuple(failures),
-                       lifecycle=outcomes)
+                       lifecycle=outcomes, given_back=given, scale_down=down)
+
+    def _give_back(self, result: Reconciled, failures: list[str],
+                   stop_at: float | None) -> tuple[Surplus, ...]:
+        if (not result.surplus or self.reader is None
+                or not self._in_time(stop_at, "give-back", failures)):
+            return ()
+        w = self.writers
+        return GiveBack(self.reader, w.nodes, w.capacity, self.log, self.metrics).run(
+            result.surplus, result.snapshot, result.time, failures)
 
     def _in_time(self, stop_at: float | None, what: str, failures: list[str]) -> bool:
         if stop_at is None or self.clock.monotonic() < stop_at:
@@ -204,3 +221,34 @@ class Act:
             self.log.info(f"{o.transition} {o.instance_id}: {o.result.value}: {o.reason}",
                           extra={"decision": o.transition, **o.summary()})
         return tuple(found)
+
+
+def _without(down: ScaleDownPlan, given: tuple[Surplus, ...]) -> ScaleDownPlan:
+    """`down` without steps on the give-back's candidates."""
+    if not given:
+        return down
+    nodes = {s.node for s in given if s.node}
+    ids = {s.instance_id for s in given}
+    return replace(
+        down,
+        annotate=tuple(s for s in down.annotate if s.node not in nodes),
+        taint=tuple(s for s in down.taint if s.node not in nodes),
+        untaint=tuple(s for s in down.untaint if s.node not in nodes),
+        terminate=tuple(t for t in down.terminate
+                        if t.instance_id not in ids and t.node not in nodes),
+    )
+
+
+def _leaving(snapshot: Snapshot, given: tuple[Surplus, ...]) -> Snapshot:
+    """The snapshot with the instances given back in this reconcile as AWS now has them
+    (Terminating): their launch is never completed, by this tick's lifecycle steps either."""
+    if not given:
+        return snapshot
+    gone = {s.instance_id for s in given}
+
+    def group(g: NodeGroup) -> NodeGroup:
+        return replace(g, instances=tuple(
+            replace(i, lifecycle_state="Terminating") if i.instance_id in gone else i
+            for i in g.instances))
+
+    return replace(snapshot, node_groups=tuple(group(g) for g in snapshot.node_groups))

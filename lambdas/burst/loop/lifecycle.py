@@ -5,6 +5,13 @@ instance's Node has joined (providerID `aws:///<az>/<instance-id>`), is Ready an
 its group's boards. Otherwise do nothing: EventBridge sends the launch event once, so the
 scaler's tick re-checks instances in `Pending:Wait` (continue_launches), and a node that never
 becomes useful is left to the hook's timeout, which ABANDONs it. Never heartbeat a launch.
+A launch whose instance its group already lists as Terminating (the scaler gave it back while
+it launched: burst.loop.giveback) is never completed (`leaving`): CONTINUE would say the
+launch succeeded, and the action went with the instance (a late CompleteLifecycleAction gets
+LifecycleActionNotFoundError, ignored anyway). The EC2 Auto Scaling user guide does not say
+whether a terminate hook runs for an instance terminated in Pending:Wait; if it does, the
+terminate below finds no Node, or the Node marked GIVEN_BACK with nothing to evict, and
+completes at once, saying why.
 
 Terminate (hook `fpga-burst-terminate`, default result CONTINUE): cordon and taint the node,
 drain it through the Eviction API, delete the Node, complete CONTINUE. The drain's start is
@@ -26,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -37,9 +44,11 @@ from burst.core.lifecycle import (
     REMOVAL_TAINT,
     TERMINATING_WAIT,
     drain_started,
+    given_back,
     gone,
     heartbeat_due,
     instance_groups,
+    leaving,
     node_of,
     not_useful,
     pending,
@@ -87,6 +96,7 @@ class HookResult(StrEnum):
     HELD = "held"  # terminate: all else evicted; safe-to-evict=false pods wait for the deadline
     NODE_DELETED = "node-deleted"  # its instance is gone: the Node left behind is deleted
     NOT_OURS = "not-ours"  # a group or hook fpga-burst does not manage: never touched
+    LEAVING = "leaving"  # launch: the instance is terminating (given back): never completed
 
 
 @dataclass(frozen=True)
@@ -163,8 +173,19 @@ def launch(aws: LifecycleActions, target: Target, group: NodeGroup | None,
     saying why, with what the instance said of a failed join (its join-error tag) if
     `errors` can read it and no node has joined."""
     node = node_of(nodes, target.instance_id)
-    why = not_useful(node, group)
     name = node.name if node else None
+    state = leaving(group, target.instance_id)
+    if state is not None:
+        # Completing it would say the launch succeeded; the instance is going (given back
+        # while launching, or terminated by someone else), and the action went with it.
+        why = given_back(node)
+        reason = f"the instance is {state}" + (f": given back, {why}" if why else "")
+        log.info("launch of %s: not completed: %s", target.instance_id, reason,
+                 extra={"instance": target.instance_id, "node_group": target.node_group,
+                        "decision": "no action"})
+        return HookOutcome("launch", target.node_group, target.instance_id, HookResult.LEAVING,
+                           reason, name)
+    why = not_useful(node, group)
     if why is not None and node is None and errors is not None:
         said = errors.join_error(target.node_group, target.instance_id)
         why = f"{why}; the instance says its join failed at {said}" if said else why
@@ -203,10 +224,14 @@ class Drainer:
         node = node_of(nodes, target.instance_id)
         if node is not None:
             try:
-                return self._start(target, node)
+                outcome = self._start(target, node)
             except KubeNotFoundError:
                 # Deleted since observed (a concurrent duplicate finished first): gone.
                 pass
+            else:
+                why = given_back(node)
+                return outcome if why is None else replace(
+                    outcome, reason=f"given back while launching ({why}): {outcome.reason}")
         done = complete(self.actions, target, "terminate")
         return HookOutcome("terminate", target.node_group, target.instance_id,
                            HookResult.COMPLETED if done else HookResult.ALREADY_DONE,

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import Plan, Snapshot
 from burst.core.scaledown import unneeded
+from burst.core.scaledown.surplus import Surplus
 from burst.core.scaledown.unneeded import ScaleDownPlan
 from burst.loop import lifecycle
 from burst.ports.aws import CapacityChange
@@ -42,6 +43,9 @@ class Reconciled:
     failures: tuple[str, ...] = ()
     lifecycle: tuple[lifecycle.HookOutcome, ...] = ()
     dry_run: bool = False
+    # Launching instances no pending pod needs (decided), and those terminated for it.
+    surplus: tuple[Surplus, ...] = ()
+    given_back: tuple[Surplus, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         outcomes: dict[str, int] = {}
@@ -60,6 +64,7 @@ class Reconciled:
             ],
             "scaleDown": dict(unneeded.summary(self.scale_down)),
             "terminated": list(self.terminated),
+            "givenBack": [s.instance_id for s in self.given_back],
             "lifecycle": [o.summary() for o in self.lifecycle],
             "failures": list(self.failures),
             "dryRun": self.dry_run,

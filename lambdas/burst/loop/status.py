@@ -30,7 +30,8 @@ class Report:
 
     `upcoming`: instances asked for and not serving yet, per group; `pending`: the pending
     pods by outcome and reason (burst.loop.tell.pending_summary); `events`: this tick's
-    Events written, failed and left for a later tick."""
+    Events written, failed and left for a later tick; `given_back`: the launching instances
+    this reconcile terminated, and why."""
 
     time: datetime
     last_decision: str
@@ -39,6 +40,8 @@ class Report:
     scale_down: ScaleDownPlan | None = None
     pending: Mapping[str, Any] | None = None
     events: Mapping[str, int] | None = None
+    # instance -> why it was terminated while launching (burst.loop.giveback), this tick
+    given_back: Mapping[str, str] = field(default_factory=dict)
 
 
 def _time(moment: datetime) -> str:
@@ -71,6 +74,9 @@ def status_data(report: Report, memory: Memory) -> dict[str, str]:
         document["events"] = dict(report.events)
     if report.scale_down is not None:
         document["scaleDown"] = _scale_down(report.scale_down)
+    if report.given_back:
+        document["givenBack"] = [{"instance": i, "reason": why}
+                                 for i, why in sorted(report.given_back.items())]
     stamp = _time(report.time)
     return {
         "status.yaml": yaml.dump({"time": stamp}, Dumper=_Dumper) + _text(document, memory),

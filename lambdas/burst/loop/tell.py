@@ -26,6 +26,7 @@ from typing import Any
 from burst.core.errors import BurstError, ClusterUnreachableError
 from burst.core.model import Pod, PodDecision, PodOutcome
 from burst.core.names import EventReason, Metric
+from burst.core.scaledown.surplus import Surplus
 from burst.core.scaleup.capacity import build
 from burst.loop.clock import Clock
 from burst.loop.config import EventLimits
@@ -38,6 +39,7 @@ from burst.ports.cluster import Teller
 TRIGGERED = EventReason.TRIGGERED_SCALE_UP
 NOT_TRIGGERED = EventReason.NOT_TRIGGER_SCALE_UP
 DEFERRED = EventReason.SCALE_UP_DEFERRED
+GIVEN_BACK = EventReason.GIVEN_BACK
 WORKERS = 8  # Event writes in flight at once
 EXAMPLES = 3  # example pods in a log line or the status, per reason
 
@@ -164,9 +166,16 @@ class Tell:
             *((s.node, EventReason.SCALE_DOWN, f"no longer to be deleted: {s.reason}")
               for s in down.untaint),
         ]
-        return [Due(f"event on node {node}",
-                    partial(writer.record_node_event, node, reason, message, result.time))
-                for node, reason, message in told]
+        due = [Due(f"event on node {node}",
+                   partial(writer.record_node_event, node, reason, message, result.time))
+               for node, reason, message in told]
+        for s in result.given_back:
+            message = given_back_message(s)
+            due.append(Due(f"event on node {s.node}", partial(
+                writer.record_node_event, s.node, GIVEN_BACK, message, result.time))
+                if s.node else Due("event on the status", partial(
+                    writer.record_status_event, GIVEN_BACK, message, result.time)))
+        return due
 
     def events(self, due: Sequence[Due], budget: EventBudget, memory: Memory) -> Told:
         """Writes what the budget allows, in parallel; the digests of those written join
@@ -203,6 +212,7 @@ class Tell:
             result.time, last_decision(result), result.snapshot.node_groups, _upcoming(result),
             result.scale_down, pending=pending_summary(result.plan.pods),
             events={"written": told.written, "failed": told.failed, "deferred": told.deferred},
+            given_back={s.instance_id: given_back_message(s) for s in result.given_back},
         ), memory)
         if data == memory.written:
             return
@@ -293,6 +303,12 @@ def event_for(decision: PodDecision, scale_ups: Mapping[str, str],
     if waiting and group is not None and group in scale_ups:
         return TRIGGERED, f"pod triggered scale-up: [{scale_ups[group]}]", f"group {group}"
     return None
+
+
+def given_back_message(s: Surplus) -> str:
+    node = f", node {s.node}" if s.node else ", no node yet"
+    return (f"instance {s.instance_id} ({s.node_group}{node}) terminated with decrement "
+            f"while launching: {s.reason}")
 
 
 def scale_up_message(change: CapacityChange, max_size: int) -> str:

@@ -156,6 +156,14 @@ class Teller(Protocol):
         """A Node Event (kubectl describe node); same reason+message again bumps its count."""
         ...
 
+    def record_status_event(
+        self, reason: str, message: str, now: datetime, kind: str = "Normal"
+    ) -> int:
+        """An Event on the status ConfigMap (kubectl describe configmap -n kube-system
+        fpga-burst-status): for what has no Node or pod to tell it on, such as an instance
+        given back before its Node joined. Same reason+message again bumps its count."""
+        ...
+
     def write_status(self, data: Mapping[str, str]) -> None:
         """Create or replace kube-system/fpga-burst-status (see burst.loop.status)."""
         ...

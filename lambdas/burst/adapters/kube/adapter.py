@@ -82,6 +82,11 @@ class KubeCluster:
     ) -> int:
         return tell.record_node_event(self.kube, node, reason, message, now, kind)
 
+    def record_status_event(
+        self, reason: str, message: str, now: datetime, kind: str = "Normal"
+    ) -> int:
+        return tell.record_status_event(self.kube, reason, message, now, kind)
+
     def write_status(self, data: Mapping[str, str]) -> None:
         tell.write_status(self.kube, data)
 

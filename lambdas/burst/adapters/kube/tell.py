@@ -71,6 +71,19 @@ def record_node_event(
     return _record(kube, event, now)
 
 
+def record_status_event(
+    kube: Kube, reason: str, message: str, now: datetime, kind: str = "Normal"
+) -> int:
+    """Record `reason: message` on the status ConfigMap, in its namespace; returns the
+    Event's count. For what has no Node or pod to carry it (an instance given back before
+    its Node joined)."""
+    involved: Json = {"apiVersion": "v1", "kind": "ConfigMap", "namespace": STATUS_NAMESPACE,
+                      "name": STATUS_NAME}
+    name = _event_name(STATUS_NAME, STATUS_NAME, reason, message[:MESSAGE_LIMIT])
+    event = _event(involved, STATUS_NAMESPACE, name, reason, message, now, kind)
+    return _record(kube, event, now)
+
+
 def _event(
     involved: Json, namespace: str, event_id: str, reason: str, message: str, now: datetime,
     kind: str,

@@ -20,7 +20,7 @@ from burst.core.scaleup.fit import alternatives
 from burst.core.spot import ON_DEMAND, SPOT, capacity_type, price_per_hour
 
 # An instance in these states has not finished its launch lifecycle hook.
-_LAUNCHING = frozenset({"Pending", "Pending:Wait", "Pending:Proceed"})
+LAUNCHING = frozenset({"Pending", "Pending:Wait", "Pending:Proceed"})
 # Taints the node lifecycle controller keeps on a node until its kubelet reports Ready.
 _NOT_READY_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
 
@@ -149,7 +149,7 @@ def _upcoming(group: NodeGroup, template: Template, registered: list[Node]) -> I
     The late device plugin and the not-ready window are why the last two matter: such a
     node would otherwise look like missing capacity and be asked for again.
     """
-    launching = {i.instance_id for i in group.instances if i.lifecycle_state in _LAUNCHING}
+    launching = {i.instance_id for i in group.instances if i.lifecycle_state in LAUNCHING}
     # A cordoned node is registered (its instance is not on its way) but never capacity.
     late = [
         n

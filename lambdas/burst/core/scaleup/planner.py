@@ -70,7 +70,19 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
         scale_ups=scale_ups,
         pods=tuple(decisions[p.name] for p in pending),
         price_per_hour_added=round(added, 6),
+        idle_upcoming=_idle_upcoming(capacity),
     )
+
+
+def _idle_upcoming(capacity: Capacity) -> dict[str, int]:
+    """Per group, the upcoming slots of the chosen plan that no pending pod took a board of."""
+    whole = {t.group.name: dict(t.boards) for t in capacity.templates}
+    idle: dict[str, int] = {}
+    for slot in capacity.upcoming:
+        group = slot.node_group or ""
+        if slot.free == whole.get(group):
+            idle[group] = idle.get(group, 0) + 1
+    return idle
 
 
 def _attempt(order: Sequence[int], inputs: Inputs, capacity: Capacity) -> Attempt:

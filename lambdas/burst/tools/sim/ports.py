@@ -81,6 +81,11 @@ class Unheard:
     ) -> int:
         return 1
 
+    def record_status_event(
+        self, reason: str, message: str, now: datetime, kind: str = "Normal"
+    ) -> int:
+        return 1
+
     def write_status(self, data: Mapping[str, str]) -> None:
         self.world.status = dict(data)
 

@@ -238,6 +238,7 @@ _SPEC_KEYS = {
     "unneeded": "scale_down_unneeded_time_seconds",
     "delay": "scale_down_delay_after_add_seconds",
     "defer": "defer_scale_up_seconds",
+    "give-back": "give_back_launching",
     "expanders": "expanders",
     "max_boards": "max_boards",
     "max_price": "max_price_per_hour",
@@ -270,6 +271,8 @@ def _value(key: str, text: str, spec: str) -> Any:
         return text.split("+")
     if key == "scale-down":
         return text
+    if key == "give-back":  # on | off; anything else is left for parse_policy to refuse
+        return {"on": True, "off": False}.get(text, text)
     if key in ("unneeded", "delay", "defer"):
         return duration_s(text, "--policy", spec)
     try:

@@ -198,6 +198,8 @@ class World:
             return
         group = self.groups[instance.group]
         name = f"ip-{instance_id[2:]}"
+        if what in ("register", "boards") and instance.state.startswith("Term"):
+            return  # terminated while launching (given back): it boots no further
         if what == "register":
             instance.state = "Pending:Wait"
             self.nodes[name] = Node(
@@ -349,7 +351,9 @@ class World:
         return True
 
     def terminate(self, instance_id: str) -> bool:
-        """Terminate with decrement: the instance waits in its terminate hook."""
+        """Terminate with decrement: the instance waits in its terminate hook. One still
+        launching boots no further; its bill ends when the hook completes (billing.py:
+        nothing if that is before `running`)."""
         instance = self.instances.get(instance_id)
         if instance is None or instance.ended is not None or instance.state.startswith("Term"):
             return False
