@@ -52,6 +52,18 @@ def still_launching(group: str) -> None:
         state.lifecycle_state = "Pending:Wait"
 
 
+def launching_for(moto: MotoView, admin: Kube, namespace: str, label: str,
+                  jobs: int) -> list[dict[str, Any]]:
+    """`jobs` pending jobs of 2 F1 boards each; the tick asks for one f1.4xlarge each; the
+    instances are held launching. Returns them."""
+    make_group(moto, GROUP, "f1.4xlarge", label)
+    for n in range(1, jobs + 1):
+        xgb_job(admin, namespace, f"job-{n}", label)
+    assert tick()["first"]["scaleUps"] == [{"nodeGroup": GROUP, "from": 0, "to": jobs}]
+    still_launching(GROUP)
+    return moto.instances(GROUP)
+
+
 def delete_pod(admin: Kube, namespace: str, name: str) -> None:
     admin.call("delete pod", admin.core.delete_namespaced_pod, name, namespace,
                grace_period_seconds=0)
@@ -74,14 +86,9 @@ def test_instances_still_launching_that_no_pending_pod_needs_are_terminated_with
     admin_nodes: list[str],
 ) -> None:
     # GIVEN two pending jobs of 2 F1 boards each: the scaler asks for two f1.4xlarge
-    make_group(aws, GROUP, "f1.4xlarge", test_id)
-    xgb_job(admin, namespace, "job-1", test_id)
-    xgb_job(admin, namespace, "job-2", test_id)
-    assert tick()["first"]["scaleUps"] == [{"nodeGroup": GROUP, "from": 0, "to": 2}]
     # AND both instances are still launching: one has no Node yet, the other's Node has
     # joined without its boards
-    still_launching(GROUP)
-    joined, unjoined = aws.instances(GROUP)
+    joined, unjoined = launching_for(aws, admin, namespace, test_id, jobs=2)
     burst = f"{test_id}-burst"
     admin_nodes.append(burst)
     burst_node(admin, burst, joined, test_id)
@@ -134,11 +141,7 @@ def test_a_pod_bound_to_the_node_after_the_observation_keeps_the_instance(
 ) -> None:
     # GIVEN one pending job; the scaler asks for one f1.4xlarge; it is still launching and
     # its Node has joined without boards
-    make_group(aws, GROUP, "f1.4xlarge", test_id)
-    xgb_job(admin, namespace, "job-1", test_id)
-    assert tick()["first"]["scaleUps"] == [{"nodeGroup": GROUP, "from": 0, "to": 1}]
-    still_launching(GROUP)
-    (instance,) = aws.instances(GROUP)
+    (instance,) = launching_for(aws, admin, namespace, test_id, jobs=1)
     burst = f"{test_id}-burst"
     admin_nodes.append(burst)
     burst_node(admin, burst, instance, test_id)
