@@ -1,7 +1,8 @@
 """Give back what boots for nobody (issue 26, item 5): the default policy with
 `give_back_launching` on (the default) and off, on the economics cluster and traces
-(benchmarks/cpu/economics.py): instances launched, those no pod ever ran on, board-hours
-paid while booting, cost, wait p95, and the ratios on / off.
+(benchmarks/cpu/economics.py): instances launched (billed), those no pod ever ran on, of
+them those given back while launching, board-hours paid while booting and in all, cost,
+wait p95, and the ratio of cost on / off.
 
 In the simulator an instance given back boots no further and its bill ends when its
 terminate hook completes (the scaler's next tick), per billing.py's EC2 rules: nothing if
@@ -38,6 +39,7 @@ def row(name: str, results: list[PolicyResult]) -> str:
 
     return (f"  {name:<15}{med([r.bill.launches for r in results]):>8.0f}"
             f"{med([r.bill.unused for r in results]):>8.0f}"
+            f"{med([r.given_back for r in results]):>7.0f}"
             f"{med([r.bill.booting for r in results]):>9.1f}"
             f"{med([r.bill.paid for r in results]):>9.1f}"
             f"{med([r.bill.cost for r in results]):>10,.0f}"
@@ -75,7 +77,8 @@ def main() -> int:
                            for seed in range(args.seeds)]
         took = time.perf_counter() - start
         print(f"\n{label}: {len(jobs)} jobs ({took:.0f} s)")
-        print(f"  {'give-back':<15}{'inst':>8}{'unused':>8}{'boot bh':>9}{'paid bh':>9}"
+        print(f"  {'give-back':<15}{'inst':>8}{'unused':>8}{'given':>7}{'boot bh':>9}"
+              f"{'paid bh':>9}"
               f"{'cost $':>10}{'p95 m':>8}")
         on, off = found["base"], found["give-back=off"]
         print(row("on (default)", on))

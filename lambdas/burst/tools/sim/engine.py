@@ -147,6 +147,7 @@ class PolicyResult:
     interruptions: int = 0  # Spot interruption notices
     restarts: int = 0  # pods they evicted, run again from the start
     lost: float = 0.0  # board-hours of work those pods lost
+    given_back: int = 0  # instances terminated while launching (burst.loop.giveback)
 
     def percentile(self, q: float) -> float:
         if not self.waits:
@@ -313,4 +314,5 @@ def _outcome(name: str, world: World, samples: list[Sample]) -> PolicyResult:
         world.interruptions,
         world.restarts,
         world.lost_s / 3600.0,
+        world.given_back,
     )

@@ -88,6 +88,7 @@ class World:
         self.interruptions = 0
         self.restarts = 0  # pods evicted by an interruption notice, run again from the start
         self.lost_s = 0.0  # board-seconds of work those pods lost
+        self.given_back = 0  # instances terminated while launching
         self.timers: list[tuple[float, str, str]] = []  # (when, what, instance id)
         self.burst_nodes: set[str] = set()  # every node a burst instance ever registered
         self.ledger = Ledger()  # instance id -> its bill
@@ -357,6 +358,7 @@ class World:
         instance = self.instances.get(instance_id)
         if instance is None or instance.ended is not None or instance.state.startswith("Term"):
             return False
+        self.given_back += instance.state.startswith("Pending")
         instance.state = "Terminating:Wait"
         group = self.groups[instance.group]
         self.groups[group.name] = replace(group, desired=max(0, group.desired - 1))
