@@ -4,14 +4,12 @@ planner's own accounting of upcoming capacity decides, one rule per test."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 
 from burst.core.catalog import default_catalog
-from burst.core.model import Instance, Node, NodeGroup, Plan, Pod, Policy, ScaleDown, Snapshot
-from burst.core.scaledown.arrivals import Arrivals
-from burst.core.scaledown.surplus import REASON, Expected, Surplus, surplus
+from burst.core.model import Instance, Node, NodeGroup, Plan, Pod, Policy, Snapshot
+from burst.core.scaledown.surplus import REASON, Surplus, surplus
 from burst.core.scaleup.planner import plan
 from burst.core.spot import CAPACITY_TYPE_LABEL, SPOT
 
@@ -145,32 +143,3 @@ def test_instances_asked_for_but_not_listed_yet_are_not_invented() -> None:
     # desired 3, one instance listed so far: three idle upcoming slots, one instance to give
     snapshot = snap((replace(group("f1", {"i-1": "Pending"}), desired=3),))
     assert [s.instance_id for s in decide(snapshot)] == ["i-1"]
-
-
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def arriving(every_s: float) -> Arrivals:
-    """One F1 board asked for every `every_s` seconds over the last half hour."""
-    times = [NOW.timestamp() - k * every_s for k in range(1, int(1800 // every_s) + 1)]
-    return Arrivals(seen_until=NOW, boards={BOARD: tuple((t, 1) for t in sorted(times))})
-
-
-@pytest.mark.parametrize(
-    ("every_s", "scale_down", "given"),
-    [
-        pytest.param(60.0, ScaleDown.ADAPTIVE, [], id="pods-due-within-a-boot"),
-        pytest.param(1700.0, ScaleDown.ADAPTIVE, ["i-1", "i-2"], id="pods-rare"),
-        pytest.param(60.0, ScaleDown.FIXED, ["i-1", "i-2"], id="fixed-timers-never-keep"),
-    ],
-)
-def test_adaptive_keeps_a_launching_instance_the_next_pods_will_need_sooner_than_a_boot(
-        every_s: float, scale_down: ScaleDown, given: list[str]) -> None:
-    # GIVEN two launching instances no pending pod needs, and pods arriving for their boards
-    policy = replace(POLICY, scale_down=scale_down)
-    snapshot = snap((group("f1", LAUNCHING),))
-    expected = Expected(arriving(every_s), policy, NOW)
-    # THEN the adaptive policy keeps them while the next pods are due within a boot (2
-    # boards at one a minute: within the 5 min estimate); fixed timers give them back
-    found = surplus(snapshot, plan(snapshot, policy), expected)
-    assert [s.instance_id for s in found] == given

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from burst.core.notices import marks
 from burst.core.scaledown import defer, unneeded
-from burst.core.scaledown.surplus import Expected, surplus
+from burst.core.scaledown.surplus import surplus
 from burst.core.scaleup.planner import plan as make_plan
 from burst.loop.act import Act, Writers
 from burst.loop.clock import Clock, SystemClock
@@ -80,8 +80,7 @@ class Shell:
         plan = defer.hold(make_plan(view, policy), view, memory.runs, policy, now)
         down = unneeded.unneeded(snapshot, policy, now, plan=plan, arrivals=memory.arrivals,
                                   runs=memory.runs)
-        extra = (surplus(snapshot, plan, Expected(memory.arrivals, policy, now))
-                 if policy.give_back_launching else ())
+        extra = surplus(snapshot, plan) if policy.give_back_launching else ()
         result = Reconciled(now, snapshot, plan, down, version, dry_run=self.dry_run,
                             surplus=extra)
         if self.writers is not None and not self.dry_run:

@@ -30,13 +30,10 @@ then a Node without boards. The loop reads the cluster again before it acts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from burst.core.lifecycle import not_useful
-from burst.core.model import Node, NodeGroup, Plan, Policy, ScaleDown, Snapshot
-from burst.core.scaledown import keep
-from burst.core.scaledown.arrivals import Arrivals
-from burst.core.scaleup.capacity import LAUNCHING, build
+from burst.core.model import Node, NodeGroup, Plan, Snapshot
+from burst.core.scaleup.capacity import LAUNCHING
 
 REASON = "no pending pod needs it"
 
@@ -66,20 +63,8 @@ def candidate(group: NodeGroup, instance_id: str, state: str, node: Node | None,
     return node is None or (node.name not in busy and not_useful(node, group) is not None)
 
 
-@dataclass(frozen=True)
-class Expected:
-    """What the adaptive policy expects next (its learned arrivals), to keep a launching
-    instance the next pods are expected to need sooner than a new boot would take."""
-
-    arrivals: Arrivals
-    policy: Policy
-    now: datetime
-
-
-def surplus(snapshot: Snapshot, plan: Plan,
-            expected: Expected | None = None) -> tuple[Surplus, ...]:
-    """The launching instances `plan` (made on this snapshot's groups) leaves unused, less
-    those `expected` keeps (adaptive scale-down only; see _kept)."""
+def surplus(snapshot: Snapshot, plan: Plan) -> tuple[Surplus, ...]:
+    """The launching instances `plan` (made on this snapshot's groups) leaves unused."""
     nodes = {n.instance_id: n for n in snapshot.nodes if n.instance_id}
     busy = busy_nodes(snapshot)
     scaling = {u.node_group for u in plan.scale_ups}
@@ -96,28 +81,7 @@ def surplus(snapshot: Snapshot, plan: Plan,
         )[:idle]
         found.extend(Surplus(i.instance_id, group.name, _name(nodes.get(i.instance_id)))
                      for i in chosen)
-    if expected is None or expected.policy.scale_down is not ScaleDown.ADAPTIVE or not found:
-        return tuple(found)
-    kept = _kept(found, snapshot, expected)
-    return tuple(s for s in found if s.instance_id not in kept)
-
-
-def _kept(found: list[Surplus], snapshot: Snapshot, expected: Expected) -> set[str]:
-    """The rent-or-buy rule idle nodes are kept by (burst.core.scaledown.keep), for the
-    instances on their way: one is kept while all of its boards are expected to be needed
-    sooner than a new boot would take. Free boards on registered burst nodes serve the next
-    pods before it does."""
-    groups = {g.name: g for g in snapshot.node_groups}
-    idle = [keep.Idle(Node(s.instance_id, s.node_group), groups[s.node_group], expected.now)
-            for s in found]
-    ahead: dict[str, int] = {}
-    for slot in build(snapshot).existing:
-        if slot.node_group is not None:
-            for board, count in slot.free.items():
-                ahead[board] = ahead.get(board, 0) + max(0, count)
-    verdicts = keep.decide(idle, snapshot, expected.arrivals, expected.policy, expected.now,
-                           ahead)
-    return {name for name, verdict in verdicts.items() if verdict.keep}
+    return tuple(found)
 
 
 def _progress(node: Node | None) -> int:
