@@ -1,8 +1,10 @@
 """Give back what boots for nobody (issue 26, item 5): the default policy with
 `give_back_launching` on (the default) and off, on the economics cluster and traces
-(benchmarks/cpu/economics.py): instances launched (billed), those no pod ever ran on, of
-them those given back while launching, board-hours paid while booting and in all, cost,
-wait p95, and the ratio of cost on / off.
+(benchmarks/cpu/economics.py): instances launched (billed), those no pod ever ran on,
+instances terminated while still launching (`given`: by the give-back; with it off, by
+scale-down once their Node registered idle, boards or not), board-hours paid while booting
+and in all, cost, wait p95, and the ratio of cost on / off. Off is the controller as it was
+before the give-back.
 
 In the simulator an instance given back boots no further and its bill ends when its
 terminate hook completes (the scaler's next tick), per billing.py's EC2 rules: nothing if

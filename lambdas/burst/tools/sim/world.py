@@ -88,7 +88,7 @@ class World:
         self.interruptions = 0
         self.restarts = 0  # pods evicted by an interruption notice, run again from the start
         self.lost_s = 0.0  # board-seconds of work those pods lost
-        self.given_back = 0  # instances terminated while launching
+        self.given_back = 0  # instances terminated while still launching (Pending...)
         self.timers: list[tuple[float, str, str]] = []  # (when, what, instance id)
         self.burst_nodes: set[str] = set()  # every node a burst instance ever registered
         self.ledger = Ledger()  # instance id -> its bill
