@@ -15,8 +15,10 @@ bound to the instance's Node, a Node may have joined, its boards may have come. 
    taken off and it stays.
 
 Whatever fails is logged and kept in the failures; nothing is terminated without the fresh
-read. A Node a pod bound to between the fresh read and the termination cannot exist: it
-was tainted before the read. Without a Node, the instance has nowhere a pod could run.
+read. Between the fresh read and the termination kube-scheduler binds nothing to a marked
+Node (cordoned and tainted NoSchedule before the read) but a pod that tolerates every taint,
+which the terminate hook then evicts through the Eviction API like any drain. Without a
+Node, the instance has nowhere a pod could run.
 """
 
 from __future__ import annotations
