@@ -84,9 +84,10 @@ def test_every_fixed_timer_runs_with_and_without_the_delay_after_add() -> None:
         assert f"unneeded={minutes}m,delay=10m" in DEFAULT_COMPARE
         assert f"unneeded={minutes}m,delay=0" in DEFAULT_COMPARE
     # AND without the delay a short job's instance goes a minute after it ends, not ten
-    # minutes after the scale-up
-    with_delay = _run("unneeded=1m,delay=10m", _jobs(2, duration=120.0))
-    without = _run("unneeded=1m,delay=0", _jobs(2, duration=120.0))
+    # minutes after the scale-up (give-back off: here the instance would be given back
+    # while it boots, before either timer counts)
+    with_delay = _run("unneeded=1m,delay=10m,give-back=off", _jobs(2, duration=120.0))
+    without = _run("unneeded=1m,delay=0,give-back=off", _jobs(2, duration=120.0))
     assert without.cost < with_delay.cost
     assert without.bill.waiting < with_delay.bill.waiting
 
