@@ -88,6 +88,21 @@ def test_runs_still_going_keep_long_pods_from_looking_about_to_end() -> None:
     assert survival(Runs({}, short), NOW).ends_within(1800, 60) is None
 
 
+def test_the_running_ones_are_at_risk_at_each_end_up_to_their_age_whenever_asked() -> None:
+    # GIVEN runs that ended at 1, 2 and 3 minutes (twice at 2) and two pods running
+    ended = (120.0, 60.0, 180.0, 120.0)
+    going = {"ml/a": (T - 120, T), "ml/b": (T - 150, T)}
+    estimate = survival(Runs(going, ended), NOW)
+    # THEN at 1 min all 6 are at risk, at 2 min 5 (a pod aged exactly 2 min among them),
+    # at 3 min 1 (both pods are younger)
+    assert estimate.times == (60.0, 120.0, 180.0)
+    assert estimate.surviving == (5 / 6, 5 / 6 * (1 - 2 / 5), 0.0)
+    # AND the same record asked a minute later counts the pods at their new ages
+    later = survival(Runs(going, ended), NOW + timedelta(minutes=1))
+    assert later.surviving == (5 / 6, 5 / 6 * (1 - 2 / 5), 5 / 6 * (1 - 2 / 5) * (1 - 1 / 3))
+    assert later.lengths == (60.0, 120.0, 120.0, 180.0, 180.0, 210.0)
+
+
 @given(st.lists(st.floats(min_value=1, max_value=1e5), min_size=1, max_size=60),
        st.lists(st.floats(min_value=0, max_value=1e5), max_size=30),
        st.floats(min_value=0, max_value=1e5), st.floats(min_value=0, max_value=1e4))

@@ -17,6 +17,7 @@ again from the pods running now.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -148,21 +149,41 @@ class Survival:
 def survival(runs: Runs, now: datetime) -> Survival:
     """The estimate from the ended runs and, censored at their age, the running ones."""
     moment = now.timestamp()
-    ongoing = [max(0.0, moment - began) for began, _ in runs.running.values()]
-    lengths = sorted([*runs.ended, *ongoing])
-    ended = sorted(runs.ended)
-    times: list[float] = []
+    ongoing = sorted(max(0.0, moment - began) for began, _ in runs.running.values())
+    ended, times, firsts, counts = _ended_steps(runs.ended)
+    lengths = sorted([*ended, *ongoing])
     surviving: list[float] = []
-    share, i = 1.0, 0
-    while i < len(ended):
-        t = ended[i]
-        j = bisect.bisect_right(ended, t)
-        at_risk = len(lengths) - bisect.bisect_left(lengths, t)
-        share *= 1.0 - (j - i) / at_risk
-        times.append(t)
+    share, younger = 1.0, 0  # younger: the running ones shorter than t
+    for t, first, count in zip(times, firsts, counts, strict=True):
+        while younger < len(ongoing) and ongoing[younger] < t:
+            younger += 1
+        # At risk at t: every run not shorter than t, ended (all but the `first` ones of
+        # `ended`, which are shorter) or still going.
+        share *= 1.0 - count / (len(lengths) - first - younger)
         surviving.append(share)
+    return Survival(times, tuple(surviving), tuple(lengths))
+
+
+@functools.lru_cache(maxsize=8)
+def _ended_steps(
+    ended: tuple[float, ...],
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[int, ...], tuple[int, ...]]:
+    """The ended runs sorted, their distinct times, where each time first appears in the
+    sorted runs and how many ended at it. The record of ended runs changes only when a
+    run ends, the running ones' ages every reconcile: this part is made once per record
+    (keyed on the record itself, so nothing is invalidated by hand)."""
+    ordered = sorted(ended)
+    times: list[float] = []
+    firsts: list[int] = []
+    counts: list[int] = []
+    i = 0
+    while i < len(ordered):
+        j = bisect.bisect_right(ordered, ordered[i])
+        times.append(ordered[i])
+        firsts.append(i)
+        counts.append(j - i)
         i = j
-    return Survival(tuple(times), tuple(surviving), tuple(lengths))
+    return tuple(ordered), tuple(times), tuple(firsts), tuple(counts)
 
 
 def to_data(runs: Runs) -> str:
