@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from burst.core.errors import DemandError
 from burst.core.model import BoardResource, Plan, Pod, PodDecision, PodOutcome, Policy, Snapshot
 from burst.core.scaledown.runtimes import Runs, Survival, started, survival
-from burst.core.scaleup.capacity import Slot, bound_usage, build
+from burst.core.scaleup.capacity import Slot, bound_usage, registered_slots
 from burst.core.scaleup.fit import alternatives, placement_problem
 from burst.core.scaleup.planner import plan as make_plan
 from burst.core.words import span
@@ -95,7 +95,7 @@ def hold(plan: Plan, view: Snapshot, runs: Runs, policy: Policy, now: datetime) 
 def _running(view: Snapshot, runs: Runs, now: datetime) -> list[_Running]:
     """The FPGA pods running on nodes that take new pods, with how long they have run
     (from status.startTime, or from when they were first seen running)."""
-    slots = {s.name: s for s in build(view).existing}
+    slots = {s.name: s for s in registered_slots(view)}
     allocatable = {n.name: n.allocatable for n in view.nodes}
     found = []
     for pod in view.pods:

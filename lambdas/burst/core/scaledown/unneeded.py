@@ -49,7 +49,7 @@ from burst.core.model import (
 from burst.core.scaledown import drainable, keep
 from burst.core.scaledown.arrivals import Arrivals
 from burst.core.scaledown.runtimes import Runs, Survival, started, survival
-from burst.core.scaleup.capacity import bound_usage, build
+from burst.core.scaleup.capacity import bound_usage, registered_slots
 from burst.core.scaleup.fit import alternatives, placement_problem
 from burst.core.scaleup.planner import plan as scale_up_plan
 
@@ -222,7 +222,7 @@ def _verdicts(
     idle_names = {entry.node.name for entry in idle}
     # Free boards on burst nodes that stay anyway: the next arrivals land there first.
     busy_free: dict[str, int] = {}
-    for slot in build(snapshot).existing:
+    for slot in registered_slots(snapshot):
         if slot.node_group is not None and slot.name not in idle_names:
             for board, count in slot.free.items():
                 busy_free[board] = busy_free.get(board, 0) + max(0, count)

@@ -96,20 +96,11 @@ def group_boards(group: NodeGroup, catalog: Catalog) -> Mapping[BoardResource, i
 
 def build(snapshot: Snapshot, penalties: Mapping[str, float] | None = None) -> Capacity:
     """`penalties`: Policy.region_penalties, for the templates' cost (none: price only)."""
-    capacity = Capacity()
-    used = _used_boards(snapshot)
+    capacity = Capacity(existing=registered_slots(snapshot))
     by_group: dict[str, list[Node]] = {}
     for node in snapshot.nodes:
         if node.node_group is not None:
             by_group.setdefault(node.node_group, []).append(node)
-        if node.ready and not node.unschedulable:
-            free = {
-                board: count - used.get((node.name, board), 0)
-                for board, count in node.allocatable.items()
-            }
-            capacity.existing.append(
-                Slot(node.name, free, node.labels, node.taints, node.node_group)
-            )
     for group in snapshot.node_groups:
         template = _template(group, snapshot.catalog, penalties or {})
         capacity.templates.append(template)
@@ -121,6 +112,18 @@ def build(snapshot: Snapshot, penalties: Mapping[str, float] | None = None) -> C
             snapshot.vcpu_quota, snapshot.node_groups, snapshot.catalog
         )
     return capacity
+
+
+def registered_slots(snapshot: Snapshot) -> list[Slot]:
+    """The registered nodes that take pods, with their free boards: `build`'s existing
+    slots alone, for callers that need no templates or upcoming instances."""
+    used = _used_boards(snapshot)
+    return [
+        Slot(node.name, {board: count - used.get((node.name, board), 0)
+                         for board, count in node.allocatable.items()},
+             node.labels, node.taints, node.node_group)
+        for node in snapshot.nodes if node.ready and not node.unschedulable
+    ]
 
 
 def _template(group: NodeGroup, catalog: Catalog, penalties: Mapping[str, float]) -> Template:
