@@ -124,10 +124,11 @@ class Survival:
                 ended_by[k] *= 1.0 - self.share_beyond(age + x) / now
             # ended_by[-1] stays: every run on record has ended by the longest of them
         expected = ended_by[0] * total
+        areas = [area(x) for x in grid]  # each point ends one step and starts the next
         for k in range(1, len(grid)):
             mass = ended_by[k] - ended_by[k - 1]
             # tail() falls across the step: its mean over the step's two ends.
-            expected += mass * (2 * total - area(grid[k - 1]) - area(grid[k])) / 2
+            expected += mass * (2 * total - areas[k - 1] - areas[k]) / 2
         return expected, total
 
     def _areas(self, horizon: float) -> Callable[[float], float]:
