@@ -51,7 +51,11 @@ def plan(snapshot: Snapshot, policy: Policy) -> Plan:
     if not any(slot.free for slot in (*base.existing, *base.upcoming)):
         orders = orders[:1]  # with nothing registered or upcoming, the order cannot matter
     inputs = Inputs(classes, members, policy, fits, chain)
-    attempts = [_attempt(order, inputs, base.fresh()) for order in orders]
+    # An attempt depends on its order alone (each on a fresh copy): an order met again
+    # (one pod class gives one order) would give the same plan, and min() below keeps the
+    # first of equals anyway.
+    unique = dict.fromkeys(tuple(order) for order in orders)
+    attempts = [_attempt(order, inputs, base.fresh()) for order in unique]
     attempts.append(pod_by_pod(inputs, base.fresh()))
     placed, left, capacity, packing = min(attempts, key=lambda a: score(a[3], chain))
     counts = {ci: len(pods) for ci, pods in enumerate(left) if pods}
