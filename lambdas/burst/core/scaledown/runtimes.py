@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate, repeat
 from typing import Any
 
 from burst.core.model import Pod, Snapshot
@@ -151,40 +153,37 @@ def survival(runs: Runs, now: datetime) -> Survival:
     """The estimate from the ended runs and, censored at their age, the running ones."""
     moment = now.timestamp()
     ongoing = sorted(max(0.0, moment - began) for began, _ in runs.running.values())
-    ended, times, firsts, counts = _ended_steps(runs.ended)
-    lengths = sorted([*ended, *ongoing])
-    surviving: list[float] = []
-    share, younger = 1.0, 0  # younger: the running ones shorter than t
-    for t, first, count in zip(times, firsts, counts, strict=True):
-        while younger < len(ongoing) and ongoing[younger] < t:
-            younger += 1
-        # At risk at t: every run not shorter than t, ended (all but the `first` ones of
-        # `ended`, which are shorter) or still going.
-        share *= 1.0 - count / (len(lengths) - first - younger)
-        surviving.append(share)
-    return Survival(times, tuple(surviving), tuple(lengths))
+    ended, times, later, counts = _ended_steps(runs.ended)
+    # At risk at each time t: the ended runs not shorter than t (`later`) and the running
+    # ones not younger. Each share is the one before times 1 - ended at t / at risk, in
+    # order; map and accumulate only do it without a Python loop (the same arithmetic).
+    younger = map(bisect.bisect_left, repeat(ongoing), times)
+    at_risk = map(operator.sub, map(operator.add, later, repeat(len(ongoing))), younger)
+    factors = map(operator.sub, repeat(1.0), map(operator.truediv, counts, at_risk))
+    surviving = tuple(accumulate(factors, operator.mul))
+    return Survival(times, surviving, tuple(sorted([*ended, *ongoing])))
 
 
 @functools.lru_cache(maxsize=8)
 def _ended_steps(
     ended: tuple[float, ...],
 ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[int, ...], tuple[int, ...]]:
-    """The ended runs sorted, their distinct times, where each time first appears in the
-    sorted runs and how many ended at it. The record of ended runs changes only when a
-    run ends, the running ones' ages every reconcile: this part is made once per record
+    """The ended runs sorted; their distinct times; at each, how many ended runs are not
+    shorter and how many ended at it. The record of ended runs changes only when a run
+    ends, the running ones' ages every reconcile: this part is made once per record
     (keyed on the record itself, so nothing is invalidated by hand)."""
     ordered = sorted(ended)
     times: list[float] = []
-    firsts: list[int] = []
+    later: list[int] = []
     counts: list[int] = []
     i = 0
     while i < len(ordered):
         j = bisect.bisect_right(ordered, ordered[i])
         times.append(ordered[i])
-        firsts.append(i)
+        later.append(len(ordered) - i)
         counts.append(j - i)
         i = j
-    return tuple(ordered), tuple(times), tuple(firsts), tuple(counts)
+    return tuple(ordered), tuple(times), tuple(later), tuple(counts)
 
 
 def to_data(runs: Runs) -> str:
