@@ -117,13 +117,18 @@ class Survival:
         inner = (horizon ** (k / _GRID) for k in range(1, _GRID)) if horizon > 1 else ()
         grid = [0.0, *inner, horizon]
         ended_by = [1.0] * len(grid)  # P(L <= x) at each grid point
+        levels = (1.0, *self.surviving)  # share_beyond(t) is levels[bisect_right(times, t)]
         for age in ages:
             now = self.share_beyond(age) if self.ends_within(age, 0.0) is not None else 0.0
             if now <= 0.0:
                 ended_by = [0.0] * len(grid)  # it outlasts the record: L beyond the horizon
                 continue
-            for k, x in enumerate(grid[:-1]):  # ends_within(age, x), its checks done above
-                ended_by[k] *= 1.0 - self.share_beyond(age + x) / now
+            # ended_by[k] *= ends_within(age, grid[k]) (its checks done above) for each k,
+            # share_beyond inlined as levels[bisect]: the same arithmetic, no Python loop.
+            beyond = map(levels.__getitem__, map(bisect.bisect_right, repeat(self.times),
+                                                 map(operator.add, repeat(age), grid[:-1])))
+            ends = map(operator.sub, repeat(1.0), map(operator.truediv, beyond, repeat(now)))
+            ended_by[:-1] = map(operator.mul, ended_by[:-1], ends)
             # ended_by[-1] stays: every run on record has ended by the longest of them
         expected = ended_by[0] * total
         areas = [area(x) for x in grid]  # each point ends one step and starts the next
