@@ -300,9 +300,6 @@ class World:
             )
         return tuple(out)
 
-    def instances_of(self, group: str) -> tuple[Instance, ...]:
-        return tuple(self.instances_alive().get(group, ()))
-
     def instances_alive(self) -> dict[str, list[Instance]]:
         """Group -> its instances not ended, in launch order: one pass over the instances
         for every group, not one per group (they are every instance of the run)."""
