@@ -14,30 +14,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from burst.tools.deploy.config import CONTEXT_KEY, load
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # stacks/ lives beside the package, as app.py finds it
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 def template(config: Path) -> dict[str, object]:
-    from aws_cdk import App
-    from aws_cdk.assertions import Template
-
-    from burst.tools.deploy.config import load
-    from stacks.stack import FpgaBurstStack
-
-    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    """The home stack's template as `cdk synth -c fpga-burst:config=FILE` makes it: app.py
+    run the way cdk.json's command runs it (stacks/ is the app's, not the package's)."""
+    context = {**json.loads((REPO / "cdk.json").read_text())["context"], CONTEXT_KEY: str(config)}
     with tempfile.TemporaryDirectory() as out:
-        app = App(outdir=out, context=context)
-        return dict(Template.from_stack(FpgaBurstStack(app, config=load(config))).to_json())
+        env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": out}
+        subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, check=True)
+        found: dict[str, object] = json.loads(
+            (Path(out) / f"{load(config).stack_name}.template.json").read_text())
+        return found
 
 
 def main() -> None:
-    from burst.tools.deploy.config import load
     from burst.tools.idlecost import table
     from burst.tools.idlecost.measure import measure
 
